@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libargo's sim backend: talks to argo-simd over its socket
+ * (common/sim_proto.h). Called with fabric->lock held (fabric.h).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "fabric.h"
+#include "sim_proto.h"
+
+struct sim_fabric_client {
+	struct argo_fabric base; /* first, for casts */
+	int sock;
+	int staging_fd;
+	uint8_t *staging;
+	size_t staging_size;
+	uint32_t next_cookie;
+};
+
+static struct sim_fabric_client *to_sim(struct argo_fabric *fabric)
+{
+	return (struct sim_fabric_client *)fabric;
+}
+
+/* Receives one packet and up to two fds. Returns its length or -errno. */
+static ssize_t recv_packet(int sock, void *buf, size_t len, int *fds, int *nfds)
+{
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.buf,
+		.msg_controllen = sizeof(control.buf),
+	};
+	struct cmsghdr *cmsg;
+	ssize_t n;
+
+	*nfds = 0;
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == ECONNRESET ? -ENOTCONN : -errno;
+	if (n == 0)
+		return -ENOTCONN;
+	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+		if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+			continue;
+		int count = (int)((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int)), i;
+
+		for (i = 0; i < count; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cmsg) + (size_t)i * sizeof(int), sizeof(fd));
+			if (*nfds < 2)
+				fds[(*nfds)++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+		return -EPROTO;
+	return n;
+}
+
+/*
+ * One request, one reply. pass_fd >= 0 travels with the request. The reply
+ * header's ret is returned; any reply body is copied to body (up to
+ * body_len bytes) and its length stored in *body_got.
+ */
+static int64_t rpc(struct sim_fabric_client *sim, void *req, size_t req_len, int pass_fd,
+		   void *body, size_t body_len, size_t *body_got)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct argo_sim_req_hdr *hdr = req;
+	struct iovec iov = {.iov_base = req, .iov_len = req_len};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	uint8_t reply[sizeof(struct argo_sim_reply) + sizeof(struct xen_argo_ring_data) +
+		      XEN_ARGO_MAX_NOTIFY_COUNT * sizeof(struct xen_argo_ring_data_ent)];
+	struct argo_sim_reply rh;
+	int fds[2], nfds, i;
+	ssize_t n;
+
+	hdr->cookie = ++sim->next_cookie;
+	if (pass_fd >= 0) {
+		struct cmsghdr *cmsg;
+
+		memset(&control, 0, sizeof(control));
+		msg.msg_control = control.buf;
+		msg.msg_controllen = sizeof(control.buf);
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cmsg), &pass_fd, sizeof(int));
+	}
+	do
+		n = sendmsg(sim->sock, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EPIPE || errno == ECONNRESET ? -ENOTCONN : -errno;
+
+	n = recv_packet(sim->sock, reply, sizeof(reply), fds, &nfds);
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (n < 0)
+		return n;
+	if ((size_t)n < sizeof(rh) || nfds)
+		return -EPROTO;
+	memcpy(&rh, reply, sizeof(rh));
+	if (rh.cookie != hdr->cookie)
+		return -EPROTO;
+	if (body_got) {
+		size_t got = (size_t)n - sizeof(rh);
+
+		if (got > body_len)
+			return -EPROTO;
+		memcpy(body, reply + sizeof(rh), got);
+		*body_got = got;
+	}
+	return rh.ret;
+}
+
+static int sim_open(const char *address, struct argo_fabric **fabricp)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct argo_sim_welcome welcome;
+	struct sim_fabric_client *sim;
+	int fds[2] = {-1, -1}, nfds = 0, ret;
+	ssize_t n;
+
+	if (!*address || strlen(address) >= sizeof(addr.sun_path))
+		return -EINVAL;
+	memcpy(addr.sun_path, address, strlen(address) + 1);
+
+	sim = calloc(1, sizeof(*sim));
+	if (!sim)
+		return -ENOMEM;
+	sim->staging_fd = -1;
+	sim->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (sim->sock < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	if (connect(sim->sock, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	n = recv_packet(sim->sock, &welcome, sizeof(welcome), fds, &nfds);
+	if (n < 0) {
+		ret = n == -ENOTCONN ? -ECONNREFUSED : (int)n;
+		goto fail;
+	}
+	if ((size_t)n != sizeof(welcome) || welcome.magic != ARGO_SIM_MAGIC ||
+	    welcome.version != ARGO_SIM_VERSION) {
+		ret = -EPROTO;
+		goto fail;
+	}
+	if (welcome.status < 0) {
+		ret = welcome.status;
+		goto fail;
+	}
+	if (nfds != 2 || welcome.staging_size != ARGO_SIM_STAGING_SIZE) {
+		ret = -EPROTO;
+		goto fail;
+	}
+	sim->base.event_fd = fds[0];
+	sim->staging_fd = fds[1];
+	nfds = 0;
+	if (fcntl(sim->base.event_fd, F_SETFL, O_NONBLOCK) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	sim->staging_size = welcome.staging_size;
+	sim->staging = mmap(NULL, sim->staging_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			    sim->staging_fd, 0);
+	if (sim->staging == MAP_FAILED) {
+		sim->staging = NULL;
+		ret = -errno;
+		goto fail;
+	}
+	sim->base.domid = (argo_domid_t)welcome.domid;
+	*fabricp = &sim->base;
+	return 0;
+
+fail:
+	while (nfds > 0)
+		close(fds[--nfds]);
+	if (sim->staging_fd >= 0) {
+		close(sim->staging_fd);
+		close(sim->base.event_fd);
+	}
+	if (sim->sock >= 0)
+		close(sim->sock);
+	free(sim);
+	return ret;
+}
+
+static void sim_destroy(struct argo_fabric *fabric)
+{
+	struct sim_fabric_client *sim = to_sim(fabric);
+
+	/* Closing the socket is the domain's death: the daemon tears down. */
+	close(sim->sock);
+	munmap(sim->staging, sim->staging_size);
+	close(sim->staging_fd);
+	close(sim->base.event_fd);
+	free(sim);
+}
+
+static int sim_register_ring(struct argo_fabric *fabric, const xen_argo_register_ring_t *reg,
+			     uint32_t flags, struct argo_ring_handle *h)
+{
+	struct argo_sim_req_register req = {
+		.hdr.op = ARGO_SIM_OP_REGISTER,
+		.reg = *reg,
+		.flags = flags,
+	};
+	uint64_t npages = ((uint64_t)reg->len + sizeof(struct xen_argo_ring) +
+			   XEN_ARGO_PAGE_SIZE - 1) / XEN_ARGO_PAGE_SIZE;
+	/* Pass the page count Xen expects for this len; allocate no more than a
+	 * maximal ring needs (a larger len is refused before pages matter). */
+	uint64_t alloc_pages = npages < (XEN_ARGO_MAX_RING_SIZE >> 12) + 1
+				       ? npages
+				       : (XEN_ARGO_MAX_RING_SIZE >> 12) + 1;
+	size_t size = (size_t)alloc_pages * XEN_ARGO_PAGE_SIZE;
+	void *mem;
+	int fd, ret;
+
+	req.npages = npages > UINT32_MAX ? UINT32_MAX : (uint32_t)npages;
+	fd = memfd_create("argo-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	ret = (int)rpc(to_sim(fabric), &req, sizeof(req), fd, NULL, 0, NULL);
+	close(fd);
+	if (ret < 0) {
+		munmap(mem, size);
+		return ret;
+	}
+	h->pub.shared = mem;
+	h->pub.len = reg->len;
+	h->pub.aport = reg->aport;
+	h->pub.partner_id = reg->partner_id;
+	h->map_size = size;
+	return 0;
+}
+
+static int sim_unregister_ring(struct argo_fabric *fabric, const xen_argo_unregister_ring_t *unreg)
+{
+	struct argo_sim_req_unregister req = {.hdr.op = ARGO_SIM_OP_UNREGISTER, .unreg = *unreg};
+
+	return (int)rpc(to_sim(fabric), &req, sizeof(req), -1, NULL, 0, NULL);
+}
+
+static void sim_release_ring(struct argo_ring_handle *h)
+{
+	munmap(h->pub.shared, h->map_size);
+	h->pub.shared = NULL;
+}
+
+static ssize_t sim_sendv(struct argo_fabric *fabric, const xen_argo_send_addr_t *addr,
+			 const struct iovec *iov, unsigned int niov, uint32_t message_type)
+{
+	struct sim_fabric_client *sim = to_sim(fabric);
+	struct {
+		struct argo_sim_req_sendv req;
+		struct xen_argo_iov iovs[XEN_ARGO_MAXIOV];
+	} msg;
+	size_t used = 0, len = sizeof(msg.req);
+	unsigned int i;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.req.hdr.op = ARGO_SIM_OP_SENDV;
+	msg.req.addr = *addr;
+	msg.req.niov = niov;
+	msg.req.message_type = message_type;
+
+	/* Too many iovs: the fabric refuses before reading any of them. */
+	if (niov <= XEN_ARGO_MAXIOV) {
+		for (i = 0; i < niov; i++) {
+			size_t n = iov[i].iov_len;
+
+			/* Lengths Xen cannot hold, or data past the staging area, get
+			 * handles the fabric refuses in Xen's own order. */
+			msg.iovs[i].iov_len = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+			if (n <= sim->staging_size - used) {
+				if (n)
+					memcpy(sim->staging + used, iov[i].iov_base, n);
+				msg.iovs[i].iov_hnd = used;
+				used += n;
+			} else {
+				msg.iovs[i].iov_hnd = UINT64_MAX;
+			}
+		}
+		len += niov * sizeof(msg.iovs[0]);
+	}
+	return (ssize_t)rpc(sim, &msg, len, -1, NULL, 0, NULL);
+}
+
+static int sim_notify(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_data)
+{
+	struct sim_fabric_client *sim = to_sim(fabric);
+	struct {
+		struct argo_sim_req_notify req;
+		struct xen_argo_ring_data rd;
+		struct xen_argo_ring_data_ent ents[XEN_ARGO_MAX_NOTIFY_COUNT];
+	} msg;
+	uint8_t body[sizeof(struct xen_argo_ring_data) +
+		     XEN_ARGO_MAX_NOTIFY_COUNT * sizeof(struct xen_argo_ring_data_ent)];
+	struct xen_argo_ring_data_ent *back = (void *)(body + sizeof(struct xen_argo_ring_data));
+	size_t len = sizeof(msg.req), got = 0;
+	uint32_t i, nent;
+	int64_t ret;
+
+	memset(&msg.req, 0, sizeof(msg.req));
+	msg.req.hdr.op = ARGO_SIM_OP_NOTIFY;
+	if (!ring_data)
+		return (int)rpc(sim, &msg, len, -1, NULL, 0, NULL);
+
+	msg.req.has_ring_data = 1;
+	msg.rd = *ring_data;
+	nent = ring_data->nent;
+	len += sizeof(msg.rd);
+	/* More than Xen takes: send the count alone, the fabric says -EACCES. */
+	if (nent <= XEN_ARGO_MAX_NOTIFY_COUNT) {
+		memcpy(msg.ents, ring_data->data, nent * sizeof(msg.ents[0]));
+		len += nent * sizeof(msg.ents[0]);
+	}
+	ret = rpc(sim, &msg, len, -1, body, sizeof(body), &got);
+	if (ret != 0)
+		return (int)ret;
+	if (got != sizeof(struct xen_argo_ring_data) + nent * sizeof(back[0]))
+		return -EPROTO;
+	/* As Xen: only flags and max_message_size are written back. */
+	for (i = 0; i < nent; i++) {
+		ring_data->data[i].flags = back[i].flags;
+		ring_data->data[i].max_message_size = back[i].max_message_size;
+	}
+	return 0;
+}
+
+const struct argo_backend_ops argo_backend_sim = {
+	.scheme = "sim",
+	.open = sim_open,
+	.register_ring = sim_register_ring,
+	.unregister_ring = sim_unregister_ring,
+	.release_ring = sim_release_ring,
+	.sendv = sim_sendv,
+	.notify = sim_notify,
+	.destroy = sim_destroy,
+};

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The seam between libargo's front (libargo.c) and its fabric backends
+ * (backend_sim.c now; backend_xen.c and backend_link.c later). A backend
+ * fills in a struct argo_fabric and answers the ops; the front keeps the
+ * lock and the list of ring handles, so backends stay small.
+ *
+ * Locking: fabric->lock serialises every op on one fabric (a backend's
+ * transport to its hypervisor is one request at a time), and guards
+ * fabric->rings. Backends are called with it held, except open and the
+ * final destroy.
+ */
+#ifndef ARGO_FABRIC_H
+#define ARGO_FABRIC_H
+
+#include <pthread.h>
+
+#include "argo/argo.h"
+
+struct argo_ring_handle {
+	struct argo_ring pub; /* what the caller sees; first, for casts */
+	struct argo_fabric *fabric;
+	struct argo_ring_handle *prev, *next;
+	size_t map_size;
+};
+
+struct argo_backend_ops {
+	const char *scheme; /* the URI prefix before ':' */
+	int (*open)(const char *address, struct argo_fabric **fabricp);
+	/* Allocate the ring's pages, register them, fill handle->pub. */
+	int (*register_ring)(struct argo_fabric *fabric, const xen_argo_register_ring_t *reg,
+			     uint32_t flags, struct argo_ring_handle *handle);
+	int (*unregister_ring)(struct argo_fabric *fabric, const xen_argo_unregister_ring_t *unreg);
+	/* Unmap a ring's pages (the fabric may or may not still have it). */
+	void (*release_ring)(struct argo_ring_handle *handle);
+	ssize_t (*sendv)(struct argo_fabric *fabric, const xen_argo_send_addr_t *addr,
+			 const struct iovec *iov, unsigned int niov, uint32_t message_type);
+	int (*notify)(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_data);
+	void (*destroy)(struct argo_fabric *fabric);
+};
+
+struct argo_fabric {
+	const struct argo_backend_ops *ops;
+	pthread_mutex_t lock;
+	argo_domid_t domid;
+	int event_fd;
+	struct argo_ring_handle *rings;
+};
+
+extern const struct argo_backend_ops argo_backend_sim;
+
+#endif /* ARGO_FABRIC_H */

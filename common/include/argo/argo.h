@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libargo: one Argo-shaped API over every fabric.
+ *
+ * A program opens a fabric by URI, registers rings, sends with sendv, reads
+ * messages out of its rings in place, calls notify, and polls one fd that
+ * fires as VIRQ_ARGO does. The same program runs unchanged on:
+ *   sim:/path/to/socket   the argo-simd user-space fabric (l0/)
+ *   (xen and link:... come later behind the same seam)
+ *
+ * Return conventions, for every function below unless it says otherwise:
+ *   >= 0          success (a byte count where the function says so);
+ *   -errno        failure, with the errno value Xen's argo_op would return
+ *                 for the same call (see docs/client-api.md), or, for
+ *                 failures of the transport to the fabric itself, -ENOTCONN
+ *                 (the fabric went away) or -EPROTO (it answered nonsense).
+ * errno is never set; nothing here prints.
+ *
+ * Threads: one struct argo_fabric may be used from several threads; calls
+ * on it are serialised. Reading a ring (argo_recv) needs no lock against the
+ * fabric, but only one thread may read a given ring at a time.
+ */
+#ifndef ARGO_ARGO_H
+#define ARGO_ARGO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "argo/abi.h"
+#include "argo/ring.h"
+
+struct argo_fabric;
+
+/* A registered ring, mapped into this process. Fields are read-only. */
+struct argo_ring {
+	struct xen_argo_ring *shared; /* the ring page(s): header, then len bytes */
+	uint32_t len;
+	uint32_t aport;
+	argo_domid_t partner_id;
+	void *backend; /* owned by the fabric backend */
+};
+
+/* Opens a fabric. -EINVAL for a malformed URI, -EPROTONOSUPPORT for an
+ * unknown scheme, -ENOENT/-ECONNREFUSED when nothing serves it, -EPROTO on a
+ * version mismatch. On success *fabricp is set. */
+int argo_open(const char *uri, struct argo_fabric **fabricp);
+
+/* Closes the fabric: every ring registered through it goes, as when a domain
+ * dies. Ring handles still held are freed too; do not use them after. */
+void argo_close(struct argo_fabric *fabric);
+
+/* This domain's id on the fabric (assigned by the fabric, never chosen). */
+argo_domid_t argo_domid(const struct argo_fabric *fabric);
+
+/* An fd that polls readable when the fabric raised VIRQ_ARGO for us:
+ * a message arrived, or space a sender waited for came back. */
+int argo_event_fd(const struct argo_fabric *fabric);
+
+/* Consumes pending notifications: 1 if there were any, 0 if none. Call it
+ * before draining rings, so that a notification raised during the drain is
+ * not lost. */
+int argo_event_clear(struct argo_fabric *fabric);
+
+/* register_ring. The library allocates and maps the ring's pages (zeroed)
+ * and passes them to the fabric; reg is passed as given (pads included),
+ * flags likewise. On success *ringp is a new handle. Registering the same
+ * (aport, partner) again without FAIL_EXIST replaces the fabric's ring with
+ * the new handle's pages: release the old handle with argo_ring_release(). */
+int argo_register_ring(struct argo_fabric *fabric, const xen_argo_register_ring_t *reg,
+		       uint32_t flags, struct argo_ring **ringp);
+
+/* unregister_ring for this handle, then frees it whatever the answer
+ * (-ENOENT when the fabric no longer had it, as after a partner's death). */
+int argo_unregister_ring(struct argo_fabric *fabric, struct argo_ring *ring);
+
+/* unregister_ring with a caller-made argument (for tests of the ABI); does
+ * not touch any handle. */
+int argo_unregister_raw(struct argo_fabric *fabric, const xen_argo_unregister_ring_t *unreg);
+
+/* Frees a handle's mapping without telling the fabric. */
+void argo_ring_release(struct argo_ring *ring);
+
+/* sendv: returns the payload bytes sent (sum of iov lengths), or -errno.
+ * addr->src.domain_id may be XEN_ARGO_DOMID_ANY (the fabric fills in ours).
+ * niov may be 0 (a header-only message); more than XEN_ARGO_MAXIOV is
+ * -EINVAL. -EAGAIN: the ring is full now; the fabric has recorded us as a
+ * waiter and will raise the event when the space is back. */
+ssize_t argo_sendv(struct argo_fabric *fabric, const xen_argo_send_addr_t *addr,
+		   const struct iovec *iov, unsigned int niov, uint32_t message_type);
+
+/* notify: wakes senders waiting on our rings, then, when ring_data is not
+ * NULL, fills in flags and max_message_size of each entry (and queues a
+ * waiter for space_required where it does not fit). */
+int argo_notify(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_data);
+
+/* Reads the next message of a ring in place (see argo_ring_recv() in
+ * argo/ring.h for the return values). Call argo_notify(fabric, NULL) after
+ * consuming, so that waiting senders learn of the space. */
+static inline ssize_t argo_recv(struct argo_ring *ring, xen_argo_addr_t *source,
+				uint32_t *message_type, void *buf, size_t bufsz)
+{
+	return argo_ring_recv(ring->shared, ring->len, source, message_type, buf, bufsz);
+}
+
+/* Describes the next message without consuming it (payload length). */
+static inline ssize_t argo_peek(const struct argo_ring *ring, xen_argo_addr_t *source,
+				uint32_t *message_type)
+{
+	return argo_ring_peek(ring->shared, ring->len, source, message_type);
+}
+
+/* A readable name for a negative errno value returned by this library. */
+const char *argo_strerror(int err);
+
+#endif /* ARGO_ARGO_H */

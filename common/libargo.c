@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libargo's front: URI dispatch, the fabric lock, ring handle bookkeeping.
+ * Everything that talks to a hypervisor is in a backend (fabric.h).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fabric.h"
+
+static const struct argo_backend_ops *const backends[] = {
+	&argo_backend_sim,
+};
+
+int argo_open(const char *uri, struct argo_fabric **fabricp)
+{
+	const char *colon;
+	size_t i;
+	int ret;
+
+	if (!uri || !fabricp)
+		return -EINVAL;
+	colon = strchr(uri, ':');
+	if (!colon || colon == uri)
+		return -EINVAL;
+	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		const struct argo_backend_ops *ops = backends[i];
+
+		if (strlen(ops->scheme) != (size_t)(colon - uri) ||
+		    memcmp(ops->scheme, uri, (size_t)(colon - uri)) != 0)
+			continue;
+		ret = ops->open(colon + 1, fabricp);
+		if (ret < 0)
+			return ret;
+		(*fabricp)->ops = ops;
+		(*fabricp)->rings = NULL;
+		pthread_mutex_init(&(*fabricp)->lock, NULL);
+		return 0;
+	}
+	return -EPROTONOSUPPORT;
+}
+
+static void unlink_handle(struct argo_ring_handle *h)
+{
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		h->fabric->rings = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	h->prev = h->next = NULL;
+}
+
+void argo_close(struct argo_fabric *fabric)
+{
+	if (!fabric)
+		return;
+	pthread_mutex_lock(&fabric->lock);
+	while (fabric->rings) {
+		struct argo_ring_handle *h = fabric->rings;
+
+		unlink_handle(h);
+		fabric->ops->release_ring(h);
+		free(h);
+	}
+	pthread_mutex_unlock(&fabric->lock);
+	pthread_mutex_destroy(&fabric->lock);
+	fabric->ops->destroy(fabric);
+}
+
+argo_domid_t argo_domid(const struct argo_fabric *fabric)
+{
+	return fabric->domid;
+}
+
+int argo_event_fd(const struct argo_fabric *fabric)
+{
+	return fabric->event_fd;
+}
+
+int argo_event_clear(struct argo_fabric *fabric)
+{
+	uint64_t count;
+	ssize_t n = read(fabric->event_fd, &count, sizeof(count));
+
+	if (n == (ssize_t)sizeof(count))
+		return 1;
+	return errno == EAGAIN ? 0 : -errno;
+}
+
+int argo_register_ring(struct argo_fabric *fabric, const xen_argo_register_ring_t *reg,
+		       uint32_t flags, struct argo_ring **ringp)
+{
+	struct argo_ring_handle *h;
+	int ret;
+
+	if (!reg || !ringp)
+		return -EFAULT;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->fabric = fabric;
+	pthread_mutex_lock(&fabric->lock);
+	ret = fabric->ops->register_ring(fabric, reg, flags, h);
+	if (ret == 0) {
+		h->next = fabric->rings;
+		if (h->next)
+			h->next->prev = h;
+		fabric->rings = h;
+	}
+	pthread_mutex_unlock(&fabric->lock);
+	if (ret < 0) {
+		free(h);
+		return ret;
+	}
+	*ringp = &h->pub;
+	return 0;
+}
+
+int argo_unregister_raw(struct argo_fabric *fabric, const xen_argo_unregister_ring_t *unreg)
+{
+	int ret;
+
+	if (!unreg)
+		return -EFAULT;
+	pthread_mutex_lock(&fabric->lock);
+	ret = fabric->ops->unregister_ring(fabric, unreg);
+	pthread_mutex_unlock(&fabric->lock);
+	return ret;
+}
+
+void argo_ring_release(struct argo_ring *ring)
+{
+	struct argo_ring_handle *h = (struct argo_ring_handle *)ring;
+	struct argo_fabric *fabric;
+
+	if (!ring)
+		return;
+	fabric = h->fabric;
+	pthread_mutex_lock(&fabric->lock);
+	unlink_handle(h);
+	fabric->ops->release_ring(h);
+	pthread_mutex_unlock(&fabric->lock);
+	free(h);
+}
+
+int argo_unregister_ring(struct argo_fabric *fabric, struct argo_ring *ring)
+{
+	xen_argo_unregister_ring_t unreg = {.aport = ring->aport, .partner_id = ring->partner_id};
+	int ret = argo_unregister_raw(fabric, &unreg);
+
+	argo_ring_release(ring);
+	return ret;
+}
+
+ssize_t argo_sendv(struct argo_fabric *fabric, const xen_argo_send_addr_t *addr,
+		   const struct iovec *iov, unsigned int niov, uint32_t message_type)
+{
+	ssize_t ret;
+
+	if (!addr || (niov && !iov && niov <= XEN_ARGO_MAXIOV))
+		return -EFAULT;
+	pthread_mutex_lock(&fabric->lock);
+	ret = fabric->ops->sendv(fabric, addr, iov, niov, message_type);
+	pthread_mutex_unlock(&fabric->lock);
+	return ret;
+}
+
+int argo_notify(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_data)
+{
+	int ret;
+
+	pthread_mutex_lock(&fabric->lock);
+	ret = fabric->ops->notify(fabric, ring_data);
+	pthread_mutex_unlock(&fabric->lock);
+	return ret;
+}
+
+const char *argo_strerror(int err)
+{
+	switch (-err) {
+	case 0:
+		return "success";
+	case EAGAIN:
+		return "ring full (EAGAIN)";
+	case EMSGSIZE:
+		return "message too large for the ring (EMSGSIZE)";
+	case ECONNREFUSED:
+		return "no ring there (ECONNREFUSED)";
+	case ESRCH:
+		return "no such domain (ESRCH)";
+	case EPERM:
+		return "not permitted (EPERM)";
+	case EACCES:
+		return "denied by policy (EACCES)";
+	case EEXIST:
+		return "ring exists (EEXIST)";
+	case ENOENT:
+		return "no such ring (ENOENT)";
+	case ENOSPC:
+		return "too many rings (ENOSPC)";
+	case EBUSY:
+		return "too many waiters (EBUSY)";
+	case EINVAL:
+		return "invalid argument (EINVAL)";
+	case EFAULT:
+		return "bad address (EFAULT)";
+	case ENOTCONN:
+		return "the fabric has gone (ENOTCONN)";
+	case EPROTO:
+		return "the fabric answered nonsense (EPROTO)";
+	case EPROTONOSUPPORT:
+		return "unknown fabric scheme (EPROTONOSUPPORT)";
+	default:
+		return strerror(-err);
+	}
+}

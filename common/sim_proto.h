@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The private protocol between libargo's sim backend and argo-simd.
+ *
+ * Transport: a unix SOCK_SEQPACKET socket; one connection is one domain.
+ * Every request is one packet and gets exactly one reply packet, in order.
+ *
+ * On accept the daemon sends a welcome packet carrying two fds (SCM_RIGHTS):
+ *   [0] an eventfd: the domain's VIRQ_ARGO. The daemon adds 1 to it whenever
+ *       Xen would raise the VIRQ; the client polls and reads it.
+ *   [1] a memfd of ARGO_SIM_STAGING_SIZE bytes: the domain's "guest memory"
+ *       for sendv. The client lays iov contents into it and passes offsets
+ *       as iov handles; the daemon copies from there into destination rings,
+ *       as Xen copies from guest memory. The daemon created it and sealed it
+ *       against shrinking, so a client cannot make the daemon fault.
+ *
+ * register_ring passes the ring's memory as one memfd (SCM_RIGHTS) which the
+ * client created, sized to npages pages, and sealed with F_SEAL_SHRINK; the
+ * daemon refuses any fd that is not such a memfd (-EINVAL), as Xen refuses
+ * gfns that are not the guest's own writable RAM.
+ *
+ * All integers are host-endian: both ends are on one machine.
+ */
+#ifndef ARGO_SIM_PROTO_H
+#define ARGO_SIM_PROTO_H
+
+#include <stdint.h>
+
+#include "argo/abi.h"
+
+#define ARGO_SIM_MAGIC 0x4f475241u /* "ARGO" */
+#define ARGO_SIM_VERSION 1u
+
+/* sendv staging area: the largest message Xen takes, plus a page. */
+#define ARGO_SIM_STAGING_SIZE (XEN_ARGO_MAX_RING_SIZE + XEN_ARGO_PAGE_SIZE)
+
+/* Requests larger than this are truncated by the daemon (and then refused
+ * by the per-op length checks); the largest legal one is a notify of 256
+ * entries, about 5 KiB. */
+#define ARGO_SIM_MAX_REQUEST 65536u
+
+/* Request ops reuse the hypercall's sub-command numbers. */
+enum argo_sim_op {
+	ARGO_SIM_OP_REGISTER = XEN_ARGO_OP_register_ring,
+	ARGO_SIM_OP_UNREGISTER = XEN_ARGO_OP_unregister_ring,
+	ARGO_SIM_OP_SENDV = XEN_ARGO_OP_sendv,
+	ARGO_SIM_OP_NOTIFY = XEN_ARGO_OP_notify,
+};
+
+/* status < 0 refuses the connection (no fds then): -EBUSY when a static
+ * domain's socket already has its domain, -ENOSPC when no domid is free. */
+struct argo_sim_welcome {
+	uint32_t magic;
+	uint32_t version;
+	int32_t status;
+	uint32_t domid;
+	uint32_t staging_size;
+};
+
+struct argo_sim_req_hdr {
+	uint32_t op;
+	uint32_t cookie; /* echoed in the reply */
+};
+
+struct argo_sim_req_register {
+	struct argo_sim_req_hdr hdr;
+	struct xen_argo_register_ring reg;
+	uint32_t npages; /* arg3 */
+	uint32_t flags;  /* arg4 */
+	/* + one memfd in SCM_RIGHTS */
+};
+
+struct argo_sim_req_unregister {
+	struct argo_sim_req_hdr hdr;
+	struct xen_argo_unregister_ring unreg;
+};
+
+struct argo_sim_req_sendv {
+	struct argo_sim_req_hdr hdr;
+	struct xen_argo_send_addr addr;
+	uint32_t niov;         /* arg3 */
+	uint32_t message_type; /* arg4 */
+	/* + niov struct xen_argo_iov, iov_hnd = offset into the staging memfd */
+};
+
+struct argo_sim_req_notify {
+	struct argo_sim_req_hdr hdr;
+	uint32_t has_ring_data; /* 0: the NULL handle */
+	uint32_t pad;
+	/* + struct xen_argo_ring_data and its entries when has_ring_data */
+};
+
+struct argo_sim_reply {
+	uint32_t cookie;
+	int32_t ret; /* the hypercall's return value */
+	/* notify: + the ring_data entries as written back, when ret == 0 */
+};
+
+#endif /* ARGO_SIM_PROTO_H */

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * argo-ping: sends numbered requests to an echo service and checks every
+ * reply: its source, its sequence number and its whole payload.
+ *
+ *   argo-ping --fabric URI --to DOMID:PORT [--port PORT] [--count N]
+ *             [--size BYTES] [--timeout MS]
+ *
+ * Prints one line per failure and a summary with round-trip percentiles;
+ * exits 0 only if every reply came back intact and in order.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+
+#include "tool_util.h"
+
+#define PING_TYPE 0x50494e47u /* "PING" */
+
+static void fill(uint8_t *buf, size_t size, uint64_t seq)
+{
+	size_t i;
+
+	memcpy(buf, &seq, size < 8 ? size : 8);
+	for (i = 8; i < size; i++)
+		buf[i] = (uint8_t)(seq * 31 + i);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"fabric", required_argument, NULL, 'f'},
+		{"to", required_argument, NULL, 't'},
+		{"port", required_argument, NULL, 'p'},
+		{"count", required_argument, NULL, 'n'},
+		{"size", required_argument, NULL, 's'},
+		{"timeout", required_argument, NULL, 'T'},
+		{NULL, 0, NULL, 0},
+	};
+	xen_argo_send_addr_t addr = {.src = {.aport = 40000, .domain_id = XEN_ARGO_DOMID_ANY}};
+	unsigned long count = 1000, size = 64, ok = 0, bad = 0, lost = 0, i;
+	int timeout_ms = 5000, have_to = 0, c, ret;
+	xen_argo_register_ring_t reg;
+	struct argo_fabric *fabric;
+	struct argo_ring *ring;
+	uint8_t *out, *in;
+	uint64_t *rtt;
+	const char *uri = NULL;
+
+	while ((c = getopt_long(argc, argv, "f:t:p:n:s:T:", options, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			uri = optarg;
+			break;
+		case 't':
+			if (tool_parse_addr(optarg, &addr.dst) < 0) {
+				fprintf(stderr, "argo-ping: --to takes DOMID:PORT\n");
+				return 2;
+			}
+			have_to = 1;
+			break;
+		case 'p':
+			addr.src.aport = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'n':
+			count = strtoul(optarg, NULL, 10);
+			break;
+		case 's':
+			size = strtoul(optarg, NULL, 10);
+			break;
+		case 'T':
+			timeout_ms = atoi(optarg);
+			break;
+		default:
+			fprintf(stderr, "usage: argo-ping --fabric URI --to DOMID:PORT [--port PORT] "
+					"[--count N] [--size BYTES] [--timeout MS]\n");
+			return 2;
+		}
+	}
+	if (!uri || !have_to || size < 8 || size > 1024 * 1024 || count == 0) {
+		fprintf(stderr, "argo-ping: need --fabric and --to; --size 8..1048576; --count > 0\n");
+		return 2;
+	}
+
+	ret = argo_open(uri, &fabric);
+	if (ret < 0) {
+		fprintf(stderr, "argo-ping: %s: %s\n", uri, argo_strerror(ret));
+		return 1;
+	}
+	/* Replies come only from the echo service's domain. */
+	reg = (xen_argo_register_ring_t){
+		.aport = addr.src.aport,
+		.partner_id = addr.dst.domain_id,
+		.len = (uint32_t)((size + 32 + 15) / 16 * 16 * 4 < 4096 ? 4032
+								    : (size + 32 + 15) / 16 * 16 * 4),
+	};
+	ret = argo_register_ring(fabric, &reg, 0, &ring);
+	if (ret < 0) {
+		fprintf(stderr, "argo-ping: register port %u: %s\n", reg.aport, argo_strerror(ret));
+		argo_close(fabric);
+		return 1;
+	}
+	out = malloc(size);
+	in = malloc(size);
+	rtt = calloc(count, sizeof(*rtt));
+	if (!out || !in || !rtt) {
+		fprintf(stderr, "argo-ping: out of memory\n");
+		return 1;
+	}
+
+	for (i = 0; i < count; i++) {
+		struct iovec iov = {.iov_base = out, .iov_len = size};
+		xen_argo_addr_t from;
+		uint64_t t0, seq = 0;
+		uint32_t type;
+		ssize_t n;
+
+		fill(out, size, i);
+		t0 = tool_now_ns();
+		n = tool_send_wait(fabric, &addr, &iov, 1, PING_TYPE, timeout_ms);
+		if (n != (ssize_t)size) {
+			fprintf(stderr, "argo-ping: send #%lu: %s\n", i,
+				argo_strerror(n < 0 ? (int)n : -EIO));
+			lost++;
+			continue;
+		}
+		for (;;) {
+			argo_event_clear(fabric);
+			n = argo_recv(ring, &from, &type, in, size);
+			if (n != -EAGAIN)
+				break;
+			ret = tool_wait_event(fabric, timeout_ms);
+			if (ret <= 0) {
+				n = ret < 0 ? ret : -ETIMEDOUT;
+				break;
+			}
+		}
+		if (n < 0) {
+			fprintf(stderr, "argo-ping: reply #%lu: %s\n", i, argo_strerror((int)n));
+			lost++;
+			if (n == -ETIMEDOUT)
+				break;
+			continue;
+		}
+		argo_notify(fabric, NULL);
+		rtt[ok + bad] = tool_now_ns() - t0;
+		memcpy(&seq, in, 8);
+		fill(out, size, i);
+		if ((size_t)n != size || type != PING_TYPE || from.domain_id != addr.dst.domain_id ||
+		    from.aport != addr.dst.aport || seq != i || memcmp(in, out, size) != 0) {
+			fprintf(stderr, "argo-ping: reply #%lu is wrong (seq %llu, %zd bytes, from %u:%u)\n",
+				i, (unsigned long long)seq, n, from.domain_id, from.aport);
+			bad++;
+		} else {
+			ok++;
+		}
+	}
+
+	qsort(rtt, ok + bad, sizeof(*rtt), cmp_u64);
+	if (ok + bad) {
+		printf("argo-ping: %lu sent, %lu ok, %lu wrong, %lu lost; round trip p50 %.1f us, "
+		       "p99 %.1f us\n",
+		       count, ok, bad, lost + (count - ok - bad - lost),
+		       rtt[(ok + bad) / 2] / 1000.0, rtt[(ok + bad) * 99 / 100] / 1000.0);
+	} else {
+		printf("argo-ping: %lu sent, no reply\n", count);
+	}
+	free(out);
+	free(in);
+	free(rtt);
+	argo_unregister_ring(fabric, ring);
+	argo_close(fabric);
+	return ok == count ? 0 : 1;
+}

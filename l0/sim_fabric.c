@@ -1,0 +1,581 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sim fabric: Xen's argo.c semantics over memfd rings. Line references
+ * "argo.c:N" are to Xen 4.17 (Debian 4.17.5), see docs/sim-fabric.md.
+ *
+ * Ring memory is shared with its owner, who may scribble on it at any time.
+ * Rules that keep the daemon safe whatever the owner does:
+ *   - the mapping's size is fixed at registration and the memfd is sealed
+ *     against shrinking, so no access can fault;
+ *   - rx_ptr is read once per operation and sanitised (argo_ring_sanitise_ptr);
+ *   - tx_ptr is ours: the page's copy is written, never read after
+ *     registration (ring->tx is the truth).
+ */
+#define _GNU_SOURCE
+#include "sim_fabric.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "argo/ring.h"
+
+/* Xen's largest single iov, and largest sendv total (argo.c:57, 740-757). */
+#define MAX_ARGO_MESSAGE_SIZE (XEN_ARGO_MAX_RING_SIZE - 2 * sizeof(struct xen_argo_ring_message_header))
+
+/* A sender waiting for space on a ring (Xen's pending_ent). */
+struct sim_waiter {
+	struct sim_waiter *next;
+	argo_domid_t domid;
+	uint32_t len; /* payload bytes wanted; only ever grows */
+};
+
+struct sim_ring {
+	struct sim_ring *next; /* in owner->rings */
+	struct sim_domain *owner;
+	uint32_t aport;
+	argo_domid_t partner; /* XEN_ARGO_DOMID_ANY for a wildcard ring */
+	uint32_t len;
+	uint32_t tx; /* the fabric's tx pointer: the only one trusted */
+	struct xen_argo_ring *mem;
+	size_t map_size;
+	struct sim_waiter *waiters;
+	unsigned int nwaiters;
+};
+
+struct sim_domain {
+	argo_domid_t domid;
+	void *ctx;
+	struct sim_ring *rings;
+	unsigned int nrings;
+};
+
+struct sim_fabric {
+	struct sim_fabric_config config;
+	/* Indexed by domid; NULL where no domain lives. */
+	struct sim_domain *domains[XEN_DOMID_FIRST_RESERVED];
+	struct sim_fabric_stats stats;
+};
+
+struct sim_fabric *sim_fabric_new(const struct sim_fabric_config *config)
+{
+	struct sim_fabric *fabric = calloc(1, sizeof(*fabric));
+
+	if (!fabric)
+		return NULL;
+	fabric->config = *config;
+	return fabric;
+}
+
+void sim_fabric_free(struct sim_fabric *fabric)
+{
+	unsigned int d;
+
+	if (!fabric)
+		return;
+	for (d = 0; d < XEN_DOMID_FIRST_RESERVED; d++)
+		if (fabric->domains[d])
+			sim_domain_destroy(fabric, fabric->domains[d]);
+	free(fabric);
+}
+
+static struct sim_domain *find_domain(const struct sim_fabric *fabric, argo_domid_t domid)
+{
+	return domid < XEN_DOMID_FIRST_RESERVED ? fabric->domains[domid] : NULL;
+}
+
+int sim_domain_exists(const struct sim_fabric *fabric, argo_domid_t domid)
+{
+	return find_domain(fabric, domid) != NULL;
+}
+
+argo_domid_t sim_domain_id(const struct sim_domain *domain)
+{
+	return domain->domid;
+}
+
+int sim_domain_create(struct sim_fabric *fabric, argo_domid_t domid, void *ctx,
+		      struct sim_domain **domainp)
+{
+	struct sim_domain *domain;
+
+	if (domid >= XEN_DOMID_FIRST_RESERVED)
+		return -EINVAL;
+	if (fabric->domains[domid])
+		return -EEXIST;
+	domain = calloc(1, sizeof(*domain));
+	if (!domain)
+		return -ENOMEM;
+	domain->domid = domid;
+	domain->ctx = ctx;
+	fabric->domains[domid] = domain;
+	fabric->stats.domains++;
+	*domainp = domain;
+	return 0;
+}
+
+static void signal_domain(struct sim_fabric *fabric, argo_domid_t domid)
+{
+	struct sim_domain *domain = find_domain(fabric, domid);
+
+	/* A waiter whose domain has gone is skipped silently (argo.c:444-454). */
+	if (domain && fabric->config.signal) {
+		fabric->config.signal(domain->ctx);
+		fabric->stats.signals++;
+	}
+}
+
+static void free_waiters(struct sim_ring *ring)
+{
+	struct sim_waiter *w = ring->waiters, *next;
+
+	for (; w; w = next) {
+		next = w->next;
+		free(w);
+	}
+	ring->waiters = NULL;
+	ring->nwaiters = 0;
+}
+
+static void unmap_ring(struct sim_ring *ring)
+{
+	if (ring->mem)
+		munmap(ring->mem, ring->map_size);
+	ring->mem = NULL;
+	ring->map_size = 0;
+}
+
+/* Unlinks and frees a ring; its waiters are dropped without a signal. */
+static void remove_ring(struct sim_fabric *fabric, struct sim_ring *ring)
+{
+	struct sim_domain *owner = ring->owner;
+	struct sim_ring **pp;
+
+	for (pp = &owner->rings; *pp; pp = &(*pp)->next) {
+		if (*pp == ring) {
+			*pp = ring->next;
+			break;
+		}
+	}
+	owner->nrings--;
+	fabric->stats.rings--;
+	free_waiters(ring);
+	unmap_ring(ring);
+	free(ring);
+}
+
+static void drop_waiter(struct sim_ring *ring, argo_domid_t domid)
+{
+	struct sim_waiter **pp = &ring->waiters, *w;
+
+	while ((w = *pp)) {
+		if (w->domid == domid) {
+			*pp = w->next;
+			free(w);
+			ring->nwaiters--;
+		} else {
+			pp = &w->next;
+		}
+	}
+}
+
+void sim_domain_destroy(struct sim_fabric *fabric, struct sim_domain *domain)
+{
+	unsigned int d;
+
+	/* 1. Its own rings (argo.c:1243-1261). */
+	while (domain->rings)
+		remove_ring(fabric, domain->rings);
+	fabric->domains[domain->domid] = NULL;
+
+	for (d = 0; d < XEN_DOMID_FIRST_RESERVED; d++) {
+		struct sim_domain *other = fabric->domains[d];
+		struct sim_ring *ring, *next;
+
+		if (!other)
+			continue;
+		for (ring = other->rings; ring; ring = next) {
+			next = ring->next;
+			/* 2. Rings whose single partner it was (argo.c:1263-1311). */
+			if (ring->partner == domain->domid)
+				remove_ring(fabric, ring);
+			/* 3. Its waits on wildcard rings (argo.c:1181-1203). */
+			else
+				drop_waiter(ring, domain->domid);
+		}
+	}
+	fabric->stats.domains--;
+	free(domain);
+}
+
+/* Exact (aport, partner) match only: register and unregister. */
+static struct sim_ring *find_ring_exact(const struct sim_domain *domain, uint32_t aport,
+					argo_domid_t partner)
+{
+	struct sim_ring *ring;
+
+	for (ring = domain->rings; ring; ring = ring->next)
+		if (ring->aport == aport && ring->partner == partner)
+			return ring;
+	return NULL;
+}
+
+/* The ring a sender reaches: its own partner ring first, then the
+ * wildcard one (argo.c:384-404). */
+static struct sim_ring *find_ring_for_sender(const struct sim_domain *domain, uint32_t aport,
+					     argo_domid_t sender)
+{
+	struct sim_ring *ring = find_ring_exact(domain, aport, sender);
+
+	return ring ? ring : find_ring_exact(domain, aport, XEN_ARGO_DOMID_ANY);
+}
+
+/* Free bytes of the ring now, from the sanitised rx and our own tx. */
+static uint32_t ring_space(const struct sim_ring *ring)
+{
+	uint32_t rx = argo_ring_sanitise_ptr(__atomic_load_n(&ring->mem->rx_ptr, __ATOMIC_ACQUIRE),
+					     ring->len);
+
+	return argo_ring_free_space(rx, ring->tx, ring->len);
+}
+
+/* Payload bytes a sender could put in the ring now: the free space less a
+ * header and the slot that must stay empty (argo.c:656-714). */
+static uint32_t payload_space(const struct sim_ring *ring)
+{
+	uint32_t space = ring_space(ring);
+
+	return space > 2 * XEN_ARGO_MSG_SLOT_SIZE ? space - 2 * XEN_ARGO_MSG_SLOT_SIZE : 0;
+}
+
+/* Records (or widens) a sender's wait for space (argo.c:1098-1156).
+ * -EBUSY when the ring already has its 32 waiters. */
+static int requeue_waiter(struct sim_ring *ring, argo_domid_t domid, uint32_t len)
+{
+	struct sim_waiter *w;
+
+	for (w = ring->waiters; w; w = w->next) {
+		if (w->domid == domid) {
+			if (len > w->len)
+				w->len = len;
+			return 0;
+		}
+	}
+	if (ring->nwaiters >= XEN_ARGO_MAX_PENDERS_PER_RING)
+		return -EBUSY;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->domid = domid;
+	w->len = len;
+	w->next = ring->waiters;
+	ring->waiters = w;
+	ring->nwaiters++;
+	return 0;
+}
+
+/*
+ * Maps a client's ring memory. It must be a memfd sealed against shrinking
+ * and at least npages long; anything else is -EINVAL, as Xen refuses gfns
+ * that are not the guest's own writable RAM.
+ */
+static int map_ring_memory(int fd, uint32_t npages, struct xen_argo_ring **memp, size_t *sizep)
+{
+	size_t size = (size_t)npages * XEN_ARGO_PAGE_SIZE;
+	struct stat st;
+	void *mem;
+	int seals;
+
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK))
+		return -EINVAL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < size)
+		return -EINVAL;
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED)
+		return errno == ENOMEM ? -ENOMEM : -EINVAL;
+	*memp = mem;
+	*sizep = size;
+	return 0;
+}
+
+int sim_register_ring(struct sim_fabric *fabric, struct sim_domain *domain,
+		      const struct xen_argo_register_ring *reg, uint32_t npages, uint32_t flags,
+		      int ring_fd)
+{
+	struct sim_ring *ring;
+	uint32_t tx;
+	int ret;
+
+	/* Dispatch: npages beyond a maximal ring (argo.c:2108). */
+	if (npages > (XEN_ARGO_MAX_RING_SIZE >> 12))
+		return -EINVAL;
+	if (flags & ~XEN_ARGO_REGISTER_FLAG_MASK)
+		return -EINVAL;
+	if (!argo_ring_len_valid(reg->len) || argo_ring_npages(reg->len) != npages || reg->pad)
+		return -EINVAL;
+
+	if (reg->partner_id == XEN_ARGO_DOMID_ANY) {
+		if (!fabric->config.mac_permissive)
+			return -EPERM;
+	} else if (!find_domain(fabric, reg->partner_id)) {
+		return -ESRCH;
+	}
+
+	/* Xen counts before looking for an existing ring (argo.c:1711). */
+	if (domain->nrings >= XEN_ARGO_MAX_RINGS_PER_DOMAIN)
+		return -ENOSPC;
+
+	ring = find_ring_exact(domain, reg->aport, reg->partner_id);
+	if (ring) {
+		if (flags & XEN_ARGO_REGISTER_FLAG_FAIL_EXIST)
+			return -EEXIST;
+		if (ring->len != reg->len)
+			return -EEXIST;
+		/* Same size: re-register onto the new memory, waiters kept. */
+		unmap_ring(ring);
+	} else {
+		ring = calloc(1, sizeof(*ring));
+		if (!ring)
+			return -ENOMEM;
+		ring->owner = domain;
+		ring->aport = reg->aport;
+		ring->partner = reg->partner_id;
+		ring->len = reg->len;
+		ring->next = domain->rings;
+		domain->rings = ring;
+		domain->nrings++;
+		fabric->stats.rings++;
+	}
+
+	ret = map_ring_memory(ring_fd, npages, &ring->mem, &ring->map_size);
+	if (ret < 0) {
+		/* Xen removes the ring, even one that existed before (argo.c:1784). */
+		remove_ring(fabric, ring);
+		return ret;
+	}
+
+	/* Adopt the page's tx_ptr if it is sane, else start at rx (argo.c:1805-1823). */
+	tx = __atomic_load_n(&ring->mem->tx_ptr, __ATOMIC_RELAXED);
+	if (tx >= reg->len || tx % XEN_ARGO_MSG_SLOT_SIZE) {
+		tx = argo_ring_sanitise_ptr(__atomic_load_n(&ring->mem->rx_ptr, __ATOMIC_RELAXED),
+					    reg->len);
+		__atomic_store_n(&ring->mem->tx_ptr, tx, __ATOMIC_RELEASE);
+	}
+	ring->tx = tx;
+	return 0;
+}
+
+int sim_unregister_ring(struct sim_fabric *fabric, struct sim_domain *domain,
+			const struct xen_argo_unregister_ring *unreg)
+{
+	struct sim_ring *ring;
+
+	if (unreg->pad)
+		return -EINVAL;
+	ring = find_ring_exact(domain, unreg->aport, unreg->partner_id);
+	if (!ring)
+		return -ENOENT;
+	remove_ring(fabric, ring);
+	return 0;
+}
+
+/* Checks the iovs as Xen's iov_count() does (argo.c:721-763). */
+static int64_t count_iovs(const struct xen_argo_iov *iovs, uint32_t niov)
+{
+	uint64_t total = 0;
+	uint32_t i;
+
+	for (i = 0; i < niov; i++) {
+		if (iovs[i].pad)
+			return -EINVAL;
+		if (iovs[i].iov_len > MAX_ARGO_MESSAGE_SIZE)
+			return -EINVAL;
+		total += iovs[i].iov_len;
+		if (total > MAX_ARGO_MESSAGE_SIZE)
+			return -EMSGSIZE;
+	}
+	return (int64_t)total;
+}
+
+static int64_t send_failed(struct sim_fabric *fabric, int64_t ret)
+{
+	fabric->stats.sends_failed++;
+	return ret;
+}
+
+int64_t sim_sendv(struct sim_fabric *fabric, struct sim_domain *domain,
+		  const struct xen_argo_send_addr *addr, const struct xen_argo_iov *iovs,
+		  uint32_t niov, uint32_t message_type, const uint8_t *memory, size_t memory_size)
+{
+	struct iovec segs[XEN_ARGO_MAXIOV];
+	struct xen_argo_addr source;
+	struct sim_domain *dst;
+	struct sim_ring *ring;
+	argo_domid_t src_domid;
+	int64_t total, ret;
+	uint32_t i;
+
+	if (niov > XEN_ARGO_MAXIOV)
+		return send_failed(fabric, -EINVAL);
+	if (addr->src.pad || addr->dst.pad)
+		return send_failed(fabric, -EINVAL);
+
+	/* The true source: ANY means "me"; anybody else is a forgery. */
+	src_domid = addr->src.domain_id;
+	if (src_domid == XEN_ARGO_DOMID_ANY)
+		src_domid = domain->domid;
+	if (src_domid != domain->domid)
+		return send_failed(fabric, -EPERM);
+
+	dst = find_domain(fabric, addr->dst.domain_id);
+	if (!dst)
+		return send_failed(fabric, -ESRCH);
+	if (fabric->config.policy &&
+	    !sim_policy_allows(fabric->config.policy, src_domid, addr->src.aport, dst->domid,
+			       addr->dst.aport))
+		return send_failed(fabric, -EACCES);
+
+	ring = find_ring_for_sender(dst, addr->dst.aport, src_domid);
+	if (!ring)
+		return send_failed(fabric, -ECONNREFUSED);
+
+	total = count_iovs(iovs, niov);
+	if (total < 0)
+		return send_failed(fabric, total);
+
+	if (argo_ring_too_large((uint32_t)total, ring->len))
+		return send_failed(fabric, -EMSGSIZE);
+	if (!argo_ring_fits((uint32_t)total, ring_space(ring))) {
+		/* Full now: remember the sender so notify can wake it (argo.c:2044-2053). */
+		ret = requeue_waiter(ring, src_domid, (uint32_t)total);
+		return send_failed(fabric, ret < 0 ? ret : -EAGAIN);
+	}
+
+	/* Only now are the guest addresses touched (argo.c:855-956); empty
+	 * iovs are skipped without looking at their handle. */
+	for (i = 0; i < niov; i++) {
+		uint64_t hnd = iovs[i].iov_hnd, len = iovs[i].iov_len;
+
+		if (len && (hnd > memory_size || len > memory_size - hnd))
+			return send_failed(fabric, -EFAULT);
+		segs[i].iov_base = len ? (void *)(memory + hnd) : NULL;
+		segs[i].iov_len = len;
+	}
+
+	source.aport = addr->src.aport;
+	source.domain_id = src_domid;
+	source.pad = 0;
+	ret = argo_ring_insert(ring->mem, ring->len, ring->tx, &source, message_type, segs, niov,
+			       (uint32_t)total);
+	if (ret < 0)
+		return send_failed(fabric, ret);
+	ring->tx = (uint32_t)ret;
+
+	fabric->stats.sends_ok++;
+	fabric->stats.bytes_sent += (uint64_t)total;
+	signal_domain(fabric, dst->domid);
+	return total;
+}
+
+/* Wakes every sender waiting on one of the caller's rings whose wanted
+ * length now fits (argo.c:1876-1900). */
+static void wake_waiters(struct sim_fabric *fabric, struct sim_domain *domain)
+{
+	argo_domid_t woken[XEN_ARGO_MAX_PENDERS_PER_RING];
+	struct sim_ring *ring;
+
+	for (ring = domain->rings; ring; ring = ring->next) {
+		struct sim_waiter **pp = &ring->waiters, *w;
+		uint32_t space = payload_space(ring);
+		unsigned int nwoken = 0, i;
+
+		if (!space)
+			continue;
+		while ((w = *pp)) {
+			if (space >= w->len) {
+				*pp = w->next;
+				woken[nwoken++] = w->domid;
+				ring->nwaiters--;
+				free(w);
+			} else {
+				pp = &w->next;
+			}
+		}
+		for (i = 0; i < nwoken; i++)
+			signal_domain(fabric, woken[i]);
+	}
+}
+
+/* One ring_data entry (argo.c:1313-1412). Only flags and max_message_size
+ * are written back; a missing ring leaves max_message_size as given. */
+static int fill_ring_data(struct sim_fabric *fabric, struct sim_domain *caller,
+			  struct xen_argo_ring_data_ent *ent)
+{
+	struct sim_domain *dst = find_domain(fabric, ent->ring.domain_id);
+	struct sim_ring *ring;
+	uint16_t flags = 0;
+	uint32_t max, space;
+	int ret;
+
+	if (!dst)
+		goto out;
+	ring = find_ring_for_sender(dst, ent->ring.aport, caller->domid);
+	if (!ring)
+		goto out;
+
+	flags |= XEN_ARGO_RING_EXISTS;
+	max = argo_ring_max_message_size(ring->len);
+	ent->max_message_size = max;
+	if (ring->partner == XEN_ARGO_DOMID_ANY)
+		flags |= XEN_ARGO_RING_SHARED;
+	space = payload_space(ring);
+	if (ent->space_required > max) {
+		flags |= XEN_ARGO_RING_EMSGSIZE;
+	} else if (space >= ent->space_required) {
+		drop_waiter(ring, caller->domid);
+		flags |= XEN_ARGO_RING_SUFFICIENT;
+	} else {
+		ret = requeue_waiter(ring, caller->domid, ent->space_required);
+		if (ret == -EBUSY)
+			flags |= XEN_ARGO_RING_EBUSY;
+		else if (ret < 0)
+			return ret;
+	}
+	if (space == max)
+		flags |= XEN_ARGO_RING_EMPTY;
+out:
+	ent->flags = flags;
+	return 0;
+}
+
+int sim_notify(struct sim_fabric *fabric, struct sim_domain *domain,
+	       struct xen_argo_ring_data *ring_data, size_t ring_data_bytes)
+{
+	uint32_t i;
+	int ret = 0;
+
+	fabric->stats.notifies++;
+	wake_waiters(fabric, domain);
+	if (!ring_data)
+		return 0;
+	if (ring_data_bytes < sizeof(*ring_data))
+		return -EFAULT;
+	if (ring_data->nent > XEN_ARGO_MAX_NOTIFY_COUNT)
+		return -EACCES;
+	if ((ring_data_bytes - sizeof(*ring_data)) / sizeof(ring_data->data[0]) < ring_data->nent)
+		return -EFAULT;
+	for (i = 0; i < ring_data->nent && !ret; i++)
+		ret = fill_ring_data(fabric, domain, &ring_data->data[i]);
+	return ret;
+}
+
+void sim_fabric_get_stats(const struct sim_fabric *fabric, struct sim_fabric_stats *stats)
+{
+	*stats = fabric->stats;
+}
