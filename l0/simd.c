@@ -520,6 +520,13 @@ static int daemonize(int *ready_fd)
 	close(pipefd[0]);
 	if (setsid() < 0)
 		return -errno;
+	/* Let go of the caller's stdin and stdout (a shell's $(...) waits for
+	 * them); stderr stays, it is our log. */
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 || dup2(devnull, STDOUT_FILENO) < 0)
+		return -errno;
+	close(devnull);
 	*ready_fd = pipefd[1];
 	return 0;
 }

@@ -1,0 +1,113 @@
+#!/bin/bash
+# Runs every test suite of `make check`, for the plain build and the
+# ASan/UBSan build, then cppcheck. Each suite prints its own
+# "N passed, N failed" line; this script adds them up and ends with one such
+# line for everything. Logs: $BUILD/test-logs/.
+#
+# Usage: tests/run-all.sh BUILD_DIR
+set -u
+
+BUILD=${1:-build}
+LOGS="$BUILD/test-logs"
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+TMP=$(mktemp -d /tmp/argo-check.XXXXXX)
+# shellcheck source=harness/lib.sh
+. "$(dirname "$0")/../harness/lib.sh"
+trap 'rm -rf "$TMP"' EXIT
+
+total_pass=0
+total_fail=0
+total_skip=0
+
+# Adds a suite's counts from its log (its last "N passed, N failed" line).
+# A suite that exits non-zero without counting a failure, or prints no
+# summary, counts one failure: a crash must never look like a pass.
+account() {
+	local name=$1 rc=$2 log=$3 line p=0 f=0 s=0
+	line=$(grep -E '^([A-Za-z-]+: )?[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$log" | tail -n 1)
+	if [ -n "$line" ]; then
+		p=$(sed -E 's/^([A-Za-z-]+: )?([0-9]+) passed.*/\2/' <<<"$line")
+		f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+		if grep -q skipped <<<"$line"; then
+			s=$(sed -E 's/.* ([0-9]+) skipped$/\1/' <<<"$line")
+		fi
+	fi
+	if [ -z "$line" ] || { [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; }; then
+		f=$((f + 1))
+		echo "suite $name: exit status $rc (see $log)"
+	fi
+	if [ "$f" -gt 0 ]; then
+		grep -E '^(FAIL|  *[0-9]+\. )|Test: .*FAILED|ERROR: |runtime error' "$log" | head -n 20 | sed 's/^/    /'
+	fi
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	total_skip=$((total_skip + s))
+	printf 'suite %-32s %4d ok %4d failed %4d skipped\n' "$name" "$p" "$f" "$s"
+}
+
+run_suite() {
+	local name=$1
+	shift
+	local log="$LOGS/$name.log"
+	"$@" >"$log" 2>&1
+	account "$name" $? "$log"
+}
+
+# The conformance suite against a fresh daemon.
+conformance() {
+	local bin=$1 mac=$2 sock="$TMP/conf-$2-$RANDOM.sock" log=$3 pid rc
+	local flags=()
+	[ "$mac" = yes ] && flags=(-m)
+	pid=$(start_simd "$bin" "$sock" "$log.simd" "${flags[@]}") || return 1
+	"$bin/argo-conformance" --fabric "sim:$sock" --mac-permissive "$mac"
+	rc=$?
+	stop_simd "$pid" "$log.simd" || rc=1
+	return $rc
+}
+
+# The demo's exchange on a fresh daemon: two programs, many messages. The
+# echo service connects on a static socket, so its domid is known (5).
+ping_echo() {
+	local bin=$1 sock="$TMP/pe-$RANDOM.sock" log=$2 pid epid rc
+	pid=$(start_simd "$bin" "$sock" "$log.simd" -m -D "5=$sock.echo") || return 1
+	"$bin/argo-echo" --fabric "sim:$sock.echo" --port 7000 >"$log.echo" 2>&1 &
+	epid=$!
+	wait_for_line "$log.echo" "serving port 7000" 5 &&
+		"$bin/argo-ping" --fabric "sim:$sock" --to 5:7000 --count 2000 --size 200 --timeout 5000
+	rc=$?
+	kill -TERM "$epid" 2>/dev/null
+	wait "$epid" || rc=1
+	stop_simd "$pid" "$log.simd" || rc=1
+	if [ $rc -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
+	return $rc
+}
+
+for variant in plain san; do
+	if [ $variant = plain ]; then bin="$BUILD/bin"; else bin="$BUILD/san/bin"; fi
+	export ARGO_SIMD="$bin/argo-simd"
+	run_suite "$variant:unit-ring" "$bin/test-ring"
+	run_suite "$variant:unit-sim-fabric" "$bin/test-sim-fabric"
+	run_suite "$variant:simd-hostile" "$bin/test-simd-hostile"
+	run_suite "$variant:conformance-mac" conformance "$bin" yes "$LOGS/$variant-conformance-mac"
+	run_suite "$variant:conformance-nomac" conformance "$bin" no "$LOGS/$variant-conformance-nomac"
+	run_suite "$variant:ping-echo" ping_echo "$bin" "$LOGS/$variant-ping-echo"
+done
+
+cppcheck_suite() {
+	if make --no-print-directory cppcheck; then
+		echo "1 passed, 0 failed"
+	else
+		echo "0 passed, 1 failed"
+		return 1
+	fi
+}
+run_suite cppcheck cppcheck_suite
+
+echo
+if [ "$total_skip" -gt 0 ]; then
+	echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+else
+	echo "$total_pass passed, $total_fail failed"
+fi
+[ "$total_fail" -eq 0 ]
