@@ -39,10 +39,10 @@ static ssize_t recv_packet(int sock, void *buf, size_t len, int *fds, int *nfds)
 	} control;
 	struct iovec iov = {.iov_base = buf, .iov_len = len};
 	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = control.buf,
-		.msg_controllen = sizeof(control.buf),
+	    .msg_iov = &iov,
+	    .msg_iovlen = 1,
+	    .msg_control = control.buf,
+	    .msg_controllen = sizeof(control.buf),
 	};
 	struct cmsghdr *cmsg;
 	ssize_t n;
@@ -81,7 +81,7 @@ static ssize_t recv_packet(int sock, void *buf, size_t len, int *fds, int *nfds)
  * body_len bytes) and its length stored in *body_got.
  */
 static int64_t rpc(struct sim_fabric_client *sim, void *req, size_t req_len, int pass_fd,
-		   void *body, size_t body_len, size_t *body_got)
+                   void *body, size_t body_len, size_t *body_got)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -91,7 +91,7 @@ static int64_t rpc(struct sim_fabric_client *sim, void *req, size_t req_len, int
 	struct iovec iov = {.iov_base = req, .iov_len = req_len};
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 	uint8_t reply[sizeof(struct argo_sim_reply) + sizeof(struct xen_argo_ring_data) +
-		      XEN_ARGO_MAX_NOTIFY_COUNT * sizeof(struct xen_argo_ring_data_ent)];
+	              XEN_ARGO_MAX_NOTIFY_COUNT * sizeof(struct xen_argo_ring_data_ent)];
 	struct argo_sim_reply rh;
 	int fds[2], nfds, i;
 	ssize_t n;
@@ -187,8 +187,8 @@ static int sim_open(const char *address, struct argo_fabric **fabricp)
 		goto fail;
 	}
 	sim->staging_size = welcome.staging_size;
-	sim->staging = mmap(NULL, sim->staging_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			    sim->staging_fd, 0);
+	sim->staging =
+	    mmap(NULL, sim->staging_size, PROT_READ | PROT_WRITE, MAP_SHARED, sim->staging_fd, 0);
 	if (sim->staging == MAP_FAILED) {
 		sim->staging = NULL;
 		ret = -errno;
@@ -224,20 +224,21 @@ static void sim_destroy(struct argo_fabric *fabric)
 }
 
 static int sim_register_ring(struct argo_fabric *fabric, const xen_argo_register_ring_t *reg,
-			     uint32_t flags, struct argo_ring_handle *h)
+                             uint32_t flags, struct argo_ring_handle *h)
 {
 	struct argo_sim_req_register req = {
-		.hdr.op = ARGO_SIM_OP_REGISTER,
-		.reg = *reg,
-		.flags = flags,
+	    .hdr.op = ARGO_SIM_OP_REGISTER,
+	    .reg = *reg,
+	    .flags = flags,
 	};
-	uint64_t npages = ((uint64_t)reg->len + sizeof(struct xen_argo_ring) +
-			   XEN_ARGO_PAGE_SIZE - 1) / XEN_ARGO_PAGE_SIZE;
+	uint64_t npages =
+	    ((uint64_t)reg->len + sizeof(struct xen_argo_ring) + XEN_ARGO_PAGE_SIZE - 1) /
+	    XEN_ARGO_PAGE_SIZE;
 	/* Pass the page count Xen expects for this len; allocate no more than a
 	 * maximal ring needs (a larger len is refused before pages matter). */
 	uint64_t alloc_pages = npages < (XEN_ARGO_MAX_RING_SIZE >> 12) + 1
-				       ? npages
-				       : (XEN_ARGO_MAX_RING_SIZE >> 12) + 1;
+	                           ? npages
+	                           : (XEN_ARGO_MAX_RING_SIZE >> 12) + 1;
 	size_t size = (size_t)alloc_pages * XEN_ARGO_PAGE_SIZE;
 	void *mem;
 	int fd, ret;
@@ -286,7 +287,7 @@ static void sim_release_ring(struct argo_ring_handle *h)
 }
 
 static ssize_t sim_sendv(struct argo_fabric *fabric, const xen_argo_send_addr_t *addr,
-			 const struct iovec *iov, unsigned int niov, uint32_t message_type)
+                         const struct iovec *iov, unsigned int niov, uint32_t message_type)
 {
 	struct sim_fabric_client *sim = to_sim(fabric);
 	struct {
@@ -333,7 +334,7 @@ static int sim_notify(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_dat
 		struct xen_argo_ring_data_ent ents[XEN_ARGO_MAX_NOTIFY_COUNT];
 	} msg;
 	uint8_t body[sizeof(struct xen_argo_ring_data) +
-		     XEN_ARGO_MAX_NOTIFY_COUNT * sizeof(struct xen_argo_ring_data_ent)];
+	             XEN_ARGO_MAX_NOTIFY_COUNT * sizeof(struct xen_argo_ring_data_ent)];
 	struct xen_argo_ring_data_ent *back = (void *)(body + sizeof(struct xen_argo_ring_data));
 	size_t len = sizeof(msg.req), got = 0;
 	uint32_t i, nent;
@@ -367,12 +368,12 @@ static int sim_notify(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_dat
 }
 
 const struct argo_backend_ops argo_backend_sim = {
-	.scheme = "sim",
-	.open = sim_open,
-	.register_ring = sim_register_ring,
-	.unregister_ring = sim_unregister_ring,
-	.release_ring = sim_release_ring,
-	.sendv = sim_sendv,
-	.notify = sim_notify,
-	.destroy = sim_destroy,
+    .scheme = "sim",
+    .open = sim_open,
+    .register_ring = sim_register_ring,
+    .unregister_ring = sim_unregister_ring,
+    .release_ring = sim_release_ring,
+    .sendv = sim_sendv,
+    .notify = sim_notify,
+    .destroy = sim_destroy,
 };

@@ -29,12 +29,12 @@ struct argo_backend_ops {
 	int (*open)(const char *address, struct argo_fabric **fabricp);
 	/* Allocate the ring's pages, register them, fill handle->pub. */
 	int (*register_ring)(struct argo_fabric *fabric, const xen_argo_register_ring_t *reg,
-			     uint32_t flags, struct argo_ring_handle *handle);
+	                     uint32_t flags, struct argo_ring_handle *handle);
 	int (*unregister_ring)(struct argo_fabric *fabric, const xen_argo_unregister_ring_t *unreg);
 	/* Unmap a ring's pages (the fabric may or may not still have it). */
 	void (*release_ring)(struct argo_ring_handle *handle);
 	ssize_t (*sendv)(struct argo_fabric *fabric, const xen_argo_send_addr_t *addr,
-			 const struct iovec *iov, unsigned int niov, uint32_t message_type);
+	                 const struct iovec *iov, unsigned int niov, uint32_t message_type);
 	int (*notify)(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_data);
 	void (*destroy)(struct argo_fabric *fabric);
 };

@@ -12,7 +12,7 @@
 #include "fabric.h"
 
 static const struct argo_backend_ops *const backends[] = {
-	&argo_backend_sim,
+    &argo_backend_sim,
 };
 
 int argo_open(const char *uri, struct argo_fabric **fabricp)
@@ -92,7 +92,7 @@ int argo_event_clear(struct argo_fabric *fabric)
 }
 
 int argo_register_ring(struct argo_fabric *fabric, const xen_argo_register_ring_t *reg,
-		       uint32_t flags, struct argo_ring **ringp)
+                       uint32_t flags, struct argo_ring **ringp)
 {
 	struct argo_ring_handle *h;
 	int ret;
@@ -157,7 +157,7 @@ int argo_unregister_ring(struct argo_fabric *fabric, struct argo_ring *ring)
 }
 
 ssize_t argo_sendv(struct argo_fabric *fabric, const xen_argo_send_addr_t *addr,
-		   const struct iovec *iov, unsigned int niov, uint32_t message_type)
+                   const struct iovec *iov, unsigned int niov, uint32_t message_type)
 {
 	ssize_t ret;
 

@@ -28,7 +28,7 @@ static inline void store_release(uint32_t *p, uint32_t v)
 /* Copy into the ring at offset 'at', wrapping at its end; returns the offset
  * just past the copied bytes (== len when the copy ended exactly at the end). */
 static uint32_t copy_in_wrapping(uint8_t *ring, uint32_t len, uint32_t at, const void *src,
-				 uint32_t n)
+                                 uint32_t n)
 {
 	uint32_t to_end = len - at;
 
@@ -41,8 +41,7 @@ static uint32_t copy_in_wrapping(uint8_t *ring, uint32_t len, uint32_t at, const
 	return at + n;
 }
 
-static void copy_out_wrapping(void *dst, const uint8_t *ring, uint32_t len, uint32_t at,
-			      uint32_t n)
+static void copy_out_wrapping(void *dst, const uint8_t *ring, uint32_t len, uint32_t at, uint32_t n)
 {
 	uint32_t to_end = len - at;
 
@@ -55,8 +54,8 @@ static void copy_out_wrapping(void *dst, const uint8_t *ring, uint32_t len, uint
 }
 
 int64_t argo_ring_insert(struct xen_argo_ring *ring, uint32_t len, uint32_t tx,
-			 const struct xen_argo_addr *source, uint32_t message_type,
-			 const struct iovec *iov, unsigned int niov, uint32_t payload_len)
+                         const struct xen_argo_addr *source, uint32_t message_type,
+                         const struct iovec *iov, unsigned int niov, uint32_t payload_len)
 {
 	struct xen_argo_ring_message_header hdr;
 	uint32_t rx, at;
@@ -85,7 +84,7 @@ int64_t argo_ring_insert(struct xen_argo_ring *ring, uint32_t len, uint32_t tx,
 		if (iov[i].iov_len == 0)
 			continue;
 		at = copy_in_wrapping(ring->ring, len, at, iov[i].iov_base,
-				      (uint32_t)iov[i].iov_len);
+		                      (uint32_t)iov[i].iov_len);
 	}
 
 	at = argo_roundup16(at);
@@ -118,7 +117,7 @@ uint32_t argo_ring_used(const struct xen_argo_ring *ring, uint32_t len)
 
 /* Validate and decode the header at rx; returns the payload length. */
 static ssize_t next_message(const struct xen_argo_ring *ring, struct argo_ring_view *v,
-			    struct xen_argo_ring_message_header *hdr)
+                            struct xen_argo_ring_message_header *hdr)
 {
 	uint32_t used;
 
@@ -135,8 +134,8 @@ static ssize_t next_message(const struct xen_argo_ring *ring, struct argo_ring_v
 	return (ssize_t)(hdr->len - sizeof(*hdr));
 }
 
-ssize_t argo_ring_peek(const struct xen_argo_ring *ring, uint32_t len,
-		       struct xen_argo_addr *source, uint32_t *message_type)
+ssize_t argo_ring_peek(const struct xen_argo_ring *ring, uint32_t len, struct xen_argo_addr *source,
+                       uint32_t *message_type)
 {
 	struct xen_argo_ring_message_header hdr;
 	struct argo_ring_view v = {.len = len};
@@ -152,7 +151,7 @@ ssize_t argo_ring_peek(const struct xen_argo_ring *ring, uint32_t len,
 }
 
 ssize_t argo_ring_recv(struct xen_argo_ring *ring, uint32_t len, struct xen_argo_addr *source,
-		       uint32_t *message_type, void *buf, size_t bufsz)
+                       uint32_t *message_type, void *buf, size_t bufsz)
 {
 	struct xen_argo_ring_message_header hdr;
 	struct argo_ring_view v = {.len = len};

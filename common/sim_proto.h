@@ -28,7 +28,7 @@
 
 #include "argo/abi.h"
 
-#define ARGO_SIM_MAGIC 0x4f475241u /* "ARGO" */
+#define ARGO_SIM_MAGIC   0x4f475241u /* "ARGO" */
 #define ARGO_SIM_VERSION 1u
 
 /* sendv staging area: the largest message Xen takes, plus a page. */
@@ -67,7 +67,7 @@ struct argo_sim_req_register {
 	struct xen_argo_register_ring reg;
 	uint32_t npages; /* arg3 */
 	uint32_t flags;  /* arg4 */
-	/* + one memfd in SCM_RIGHTS */
+	                 /* + one memfd in SCM_RIGHTS */
 };
 
 struct argo_sim_req_unregister {
@@ -93,7 +93,7 @@ struct argo_sim_req_notify {
 struct argo_sim_reply {
 	uint32_t cookie;
 	int32_t ret; /* the hypercall's return value */
-	/* notify: + the ring_data entries as written back, when ret == 0 */
+	             /* notify: + the ring_data entries as written back, when ret == 0 */
 };
 
 #endif /* ARGO_SIM_PROTO_H */

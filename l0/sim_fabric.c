@@ -26,7 +26,8 @@
 #include "argo/ring.h"
 
 /* Xen's largest single iov, and largest sendv total (argo.c:57, 740-757). */
-#define MAX_ARGO_MESSAGE_SIZE (XEN_ARGO_MAX_RING_SIZE - 2 * sizeof(struct xen_argo_ring_message_header))
+#define MAX_ARGO_MESSAGE_SIZE                                                                      \
+	(XEN_ARGO_MAX_RING_SIZE - 2 * sizeof(struct xen_argo_ring_message_header))
 
 /* A sender waiting for space on a ring (Xen's pending_ent). */
 struct sim_waiter {
@@ -100,7 +101,7 @@ argo_domid_t sim_domain_id(const struct sim_domain *domain)
 }
 
 int sim_domain_create(struct sim_fabric *fabric, argo_domid_t domid, void *ctx,
-		      struct sim_domain **domainp)
+                      struct sim_domain **domainp)
 {
 	struct sim_domain *domain;
 
@@ -215,7 +216,7 @@ void sim_domain_destroy(struct sim_fabric *fabric, struct sim_domain *domain)
 
 /* Exact (aport, partner) match only: register and unregister. */
 static struct sim_ring *find_ring_exact(const struct sim_domain *domain, uint32_t aport,
-					argo_domid_t partner)
+                                        argo_domid_t partner)
 {
 	struct sim_ring *ring;
 
@@ -228,7 +229,7 @@ static struct sim_ring *find_ring_exact(const struct sim_domain *domain, uint32_
 /* The ring a sender reaches: its own partner ring first, then the
  * wildcard one (argo.c:384-404). */
 static struct sim_ring *find_ring_for_sender(const struct sim_domain *domain, uint32_t aport,
-					     argo_domid_t sender)
+                                             argo_domid_t sender)
 {
 	struct sim_ring *ring = find_ring_exact(domain, aport, sender);
 
@@ -239,7 +240,7 @@ static struct sim_ring *find_ring_for_sender(const struct sim_domain *domain, ui
 static uint32_t ring_space(const struct sim_ring *ring)
 {
 	uint32_t rx = argo_ring_sanitise_ptr(__atomic_load_n(&ring->mem->rx_ptr, __ATOMIC_ACQUIRE),
-					     ring->len);
+	                                     ring->len);
 
 	return argo_ring_free_space(rx, ring->tx, ring->len);
 }
@@ -305,8 +306,8 @@ static int map_ring_memory(int fd, uint32_t npages, struct xen_argo_ring **memp,
 }
 
 int sim_register_ring(struct sim_fabric *fabric, struct sim_domain *domain,
-		      const struct xen_argo_register_ring *reg, uint32_t npages, uint32_t flags,
-		      int ring_fd)
+                      const struct xen_argo_register_ring *reg, uint32_t npages, uint32_t flags,
+                      int ring_fd)
 {
 	struct sim_ring *ring;
 	uint32_t tx;
@@ -364,7 +365,7 @@ int sim_register_ring(struct sim_fabric *fabric, struct sim_domain *domain,
 	tx = __atomic_load_n(&ring->mem->tx_ptr, __ATOMIC_RELAXED);
 	if (tx >= reg->len || tx % XEN_ARGO_MSG_SLOT_SIZE) {
 		tx = argo_ring_sanitise_ptr(__atomic_load_n(&ring->mem->rx_ptr, __ATOMIC_RELAXED),
-					    reg->len);
+		                            reg->len);
 		__atomic_store_n(&ring->mem->tx_ptr, tx, __ATOMIC_RELEASE);
 	}
 	ring->tx = tx;
@@ -372,7 +373,7 @@ int sim_register_ring(struct sim_fabric *fabric, struct sim_domain *domain,
 }
 
 int sim_unregister_ring(struct sim_fabric *fabric, struct sim_domain *domain,
-			const struct xen_argo_unregister_ring *unreg)
+                        const struct xen_argo_unregister_ring *unreg)
 {
 	struct sim_ring *ring;
 
@@ -410,8 +411,8 @@ static int64_t send_failed(struct sim_fabric *fabric, int64_t ret)
 }
 
 int64_t sim_sendv(struct sim_fabric *fabric, struct sim_domain *domain,
-		  const struct xen_argo_send_addr *addr, const struct xen_argo_iov *iovs,
-		  uint32_t niov, uint32_t message_type, const uint8_t *memory, size_t memory_size)
+                  const struct xen_argo_send_addr *addr, const struct xen_argo_iov *iovs,
+                  uint32_t niov, uint32_t message_type, const uint8_t *memory, size_t memory_size)
 {
 	struct iovec segs[XEN_ARGO_MAXIOV];
 	struct xen_argo_addr source;
@@ -438,7 +439,7 @@ int64_t sim_sendv(struct sim_fabric *fabric, struct sim_domain *domain,
 		return send_failed(fabric, -ESRCH);
 	if (fabric->config.policy &&
 	    !sim_policy_allows(fabric->config.policy, src_domid, addr->src.aport, dst->domid,
-			       addr->dst.aport))
+	                       addr->dst.aport))
 		return send_failed(fabric, -EACCES);
 
 	ring = find_ring_for_sender(dst, addr->dst.aport, src_domid);
@@ -472,7 +473,7 @@ int64_t sim_sendv(struct sim_fabric *fabric, struct sim_domain *domain,
 	source.domain_id = src_domid;
 	source.pad = 0;
 	ret = argo_ring_insert(ring->mem, ring->len, ring->tx, &source, message_type, segs, niov,
-			       (uint32_t)total);
+	                       (uint32_t)total);
 	if (ret < 0)
 		return send_failed(fabric, ret);
 	ring->tx = (uint32_t)ret;
@@ -515,7 +516,7 @@ static void wake_waiters(struct sim_fabric *fabric, struct sim_domain *domain)
 /* One ring_data entry (argo.c:1313-1412). Only flags and max_message_size
  * are written back; a missing ring leaves max_message_size as given. */
 static int fill_ring_data(struct sim_fabric *fabric, struct sim_domain *caller,
-			  struct xen_argo_ring_data_ent *ent)
+                          struct xen_argo_ring_data_ent *ent)
 {
 	struct sim_domain *dst = find_domain(fabric, ent->ring.domain_id);
 	struct sim_ring *ring;
@@ -555,7 +556,7 @@ out:
 }
 
 int sim_notify(struct sim_fabric *fabric, struct sim_domain *domain,
-	       struct xen_argo_ring_data *ring_data, size_t ring_data_bytes)
+               struct xen_argo_ring_data *ring_data, size_t ring_data_bytes)
 {
 	uint32_t i;
 	int ret = 0;

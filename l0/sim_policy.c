@@ -72,10 +72,10 @@ static bool word_is(const char *w, size_t n, const char *lit)
 int sim_policy_add(struct sim_policy *policy, const char *text, const char **why)
 {
 	struct sim_policy_rule rule = {
-		.src_domid = SIM_POLICY_ANY,
-		.src_port = SIM_POLICY_ANY,
-		.dst_domid = SIM_POLICY_ANY,
-		.dst_port = SIM_POLICY_ANY,
+	    .src_domid = SIM_POLICY_ANY,
+	    .src_port = SIM_POLICY_ANY,
+	    .dst_domid = SIM_POLICY_ANY,
+	    .dst_port = SIM_POLICY_ANY,
 	};
 	bool seen_src = false, seen_dst = false;
 	const char *w;
@@ -127,8 +127,8 @@ static bool field_matches(int64_t field, uint32_t value)
 	return field == SIM_POLICY_ANY || field == (int64_t)value;
 }
 
-bool sim_policy_allows(const struct sim_policy *policy, argo_domid_t src_domid,
-		       uint32_t src_port, argo_domid_t dst_domid, uint32_t dst_port)
+bool sim_policy_allows(const struct sim_policy *policy, argo_domid_t src_domid, uint32_t src_port,
+                       argo_domid_t dst_domid, uint32_t dst_port)
 {
 	size_t i;
 

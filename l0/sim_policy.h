@@ -20,7 +20,7 @@
 
 /* A rule field that matches anything ('*'). Ports use all 32 bits, so the
  * fields are wider than the values they match. */
-#define SIM_POLICY_ANY (-1)
+#define SIM_POLICY_ANY       (-1)
 #define SIM_POLICY_MAX_RULES 1024u
 
 struct sim_policy_rule {
@@ -42,7 +42,7 @@ void sim_policy_init(struct sim_policy *policy, bool default_allow);
 int sim_policy_add(struct sim_policy *policy, const char *text, const char **why);
 
 /* May (src_domid, src_port) send to (dst_domid, dst_port)? */
-bool sim_policy_allows(const struct sim_policy *policy, argo_domid_t src_domid,
-		       uint32_t src_port, argo_domid_t dst_domid, uint32_t dst_port);
+bool sim_policy_allows(const struct sim_policy *policy, argo_domid_t src_domid, uint32_t src_port,
+                       argo_domid_t dst_domid, uint32_t dst_port);
 
 #endif /* ARGO_SIM_POLICY_H */

@@ -35,7 +35,7 @@
 #include "simd_config.h"
 
 #define MAX_FDS_PER_REQUEST 4
-#define REQUESTS_PER_WAKE 64
+#define REQUESTS_PER_WAKE   64
 
 struct listener {
 	int fd;
@@ -46,6 +46,7 @@ struct listener {
 };
 
 struct client {
+	struct client *prev, *next; /* simd.clients */
 	int fd;
 	int event_fd;
 	int staging_fd;
@@ -54,8 +55,9 @@ struct client {
 	struct listener *listener;
 	bool reply_pending; /* waiting for the socket to take 'reply' */
 	size_t reply_len;
-	uint8_t reply[sizeof(struct argo_sim_reply) + sizeof(struct xen_argo_ring_data) +
-		      XEN_ARGO_MAX_NOTIFY_COUNT * sizeof(struct xen_argo_ring_data_ent)];
+	_Alignas(
+	    16) uint8_t reply[sizeof(struct argo_sim_reply) + sizeof(struct xen_argo_ring_data) +
+	                      XEN_ARGO_MAX_NOTIFY_COUNT * sizeof(struct xen_argo_ring_data_ent)];
 };
 
 static struct {
@@ -67,8 +69,11 @@ static struct {
 	unsigned int nlisteners;
 	argo_domid_t next_domid;
 	unsigned long refused_requests;
+	struct client *clients; /* every connected domain, to free at exit */
+	/* Out of fds: listeners are not watched until a client goes. */
+	bool accept_paused;
 	/* Requests arrive here; one buffer, as one request runs at a time. */
-	uint8_t request[ARGO_SIM_MAX_REQUEST];
+	_Alignas(16) uint8_t request[ARGO_SIM_MAX_REQUEST];
 } simd;
 
 static void logmsg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -92,8 +97,8 @@ static void signal_client(void *ctx)
 
 	/* EAGAIN only if the counter is saturated: the event is pending anyway. */
 	if (write(client->event_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		logmsg(0, "cannot raise the event of domain %u: %s",
-		       sim_domain_id(client->domain), strerror(errno));
+		logmsg(0, "cannot raise the event of domain %u: %s", sim_domain_id(client->domain),
+		       strerror(errno));
 }
 
 static int epoll_set(int op, int fd, uint32_t events, void *ptr)
@@ -124,7 +129,7 @@ static int allocate_domid(void)
 		argo_domid_t d = simd.next_domid;
 
 		simd.next_domid = d + 1 >= XEN_DOMID_FIRST_RESERVED ? simd.config.first_domid
-								    : (argo_domid_t)(d + 1);
+		                                                    : (argo_domid_t)(d + 1);
 		if (!sim_domain_exists(simd.fabric, d) && !domid_reserved_for_static(d))
 			return d;
 	}
@@ -134,11 +139,11 @@ static int allocate_domid(void)
 static int send_welcome(int fd, int status, argo_domid_t domid, const int *fds, int nfds)
 {
 	struct argo_sim_welcome welcome = {
-		.magic = ARGO_SIM_MAGIC,
-		.version = ARGO_SIM_VERSION,
-		.status = status,
-		.domid = domid,
-		.staging_size = ARGO_SIM_STAGING_SIZE,
+	    .magic = ARGO_SIM_MAGIC,
+	    .version = ARGO_SIM_VERSION,
+	    .status = status,
+	    .domid = domid,
+	    .staging_size = ARGO_SIM_STAGING_SIZE,
 	};
 	union {
 		char buf[CMSG_SPACE(2 * sizeof(int))];
@@ -169,16 +174,30 @@ static int make_staging(struct client *client)
 	if (client->staging_fd < 0)
 		return -errno;
 	if (ftruncate(client->staging_fd, ARGO_SIM_STAGING_SIZE) < 0 ||
-	    fcntl(client->staging_fd, F_ADD_SEALS,
-		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+	    fcntl(client->staging_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		return -errno;
-	client->staging = mmap(NULL, ARGO_SIM_STAGING_SIZE, PROT_READ, MAP_SHARED,
-			       client->staging_fd, 0);
+	client->staging =
+	    mmap(NULL, ARGO_SIM_STAGING_SIZE, PROT_READ, MAP_SHARED, client->staging_fd, 0);
 	if (client->staging == MAP_FAILED) {
 		client->staging = NULL;
 		return -errno;
 	}
 	return 0;
+}
+
+/* Stops (or resumes) watching the listening sockets. When accept fails
+ * for want of fds, the pending connection keeps the listener readable:
+ * watching it would spin, so wait for a client to go instead. */
+static void pause_accepting(bool pause)
+{
+	unsigned int i;
+
+	simd.accept_paused = pause;
+	for (i = 0; i < simd.nlisteners; i++)
+		epoll_set(EPOLL_CTL_MOD, simd.listeners[i].fd, pause ? 0 : EPOLLIN,
+		          &simd.listeners[i]);
+	logmsg(0, pause ? "out of file descriptors: not accepting until a domain goes"
+	                : "accepting connections again");
 }
 
 static void free_client(struct client *client)
@@ -197,7 +216,15 @@ static void free_client(struct client *client)
 		close(client->event_fd);
 	if (client->fd >= 0)
 		close(client->fd);
+	if (client->prev)
+		client->prev->next = client->next;
+	else if (simd.clients == client)
+		simd.clients = client->next;
+	if (client->next)
+		client->next->prev = client->prev;
 	free(client);
+	if (simd.accept_paused)
+		pause_accepting(false);
 }
 
 static void accept_client(struct listener *listener)
@@ -207,7 +234,9 @@ static void accept_client(struct listener *listener)
 
 	fd = accept4(listener->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			pause_accepting(true);
+		else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 			logmsg(0, "accept on %s: %s", listener->path, strerror(errno));
 		return;
 	}
@@ -245,9 +274,15 @@ static void accept_client(struct listener *listener)
 		ret = -errno;
 	if (ret) {
 		logmsg(0, "cannot set up domain %d: %s", domid, strerror(-ret));
+		if (ret != -EPIPE && ret != -ECONNRESET)
+			send_welcome(fd, ret, 0, NULL, 0);
 		free_client(client);
 		return;
 	}
+	client->next = simd.clients;
+	if (client->next)
+		client->next->prev = client;
+	simd.clients = client;
 	if (listener->is_static) {
 		listener->holder = client;
 		client->listener = listener;
@@ -267,7 +302,7 @@ static void close_fds(const int *fds, int nfds)
 
 /* Runs one request; fills the reply; returns the reply's length. */
 static size_t handle_request(struct client *client, size_t len, bool truncated, const int *fds,
-			     int nfds)
+                             int nfds)
 {
 	const struct argo_sim_req_hdr *hdr = (const void *)simd.request;
 	struct argo_sim_reply *reply = (void *)client->reply;
@@ -294,7 +329,7 @@ static size_t handle_request(struct client *client, size_t len, bool truncated, 
 			break;
 		}
 		ret = sim_register_ring(simd.fabric, client->domain, &req->reg, req->npages,
-					req->flags, fds[0]);
+		                        req->flags, fds[0]);
 		break;
 	}
 	case ARGO_SIM_OP_UNREGISTER: {
@@ -320,7 +355,7 @@ static size_t handle_request(struct client *client, size_t len, bool truncated, 
 		niov = req->niov;
 		if (niov > XEN_ARGO_MAXIOV) {
 			ret = sim_sendv(simd.fabric, client->domain, &req->addr, NULL, niov,
-					req->message_type, NULL, 0);
+			                req->message_type, NULL, 0);
 			break;
 		}
 		if (len != sizeof(*req) + niov * sizeof(iovs[0])) {
@@ -329,7 +364,7 @@ static size_t handle_request(struct client *client, size_t len, bool truncated, 
 		}
 		memcpy(iovs, simd.request + sizeof(*req), niov * sizeof(iovs[0]));
 		ret = sim_sendv(simd.fabric, client->domain, &req->addr, iovs, niov,
-				req->message_type, client->staging, ARGO_SIM_STAGING_SIZE);
+		                req->message_type, client->staging, ARGO_SIM_STAGING_SIZE);
 		break;
 	}
 	case ARGO_SIM_OP_NOTIFY: {
@@ -337,7 +372,7 @@ static size_t handle_request(struct client *client, size_t len, bool truncated, 
 		struct xen_argo_ring_data *rd;
 		size_t rd_bytes;
 
-		if (len < sizeof(*req)) {
+		if (len < sizeof(*req) || truncated) {
 			ret = -EINVAL;
 			break;
 		}
@@ -392,10 +427,10 @@ static int read_one_request(struct client *client)
 	} control;
 	struct iovec iov = {.iov_base = simd.request, .iov_len = sizeof(simd.request)};
 	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = control.buf,
-		.msg_controllen = sizeof(control.buf),
+	    .msg_iov = &iov,
+	    .msg_iovlen = 1,
+	    .msg_control = control.buf,
+	    .msg_controllen = sizeof(control.buf),
 	};
 	int fds[MAX_FDS_PER_REQUEST], nfds = 0, ret;
 	struct cmsghdr *cmsg;
@@ -426,10 +461,14 @@ static int read_one_request(struct client *client)
 		/* More fds than any request carries: refuse the request. */
 		close_fds(fds, nfds);
 		nfds = 0;
-		client->reply_len = handle_request(client, 0, true, NULL, 0);
+		client->reply_len = handle_request(client,
+		                                   (size_t)n < sizeof(struct argo_sim_req_hdr)
+		                                       ? (size_t)n
+		                                       : sizeof(struct argo_sim_req_hdr),
+		                                   true, NULL, 0);
 	} else {
-		client->reply_len = handle_request(client, (size_t)n,
-						   (msg.msg_flags & MSG_TRUNC) != 0, fds, nfds);
+		client->reply_len =
+		    handle_request(client, (size_t)n, (msg.msg_flags & MSG_TRUNC) != 0, fds, nfds);
 	}
 	client->reply_pending = true;
 	ret = flush_reply(client);
@@ -552,9 +591,9 @@ static void remove_sockets(void)
 static int setup(void)
 {
 	struct sim_fabric_config fabric_config = {
-		.mac_permissive = simd.config.mac_permissive,
-		.policy = &simd.config.policy,
-		.signal = signal_client,
+	    .mac_permissive = simd.config.mac_permissive,
+	    .policy = &simd.config.policy,
+	    .signal = signal_client,
 	};
 	sigset_t mask;
 	unsigned int i;
@@ -590,7 +629,7 @@ static int setup(void)
 		ret = listen_on(l, simd.config.statics[i].socket);
 		if (ret < 0) {
 			fprintf(stderr, "argo-simd: %s: %s\n", simd.config.statics[i].socket,
-				strerror(-ret));
+			        strerror(-ret));
 			return ret;
 		}
 		l->is_static = true;
@@ -606,12 +645,12 @@ static void print_stats(void)
 
 	sim_fabric_get_stats(simd.fabric, &st);
 	fprintf(stderr,
-		"argo-simd: domains %llu rings %llu sends %llu (failed %llu) bytes %llu "
-		"notifies %llu signals %llu refused %lu\n",
-		(unsigned long long)st.domains, (unsigned long long)st.rings,
-		(unsigned long long)st.sends_ok, (unsigned long long)st.sends_failed,
-		(unsigned long long)st.bytes_sent, (unsigned long long)st.notifies,
-		(unsigned long long)st.signals, simd.refused_requests);
+	        "argo-simd: domains %llu rings %llu sends %llu (failed %llu) bytes %llu "
+	        "notifies %llu signals %llu refused %lu\n",
+	        (unsigned long long)st.domains, (unsigned long long)st.rings,
+	        (unsigned long long)st.sends_ok, (unsigned long long)st.sends_failed,
+	        (unsigned long long)st.bytes_sent, (unsigned long long)st.notifies,
+	        (unsigned long long)st.signals, simd.refused_requests);
 }
 
 /* Returns when SIGTERM or SIGINT arrives. */
@@ -641,7 +680,7 @@ static void run(void)
 						return;
 				}
 			} else if (ptr >= (void *)simd.listeners &&
-				   ptr < (void *)(simd.listeners + simd.nlisteners)) {
+			           ptr < (void *)(simd.listeners + simd.nlisteners)) {
 				accept_client(ptr);
 			} else {
 				service_client(ptr, events[i].events);
@@ -665,7 +704,7 @@ int main(int argc, char **argv)
 		return 1;
 	if (simd.config.user[0] && (ret = drop_privileges(simd.config.user)) < 0) {
 		fprintf(stderr, "argo-simd: cannot become %s: %s\n", simd.config.user,
-			strerror(-ret));
+		        strerror(-ret));
 		return 1;
 	}
 	if (simd.config.pidfile[0] && (ret = write_pidfile(simd.config.pidfile)) < 0) {
@@ -680,6 +719,8 @@ int main(int argc, char **argv)
 		close(ready_fd);
 	}
 	run();
+	while (simd.clients)
+		free_client(simd.clients);
 	remove_sockets();
 	sim_fabric_free(simd.fabric);
 	return 0;

@@ -13,19 +13,19 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: argo-simd [options]\n"
-		"  -s, --socket PATH         socket where each connection becomes a new domain\n"
-		"  -D, --domain DOMID=PATH   socket that gives the domain DOMID (one at a time)\n"
-		"  -f, --first-domid N       lowest domid handed out on --socket (default 1)\n"
-		"  -m, --mac-permissive      allow wildcard (DOMID_ANY) rings\n"
-		"  -p, --policy RULE         send rule: allow|deny [src D[:P]] [dst D[:P]]\n"
-		"  -P, --policy-default A    allow (default) or deny what no rule matches\n"
-		"  -c, --config FILE         INI file (see docs/sim-fabric.md)\n"
-		"  -u, --user NAME           drop privileges to NAME once the sockets are bound\n"
-		"  -d, --daemon              detach once ready (the parent exits 0 when serving)\n"
-		"      --pidfile FILE        write the daemon's pid here\n"
-		"  -v, --verbose             log every connection and refused request\n"
-		"  -h, --help\n");
+	        "usage: argo-simd [options]\n"
+	        "  -s, --socket PATH         socket where each connection becomes a new domain\n"
+	        "  -D, --domain DOMID=PATH   socket that gives the domain DOMID (one at a time)\n"
+	        "  -f, --first-domid N       lowest domid handed out on --socket (default 1)\n"
+	        "  -m, --mac-permissive      allow wildcard (DOMID_ANY) rings\n"
+	        "  -p, --policy RULE         send rule: allow|deny [src D[:P]] [dst D[:P]]\n"
+	        "  -P, --policy-default A    allow (default) or deny what no rule matches\n"
+	        "  -c, --config FILE         INI file (see docs/sim-fabric.md)\n"
+	        "  -u, --user NAME           drop privileges to NAME once the sockets are bound\n"
+	        "  -d, --daemon              detach once ready (the parent exits 0 when serving)\n"
+	        "      --pidfile FILE        write the daemon's pid here\n"
+	        "  -v, --verbose             log every connection and refused request\n"
+	        "  -h, --help\n");
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -67,8 +67,7 @@ static int copy_path(char *dst, size_t size, const char *src)
 }
 
 /* Shared by the file and the command line: returns a reason or NULL. */
-static const char *add_static(struct simd_config *config, const char *domid_text,
-			      const char *path)
+static const char *add_static(struct simd_config *config, const char *domid_text, const char *path)
 {
 	unsigned long domid;
 	unsigned int i;
@@ -109,6 +108,10 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
 	struct simd_config *config = st->config;
 	unsigned long n;
 
+	/* inih goes on after an error; keep the first one's reason. */
+	if (st->why)
+		return 0;
+
 	if (!strcmp(section, "fabric")) {
 		if (!strcmp(name, "socket")) {
 			if (copy_path(config->socket, SIMD_PATH_MAX, value) < 0)
@@ -127,7 +130,8 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
 			else
 				memcpy(config->user, value, strlen(value) + 1);
 		} else {
-			st->why = "unknown key in [fabric] (socket, first_domid, mac_permissive, user)";
+			st->why =
+			    "unknown key in [fabric] (socket, first_domid, mac_permissive, user)";
 		}
 	} else if (!strcmp(section, "domains")) {
 		st->why = add_static(config, name, value);
@@ -159,7 +163,7 @@ static int parse_file(struct simd_config *config, const char *path)
 	}
 	if (line != 0) {
 		fprintf(stderr, "argo-simd: %s:%d: %s\n", path, line,
-			st.why ? st.why : "syntax error (expected [section] or key = value)");
+		        st.why ? st.why : "syntax error (expected [section] or key = value)");
 		return -1;
 	}
 	return 0;
@@ -170,19 +174,19 @@ enum { OPT_PIDFILE = 256 };
 int simd_config_parse(struct simd_config *config, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"socket", required_argument, NULL, 's'},
-		{"domain", required_argument, NULL, 'D'},
-		{"first-domid", required_argument, NULL, 'f'},
-		{"mac-permissive", no_argument, NULL, 'm'},
-		{"policy", required_argument, NULL, 'p'},
-		{"policy-default", required_argument, NULL, 'P'},
-		{"config", required_argument, NULL, 'c'},
-		{"user", required_argument, NULL, 'u'},
-		{"daemon", no_argument, NULL, 'd'},
-		{"pidfile", required_argument, NULL, OPT_PIDFILE},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 's'},
+	    {"domain", required_argument, NULL, 'D'},
+	    {"first-domid", required_argument, NULL, 'f'},
+	    {"mac-permissive", no_argument, NULL, 'm'},
+	    {"policy", required_argument, NULL, 'p'},
+	    {"policy-default", required_argument, NULL, 'P'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"user", required_argument, NULL, 'u'},
+	    {"daemon", no_argument, NULL, 'd'},
+	    {"pidfile", required_argument, NULL, OPT_PIDFILE},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *optstring = "s:D:f:mp:P:c:u:dvh";
 	const char *why;

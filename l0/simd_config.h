@@ -13,7 +13,7 @@
 #include "sim_policy.h"
 
 #define SIMD_MAX_STATIC_DOMAINS 64
-#define SIMD_PATH_MAX 108 /* sun_path */
+#define SIMD_PATH_MAX           108 /* sun_path */
 
 struct simd_static_domain {
 	argo_domid_t domid;
@@ -27,7 +27,7 @@ struct simd_config {
 	struct sim_policy policy;
 	struct simd_static_domain statics[SIMD_MAX_STATIC_DOMAINS];
 	unsigned int nstatics;
-	char user[64];        /* drop privileges to this user after binding */
+	char user[64]; /* drop privileges to this user after binding */
 	char pidfile[256];
 	bool daemonize;
 	int verbose;

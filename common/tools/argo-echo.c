@@ -26,12 +26,9 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"fabric", required_argument, NULL, 'f'},
-		{"port", required_argument, NULL, 'p'},
-		{"partner", required_argument, NULL, 'P'},
-		{"count", required_argument, NULL, 'n'},
-		{"ring-len", required_argument, NULL, 'r'},
-		{NULL, 0, NULL, 0},
+	    {"fabric", required_argument, NULL, 'f'},   {"port", required_argument, NULL, 'p'},
+	    {"partner", required_argument, NULL, 'P'},  {"count", required_argument, NULL, 'n'},
+	    {"ring-len", required_argument, NULL, 'r'}, {NULL, 0, NULL, 0},
 	};
 	xen_argo_register_ring_t reg = {.partner_id = XEN_ARGO_DOMID_ANY, .len = 256 * 1024};
 	const char *uri = NULL;
@@ -59,8 +56,9 @@ int main(int argc, char **argv)
 			reg.len = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
 		default:
-			fprintf(stderr, "usage: argo-echo --fabric URI --port PORT [--partner DOMID] "
-					"[--count N] [--ring-len BYTES]\n");
+			fprintf(stderr,
+			        "usage: argo-echo --fabric URI --port PORT [--partner DOMID] "
+			        "[--count N] [--ring-len BYTES]\n");
 			return 2;
 		}
 	}
@@ -86,7 +84,8 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	while (!stop && (!count || echoed < count)) {
-		xen_argo_send_addr_t addr = {.src = {.aport = reg.aport, .domain_id = XEN_ARGO_DOMID_ANY}};
+		xen_argo_send_addr_t addr = {
+		    .src = {.aport = reg.aport, .domain_id = XEN_ARGO_DOMID_ANY}};
 		uint32_t type;
 		ssize_t n;
 
@@ -108,7 +107,7 @@ int main(int argc, char **argv)
 
 		if (s < 0)
 			fprintf(stderr, "argo-echo: reply to %u:%u: %s\n", addr.dst.domain_id,
-				addr.dst.aport, argo_strerror((int)s));
+			        addr.dst.aport, argo_strerror((int)s));
 		else
 			echoed++;
 	}

@@ -35,13 +35,13 @@ static int cmp_u64(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"fabric", required_argument, NULL, 'f'},
-		{"to", required_argument, NULL, 't'},
-		{"port", required_argument, NULL, 'p'},
-		{"count", required_argument, NULL, 'n'},
-		{"size", required_argument, NULL, 's'},
-		{"timeout", required_argument, NULL, 'T'},
-		{NULL, 0, NULL, 0},
+	    {"fabric", required_argument, NULL, 'f'},
+	    {"to", required_argument, NULL, 't'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"count", required_argument, NULL, 'n'},
+	    {"size", required_argument, NULL, 's'},
+	    {"timeout", required_argument, NULL, 'T'},
+	    {NULL, 0, NULL, 0},
 	};
 	xen_argo_send_addr_t addr = {.src = {.aport = 40000, .domain_id = XEN_ARGO_DOMID_ANY}};
 	unsigned long count = 1000, size = 64, ok = 0, bad = 0, lost = 0, i;
@@ -78,13 +78,15 @@ int main(int argc, char **argv)
 			timeout_ms = atoi(optarg);
 			break;
 		default:
-			fprintf(stderr, "usage: argo-ping --fabric URI --to DOMID:PORT [--port PORT] "
-					"[--count N] [--size BYTES] [--timeout MS]\n");
+			fprintf(stderr,
+			        "usage: argo-ping --fabric URI --to DOMID:PORT [--port PORT] "
+			        "[--count N] [--size BYTES] [--timeout MS]\n");
 			return 2;
 		}
 	}
 	if (!uri || !have_to || size < 8 || size > 1024 * 1024 || count == 0) {
-		fprintf(stderr, "argo-ping: need --fabric and --to; --size 8..1048576; --count > 0\n");
+		fprintf(stderr,
+		        "argo-ping: need --fabric and --to; --size 8..1048576; --count > 0\n");
 		return 2;
 	}
 
@@ -95,10 +97,11 @@ int main(int argc, char **argv)
 	}
 	/* Replies come only from the echo service's domain. */
 	reg = (xen_argo_register_ring_t){
-		.aport = addr.src.aport,
-		.partner_id = addr.dst.domain_id,
-		.len = (uint32_t)((size + 32 + 15) / 16 * 16 * 4 < 4096 ? 4032
-								    : (size + 32 + 15) / 16 * 16 * 4),
+	    .aport = addr.src.aport,
+	    .partner_id = addr.dst.domain_id,
+	    .len =
+	        (uint32_t)((size + 32 + 15) / 16 * 16 * 4 < 4096 ? 4032
+	                                                         : (size + 32 + 15) / 16 * 16 * 4),
 	};
 	ret = argo_register_ring(fabric, &reg, 0, &ring);
 	if (ret < 0) {
@@ -126,7 +129,7 @@ int main(int argc, char **argv)
 		n = tool_send_wait(fabric, &addr, &iov, 1, PING_TYPE, timeout_ms);
 		if (n != (ssize_t)size) {
 			fprintf(stderr, "argo-ping: send #%lu: %s\n", i,
-				argo_strerror(n < 0 ? (int)n : -EIO));
+			        argo_strerror(n < 0 ? (int)n : -EIO));
 			lost++;
 			continue;
 		}
@@ -152,10 +155,13 @@ int main(int argc, char **argv)
 		rtt[ok + bad] = tool_now_ns() - t0;
 		memcpy(&seq, in, 8);
 		fill(out, size, i);
-		if ((size_t)n != size || type != PING_TYPE || from.domain_id != addr.dst.domain_id ||
-		    from.aport != addr.dst.aport || seq != i || memcmp(in, out, size) != 0) {
-			fprintf(stderr, "argo-ping: reply #%lu is wrong (seq %llu, %zd bytes, from %u:%u)\n",
-				i, (unsigned long long)seq, n, from.domain_id, from.aport);
+		if ((size_t)n != size || type != PING_TYPE ||
+		    from.domain_id != addr.dst.domain_id || from.aport != addr.dst.aport ||
+		    seq != i || memcmp(in, out, size) != 0) {
+			fprintf(
+			    stderr,
+			    "argo-ping: reply #%lu is wrong (seq %llu, %zd bytes, from %u:%u)\n", i,
+			    (unsigned long long)seq, n, from.domain_id, from.aport);
 			bad++;
 		} else {
 			ok++;

@@ -62,8 +62,8 @@ static inline uint64_t tool_now_ns(void)
  * it and try again. Gives up after timeout_ms without progress.
  */
 static inline ssize_t tool_send_wait(struct argo_fabric *fabric, const xen_argo_send_addr_t *addr,
-				     const struct iovec *iov, unsigned int niov, uint32_t type,
-				     int timeout_ms)
+                                     const struct iovec *iov, unsigned int niov, uint32_t type,
+                                     int timeout_ms)
 {
 	for (;;) {
 		ssize_t n = argo_sendv(fabric, addr, iov, niov, type);

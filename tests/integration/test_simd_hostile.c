@@ -48,12 +48,12 @@
 #include "sim_proto.h"
 
 /* Generous bounds: a sanitized daemon on a loaded machine is slow. */
-#define TIMEOUT_MS 10000
-#define FLOOD_REQUESTS 100000u
+#define TIMEOUT_MS         10000
+#define FLOOD_REQUESTS     100000u
 #define FLOOD_RSS_LIMIT_KB (16 * 1024)
-#define MANY_DOMAINS 500
-#define PAIR_PORT 1000u
-#define PATH_LEN 108 /* sun_path */
+#define MANY_DOMAINS       500
+#define PAIR_PORT          1000u
+#define PATH_LEN           108 /* sun_path */
 
 /* ---- Small helpers ------------------------------------------------------ */
 
@@ -73,13 +73,13 @@ static void poll_pause(void)
 	nanosleep(&ts, NULL);
 }
 
-#define CHECK_EQ(got, want, what)                                                              \
-	do {                                                                                   \
-		long long got_ = (long long)(got), want_ = (long long)(want);                  \
-		if (got_ != want_)                                                             \
-			printf("\n    %s:%d: %s: got %lld, want %lld ", __FILE__, __LINE__,       \
-			       (what), got_, want_);                                           \
-		CU_ASSERT_EQUAL(got_, want_);                                                  \
+#define CHECK_EQ(got, want, what)                                                                  \
+	do {                                                                                       \
+		long long got_ = (long long)(got), want_ = (long long)(want);                      \
+		if (got_ != want_)                                                                 \
+			printf("\n    %s:%d: %s: got %lld, want %lld ", __FILE__, __LINE__,        \
+			       (what), got_, want_);                                               \
+		CU_ASSERT_EQUAL(got_, want_);                                                      \
 	} while (0)
 
 static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -353,8 +353,9 @@ static bool daemon_stats(unsigned long long *domains, unsigned long long *rings)
 			while ((p = strstr(p, "argo-simd: domains ")) != NULL)
 				last = p++;
 			/* The line may still be being written: need its end. */
-			ok = strchr(last, '\n') &&
-			     sscanf(last, "argo-simd: domains %llu rings %llu", domains, rings) == 2;
+			ok =
+			    strchr(last, '\n') &&
+			    sscanf(last, "argo-simd: domains %llu rings %llu", domains, rings) == 2;
 			free(text);
 			if (ok)
 				return true;
@@ -434,8 +435,8 @@ static long daemon_rss_kb(void)
 
 /* ---- Clients: libargo fabrics and raw connections ----------------------- */
 
-#define MAX_FABRICS (MANY_DOMAINS + 16)
-#define MAX_RAWS 64
+#define MAX_FABRICS  (MANY_DOMAINS + 16)
+#define MAX_RAWS     64
 #define MAX_CHILDREN 8
 
 struct raw {
@@ -558,10 +559,10 @@ static ssize_t recv_packet(int sock, void *buf, size_t len, int timeout_ms, int 
 	} control;
 	struct iovec iov = {.iov_base = buf, .iov_len = len};
 	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = control.buf,
-		.msg_controllen = sizeof(control.buf),
+	    .msg_iov = &iov,
+	    .msg_iovlen = 1,
+	    .msg_control = control.buf,
+	    .msg_controllen = sizeof(control.buf),
 	};
 	struct pollfd pfd = {.fd = sock, .events = POLLIN};
 	struct cmsghdr *cmsg;
@@ -700,7 +701,7 @@ static uint8_t *raw_staging(struct raw *r)
 {
 	if (!r->staging) {
 		void *p = mmap(NULL, ARGO_SIM_STAGING_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-			       r->staging_fd, 0);
+		               r->staging_fd, 0);
 
 		r->staging = p == MAP_FAILED ? NULL : p;
 	}
@@ -711,7 +712,7 @@ struct reply {
 	struct argo_sim_reply hdr;
 	size_t body_len;
 	uint8_t body[sizeof(struct xen_argo_ring_data) +
-		     XEN_ARGO_MAX_NOTIFY_COUNT * sizeof(struct xen_argo_ring_data_ent) + 64];
+	             XEN_ARGO_MAX_NOTIFY_COUNT * sizeof(struct xen_argo_ring_data_ent) + 64];
 };
 
 /*
@@ -720,7 +721,7 @@ struct reply {
  * EOF, -ETIMEDOUT, -EPROTO for a reply without a header or with fds).
  */
 static int raw_call(struct raw *r, void *req, size_t len, const int *fds, int nfds,
-		    struct reply *rep, uint32_t *cookiep)
+                    struct reply *rep, uint32_t *cookiep)
 {
 	uint8_t buf[sizeof(struct argo_sim_reply) + sizeof(rep->body)];
 	int rfds[2], rnfds;
@@ -759,7 +760,7 @@ static int raw_call(struct raw *r, void *req, size_t len, const int *fds, int nf
  * a packet too short to hold one). Returns true when it did.
  */
 static bool expect_reply(struct raw *r, void *req, size_t len, const int *fds, int nfds,
-			 int32_t want_ret, const char *what)
+                         int32_t want_ret, const char *what)
 {
 	struct reply rep;
 	uint32_t cookie;
@@ -783,7 +784,8 @@ static bool expect_reply(struct raw *r, void *req, size_t len, const int *fds, i
 /* A memfd of size bytes with these seals (allow_sealing as for memfd_create). */
 static int make_memfd(size_t size, unsigned int seals, bool allow_sealing)
 {
-	int fd = memfd_create("hostile-ring", MFD_CLOEXEC | (allow_sealing ? MFD_ALLOW_SEALING : 0));
+	int fd =
+	    memfd_create("hostile-ring", MFD_CLOEXEC | (allow_sealing ? MFD_ALLOW_SEALING : 0));
 
 	if (fd < 0)
 		return -1;
@@ -798,7 +800,7 @@ static int make_memfd(size_t size, unsigned int seals, bool allow_sealing)
 static int make_ring_memfd(uint32_t len)
 {
 	return make_memfd((size_t)argo_ring_npages(len) * XEN_ARGO_PAGE_SIZE,
-			  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, true);
+	                  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, true);
 }
 
 static struct argo_sim_req_register reg_req(uint32_t aport, argo_domid_t partner, uint32_t len)
@@ -816,7 +818,7 @@ static struct argo_sim_req_register reg_req(uint32_t aport, argo_domid_t partner
 
 /* Registers a ring over a raw connection with fd; returns the reply's ret. */
 static int32_t raw_register(struct raw *r, uint32_t aport, argo_domid_t partner, uint32_t len,
-			    int fd)
+                            int fd)
 {
 	struct argo_sim_req_register req = reg_req(aport, partner, len);
 	struct reply rep;
@@ -864,7 +866,7 @@ struct pair {
 };
 
 static struct argo_ring *register_ring(struct argo_fabric *f, uint32_t aport, argo_domid_t partner,
-				       uint32_t len)
+                                       uint32_t len)
 {
 	xen_argo_register_ring_t reg = {.aport = aport, .partner_id = partner, .len = len};
 	struct argo_ring *ring = NULL;
@@ -891,14 +893,14 @@ static bool pair_setup(struct pair *p)
 
 /* from sends one message to the ring to_ring of to; to reads it back. */
 static bool exchange(struct argo_fabric *from, struct argo_fabric *to, struct argo_ring *to_ring,
-		     unsigned int seq)
+                     unsigned int seq)
 {
 	char msg[96], got[128];
 	int len = snprintf(msg, sizeof(msg), "message %u from %u to %u:%u", seq, argo_domid(from),
-			   argo_domid(to), to_ring->aport);
+	                   argo_domid(to), to_ring->aport);
 	xen_argo_send_addr_t addr = {
-		.src = {.aport = 77, .domain_id = XEN_ARGO_DOMID_ANY},
-		.dst = {.aport = to_ring->aport, .domain_id = argo_domid(to)},
+	    .src = {.aport = 77, .domain_id = XEN_ARGO_DOMID_ANY},
+	    .dst = {.aport = to_ring->aport, .domain_id = argo_domid(to)},
 	};
 	struct iovec iov = {.iov_base = msg, .iov_len = (size_t)len};
 	xen_argo_addr_t src;
@@ -923,7 +925,8 @@ static bool exchange(struct argo_fabric *from, struct argo_fabric *to, struct ar
 		     n < 0 ? argo_strerror((int)n) : "wrong content");
 		return false;
 	}
-	if (argo_notify(to, NULL) != 0 || argo_recv(to_ring, NULL, NULL, got, sizeof(got)) != -EAGAIN)
+	if (argo_notify(to, NULL) != 0 ||
+	    argo_recv(to_ring, NULL, NULL, got, sizeof(got)) != -EAGAIN)
 		return false;
 	return true;
 }
@@ -934,7 +937,8 @@ static bool pair_check(struct pair *p, unsigned int rounds)
 	unsigned int i;
 
 	for (i = 0; i < rounds; i++) {
-		if (!exchange(p->a, p->b, p->rb, p->seq++) || !exchange(p->b, p->a, p->ra, p->seq++))
+		if (!exchange(p->a, p->b, p->rb, p->seq++) ||
+		    !exchange(p->b, p->a, p->ra, p->seq++))
 			return false;
 	}
 	return true;
@@ -949,8 +953,8 @@ static bool wait_domain_gone(struct argo_fabric *f, argo_domid_t domid)
 {
 	int64_t deadline = now_ms() + TIMEOUT_MS;
 	xen_argo_send_addr_t addr = {
-		.src = {.aport = 1, .domain_id = XEN_ARGO_DOMID_ANY},
-		.dst = {.aport = 0xFFFFFFF0u, .domain_id = domid},
+	    .src = {.aport = 1, .domain_id = XEN_ARGO_DOMID_ANY},
+	    .dst = {.aport = 0xFFFFFFF0u, .domain_id = domid},
 	};
 
 	for (;;) {
@@ -1088,11 +1092,12 @@ static void test_malformed_requests(void)
 
 		memset(&big, 0, sizeof(big));
 		big.req = reg_req(2100, p.a ? argo_domid(p.a) : 0, 4096);
-		expect_reply(r, &big, sizeof(big), &memfd, 1, -EINVAL, "register, 4 bytes too long");
+		expect_reply(r, &big, sizeof(big), &memfd, 1, -EINVAL,
+		             "register, 4 bytes too long");
 		expect_reply(r, &big, sizeof(big.req) - 4, &memfd, 1, -EINVAL,
-			     "register, 4 bytes short");
+		             "register, 4 bytes short");
 		expect_reply(r, &big, sizeof(struct argo_sim_req_hdr), &memfd, 1, -EINVAL,
-			     "register, header only");
+		             "register, header only");
 		expect_reply(r, &big, sizeof(big.req), NULL, 0, -EINVAL, "register without an fd");
 	}
 	/* register with two fds: refused, both closed by the daemon. */
@@ -1155,7 +1160,7 @@ static void test_malformed_requests(void)
 
 		/* The unregister above was refused: the ring is still there. */
 		expect_reply(r, &unreg, sizeof(unreg) - 2, NULL, 0, -EINVAL,
-			     "unregister, 2 bytes short");
+		             "unregister, 2 bytes short");
 		expect_reply(r, &unreg, sizeof(unreg), NULL, 0, 0, "unregister");
 		expect_reply(r, &unreg, sizeof(unreg), NULL, 0, -ENOENT, "unregister again");
 	}
@@ -1239,12 +1244,12 @@ static void test_malformed_requests(void)
 		expect_reply(r, &n, base + 4, NULL, 0, -EFAULT, "notify, ring_data cut");
 		n.rd.nent = 1000;
 		expect_reply(r, &n, base + sizeof(n.rd) + one, NULL, 0, -EACCES,
-			     "notify, nent 1000");
+		             "notify, nent 1000");
 		n.rd.nent = 5;
 		expect_reply(r, &n, base + sizeof(n.rd) + 2 * one, NULL, 0, -EFAULT,
-			     "notify, nent 5 with 2 entries");
+		             "notify, nent 5 with 2 entries");
 		expect_reply(r, &n, base + sizeof(n.rd) + 5 * one - 1, NULL, 0, -EFAULT,
-			     "notify, last entry one byte short");
+		             "notify, last entry one byte short");
 
 		/* A good one: the victim's ring for us exists, port 9999 does not. */
 		n.rd.nent = 2;
@@ -1254,16 +1259,16 @@ static void test_malformed_requests(void)
 		n.ent[1].ring.aport = 9999;
 		n.ent[1].ring.domain_id = argo_domid(p.a);
 		CU_ASSERT(expect_reply(r, &n, base + sizeof(n.rd) + 2 * one, NULL, 0, 0,
-				       "notify with two entries"));
+		                       "notify with two entries"));
 		CU_ASSERT_EQUAL(raw_call(r, &n, base + sizeof(n.rd) + 2 * one, NULL, 0, &rep, NULL),
-				0);
+		                0);
 		CHECK_EQ(rep.hdr.ret, 0, "notify ret");
 		CHECK_EQ(rep.body_len, sizeof(n.rd) + 2 * one, "notify reply body");
 		back = (const void *)(rep.body + sizeof(n.rd));
 		CU_ASSERT((back[0].flags & XEN_ARGO_RING_EXISTS) != 0);
 		CU_ASSERT((back[0].flags & XEN_ARGO_RING_SUFFICIENT) != 0);
 		CHECK_EQ(back[0].max_message_size, argo_ring_max_message_size(4096),
-			 "max_message_size");
+		         "max_message_size");
 		CHECK_EQ(back[1].flags, 0, "flags of a missing ring");
 	}
 
@@ -1403,7 +1408,7 @@ static void test_zero_length_packet(void)
 		/* Taken as the domain's death: it and our ring for it are gone. */
 		CU_ASSERT(wait_domain_gone(p.a, domid));
 		CHECK_EQ(argo_unregister_ring(p.a, ring_for_raw), -ENOENT,
-			 "victim's ring for the dropped domain");
+		         "victim's ring for the dropped domain");
 	} else {
 		CHECK_EQ(n, sizeof(rep), "reply to a zero-length packet");
 		CHECK_EQ(rep.ret, -EINVAL, "zero-length packet");
@@ -1519,7 +1524,8 @@ static void test_register_bad_fd_types(void)
 	CHECK_EQ(raw_register(r, 3000, a, len, pipefd[0]), -EINVAL, "re-register onto a pipe");
 	close(pipefd[0]);
 	close(pipefd[1]);
-	CHECK_EQ(argo_sendv(p.a, &addr, NULL, 0, 0), -ECONNREFUSED, "send after failed re-register");
+	CHECK_EQ(argo_sendv(p.a, &addr, NULL, 0, 0), -ECONNREFUSED,
+	         "send after failed re-register");
 	munmap(mem, size);
 	close(good);
 
@@ -1638,7 +1644,7 @@ static void test_die_mid_request(void)
 			for (sent = 0; sent < 100000; sent++) {
 				notify.hdr.cookie = (uint32_t)sent;
 				if (send_packet(r->sock, &notify, sizeof(notify), NULL, 0,
-						MSG_DONTWAIT) < 0)
+				                MSG_DONTWAIT) < 0)
 					break;
 			}
 			CU_ASSERT(sent > 0 && sent < 100000);
@@ -1672,7 +1678,7 @@ static bool wait_byte(int fd, char *c, int timeout_ms)
  * with requests and wait to be killed. Exit codes name the failing step.
  */
 static void child_domain(const char *sock, argo_domid_t victim, int to_parent, int from_parent,
-			 char how)
+                         char how)
 {
 	struct argo_sim_req_register reg = reg_req(4000, victim, 4096);
 	struct argo_sim_req_notify notify = {.hdr.op = ARGO_SIM_OP_NOTIFY};
@@ -1741,7 +1747,7 @@ static void die_in_child(char how)
 		struct pollfd pfd = {.fd = up[0], .events = POLLIN};
 
 		CU_ASSERT_FATAL(poll(&pfd, 1, TIMEOUT_MS) == 1 &&
-				read(up[0], &domid, sizeof(domid)) == (ssize_t)sizeof(domid));
+		                read(up[0], &domid, sizeof(domid)) == (ssize_t)sizeof(domid));
 	}
 	ring_for_child = register_ring(p.a, 4000, domid, 4096);
 	CU_ASSERT_FATAL(ring_for_child != NULL);
@@ -1800,11 +1806,11 @@ static uint32_t load32(const uint32_t *p)
 
 /* Sends n bytes from `from` to (to, aport); returns argo_sendv's result. */
 static ssize_t send_bytes(struct argo_fabric *from, argo_domid_t to, uint32_t aport,
-			  const void *data, size_t n)
+                          const void *data, size_t n)
 {
 	xen_argo_send_addr_t addr = {
-		.src = {.aport = 9, .domain_id = XEN_ARGO_DOMID_ANY},
-		.dst = {.aport = aport, .domain_id = to},
+	    .src = {.aport = 9, .domain_id = XEN_ARGO_DOMID_ANY},
+	    .dst = {.aport = aport, .domain_id = to},
 	};
 	struct iovec iov = {.iov_base = (void *)data, .iov_len = n};
 
@@ -1882,13 +1888,13 @@ static void test_scribble(void)
 	CU_ASSERT_FATAL(ring != NULL);
 	mem = ring->shared;
 
-#define SEND_RECV_OK(text)                                                                     \
-	do {                                                                                   \
-		size_t l_ = strlen(text);                                                      \
-		CHECK_EQ(send_bytes(A, argo_domid(B), 3000, (text), l_), l_, "send " text);     \
-		CHECK_EQ(argo_recv(ring, NULL, NULL, got, sizeof(got)), l_, "recv " text);      \
-		CU_ASSERT(memcmp(got, (text), l_) == 0);                                        \
-		CHECK_EQ(argo_notify(B, NULL), 0, "notify");                                    \
+#define SEND_RECV_OK(text)                                                                         \
+	do {                                                                                       \
+		size_t l_ = strlen(text);                                                          \
+		CHECK_EQ(send_bytes(A, argo_domid(B), 3000, (text), l_), l_, "send " text);        \
+		CHECK_EQ(argo_recv(ring, NULL, NULL, got, sizeof(got)), l_, "recv " text);         \
+		CU_ASSERT(memcmp(got, (text), l_) == 0);                                           \
+		CHECK_EQ(argo_notify(B, NULL), 0, "notify");                                       \
 	} while (0)
 
 	SEND_RECV_OK("first, before any scribbling");
@@ -1909,18 +1915,18 @@ static void test_scribble(void)
 			store32(&mem->tx_ptr, garbage[i] ? garbage[i] : (tx + 256) % len);
 			if (garbage[i]) {
 				CHECK_EQ(argo_recv(ring, NULL, NULL, got, sizeof(got)), -EBADMSG,
-					 "recv with a garbage tx_ptr");
+				         "recv with a garbage tx_ptr");
 				CHECK_EQ(argo_peek(ring, NULL, NULL), -EBADMSG, "peek");
 			}
 			snprintf(msg, sizeof(msg), "after tx_ptr scribble %d", i);
-			CHECK_EQ(send_bytes(A, argo_domid(B), 3000, msg, strlen(msg)),
-				 strlen(msg), "send after a tx scribble");
+			CHECK_EQ(send_bytes(A, argo_domid(B), 3000, msg, strlen(msg)), strlen(msg),
+			         "send after a tx scribble");
 			expect_tx = tx + argo_roundup16((uint32_t)strlen(msg) + 16);
 			if (expect_tx >= len)
 				expect_tx -= len;
 			CHECK_EQ(load32(&mem->tx_ptr), expect_tx, "tx published by the daemon");
 			CHECK_EQ(argo_recv(ring, NULL, NULL, got, sizeof(got)), strlen(msg),
-				 "recv after the daemon's tx");
+			         "recv after the daemon's tx");
 			CU_ASSERT(memcmp(got, msg, strlen(msg)) == 0);
 			argo_notify(B, NULL);
 		}
@@ -1934,7 +1940,7 @@ static void test_scribble(void)
 			tx = load32(&mem->tx_ptr);
 			store32(&mem->rx_ptr, garbage[i] == 1 ? tx + 1 : garbage[i]);
 			CHECK_EQ(argo_recv(ring, NULL, NULL, got, sizeof(got)), -EBADMSG,
-				 "recv with a garbage rx_ptr");
+			         "recv with a garbage rx_ptr");
 			snprintf(msg, sizeof(msg), "after rx_ptr scribble %d", i);
 			n = send_bytes(A, argo_domid(B), 3000, msg, strlen(msg));
 			if (n != (ssize_t)strlen(msg) && n != -EAGAIN)
@@ -1943,11 +1949,11 @@ static void test_scribble(void)
 			store32(&mem->rx_ptr, tx); /* where the reader really was */
 			if (n > 0) {
 				CHECK_EQ(argo_recv(ring, NULL, NULL, got, sizeof(got)), n,
-					 "recv after restoring rx_ptr");
+				         "recv after restoring rx_ptr");
 				CU_ASSERT(memcmp(got, msg, (size_t)n) == 0);
 			} else {
 				CHECK_EQ(argo_recv(ring, NULL, NULL, got, sizeof(got)), -EAGAIN,
-					 "nothing written on EAGAIN");
+				         "nothing written on EAGAIN");
 			}
 			argo_notify(B, NULL);
 		}
@@ -1977,7 +1983,7 @@ static void test_scribble(void)
 			bad.len = lens[i];
 			memcpy(mem->ring + tx, &bad, sizeof(bad));
 			CHECK_EQ(argo_recv(ring, NULL, NULL, got, sizeof(got)), -EBADMSG,
-				 "recv of a corrupt header");
+			         "recv of a corrupt header");
 		}
 		memcpy(mem->ring + tx, &saved, sizeof(saved));
 		CHECK_EQ(argo_recv(ring, NULL, NULL, got, sizeof(got)), 17, "recv after repair");
@@ -2099,8 +2105,8 @@ static void test_request_flood(void)
 			while ((n = recv(r->sock, &rep, sizeof(rep), MSG_DONTWAIT)) > 0) {
 				if (n != sizeof(rep) || rep.cookie != got + 1 || rep.ret != 0) {
 					if (bad++ == 0)
-						note("reply %u: %zd bytes, cookie %u, ret %d", got + 1,
-						     n, rep.cookie, rep.ret);
+						note("reply %u: %zd bytes, cookie %u, ret %d",
+						     got + 1, n, rep.cookie, rep.ret);
 				}
 				got++;
 				if (got % 20000 == 0 && !pair_check(&p, 1))
@@ -2310,8 +2316,8 @@ static void test_static_domain(void)
 	/* A new domain 5: the old one's ring is gone. */
 	{
 		xen_argo_send_addr_t addr = {
-			.src = {.domain_id = XEN_ARGO_DOMID_ANY},
-			.dst = {.aport = 7000, .domain_id = 5},
+		    .src = {.domain_id = XEN_ARGO_DOMID_ANY},
+		    .dst = {.aport = 7000, .domain_id = 5},
 		};
 
 		CHECK_EQ(argo_sendv(p.a, &addr, NULL, 0, 0), -ECONNREFUSED, "old ring of domain 5");
@@ -2396,12 +2402,13 @@ static void test_config_errors(void)
 	expect_config_error("bad-domid.ini", text, 3, "first_domid is a number below 32752");
 
 	snprintf(text, sizeof(text), "[fabric]\nsocket = %s\n[policy]\nrule = permit src 1\n",
-		 simd.sock);
+	         simd.sock);
 	expect_config_error("bad-rule-verb.ini", text, 4, "a rule starts with 'allow' or 'deny'");
 
-	snprintf(text, sizeof(text),
-		 "; comment\n[fabric]\nsocket = %s\n[policy]\ndefault = deny\nrule = allow src 99999\n",
-		 simd.sock);
+	snprintf(
+	    text, sizeof(text),
+	    "; comment\n[fabric]\nsocket = %s\n[policy]\ndefault = deny\nrule = allow src 99999\n",
+	    simd.sock);
 	expect_config_error("bad-rule-domid.ini", text, 6, "expected DOMID[:PORT]");
 
 	snprintf(text, sizeof(text), "[policy]\nrule = allow dst 1 dst 2\n");
@@ -2423,17 +2430,17 @@ static void test_config_error_first_wins(void)
 	char text[1024];
 
 	snprintf(text, sizeof(text),
-		 "[fabric]\nsocket = %s\nmac_permissive = maybe\n[policy]\ndefault = deny\n",
-		 simd.sock);
+	         "[fabric]\nsocket = %s\nmac_permissive = maybe\n[policy]\ndefault = deny\n",
+	         simd.sock);
 	expect_config_error("bad-then-good.ini", text, 3, "mac_permissive is yes or no");
 
 	snprintf(text, sizeof(text),
-		 "[fabric]\nsocket = %s\nmac_permissive = maybe\n[domains]\n7 = %s.7\n", simd.sock,
-		 simd.sock);
+	         "[fabric]\nsocket = %s\nmac_permissive = maybe\n[domains]\n7 = %s.7\n", simd.sock,
+	         simd.sock);
 	expect_config_error("bad-then-domain.ini", text, 3, "mac_permissive is yes or no");
 
 	snprintf(text, sizeof(text),
-		 "[fabric]\nsocket = %s\n[bogus]\nx = 1\n[fabric]\nfirst_domid = zz\n", simd.sock);
+	         "[fabric]\nsocket = %s\n[bogus]\nx = 1\n[fabric]\nfirst_domid = zz\n", simd.sock);
 	expect_config_error("two-errors.ini", text, 4, "unknown section");
 }
 
@@ -2445,7 +2452,7 @@ static void test_command_line_errors(void)
 	const char *nothing[] = {"-v", NULL};
 	const char *const *cases[] = {no_eq, big_domid, nothing};
 	const char *reasons[] = {"--domain takes DOMID=PATH", "--first-domid is a number below",
-				 "nothing to serve"};
+	                         "nothing to serve"};
 	int i, status = 0;
 
 	CU_ASSERT_FATAL(tpath(errlog, "cmdline.stderr"));
@@ -2473,11 +2480,11 @@ static void test_config_valid(void)
 	CU_ASSERT_FATAL(tpath(file, "good.ini"));
 	CU_ASSERT_FATAL(tpath(s7, "dom7.sock"));
 	snprintf(text, sizeof(text),
-		 "# a good configuration\n"
-		 "[fabric]\nsocket = %s\nmac_permissive = yes\n\n"
-		 "[domains]\n7 = %s\n\n"
-		 "[policy]\ndefault = deny\nrule = allow src * dst *:7000\n",
-		 simd.sock, s7);
+	         "# a good configuration\n"
+	         "[fabric]\nsocket = %s\nmac_permissive = yes\n\n"
+	         "[domains]\n7 = %s\n\n"
+	         "[policy]\ndefault = deny\nrule = allow src * dst *:7000\n",
+	         simd.sock, s7);
 	CU_ASSERT_FATAL(write_file(file, text));
 	CU_ASSERT_FATAL(daemon_start(false, extra));
 
@@ -2553,8 +2560,9 @@ static void test_sigterm_with_domains(void)
 	CU_ASSERT(access(spath, F_OK) < 0 && errno == ENOENT);
 	/* The clients see the fabric gone. */
 	{
-		xen_argo_send_addr_t addr = {.src = {.domain_id = XEN_ARGO_DOMID_ANY},
-					     .dst = {.aport = PAIR_PORT, .domain_id = argo_domid(p.b)}};
+		xen_argo_send_addr_t addr = {
+		    .src = {.domain_id = XEN_ARGO_DOMID_ANY},
+		    .dst = {.aport = PAIR_PORT, .domain_id = argo_domid(p.b)}};
 
 		CHECK_EQ(argo_sendv(p.a, &addr, NULL, 0, 0), -ENOTCONN, "send after the daemon");
 	}
@@ -2572,25 +2580,25 @@ int main(void)
 		const char *name;
 		CU_TestFunc fn;
 	} tests[] = {
-		{"malformed requests get errors", test_malformed_requests},
-		{"oversized (100 KiB) requests get errors", test_oversized_requests},
-		{"more fds than a request carries", test_too_many_fds},
-		{"zero-length packet", test_zero_length_packet},
-		{"register with memory that is no sealed memfd", test_register_bad_fd_types},
-		{"sealed ring memory cannot shrink", test_sealed_ring_cannot_shrink},
-		{"client dies mid-request (closes)", test_die_mid_request},
-		{"client process exits mid-request", test_die_child_exit},
-		{"client process SIGKILLed with replies pending", test_die_child_sigkill},
-		{"client scribbles on its ring", test_scribble},
-		{"request flood", test_request_flood},
-		{"500 connections", test_many_connections},
-		{"connection flood past the daemon's fd limit", test_fd_exhaustion},
-		{"static domain socket", test_static_domain},
-		{"config file errors name file, line and reason", test_config_errors},
-		{"config file: the first error wins", test_config_error_first_wins},
-		{"command line errors", test_command_line_errors},
-		{"valid config file: static domain and policy", test_config_valid},
-		{"SIGTERM with domains connected exits 0", test_sigterm_with_domains},
+	    {"malformed requests get errors", test_malformed_requests},
+	    {"oversized (100 KiB) requests get errors", test_oversized_requests},
+	    {"more fds than a request carries", test_too_many_fds},
+	    {"zero-length packet", test_zero_length_packet},
+	    {"register with memory that is no sealed memfd", test_register_bad_fd_types},
+	    {"sealed ring memory cannot shrink", test_sealed_ring_cannot_shrink},
+	    {"client dies mid-request (closes)", test_die_mid_request},
+	    {"client process exits mid-request", test_die_child_exit},
+	    {"client process SIGKILLed with replies pending", test_die_child_sigkill},
+	    {"client scribbles on its ring", test_scribble},
+	    {"request flood", test_request_flood},
+	    {"500 connections", test_many_connections},
+	    {"connection flood past the daemon's fd limit", test_fd_exhaustion},
+	    {"static domain socket", test_static_domain},
+	    {"config file errors name file, line and reason", test_config_errors},
+	    {"config file: the first error wins", test_config_error_first_wins},
+	    {"command line errors", test_command_line_errors},
+	    {"valid config file: static domain and policy", test_config_valid},
+	    {"SIGTERM with domains connected exits 0", test_sigterm_with_domains},
 	};
 	size_t i;
 
@@ -2604,7 +2612,7 @@ int main(void)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
 	suite = CU_add_suite_with_setup_and_teardown("argo-simd vs hostile clients", NULL, NULL,
-						     test_setup, test_teardown);
+	                                             test_setup, test_teardown);
 	if (!suite)
 		return 2;
 	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)

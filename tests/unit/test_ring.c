@@ -21,18 +21,18 @@
 
 #include "argo/ring.h"
 
-#define HDR 16u  /* sizeof(struct xen_argo_ring_message_header) */
+#define HDR  16u   /* sizeof(struct xen_argo_ring_message_header) */
 #define FILL 0xAAu /* what the ring bytes hold before a write */
 
 /* An assertion that prints the loop context when it fails. */
-#define CHECKF(cond, ...)                                                                \
-	do {                                                                             \
-		bool ok_ = (cond);                                                       \
-		if (!ok_) {                                                              \
-			fprintf(stderr, "\n    %s:%d: ", __FILE__, __LINE__);            \
-			fprintf(stderr, __VA_ARGS__);                                    \
-		}                                                                        \
-		CU_assertImplementation(ok_, __LINE__, #cond, __FILE__, "", CU_FALSE);   \
+#define CHECKF(cond, ...)                                                                          \
+	do {                                                                                       \
+		bool ok_ = (cond);                                                                 \
+		if (!ok_) {                                                                        \
+			fprintf(stderr, "\n    %s:%d: ", __FILE__, __LINE__);                      \
+			fprintf(stderr, __VA_ARGS__);                                              \
+		}                                                                                  \
+		CU_assertImplementation(ok_, __LINE__, #cond, __FILE__, "", CU_FALSE);             \
 	} while (0)
 
 /* ---------------------------------------------------------------------------
@@ -141,8 +141,8 @@ static struct xen_argo_addr mkaddr(uint32_t aport, argo_domid_t dom)
 }
 
 /* One message from one buffer. */
-static int64_t put(struct xen_argo_ring *r, uint32_t len, uint32_t tx, const void *data,
-		   uint32_t n, uint32_t type, uint32_t aport, argo_domid_t dom)
+static int64_t put(struct xen_argo_ring *r, uint32_t len, uint32_t tx, const void *data, uint32_t n,
+                   uint32_t type, uint32_t aport, argo_domid_t dom)
 {
 	struct iovec iov = {.iov_base = (void *)data, .iov_len = n};
 	struct xen_argo_addr src = mkaddr(aport, dom);
@@ -154,8 +154,8 @@ static int64_t put(struct xen_argo_ring *r, uint32_t len, uint32_t tx, const voi
  * (aport, dom) of this type, the header contiguous, followed by the payload
  * wrapping at the end of the ring? */
 static bool message_at(const struct xen_argo_ring *r, uint32_t len, uint32_t at,
-		       const uint8_t *data, uint32_t p, uint32_t type, uint32_t aport,
-		       argo_domid_t dom)
+                       const uint8_t *data, uint32_t p, uint32_t type, uint32_t aport,
+                       argo_domid_t dom)
 {
 	struct xen_argo_ring_message_header h;
 	uint32_t i;
@@ -215,14 +215,14 @@ static void test_sanitise_ptr(void)
 
 	/* Explicit cases for a 64-byte ring. */
 	CU_ASSERT_EQUAL(argo_ring_sanitise_ptr(0, 64), 0);
-	CU_ASSERT_EQUAL(argo_ring_sanitise_ptr(1, 64), 16);  /* unaligned: up */
+	CU_ASSERT_EQUAL(argo_ring_sanitise_ptr(1, 64), 16); /* unaligned: up */
 	CU_ASSERT_EQUAL(argo_ring_sanitise_ptr(15, 64), 16);
 	CU_ASSERT_EQUAL(argo_ring_sanitise_ptr(16, 64), 16);
 	CU_ASSERT_EQUAL(argo_ring_sanitise_ptr(17, 64), 32);
 	CU_ASSERT_EQUAL(argo_ring_sanitise_ptr(48, 64), 48);
-	CU_ASSERT_EQUAL(argo_ring_sanitise_ptr(49, 64), 0);  /* rounds to len */
+	CU_ASSERT_EQUAL(argo_ring_sanitise_ptr(49, 64), 0); /* rounds to len */
 	CU_ASSERT_EQUAL(argo_ring_sanitise_ptr(63, 64), 0);
-	CU_ASSERT_EQUAL(argo_ring_sanitise_ptr(64, 64), 0);  /* >= len */
+	CU_ASSERT_EQUAL(argo_ring_sanitise_ptr(64, 64), 0); /* >= len */
 	CU_ASSERT_EQUAL(argo_ring_sanitise_ptr(65, 64), 0);
 	CU_ASSERT_EQUAL(argo_ring_sanitise_ptr(1000, 64), 0);
 	CU_ASSERT_EQUAL(argo_ring_sanitise_ptr(0x7FFFFFFF, 64), 0);
@@ -366,7 +366,7 @@ static void test_header_layout(void)
 	int64_t tx;
 
 	tx = put(r, len, 0, "hello", 5, 0xDEADBEEFu, 0x12345678u, 7);
-	CU_ASSERT_EQUAL(tx, 32); /* RU(16 + 5) */
+	CU_ASSERT_EQUAL(tx, 32);        /* RU(16 + 5) */
 	CU_ASSERT_EQUAL(r->tx_ptr, 32); /* published in the page */
 	CU_ASSERT_EQUAL(r->rx_ptr, 0);  /* the writer never writes rx */
 	memcpy(&h, r->ring, sizeof(h));
@@ -470,17 +470,19 @@ static void test_wrap_every_offset(void)
 
 				fill_pat(data, p, o + p);
 				ring_reset(r, len, o, o);
-				tx = put(r, len, o, data, p, 0x1000 + p, 0xA0000 + o, (argo_domid_t)p);
+				tx = put(r, len, o, data, p, 0x1000 + p, 0xA0000 + o,
+				         (argo_domid_t)p);
 				CHECKF(tx == want, "len=%u o=%u p=%u tx=%lld want=%u\n", len, o, p,
 				       (long long)tx, want);
 				CHECKF(r->tx_ptr == want, "len=%u o=%u p=%u\n", len, o, p);
 				CHECKF(r->rx_ptr == o, "len=%u o=%u p=%u\n", len, o, p);
 				CHECKF(message_at(r, len, o, data, p, 0x1000 + p, 0xA0000 + o,
-						  (argo_domid_t)p),
+				                  (argo_domid_t)p),
 				       "len=%u o=%u p=%u\n", len, o, p);
-				CHECKF(rest_untouched(r, len, o, p), "len=%u o=%u p=%u\n", len, o, p);
-				CHECKF(argo_ring_used(r, len) == HDR + ref_ru(p), "len=%u o=%u p=%u\n",
-				       len, o, p);
+				CHECKF(rest_untouched(r, len, o, p), "len=%u o=%u p=%u\n", len, o,
+				       p);
+				CHECKF(argo_ring_used(r, len) == HDR + ref_ru(p),
+				       "len=%u o=%u p=%u\n", len, o, p);
 				CHECKF(argo_ring_peek(r, len, NULL, NULL) == (ssize_t)p,
 				       "len=%u o=%u p=%u\n", len, o, p);
 
@@ -488,21 +490,23 @@ static void test_wrap_every_offset(void)
 				n = argo_ring_recv(r, len, &src, &type, out, p);
 				CHECKF(n == (ssize_t)p, "len=%u o=%u p=%u n=%zd\n", len, o, p, n);
 				CHECKF(memcmp(out, data, p) == 0, "len=%u o=%u p=%u\n", len, o, p);
-				CHECKF(out[p] == 0x5C, "len=%u o=%u p=%u: wrote past payload\n", len,
-				       o, p);
+				CHECKF(out[p] == 0x5C, "len=%u o=%u p=%u: wrote past payload\n",
+				       len, o, p);
 				CHECKF(src.aport == 0xA0000 + o && src.domain_id == p &&
-					       src.pad == 0 && type == 0x1000 + p,
+				           src.pad == 0 && type == 0x1000 + p,
 				       "len=%u o=%u p=%u\n", len, o, p);
 				CHECKF(r->rx_ptr == want, "len=%u o=%u p=%u\n", len, o, p);
-				CHECKF(argo_ring_used(r, len) == 0, "len=%u o=%u p=%u\n", len, o, p);
-				CHECKF(argo_ring_recv(r, len, NULL, NULL, out, sizeof(out)) == -EAGAIN,
+				CHECKF(argo_ring_used(r, len) == 0, "len=%u o=%u p=%u\n", len, o,
+				       p);
+				CHECKF(argo_ring_recv(r, len, NULL, NULL, out, sizeof(out)) ==
+				           -EAGAIN,
 				       "len=%u o=%u p=%u\n", len, o, p);
 			}
 			/* One byte over max_message_size: -EMSGSIZE, ring untouched. */
 			ring_reset(r, len, o, o);
 			memcpy(snap, r, sizeof(*r) + len);
-			CHECKF(put(r, len, o, data, len - 31, 1, 1, 1) == -EMSGSIZE, "len=%u o=%u\n",
-			       len, o);
+			CHECKF(put(r, len, o, data, len - 31, 1, 1, 1) == -EMSGSIZE,
+			       "len=%u o=%u\n", len, o);
 			CHECKF(memcmp(snap, r, sizeof(*r) + len) == 0, "len=%u o=%u\n", len, o);
 		}
 		free(snap);
@@ -532,7 +536,8 @@ static void test_several_messages_every_offset(void)
 			fill_pat(data[i], p, i * 100 + o);
 			ret = put(r, len, tx, data[i], p, i, 100 + i, 5);
 			if (want_err) {
-				CHECKF(ret == want_err, "o=%u i=%u ret=%lld\n", o, i, (long long)ret);
+				CHECKF(ret == want_err, "o=%u i=%u ret=%lld\n", o, i,
+				       (long long)ret);
 				break;
 			}
 			CHECKF(ret == ref_next_tx(tx, p, len), "o=%u i=%u ret=%lld\n", o, i,
@@ -552,7 +557,8 @@ static void test_several_messages_every_offset(void)
 			CHECKF(type == i, "o=%u i=%u\n", o, i);
 		}
 		CHECKF(r->rx_ptr == tx, "o=%u\n", o);
-		CHECKF(argo_ring_recv(r, len, NULL, NULL, out, sizeof(out)) == -EAGAIN, "o=%u\n", o);
+		CHECKF(argo_ring_recv(r, len, NULL, NULL, out, sizeof(out)) == -EAGAIN, "o=%u\n",
+		       o);
 	}
 	free(r);
 }
@@ -668,8 +674,8 @@ static void test_free_space_every_fill_level(void)
 				uint32_t space = ref_space(rx, tx, len);
 				int64_t ret;
 
-				CHECKF(argo_ring_free_space(rx, tx, len) == space, "rx=%u tx=%u\n", rx,
-				       tx);
+				CHECKF(argo_ring_free_space(rx, tx, len) == space, "rx=%u tx=%u\n",
+				       rx, tx);
 				if (space >= 32) {
 					uint32_t pmax = space - 32;
 
@@ -680,10 +686,11 @@ static void test_free_space_every_fill_level(void)
 					       pmax, (long long)ret);
 					/* Now exactly one slot is left: full, but not "empty". */
 					CHECKF(ret >= 0 && (uint32_t)ret != rx &&
-						       ref_space(rx, (uint32_t)ret, len) == 16,
+					           ref_space(rx, (uint32_t)ret, len) == 16,
 					       "len=%u rx=%u tx=%u\n", len, rx, tx);
 					/* ... and not even a header-only message fits. */
-					CHECKF(put(r, len, (uint32_t)ret, NULL, 0, 1, 1, 1) == -EAGAIN,
+					CHECKF(put(r, len, (uint32_t)ret, NULL, 0, 1, 1, 1) ==
+					           -EAGAIN,
 					       "len=%u rx=%u tx=%u\n", len, rx, tx);
 
 					ring_reset(r, len, rx, tx);
@@ -833,7 +840,8 @@ static void test_insert_uses_sanitised_rx(void)
 			ring_reset(r, len, raw, tx);
 			ret = put(r, len, tx, data, space >= 32 ? space - 31 : 0, 1, 1, 1);
 			CHECKF(ret == (space == len ? -EMSGSIZE : -EAGAIN),
-			       "tx=%u raw rx=%#x space=%u ret=%lld\n", tx, raw, space, (long long)ret);
+			       "tx=%u raw rx=%#x space=%u ret=%lld\n", tx, raw, space,
+			       (long long)ret);
 			CHECKF(r->rx_ptr == raw && r->tx_ptr == tx, "tx=%u raw rx=%#x\n", tx, raw);
 		}
 	}
@@ -1222,34 +1230,41 @@ static int add_suite(const char *name, const struct test_def *tests, size_t n)
 	return 0;
 }
 
-#define T(fn) {#fn, fn}
+#define T(fn)                                                                                      \
+	{                                                                                          \
+#fn, fn                                                                            \
+	}
 
 int main(void)
 {
 	static const struct test_def helpers[] = {
-		T(test_roundup16),	 T(test_sanitise_ptr), T(test_free_space),
-		T(test_fits_and_too_large), T(test_len_valid),    T(test_npages),
+	    T(test_roundup16),          T(test_sanitise_ptr), T(test_free_space),
+	    T(test_fits_and_too_large), T(test_len_valid),    T(test_npages),
 	};
 	static const struct test_def writer[] = {
-		T(test_header_layout),
-		T(test_header_in_last_slot),
-		T(test_message_ends_at_ring_end),
-		T(test_wrap_every_offset),
-		T(test_several_messages_every_offset),
-		T(test_stream_model),
-		T(test_free_space_every_fill_level),
-		T(test_empty_and_full_edges),
-		T(test_max_message_size_on_empty_ring),
-		T(test_emsgsize_before_eagain),
-		T(test_insert_uses_sanitised_rx),
-		T(test_zero_iovs),
-		T(test_eight_iovs),
-		T(test_iov_straddle_wrap),
-		T(test_padding_not_zeroed),
+	    T(test_header_layout),
+	    T(test_header_in_last_slot),
+	    T(test_message_ends_at_ring_end),
+	    T(test_wrap_every_offset),
+	    T(test_several_messages_every_offset),
+	    T(test_stream_model),
+	    T(test_free_space_every_fill_level),
+	    T(test_empty_and_full_edges),
+	    T(test_max_message_size_on_empty_ring),
+	    T(test_emsgsize_before_eagain),
+	    T(test_insert_uses_sanitised_rx),
+	    T(test_zero_iovs),
+	    T(test_eight_iovs),
+	    T(test_iov_straddle_wrap),
+	    T(test_padding_not_zeroed),
 	};
 	static const struct test_def reader[] = {
-		T(test_recv_empty),	       T(test_recv_buffer_too_small), T(test_recv_corrupt),
-		T(test_recv_header_len_edges), T(test_peek_and_null_outputs), T(test_used),
+	    T(test_recv_empty),
+	    T(test_recv_buffer_too_small),
+	    T(test_recv_corrupt),
+	    T(test_recv_header_len_edges),
+	    T(test_peek_and_null_outputs),
+	    T(test_used),
 	};
 	unsigned int run, failed;
 

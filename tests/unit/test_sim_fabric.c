@@ -26,9 +26,9 @@
 #include "sim_fabric.h"
 #include "sim_policy.h"
 
-#define ANY XEN_ARGO_DOMID_ANY
+#define ANY      XEN_ARGO_DOMID_ANY
 #define SENTINEL 0x5EA5EA5Eu
-#define MAXDOM 64
+#define MAXDOM   64
 
 /* ---------------------------------------------------------------------------
  * Fixture: one fabric, domains indexed by domid, a signal counter per domain.
@@ -52,9 +52,9 @@ static void on_signal(void *ctx)
 static void fx_init(int mac_permissive, const struct sim_policy *policy)
 {
 	struct sim_fabric_config cfg = {
-		.mac_permissive = mac_permissive,
-		.policy = policy,
-		.signal = on_signal,
+	    .mac_permissive = mac_permissive,
+	    .policy = policy,
+	    .signal = on_signal,
 	};
 
 	memset(D, 0, sizeof(D));
@@ -132,10 +132,10 @@ static void tring_close(struct tring *t)
 }
 
 static int reg_flags(struct dom *d, uint32_t aport, argo_domid_t partner, uint32_t len,
-		     uint32_t npages, uint32_t flags, int fd)
+                     uint32_t npages, uint32_t flags, int fd)
 {
 	struct xen_argo_register_ring r = {
-		.aport = aport, .partner_id = partner, .pad = 0, .len = len};
+	    .aport = aport, .partner_id = partner, .pad = 0, .len = len};
 
 	return sim_register_ring(F, d->d, &r, npages, flags, fd);
 }
@@ -153,11 +153,11 @@ static int unreg(struct dom *d, uint32_t aport, argo_domid_t partner)
 }
 
 static struct xen_argo_send_addr saddr(argo_domid_t sdom, uint32_t sport, argo_domid_t ddom,
-				       uint32_t dport)
+                                       uint32_t dport)
 {
 	struct xen_argo_send_addr a = {
-		.src = {.aport = sport, .domain_id = sdom, .pad = 0},
-		.dst = {.aport = dport, .domain_id = ddom, .pad = 0},
+	    .src = {.aport = sport, .domain_id = sdom, .pad = 0},
+	    .dst = {.aport = dport, .domain_id = ddom, .pad = 0},
 	};
 
 	return a;
@@ -169,8 +169,7 @@ static uint8_t pat(uint32_t seed, uint32_t i)
 }
 
 /* Sends n pattern bytes (seed) from MEM[0..n) as one iov, src = ANY. */
-static int64_t snd(struct dom *from, argo_domid_t dst, uint32_t dport, uint32_t n,
-		   uint32_t seed)
+static int64_t snd(struct dom *from, argo_domid_t dst, uint32_t dport, uint32_t n, uint32_t seed)
 {
 	struct xen_argo_send_addr a = saddr(ANY, 1000 + from->id, dst, dport);
 	struct xen_argo_iov iov = {.iov_hnd = 0, .iov_len = n, .pad = 0};
@@ -183,7 +182,7 @@ static int64_t snd(struct dom *from, argo_domid_t dst, uint32_t dport, uint32_t 
 }
 
 static int64_t sendv_iovs(struct dom *from, const struct xen_argo_send_addr *a,
-			  const struct xen_argo_iov *iovs, uint32_t niov)
+                          const struct xen_argo_iov *iovs, uint32_t niov)
 {
 	return sim_sendv(F, from->d, a, iovs, niov, 0, MEM, sizeof(MEM));
 }
@@ -200,7 +199,7 @@ static bool rcv_check(struct tring *t, uint32_t n, uint32_t seed, argo_domid_t f
 	if (got != (ssize_t)n || src.domain_id != from || src.aport != 1000u + from ||
 	    type != seed) {
 		fprintf(stderr, "\n    rcv_check: got %zd (want %u) from %u type %u\n", got, n,
-			src.domain_id, type);
+		        src.domain_id, type);
 		return false;
 	}
 	for (i = 0; i < n; i++)
@@ -217,7 +216,7 @@ static bool ring_empty(struct tring *t)
 /* notify with one entry from 'caller' about (dom, aport); returns flags,
  * *max gets the written-back max_message_size (SENTINEL going in). */
 static int notify1(struct dom *caller, argo_domid_t dom, uint32_t aport, uint32_t req,
-		   uint32_t *max)
+                   uint32_t *max)
 {
 	size_t bytes = sizeof(struct xen_argo_ring_data) + sizeof(struct xen_argo_ring_data_ent);
 	struct xen_argo_ring_data *rd = calloc(1, bytes);
@@ -243,12 +242,12 @@ static int notify1(struct dom *caller, argo_domid_t dom, uint32_t aport, uint32_
 	return flags;
 }
 
-#define EXISTS XEN_ARGO_RING_EXISTS
-#define SHARED XEN_ARGO_RING_SHARED
-#define EMPTY XEN_ARGO_RING_EMPTY
+#define EXISTS     XEN_ARGO_RING_EXISTS
+#define SHARED     XEN_ARGO_RING_SHARED
+#define EMPTY      XEN_ARGO_RING_EMPTY
 #define SUFFICIENT XEN_ARGO_RING_SUFFICIENT
 #define EMSGSIZE_F XEN_ARGO_RING_EMSGSIZE
-#define EBUSY_F XEN_ARGO_RING_EBUSY
+#define EBUSY_F    XEN_ARGO_RING_EBUSY
 
 /* ---------------------------------------------------------------------------
  * Suite: domains.
@@ -300,8 +299,7 @@ static void test_register_flags_and_pad(void)
 	CU_ASSERT_EQUAL(stats().rings, 0);
 	CU_ASSERT_EQUAL(unreg(d1, 7000, 2), -ENOENT);
 	/* FAIL_EXIST alone is a valid flag. */
-	CU_ASSERT_EQUAL(reg_flags(d1, 7000, 2, 64, 1, XEN_ARGO_REGISTER_FLAG_FAIL_EXIST, t.fd),
-			0);
+	CU_ASSERT_EQUAL(reg_flags(d1, 7000, 2, 64, 1, XEN_ARGO_REGISTER_FLAG_FAIL_EXIST, t.fd), 0);
 	CU_ASSERT_EQUAL(stats().rings, 1);
 	fx_fini();
 	tring_close(&t);
@@ -309,8 +307,8 @@ static void test_register_flags_and_pad(void)
 
 static void test_register_len_and_npages(void)
 {
-	static const uint32_t bad_len[] = {0, 16, 32, 40, 47, 50, 65, 4040,
-					   XEN_ARGO_MAX_RING_SIZE + 16};
+	static const uint32_t bad_len[] = {
+	    0, 16, 32, 40, 47, 50, 65, 4040, XEN_ARGO_MAX_RING_SIZE + 16};
 	struct tring t, big;
 	struct dom *d1;
 	size_t k;
@@ -319,9 +317,9 @@ static void test_register_len_and_npages(void)
 	d1 = mkdom(1);
 	tring_open(&t, 4048);
 	for (k = 0; k < sizeof(bad_len) / sizeof(bad_len[0]); k++)
-		CU_ASSERT_EQUAL(reg_flags(d1, 1, 1, bad_len[k], argo_ring_npages(bad_len[k]), 0,
-					  t.fd),
-				-EINVAL);
+		CU_ASSERT_EQUAL(
+		    reg_flags(d1, 1, 1, bad_len[k], argo_ring_npages(bad_len[k]), 0, t.fd),
+		    -EINVAL);
 	/* npages must be exactly ceil((len + 64) / 4096). */
 	CU_ASSERT_EQUAL(reg_flags(d1, 1, 1, 64, 0, 0, t.fd), -EINVAL);
 	CU_ASSERT_EQUAL(reg_flags(d1, 1, 1, 64, 2, 0, t.fd), -EINVAL);
@@ -406,7 +404,7 @@ static void test_register_ring_limit(void)
 	/* The count is checked before looking for an existing ring. */
 	CU_ASSERT_EQUAL(reg(d1, 0, 2, &t), -ENOSPC);
 	CU_ASSERT_EQUAL(reg_flags(d1, 0, 2, 64, 1, XEN_ARGO_REGISTER_FLAG_FAIL_EXIST, t.fd),
-			-ENOSPC);
+	                -ENOSPC);
 	/* ... but after the partner lookup. */
 	CU_ASSERT_EQUAL(reg(d1, 500, 9, &t), -ESRCH);
 	/* The limit is per domain. */
@@ -434,18 +432,17 @@ static void test_register_existing(void)
 	/* FAIL_EXIST on an existing ring, then a different size: EEXIST, and
 	 * the ring stays as it was. */
 	CU_ASSERT_EQUAL(reg_flags(d1, 7000, 2, 128, 1, XEN_ARGO_REGISTER_FLAG_FAIL_EXIST, b.fd),
-			-EEXIST);
+	                -EEXIST);
 	CU_ASSERT_EQUAL(reg(d1, 7000, 2, &c), -EEXIST);
 	CU_ASSERT_EQUAL(reg_flags(d1, 7000, 2, 256, 1, XEN_ARGO_REGISTER_FLAG_FAIL_EXIST, c.fd),
-			-EEXIST);
+	                -EEXIST);
 	CU_ASSERT_EQUAL(stats().rings, 1);
 	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 10, 1), 10);
 	CU_ASSERT_TRUE(rcv_check(&a, 10, 1, 2));
 	CU_ASSERT_TRUE(ring_empty(&b));
 	CU_ASSERT_TRUE(ring_empty(&c));
 	/* Same aport, other partner: another ring. */
-	CU_ASSERT_EQUAL(reg_flags(d1, 7000, 1, 128, 1, XEN_ARGO_REGISTER_FLAG_FAIL_EXIST, b.fd),
-			0);
+	CU_ASSERT_EQUAL(reg_flags(d1, 7000, 1, 128, 1, XEN_ARGO_REGISTER_FLAG_FAIL_EXIST, b.fd), 0);
 	CU_ASSERT_EQUAL(stats().rings, 2);
 	fx_fini();
 	tring_close(&a);
@@ -466,7 +463,7 @@ static void test_register_reregister_same_size(void)
 	tring_open(&a, 128);
 	tring_open(&b, 128);
 	CU_ASSERT_EQUAL(reg(d1, 7000, 2, &a), 0);
-	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 48, 1), 48);   /* 64 of 128 used */
+	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 48, 1), 48);      /* 64 of 128 used */
 	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 48, 2), -EAGAIN); /* d2 waits for 48 */
 	CU_ASSERT_EQUAL(a.mem->tx_ptr, 64);
 	CU_ASSERT_EQUAL(d1->signals, 1);
@@ -554,15 +551,15 @@ static void test_register_tx_adoption(void)
 	static const struct {
 		uint32_t rx, tx, want_tx;
 	} cases[] = {
-		{32, 32, 32},		      /* valid: kept */
-		{112, 112, 112},	      /* valid, last slot */
-		{0, 96, 96},		      /* valid (rx not looked at) */
-		{50, 17, 64},		      /* unaligned tx: RU(rx) */
-		{5, 128, 16},		      /* tx == len */
-		{0xFFFFFFF5u, 500, 0},	      /* rx rounds (32-bit) to 0 */
-		{113, 0xFFFFFFF0u, 0},	      /* RU(rx) == len -> 0 */
-		{1000, 8, 0},		      /* rx >= len -> 0 */
-		{64, 0x80000000u, 64},
+	    {32, 32, 32},          /* valid: kept */
+	    {112, 112, 112},       /* valid, last slot */
+	    {0, 96, 96},           /* valid (rx not looked at) */
+	    {50, 17, 64},          /* unaligned tx: RU(rx) */
+	    {5, 128, 16},          /* tx == len */
+	    {0xFFFFFFF5u, 500, 0}, /* rx rounds (32-bit) to 0 */
+	    {113, 0xFFFFFFF0u, 0}, /* RU(rx) == len -> 0 */
+	    {1000, 8, 0},          /* rx >= len -> 0 */
+	    {64, 0x80000000u, 64},
 	};
 	struct dom *d1, *d2;
 	size_t k;
@@ -1232,7 +1229,8 @@ static void test_sendv_policy(void)
 
 static void test_notify_args(void)
 {
-	size_t big = sizeof(struct xen_argo_ring_data) + 257 * sizeof(struct xen_argo_ring_data_ent);
+	size_t big =
+	    sizeof(struct xen_argo_ring_data) + 257 * sizeof(struct xen_argo_ring_data_ent);
 	struct xen_argo_ring_data *rd = calloc(1, big);
 	struct dom *d1;
 	uint64_t n0;
@@ -1265,11 +1263,10 @@ static void test_notify_args(void)
 	CU_ASSERT_EQUAL(sim_notify(F, d1->d, rd, sizeof(*rd)), 0);
 	rd->nent = 2;
 	CU_ASSERT_EQUAL(sim_notify(F, d1->d, rd, sizeof(*rd) + 2 * sizeof(rd->data[0]) - 1),
-			-EFAULT);
+	                -EFAULT);
 	CU_ASSERT_EQUAL(rd->data[0].flags, 0xFFFF);
 	rd->nent = 256;
-	CU_ASSERT_EQUAL(sim_notify(F, d1->d, rd, sizeof(*rd) + 255 * sizeof(rd->data[0])),
-			-EFAULT);
+	CU_ASSERT_EQUAL(sim_notify(F, d1->d, rd, sizeof(*rd) + 255 * sizeof(rd->data[0])), -EFAULT);
 	CU_ASSERT_EQUAL(rd->data[0].flags, 0xFFFF);
 	/* 256 entries, exactly enough bytes: all processed, the 257th not. */
 	CU_ASSERT_EQUAL(sim_notify(F, d1->d, rd, sizeof(*rd) + 256 * sizeof(rd->data[0])), 0);
@@ -1285,7 +1282,8 @@ static void test_notify_args(void)
 
 static void test_notify_flags(void)
 {
-	size_t bytes = sizeof(struct xen_argo_ring_data) + 8 * sizeof(struct xen_argo_ring_data_ent);
+	size_t bytes =
+	    sizeof(struct xen_argo_ring_data) + 8 * sizeof(struct xen_argo_ring_data_ent);
 	struct xen_argo_ring_data *rd = calloc(1, bytes);
 	static const struct {
 		argo_domid_t dom;
@@ -1293,14 +1291,14 @@ static void test_notify_flags(void)
 		uint16_t flags;
 		uint32_t max;
 	} e[8] = {
-		{1, 7000, 0, EXISTS | SUFFICIENT | EMPTY, 224},
-		{1, 7001, 10, EXISTS | SHARED | SUFFICIENT | EMPTY, 96},
-		{1, 7001, 97, EXISTS | SHARED | EMSGSIZE_F | EMPTY, 96},
-		{1, 7002, 0, 0, SENTINEL},	/* no ring: max echoed */
-		{9, 7000, 0, 0, SENTINEL},	/* no domain */
-		{1, 7000, 224, EXISTS | SUFFICIENT | EMPTY, 224},
-		{1, 7000, 225, EXISTS | EMSGSIZE_F | EMPTY, 224},
-		{1, 7000, 0xFFFFFFFFu, EXISTS | EMSGSIZE_F | EMPTY, 224},
+	    {1, 7000, 0, EXISTS | SUFFICIENT | EMPTY, 224},
+	    {1, 7001, 10, EXISTS | SHARED | SUFFICIENT | EMPTY, 96},
+	    {1, 7001, 97, EXISTS | SHARED | EMSGSIZE_F | EMPTY, 96},
+	    {1, 7002, 0, 0, SENTINEL}, /* no ring: max echoed */
+	    {9, 7000, 0, 0, SENTINEL}, /* no domain */
+	    {1, 7000, 224, EXISTS | SUFFICIENT | EMPTY, 224},
+	    {1, 7000, 225, EXISTS | EMSGSIZE_F | EMPTY, 224},
+	    {1, 7000, 0xFFFFFFFFu, EXISTS | EMSGSIZE_F | EMPTY, 224},
 	};
 	struct tring a, b;
 	struct dom *d1, *d2, *d3;
@@ -1329,7 +1327,7 @@ static void test_notify_flags(void)
 	for (i = 0; i < 8; i++) {
 		if (rd->data[i].flags != e[i].flags || rd->data[i].max_message_size != e[i].max)
 			fprintf(stderr, "\n    entry %u: flags %#x max %#x\n", i, rd->data[i].flags,
-				rd->data[i].max_message_size);
+			        rd->data[i].max_message_size);
 		CU_ASSERT_EQUAL(rd->data[i].flags, e[i].flags);
 		CU_ASSERT_EQUAL(rd->data[i].max_message_size, e[i].max);
 		CU_ASSERT_EQUAL(rd->data[i].ring.aport, e[i].aport);
@@ -1441,11 +1439,11 @@ static void test_notify_wait_len_grows(void)
 	CU_ASSERT_EQUAL(reg(d1, 7000, 2, &t), 0);
 	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 48, 1), 48);
 	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 48, 2), 48);
-	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 48, 3), 48); /* 192 used: 32 payload free */
-	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 40, 4), -EAGAIN); /* waits for 40 */
+	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 48, 3), 48);             /* 192 used: 32 payload free */
+	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 40, 4), -EAGAIN);        /* waits for 40 */
 	CU_ASSERT_EQUAL(notify1(d2, 1, 7000, 100, NULL), EXISTS); /* now 100 */
 	CU_ASSERT_EQUAL(notify1(d2, 1, 7000, 40, NULL), EXISTS);  /* still 100 */
-	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 33, 5), -EAGAIN);	  /* still 100 */
+	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 33, 5), -EAGAIN);        /* still 100 */
 	CU_ASSERT_TRUE(rcv_check(&t, 48, 1, 2));
 	sim_notify(F, d1->d, NULL, 0); /* 96 free: not enough for 100 */
 	CU_ASSERT_EQUAL(d2->signals, 0);
@@ -1695,17 +1693,17 @@ static void test_policy_parse_valid(void)
 {
 	static struct sim_policy pol;
 	static const char *const ok[] = {
-		"allow",
-		"deny",
-		"deny src 5",
-		"allow src 1 dst 0:7000",
-		"deny dst *:22",
-		"allow src *:* dst *",
-		"  deny\tsrc   3:4 \t dst 5  ",
-		"deny dst 1 src 2",
-		"deny src 32751",
-		"deny dst 0:4294967295",
-		"deny src 0000000007",
+	    "allow",
+	    "deny",
+	    "deny src 5",
+	    "allow src 1 dst 0:7000",
+	    "deny dst *:22",
+	    "allow src *:* dst *",
+	    "  deny\tsrc   3:4 \t dst 5  ",
+	    "deny dst 1 src 2",
+	    "deny src 32751",
+	    "deny dst 0:4294967295",
+	    "deny src 0000000007",
 	};
 	const char *why;
 	size_t k;
@@ -1745,31 +1743,31 @@ static void test_policy_parse_invalid(void)
 {
 	static struct sim_policy pol;
 	static const char *const bad[] = {
-		"",
-		"   ",
-		"permit",
-		"Allow",
-		"allowed",
-		"deny src",
-		"deny dst",
-		"deny src x",
-		"deny src 1x",
-		"deny src -1",
-		"deny src +1",
-		"deny src 32752",
-		"deny src 65535",
-		"deny src 1 src 2",
-		"deny dst 1 dst 2",
-		"deny foo 1",
-		"deny src 1 extra",
-		"deny src 1:",
-		"deny src :5",
-		"deny src 1:2:3",
-		"deny dst 1:4294967296",
-		"deny src 12345678901",
-		"deny src **",
-		"deny src 1:*x",
-		"allow deny",
+	    "",
+	    "   ",
+	    "permit",
+	    "Allow",
+	    "allowed",
+	    "deny src",
+	    "deny dst",
+	    "deny src x",
+	    "deny src 1x",
+	    "deny src -1",
+	    "deny src +1",
+	    "deny src 32752",
+	    "deny src 65535",
+	    "deny src 1 src 2",
+	    "deny dst 1 dst 2",
+	    "deny foo 1",
+	    "deny src 1 extra",
+	    "deny src 1:",
+	    "deny src :5",
+	    "deny src 1:2:3",
+	    "deny dst 1:4294967296",
+	    "deny src 12345678901",
+	    "deny src **",
+	    "deny src 1:*x",
+	    "allow deny",
 	};
 	const char *why;
 	size_t k;
@@ -1854,61 +1852,59 @@ static int add_suite(const char *name, const struct test_def *tests, size_t n)
 	return 0;
 }
 
-#define T(fn) {#fn, fn}
+#define T(fn)                                                                                      \
+	{                                                                                          \
+#fn, fn                                                                            \
+	}
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 int main(void)
 {
 	static const struct test_def domains[] = {
-		T(test_domain_create),
-		T(test_fabric_free_with_rings),
+	    T(test_domain_create),
+	    T(test_fabric_free_with_rings),
 	};
 	static const struct test_def registers[] = {
-		T(test_register_flags_and_pad),
-		T(test_register_len_and_npages),
-		T(test_register_partner),
-		T(test_register_ring_limit),
-		T(test_register_existing),
-		T(test_register_reregister_same_size),
-		T(test_register_bad_memory),
-		T(test_register_tx_adoption),
-		T(test_register_tx_ptr_is_fabrics),
-		T(test_register_failed_reregister_removes),
+	    T(test_register_flags_and_pad),     T(test_register_len_and_npages),
+	    T(test_register_partner),           T(test_register_ring_limit),
+	    T(test_register_existing),          T(test_register_reregister_same_size),
+	    T(test_register_bad_memory),        T(test_register_tx_adoption),
+	    T(test_register_tx_ptr_is_fabrics), T(test_register_failed_reregister_removes),
 	};
 	static const struct test_def unregisters[] = {
-		T(test_unregister),
+	    T(test_unregister),
 	};
 	static const struct test_def sends[] = {
-		T(test_sendv_niov),
-		T(test_sendv_addr_checks),
-		T(test_sendv_dst_and_ring_lookup),
-		T(test_sendv_exact_ring_preferred),
-		T(test_sendv_iov_checks),
-		T(test_sendv_ring_too_small),
-		T(test_sendv_full_queues_waiter),
-		T(test_sendv_ebusy),
-		T(test_sendv_efault),
-		T(test_sendv_return_and_signals),
-		T(test_sendv_to_self),
-		T(test_sendv_policy),
+	    T(test_sendv_niov),
+	    T(test_sendv_addr_checks),
+	    T(test_sendv_dst_and_ring_lookup),
+	    T(test_sendv_exact_ring_preferred),
+	    T(test_sendv_iov_checks),
+	    T(test_sendv_ring_too_small),
+	    T(test_sendv_full_queues_waiter),
+	    T(test_sendv_ebusy),
+	    T(test_sendv_efault),
+	    T(test_sendv_return_and_signals),
+	    T(test_sendv_to_self),
+	    T(test_sendv_policy),
 	};
 	static const struct test_def notifies[] = {
-		T(test_notify_args),
-		T(test_notify_flags),
-		T(test_notify_ebusy),
-		T(test_notify_cancels_wait),
-		T(test_notify_wait_len_grows),
-		T(test_notify_wakes_fitting_waiters),
-		T(test_notify_zero_len_waiter),
-		T(test_notify_wakes_before_arg_checks),
+	    T(test_notify_args),
+	    T(test_notify_flags),
+	    T(test_notify_ebusy),
+	    T(test_notify_cancels_wait),
+	    T(test_notify_wait_len_grows),
+	    T(test_notify_wakes_fitting_waiters),
+	    T(test_notify_zero_len_waiter),
+	    T(test_notify_wakes_before_arg_checks),
 	};
 	static const struct test_def teardowns[] = {
-		T(test_teardown),
+	    T(test_teardown),
 	};
 	static const struct test_def policies[] = {
-		T(test_policy_parse_valid),
-		T(test_policy_parse_invalid),
-		T(test_policy_match),
+	    T(test_policy_parse_valid),
+	    T(test_policy_parse_invalid),
+	    T(test_policy_match),
 	};
 	unsigned int run, failed;
 

@@ -17,11 +17,11 @@
 typedef uint16_t argo_domid_t;
 
 /* Hypercall number and sub-commands of argo_op(). */
-#define XEN_HYPERVISOR_ARGO_OP 39
-#define XEN_ARGO_OP_register_ring 1
+#define XEN_HYPERVISOR_ARGO_OP      39
+#define XEN_ARGO_OP_register_ring   1
 #define XEN_ARGO_OP_unregister_ring 2
-#define XEN_ARGO_OP_sendv 3
-#define XEN_ARGO_OP_notify 4
+#define XEN_ARGO_OP_sendv           3
+#define XEN_ARGO_OP_notify          4
 
 /* The per-domain virtual interrupt raised on message arrival or space. */
 #define XEN_VIRQ_ARGO 11
@@ -32,26 +32,26 @@ typedef uint16_t argo_domid_t;
 /* Domids at or above this value are reserved by Xen (DOMID_FIRST_RESERVED). */
 #define XEN_DOMID_FIRST_RESERVED ((argo_domid_t)0x7FF0)
 
-#define XEN_ARGO_MAX_RING_SIZE 0x1000000u
-#define XEN_ARGO_MSG_SLOT_SIZE 0x10u
-#define XEN_ARGO_MAXIOV 8u
-#define XEN_ARGO_PAGE_SIZE 4096u
+#define XEN_ARGO_MAX_RING_SIZE   0x1000000u
+#define XEN_ARGO_MSG_SLOT_SIZE   0x10u
+#define XEN_ARGO_MAXIOV          8u
+#define XEN_ARGO_PAGE_SIZE       4096u
 
 /* register_ring flags: only this bit is defined; any other is -EINVAL. */
 #define XEN_ARGO_REGISTER_FLAG_FAIL_EXIST 0x1u
-#define XEN_ARGO_REGISTER_FLAG_MASK XEN_ARGO_REGISTER_FLAG_FAIL_EXIST
+#define XEN_ARGO_REGISTER_FLAG_MASK       XEN_ARGO_REGISTER_FLAG_FAIL_EXIST
 
 /* ring_data_ent.flags, written back by notify. */
-#define XEN_ARGO_RING_EXISTS (1u << 0)
-#define XEN_ARGO_RING_SHARED (1u << 1)
-#define XEN_ARGO_RING_EMPTY (1u << 2)
+#define XEN_ARGO_RING_EXISTS     (1u << 0)
+#define XEN_ARGO_RING_SHARED     (1u << 1)
+#define XEN_ARGO_RING_EMPTY      (1u << 2)
 #define XEN_ARGO_RING_SUFFICIENT (1u << 3)
-#define XEN_ARGO_RING_EMSGSIZE (1u << 4)
-#define XEN_ARGO_RING_EBUSY (1u << 5)
+#define XEN_ARGO_RING_EMSGSIZE   (1u << 4)
+#define XEN_ARGO_RING_EBUSY      (1u << 5)
 
 /* Limits internal to Xen's argo.c that a guest can observe. */
 #define XEN_ARGO_MAX_RINGS_PER_DOMAIN 128u
-#define XEN_ARGO_MAX_NOTIFY_COUNT 256u
+#define XEN_ARGO_MAX_NOTIFY_COUNT     256u
 #define XEN_ARGO_MAX_PENDERS_PER_RING 32u
 /* Smallest ring: room for one header, one slot of data and the empty slot. */
 #define XEN_ARGO_MIN_RING_LEN 48u
@@ -117,10 +117,9 @@ typedef struct xen_argo_ring_message_header {
 	uint8_t data[];
 } xen_argo_ring_message_header_t;
 
-#define ARGO_ABI_CHECK(type, field, off) \
+#define ARGO_ABI_CHECK(type, field, off)                                                           \
 	_Static_assert(offsetof(type, field) == (off), #type "." #field " offset")
-#define ARGO_ABI_SIZE(type, size) \
-	_Static_assert(sizeof(type) == (size), #type " size")
+#define ARGO_ABI_SIZE(type, size) _Static_assert(sizeof(type) == (size), #type " size")
 
 ARGO_ABI_CHECK(struct xen_argo_addr, aport, 0);
 ARGO_ABI_CHECK(struct xen_argo_addr, domain_id, 4);

@@ -69,7 +69,7 @@ int argo_event_clear(struct argo_fabric *fabric);
  * (aport, partner) again without FAIL_EXIST replaces the fabric's ring with
  * the new handle's pages: release the old handle with argo_ring_release(). */
 int argo_register_ring(struct argo_fabric *fabric, const xen_argo_register_ring_t *reg,
-		       uint32_t flags, struct argo_ring **ringp);
+                       uint32_t flags, struct argo_ring **ringp);
 
 /* unregister_ring for this handle, then frees it whatever the answer
  * (-ENOENT when the fabric no longer had it, as after a partner's death). */
@@ -88,7 +88,7 @@ void argo_ring_release(struct argo_ring *ring);
  * -EINVAL. -EAGAIN: the ring is full now; the fabric has recorded us as a
  * waiter and will raise the event when the space is back. */
 ssize_t argo_sendv(struct argo_fabric *fabric, const xen_argo_send_addr_t *addr,
-		   const struct iovec *iov, unsigned int niov, uint32_t message_type);
+                   const struct iovec *iov, unsigned int niov, uint32_t message_type);
 
 /* notify: wakes senders waiting on our rings, then, when ring_data is not
  * NULL, fills in flags and max_message_size of each entry (and queues a
@@ -99,14 +99,14 @@ int argo_notify(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_data);
  * argo/ring.h for the return values). Call argo_notify(fabric, NULL) after
  * consuming, so that waiting senders learn of the space. */
 static inline ssize_t argo_recv(struct argo_ring *ring, xen_argo_addr_t *source,
-				uint32_t *message_type, void *buf, size_t bufsz)
+                                uint32_t *message_type, void *buf, size_t bufsz)
 {
 	return argo_ring_recv(ring->shared, ring->len, source, message_type, buf, bufsz);
 }
 
 /* Describes the next message without consuming it (payload length). */
 static inline ssize_t argo_peek(const struct argo_ring *ring, xen_argo_addr_t *source,
-				uint32_t *message_type)
+                                uint32_t *message_type)
 {
 	return argo_ring_peek(ring->shared, ring->len, source, message_type);
 }

@@ -25,8 +25,8 @@
 #include "argo/abi.h"
 
 /* Largest payload Xen accepts in one sendv (16 MiB - 32), for any ring. */
-#define ARGO_MAX_MESSAGE_PAYLOAD                                                       \
-	(XEN_ARGO_MAX_RING_SIZE - sizeof(struct xen_argo_ring_message_header) -        \
+#define ARGO_MAX_MESSAGE_PAYLOAD                                                                   \
+	(XEN_ARGO_MAX_RING_SIZE - sizeof(struct xen_argo_ring_message_header) -                    \
 	 XEN_ARGO_MSG_SLOT_SIZE)
 
 static inline uint32_t argo_roundup16(uint32_t x)
@@ -66,26 +66,26 @@ static inline uint32_t argo_ring_free_space(uint32_t rx, uint32_t tx, uint32_t l
  * strict ">=": a message may never make tx catch up with rx. */
 static inline bool argo_ring_fits(uint32_t payload, uint32_t space)
 {
-	return (uint64_t)argo_roundup16(payload) +
-		       sizeof(struct xen_argo_ring_message_header) <
+	return (uint64_t)argo_roundup16(payload) + sizeof(struct xen_argo_ring_message_header) <
 	       space;
 }
 
 /* Largest payload this ring can ever take: header plus the empty slot. */
 static inline uint32_t argo_ring_max_message_size(uint32_t len)
 {
-	return len - (uint32_t)sizeof(struct xen_argo_ring_message_header) -
-	       XEN_ARGO_MSG_SLOT_SIZE;
+	return len - (uint32_t)sizeof(struct xen_argo_ring_message_header) - XEN_ARGO_MSG_SLOT_SIZE;
 }
 
 /* Too large for this ring, however empty it is: Xen's -EMSGSIZE test. */
 static inline bool argo_ring_too_large(uint32_t payload, uint32_t len)
 {
-	return len <= sizeof(struct xen_argo_ring_message_header) +
-			      (uint64_t)argo_roundup16(payload);
+	return len <=
+	       sizeof(struct xen_argo_ring_message_header) + (uint64_t)argo_roundup16(payload);
 }
 
-/* Is len a ring length Xen accepts at registration? */
+/* Does len pass Xen's length rules (>= 48, <= 16 MiB, slot multiple)?
+ * Registration also caps the page count at 4096 (argo.c:2108), so the
+ * largest ring that can really be registered is 16 MiB - 64 bytes. */
 static inline bool argo_ring_len_valid(uint32_t len)
 {
 	return len >= XEN_ARGO_MIN_RING_LEN && len <= XEN_ARGO_MAX_RING_SIZE &&
@@ -95,9 +95,8 @@ static inline bool argo_ring_len_valid(uint32_t len)
 /* Pages a guest must provide for a ring of len bytes (header included). */
 static inline uint32_t argo_ring_npages(uint32_t len)
 {
-	return (uint32_t)(((uint64_t)len + sizeof(struct xen_argo_ring) +
-			   XEN_ARGO_PAGE_SIZE - 1) /
-			  XEN_ARGO_PAGE_SIZE);
+	return (uint32_t)(((uint64_t)len + sizeof(struct xen_argo_ring) + XEN_ARGO_PAGE_SIZE - 1) /
+	                  XEN_ARGO_PAGE_SIZE);
 }
 
 /*
@@ -110,8 +109,8 @@ static inline uint32_t argo_ring_npages(uint32_t len)
  * payload, or -EAGAIN if it cannot hold it now.
  */
 int64_t argo_ring_insert(struct xen_argo_ring *ring, uint32_t len, uint32_t tx,
-			 const struct xen_argo_addr *source, uint32_t message_type,
-			 const struct iovec *iov, unsigned int niov, uint32_t payload_len);
+                         const struct xen_argo_addr *source, uint32_t message_type,
+                         const struct iovec *iov, unsigned int niov, uint32_t payload_len);
 
 /*
  * The state of the ring as seen by the reader at one moment: both pointers
@@ -128,8 +127,8 @@ struct argo_ring_view {
  * -EBADMSG when the ring's pointers or the header are inconsistent (the
  * ring's memory was corrupted; nothing is consumed).
  */
-ssize_t argo_ring_peek(const struct xen_argo_ring *ring, uint32_t len,
-		       struct xen_argo_addr *source, uint32_t *message_type);
+ssize_t argo_ring_peek(const struct xen_argo_ring *ring, uint32_t len, struct xen_argo_addr *source,
+                       uint32_t *message_type);
 
 /*
  * Copies the next message's payload into buf and releases its slots by
@@ -140,7 +139,7 @@ ssize_t argo_ring_peek(const struct xen_argo_ring *ring, uint32_t len,
  * notify so that senders waiting for space are told.
  */
 ssize_t argo_ring_recv(struct xen_argo_ring *ring, uint32_t len, struct xen_argo_addr *source,
-		       uint32_t *message_type, void *buf, size_t bufsz);
+                       uint32_t *message_type, void *buf, size_t bufsz);
 
 /* Bytes currently queued in the ring (0 when empty), from the reader's view. */
 uint32_t argo_ring_used(const struct xen_argo_ring *ring, uint32_t len);
