@@ -6,15 +6,19 @@
 #                   (also under ASan/UBSan) and cppcheck
 #   make clean
 #
+#   make fuzz       build the libFuzzer targets with clang and run them for
+#                   FUZZ_SECONDS (default 60) each; fails on any crash
+#
 # Variables: BUILD (output folder), SAN=1 (build with sanitizers).
 
 BUILD ?= build
 SAN ?= 0
+FUZZ_SECONDS ?= 60
 
 CC ?= cc
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fno-strict-aliasing \
-	  -Icommon/include -Icommon -Il0
+	  -Icommon/include -Icommon -Il0 -Il1/include/uapi
 LDLIBS += -lpthread
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -25,18 +29,28 @@ endif
 BIN := $(BUILD)/bin
 OBJ := $(BUILD)/obj
 
-LIBARGO_SRC := common/ring.c common/libargo.c common/backend_sim.c
+LIBARGO_SRC := common/ring.c common/libargo.c common/backend_sim.c common/backend_xen.c
 SIMFABRIC_SRC := l0/sim_fabric.c l0/sim_policy.c
+LIBRELAY_SRC := common/wire.c common/auth.c
 
 LIBARGO := $(BUILD)/lib/libargo.a
 LIBSIMFABRIC := $(BUILD)/lib/libsimfabric.a
+LIBRELAY := $(BUILD)/lib/librelay.a
+
+# argo-relayd's configuration reader and link transports (needs $(LIBRELAY)).
+RELAY_CORE_SRC := relay/config.c relay/transport.c $(wildcard relay/transport_*.c)
+LIBRELAYCORE := $(BUILD)/lib/librelaycore.a
+CFLAGS += -Irelay
 
 PROGRAMS := $(BIN)/argo-simd $(BIN)/argo-conformance $(BIN)/argo-ping $(BIN)/argo-echo
+PROGRAMS += $(BIN)/argo-relayd $(BIN)/argo-relayctl $(BIN)/argo-stream
 TESTS := $(BIN)/test-ring $(BIN)/test-sim-fabric $(BIN)/test-simd-hostile
+# test-wire and test-auth join TESTS when their sources land.
+TESTS += $(BIN)/test-relay-config $(BIN)/test-transport
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
-.PHONY: all deps demo check test test-san cppcheck clean format
+.PHONY: all deps demo check test test-san cppcheck clean format fuzz
 all: $(PROGRAMS) $(TESTS)
 
 $(OBJ)/%.o: %.c
@@ -48,6 +62,10 @@ $(LIBARGO): $(call obj,$(LIBARGO_SRC))
 	$(AR) rcs $@ $^
 
 $(LIBSIMFABRIC): $(call obj,$(SIMFABRIC_SRC) common/ring.c)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(LIBRELAY): $(call obj,$(LIBRELAY_SRC))
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
@@ -67,6 +85,10 @@ $(BIN)/argo-echo: $(call obj,common/tools/argo-echo.c) $(LIBARGO)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+$(BIN)/argo-stream: $(call obj,common/tools/argo-stream.c) $(LIBARGO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 $(BIN)/test-ring: $(call obj,tests/unit/test_ring.c) $(LIBARGO)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -lcunit $(LDLIBS) -o $@
@@ -78,6 +100,54 @@ $(BIN)/test-sim-fabric: $(call obj,tests/unit/test_sim_fabric.c) $(LIBSIMFABRIC)
 $(BIN)/test-simd-hostile: $(call obj,tests/integration/test_simd_hostile.c) $(LIBARGO)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -lcunit $(LDLIBS) -o $@
+
+$(BIN)/test-wire: $(call obj,tests/unit/test_wire.c) $(LIBRELAY)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -lcunit -lcrypto $(LDLIBS) -o $@
+
+$(BIN)/test-auth: $(call obj,tests/unit/test_auth.c) $(LIBRELAY)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -lcunit -lcrypto $(LDLIBS) -o $@
+
+$(LIBRELAYCORE): $(call obj,$(RELAY_CORE_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+RELAYD_SRC := relay/relayd.c relay/link.c relay/routes.c relay/local.c relay/control.c
+
+$(BIN)/argo-relayd: $(call obj,$(RELAYD_SRC)) $(LIBRELAYCORE) $(LIBRELAY) $(LIBARGO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -linih -lcrypto $(LDLIBS) -o $@
+
+$(BIN)/argo-relayctl: $(call obj,relay/relayctl.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BIN)/test-relay-config: $(call obj,tests/unit/test_relay_config.c) $(LIBRELAYCORE) $(LIBRELAY)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -linih -lcrypto -lcunit $(LDLIBS) -o $@
+
+$(BIN)/test-transport: $(call obj,tests/unit/test_transport.c) $(LIBRELAYCORE) $(LIBRELAY)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -linih -lcrypto -lcunit $(LDLIBS) -o $@
+
+# libFuzzer targets: clang with ASan/UBSan (any UB aborts), built from the
+# sources directly (not from $(OBJ)). `make fuzz` runs each on a scratch copy
+# of its seed corpus so that the committed corpus stays small; crash inputs
+# land in $(BUILD)/fuzz/artifacts/. Not part of `make check`.
+FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	       -Wall -Wextra -Werror -Icommon/include -Icommon
+
+$(BUILD)/fuzz/fuzz-wire: tests/fuzz/fuzz_wire.c common/wire.c common/wire.h common/include/argo/abi.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_wire.c common/wire.c -o $@
+
+fuzz: $(BUILD)/fuzz/fuzz-wire
+	@rm -rf $(BUILD)/fuzz/corpus-wire $(BUILD)/fuzz/artifacts
+	@mkdir -p $(BUILD)/fuzz/corpus-wire $(BUILD)/fuzz/artifacts
+	@cp tests/fuzz/corpus/wire/* $(BUILD)/fuzz/corpus-wire/
+	$(BUILD)/fuzz/fuzz-wire -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		-artifact_prefix=$(BUILD)/fuzz/artifacts/ $(BUILD)/fuzz/corpus-wire
 
 deps:
 	@harness/install-deps.sh base
@@ -96,7 +166,7 @@ check: deps
 cppcheck:
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 		--std=c11 --inline-suppr --suppress=missingIncludeSystem \
-		-Icommon/include -Icommon -Il0 common l0 relay tests
+		-Icommon/include -Icommon -Il0 -Irelay common l0 relay tests
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^l1/kmod/')
@@ -105,3 +175,25 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
+
+# ---- Real Xen: the kernel module, the images, the end-to-end scenarios ----
+# (docs: images/README.md, l1/README.md; `make e2e E2E=NAME` runs one.)
+KMOD_MAKE = env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u CFLAGS -u LDFLAGS -u CC -u BUILD -u SAN $(MAKE)
+ARGO_KO := $(BUILD)/images/argo.ko
+.PHONY: kmod kmod-clean e2e
+kmod: $(ARGO_KO)
+$(ARGO_KO): l1/kmod/argo.c l1/kmod/Kbuild l1/kmod/Makefile l1/include/uapi/linux/argo_dev.h
+	@harness/install-deps.sh images
+	$(KMOD_MAKE) -C l1/kmod KVER=$(KVER) OUT=$(abspath $(dir $@))
+kmod-clean:
+	$(KMOD_MAKE) -C l1/kmod clean
+
+$(BIN)/argo-dev-test: $(call obj,l1/test/argo-dev-test.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+IMAGE_BINS := $(PROGRAMS) $(BIN)/argo-dev-test
+include images/images.mk
+
+e2e: images
+	@BUILD=$(BUILD) E2E='$(E2E)' harness/e2e.sh

@@ -48,5 +48,6 @@ struct argo_fabric {
 };
 
 extern const struct argo_backend_ops argo_backend_sim;
+extern const struct argo_backend_ops argo_backend_xen;
 
 #endif /* ARGO_FABRIC_H */

@@ -13,6 +13,7 @@
 
 static const struct argo_backend_ops *const backends[] = {
     &argo_backend_sim,
+    &argo_backend_xen,
 };
 
 int argo_open(const char *uri, struct argo_fabric **fabricp)

@@ -4,10 +4,53 @@
 # only when something is missing. Usage: harness/install-deps.sh [GROUP...]
 #   base  build and unit/integration tests (default)
 #   relay libraries of argo-relayd (OpenSSL, inih)
+#   images  Xen/dom0 images and the QEMU boot harness: QEMU, busybox,
+#           Xen's build tools, and the headers of the kernel that
+#           linux-image-amd64 points at (for the Argo module)
 set -eu
 
-pkgs_base="build-essential pkg-config libcunit1-dev libinih-dev cppcheck clang iproute2 socat"
+pkgs_base="build-essential pkg-config libcunit1-dev libinih-dev libssl-dev cppcheck clang iproute2 socat"
 pkgs_relay="libssl-dev"
+pkgs_images="qemu-system-x86 busybox-static flex bison cpio kmod xz-utils dpkg-dev python3 bc"
+
+# The kernel version Debian's linux-image-amd64 currently points at, e.g.
+# 6.1.0-56-amd64 (the same derivation as KVER in images/images.mk).
+debian_kver() {
+	apt-cache depends linux-image-amd64 2>/dev/null |
+		sed -n 's/^ *Depends: linux-image-\([0-9].*\)$/\1/p' | head -n 1
+}
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+updated=0
+# A stale or absent package list is the usual reason an install fails.
+apt_update() {
+	[ "$updated" = 1 ] && return 0
+	$SUDO apt-get update -qq
+	updated=1
+}
+
+# Xen with Argo is built from Debian's xen source package: apt must know
+# source packages (deb-src). Adds deb-src next to deb in Debian's sources.
+ensure_deb_src() {
+	apt-cache showsrc xen 2>/dev/null | grep -q '^Version:' && return 0
+	echo "install-deps: enabling deb-src (for apt-get source xen)"
+	f=/etc/apt/sources.list.d/debian.sources
+	if [ -f "$f" ]; then
+		$SUDO sed -i 's/^Types: deb$/Types: deb deb-src/' "$f"
+	fi
+	if [ -f /etc/apt/sources.list ] && grep -q '^deb ' /etc/apt/sources.list &&
+		! grep -q '^deb-src ' /etc/apt/sources.list; then
+		sed -n 's/^deb /deb-src /p' /etc/apt/sources.list | $SUDO tee -a /etc/apt/sources.list >/dev/null
+	fi
+	updated=0
+	apt_update
+	if ! apt-cache showsrc xen 2>/dev/null | grep -q '^Version:'; then
+		echo "install-deps: apt still knows no source package 'xen': add deb-src to your apt sources" >&2
+		exit 1
+	fi
+}
 
 groups="${*:-base}"
 want=""
@@ -15,7 +58,20 @@ for g in $groups; do
 	case "$g" in
 	base) want="$want $pkgs_base" ;;
 	relay) want="$want $pkgs_relay" ;;
-	*) echo "install-deps: unknown group '$g' (base, relay)" >&2; exit 2 ;;
+	images)
+		kver=$(debian_kver)
+		if [ -z "$kver" ]; then
+			apt_update
+			kver=$(debian_kver)
+		fi
+		if [ -z "$kver" ]; then
+			echo "install-deps: apt-cache does not know linux-image-amd64" >&2
+			exit 1
+		fi
+		ensure_deb_src
+		want="$want $pkgs_images linux-headers-$kver"
+		;;
+	*) echo "install-deps: unknown group '$g' (base, relay, images)" >&2; exit 2 ;;
 	esac
 done
 
@@ -28,11 +84,7 @@ done
 [ -z "$missing" ] && exit 0
 
 echo "install-deps: installing:$missing"
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-# A stale or absent package list is the usual reason an install fails.
-$SUDO apt-get update -qq
+apt_update
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 echo "install-deps: done"

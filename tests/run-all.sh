@@ -83,16 +83,44 @@ ping_echo() {
 	return $rc
 }
 
+# The three-level relay demo (make demo) as a test: its exit status says
+# whether every reply came back intact, in order and once.
+relay_demo() {
+	local bin=$1
+	if BUILD="${bin%/bin}" "$(dirname "$0")/../harness/demo.sh"; then
+		echo "1 passed, 0 failed"
+	else
+		echo "0 passed, 1 failed"
+		return 1
+	fi
+}
+
 for variant in plain san; do
 	if [ $variant = plain ]; then bin="$BUILD/bin"; else bin="$BUILD/san/bin"; fi
 	export ARGO_SIMD="$bin/argo-simd"
 	run_suite "$variant:unit-ring" "$bin/test-ring"
 	run_suite "$variant:unit-sim-fabric" "$bin/test-sim-fabric"
+	run_suite "$variant:unit-relay-config" "$bin/test-relay-config"
+	run_suite "$variant:unit-transport" "$bin/test-transport"
 	run_suite "$variant:simd-hostile" "$bin/test-simd-hostile"
 	run_suite "$variant:conformance-mac" conformance "$bin" yes "$LOGS/$variant-conformance-mac"
 	run_suite "$variant:conformance-nomac" conformance "$bin" no "$LOGS/$variant-conformance-nomac"
 	run_suite "$variant:ping-echo" ping_echo "$bin" "$LOGS/$variant-ping-echo"
+	run_suite "$variant:relay-chain-demo" relay_demo "$bin"
+	if [ $variant = plain ]; then count=100000 asan=""; else count=20000 asan=1; fi
+	run_suite "$variant:relay-integration" env RELAY_TEST_COUNT=$count ASAN_BUILD=$asan \
+		"$(dirname "$0")/integration/test-relay.sh" "$bin"
 done
+
+# The decoder under libFuzzer for a minute (clang; ASan/UBSan built in).
+fuzz_suite() {
+	if make --no-print-directory BUILD="$BUILD" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}"; then
+		echo "1 passed, 0 failed"
+	else
+		echo "0 passed, 1 failed"
+		return 1
+	fi
+}
 
 cppcheck_suite() {
 	if make --no-print-directory cppcheck; then

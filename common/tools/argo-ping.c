@@ -44,7 +44,7 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	xen_argo_send_addr_t addr = {.src = {.aport = 40000, .domain_id = XEN_ARGO_DOMID_ANY}};
-	unsigned long count = 1000, size = 64, ok = 0, bad = 0, lost = 0, i;
+	unsigned long count = 1000, size = 64, ok = 0, bad = 0, lost = 0, dup = 0, i;
 	int timeout_ms = 5000, have_to = 0, c, ret;
 	xen_argo_register_ring_t reg;
 	struct argo_fabric *fabric;
@@ -133,16 +133,31 @@ int main(int argc, char **argv)
 			lost++;
 			continue;
 		}
+		/* Wait for reply i; an older reply arriving again is a duplicate. */
 		for (;;) {
-			argo_event_clear(fabric);
-			n = argo_recv(ring, &from, &type, in, size);
-			if (n != -EAGAIN)
-				break;
-			ret = tool_wait_event(fabric, timeout_ms);
-			if (ret <= 0) {
-				n = ret < 0 ? ret : -ETIMEDOUT;
-				break;
+			for (;;) {
+				argo_event_clear(fabric);
+				n = argo_recv(ring, &from, &type, in, size);
+				if (n != -EAGAIN)
+					break;
+				ret = tool_wait_event(fabric, timeout_ms);
+				if (ret <= 0) {
+					n = ret < 0 ? ret : -ETIMEDOUT;
+					break;
+				}
 			}
+			if (n < 0)
+				break;
+			argo_notify(fabric, NULL);
+			seq = 0;
+			memcpy(&seq, in, n >= 8 ? 8 : 0);
+			if (n >= 8 && seq < i && type == PING_TYPE) {
+				fprintf(stderr, "argo-ping: reply #%llu arrived again\n",
+					(unsigned long long)seq);
+				dup++;
+				continue;
+			}
+			break;
 		}
 		if (n < 0) {
 			fprintf(stderr, "argo-ping: reply #%lu: %s\n", i, argo_strerror((int)n));
@@ -151,17 +166,12 @@ int main(int argc, char **argv)
 				break;
 			continue;
 		}
-		argo_notify(fabric, NULL);
 		rtt[ok + bad] = tool_now_ns() - t0;
-		memcpy(&seq, in, 8);
 		fill(out, size, i);
-		if ((size_t)n != size || type != PING_TYPE ||
-		    from.domain_id != addr.dst.domain_id || from.aport != addr.dst.aport ||
-		    seq != i || memcmp(in, out, size) != 0) {
-			fprintf(
-			    stderr,
-			    "argo-ping: reply #%lu is wrong (seq %llu, %zd bytes, from %u:%u)\n", i,
-			    (unsigned long long)seq, n, from.domain_id, from.aport);
+		if ((size_t)n != size || type != PING_TYPE || from.domain_id != addr.dst.domain_id ||
+		    from.aport != addr.dst.aport || seq != i || memcmp(in, out, size) != 0) {
+			fprintf(stderr, "argo-ping: reply #%lu is wrong (seq %llu, %zd bytes, from %u:%u)\n",
+				i, (unsigned long long)seq, n, from.domain_id, from.aport);
 			bad++;
 		} else {
 			ok++;
@@ -169,11 +179,13 @@ int main(int argc, char **argv)
 	}
 
 	qsort(rtt, ok + bad, sizeof(*rtt), cmp_u64);
+	/* Requests never answered (a time-out ends the run early) are lost. */
+	lost = count - ok - bad;
 	if (ok + bad) {
-		printf("argo-ping: %lu sent, %lu ok, %lu wrong, %lu lost; round trip p50 %.1f us, "
-		       "p99 %.1f us\n",
-		       count, ok, bad, lost + (count - ok - bad - lost),
-		       rtt[(ok + bad) / 2] / 1000.0, rtt[(ok + bad) * 99 / 100] / 1000.0);
+		printf("argo-ping: %lu sent, %lu ok, %lu wrong, %lu lost, %lu duplicated; "
+		       "round trip p50 %.1f us, p99 %.1f us\n",
+		       count, ok, bad, lost, dup, rtt[(ok + bad) / 2] / 1000.0,
+		       rtt[(ok + bad) * 99 / 100] / 1000.0);
 	} else {
 		printf("argo-ping: %lu sent, no reply\n", count);
 	}
@@ -182,5 +194,5 @@ int main(int argc, char **argv)
 	free(rtt);
 	argo_unregister_ring(fabric, ring);
 	argo_close(fabric);
-	return ok == count ? 0 : 1;
+	return ok == count && dup == 0 ? 0 : 1;
 }

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The relay link protocol's frames (docs/protocol.md): layout constants,
+ * encoders, and a strict decoder. No I/O and no crypto here: auth.h adds and
+ * checks MACs, the link layer moves bytes.
+ *
+ * Return conventions: 0 or a length on success; negative errno values on
+ * failure: -EMSGSIZE (too large to encode), -EAGAIN (decoder: not enough
+ * bytes yet), -EBADMSG (decoder: malformed; *why says what, a static string).
+ */
+#ifndef ARGO_WIRE_H
+#define ARGO_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "argo/abi.h"
+
+#define WIRE_VERSION 1u
+#define WIRE_HEADER_SIZE 16u
+#define WIRE_MAC_SIZE 32u
+#define WIRE_MAX_MESSAGE 0xFFFFE0u /* Xen's largest sendv payload */
+#define WIRE_DATA_HEADER_SIZE 64u
+#define WIRE_MAX_PAYLOAD (16u * 1024 * 1024 + 4096)
+#define WIRE_HVID_SIZE 16u /* NUL padded; 1..15 significant bytes */
+#define WIRE_HELLO_MAGIC 0x52475241u /* "ARGR" */
+#define WIRE_HELLO_SIZE 76u
+#define WIRE_NONCE_SIZE 32u
+#define WIRE_ACK_SIZE 16u
+#define WIRE_UNDELIVERABLE_SIZE 60u
+#define WIRE_MAX_ROUTES 1024u
+#define WIRE_MAX_ROUTE_HOPS 15u
+#define WIRE_CLOSE_TEXT_MAX 128u
+/* message_type of the control message that reports an undeliverable message. */
+#define WIRE_MSGTYPE_UNDELIVERABLE 0xA4600001u
+
+enum wire_type {
+	WIRE_HELLO = 1,
+	WIRE_AUTH = 2,
+	WIRE_DATA = 3,
+	WIRE_ACK = 4,
+	WIRE_ROUTES = 5,
+	WIRE_UNDELIVERABLE = 6,
+	WIRE_PING = 7,
+	WIRE_PONG = 8,
+	WIRE_CLOSE = 9,
+};
+
+enum wire_role { WIRE_ROLE_INITIATOR = 0, WIRE_ROLE_ACCEPTOR = 1 };
+
+struct wire_gaddr {
+	char hvid[WIRE_HVID_SIZE]; /* NUL padded, NUL terminated */
+	argo_domid_t domid;
+	uint32_t port;
+};
+
+struct wire_header {
+	uint8_t version, type;
+	uint16_t flags;
+	uint32_t length;
+	uint64_t seq;
+};
+
+struct wire_hello {
+	uint16_t version_min, version_max;
+	char hvid[WIRE_HVID_SIZE];
+	uint8_t nonce[WIRE_NONCE_SIZE];
+	uint64_t rx_next_msn;
+	uint64_t boot_id;
+	uint32_t role;
+};
+
+struct wire_data {
+	uint64_t msn;
+	struct wire_gaddr src, dst;
+	uint32_t message_type;
+	uint32_t length;
+	const uint8_t *message; /* decoder: points into the frame buffer */
+};
+
+struct wire_ack {
+	uint64_t acked_msn;
+	uint64_t credit;
+};
+
+struct wire_route {
+	char hvid[WIRE_HVID_SIZE];
+	uint8_t hops;
+};
+
+struct wire_undeliverable {
+	uint64_t msn;
+	struct wire_gaddr src, dst;
+	uint32_t error; /* positive errno */
+};
+
+struct wire_close {
+	uint32_t reason;
+	char text[WIRE_CLOSE_TEXT_MAX + 1];
+};
+
+/* Is this a valid hvid: 1..15 bytes of [A-Za-z0-9._-], NUL terminated? */
+int wire_hvid_valid(const char *hvid);
+
+/* Writes a frame header; returns WIRE_HEADER_SIZE. */
+size_t wire_put_header(uint8_t *out, uint8_t type, uint32_t length, uint64_t seq);
+
+/*
+ * Payload encoders: write the payload of one frame type into out (which has
+ * room for cap bytes) and return its length, or -EMSGSIZE when cap is too
+ * small or a field is out of bounds. The caller frames it with
+ * wire_put_header() and appends the MAC (auth.h).
+ */
+int wire_put_hello(uint8_t *out, size_t cap, const struct wire_hello *hello);
+/* DATA: writes the 64-byte data header only; the message bytes follow it. */
+int wire_put_data_header(uint8_t *out, size_t cap, const struct wire_data *data);
+int wire_put_ack(uint8_t *out, size_t cap, const struct wire_ack *ack);
+int wire_put_routes(uint8_t *out, size_t cap, const struct wire_route *routes, uint32_t count);
+int wire_put_undeliverable(uint8_t *out, size_t cap, const struct wire_undeliverable *u);
+int wire_put_close(uint8_t *out, size_t cap, uint32_t reason, const char *text);
+
+/*
+ * Decoder, step 1: the header of the frame at the start of buf (len bytes
+ * available). Returns the frame's total size on the wire (header + payload
+ * + MAC when the type carries one) once the header is valid, -EAGAIN when
+ * fewer than WIRE_HEADER_SIZE bytes are there, -EBADMSG on a bad version,
+ * type, flags or length. The total may exceed len: read more, then go on.
+ */
+int64_t wire_parse_header(const uint8_t *buf, size_t len, struct wire_header *hdr,
+			  const char **why);
+
+/* Decoder, step 2: payloads (payload points just past the header, length
+ * hdr->length bytes). -EBADMSG with *why on anything malformed. */
+int wire_parse_hello(const uint8_t *payload, uint32_t length, struct wire_hello *hello,
+		     const char **why);
+int wire_parse_data(const uint8_t *payload, uint32_t length, struct wire_data *data,
+		    const char **why);
+int wire_parse_ack(const uint8_t *payload, uint32_t length, struct wire_ack *ack,
+		   const char **why);
+/* routes must have room for WIRE_MAX_ROUTES entries; *count is set. */
+int wire_parse_routes(const uint8_t *payload, uint32_t length, struct wire_route *routes,
+		      uint32_t *count, const char **why);
+int wire_parse_undeliverable(const uint8_t *payload, uint32_t length,
+			     struct wire_undeliverable *u, const char **why);
+int wire_parse_ping(const uint8_t *payload, uint32_t length, uint64_t *token, const char **why);
+int wire_parse_close(const uint8_t *payload, uint32_t length, struct wire_close *c,
+		     const char **why);
+
+#endif /* ARGO_WIRE_H */

@@ -1,0 +1,141 @@
+# A chain of sim fabrics joined by relays, for the demo and the tests
+# (sourced, bash; needs harness/lib.sh).
+#
+#   chain_up DIR BIN LEVELS [TRANSPORT]
+#     Level i (0 = the outermost, the driver domain's) gets a fabric "l<i>"
+#     (argo-simd on DIR/l<i>.sock, mac-permissive, the relay as domain 0 on
+#     DIR/l<i>-relay.sock, the driver domain as domain 5 on
+#     DIR/l<i>-dom5.sock), and a relay joined to level i-1 by a link over
+#     TRANSPORT (unix by default, or tcp on 127.0.0.1). The innermost relay
+#     imports port 7000 as l0:5:7000: a guest of the innermost level sends to
+#     (0, 7000) and reaches the driver domain at L0.
+#   chain_down    stops everything chain_up started.
+#   CHAIN_PIDS    pids of the daemons, CHAIN_RELAY_PIDS[i] the relay of level i.
+
+CHAIN_PIDS=()
+declare -a CHAIN_RELAY_PIDS=()
+declare -a CHAIN_SIMD_PIDS=()
+
+# A fresh key file, private to us.
+chain_key() {
+	(umask 077 && head -c 32 /dev/urandom >"$1")
+}
+
+chain_relay_config() {
+	local dir=$1 i=$2 levels=$3 transport=$4 inner=$(( $3 - 1 ))
+	local f="$dir/l$i.conf" port=$(( 17000 + $$ % 20000 + i ))
+	{
+		echo "[relay]"
+		echo "hvid = l$i"
+		echo "fabric = sim:$dir/l$i-relay.sock"
+		echo "control = $dir/l$i.ctl"
+		echo "queue_bytes = ${CHAIN_QUEUE_BYTES:-8M}"
+		echo "ring_len = ${CHAIN_RING_LEN:-256K}"
+		echo "reconnect_ms = 50"
+		echo "ping_ms = 500"
+		if [ "$i" -gt 0 ]; then
+			echo "[link up]"
+			echo "transport = $transport"
+			if [ "$transport" = tcp ]; then
+				echo "connect = 127.0.0.1:$(( port - 1 ))"
+			else
+				echo "connect = $dir/l$(( i - 1 ))-down.sock"
+			fi
+			echo "peer = l$(( i - 1 ))"
+			echo "key = $dir/key-$(( i - 1 ))-$i"
+		fi
+		if [ "$i" -lt "$inner" ]; then
+			echo "[link down]"
+			echo "transport = $transport"
+			if [ "$transport" = tcp ]; then
+				echo "listen = 127.0.0.1:$port"
+			else
+				echo "listen = $dir/l$i-down.sock"
+			fi
+			echo "peer = l$(( i + 1 ))"
+			echo "key = $dir/key-$i-$(( i + 1 ))"
+		fi
+		echo "[routes]"
+		local j
+		for ((j = 0; j < levels; j++)); do
+			[ "$j" -lt "$i" ] && echo "l$j = up"
+			[ "$j" -gt "$i" ] && echo "l$j = down"
+		done
+		if [ "$i" -eq "$inner" ]; then
+			echo "[imports]"
+			echo "7000 = l0:5:7000"
+		fi
+		echo "[policy]"
+		echo "default = deny"
+		echo "rule = allow src l$inner dst l0:5:7000"
+		echo "rule = allow src l0:5:7000 dst l$inner"
+	} >"$f"
+}
+
+chain_up() {
+	local dir=$1 bin=$2 levels=$3 transport=${4:-unix} i pid
+	for ((i = 0; i < levels - 1; i++)); do
+		chain_key "$dir/key-$i-$(( i + 1 ))"
+	done
+	for ((i = 0; i < levels; i++)); do
+		pid=$(start_simd "$bin" "$dir/l$i.sock" "$dir/simd-l$i.log" -m \
+			-D "0=$dir/l$i-relay.sock" -D "5=$dir/l$i-dom5.sock") || return 1
+		CHAIN_PIDS+=("$pid")
+		CHAIN_SIMD_PIDS[$i]=$pid
+		chain_relay_config "$dir" "$i" "$levels" "$transport"
+	done
+	# Outermost first, so that each relay finds its upstream listening.
+	for ((i = 0; i < levels; i++)); do
+		chain_start_relay "$dir" "$bin" "$i" || return 1
+	done
+	# Up when every relay but the outermost has its "up" link up.
+	for ((i = 1; i < levels; i++)); do
+		chain_wait_link "$dir" "$bin" "$i" up 10 || return 1
+	done
+}
+
+chain_start_relay() {
+	local dir=$1 bin=$2 i=$3
+	"$bin/argo-relayd" -v "$dir/l$i.conf" 2>>"$dir/relay-l$i.log" &
+	CHAIN_RELAY_PIDS[$i]=$!
+	# Serving once its control socket answers.
+	local tries=200
+	while [ $tries -gt 0 ]; do
+		"$bin/argo-relayctl" -s "$dir/l$i.ctl" status >/dev/null 2>&1 && return 0
+		kill -0 "${CHAIN_RELAY_PIDS[$i]}" 2>/dev/null || break
+		sleep 0.05
+		tries=$((tries - 1))
+	done
+	echo "relay l$i did not start (see $dir/relay-l$i.log)" >&2
+	return 1
+}
+
+# chain_wait_link DIR BIN LEVEL LINK SECONDS: wait until that link is up.
+chain_wait_link() {
+	local dir=$1 bin=$2 i=$3 link=$4 tries=$(( $5 * 20 ))
+	while [ $tries -gt 0 ]; do
+		"$bin/argo-relayctl" -s "$dir/l$i.ctl" links 2>/dev/null |
+			grep -qE "^  $link +.* up +frames" && return 0
+		sleep 0.05
+		tries=$((tries - 1))
+	done
+	echo "link $link of relay l$i not up after $5 s" >&2
+	return 1
+}
+
+# Stops relays (SIGTERM, then checks they went) and fabrics.
+chain_down() {
+	local rc=0 pid i
+	for i in "${!CHAIN_RELAY_PIDS[@]}"; do
+		pid=${CHAIN_RELAY_PIDS[$i]}
+		kill -TERM "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null || rc=1
+	done
+	for pid in "${CHAIN_PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+		wait_gone "$pid" 5 || rc=1
+	done
+	CHAIN_RELAY_PIDS=()
+	CHAIN_PIDS=()
+	return $rc
+}

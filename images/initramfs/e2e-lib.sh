@@ -1,0 +1,99 @@
+# Helpers for the end-to-end scenarios (harness/scenarios/*.sh), which
+# source this file: . /usr/share/argo-e2e/lib.sh
+# busybox sh; every wait polls for a condition with a time-out.
+
+E2E_FAILS=/run/argo-e2e/failures
+mkdir -p /run/argo-e2e
+
+# e2e_case NAME PASS|FAIL|SKIP [MESSAGE...]: one test case for the harness.
+e2e_case() {
+	_name=$1 _status=$2
+	shift 2
+	echo "ARGO-E2E: CASE $_name $_status${*:+ $*}"
+	[ "$_status" != FAIL ] || echo "$_name" >>"$E2E_FAILS"
+}
+
+# e2e_check NAME COMMAND...: PASS when COMMAND exits 0, else FAIL with the
+# last line of its output. The output goes to the console, indented.
+e2e_check() {
+	_name=$1
+	shift
+	_out=/run/argo-e2e/$_name.out
+	"$@" >"$_out" 2>&1
+	_rc=$?
+	sed 's/^/    /' "$_out"
+	if [ "$_rc" = 0 ]; then
+		e2e_case "$_name" PASS
+	else
+		e2e_case "$_name" FAIL "rc=$_rc: $(tail -n 1 "$_out")"
+	fi
+	return "$_rc"
+}
+
+# e2e_finish: the scenario's exit status (1 when a case failed).
+e2e_finish() {
+	if [ -s "$E2E_FAILS" ]; then
+		echo "failed cases: $(tr '\n' ' ' <"$E2E_FAILS")"
+		exit 1
+	fi
+	exit 0
+}
+
+e2e_role() { cat /run/argo-e2e/role 2>/dev/null || echo unknown; }
+
+# e2e_cmdline KEY: the value of KEY=VALUE on the kernel command line.
+e2e_cmdline() {
+	for _w in $(cat /proc/cmdline); do
+		case "$_w" in "$1"=*) echo "${_w#*=}"; return 0 ;; esac
+	done
+	return 1
+}
+
+# e2e_wait SECONDS COMMAND...: polls COMMAND every 0.2 s until it succeeds
+# (0) or SECONDS pass (1).
+e2e_wait() {
+	_tries=$(($1 * 5))
+	shift
+	while [ "$_tries" -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.2
+		_tries=$((_tries - 1))
+	done
+	return 1
+}
+
+# xen_tools_start: xenstored, the dom0 entries in xenstore, xenconsoled
+# (guest consoles logged in /var/log/xen/console/guest-NAME.log). dom0 only.
+xen_tools_start() {
+	if [ "$(e2e_role)" != dom0 ]; then
+		echo "xen_tools_start: not dom0 (role $(e2e_role))"
+		return 1
+	fi
+	mkdir -p /var/run/xenstored /var/lib/xenstored /var/log/xen/console /var/lib/xen
+	if ! pidof xenstored >/dev/null; then
+		"$XEN_BIN/xenstored" --pid-file=/run/xenstored.pid || {
+			echo "xen_tools_start: xenstored did not start"
+			return 1
+		}
+	fi
+	if ! e2e_wait 20 test -S /var/run/xenstored/socket; then
+		echo "xen_tools_start: xenstored made no socket /var/run/xenstored/socket"
+		return 1
+	fi
+	if ! e2e_wait 20 xenstore-exists /; then
+		echo "xen_tools_start: xenstore does not answer"
+		return 1
+	fi
+	"$XEN_BIN/xen-init-dom0" || {
+		echo "xen_tools_start: xen-init-dom0 failed"
+		return 1
+	}
+	if ! pidof xenconsoled >/dev/null; then
+		"$XEN_BIN/xenconsoled" --pid-file=/run/xenconsoled.pid --log=guest \
+			--log-dir=/var/log/xen/console || {
+			echo "xen_tools_start: xenconsoled did not start"
+			return 1
+		}
+	fi
+	return 0
+}

@@ -1,0 +1,33 @@
+#!/bin/sh
+# kmod-domu: argo.ko inside a PV domU: its domid from xenstore, the
+# conformance suite on itself, the device test, a ping to dom0's echo.
+. /usr/share/argo-e2e/lib.sh
+
+# Every conformance case as a case of this scenario, each in a process of
+# its own. register-too-many goes first: Xen counts a same-size
+# re-registration as one more ring and never gives it back (argo.c
+# ring_count++ on re-register), so once register-reregister-same-size has
+# run in this domain, only 127 rings remain.
+conformance_cases() {
+	for c in register-too-many $(argo-conformance --list | grep -vx register-too-many); do
+		out=$(argo-conformance --fabric xen: --peer xen: --mac-permissive yes --case "$c" 2>&1)
+		line=$(echo "$out" | grep -E "^(PASS|FAIL|SKIP) $c" | head -n 1)
+		st=${line%% *}
+		msg=${line#"$st $c"}
+		case "$st" in
+		PASS | FAIL | SKIP) e2e_case "conf-$c" "$st" "${msg#: }" ;;
+		*) e2e_case "conf-$c" FAIL "no verdict: $(echo "$out" | tail -n 1)" ;;
+		esac
+	done
+}
+echo "role $(e2e_role)"
+if grep -q '^argo ' /proc/modules && [ -c /dev/argo ]; then
+	e2e_case argo-ko PASS
+else
+	e2e_case argo-ko FAIL "no module or no /dev/argo"
+fi
+dmesg | grep -i argo | sed 's/^/    /'
+conformance_cases
+e2e_check dev-test argo-dev-test
+e2e_check ping-dom0 argo-ping --fabric xen: --to 0:7000 --count 100 --size 1000 --timeout 10000
+e2e_finish

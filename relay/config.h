@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * argo-relayd's configuration: one INI file per relay (docs/relay-config.md).
+ * Parsing is its own stage, as in relayd: config_load() reads and checks
+ * everything (including key files) and either returns a complete, valid
+ * struct relay_config or an error naming the file, the line and the problem.
+ * Nothing else in the relay reads the file.
+ */
+#ifndef ARGO_RELAY_CONFIG_H
+#define ARGO_RELAY_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "auth.h"
+#include "wire.h"
+
+#define CONFIG_MAX_LINKS 32
+#define CONFIG_MAX_ROUTES 256
+#define CONFIG_MAX_IMPORTS 256
+#define CONFIG_MAX_RULES 256
+#define CONFIG_NAME_MAX 32
+#define CONFIG_PATH_MAX 256
+#define CONFIG_ADDR_MAX 256
+
+enum transport_kind {
+	TRANSPORT_UNIX,
+	TRANSPORT_TCP,
+	TRANSPORT_SERIAL,
+	TRANSPORT_VSOCK,
+	TRANSPORT_ARGO,
+};
+
+struct config_link {
+	char name[CONFIG_NAME_MAX];   /* from [link NAME] */
+	enum transport_kind transport;
+	bool listen;                  /* listen = ADDR (else connect = ADDR) */
+	char address[CONFIG_ADDR_MAX];
+	char peer_hvid[WIRE_HVID_SIZE]; /* the hvid the peer must announce */
+	char key_file[CONFIG_PATH_MAX];
+	struct auth_psk psk;          /* loaded and checked at parse time */
+	unsigned int line;            /* where the section starts, for messages */
+};
+
+struct config_route {
+	char hvid[WIRE_HVID_SIZE];
+	unsigned int link; /* index into links[] */
+};
+
+/* A port of the relay's own domain that stands for a remote endpoint:
+ * whatever a local guest sends there goes to target. */
+struct config_import {
+	uint32_t port;
+	argo_domid_t partner; /* XEN_ARGO_DOMID_ANY unless 'from DOMID' */
+	struct wire_gaddr target;
+};
+
+/* A policy rule: fields empty / -1 match anything. First match wins. */
+struct config_rule {
+	bool allow;
+	char src_hvid[WIRE_HVID_SIZE], dst_hvid[WIRE_HVID_SIZE];
+	int32_t src_domid, dst_domid;
+	int64_t src_port, dst_port;
+};
+
+struct relay_config {
+	char path[CONFIG_PATH_MAX]; /* the file it came from */
+	char hvid[WIRE_HVID_SIZE];
+	char fabric[CONFIG_ADDR_MAX];  /* libargo URI */
+	char control[CONFIG_PATH_MAX]; /* control socket for argo-relayctl */
+	char state_dir[CONFIG_PATH_MAX];
+	char user[CONFIG_NAME_MAX];    /* drop privileges after start-up */
+	uint64_t queue_bytes;          /* bound on messages held, in bytes */
+	uint32_t ring_len;             /* length of the rings the relay registers */
+	uint32_t proxy_port_min, proxy_port_max;
+	unsigned int max_auth_failures;
+	unsigned int reset_backoff_ms, reconnect_ms, ping_ms;
+
+	struct config_link links[CONFIG_MAX_LINKS];
+	unsigned int nlinks;
+	struct config_route routes[CONFIG_MAX_ROUTES];
+	unsigned int nroutes;
+	struct config_import imports[CONFIG_MAX_IMPORTS];
+	unsigned int nimports;
+	bool default_allow;
+	struct config_rule rules[CONFIG_MAX_RULES];
+	unsigned int nrules;
+};
+
+/*
+ * Reads and checks the file. Key files must belong to key_owner (normally
+ * the uid the relay runs as) with mode 0600 or stricter. On error returns
+ * a negative errno and writes "FILE:LINE: problem" (or "FILE: problem")
+ * into why.
+ */
+int config_load(const char *path, uid_t key_owner, struct relay_config *config, char *why,
+		size_t cap);
+
+/* Does a rule set allow src to send to dst? */
+bool config_policy_allows(const struct relay_config *config, const struct wire_gaddr *src,
+			  const struct wire_gaddr *dst);
+
+const char *transport_name(enum transport_kind kind);
+
+#endif /* ARGO_RELAY_CONFIG_H */

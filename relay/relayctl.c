@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * argo-relayctl: reads a running relay's state over its control socket.
+ *
+ *   argo-relayctl -s SOCKET [status|links|routes|mappings|counters] [--json]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	const char *sock = NULL, *cmd = "status";
+	char line[160], buf[65536];
+	int json = 0, fd, i;
+	ssize_t n;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-s") && i + 1 < argc)
+			sock = argv[++i];
+		else if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else if (argv[i][0] != '-')
+			cmd = argv[i];
+		else {
+			fprintf(stderr, "usage: argo-relayctl -s SOCKET "
+					"[status|links|routes|mappings|counters] [--json]\n");
+			return 2;
+		}
+	}
+	if (!sock || strlen(sock) >= sizeof(addr.sun_path)) {
+		fprintf(stderr, "argo-relayctl: -s SOCKET (the relay's 'control' path) is required\n");
+		return 2;
+	}
+	memcpy(addr.sun_path, sock, strlen(sock) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		fprintf(stderr, "argo-relayctl: %s: %s\n", sock, strerror(errno));
+		return 1;
+	}
+	snprintf(line, sizeof(line), "%s%s\n", cmd, json ? " json" : "");
+	if (write(fd, line, strlen(line)) < 0) {
+		fprintf(stderr, "argo-relayctl: %s: %s\n", sock, strerror(errno));
+		return 1;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, (size_t)n, stdout);
+	close(fd);
+	return 0;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Link transports: each turns a configured address into a connected,
+ * non-blocking byte-stream fd. The link layer (link.c) does everything else
+ * (framing, authentication, ordering) the same way on all of them.
+ *
+ * One file per transport: transport_unix.c, transport_tcp.c,
+ * transport_serial.c, transport_vsock.c.
+ *
+ * Return conventions: an fd (>= 0) or a negative errno; *why (may be NULL)
+ * gets a static string for configuration-type errors.
+ */
+#ifndef ARGO_RELAY_TRANSPORT_H
+#define ARGO_RELAY_TRANSPORT_H
+
+#include "config.h"
+
+struct transport_ops {
+	enum transport_kind kind;
+	/* Checks an address's syntax (at config time): 0 or -EINVAL. */
+	int (*check_address)(const char *address, const char **why);
+	/* A listening fd (non-blocking); NULL when the transport has no
+	 * listening side (serial in a guest opens a device instead). */
+	int (*listen)(const char *address);
+	/* Accepts one connection from a listening fd: a non-blocking fd. */
+	int (*accept)(int listen_fd);
+	/* Starts connecting: a non-blocking fd, possibly still connecting
+	 * (the link waits for it to become writable and checks SO_ERROR
+	 * when is_socket). */
+	int (*connect)(const char *address);
+	int is_socket;
+};
+
+const struct transport_ops *transport_get(enum transport_kind kind);
+
+#endif /* ARGO_RELAY_TRANSPORT_H */
