@@ -16,8 +16,8 @@
 
 #include "wire.h"
 
-#define AUTH_KEY_MIN 32u
-#define AUTH_KEY_MAX 1024u
+#define AUTH_KEY_MIN          32u
+#define AUTH_KEY_MAX          1024u
 #define AUTH_SESSION_KEY_SIZE 32u
 
 struct auth_psk {
@@ -33,7 +33,7 @@ struct auth_psk {
  * sentence naming the file and the problem.
  */
 int auth_load_psk(const char *path, uid_t expected_uid, struct auth_psk *psk, char *why,
-		  size_t cap);
+                  size_t cap);
 
 struct auth_session {
 	uint8_t tx_key[AUTH_SESSION_KEY_SIZE]; /* our direction */
@@ -45,21 +45,22 @@ struct auth_session {
  * our role. Both ends derive the same pair, mirrored.
  */
 int auth_derive(const struct auth_psk *psk, const struct wire_hello *initiator,
-		const struct wire_hello *acceptor, enum wire_role our_role,
-		struct auth_session *session);
+                const struct wire_hello *acceptor, enum wire_role our_role,
+                struct auth_session *session);
 
 /* The 32-byte AUTH proof for a direction key (ours to send, the peer's to
  * check): HMAC(key, "argo-relay v1 auth" || HELLO_i || HELLO_a). */
 int auth_proof(const uint8_t key[AUTH_SESSION_KEY_SIZE], const struct wire_hello *initiator,
-	       const struct wire_hello *acceptor, uint8_t proof[WIRE_MAC_SIZE]);
+               const struct wire_hello *acceptor, uint8_t proof[WIRE_MAC_SIZE]);
 
 /* MAC over a frame's header and payload (len bytes from frame). */
 int auth_mac(const uint8_t key[AUTH_SESSION_KEY_SIZE], const uint8_t *frame, size_t len,
-	     uint8_t mac[WIRE_MAC_SIZE]);
+             uint8_t mac[WIRE_MAC_SIZE]);
 
-/* Checks a received MAC in constant time: 0 or -EBADMSG. */
+/* Checks a received MAC in constant time: 0 or -EBADMSG (also on any
+ * internal error: it fails closed). */
 int auth_verify(const uint8_t key[AUTH_SESSION_KEY_SIZE], const uint8_t *frame, size_t len,
-		const uint8_t mac[WIRE_MAC_SIZE]);
+                const uint8_t mac[WIRE_MAC_SIZE]);
 
 /* Fresh random bytes (nonces, boot ids): 0 or -EIO. */
 int auth_random(void *buf, size_t len);

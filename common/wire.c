@@ -142,7 +142,7 @@ static const struct hvid_why why_route_hvid = HVID_WHY("ROUTES entry hvid");
 
 /* Decodes a 16-byte NUL padded hvid field into out (NUL terminated). */
 static int get_hvid(const uint8_t *p, char out[WIRE_HVID_SIZE], const struct hvid_why *w,
-		    const char **why)
+                    const char **why)
 {
 	size_t n, i;
 
@@ -176,16 +176,16 @@ struct gaddr_why {
 };
 
 static const struct gaddr_why why_data_src_addr = {&why_data_src,
-						   "DATA src address reserved field is not 0"};
+                                                   "DATA src address reserved field is not 0"};
 static const struct gaddr_why why_data_dst_addr = {&why_data_dst,
-						   "DATA dst address reserved field is not 0"};
+                                                   "DATA dst address reserved field is not 0"};
 static const struct gaddr_why why_undeliv_src_addr = {
     &why_undeliv_src, "UNDELIVERABLE src address reserved field is not 0"};
 static const struct gaddr_why why_undeliv_dst_addr = {
     &why_undeliv_dst, "UNDELIVERABLE dst address reserved field is not 0"};
 
 static int get_gaddr(const uint8_t *p, struct wire_gaddr *a, const struct gaddr_why *w,
-		     const char **why)
+                     const char **why)
 {
 	int rc = get_hvid(p, a->hvid, w->hvid, why);
 
@@ -247,8 +247,9 @@ static int check_length(uint8_t type, uint32_t length, const char **why)
 			return fail(why, "ROUTES length is not 4 + 20 * count");
 		return 0;
 	case WIRE_UNDELIVERABLE:
-		return length == WIRE_UNDELIVERABLE_SIZE ? 0
-							 : fail(why, "UNDELIVERABLE length is not 60");
+		return length == WIRE_UNDELIVERABLE_SIZE
+		           ? 0
+		           : fail(why, "UNDELIVERABLE length is not 60");
 	case WIRE_PING:
 		return length == PING_SIZE ? 0 : fail(why, "PING length is not 8");
 	case WIRE_PONG:
@@ -278,8 +279,7 @@ size_t wire_put_header(uint8_t *out, uint8_t type, uint32_t length, uint64_t seq
 	return WIRE_HEADER_SIZE;
 }
 
-int64_t wire_parse_header(const uint8_t *buf, size_t len, struct wire_header *hdr,
-			  const char **why)
+int64_t wire_parse_header(const uint8_t *buf, size_t len, struct wire_header *hdr, const char **why)
 {
 	struct wire_header h;
 	int rc;
@@ -355,7 +355,7 @@ int wire_put_hello(uint8_t *out, size_t cap, const struct wire_hello *hello)
 }
 
 int wire_parse_hello(const uint8_t *payload, uint32_t length, struct wire_hello *hello,
-		     const char **why)
+                     const char **why)
 {
 	struct wire_hello h;
 	const char *bad;
@@ -407,7 +407,7 @@ int wire_put_data_header(uint8_t *out, size_t cap, const struct wire_data *data)
 }
 
 int wire_parse_data(const uint8_t *payload, uint32_t length, struct wire_data *data,
-		    const char **why)
+                    const char **why)
 {
 	struct wire_data d;
 	int rc;
@@ -448,8 +448,7 @@ int wire_put_ack(uint8_t *out, size_t cap, const struct wire_ack *ack)
 	return (int)WIRE_ACK_SIZE;
 }
 
-int wire_parse_ack(const uint8_t *payload, uint32_t length, struct wire_ack *ack,
-		   const char **why)
+int wire_parse_ack(const uint8_t *payload, uint32_t length, struct wire_ack *ack, const char **why)
 {
 	if (!payload || length != WIRE_ACK_SIZE)
 		return fail(why, "ACK length is not 16");
@@ -491,7 +490,7 @@ int wire_put_routes(uint8_t *out, size_t cap, const struct wire_route *routes, u
 }
 
 int wire_parse_routes(const uint8_t *payload, uint32_t length, struct wire_route *routes,
-		      uint32_t *count, const char **why)
+                      uint32_t *count, const char **why)
 {
 	const uint8_t *p;
 	uint32_t n, i;
@@ -542,8 +541,8 @@ int wire_put_undeliverable(uint8_t *out, size_t cap, const struct wire_undeliver
 	return (int)WIRE_UNDELIVERABLE_SIZE;
 }
 
-int wire_parse_undeliverable(const uint8_t *payload, uint32_t length,
-			     struct wire_undeliverable *u, const char **why)
+int wire_parse_undeliverable(const uint8_t *payload, uint32_t length, struct wire_undeliverable *u,
+                             const char **why)
 {
 	struct wire_undeliverable v;
 	int rc;
@@ -593,7 +592,7 @@ int wire_put_close(uint8_t *out, size_t cap, uint32_t reason, const char *text)
 }
 
 int wire_parse_close(const uint8_t *payload, uint32_t length, struct wire_close *c,
-		     const char **why)
+                     const char **why)
 {
 	uint32_t n, i;
 	int rc;

@@ -16,21 +16,21 @@
 
 #include "argo/abi.h"
 
-#define WIRE_VERSION 1u
-#define WIRE_HEADER_SIZE 16u
-#define WIRE_MAC_SIZE 32u
-#define WIRE_MAX_MESSAGE 0xFFFFE0u /* Xen's largest sendv payload */
-#define WIRE_DATA_HEADER_SIZE 64u
-#define WIRE_MAX_PAYLOAD (16u * 1024 * 1024 + 4096)
-#define WIRE_HVID_SIZE 16u /* NUL padded; 1..15 significant bytes */
-#define WIRE_HELLO_MAGIC 0x52475241u /* "ARGR" */
-#define WIRE_HELLO_SIZE 76u
-#define WIRE_NONCE_SIZE 32u
-#define WIRE_ACK_SIZE 16u
+#define WIRE_VERSION            1u
+#define WIRE_HEADER_SIZE        16u
+#define WIRE_MAC_SIZE           32u
+#define WIRE_MAX_MESSAGE        0xFFFFE0u /* Xen's largest sendv payload */
+#define WIRE_DATA_HEADER_SIZE   64u
+#define WIRE_MAX_PAYLOAD        (16u * 1024 * 1024 + 4096)
+#define WIRE_HVID_SIZE          16u         /* NUL padded; 1..15 significant bytes */
+#define WIRE_HELLO_MAGIC        0x52475241u /* "ARGR" */
+#define WIRE_HELLO_SIZE         76u
+#define WIRE_NONCE_SIZE         32u
+#define WIRE_ACK_SIZE           16u
 #define WIRE_UNDELIVERABLE_SIZE 60u
-#define WIRE_MAX_ROUTES 1024u
-#define WIRE_MAX_ROUTE_HOPS 15u
-#define WIRE_CLOSE_TEXT_MAX 128u
+#define WIRE_MAX_ROUTES         1024u
+#define WIRE_MAX_ROUTE_HOPS     15u
+#define WIRE_CLOSE_TEXT_MAX     128u
 /* message_type of the control message that reports an undeliverable message. */
 #define WIRE_MSGTYPE_UNDELIVERABLE 0xA4600001u
 
@@ -99,7 +99,8 @@ struct wire_close {
 	char text[WIRE_CLOSE_TEXT_MAX + 1];
 };
 
-/* Is this a valid hvid: 1..15 bytes of [A-Za-z0-9._-], NUL terminated? */
+/* Is this a valid hvid: 1..15 bytes of [A-Za-z0-9._-], NUL terminated?
+ * Reads at most WIRE_HVID_SIZE bytes. */
 int wire_hvid_valid(const char *hvid);
 
 /* Writes a frame header; returns WIRE_HEADER_SIZE. */
@@ -117,6 +118,7 @@ int wire_put_data_header(uint8_t *out, size_t cap, const struct wire_data *data)
 int wire_put_ack(uint8_t *out, size_t cap, const struct wire_ack *ack);
 int wire_put_routes(uint8_t *out, size_t cap, const struct wire_route *routes, uint32_t count);
 int wire_put_undeliverable(uint8_t *out, size_t cap, const struct wire_undeliverable *u);
+/* text: NULL or 0..WIRE_CLOSE_TEXT_MAX bytes of printable ASCII (0x20..0x7e). */
 int wire_put_close(uint8_t *out, size_t cap, uint32_t reason, const char *text);
 
 /*
@@ -125,25 +127,28 @@ int wire_put_close(uint8_t *out, size_t cap, uint32_t reason, const char *text);
  * + MAC when the type carries one) once the header is valid, -EAGAIN when
  * fewer than WIRE_HEADER_SIZE bytes are there, -EBADMSG on a bad version,
  * type, flags or length. The total may exceed len: read more, then go on.
+ * The length is checked against the type's own bounds here already (e.g. a
+ * PING must say 8), and a HELLO's seq must be 0.
  */
 int64_t wire_parse_header(const uint8_t *buf, size_t len, struct wire_header *hdr,
-			  const char **why);
+                          const char **why);
 
 /* Decoder, step 2: payloads (payload points just past the header, length
  * hdr->length bytes). -EBADMSG with *why on anything malformed. */
 int wire_parse_hello(const uint8_t *payload, uint32_t length, struct wire_hello *hello,
-		     const char **why);
+                     const char **why);
 int wire_parse_data(const uint8_t *payload, uint32_t length, struct wire_data *data,
-		    const char **why);
-int wire_parse_ack(const uint8_t *payload, uint32_t length, struct wire_ack *ack,
-		   const char **why);
-/* routes must have room for WIRE_MAX_ROUTES entries; *count is set. */
+                    const char **why);
+int wire_parse_ack(const uint8_t *payload, uint32_t length, struct wire_ack *ack, const char **why);
+/* routes must have room for WIRE_MAX_ROUTES entries; *count is set.
+ * Entries with hops > WIRE_MAX_ROUTE_HOPS are returned as they are: the
+ * route table ignores them (the spec says "ignored", not "refused"). */
 int wire_parse_routes(const uint8_t *payload, uint32_t length, struct wire_route *routes,
-		      uint32_t *count, const char **why);
-int wire_parse_undeliverable(const uint8_t *payload, uint32_t length,
-			     struct wire_undeliverable *u, const char **why);
+                      uint32_t *count, const char **why);
+int wire_parse_undeliverable(const uint8_t *payload, uint32_t length, struct wire_undeliverable *u,
+                             const char **why);
 int wire_parse_ping(const uint8_t *payload, uint32_t length, uint64_t *token, const char **why);
 int wire_parse_close(const uint8_t *payload, uint32_t length, struct wire_close *c,
-		     const char **why);
+                     const char **why);
 
 #endif /* ARGO_WIRE_H */

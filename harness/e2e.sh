@@ -1,6 +1,7 @@
 #!/bin/bash
 # Runs the end-to-end scenarios in QEMU (harness/run-scenario.sh): every
-# NAME.sh of harness/scenarios and l1/test/scenarios (E2E_SCENARIO_DIRS),
+# NAME.sh of harness/scenarios and l1/test/scenarios (E2E_SCENARIO_DIRS)
+# but those marked "# e2e-helper" (run inside another scenario's domUs),
 # or only those named in E2E (separated by commas or spaces). Needs the images (make images). Writes each scenario's
 # results under $BUILD/harness/NAME/ and all summary lines to
 # $BUILD/harness/summary.txt; exits non-zero when any scenario failed.
@@ -19,6 +20,8 @@ else
 	for d in ${E2E_SCENARIO_DIRS:-harness/scenarios l1/test/scenarios}; do
 		for f in "$d"/*.sh; do
 			[ -e "$f" ] || continue
+			# Helpers of another scenario (the domUs it starts) are not run.
+			grep -q '^# e2e-helper' "$f" && continue
 			names="$names $(basename "$f" .sh)"
 		done
 	done

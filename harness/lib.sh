@@ -13,14 +13,21 @@ start_simd() {
 	cat "$sock.pid"
 }
 
+# Is process $1 alive (running, not a zombie waiting to be reaped)?
+alive() {
+	local state
+	state=$(sed -n 's/^[0-9]* ([^)]*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null)
+	[ -n "$state" ] && [ "$state" != Z ]
+}
+
 # Waits up to $2 seconds for process $1 to end.
 wait_gone() {
 	local pid=$1 tries=$(( $2 * 20 ))
-	while [ "$tries" -gt 0 ] && kill -0 "$pid" 2>/dev/null; do
+	while [ "$tries" -gt 0 ] && alive "$pid"; do
 		sleep 0.05
 		tries=$((tries - 1))
 	done
-	! kill -0 "$pid" 2>/dev/null
+	! alive "$pid"
 }
 
 # Stops argo-simd $1 and checks it went cleanly: gone within 5 s of

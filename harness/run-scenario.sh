@@ -14,6 +14,13 @@
 # Usage: harness/run-scenario.sh NAME
 # NAME.sh is looked for in E2E_SCENARIO_DIRS (default: harness/scenarios
 # l1/test/scenarios), the folders images/images.mk puts in the initramfs.
+# A scenario may set defaults for the variables below with lines
+#   # e2e-default: E2E_VAR=VALUE
+# (the environment still wins). If NAME.host sits next to NAME.sh, it runs
+# on the host after the VM (bash, with BUILD, E2E_NAME, E2E_OUT, E2E_CONSOLE
+# = console.txt, E2E_STATE = result|timeout|fatal|exited), its output in
+# host.log; its "ARGO-E2E: CASE name STATUS [msg]" lines are cases of the
+# scenario, and a non-zero exit without a failed case is one (host-check).
 # Environment:
 #   BUILD            build folder (default build)
 #   E2E_TIMEOUT      seconds for the whole boot + scenario (default 300)
@@ -37,6 +44,28 @@ name=$1
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 BUILD=${BUILD:-build}
+
+scenario=""
+for d in ${E2E_SCENARIO_DIRS:-harness/scenarios l1/test/scenarios}; do
+	if [ -f "$d/$name.sh" ]; then
+		scenario=$d/$name.sh
+		break
+	fi
+done
+[ -n "$scenario" ] || die "no scenario $name.sh in ${E2E_SCENARIO_DIRS:-harness/scenarios l1/test/scenarios}"
+host_hook=${scenario%.sh}.host
+# The scenario's own defaults (# e2e-default: E2E_VAR=VALUE), unless set.
+while read -r var value; do
+	case "$var" in
+	E2E_[A-Z0-9_]*)
+		if [ -z "${!var+set}" ]; then
+			printf -v "$var" '%s' "$value"
+			export "${var?}"
+		fi
+		;;
+	*) die "$scenario: bad e2e-default line: $var=$value" ;;
+	esac
+done < <(sed -n 's/^# e2e-default: *\([^=]*\)=\(.*\)$/\1 \2/p' "$scenario")
 build=$(realpath -m "$BUILD")
 img=$build/images
 out=$build/harness/$name
@@ -48,14 +77,6 @@ smp=${E2E_SMP:-2}
 dom0_mem=${E2E_DOM0_MEM:-1024M}
 qemu=${QEMU:-qemu-system-x86_64}
 
-scenario=""
-for d in ${E2E_SCENARIO_DIRS:-harness/scenarios l1/test/scenarios}; do
-	if [ -f "$d/$name.sh" ]; then
-		scenario=$d/$name.sh
-		break
-	fi
-done
-[ -n "$scenario" ] || die "no scenario $name.sh in ${E2E_SCENARIO_DIRS:-harness/scenarios l1/test/scenarios}"
 command -v "$qemu" >/dev/null || die "$qemu not found (harness/install-deps.sh images)"
 for f in xen vmlinuz initrd.gz; do
 	[ -f "$img/$f" ] || die "missing $img/$f: run 'make images' first"
@@ -302,6 +323,33 @@ if [ "$state" = result ]; then
 		add_case shutdown FAIL "QEMU still ran 30s after RESULT (power-off failed); killed"
 	fi
 fi
+# 6. The scenario's host side, if it has one.
+t_host=""
+if [ -f "$host_hook" ]; then
+	t2=$(now)
+	host_rc=0
+	BUILD=$build E2E_NAME=$name E2E_OUT=$out E2E_CONSOLE=$clean E2E_STATE=$state \
+		bash "$host_hook" >"$out/host.log" 2>&1 </dev/null || host_rc=$?
+	t_host=$(elapsed "$t2")
+	host_fails=0
+	while read -r _ _ cname status msg; do
+		case "$status" in
+		PASS | SKIP) add_case "$cname" "$status" "$msg" ;;
+		FAIL)
+			add_case "$cname" FAIL "$msg"
+			host_fails=$((host_fails + 1))
+			;;
+		*)
+			add_case "$cname" FAIL "bad CASE line status '$status' $msg"
+			host_fails=$((host_fails + 1))
+			;;
+		esac
+	done < <(grep '^ARGO-E2E: CASE ' "$out/host.log" || true)
+	if [ "$host_rc" != 0 ] && [ "$host_fails" = 0 ]; then
+		add_case host-check FAIL "$host_hook exited $host_rc: $(grep -v '^ARGO-E2E: ' "$out/host.log" | tail -n 1)" "$t_host"
+	fi
+fi
+t_total=$(elapsed "$t0")
 
 total_cases=$((n_pass + n_fail + n_skip))
 {
@@ -323,7 +371,9 @@ fi
 summary="e2e $name: $verdict ($n_pass passed, $n_fail failed, $n_skip skipped) accel=$accel"
 begin_s=none
 [ -z "$t_begin" ] || begin_s=${t_begin}s
-summary="$summary probe=${t_probe}s begin=$begin_s end=${t_result}s total=${t_total}s"
+summary="$summary probe=${t_probe}s begin=$begin_s end=${t_result}s"
+[ -z "$t_host" ] || summary="$summary host=${t_host}s"
+summary="$summary total=${t_total}s"
 [ -z "$why" ] || summary="$summary; $why"
 echo "$summary" >"$out/summary.txt"
 echo "$summary"

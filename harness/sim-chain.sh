@@ -11,6 +11,23 @@
 #     (0, 7000) and reaches the driver domain at L0.
 #   chain_down    stops everything chain_up started.
 #   CHAIN_PIDS    pids of the daemons, CHAIN_RELAY_PIDS[i] the relay of level i.
+#
+# Knobs (shell or environment variables, read when the configurations are
+# written; <i> is a level number):
+#   CHAIN_QUEUE_BYTES, CHAIN_RING_LEN   [relay] queue_bytes (8M), ring_len (256K)
+#   CHAIN_RECONNECT_MS, CHAIN_PING_MS   [relay] reconnect_ms (50), ping_ms (500)
+#   CHAIN_EXTRA_RELAY_CONF              more lines for every relay's [relay]
+#   CHAIN_EXTRA_RELAY_CONF_<i>          more lines for relay i's [relay]
+#   CHAIN_UP_CONNECT_<i>                the address relay i's "up" link connects
+#                                       to instead of level i-1's (a proxy)
+#   CHAIN_UP_KEY_<i>                    the key file of relay i's "up" link
+#   CHAIN_POLICY_<i>                    lines put first in relay i's [policy],
+#                                       before the generated allow rules
+#   CHAIN_EXTRA_CONF_<i>                text appended to relay i's file (sections)
+#   CHAIN_NO_WAIT_<i>                   when set, chain_up does not wait for relay
+#                                       i's "up" link to come up
+#   CHAIN_RELAY_WRAP_<i>                a command prefix for relay i (e.g.
+#                                       "ip netns exec NS"); it must exec the relay
 
 CHAIN_PIDS=()
 declare -a CHAIN_RELAY_PIDS=()
@@ -21,9 +38,23 @@ chain_key() {
 	(umask 077 && head -c 32 /dev/urandom >"$1")
 }
 
+# The value of knob NAME_<i> (empty when not set).
+chain_knob() {
+	local name="$1_$2"
+	printf '%s' "${!name:-}"
+}
+
+# Prints $1 as lines, if it is not empty.
+chain_lines() {
+	if [ -n "$1" ]; then printf '%s\n' "$1"; fi
+}
+
 chain_relay_config() {
 	local dir=$1 i=$2 levels=$3 transport=$4 inner=$(( $3 - 1 ))
 	local f="$dir/l$i.conf" port=$(( 17000 + $$ % 20000 + i ))
+	local up_connect up_key
+	up_connect=$(chain_knob CHAIN_UP_CONNECT "$i")
+	up_key=$(chain_knob CHAIN_UP_KEY "$i")
 	{
 		echo "[relay]"
 		echo "hvid = l$i"
@@ -31,18 +62,22 @@ chain_relay_config() {
 		echo "control = $dir/l$i.ctl"
 		echo "queue_bytes = ${CHAIN_QUEUE_BYTES:-8M}"
 		echo "ring_len = ${CHAIN_RING_LEN:-256K}"
-		echo "reconnect_ms = 50"
-		echo "ping_ms = 500"
+		echo "reconnect_ms = ${CHAIN_RECONNECT_MS:-50}"
+		echo "ping_ms = ${CHAIN_PING_MS:-500}"
+		chain_lines "${CHAIN_EXTRA_RELAY_CONF:-}"
+		chain_lines "$(chain_knob CHAIN_EXTRA_RELAY_CONF "$i")"
 		if [ "$i" -gt 0 ]; then
 			echo "[link up]"
 			echo "transport = $transport"
-			if [ "$transport" = tcp ]; then
+			if [ -n "$up_connect" ]; then
+				echo "connect = $up_connect"
+			elif [ "$transport" = tcp ]; then
 				echo "connect = 127.0.0.1:$(( port - 1 ))"
 			else
 				echo "connect = $dir/l$(( i - 1 ))-down.sock"
 			fi
 			echo "peer = l$(( i - 1 ))"
-			echo "key = $dir/key-$(( i - 1 ))-$i"
+			echo "key = ${up_key:-$dir/key-$(( i - 1 ))-$i}"
 		fi
 		if [ "$i" -lt "$inner" ]; then
 			echo "[link down]"
@@ -67,8 +102,10 @@ chain_relay_config() {
 		fi
 		echo "[policy]"
 		echo "default = deny"
+		chain_lines "$(chain_knob CHAIN_POLICY "$i")"
 		echo "rule = allow src l$inner dst l0:5:7000"
 		echo "rule = allow src l0:5:7000 dst l$inner"
+		chain_lines "$(chain_knob CHAIN_EXTRA_CONF "$i")"
 	} >"$f"
 }
 
@@ -90,13 +127,16 @@ chain_up() {
 	done
 	# Up when every relay but the outermost has its "up" link up.
 	for ((i = 1; i < levels; i++)); do
+		[ -n "$(chain_knob CHAIN_NO_WAIT "$i")" ] && continue
 		chain_wait_link "$dir" "$bin" "$i" up 10 || return 1
 	done
 }
 
 chain_start_relay() {
-	local dir=$1 bin=$2 i=$3
-	"$bin/argo-relayd" -v "$dir/l$i.conf" 2>>"$dir/relay-l$i.log" &
+	local dir=$1 bin=$2 i=$3 wrap
+	wrap=$(chain_knob CHAIN_RELAY_WRAP "$i")
+	# shellcheck disable=SC2086 # the wrapper is words on purpose
+	$wrap "$bin/argo-relayd" -v "$dir/l$i.conf" 2>>"$dir/relay-l$i.log" &
 	CHAIN_RELAY_PIDS[$i]=$!
 	# Serving once its control socket answers.
 	local tries=200
@@ -131,8 +171,11 @@ chain_down() {
 		kill -TERM "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null || rc=1
 	done
+	# All at once, then wait: a daemon's exit can take its reaper a while.
 	for pid in "${CHAIN_PIDS[@]}"; do
 		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${CHAIN_PIDS[@]}"; do
 		wait_gone "$pid" 5 || rc=1
 	done
 	CHAIN_RELAY_PIDS=()

@@ -23,6 +23,9 @@
 #                      harness/scenarios and l1/test/scenarios)
 #   IMAGES_MODULES     kernel modules to load in /init (with dependencies)
 #   IMAGES_JOBS        make -j for Xen (default 2)
+#   XEN_PATCHES        patches applied (patch -p1) to Debian's xen source
+#                      before Xen is built (default: images/xen-patches/*.patch;
+#                      empty: Debian's Xen as it is)
 
 IMG ?= $(BUILD)/images
 IMG_SRC := $(IMG)/src
@@ -41,6 +44,7 @@ IMAGES_MODULES ?= xen-evtchn xen-privcmd xen-gntdev xen-gntalloc xenfs \
 	virtio_pci virtio_console 9pnet_virtio 9p
 
 XEN_TREE := $(IMG)/xen-src
+XEN_PATCHES ?= $(sort $(wildcard images/xen-patches/*.patch))
 LINUX_ROOT := $(IMG)/linux/root
 TOOLS_ROOT := $(IMG)/xen-tools/root
 
@@ -73,12 +77,20 @@ endef
 $(IMG_SRC)/xen.version: | images-deps
 	images/fetch-xen-src.sh $(IMG_SRC)
 
-$(XEN_TREE)/.extracted: $(IMG_SRC)/xen.version
+# Which patches (names and contents): a new set means a new tree.
+$(IMG)/xen-patches: images-FORCE
+	$(call value-file,$(if $(XEN_PATCHES),$(shell cat $(XEN_PATCHES) | sha256sum | cut -c1-16) $(notdir $(XEN_PATCHES)),none),the patches to Xen)
+
+$(XEN_TREE)/.extracted: $(IMG_SRC)/xen.version $(IMG)/xen-patches
 	rm -rf $(XEN_TREE)
 	@mkdir -p $(IMG)
 	cd $(IMG_SRC) && dpkg-source -q --no-copy -x xen_$$(cat xen.version).dsc \
 		$(abspath $(XEN_TREE)) >$(abspath $(IMG))/xen-extract.log 2>&1 || \
 		{ cat $(abspath $(IMG))/xen-extract.log >&2; exit 1; }
+	@for p in $(XEN_PATCHES); do \
+		echo "images: patching Xen: $$p"; \
+		patch -d $(XEN_TREE) -p1 --forward --batch --quiet <$$p || exit 1; \
+	done
 	touch $@
 
 $(XEN_TREE)/xen/.config: $(XEN_TREE)/.extracted images/xen-argo.config

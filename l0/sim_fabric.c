@@ -53,6 +53,8 @@ struct sim_domain {
 	argo_domid_t domid;
 	void *ctx;
 	struct sim_ring *rings;
+	/* Xen's ring_count: +1 on every successful register (re-registers
+	 * too), -1 on unregister or when a partner's death removes a ring. */
 	unsigned int nrings;
 };
 
@@ -310,6 +312,7 @@ int sim_register_ring(struct sim_fabric *fabric, struct sim_domain *domain,
                       int ring_fd)
 {
 	struct sim_ring *ring;
+	bool existed;
 	uint32_t tx;
 	int ret;
 
@@ -333,6 +336,7 @@ int sim_register_ring(struct sim_fabric *fabric, struct sim_domain *domain,
 		return -ENOSPC;
 
 	ring = find_ring_exact(domain, reg->aport, reg->partner_id);
+	existed = ring != NULL;
 	if (ring) {
 		if (flags & XEN_ARGO_REGISTER_FLAG_FAIL_EXIST)
 			return -EEXIST;
@@ -356,10 +360,19 @@ int sim_register_ring(struct sim_fabric *fabric, struct sim_domain *domain,
 
 	ret = map_ring_memory(ring_fd, npages, &ring->mem, &ring->map_size);
 	if (ret < 0) {
-		/* Xen removes the ring, even one that existed before (argo.c:1784). */
+		/* Xen removes the ring, even one that existed before (argo.c:1784),
+		 * but does not uncount one that existed: its slot stays used. */
 		remove_ring(fabric, ring);
+		if (existed)
+			domain->nrings++;
 		return ret;
 	}
+	/* Xen's ring_count++ (argo.c:1825) runs on every successful register,
+	 * a same-size re-register of an existing ring too: that ring now takes
+	 * two of the domain's slots until the domain dies (unregister gives
+	 * back one). nrings is Xen's count, not the number of rings. */
+	if (existed)
+		domain->nrings++;
 
 	/* Adopt the page's tx_ptr if it is sane, else start at rx (argo.c:1805-1823). */
 	tx = __atomic_load_n(&ring->mem->tx_ptr, __ATOMIC_RELAXED);

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -227,6 +228,20 @@ static void free_client(struct client *client)
 		pause_accepting(false);
 }
 
+/* Has the other end of this connection hung up (nothing left to read)? */
+static bool peer_gone(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN | POLLRDHUP};
+	char byte;
+
+	if (poll(&pfd, 1, 0) <= 0)
+		return false;
+	if (pfd.revents & (POLLHUP | POLLERR))
+		return true;
+	/* Readable: gone only if what is there is the end of the stream. */
+	return (pfd.revents & POLLRDHUP) && recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 static void accept_client(struct listener *listener)
 {
 	struct client *client;
@@ -241,6 +256,11 @@ static void accept_client(struct listener *listener)
 		return;
 	}
 
+	/* A static domain's previous process may have gone without the loop
+	 * having seen it yet: its hang-up is pending. Finish it off first, so
+	 * that a quick restart is not refused. */
+	if (listener->is_static && listener->holder && peer_gone(listener->holder->fd))
+		free_client(listener->holder);
 	if (listener->is_static)
 		domid = listener->holder ? -EBUSY : listener->domid;
 	else

@@ -16,13 +16,13 @@
 #include "auth.h"
 #include "wire.h"
 
-#define CONFIG_MAX_LINKS 32
-#define CONFIG_MAX_ROUTES 256
+#define CONFIG_MAX_LINKS   32
+#define CONFIG_MAX_ROUTES  256
 #define CONFIG_MAX_IMPORTS 256
-#define CONFIG_MAX_RULES 256
-#define CONFIG_NAME_MAX 32
-#define CONFIG_PATH_MAX 256
-#define CONFIG_ADDR_MAX 256
+#define CONFIG_MAX_RULES   256
+#define CONFIG_NAME_MAX    32
+#define CONFIG_PATH_MAX    256
+#define CONFIG_ADDR_MAX    256
 
 enum transport_kind {
 	TRANSPORT_UNIX,
@@ -33,14 +33,14 @@ enum transport_kind {
 };
 
 struct config_link {
-	char name[CONFIG_NAME_MAX];   /* from [link NAME] */
+	char name[CONFIG_NAME_MAX]; /* from [link NAME] */
 	enum transport_kind transport;
-	bool listen;                  /* listen = ADDR (else connect = ADDR) */
+	bool listen; /* listen = ADDR (else connect = ADDR) */
 	char address[CONFIG_ADDR_MAX];
 	char peer_hvid[WIRE_HVID_SIZE]; /* the hvid the peer must announce */
 	char key_file[CONFIG_PATH_MAX];
-	struct auth_psk psk;          /* loaded and checked at parse time */
-	unsigned int line;            /* where the section starts, for messages */
+	struct auth_psk psk; /* loaded and checked at parse time */
+	unsigned int line;   /* where the section starts, for messages */
 };
 
 struct config_route {
@@ -70,9 +70,9 @@ struct relay_config {
 	char fabric[CONFIG_ADDR_MAX];  /* libargo URI */
 	char control[CONFIG_PATH_MAX]; /* control socket for argo-relayctl */
 	char state_dir[CONFIG_PATH_MAX];
-	char user[CONFIG_NAME_MAX];    /* drop privileges after start-up */
-	uint64_t queue_bytes;          /* bound on messages held, in bytes */
-	uint32_t ring_len;             /* length of the rings the relay registers */
+	char user[CONFIG_NAME_MAX]; /* drop privileges after start-up */
+	uint64_t queue_bytes;       /* bound on messages held, in bytes */
+	uint32_t ring_len;          /* length of the rings the relay registers */
 	uint32_t proxy_port_min, proxy_port_max;
 	unsigned int max_auth_failures;
 	unsigned int reset_backoff_ms, reconnect_ms, ping_ms;
@@ -95,11 +95,11 @@ struct relay_config {
  * into why.
  */
 int config_load(const char *path, uid_t key_owner, struct relay_config *config, char *why,
-		size_t cap);
+                size_t cap);
 
 /* Does a rule set allow src to send to dst? */
 bool config_policy_allows(const struct relay_config *config, const struct wire_gaddr *src,
-			  const struct wire_gaddr *dst);
+                          const struct wire_gaddr *dst);
 
 const char *transport_name(enum transport_kind kind);
 

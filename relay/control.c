@@ -93,51 +93,48 @@ static void dump_links(struct relay *relay, struct strbuf *sb, bool json)
 		const struct link_counters *c = &l->counters;
 
 		if (json) {
-			strbuf_add(sb,
-				   "%s{\"name\":\"%s\",\"transport\":\"%s\",\"address\":\"%s\","
-				   "\"peer\":\"%s\",\"state\":\"%s\",\"frames_tx\":%llu,"
-				   "\"frames_rx\":%llu,\"bytes_tx\":%llu,\"bytes_rx\":%llu,"
-				   "\"data_tx\":%llu,\"data_rx\":%llu,\"retransmits\":%llu,"
-				   "\"duplicates\":%llu,\"sessions\":%llu,\"auth_failures\":%llu,"
-				   "\"resets\":%llu,\"drops\":{\"mac\":%llu,\"seq\":%llu,"
-				   "\"malformed\":%llu,\"spoofed\":%llu},\"queue_messages\":%u,"
-				   "\"queue_bytes\":%llu,\"rtt_us\":%llu,\"next_msn\":%llu,"
-				   "\"rx_next_msn\":%llu}",
-				   i ? "," : "", l->cfg->name, transport_name(l->cfg->transport),
-				   l->cfg->address, l->cfg->peer_hvid, link_state_name(l->state),
-				   (unsigned long long)c->frames_tx, (unsigned long long)c->frames_rx,
-				   (unsigned long long)c->bytes_tx, (unsigned long long)c->bytes_rx,
-				   (unsigned long long)c->data_tx, (unsigned long long)c->data_rx,
-				   (unsigned long long)c->retransmits,
-				   (unsigned long long)c->duplicates, (unsigned long long)c->sessions,
-				   (unsigned long long)c->auth_failures,
-				   (unsigned long long)c->resets, (unsigned long long)c->drop_mac,
-				   (unsigned long long)c->drop_seq,
-				   (unsigned long long)c->drop_malformed,
-				   (unsigned long long)c->drop_spoofed, l->unacked.count,
-				   (unsigned long long)l->unacked.bytes,
-				   (unsigned long long)c->rtt_us, (unsigned long long)l->next_msn,
-				   (unsigned long long)l->rx_next_msn);
+			strbuf_add(
+			    sb,
+			    "%s{\"name\":\"%s\",\"transport\":\"%s\",\"address\":\"%s\","
+			    "\"peer\":\"%s\",\"state\":\"%s\",\"frames_tx\":%llu,"
+			    "\"frames_rx\":%llu,\"bytes_tx\":%llu,\"bytes_rx\":%llu,"
+			    "\"data_tx\":%llu,\"data_rx\":%llu,\"retransmits\":%llu,"
+			    "\"duplicates\":%llu,\"sessions\":%llu,\"auth_failures\":%llu,"
+			    "\"resets\":%llu,\"drops\":{\"mac\":%llu,\"seq\":%llu,"
+			    "\"malformed\":%llu,\"spoofed\":%llu},\"queue_messages\":%u,"
+			    "\"queue_bytes\":%llu,\"rtt_us\":%llu,\"next_msn\":%llu,"
+			    "\"rx_next_msn\":%llu}",
+			    i ? "," : "", l->cfg->name, transport_name(l->cfg->transport),
+			    l->cfg->address, l->cfg->peer_hvid, link_state_name(l->state),
+			    (unsigned long long)c->frames_tx, (unsigned long long)c->frames_rx,
+			    (unsigned long long)c->bytes_tx, (unsigned long long)c->bytes_rx,
+			    (unsigned long long)c->data_tx, (unsigned long long)c->data_rx,
+			    (unsigned long long)c->retransmits, (unsigned long long)c->duplicates,
+			    (unsigned long long)c->sessions, (unsigned long long)c->auth_failures,
+			    (unsigned long long)c->resets, (unsigned long long)c->drop_mac,
+			    (unsigned long long)c->drop_seq, (unsigned long long)c->drop_malformed,
+			    (unsigned long long)c->drop_spoofed, l->unacked.count,
+			    (unsigned long long)l->unacked.bytes, (unsigned long long)c->rtt_us,
+			    (unsigned long long)l->next_msn, (unsigned long long)l->rx_next_msn);
 		} else {
-			strbuf_add(sb,
-				   "  %-10s %-6s %-28s peer %-8s %-10s frames %llu/%llu bytes "
-				   "%llu/%llu retransmits %llu duplicates %llu queue %u (%llu B) "
-				   "rtt %llu us\n"
-				   "             sessions %llu auth failures %llu resets %llu drops: "
-				   "mac %llu seq %llu malformed %llu spoofed %llu\n",
-				   l->cfg->name, transport_name(l->cfg->transport), l->cfg->address,
-				   l->cfg->peer_hvid, link_state_name(l->state),
-				   (unsigned long long)c->frames_tx, (unsigned long long)c->frames_rx,
-				   (unsigned long long)c->bytes_tx, (unsigned long long)c->bytes_rx,
-				   (unsigned long long)c->retransmits,
-				   (unsigned long long)c->duplicates, l->unacked.count,
-				   (unsigned long long)l->unacked.bytes,
-				   (unsigned long long)c->rtt_us, (unsigned long long)c->sessions,
-				   (unsigned long long)c->auth_failures,
-				   (unsigned long long)c->resets, (unsigned long long)c->drop_mac,
-				   (unsigned long long)c->drop_seq,
-				   (unsigned long long)c->drop_malformed,
-				   (unsigned long long)c->drop_spoofed);
+			strbuf_add(
+			    sb,
+			    "  %-10s %-6s %-28s peer %-8s %-10s frames %llu/%llu bytes "
+			    "%llu/%llu retransmits %llu duplicates %llu queue %u (%llu B) "
+			    "rtt %llu us\n"
+			    "             sessions %llu auth failures %llu resets %llu drops: "
+			    "mac %llu seq %llu malformed %llu spoofed %llu\n",
+			    l->cfg->name, transport_name(l->cfg->transport), l->cfg->address,
+			    l->cfg->peer_hvid, link_state_name(l->state),
+			    (unsigned long long)c->frames_tx, (unsigned long long)c->frames_rx,
+			    (unsigned long long)c->bytes_tx, (unsigned long long)c->bytes_rx,
+			    (unsigned long long)c->retransmits, (unsigned long long)c->duplicates,
+			    l->unacked.count, (unsigned long long)l->unacked.bytes,
+			    (unsigned long long)c->rtt_us, (unsigned long long)c->sessions,
+			    (unsigned long long)c->auth_failures, (unsigned long long)c->resets,
+			    (unsigned long long)c->drop_mac, (unsigned long long)c->drop_seq,
+			    (unsigned long long)c->drop_malformed,
+			    (unsigned long long)c->drop_spoofed);
 		}
 	}
 	if (json)
@@ -155,12 +152,12 @@ static void dump_routes(struct relay *relay, struct strbuf *sb, bool json)
 		const char *via = r->link >= 0 ? relay->links[r->link].cfg->name : "-";
 
 		if (json)
-			strbuf_add(sb, "%s{\"hvid\":\"%s\",\"link\":\"%s\",\"hops\":%u,\"static\":%s}",
-				   i ? "," : "", r->hvid, via, r->hops,
-				   r->is_static ? "true" : "false");
+			strbuf_add(
+			    sb, "%s{\"hvid\":\"%s\",\"link\":\"%s\",\"hops\":%u,\"static\":%s}",
+			    i ? "," : "", r->hvid, via, r->hops, r->is_static ? "true" : "false");
 		else
 			strbuf_add(sb, "  %-16s via %-10s hops %u%s\n", r->hvid, via, r->hops,
-				   r->is_static ? " (static)" : "");
+			           r->is_static ? " (static)" : "");
 	}
 	if (json)
 		strbuf_add(sb, "]");
@@ -172,36 +169,38 @@ static void dump_counters(struct relay *relay, struct strbuf *sb, bool json)
 
 	if (json)
 		strbuf_add(sb,
-			   "\"counters\":{\"local_rx\":%llu,\"local_delivered\":%llu,"
-			   "\"local_held\":%llu,\"held_bytes\":%llu,\"held_peak\":%llu,\"queue_limit\":%llu,"
-			   "\"undeliverable\":{\"no_ring\":%llu,\"msgsize\":%llu,\"policy\":%llu,"
-			   "\"unreachable\":%llu,\"other\":%llu},\"reports_sent\":%llu}",
-			   (unsigned long long)c->local_rx, (unsigned long long)c->local_delivered,
-			   (unsigned long long)c->local_held, (unsigned long long)relay->held_bytes,
-			   (unsigned long long)relay->held_peak,
-			   (unsigned long long)relay->config->queue_bytes,
-			   (unsigned long long)c->undeliverable_noring,
-			   (unsigned long long)c->undeliverable_msgsize,
-			   (unsigned long long)c->undeliverable_policy,
-			   (unsigned long long)c->undeliverable_unreachable,
-			   (unsigned long long)c->undeliverable_other,
-			   (unsigned long long)c->reports_sent);
+		           "\"counters\":{\"local_rx\":%llu,\"local_delivered\":%llu,"
+		           "\"local_held\":%llu,\"held_bytes\":%llu,\"held_peak\":%llu,\"queue_"
+		           "limit\":%llu,"
+		           "\"undeliverable\":{\"no_ring\":%llu,\"msgsize\":%llu,\"policy\":%llu,"
+		           "\"unreachable\":%llu,\"other\":%llu},\"reports_sent\":%llu}",
+		           (unsigned long long)c->local_rx, (unsigned long long)c->local_delivered,
+		           (unsigned long long)c->local_held, (unsigned long long)relay->held_bytes,
+		           (unsigned long long)relay->held_peak,
+		           (unsigned long long)relay->config->queue_bytes,
+		           (unsigned long long)c->undeliverable_noring,
+		           (unsigned long long)c->undeliverable_msgsize,
+		           (unsigned long long)c->undeliverable_policy,
+		           (unsigned long long)c->undeliverable_unreachable,
+		           (unsigned long long)c->undeliverable_other,
+		           (unsigned long long)c->reports_sent);
 	else
-		strbuf_add(sb,
-			   "  from fabric %llu, delivered to fabric %llu, held for ring space %llu\n"
-			   "  held bytes %llu (peak %llu) of %llu\n"
-			   "  undeliverable: no ring %llu, too large %llu, policy %llu, no route %llu,"
-			   " other %llu; reports sent %llu\n",
-			   (unsigned long long)c->local_rx, (unsigned long long)c->local_delivered,
-			   (unsigned long long)c->local_held, (unsigned long long)relay->held_bytes,
-			   (unsigned long long)relay->held_peak,
-			   (unsigned long long)relay->config->queue_bytes,
-			   (unsigned long long)c->undeliverable_noring,
-			   (unsigned long long)c->undeliverable_msgsize,
-			   (unsigned long long)c->undeliverable_policy,
-			   (unsigned long long)c->undeliverable_unreachable,
-			   (unsigned long long)c->undeliverable_other,
-			   (unsigned long long)c->reports_sent);
+		strbuf_add(
+		    sb,
+		    "  from fabric %llu, delivered to fabric %llu, held for ring space %llu\n"
+		    "  held bytes %llu (peak %llu) of %llu\n"
+		    "  undeliverable: no ring %llu, too large %llu, policy %llu, no route %llu,"
+		    " other %llu; reports sent %llu\n",
+		    (unsigned long long)c->local_rx, (unsigned long long)c->local_delivered,
+		    (unsigned long long)c->local_held, (unsigned long long)relay->held_bytes,
+		    (unsigned long long)relay->held_peak,
+		    (unsigned long long)relay->config->queue_bytes,
+		    (unsigned long long)c->undeliverable_noring,
+		    (unsigned long long)c->undeliverable_msgsize,
+		    (unsigned long long)c->undeliverable_policy,
+		    (unsigned long long)c->undeliverable_unreachable,
+		    (unsigned long long)c->undeliverable_other,
+		    (unsigned long long)c->reports_sent);
 }
 
 static void answer(struct relay *relay, const char *cmd, struct strbuf *sb)
@@ -212,18 +211,18 @@ static void answer(struct relay *relay, const char *cmd, struct strbuf *sb)
 
 	if (json)
 		strbuf_add(sb, "{\"hvid\":\"%s\",\"domid\":%u,\"fabric\":\"%s\"",
-			   relay->config->hvid, relay->domid, relay->config->fabric);
+		           relay->config->hvid, relay->domid, relay->config->fabric);
 	else
 		strbuf_add(sb, "relay %s: domain %u on %s\n", relay->config->hvid, relay->domid,
-			   relay->config->fabric);
-#define SECTION(name, fn)                                                                     \
-	if (all || !strncmp(cmd, name, strlen(name))) {                                       \
-		any = true;                                                                   \
-		if (json)                                                                     \
-			strbuf_add(sb, ",");                                                  \
-		else                                                                          \
-			strbuf_add(sb, name ":\n");                                           \
-		fn(relay, sb, json);                                                          \
+		           relay->config->fabric);
+#define SECTION(name, fn)                                                                          \
+	if (all || !strncmp(cmd, name, strlen(name))) {                                            \
+		any = true;                                                                        \
+		if (json)                                                                          \
+			strbuf_add(sb, ",");                                                       \
+		else                                                                               \
+			strbuf_add(sb, name ":\n");                                                \
+		fn(relay, sb, json);                                                               \
 	}
 	SECTION("links", dump_links)
 	SECTION("routes", dump_routes)
@@ -234,8 +233,10 @@ static void answer(struct relay *relay, const char *cmd, struct strbuf *sb)
 		strbuf_add(sb, "}\n");
 	if (!any) {
 		sb->len = 0;
-		strbuf_add(sb, "error: unknown command '%s' (status, links, routes, mappings, "
-			       "counters; add 'json' for JSON)\n", cmd);
+		strbuf_add(sb,
+		           "error: unknown command '%s' (status, links, routes, mappings, "
+		           "counters; add 'json' for JSON)\n",
+		           cmd);
 	}
 }
 

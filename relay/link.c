@@ -26,8 +26,8 @@
 #include "transport.h"
 
 #define HANDSHAKE_TIMEOUT_MS 5000
-#define OUT_HIGH_WATER (1u << 20) /* stop encoding DATA beyond this backlog */
-#define IN_INITIAL (64u * 1024)
+#define OUT_HIGH_WATER       (1u << 20) /* stop encoding DATA beyond this backlog */
+#define IN_INITIAL           (64u * 1024)
 
 const char *link_state_name(enum link_state state)
 {
@@ -70,8 +70,8 @@ static int out_reserve(struct link *link, size_t more)
  * Appends one frame: header, payload (in up to two pieces), and the MAC with
  * our direction's key (HELLO has none). Returns 0 or -ENOMEM.
  */
-static int put_frame(struct link *link, uint8_t type, const void *p1, uint32_t l1,
-		     const void *p2, uint32_t l2)
+static int put_frame(struct link *link, uint8_t type, const void *p1, uint32_t l1, const void *p2,
+                     uint32_t l2)
 {
 	uint32_t len = l1 + l2;
 	bool mac = type != WIRE_HELLO;
@@ -86,11 +86,13 @@ static int put_frame(struct link *link, uint8_t type, const void *p1, uint32_t l
 		memcpy(frame + WIRE_HEADER_SIZE, p1, l1);
 	if (l2)
 		memcpy(frame + WIRE_HEADER_SIZE + l1, p2, l2);
-	link->out_len += WIRE_HEADER_SIZE + len;
-	if (mac) {
-		auth_mac(link->keys.tx_key, frame, WIRE_HEADER_SIZE + len, link->out + link->out_len);
-		link->out_len += WIRE_MAC_SIZE;
+	if (mac && auth_mac(link->keys.tx_key, frame, WIRE_HEADER_SIZE + len,
+	                    frame + WIRE_HEADER_SIZE + len) < 0) {
+		/* Nothing unauthenticated may leave: the frame is not appended. */
+		link->tx_seq--;
+		return -EIO;
 	}
+	link->out_len += WIRE_HEADER_SIZE + len + (mac ? WIRE_MAC_SIZE : 0);
 	link->counters.frames_tx++;
 	return 0;
 }
@@ -110,7 +112,8 @@ static void watch(struct link *link, uint32_t events)
 static void flush_out(struct link *link)
 {
 	while (link->out_off < link->out_len) {
-		ssize_t n = write(link->fd, link->out + link->out_off, link->out_len - link->out_off);
+		ssize_t n =
+		    write(link->fd, link->out + link->out_off, link->out_len - link->out_off);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -143,27 +146,39 @@ static uint64_t grant_now(const struct link *link)
 	return link->received_bytes + room;
 }
 
-/* Sends an ACK when there is something new to say: delivered messages, or
- * credit that grew enough to matter (or from nothing). */
-static void maybe_ack(struct link *link, bool force)
+/*
+ * Acknowledgements are delayed: an ACK is a frame the peer must wake up for,
+ * and on a request/response path that doubles the work of every hop. One
+ * goes out when the peer is running short of credit, when ACK_EVERY
+ * messages are unacknowledged (the peer keeps them until then), or, for
+ * whatever is left, at the next tick (urgent).
+ */
+#define ACK_EVERY 64
+
+static void maybe_ack(struct link *link, bool urgent)
 {
 	uint64_t grant = grant_now(link), acked = link->rx_next_msn - 1;
+	uint64_t window = credit_window(link);
+	uint64_t peer_left;
 	uint8_t payload[WIRE_ACK_SIZE];
 	struct wire_ack ack;
+	bool need;
 
 	if (link->state != LINK_UP)
 		return;
 	if (grant < link->granted)
 		grant = link->granted; /* a grant is never taken back */
-	if (!force && acked == link->rx_acked_msn &&
-	    (grant == link->granted ||
-	     (grant - link->granted < credit_window(link) / 4 &&
-	      link->granted > link->received_bytes)))
+	peer_left = link->granted > link->received_bytes ? link->granted - link->received_bytes : 0;
+	need = (urgent && (acked != link->rx_acked_msn || grant != link->granted)) ||
+	       acked - link->rx_acked_msn >= ACK_EVERY ||
+	       (grant > link->granted && peer_left < window / 4) ||
+	       grant - link->granted >= window / 2;
+	if (!need)
 		return;
 	ack.acked_msn = acked;
 	ack.credit = grant;
-	wire_put_ack(payload, sizeof(payload), &ack);
-	if (put_frame(link, WIRE_ACK, payload, WIRE_ACK_SIZE, NULL, 0) < 0)
+	if (wire_put_ack(payload, sizeof(payload), &ack) < 0 ||
+	    put_frame(link, WIRE_ACK, payload, WIRE_ACK_SIZE, NULL, 0) < 0)
 		return;
 	link->rx_acked_msn = acked;
 	link->granted = grant;
@@ -209,14 +224,19 @@ void link_pump(struct link *link)
 		struct relay_msg *msg = link->unsent;
 		uint8_t hdr[WIRE_DATA_HEADER_SIZE];
 		struct wire_data data = {
-			.msn = msg->msn,
-			.src = msg->src,
-			.dst = msg->dst,
-			.message_type = msg->message_type,
-			.length = msg->len,
+		    .msn = msg->msn,
+		    .src = msg->src,
+		    .dst = msg->dst,
+		    .message_type = msg->message_type,
+		    .length = msg->len,
 		};
 
-		wire_put_data_header(hdr, sizeof(hdr), &data);
+		if (wire_put_data_header(hdr, sizeof(hdr), &data) < 0) {
+			/* Cannot happen for a message we accepted; never send garbage. */
+			relay_log(0, "link %s: cannot encode msn %llu", link->cfg->name,
+			          (unsigned long long)msg->msn);
+			break;
+		}
 		if (put_frame(link, WIRE_DATA, hdr, sizeof(hdr), msg->data, msg->len) < 0)
 			break;
 		link->sent_bytes += msg->len;
@@ -292,16 +312,19 @@ static void link_drop(struct link *link, const char *why)
 		link->watched = 0;
 	}
 	relay_log(was_up ? 0 : 1, "link %s: %s%s%s", link->cfg->name,
-		  was_up ? "session ended: " : "", why, was_up ? "" : "");
+	          was_up ? "session ended: " : "", why, was_up ? "" : "");
 	reset_session(link);
 	set_state(link, LINK_DOWN);
 	if (link->consecutive_auth_failures >= relay->config->max_auth_failures) {
-		relay_log(0, "link %s: %u authentication failures in a row: reset, next try in %u ms",
-			  link->cfg->name, link->consecutive_auth_failures,
-			  relay->config->reset_backoff_ms);
+		relay_log(0,
+		          "link %s: %u authentication failures in a row: reset, next try in %u ms",
+		          link->cfg->name, link->consecutive_auth_failures,
+		          relay->config->reset_backoff_ms);
 		link->counters.resets++;
 		link->consecutive_auth_failures = 0;
 		link->next_attempt_ms = relay_now_ms() + relay->config->reset_backoff_ms;
+		/* A listening end backs off too: it refuses connections meanwhile. */
+		link->refuse_until_ms = link->next_attempt_ms;
 	} else {
 		link->next_attempt_ms = relay_now_ms() + relay->config->reconnect_ms;
 	}
@@ -327,7 +350,10 @@ static void start_session(struct link *link, int fd, enum wire_role role)
 		link_drop(link, "no randomness for a nonce");
 		return;
 	}
-	wire_put_hello(payload, sizeof(payload), &link->our_hello);
+	if (wire_put_hello(payload, sizeof(payload), &link->our_hello) < 0) {
+		link_drop(link, "cannot encode our HELLO");
+		return;
+	}
 	set_state(link, LINK_HELLO);
 	link->last_rx_ms = relay_now_ms();
 	link->watched = 0;
@@ -360,7 +386,7 @@ static void on_hello(struct link *link, const uint8_t *payload, uint32_t len)
 	}
 	if (strcmp(peer->hvid, link->cfg->peer_hvid) != 0) {
 		relay_log(0, "link %s: peer says it is '%s', expected '%s'", link->cfg->name,
-			  peer->hvid, link->cfg->peer_hvid);
+		          peer->hvid, link->cfg->peer_hvid);
 		link_drop(link, "wrong peer hvid");
 		return;
 	}
@@ -422,7 +448,7 @@ static void on_auth(struct link *link, const uint8_t *payload, uint32_t len)
 	link->counters.sessions++;
 	set_state(link, LINK_UP);
 	relay_log(0, "link %s: up with %s (%s), resuming at msn %llu", link->cfg->name,
-		  link->peer_hello.hvid, link->peer_desc, (unsigned long long)link->next_msn);
+	          link->peer_hello.hvid, link->peer_desc, (unsigned long long)link->next_msn);
 	link_send_routes(link);
 	maybe_ack(link, true);
 	link_pump(link);
@@ -461,7 +487,7 @@ static void on_data(struct link *link, const uint8_t *payload, uint32_t len)
 	    routes_lookup(relay, data.src.hvid) != link->index) {
 		link->counters.drop_spoofed++;
 		relay_log(1, "link %s: dropped a message claiming to come from %s", link->cfg->name,
-			  data.src.hvid);
+		          data.src.hvid);
 		return;
 	}
 	msg = msg_new(relay, data.length);
@@ -470,6 +496,9 @@ static void on_data(struct link *link, const uint8_t *payload, uint32_t len)
 		return;
 	}
 	msg->from_link = link->index;
+	/* The msn it came with, until a link queues it: an UNDELIVERABLE
+	 * answering it names that DATA (and msn 0 would be refused). */
+	msg->msn = data.msn;
 	msg->src = data.src;
 	msg->dst = data.dst;
 	msg->message_type = data.message_type;
@@ -534,7 +563,8 @@ static void on_undeliverable(struct link *link, const uint8_t *payload, uint32_t
 	if (next >= 0 && next != link->index && relay->links[next].state == LINK_UP) {
 		uint8_t out[WIRE_UNDELIVERABLE_SIZE];
 
-		wire_put_undeliverable(out, sizeof(out), &u);
+		if (wire_put_undeliverable(out, sizeof(out), &u) < 0)
+			return;
 		put_frame(&relay->links[next], WIRE_UNDELIVERABLE, out, sizeof(out), NULL, 0);
 		flush_out(&relay->links[next]);
 	}
@@ -579,7 +609,7 @@ static bool handle_frame(struct link *link, const struct wire_header *hdr, const
 		return false;
 	}
 	if (auth_verify(link->keys.rx_key, frame, WIRE_HEADER_SIZE + hdr->length,
-			payload + hdr->length) < 0) {
+	                payload + hdr->length) < 0) {
 		link->counters.drop_mac++;
 		if (link->state == LINK_AUTH) {
 			link->counters.auth_failures++;
@@ -671,7 +701,8 @@ static void read_frames(struct link *link)
 		while (link->fd >= 0) {
 			struct wire_header hdr;
 			const char *why = NULL;
-			int64_t total = wire_parse_header(link->in + off, link->in_len - off, &hdr, &why);
+			int64_t total =
+			    wire_parse_header(link->in + off, link->in_len - off, &hdr, &why);
 
 			if (total == -EAGAIN)
 				break;
@@ -732,16 +763,16 @@ void link_send_routes(struct link *link)
 void link_send_undeliverable(struct link *link, const struct relay_msg *msg, int error)
 {
 	struct wire_undeliverable u = {
-		.msn = msg->msn,
-		.src = msg->src,
-		.dst = msg->dst,
-		.error = (uint32_t)error,
+	    .msn = msg->msn,
+	    .src = msg->src,
+	    .dst = msg->dst,
+	    .error = (uint32_t)error,
 	};
 	uint8_t out[WIRE_UNDELIVERABLE_SIZE];
 
-	if (link->state != LINK_UP)
+	/* msn 0 (read from our own fabric) has no meaning for the peer. */
+	if (link->state != LINK_UP || wire_put_undeliverable(out, sizeof(out), &u) < 0)
 		return;
-	wire_put_undeliverable(out, sizeof(out), &u);
 	put_frame(link, WIRE_UNDELIVERABLE, out, sizeof(out), NULL, 0);
 	flush_out(link);
 }
@@ -751,7 +782,7 @@ void link_send_undeliverable(struct link *link, const struct relay_msg *msg, int
 static void describe_peer(struct link *link)
 {
 	snprintf(link->peer_desc, sizeof(link->peer_desc), "%s %s",
-		 transport_name(link->cfg->transport), link->cfg->address);
+	         transport_name(link->cfg->transport), link->cfg->address);
 }
 
 static void on_accept(struct link *link)
@@ -762,6 +793,10 @@ static void on_accept(struct link *link)
 	if (fd < 0) {
 		if (fd != -EAGAIN)
 			relay_log(0, "link %s: accept: %s", link->cfg->name, strerror(-fd));
+		return;
+	}
+	if (relay_now_ms() < link->refuse_until_ms) {
+		close(fd);
 		return;
 	}
 	/* A new connection means the peer started over: it replaces ours. */
@@ -778,7 +813,7 @@ static void try_connect(struct link *link)
 
 	if (fd < 0) {
 		relay_log(1, "link %s: connect %s: %s", link->cfg->name, link->cfg->address,
-			  strerror(-fd));
+		          strerror(-fd));
 		link->next_attempt_ms = relay_now_ms() + link->relay->config->reconnect_ms;
 		return;
 	}
@@ -845,6 +880,10 @@ void link_tick(struct link *link, uint64_t now)
 			link_drop(link, "peer silent (no frame for 3 ping intervals)");
 			break;
 		}
+		maybe_ack(link, true);
+		flush_out(link);
+		if (link->fd < 0)
+			break;
 		if (!link->ping_token || now - link->ping_sent_ms > config->ping_ms) {
 			uint8_t payload[8];
 
@@ -878,7 +917,7 @@ int link_init(struct relay *relay, struct link *link, const struct config_link *
 
 		if (fd < 0) {
 			relay_log(0, "link %s: cannot listen on %s: %s", cfg->name, cfg->address,
-				  strerror(-fd));
+			          strerror(-fd));
 			return fd;
 		}
 		link->listen_fd = fd;

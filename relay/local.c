@@ -72,16 +72,16 @@ static bool gaddr_eq(const struct wire_gaddr *a, const struct wire_gaddr *b)
 static int register_port(struct relay *relay, struct local_port *p)
 {
 	xen_argo_register_ring_t reg = {
-		.aport = p->port,
-		.partner_id = p->partner,
-		.len = relay->config->ring_len,
+	    .aport = p->port,
+	    .partner_id = p->partner,
+	    .len = relay->config->ring_len,
 	};
-	int ret = argo_register_ring(relay->fabric, &reg, XEN_ARGO_REGISTER_FLAG_FAIL_EXIST,
-				     &p->ring);
+	int ret =
+	    argo_register_ring(relay->fabric, &reg, XEN_ARGO_REGISTER_FLAG_FAIL_EXIST, &p->ring);
 
-	if (ret < 0)
-		relay_log(0, "cannot register port %u (partner %u): %s", p->port, p->partner,
-			  argo_strerror(ret));
+	if (ret < 0 && ret != -EEXIST)
+		relay_log(ret == -ESRCH ? 1 : 0, "cannot register port %u (partner %u): %s",
+		          p->port, p->partner, argo_strerror(ret));
 	return ret;
 }
 
@@ -138,7 +138,7 @@ void local_fini(struct relay *relay)
 
 /* The port of ours that stands for remote when talking to local domid. */
 static struct local_port *port_for_remote(struct relay *relay, const struct wire_gaddr *remote,
-					  argo_domid_t domid, bool allocate)
+                                          argo_domid_t domid, bool allocate, int *err)
 {
 	struct local *local = relay->local;
 	struct local_port *p, *victim = NULL;
@@ -152,6 +152,7 @@ static struct local_port *port_for_remote(struct relay *relay, const struct wire
 			return p;
 		}
 	}
+	*err = -ENOSPC;
 	if (!allocate)
 		return NULL;
 
@@ -167,7 +168,7 @@ static struct local_port *port_for_remote(struct relay *relay, const struct wire
 		if (!victim)
 			return NULL;
 		relay_log(1, "proxy port %u (for %s:%u:%u) recycled", victim->port,
-			  victim->remote.hvid, victim->remote.domid, victim->remote.port);
+		          victim->remote.hvid, victim->remote.domid, victim->remote.port);
 		argo_unregister_ring(relay->fabric, victim->ring);
 		p = victim;
 	}
@@ -176,13 +177,24 @@ static struct local_port *port_for_remote(struct relay *relay, const struct wire
 	p->partner = domid;
 	p->remote = *remote;
 	p->last_used = ++local->clock;
-	for (i = 0; i <= (int)(relay->config->proxy_port_max - relay->config->proxy_port_min); i++) {
+	for (uint64_t tries = 0;
+	     tries <= (uint64_t)relay->config->proxy_port_max - relay->config->proxy_port_min;
+	     tries++) {
+		int ret;
+
 		p->port = local->next_proxy;
 		local->next_proxy = local->next_proxy >= relay->config->proxy_port_max
-					    ? relay->config->proxy_port_min
-					    : local->next_proxy + 1;
-		if (register_port(relay, p) == 0)
+		                        ? relay->config->proxy_port_min
+		                        : local->next_proxy + 1;
+		ret = register_port(relay, p);
+		if (ret == 0)
 			return p;
+		/* Only a port already in use is worth another try; anything else
+		 * (the destination domain is gone: -ESRCH) fails every port. */
+		if (ret != -EEXIST) {
+			*err = ret;
+			break;
+		}
 	}
 	/* Forget the slot (it is the last one or a recycled one). */
 	*p = local->ports[--local->nports];
@@ -228,15 +240,16 @@ static void delivered(struct relay *relay, struct relay_msg *msg)
 /* One send into the fabric: 1 delivered, 0 ring full (keep it), <0 error. */
 static int try_send(struct relay *relay, struct relay_msg *msg)
 {
-	struct local_port *p = port_for_remote(relay, &msg->src, msg->dst.domid, true);
+	int err = 0;
+	struct local_port *p = port_for_remote(relay, &msg->src, msg->dst.domid, true, &err);
 	xen_argo_send_addr_t addr = {
-		.dst = {.aport = msg->dst.port, .domain_id = msg->dst.domid},
+	    .dst = {.aport = msg->dst.port, .domain_id = msg->dst.domid},
 	};
 	struct iovec iov = {.iov_base = msg->data, .iov_len = msg->len};
 	ssize_t n;
 
 	if (!p)
-		return -ENOSPC;
+		return err;
 	addr.src.aport = p->port;
 	addr.src.domain_id = XEN_ARGO_DOMID_ANY;
 	n = argo_sendv(relay->fabric, &addr, &iov, 1, msg->message_type);
@@ -311,14 +324,13 @@ static void retry_holds(struct relay *relay)
 
 /* Tells a local guest that a message it sent could not be delivered: a
  * control message of the reserved type, from the port it sent to. */
-static void report_to_guest(struct relay *relay, const struct local_port *from,
-			    argo_domid_t domid, uint32_t port, const struct wire_gaddr *dst,
-			    uint32_t error)
+static void report_to_guest(struct relay *relay, const struct local_port *from, argo_domid_t domid,
+                            uint32_t port, const struct wire_gaddr *dst, uint32_t error)
 {
 	uint8_t payload[4 + 24];
 	xen_argo_send_addr_t addr = {
-		.src = {.aport = from->port, .domain_id = XEN_ARGO_DOMID_ANY},
-		.dst = {.aport = port, .domain_id = domid},
+	    .src = {.aport = from->port, .domain_id = XEN_ARGO_DOMID_ANY},
+	    .dst = {.aport = port, .domain_id = domid},
 	};
 	struct iovec iov = {.iov_base = payload, .iov_len = sizeof(payload)};
 	int i;
@@ -337,7 +349,8 @@ static void report_to_guest(struct relay *relay, const struct local_port *from,
 
 void local_report_undeliverable(struct relay *relay, const struct wire_undeliverable *u)
 {
-	const struct local_port *p = port_for_remote(relay, &u->dst, u->src.domid, false);
+	int err;
+	const struct local_port *p = port_for_remote(relay, &u->dst, u->src.domid, false, &err);
 
 	if (p)
 		report_to_guest(relay, p, u->src.domid, u->src.port, &u->dst, u->error);
@@ -452,27 +465,30 @@ void local_dump(struct relay *relay, struct strbuf *out, bool json)
 		const char *kind = p->kind == PORT_IMPORT ? "import" : "proxy";
 
 		if (json)
-			strbuf_add(out, "%s{\"kind\":\"%s\",\"port\":%u,\"partner\":%u,"
-				   "\"remote\":\"%s:%u:%u\",\"queued\":%u}",
-				   i ? "," : "", kind, p->port, p->partner, p->remote.hvid,
-				   p->remote.domid, p->remote.port,
-				   argo_ring_used(p->ring->shared, p->ring->len));
+			strbuf_add(out,
+			           "%s{\"kind\":\"%s\",\"port\":%u,\"partner\":%u,"
+			           "\"remote\":\"%s:%u:%u\",\"queued\":%u}",
+			           i ? "," : "", kind, p->port, p->partner, p->remote.hvid,
+			           p->remote.domid, p->remote.port,
+			           argo_ring_used(p->ring->shared, p->ring->len));
 		else
-			strbuf_add(out, "  %-6s port %-10u partner %-5u <-> %s:%u:%u  ring bytes %u%s\n",
-				   kind, p->port, p->partner, p->remote.hvid, p->remote.domid,
-				   p->remote.port, argo_ring_used(p->ring->shared, p->ring->len),
-				   p->blocked ? " (waiting for link credit)" : "");
+			strbuf_add(out,
+			           "  %-6s port %-10u partner %-5u <-> %s:%u:%u  ring bytes %u%s\n",
+			           kind, p->port, p->partner, p->remote.hvid, p->remote.domid,
+			           p->remote.port, argo_ring_used(p->ring->shared, p->ring->len),
+			           p->blocked ? " (waiting for link credit)" : "");
 	}
 	if (json)
 		strbuf_add(out, "],\"holds\":[");
 	for (h = local ? local->holds : NULL, i = 0; h; h = h->next, i++) {
 		if (json)
-			strbuf_add(out, "%s{\"domid\":%u,\"port\":%u,\"messages\":%u,\"bytes\":%llu}",
-				   i ? "," : "", h->domid, h->port, h->q.count,
-				   (unsigned long long)h->q.bytes);
+			strbuf_add(out,
+			           "%s{\"domid\":%u,\"port\":%u,\"messages\":%u,\"bytes\":%llu}",
+			           i ? "," : "", h->domid, h->port, h->q.count,
+			           (unsigned long long)h->q.bytes);
 		else
 			strbuf_add(out, "  hold for %u:%u: %u messages, %llu bytes\n", h->domid,
-				   h->port, h->q.count, (unsigned long long)h->q.bytes);
+			           h->port, h->q.count, (unsigned long long)h->q.bytes);
 	}
 	if (json)
 		strbuf_add(out, "]");

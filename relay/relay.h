@@ -35,8 +35,8 @@ struct relay;
 /* One message in flight through this relay. */
 struct relay_msg {
 	struct relay_msg *next;
-	uint64_t msn;        /* on the link it is queued on (0 until queued) */
-	int from_link;       /* link it arrived on, -1 when read from our fabric */
+	uint64_t msn;  /* on the link it is queued on (0 until queued) */
+	int from_link; /* link it arrived on, -1 when read from our fabric */
 	struct wire_gaddr src, dst;
 	uint32_t message_type;
 	uint32_t len;
@@ -70,35 +70,36 @@ struct link {
 	const struct config_link *cfg;
 	int index;
 	enum link_state state;
-	int fd;        /* the session's stream, -1 when down */
+	int fd;           /* the session's stream, -1 when down */
 	uint32_t watched; /* epoll events armed on fd */
-	int listen_fd; /* for listening links, -1 otherwise */
+	int listen_fd;    /* for listening links, -1 otherwise */
 	enum wire_role role;
 	uint64_t next_attempt_ms; /* reconnect time (connecting side) */
+	uint64_t refuse_until_ms; /* listening side: reset backoff */
 	unsigned int consecutive_auth_failures;
 	char peer_desc[CONFIG_ADDR_MAX + 16]; /* for log lines */
 
 	/* Session (reset on every new connection). */
 	struct wire_hello our_hello, peer_hello;
 	struct auth_session keys;
-	uint64_t tx_seq, rx_seq;    /* last frame seq sent / received */
-	uint64_t credit;            /* peer's grant: bytes we may send this session */
-	uint64_t sent_bytes;        /* DATA message bytes sent this session */
-	uint64_t granted;           /* our last grant to the peer */
-	uint64_t received_bytes;    /* DATA message bytes received this session */
+	uint64_t tx_seq, rx_seq; /* last frame seq sent / received */
+	uint64_t credit;         /* peer's grant: bytes we may send this session */
+	uint64_t sent_bytes;     /* DATA message bytes sent this session */
+	uint64_t granted;        /* our last grant to the peer */
+	uint64_t received_bytes; /* DATA message bytes received this session */
 	uint64_t ping_token, ping_sent_ms, ping_sent_us;
 	uint64_t state_since_ms, last_rx_ms;
 
 	/* Reliable stream, kept across sessions of one pair of relay boots. */
 	uint64_t peer_boot_id;
-	uint64_t next_msn;          /* msn of the next new message to queue */
-	uint64_t rx_next_msn;       /* next msn we expect from the peer */
-	uint64_t rx_acked_msn;      /* highest msn we acknowledged */
-	struct msg_queue unacked;   /* queued or sent, waiting for an ack, in msn order */
-	struct relay_msg *unsent;   /* first of unacked not sent in this session */
-	uint64_t unsent_bytes;      /* message bytes from unsent to the tail */
-	uint64_t highest_sent_msn;  /* to tell retransmissions from first sends */
-	uint64_t held_from_peer;    /* bytes received from this peer still held here */
+	uint64_t next_msn;         /* msn of the next new message to queue */
+	uint64_t rx_next_msn;      /* next msn we expect from the peer */
+	uint64_t rx_acked_msn;     /* highest msn we acknowledged */
+	struct msg_queue unacked;  /* queued or sent, waiting for an ack, in msn order */
+	struct relay_msg *unsent;  /* first of unacked not sent in this session */
+	uint64_t unsent_bytes;     /* message bytes from unsent to the tail */
+	uint64_t highest_sent_msn; /* to tell retransmissions from first sends */
+	uint64_t held_from_peer;   /* bytes received from this peer still held here */
 
 	/* Byte buffers. */
 	uint8_t *in;
@@ -112,8 +113,8 @@ struct link {
 /* Route entry: how to reach a hvid. */
 struct route {
 	char hvid[WIRE_HVID_SIZE];
-	int link;      /* index, or -1 for none */
-	uint8_t hops;  /* 0 for a direct peer */
+	int link;     /* index, or -1 for none */
+	uint8_t hops; /* 0 for a direct peer */
 	bool is_static;
 };
 
@@ -121,7 +122,7 @@ struct route {
 struct relay_counters {
 	uint64_t local_rx, local_delivered, local_held;
 	uint64_t undeliverable_noring, undeliverable_msgsize, undeliverable_policy,
-		undeliverable_unreachable, undeliverable_other;
+	    undeliverable_unreachable, undeliverable_other;
 	uint64_t reports_sent;
 };
 
@@ -185,7 +186,7 @@ void routes_learn(struct relay *relay, int link, const struct wire_route *routes
 void routes_link_down(struct relay *relay, int link);
 /* Fill the announcement for a link (split horizon); returns the count. */
 uint32_t routes_announcement(const struct relay *relay, int link, struct wire_route *out,
-			     uint32_t cap);
+                             uint32_t cap);
 
 /* ---- local.c ---- */
 int local_init(struct relay *relay);

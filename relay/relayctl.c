@@ -29,12 +29,13 @@ int main(int argc, char **argv)
 			cmd = argv[i];
 		else {
 			fprintf(stderr, "usage: argo-relayctl -s SOCKET "
-					"[status|links|routes|mappings|counters] [--json]\n");
+			                "[status|links|routes|mappings|counters] [--json]\n");
 			return 2;
 		}
 	}
 	if (!sock || strlen(sock) >= sizeof(addr.sun_path)) {
-		fprintf(stderr, "argo-relayctl: -s SOCKET (the relay's 'control' path) is required\n");
+		fprintf(stderr,
+		        "argo-relayctl: -s SOCKET (the relay's 'control' path) is required\n");
 		return 2;
 	}
 	memcpy(addr.sun_path, sock, strlen(sock) + 1);

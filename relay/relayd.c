@@ -135,6 +135,12 @@ void relay_route(struct relay *relay, struct relay_msg *msg)
 {
 	int link;
 
+	/* The reserved type is the relays' own word (undeliverable reports):
+	 * nobody may send it on, or a guest could forge such reports. */
+	if (msg->message_type == WIRE_MSGTYPE_UNDELIVERABLE) {
+		relay_undeliverable(relay, msg, EINVAL);
+		return;
+	}
 	if (strcmp(msg->dst.hvid, relay->config->hvid) == 0) {
 		local_deliver(relay, msg);
 		return;
@@ -189,12 +195,12 @@ void relay_undeliverable(struct relay *relay, struct relay_msg *msg, int error)
 	if (!(relay->logged_causes & (1u << bit))) {
 		relay->logged_causes |= 1u << bit;
 		relay_log(0, "undeliverable: %s:%u:%u -> %s:%u:%u: %s (logged once per cause)",
-			  msg->src.hvid, msg->src.domid, msg->src.port, msg->dst.hvid,
-			  msg->dst.domid, msg->dst.port, why);
+		          msg->src.hvid, msg->src.domid, msg->src.port, msg->dst.hvid,
+		          msg->dst.domid, msg->dst.port, why);
 	}
 	if (strcmp(msg->src.hvid, relay->config->hvid) == 0) {
 		struct wire_undeliverable u = {
-			.msn = msg->msn, .src = msg->src, .dst = msg->dst, .error = (uint32_t)error};
+		    .msn = msg->msn, .src = msg->src, .dst = msg->dst, .error = (uint32_t)error};
 
 		local_report_undeliverable(relay, &u);
 	} else {
@@ -223,8 +229,8 @@ static int drop_privileges(const char *user)
 static int setup(struct relay *relay)
 {
 	struct itimerspec tick = {
-		.it_interval = {.tv_nsec = TICK_MS * 1000000L},
-		.it_value = {.tv_nsec = TICK_MS * 1000000L},
+	    .it_interval = {.tv_nsec = TICK_MS * 1000000L},
+	    .it_value = {.tv_nsec = TICK_MS * 1000000L},
 	};
 	sigset_t mask;
 	unsigned int i;
@@ -250,7 +256,8 @@ static int setup(struct relay *relay)
 
 	ret = argo_open(relay->config->fabric, &relay->fabric);
 	if (ret < 0) {
-		relay_log(0, "cannot open fabric %s: %s", relay->config->fabric, argo_strerror(ret));
+		relay_log(0, "cannot open fabric %s: %s", relay->config->fabric,
+		          argo_strerror(ret));
 		return ret;
 	}
 	relay->domid = argo_domid(relay->fabric);
@@ -310,15 +317,16 @@ static void run(struct relay *relay)
 			else if (tag == &tag_control)
 				control_on_event(relay, control_listen_fd);
 			else if ((char *)tag >= (char *)relay->links &&
-				 (char *)tag < (char *)(relay->links + relay->nlinks)) {
+			         (char *)tag < (char *)(relay->links + relay->nlinks)) {
 				/* A link watches its session fd with the link itself as
 				 * tag, and its listening fd with &link->listen_fd. */
 				size_t k = (size_t)((char *)tag - (char *)relay->links) /
-					   sizeof(struct link);
+				           sizeof(struct link);
 				struct link *link = &relay->links[k];
 
-				link_on_event(link, tag == &link->listen_fd ? link->listen_fd : link->fd,
-					      events[i].events);
+				link_on_event(link,
+				              tag == &link->listen_fd ? link->listen_fd : link->fd,
+				              events[i].events);
 			}
 		}
 		/* Route changes are announced once per round, not per frame. */
@@ -333,7 +341,7 @@ static void run(struct relay *relay)
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: argo-relayd [-v] CONFIG\n"
-		     "       argo-relayd --check-config CONFIG\n");
+	             "       argo-relayd --check-config CONFIG\n");
 }
 
 int main(int argc, char **argv)
@@ -385,7 +393,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	relay_log(0, "serving: domain %u on %s, %d links", relay->domid, config.fabric,
-		  relay->nlinks);
+	          relay->nlinks);
 	run(relay);
 	relay_log(0, "stopping");
 	control_fini(relay);

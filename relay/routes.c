@@ -79,7 +79,8 @@ void routes_learn(struct relay *relay, int link, const struct wire_route *routes
 		if (r && (r->is_static || r->hops <= routes[i].hops + 1))
 			continue;
 		if (!r) {
-			if (relay->nroutes >= (int)(sizeof(relay->routes) / sizeof(relay->routes[0])))
+			if (relay->nroutes >=
+			    (int)(sizeof(relay->routes) / sizeof(relay->routes[0])))
 				continue;
 			r = &relay->routes[relay->nroutes++];
 			memcpy(r->hvid, routes[i].hvid, WIRE_HVID_SIZE);
@@ -107,7 +108,7 @@ void routes_link_down(struct relay *relay, int link)
 }
 
 uint32_t routes_announcement(const struct relay *relay, int link, struct wire_route *out,
-			     uint32_t cap)
+                             uint32_t cap)
 {
 	uint32_t n = 0;
 	int j;
@@ -120,8 +121,7 @@ uint32_t routes_announcement(const struct relay *relay, int link, struct wire_ro
 		const struct route *r = &relay->routes[j];
 
 		/* Split horizon: never tell a link what we learned from it. */
-		if (r->link == link || r->link < 0 ||
-		    relay->links[r->link].state != LINK_UP)
+		if (r->link == link || r->link < 0 || relay->links[r->link].state != LINK_UP)
 			continue;
 		memcpy(out[n].hvid, r->hvid, WIRE_HVID_SIZE);
 		out[n++].hops = r->hops;

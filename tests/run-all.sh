@@ -1,6 +1,7 @@
 #!/bin/bash
 # Runs every test suite of `make check`, for the plain build and the
-# ASan/UBSan build, then cppcheck. Each suite prints its own
+# ASan/UBSan build, then cppcheck, then the xen-conformance scenario (real
+# Xen in QEMU; ARGO_CHECK_XEN=0 leaves it out). Each suite prints its own
 # "N passed, N failed" line; this script adds them up and ends with one such
 # line for everything. Logs: $BUILD/test-logs/.
 #
@@ -66,6 +67,35 @@ conformance() {
 	return $rc
 }
 
+# The conformance suite with its other domains remote (--peer remote:DIR):
+# four argo-conformance-peer, each a domain of the same fresh daemon, as the
+# xen-conformance scenario drives PV domUs on Xen. The teardown cases end
+# three of them (DIE).
+conformance_remote() {
+	local bin=$1 log=$2 dir="$TMP/peers-$RANDOM" sock pid rc=0 i
+	sock=$dir/sim.sock
+	mkdir -p "$dir/pool"
+	pid=$(start_simd "$bin" "$sock" "$log.simd" -m) || return 1
+	for i in 1 2 3 4; do
+		"$bin/argo-conformance-peer" --fabric "sim:$sock" --listen "$dir/pool/$i.sock" -d \
+			--pidfile "$dir/peer$i.pid" 2>>"$log.peers" || rc=1
+	done
+	[ $rc -ne 0 ] || "$bin/argo-conformance" --fabric "sim:$sock" --peer "remote:$dir/pool" \
+		--peer-wait 5 --mac-permissive yes
+	rc=$((rc | $?))
+	for i in 1 2 3 4; do
+		if [ -f "$dir/peer$i.pid" ] && kill -0 "$(cat "$dir/peer$i.pid")" 2>/dev/null; then
+			kill -TERM "$(cat "$dir/peer$i.pid")" 2>/dev/null
+		fi
+	done
+	stop_simd "$pid" "$log.simd" || rc=1
+	if grep -qE 'Sanitizer|runtime error' "$log.peers" 2>/dev/null; then
+		echo "argo-conformance-peer: sanitizer report in $log.peers"
+		rc=1
+	fi
+	return $rc
+}
+
 # The demo's exchange on a fresh daemon: two programs, many messages. The
 # echo service connects on a static socket, so its domid is known (5).
 ping_echo() {
@@ -100,11 +130,14 @@ for variant in plain san; do
 	export ARGO_SIMD="$bin/argo-simd"
 	run_suite "$variant:unit-ring" "$bin/test-ring"
 	run_suite "$variant:unit-sim-fabric" "$bin/test-sim-fabric"
+	run_suite "$variant:unit-wire" "$bin/test-wire"
+	run_suite "$variant:unit-auth" "$bin/test-auth"
 	run_suite "$variant:unit-relay-config" "$bin/test-relay-config"
 	run_suite "$variant:unit-transport" "$bin/test-transport"
 	run_suite "$variant:simd-hostile" "$bin/test-simd-hostile"
 	run_suite "$variant:conformance-mac" conformance "$bin" yes "$LOGS/$variant-conformance-mac"
 	run_suite "$variant:conformance-nomac" conformance "$bin" no "$LOGS/$variant-conformance-nomac"
+	run_suite "$variant:conformance-remote" conformance_remote "$bin" "$LOGS/$variant-conformance-remote"
 	run_suite "$variant:ping-echo" ping_echo "$bin" "$LOGS/$variant-ping-echo"
 	run_suite "$variant:relay-chain-demo" relay_demo "$bin"
 	if [ $variant = plain ]; then count=100000 asan=""; else count=20000 asan=1; fi
@@ -112,7 +145,7 @@ for variant in plain san; do
 		"$(dirname "$0")/integration/test-relay.sh" "$bin"
 done
 
-# The decoder under libFuzzer for a minute (clang; ASan/UBSan built in).
+# The link decoder under libFuzzer for a minute (clang; ASan/UBSan built in).
 fuzz_suite() {
 	if make --no-print-directory BUILD="$BUILD" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}"; then
 		echo "1 passed, 0 failed"
@@ -121,6 +154,7 @@ fuzz_suite() {
 		return 1
 	fi
 }
+run_suite fuzz-wire fuzz_suite
 
 cppcheck_suite() {
 	if make --no-print-directory cppcheck; then
@@ -131,6 +165,27 @@ cppcheck_suite() {
 	fi
 }
 run_suite cppcheck cppcheck_suite
+
+# The conformance suite on real Xen (Xen with Argo, dom0 and PV domUs in
+# QEMU), compared case by case with sim: `make e2e E2E=xen-conformance`,
+# which builds Xen, the kernel module and the images first when needed
+# (docs/xen-fabric.md). Its cases count here, from the scenario's summary
+# line; details in $BUILD/harness/xen-conformance/.
+xen_conformance() {
+	local summary="$BUILD/harness/xen-conformance/summary.txt" rc line
+	rm -f "$summary"
+	make --no-print-directory BUILD="$BUILD" e2e E2E=xen-conformance
+	rc=$?
+	line=$(cat "$summary" 2>/dev/null)
+	echo "$line"
+	if [[ "$line" =~ \(([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped\) ]]; then
+		echo "xen-conformance: ${BASH_REMATCH[1]} passed, ${BASH_REMATCH[2]} failed, ${BASH_REMATCH[3]} skipped"
+	fi
+	return $rc
+}
+if [ "${ARGO_CHECK_XEN:-1}" != 0 ]; then
+	run_suite xen-conformance xen_conformance
+fi
 
 echo
 if [ "$total_skip" -gt 0 ]; then

@@ -8,6 +8,13 @@
  *
  * Prints one line per failure and a summary with round-trip percentiles;
  * exits 0 only if every reply came back intact and in order.
+ *
+ * A request that a relay could not deliver comes back as a control message
+ * of the reserved message_type 0xA4600001 (docs/protocol.md, UNDELIVERABLE):
+ * payload u32 error (positive errno, little endian), then the 24-byte global
+ * address of the destination. It is reported as
+ *   argo-ping: request #N undeliverable: <strerror(error)> (reported by the relay)
+ * and counted as "refused" in the summary.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -15,6 +22,9 @@
 #include "tool_util.h"
 
 #define PING_TYPE 0x50494e47u /* "PING" */
+/* A relay's report of an undeliverable message (common/wire.h). */
+#define UNDELIVERABLE_TYPE 0xA4600001u
+#define UNDELIVERABLE_SIZE (4 + 24)
 
 static void fill(uint8_t *buf, size_t size, uint64_t seq)
 {
@@ -44,7 +54,7 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	xen_argo_send_addr_t addr = {.src = {.aport = 40000, .domain_id = XEN_ARGO_DOMID_ANY}};
-	unsigned long count = 1000, size = 64, ok = 0, bad = 0, lost = 0, dup = 0, i;
+	unsigned long count = 1000, size = 64, ok = 0, bad = 0, lost = 0, dup = 0, refused = 0, i;
 	int timeout_ms = 5000, have_to = 0, c, ret;
 	xen_argo_register_ring_t reg;
 	struct argo_fabric *fabric;
@@ -110,7 +120,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	out = malloc(size);
-	in = malloc(size);
+	/* Room for a relay's report too, whatever the request size. */
+	in = malloc(size < UNDELIVERABLE_SIZE ? UNDELIVERABLE_SIZE : size);
 	rtt = calloc(count, sizeof(*rtt));
 	if (!out || !in || !rtt) {
 		fprintf(stderr, "argo-ping: out of memory\n");
@@ -137,7 +148,9 @@ int main(int argc, char **argv)
 		for (;;) {
 			for (;;) {
 				argo_event_clear(fabric);
-				n = argo_recv(ring, &from, &type, in, size);
+				n = argo_recv(ring, &from, &type, in,
+				              size < UNDELIVERABLE_SIZE ? UNDELIVERABLE_SIZE
+				                                        : size);
 				if (n != -EAGAIN)
 					break;
 				ret = tool_wait_event(fabric, timeout_ms);
@@ -153,7 +166,7 @@ int main(int argc, char **argv)
 			memcpy(&seq, in, n >= 8 ? 8 : 0);
 			if (n >= 8 && seq < i && type == PING_TYPE) {
 				fprintf(stderr, "argo-ping: reply #%llu arrived again\n",
-					(unsigned long long)seq);
+				        (unsigned long long)seq);
 				dup++;
 				continue;
 			}
@@ -166,12 +179,26 @@ int main(int argc, char **argv)
 				break;
 			continue;
 		}
+		if (type == UNDELIVERABLE_TYPE && n >= 4) {
+			uint32_t error = (uint32_t)in[0] | (uint32_t)in[1] << 8 |
+			                 (uint32_t)in[2] << 16 | (uint32_t)in[3] << 24;
+
+			fprintf(
+			    stderr,
+			    "argo-ping: request #%lu undeliverable: %s (reported by the relay)\n",
+			    i, strerror((int)error));
+			refused++;
+			continue;
+		}
 		rtt[ok + bad] = tool_now_ns() - t0;
 		fill(out, size, i);
-		if ((size_t)n != size || type != PING_TYPE || from.domain_id != addr.dst.domain_id ||
-		    from.aport != addr.dst.aport || seq != i || memcmp(in, out, size) != 0) {
-			fprintf(stderr, "argo-ping: reply #%lu is wrong (seq %llu, %zd bytes, from %u:%u)\n",
-				i, (unsigned long long)seq, n, from.domain_id, from.aport);
+		if ((size_t)n != size || type != PING_TYPE ||
+		    from.domain_id != addr.dst.domain_id || from.aport != addr.dst.aport ||
+		    seq != i || memcmp(in, out, size) != 0) {
+			fprintf(
+			    stderr,
+			    "argo-ping: reply #%lu is wrong (seq %llu, %zd bytes, from %u:%u)\n", i,
+			    (unsigned long long)seq, n, from.domain_id, from.aport);
 			bad++;
 		} else {
 			ok++;
@@ -180,14 +207,15 @@ int main(int argc, char **argv)
 
 	qsort(rtt, ok + bad, sizeof(*rtt), cmp_u64);
 	/* Requests never answered (a time-out ends the run early) are lost. */
-	lost = count - ok - bad;
+	lost = count - ok - bad - refused;
 	if (ok + bad) {
-		printf("argo-ping: %lu sent, %lu ok, %lu wrong, %lu lost, %lu duplicated; "
+		printf("argo-ping: %lu sent, %lu ok, %lu wrong, %lu lost, %lu duplicated, %lu "
+		       "refused; "
 		       "round trip p50 %.1f us, p99 %.1f us\n",
-		       count, ok, bad, lost, dup, rtt[(ok + bad) / 2] / 1000.0,
+		       count, ok, bad, lost, dup, refused, rtt[(ok + bad) / 2] / 1000.0,
 		       rtt[(ok + bad) * 99 / 100] / 1000.0);
 	} else {
-		printf("argo-ping: %lu sent, no reply\n", count);
+		printf("argo-ping: %lu sent, no reply, %lu refused\n", count, refused);
 	}
 	free(out);
 	free(in);

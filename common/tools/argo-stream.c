@@ -65,7 +65,7 @@ struct opts {
 static int do_send(struct opts *o)
 {
 	xen_argo_send_addr_t addr = {.src = {.aport = o->port, .domain_id = XEN_ARGO_DOMID_ANY},
-				     .dst = o->to};
+	                             .dst = o->to};
 	struct argo_fabric *fabric;
 	uint8_t *buf = malloc(o->max_size);
 	unsigned long i, eagain_waits = 0;
@@ -99,7 +99,7 @@ static int do_send(struct opts *o)
 		}
 		if (n != (ssize_t)size) {
 			fprintf(stderr, "argo-stream: send #%lu (%u bytes): %s\n", i, size,
-				argo_strerror(n < 0 ? (int)n : -EIO));
+			        argo_strerror(n < 0 ? (int)n : -EIO));
 			argo_close(fabric);
 			free(buf);
 			return 1;
@@ -113,7 +113,8 @@ static int do_send(struct opts *o)
 
 static int do_recv(struct opts *o)
 {
-	xen_argo_register_ring_t reg = {.aport = o->port, .partner_id = o->partner, .len = o->ring_len};
+	xen_argo_register_ring_t reg = {
+	    .aport = o->port, .partner_id = o->partner, .len = o->ring_len};
 	unsigned long got = 0, dup = 0, reorder = 0, corrupt = 0;
 	uint64_t next = 0, bytes = 0, t0 = 0;
 	struct argo_fabric *fabric;
@@ -141,7 +142,7 @@ static int do_recv(struct opts *o)
 	if (o->stall_ms > 0) {
 		/* Not reading: the ring fills and senders must wait. */
 		struct timespec ts = {.tv_sec = o->stall_ms / 1000,
-				      .tv_nsec = (long)(o->stall_ms % 1000) * 1000000L};
+		                      .tv_nsec = (long)(o->stall_ms % 1000) * 1000000L};
 
 		nanosleep(&ts, NULL);
 	}
@@ -158,7 +159,7 @@ static int do_recv(struct opts *o)
 			ret = tool_wait_event(fabric, o->timeout_ms);
 			if (ret <= 0) {
 				fprintf(stderr, "argo-stream: nothing for %d ms after #%llu\n",
-					o->timeout_ms, (unsigned long long)next);
+				        o->timeout_ms, (unsigned long long)next);
 				break;
 			}
 			continue;
@@ -179,7 +180,7 @@ static int do_recv(struct opts *o)
 			dup++;
 		} else if (seq > next) {
 			fprintf(stderr, "argo-stream: #%llu arrived where #%llu was due\n",
-				(unsigned long long)seq, (unsigned long long)next);
+			        (unsigned long long)seq, (unsigned long long)next);
 			reorder++;
 			next = seq + 1;
 		} else {
@@ -194,13 +195,14 @@ static int do_recv(struct opts *o)
 	argo_notify(fabric, NULL);
 	{
 		double secs = t0 ? (double)(tool_now_ns() - t0) / 1e9 : 0;
-		unsigned long missing = o->count - (got - dup - corrupt > o->count ? o->count
-										: got - dup - corrupt);
+		unsigned long missing =
+		    o->count - (got - dup - corrupt > o->count ? o->count : got - dup - corrupt);
 
-		printf("argo-stream: received %lu of %lu, %lu missing, %lu duplicated, %lu reordered, "
-		       "%lu corrupted, %.1f MB/s\n",
-		       got - dup, o->count, missing, dup, reorder, corrupt,
-		       secs > 0 ? (double)bytes / secs / 1e6 : 0.0);
+		printf(
+		    "argo-stream: received %lu of %lu, %lu missing, %lu duplicated, %lu reordered, "
+		    "%lu corrupted, %.1f MB/s\n",
+		    got - dup, o->count, missing, dup, reorder, corrupt,
+		    secs > 0 ? (double)bytes / secs / 1e6 : 0.0);
 		ret = (missing || dup || reorder || corrupt) ? 1 : 0;
 	}
 	argo_unregister_ring(fabric, ring);
@@ -212,26 +214,26 @@ static int do_recv(struct opts *o)
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"fabric", required_argument, NULL, 'f'},
-		{"to", required_argument, NULL, 't'},
-		{"port", required_argument, NULL, 'p'},
-		{"partner", required_argument, NULL, 'P'},
-		{"count", required_argument, NULL, 'n'},
-		{"ring-len", required_argument, NULL, 'r'},
-		{"min-size", required_argument, NULL, 'm'},
-		{"max-size", required_argument, NULL, 'M'},
-		{"timeout", required_argument, NULL, 'T'},
-		{"stall-ms", required_argument, NULL, 'S'},
-		{NULL, 0, NULL, 0},
+	    {"fabric", required_argument, NULL, 'f'},
+	    {"to", required_argument, NULL, 't'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"partner", required_argument, NULL, 'P'},
+	    {"count", required_argument, NULL, 'n'},
+	    {"ring-len", required_argument, NULL, 'r'},
+	    {"min-size", required_argument, NULL, 'm'},
+	    {"max-size", required_argument, NULL, 'M'},
+	    {"timeout", required_argument, NULL, 'T'},
+	    {"stall-ms", required_argument, NULL, 'S'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct opts o = {
-		.port = 41000,
-		.ring_len = 1024 * 1024,
-		.min_size = 16,
-		.max_size = 65536,
-		.partner = XEN_ARGO_DOMID_ANY,
-		.count = 1000,
-		.timeout_ms = 10000,
+	    .port = 41000,
+	    .ring_len = 1024 * 1024,
+	    .min_size = 16,
+	    .max_size = 65536,
+	    .partner = XEN_ARGO_DOMID_ANY,
+	    .count = 1000,
+	    .timeout_ms = 10000,
 	};
 	int have_to = 0, c;
 	const char *mode;
@@ -285,7 +287,7 @@ int main(int argc, char **argv)
 	if (!o.uri || o.min_size < 8 || o.max_size < o.min_size || o.max_size > 0xFFFFE0 ||
 	    (!strcmp(mode, "send") && !have_to)) {
 		fprintf(stderr, "argo-stream: need --fabric (and --to for send); 8 <= min-size <= "
-				"max-size <= 16776672\n");
+		                "max-size <= 16776672\n");
 		return 2;
 	}
 	return !strcmp(mode, "send") ? do_send(&o) : do_recv(&o);

@@ -647,6 +647,89 @@ static void test_register_failed_reregister_removes(void)
 	tring_close(&b);
 }
 
+/*
+ * Xen counts rings, not ring names (argo.c ring_count): a successful
+ * same-size re-register counts one more ring (argo.c:1825), and a failed
+ * re-register that removes the ring does not uncount it (argo.c:1784);
+ * unregister gives back one slot, only the domain's death all of them.
+ * Seen on Xen 4.17 by the xen-conformance scenario (register-too-many after
+ * register-reregister-same-size in a long-lived dom0).
+ */
+static void test_register_reregister_counts(void)
+{
+	struct tring a, b, t;
+	struct dom *d1, *d2;
+	int pipefd[2];
+	uint32_t i;
+
+	fx_init(0, NULL);
+	d1 = mkdom(1);
+	d2 = mkdom(2);
+	tring_open(&a, 64);
+	tring_open(&b, 64);
+	tring_open(&t, 64);
+
+	/* One ring, re-registered (same size) once: two slots. */
+	CU_ASSERT_EQUAL(reg(d1, 7000, 2, &a), 0);
+	CU_ASSERT_EQUAL(reg(d1, 7000, 2, &b), 0);
+	CU_ASSERT_EQUAL(stats().rings, 1);
+	for (i = 0; i < XEN_ARGO_MAX_RINGS_PER_DOMAIN - 2; i++)
+		CU_ASSERT_EQUAL(reg(d1, 8000 + i, 2, &t), 0);
+	CU_ASSERT_EQUAL(stats().rings, 127);
+	CU_ASSERT_EQUAL(reg(d1, 9000, 2, &t), -ENOSPC);
+
+	/* Unregistering the re-registered ring gives back one slot only:
+	 * 127 rings at most now. */
+	CU_ASSERT_EQUAL(unreg(d1, 7000, 2), 0);
+	CU_ASSERT_EQUAL(stats().rings, 126);
+	CU_ASSERT_EQUAL(reg(d1, 9000, 2, &t), 0);
+	CU_ASSERT_EQUAL(reg(d1, 9001, 2, &t), -ENOSPC);
+	CU_ASSERT_EQUAL(stats().rings, 127);
+
+	/* A re-register refused (FAIL_EXIST, another size) counts nothing. */
+	CU_ASSERT_EQUAL(unreg(d1, 8000, 2), 0);
+	CU_ASSERT_EQUAL(reg_flags(d1, 9000, 2, 64, 1, XEN_ARGO_REGISTER_FLAG_FAIL_EXIST, t.fd),
+	                -EEXIST);
+	CU_ASSERT_EQUAL(reg_flags(d1, 9000, 2, 128, 1, 0, t.fd), -EEXIST);
+	CU_ASSERT_EQUAL(reg(d1, 9001, 2, &t), 0);
+	CU_ASSERT_EQUAL(reg(d1, 9002, 2, &t), -ENOSPC);
+
+	/* A failed re-register removes the ring and keeps its slot. */
+	CU_ASSERT_EQUAL(unreg(d1, 8001, 2), 0);
+	CU_ASSERT_FATAL(pipe(pipefd) == 0);
+	CU_ASSERT_EQUAL(reg_flags(d1, 9000, 2, 64, 1, 0, pipefd[0]), -EINVAL);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	CU_ASSERT_EQUAL(unreg(d1, 9000, 2), -ENOENT);
+	CU_ASSERT_EQUAL(stats().rings, 125);
+	CU_ASSERT_EQUAL(reg(d1, 9000, 2, &t), 0);
+	CU_ASSERT_EQUAL(reg(d1, 9002, 2, &t), -ENOSPC);
+
+	/* A failed first register leaves the count as it was. */
+	CU_ASSERT_EQUAL(unreg(d1, 8002, 2), 0);
+	CU_ASSERT_FATAL(pipe(pipefd) == 0);
+	CU_ASSERT_EQUAL(reg_flags(d1, 9100, 2, 64, 1, 0, pipefd[0]), -EINVAL);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	CU_ASSERT_EQUAL(reg(d1, 9002, 2, &t), 0);
+	CU_ASSERT_EQUAL(reg(d1, 9003, 2, &t), -ENOSPC);
+	CU_ASSERT_EQUAL(stats().rings, 126);
+
+	/* The count is per domain, and a new domain starts from 0. */
+	CU_ASSERT_EQUAL(reg(d2, 7000, 1, &a), 0);
+	CU_ASSERT_EQUAL(reg(d2, 7000, 1, &b), 0);
+	sim_domain_destroy(F, d1->d);
+	d1->d = NULL;
+	d1 = mkdom(3);
+	for (i = 0; i < XEN_ARGO_MAX_RINGS_PER_DOMAIN; i++)
+		CU_ASSERT_EQUAL(reg(d1, 8000 + i, 2, &t), 0);
+	CU_ASSERT_EQUAL(reg(d1, 9000, 2, &t), -ENOSPC);
+	fx_fini();
+	tring_close(&a);
+	tring_close(&b);
+	tring_close(&t);
+}
+
 /* ---------------------------------------------------------------------------
  * Suite: unregister_ring.
  */
@@ -1870,6 +1953,7 @@ int main(void)
 	    T(test_register_existing),          T(test_register_reregister_same_size),
 	    T(test_register_bad_memory),        T(test_register_tx_adoption),
 	    T(test_register_tx_ptr_is_fabrics), T(test_register_failed_reregister_removes),
+	    T(test_register_reregister_counts),
 	};
 	static const struct test_def unregisters[] = {
 	    T(test_unregister),

@@ -98,13 +98,13 @@ struct argo_dev_notify {
 	__u64 ring_data;
 };
 
-#define ARGO_IOC_MAGIC 0xA7
+#define ARGO_IOC_MAGIC      0xA7
 
 #define ARGO_IOC_REGISTER   _IOWR(ARGO_IOC_MAGIC, 1, struct argo_dev_register)
 #define ARGO_IOC_UNREGISTER _IOW(ARGO_IOC_MAGIC, 2, struct argo_dev_unregister)
 #define ARGO_IOC_SENDV      _IOW(ARGO_IOC_MAGIC, 3, struct argo_dev_sendv)
 #define ARGO_IOC_NOTIFY     _IOW(ARGO_IOC_MAGIC, 4, struct argo_dev_notify)
 /* This domain's id (Xen's domid_t) into the __u32 pointed to. */
-#define ARGO_IOC_GET_DOMID  _IOR(ARGO_IOC_MAGIC, 5, __u32)
+#define ARGO_IOC_GET_DOMID _IOR(ARGO_IOC_MAGIC, 5, __u32)
 
 #endif /* _UAPI_LINUX_ARGO_DEV_H */
