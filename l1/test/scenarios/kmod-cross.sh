@@ -4,14 +4,16 @@
 # partner is the domU is unregistered after the domU died, without a leak.
 # Based on harness/scenarios/domu-smoke.sh. Kernel options:
 # argo.domu_run=NAME (default kmod-domu), argo.domu_timeout=SECONDS (180).
+# kmod-pvh runs this same script with KMOD_DOMU_TYPE=pvh.
 . /usr/share/argo-e2e/lib.sh
+domu_type=${KMOD_DOMU_TYPE:-pv}
 
 if [ "$(e2e_role)" != dom0 ]; then
 	e2e_case dom0 FAIL "runs in dom0 only (role $(e2e_role))"
 	e2e_finish
 fi
 domu_run=$(e2e_cmdline argo.domu_run) || domu_run=kmod-domu
-domu_timeout=$(e2e_cmdline argo.domu_timeout) || domu_timeout=180
+domu_timeout=$(e2e_cmdline argo.domu_timeout) || domu_timeout=${KMOD_DOMU_TIMEOUT:-180}
 
 if ! e2e_check xen-tools-start xen_tools_start; then
 	e2e_case domu-create SKIP "no toolstack"
@@ -19,10 +21,14 @@ if ! e2e_check xen-tools-start xen_tools_start; then
 fi
 e2e_check xl-info xl info || true
 e2e_check xl-list xl list || true
+if [ "$domu_type" != pv ] && ! xl info | grep -q '^virt_caps.* hvm'; then
+	e2e_case domu-create SKIP "Xen offers no hvm (virt_caps: $(xl info | sed -n 's/^virt_caps *: //p'))"
+	e2e_finish
+fi
 
 cat >/tmp/domu1.cfg <<CFG
 name = "domu1"
-type = "pv"
+type = "$domu_type"
 kernel = "/boot/vmlinuz"
 ramdisk = "/boot/initrd-domu.gz"
 extra = "console=hvc0 argo.run=$domu_run"

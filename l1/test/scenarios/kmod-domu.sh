@@ -1,7 +1,7 @@
 #!/bin/sh
-# kmod-domu: argo.ko inside a PV domU: its domid from xenstore, the
+# kmod-domu: argo.ko inside a PV or PVH domU: its domid from xenstore, the
 # conformance suite on itself, the device test, a ping to dom0's echo.
-# e2e-helper: a domU of kmod-cross (it pings dom0, so it needs that dom0)
+# e2e-helper: a domU of kmod-cross and kmod-pvh (it pings dom0, so it needs that dom0)
 . /usr/share/argo-e2e/lib.sh
 
 # Every conformance case as a case of this scenario, each in a process of
