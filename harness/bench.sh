@@ -65,51 +65,77 @@ direct_mbs=$(sed -n 's/.* \([0-9.]*\) MB\/s/\1/p' "$RUN/r.log")
 stop_simd "$pid" "$RUN/d.log"
 say "rtt direct (one fabric):        p50 ${d50} us  p99 ${d99} us"
 
-# Brings up a chain of LEVELS in $RUN/cLEVELS with the echo at L0 and
-# measures the round trip from the innermost level into C50/C99.
-chain_rtt() {
-	local dir="$RUN/c$1" inner=$(( $1 - 1 ))
-	mkdir -p "$dir"
-	chain_up "$dir" "$BIN" "$1" unix || exit 1
-	start_echo "$dir/l0-dom5.sock" || exit 1
-	read -r C50 C99 < <("$BIN/argo-ping" --fabric "sim:$dir/l$inner.sock" --to 0:7000 \
-		--count "$COUNT" --size "$SIZE" | ping_stats)
-	stop_echo
+# Three topologies up at once, measured in turns (2 levels, 3 levels,
+# 2 levels with socat in the link, again and again), so that the machine's
+# drift lands on all three alike; the hop costs are medians of the per-turn
+# differences.
+ALL_RELAYS=()
+ECHOS=()
+bring_up() { # bring_up DIR LEVELS
+	mkdir -p "$1"
+	chain_up "$1" "$BIN" "$2" unix || exit 1
+	ALL_RELAYS+=("${CHAIN_RELAY_PIDS[@]}")
+}
+echo_at() { # echo_at SOCKET
+	"$BIN/argo-echo" --fabric "sim:$1" --port 7000 >"$1.echo.log" 2>&1 &
+	ECHOS+=($!)
+	wait_for_line "$1.echo.log" "serving port 7000" 5 || exit 1
+}
+stop_all() {
+	local p
+	for p in "${ECHOS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	for p in "${ALL_RELAYS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	ECHOS=() ALL_RELAYS=() CHAIN_RELAY_PIDS=()
+	chain_down >/dev/null 2>&1
+	pkill -KILL -f "UNIX-LISTEN:$RUN/" 2>/dev/null
 }
 
-chain_rtt 2
-c2_50=$C50 c2_99=$C99
-# Throughput through 2 levels while the chain is up.
+bring_up "$RUN/c2" 2
+echo_at "$RUN/c2/l0-dom5.sock"
+bring_up "$RUN/c3" 3
+echo_at "$RUN/c3/l0-dom5.sock"
+bring_up "$RUN/cs" 2
+kill -TERM "${CHAIN_RELAY_PIDS[1]}" && wait "${CHAIN_RELAY_PIDS[1]}"
+sed -i "s|^connect = $RUN/cs/l0-down.sock|connect = $RUN/cs/socat.sock|" "$RUN/cs/l1.conf"
+socat UNIX-LISTEN:"$RUN/cs/socat.sock",fork,unlink-early UNIX-CONNECT:"$RUN/cs/l0-down.sock" 2>/dev/null &
+chain_start_relay "$RUN/cs" "$BIN" 1 && chain_wait_link "$RUN/cs" "$BIN" 1 up 10 || exit 1
+ALL_RELAYS+=("${CHAIN_RELAY_PIDS[1]}")
+echo_at "$RUN/cs/l0-dom5.sock"
+
+ROUNDS=${BENCH_ROUNDS:-9}
+per=$(( COUNT / ROUNDS > 200 ? COUNT / ROUNDS : 200 ))
+rtt_of() { "$BIN/argo-ping" --fabric "sim:$1" --to 0:7000 --count "$per" --size "$SIZE" | ping_stats; }
+: >"$RUN/turns"
+for ((t = 0; t < ROUNDS; t++)); do
+	read -r a _ < <(rtt_of "$RUN/c2/l1.sock")
+	read -r b _ < <(rtt_of "$RUN/c3/l2.sock")
+	read -r c _ < <(rtt_of "$RUN/cs/l1.sock")
+	echo "$a $b $c" >>"$RUN/turns"
+done
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+c2_50=$(awk '{ print $1 }' "$RUN/turns" | median)
+c3_50=$(awk '{ print $2 }' "$RUN/turns" | median)
+s50=$(awk '{ print $3 }' "$RUN/turns" | median)
+relay_hop=$(awk '{ printf "%.1f\n", $2 - $1 }' "$RUN/turns" | median)
+socat_hop=$(awk '{ printf "%.1f\n", $3 - $1 }' "$RUN/turns" | median)
+
+# Throughput through 2 levels: the stream receiver takes the echo's place.
+kill -TERM "${ECHOS[0]}" && wait "${ECHOS[0]}"
 "$BIN/argo-stream" recv --fabric "sim:$RUN/c2/l0-dom5.sock" --port 7000 --count 20000 --min-size 65536 --max-size 65536 --ring-len 1048576 >"$RUN/r2.log" 2>&1 &
 rpid=$!
 wait_for_line "$RUN/r2.log" "receiving" 5
-"$BIN/argo-stream" send --fabric "sim:$RUN/c2/l1.sock" --to 0:7000 --count 20000 --min-size 65536 --max-size 65536 >/dev/null
+"$BIN/argo-stream" send --fabric "sim:$RUN/c2/l1.sock" --to 0:7000 --count 20000 --min-size 65536 --max-size 65536 >"$RUN/s2.log" 2>&1
 wait "$rpid"
 chain_mbs=$(sed -n 's/.* \([0-9.]*\) MB\/s/\1/p' "$RUN/r2.log")
 bytes_l1=$("$BIN/argo-relayctl" -s "$RUN/c2/l1.ctl" links | sed -n 's/.*bytes \([0-9]*\)\/.*/\1/p' | head -n 1)
+stop_all
 
-# --- 2 levels with a socat byte-forwarder spliced into the link.
-kill -TERM "${CHAIN_RELAY_PIDS[1]}" && wait "${CHAIN_RELAY_PIDS[1]}"
-sed -i "s|^connect = $RUN/c2/l0-down.sock|connect = $RUN/c2/socat.sock|" "$RUN/c2/l1.conf"
-socat UNIX-LISTEN:"$RUN/c2/socat.sock",fork,unlink-early UNIX-CONNECT:"$RUN/c2/l0-down.sock" 2>/dev/null &
-chain_start_relay "$RUN/c2" "$BIN" 1 && chain_wait_link "$RUN/c2" "$BIN" 1 up 10 || exit 1
-start_echo "$RUN/c2/l0-dom5.sock" || exit 1
-read -r s50 s99 < <("$BIN/argo-ping" --fabric "sim:$RUN/c2/l1.sock" --to 0:7000 --count "$COUNT" --size "$SIZE" | ping_stats)
-stop_echo
-chain_down >/dev/null 2>&1
-pkill -KILL -f "UNIX-LISTEN:$RUN/" 2>/dev/null
-
-chain_rtt 3
-c3_50=$C50 c3_99=$C99
-chain_down >/dev/null 2>&1
-
-say "rtt 2 levels (2 relays, 1 link): p50 ${c2_50} us  p99 ${c2_99} us"
-say "rtt 3 levels (3 relays, 2 links): p50 ${c3_50} us  p99 ${c3_99} us"
-say "rtt 2 levels + socat in the link: p50 ${s50} us  p99 ${s99} us"
-relay_hop=$(awk -v a="$c3_50" -v b="$c2_50" 'BEGIN { printf "%.1f", a - b }')
-socat_hop=$(awk -v a="$s50" -v b="$c2_50" 'BEGIN { printf "%.1f", a - b }')
-ratio=$(awk -v r="$relay_hop" -v s="$socat_hop" 'BEGIN { if (s > 0) printf "%.2f", r / s; else print "n/a" }')
-say "added by one more relay hop (p50): ${relay_hop} us; by a socat hop (p50): ${socat_hop} us; ratio relay/socat ${ratio}"
+say "median over $ROUNDS interleaved turns of $per round trips each (p50 of each turn):"
+say "rtt 2 levels (2 relays, 1 link):  p50 ${c2_50} us"
+say "rtt 3 levels (3 relays, 2 links): p50 ${c3_50} us"
+say "rtt 2 levels + socat in the link: p50 ${s50} us"
+ratio=$(awk -v r="$relay_hop" -v s="$socat_hop" 'BEGIN { if (s > 0) printf "%.2f", r / s; else print "n/a (socat hop <= 0)" }')
+say "added by one more relay hop: ${relay_hop} us; by a socat hop: ${socat_hop} us (medians of per-turn differences); ratio relay/socat ${ratio}"
 say "stream 64 KiB direct (one fabric): ${direct_mbs} MB/s"
 say "stream 64 KiB through 2 levels:    ${chain_mbs} MB/s (link l1->l0 carried ${bytes_l1} bytes, HMAC-SHA256 on every frame)"
 if [ -x "$BIN/bench-auth" ]; then
