@@ -206,9 +206,8 @@ void link_enqueue(struct link *link, struct relay_msg *msg)
 	link_pump(link);
 }
 
-bool link_can_take(const struct link *link, uint32_t len)
+bool link_can_take(const struct link *link)
 {
-	(void)len;
 	return link->state == LINK_UP && link->sent_bytes + link->unsent_bytes < link->credit &&
 	       link->relay->held_bytes < link->relay->config->queue_bytes;
 }

@@ -383,7 +383,7 @@ static bool drain_port(struct relay *relay, struct local_port *p)
 		src.port = from.aport;
 		if (strcmp(p->remote.hvid, relay->config->hvid) != 0) {
 			link = routes_lookup(relay, p->remote.hvid);
-			if (link >= 0 && !link_can_take(&relay->links[link], (uint32_t)n)) {
+			if (link >= 0 && !link_can_take(&relay->links[link])) {
 				p->blocked = true;
 				break;
 			}

@@ -168,8 +168,9 @@ void link_on_event(struct link *link, int fd, uint32_t events);
 void link_tick(struct link *link, uint64_t now_ms);
 /* Queue a message for the peer; takes ownership. */
 void link_enqueue(struct link *link, struct relay_msg *msg);
-/* May a message of len bytes be read from a local ring for this link now? */
-bool link_can_take(const struct link *link, uint32_t len);
+/* May another message be read from a local ring for this link now? (A
+ * message may overshoot the credit left: see link_pump.) */
+bool link_can_take(const struct link *link);
 /* Send what can be sent (after credit arrives or queueing). */
 void link_pump(struct link *link);
 void link_send_routes(struct link *link);

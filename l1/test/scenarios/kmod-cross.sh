@@ -48,48 +48,9 @@ echo "domu1 is domain ${domid:-?}"
 argo-echo --fabric xen: --port 7002 --partner "$domid" >/tmp/echo2.log 2>&1 &
 echo2_pid=$!
 
-glog=/var/log/xen/console/guest-domu1.log
-domu_done() { grep -q '^ARGO-E2E: RESULT' "$glog"; }
-if e2e_wait "$domu_timeout" domu_done; then
-	finished=1
-else
-	finished=0
-fi
-# The domU's console, its markers renamed so the harness does not take
-# them for dom0's.
-tr -d '\r' <"$glog" 2>/dev/null | sed -e 's/^ARGO-E2E: /domU-E2E: /' -e 's/^/domU| /'
-
-if grep -q '^ARGO-E2E: BEGIN' "$glog" 2>/dev/null; then
-	e2e_case domu-boot PASS "domain $domid reached /init"
-else
-	e2e_case domu-boot FAIL "no BEGIN on the domU console within ${domu_timeout}s"
-fi
-# Each of the domU scenario's cases, as a case of this scenario.
-tr -d '\r' <"$glog" 2>/dev/null | grep '^ARGO-E2E: CASE ' | while read -r _ _ n st msg; do
-	e2e_case "domu-$n" "$st" "$msg"
-done
-if [ "$finished" = 1 ]; then
-	rc=$(tr -d '\r' <"$glog" | sed -n 's/^ARGO-E2E: RESULT rc=\([0-9]*\).*/\1/p' | head -n 1)
-	if [ "$rc" = 0 ]; then
-		e2e_case domu-result PASS
-	else
-		e2e_case domu-result FAIL "domU scenario $domu_run: rc=$rc"
-	fi
-	gone() { ! xl domid domu1 >/dev/null 2>&1; }
-	if e2e_wait 30 gone; then
-		e2e_case domu-shutdown PASS
-	else
-		e2e_case domu-shutdown FAIL "domu1 still exists 30s after its RESULT"
-		xl list
-		xl destroy domu1
-	fi
-else
-	e2e_case domu-result FAIL "no RESULT within ${domu_timeout}s"
-	xl list
-	xl destroy domu1
-fi
+e2e_collect_domu domu1 "$domu_timeout" "$domu_run"
 kill $echo_pid $echo2_pid
-sleep 1
+wait $echo_pid $echo2_pid
 cat /tmp/echo.log /tmp/echo2.log | sed 's/^/echo| /'
 if dmesg | grep -q 'leaking'; then
 	e2e_case no-leak FAIL "$(dmesg | grep leaking | head -n 1)"
