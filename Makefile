@@ -129,7 +129,7 @@ $(LIBRELAYCORE): $(call obj,$(RELAY_CORE_SRC))
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-RELAYD_SRC := relay/relayd.c relay/link.c relay/routes.c relay/local.c relay/control.c
+RELAYD_SRC := relay/relayd.c relay/link.c relay/routes.c relay/local.c relay/dedup.c relay/control.c
 
 $(BIN)/argo-relayd: $(call obj,$(RELAYD_SRC)) $(LIBRELAYCORE) $(LIBRELAY) $(LIBARGO)
 	@mkdir -p $(dir $@)

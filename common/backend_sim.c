@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -78,10 +79,12 @@ static ssize_t recv_packet(int sock, void *buf, size_t len, int *fds, int *nfds)
 /*
  * One request, one reply. pass_fd >= 0 travels with the request. The reply
  * header's ret is returned; any reply body is copied to body (up to
- * body_len bytes) and its length stored in *body_got.
+ * body_len bytes) and its length stored in *body_got. A reply may carry an
+ * fd only when recv_fd is given: then *recv_fd is that fd (the caller closes
+ * it) or -1 when none came.
  */
-static int64_t rpc(struct sim_fabric_client *sim, void *req, size_t req_len, int pass_fd,
-                   void *body, size_t body_len, size_t *body_got)
+static int64_t rpc_fd(struct sim_fabric_client *sim, void *req, size_t req_len, int pass_fd,
+                      void *body, size_t body_len, size_t *body_got, int *recv_fd)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -116,6 +119,10 @@ static int64_t rpc(struct sim_fabric_client *sim, void *req, size_t req_len, int
 		return errno == EPIPE || errno == ECONNRESET ? -ENOTCONN : -errno;
 
 	n = recv_packet(sim->sock, reply, sizeof(reply), fds, &nfds);
+	if (recv_fd && nfds == 1 && n >= 0) {
+		*recv_fd = fds[0];
+		nfds = 0;
+	}
 	for (i = 0; i < nfds; i++)
 		close(fds[i]);
 	if (n < 0)
@@ -134,6 +141,12 @@ static int64_t rpc(struct sim_fabric_client *sim, void *req, size_t req_len, int
 		*body_got = got;
 	}
 	return rh.ret;
+}
+
+static int64_t rpc(struct sim_fabric_client *sim, void *req, size_t req_len, int pass_fd,
+                   void *body, size_t body_len, size_t *body_got)
+{
+	return rpc_fd(sim, req, req_len, pass_fd, body, body_len, body_got, NULL);
 }
 
 static int sim_open(const char *address, struct argo_fabric **fabricp)
@@ -223,13 +236,14 @@ static void sim_destroy(struct argo_fabric *fabric)
 	free(sim);
 }
 
-static int sim_register_ring(struct argo_fabric *fabric, const xen_argo_register_ring_t *reg,
-                             uint32_t flags, struct argo_ring_handle *h)
+static int register_common(struct argo_fabric *fabric, const xen_argo_register_ring_t *reg,
+                           uint32_t flags, uint32_t lib_flags, struct argo_ring_handle *h)
 {
 	struct argo_sim_req_register req = {
 	    .hdr.op = ARGO_SIM_OP_REGISTER,
 	    .reg = *reg,
 	    .flags = flags,
+	    .lib_flags = lib_flags,
 	};
 	uint64_t npages =
 	    ((uint64_t)reg->len + sizeof(struct xen_argo_ring) + XEN_ARGO_PAGE_SIZE - 1) /
@@ -273,6 +287,60 @@ static int sim_register_ring(struct argo_fabric *fabric, const xen_argo_register
 	return 0;
 }
 
+static int sim_register_ring(struct argo_fabric *fabric, const xen_argo_register_ring_t *reg,
+                             uint32_t flags, struct argo_ring_handle *h)
+{
+	return register_common(fabric, reg, flags, 0, h);
+}
+
+static int sim_register_ring_persistent(struct argo_fabric *fabric,
+                                        const xen_argo_register_ring_t *reg, uint32_t flags,
+                                        struct argo_ring_handle *h)
+{
+	return register_common(fabric, reg, flags, ARGO_SIM_REG_PERSIST, h);
+}
+
+/* The daemon hands back the memfd of a ring an earlier process of this
+ * domain registered: map it as register does. */
+static int sim_adopt_ring(struct argo_fabric *fabric, struct argo_ring_handle *h)
+{
+	struct argo_sim_req_hdr req = {.op = ARGO_SIM_OP_ADOPT};
+	struct argo_sim_adopt_reply body;
+	size_t got = 0, size;
+	struct stat st;
+	int64_t ret;
+	void *mem;
+	int fd = -1;
+
+	ret = rpc_fd(to_sim(fabric), &req, sizeof(req), -1, &body, sizeof(body), &got, &fd);
+	/* Success comes with the fd and a sane body, an error with neither. */
+	if (ret < 0 && fd < 0 && got == 0)
+		return (int)ret;
+	if (ret != 0 || fd < 0 || got != sizeof(body) || !argo_ring_len_valid(body.len) ||
+	    body.npages != argo_ring_npages(body.len) || body.partner_id > XEN_ARGO_DOMID_ANY) {
+		if (fd >= 0)
+			close(fd);
+		return -EPROTO;
+	}
+	size = (size_t)body.npages * XEN_ARGO_PAGE_SIZE;
+	/* Never map past the file's end: touching such a page would be SIGBUS. */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < size) {
+		close(fd);
+		return -EPROTO;
+	}
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ret = mem == MAP_FAILED ? -errno : 0;
+	close(fd);
+	if (ret < 0)
+		return (int)ret;
+	h->pub.shared = mem;
+	h->pub.len = body.len;
+	h->pub.aport = body.aport;
+	h->pub.partner_id = (argo_domid_t)body.partner_id;
+	h->map_size = size;
+	return 0;
+}
+
 static int sim_unregister_ring(struct argo_fabric *fabric, const xen_argo_unregister_ring_t *unreg)
 {
 	struct argo_sim_req_unregister req = {.hdr.op = ARGO_SIM_OP_UNREGISTER, .unreg = *unreg};
@@ -286,8 +354,9 @@ static void sim_release_ring(struct argo_ring_handle *h)
 	h->pub.shared = NULL;
 }
 
-static ssize_t sim_sendv(struct argo_fabric *fabric, const xen_argo_send_addr_t *addr,
-                         const struct iovec *iov, unsigned int niov, uint32_t message_type)
+static ssize_t sim_sendv_tagged(struct argo_fabric *fabric, const xen_argo_send_addr_t *addr,
+                                const struct iovec *iov, unsigned int niov, uint32_t message_type,
+                                uint64_t tag)
 {
 	struct sim_fabric_client *sim = to_sim(fabric);
 	struct {
@@ -302,6 +371,7 @@ static ssize_t sim_sendv(struct argo_fabric *fabric, const xen_argo_send_addr_t 
 	msg.req.addr = *addr;
 	msg.req.niov = niov;
 	msg.req.message_type = message_type;
+	msg.req.tag = tag;
 
 	/* Too many iovs: the fabric refuses before reading any of them. */
 	if (niov <= XEN_ARGO_MAXIOV) {
@@ -323,6 +393,27 @@ static ssize_t sim_sendv(struct argo_fabric *fabric, const xen_argo_send_addr_t 
 		len += niov * sizeof(msg.iovs[0]);
 	}
 	return (ssize_t)rpc(sim, &msg, len, -1, NULL, 0, NULL);
+}
+
+static ssize_t sim_sendv(struct argo_fabric *fabric, const xen_argo_send_addr_t *addr,
+                         const struct iovec *iov, unsigned int niov, uint32_t message_type)
+{
+	return sim_sendv_tagged(fabric, addr, iov, niov, message_type, 0);
+}
+
+static int sim_last_send_tag(struct argo_fabric *fabric, uint64_t *tag)
+{
+	struct argo_sim_req_hdr req = {.op = ARGO_SIM_OP_LAST_TAG};
+	struct argo_sim_last_tag_reply body;
+	size_t got = 0;
+	int64_t ret = rpc(to_sim(fabric), &req, sizeof(req), -1, &body, sizeof(body), &got);
+
+	if (ret != 0)
+		return ret < 0 ? (int)ret : -EPROTO;
+	if (got != sizeof(body))
+		return -EPROTO;
+	*tag = body.tag;
+	return 0;
 }
 
 static int sim_notify(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_data)
@@ -376,4 +467,8 @@ const struct argo_backend_ops argo_backend_sim = {
     .sendv = sim_sendv,
     .notify = sim_notify,
     .destroy = sim_destroy,
+    .register_ring_persistent = sim_register_ring_persistent,
+    .adopt_ring = sim_adopt_ring,
+    .sendv_tagged = sim_sendv_tagged,
+    .last_send_tag = sim_last_send_tag,
 };

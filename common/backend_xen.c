@@ -195,4 +195,6 @@ const struct argo_backend_ops argo_backend_xen = {
     .sendv = xen_sendv,
     .notify = xen_notify,
     .destroy = xen_destroy,
+    /* No durable rings or send tags (argo.h) yet: argo.ko frees a process's
+     * rings when /dev/argo closes. Left NULL, they are -EOPNOTSUPP. */
 };

@@ -37,6 +37,20 @@ struct argo_backend_ops {
 	                 const struct iovec *iov, unsigned int niov, uint32_t message_type);
 	int (*notify)(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_data);
 	void (*destroy)(struct argo_fabric *fabric);
+
+	/* Durable rings and tagged sends (argo.h), optional: NULL where the
+	 * fabric cannot, and the front answers -EOPNOTSUPP. */
+	/* As register_ring, and the fabric keeps the ring past this process. */
+	int (*register_ring_persistent)(struct argo_fabric *fabric,
+	                                const xen_argo_register_ring_t *reg, uint32_t flags,
+	                                struct argo_ring_handle *handle);
+	/* Map the next persistent ring left behind and fill handle->pub. */
+	int (*adopt_ring)(struct argo_fabric *fabric, struct argo_ring_handle *handle);
+	/* sendv that records tag (not 0) with the send, atomically. */
+	ssize_t (*sendv_tagged)(struct argo_fabric *fabric, const xen_argo_send_addr_t *addr,
+	                        const struct iovec *iov, unsigned int niov, uint32_t message_type,
+	                        uint64_t tag);
+	int (*last_send_tag)(struct argo_fabric *fabric, uint64_t *tag);
 };
 
 struct argo_fabric {

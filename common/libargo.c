@@ -92,20 +92,23 @@ int argo_event_clear(struct argo_fabric *fabric)
 	return errno == EAGAIN ? 0 : -errno;
 }
 
-int argo_register_ring(struct argo_fabric *fabric, const xen_argo_register_ring_t *reg,
-                       uint32_t flags, struct argo_ring **ringp)
+/* A new handle, filled by one of the backend's register/adopt ops: exactly
+ * one of reg_op (with reg, flags) and adopt_op is given. */
+static int new_ring(struct argo_fabric *fabric,
+                    int (*reg_op)(struct argo_fabric *, const xen_argo_register_ring_t *, uint32_t,
+                                  struct argo_ring_handle *),
+                    int (*adopt_op)(struct argo_fabric *, struct argo_ring_handle *),
+                    const xen_argo_register_ring_t *reg, uint32_t flags, struct argo_ring **ringp)
 {
 	struct argo_ring_handle *h;
 	int ret;
 
-	if (!reg || !ringp)
-		return -EFAULT;
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	h->fabric = fabric;
 	pthread_mutex_lock(&fabric->lock);
-	ret = fabric->ops->register_ring(fabric, reg, flags, h);
+	ret = reg_op ? reg_op(fabric, reg, flags, h) : adopt_op(fabric, h);
 	if (ret == 0) {
 		h->next = fabric->rings;
 		if (h->next)
@@ -119,6 +122,33 @@ int argo_register_ring(struct argo_fabric *fabric, const xen_argo_register_ring_
 	}
 	*ringp = &h->pub;
 	return 0;
+}
+
+int argo_register_ring(struct argo_fabric *fabric, const xen_argo_register_ring_t *reg,
+                       uint32_t flags, struct argo_ring **ringp)
+{
+	if (!reg || !ringp)
+		return -EFAULT;
+	return new_ring(fabric, fabric->ops->register_ring, NULL, reg, flags, ringp);
+}
+
+int argo_register_ring_persistent(struct argo_fabric *fabric, const xen_argo_register_ring_t *reg,
+                                  uint32_t flags, struct argo_ring **ringp)
+{
+	if (!fabric->ops->register_ring_persistent)
+		return -EOPNOTSUPP;
+	if (!reg || !ringp)
+		return -EFAULT;
+	return new_ring(fabric, fabric->ops->register_ring_persistent, NULL, reg, flags, ringp);
+}
+
+int argo_adopt_ring(struct argo_fabric *fabric, struct argo_ring **ringp)
+{
+	if (!fabric->ops->adopt_ring)
+		return -EOPNOTSUPP;
+	if (!ringp)
+		return -EFAULT;
+	return new_ring(fabric, NULL, fabric->ops->adopt_ring, NULL, 0, ringp);
 }
 
 int argo_unregister_raw(struct argo_fabric *fabric, const xen_argo_unregister_ring_t *unreg)
@@ -170,6 +200,38 @@ ssize_t argo_sendv(struct argo_fabric *fabric, const xen_argo_send_addr_t *addr,
 	return ret;
 }
 
+ssize_t argo_sendv_tagged(struct argo_fabric *fabric, const xen_argo_send_addr_t *addr,
+                          const struct iovec *iov, unsigned int niov, uint32_t message_type,
+                          uint64_t tag)
+{
+	ssize_t ret;
+
+	if (!tag)
+		return argo_sendv(fabric, addr, iov, niov, message_type);
+	if (!fabric->ops->sendv_tagged)
+		return -EOPNOTSUPP;
+	if (!addr || (niov && !iov && niov <= XEN_ARGO_MAXIOV))
+		return -EFAULT;
+	pthread_mutex_lock(&fabric->lock);
+	ret = fabric->ops->sendv_tagged(fabric, addr, iov, niov, message_type, tag);
+	pthread_mutex_unlock(&fabric->lock);
+	return ret;
+}
+
+int argo_last_send_tag(struct argo_fabric *fabric, uint64_t *tag)
+{
+	int ret;
+
+	if (!fabric->ops->last_send_tag)
+		return -EOPNOTSUPP;
+	if (!tag)
+		return -EFAULT;
+	pthread_mutex_lock(&fabric->lock);
+	ret = fabric->ops->last_send_tag(fabric, tag);
+	pthread_mutex_unlock(&fabric->lock);
+	return ret;
+}
+
 int argo_notify(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_data)
 {
 	int ret;
@@ -215,6 +277,8 @@ const char *argo_strerror(int err)
 		return "the fabric answered nonsense (EPROTO)";
 	case EPROTONOSUPPORT:
 		return "unknown fabric scheme (EPROTONOSUPPORT)";
+	case EOPNOTSUPP:
+		return "not supported by this fabric (EOPNOTSUPP)";
 	default:
 		return strerror(-err);
 	}

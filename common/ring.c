@@ -179,3 +179,55 @@ ssize_t argo_ring_recv(struct xen_argo_ring *ring, uint32_t len, struct xen_argo
 	store_release(&ring->rx_ptr, next_rx);
 	return n;
 }
+
+ssize_t argo_ring_read_at(const struct xen_argo_ring *ring, uint32_t len, uint32_t at,
+                          struct xen_argo_addr *source, uint32_t *message_type, void *buf,
+                          size_t bufsz, uint32_t *next)
+{
+	struct xen_argo_ring_message_header hdr;
+	struct argo_ring_view v;
+	uint32_t unread, from_rx, left, data_at, after;
+	ssize_t n;
+
+	if (ring_view(ring, len, &v) < 0 || at >= len || at % XEN_ARGO_MSG_SLOT_SIZE)
+		return -EBADMSG;
+	/* 'at' must lie in [rx, tx] going round the ring. */
+	unread = v.tx >= v.rx ? v.tx - v.rx : len - (v.rx - v.tx);
+	from_rx = at >= v.rx ? at - v.rx : len - (v.rx - at);
+	if (from_rx > unread)
+		return -EBADMSG;
+	if (at == v.tx)
+		return -EAGAIN;
+	left = unread - from_rx;
+	if (left < sizeof(hdr))
+		return -EBADMSG;
+	memcpy(&hdr, ring->ring + at, sizeof(hdr));
+	if (hdr.len < sizeof(hdr) || hdr.len > left || argo_roundup16(hdr.len) > left)
+		return -EBADMSG;
+	n = (ssize_t)(hdr.len - sizeof(hdr));
+	if (buf) {
+		if ((size_t)n > bufsz)
+			return -EMSGSIZE;
+		data_at = at + (uint32_t)sizeof(hdr);
+		if (data_at == len)
+			data_at = 0;
+		if (n > 0)
+			copy_out_wrapping(buf, ring->ring, len, data_at, (uint32_t)n);
+	}
+	if (source)
+		*source = hdr.source;
+	if (message_type)
+		*message_type = hdr.message_type;
+	after = at + argo_roundup16(hdr.len);
+	if (after >= len)
+		after -= len;
+	*next = after;
+	return n;
+}
+
+void argo_ring_release_to(struct xen_argo_ring *ring, uint32_t to)
+{
+	/* Release: our reads of the payloads before 'to' are done before the
+	 * writer may see the slots as free and overwrite them. */
+	store_release(&ring->rx_ptr, to);
+}

@@ -19,6 +19,13 @@
  * daemon refuses any fd that is not such a memfd (-EINVAL), as Xen refuses
  * gfns that are not the guest's own writable RAM.
  *
+ * Durable rings and tagged sends (libargo's extension for relays, not Xen's
+ * ABI; docs/sim-fabric.md): register's lib_flags may ask for a persistent
+ * ring (a static domain only), which outlives the connection; a later
+ * connection of the same static domain takes it over with ADOPT, whose reply
+ * carries the ring's memfd. sendv carries a tag that the daemon records as
+ * the domain's last send tag when the send succeeds; LAST_TAG reads it.
+ *
  * All integers are host-endian: both ends are on one machine.
  */
 #ifndef ARGO_SIM_PROTO_H
@@ -29,7 +36,7 @@
 #include "argo/abi.h"
 
 #define ARGO_SIM_MAGIC   0x4f475241u /* "ARGO" */
-#define ARGO_SIM_VERSION 1u
+#define ARGO_SIM_VERSION 2u
 
 /* sendv staging area: the largest message Xen takes, plus a page. */
 #define ARGO_SIM_STAGING_SIZE (XEN_ARGO_MAX_RING_SIZE + XEN_ARGO_PAGE_SIZE)
@@ -39,13 +46,20 @@
  * entries, about 5 KiB. */
 #define ARGO_SIM_MAX_REQUEST 65536u
 
-/* Request ops reuse the hypercall's sub-command numbers. */
+/* Request ops reuse the hypercall's sub-command numbers; the extension's
+ * own ops are numbered far from them. */
 enum argo_sim_op {
 	ARGO_SIM_OP_REGISTER = XEN_ARGO_OP_register_ring,
 	ARGO_SIM_OP_UNREGISTER = XEN_ARGO_OP_unregister_ring,
 	ARGO_SIM_OP_SENDV = XEN_ARGO_OP_sendv,
 	ARGO_SIM_OP_NOTIFY = XEN_ARGO_OP_notify,
+	ARGO_SIM_OP_ADOPT = 0x100,    /* struct argo_sim_req_hdr alone */
+	ARGO_SIM_OP_LAST_TAG = 0x101, /* struct argo_sim_req_hdr alone */
 };
+
+/* register's lib_flags (not Xen's flags): any other bit is -EINVAL. */
+#define ARGO_SIM_REG_PERSIST   0x1u /* keep the ring when the connection closes */
+#define ARGO_SIM_REG_LIB_FLAGS ARGO_SIM_REG_PERSIST
 
 /* status < 0 refuses the connection (no fds then): -EBUSY when a static
  * domain's socket already has its domain, -ENOSPC when no domid is free. */
@@ -65,9 +79,10 @@ struct argo_sim_req_hdr {
 struct argo_sim_req_register {
 	struct argo_sim_req_hdr hdr;
 	struct xen_argo_register_ring reg;
-	uint32_t npages; /* arg3 */
-	uint32_t flags;  /* arg4 */
-	                 /* + one memfd in SCM_RIGHTS */
+	uint32_t npages;    /* arg3 */
+	uint32_t flags;     /* arg4, Xen's flags, checked as Xen does */
+	uint32_t lib_flags; /* ARGO_SIM_REG_*: the extension's, checked first */
+	                    /* + one memfd in SCM_RIGHTS */
 };
 
 struct argo_sim_req_unregister {
@@ -80,6 +95,7 @@ struct argo_sim_req_sendv {
 	struct xen_argo_send_addr addr;
 	uint32_t niov;         /* arg3 */
 	uint32_t message_type; /* arg4 */
+	uint64_t tag;          /* 0, or the domain's last send tag if this send succeeds */
 	/* + niov struct xen_argo_iov, iov_hnd = offset into the staging memfd */
 };
 
@@ -93,7 +109,22 @@ struct argo_sim_req_notify {
 struct argo_sim_reply {
 	uint32_t cookie;
 	int32_t ret; /* the hypercall's return value */
-	             /* notify: + the ring_data entries as written back, when ret == 0 */
+	             /* notify: + the ring_data entries as written back, when ret == 0;
+	              * adopt: + struct argo_sim_adopt_reply, when ret == 0;
+	              * last_tag: + struct argo_sim_last_tag_reply, when ret == 0 */
+};
+
+/* After the reply header of a successful ADOPT, which also carries exactly
+ * one fd (SCM_RIGHTS): the ring's memfd, npages pages, to map shared. */
+struct argo_sim_adopt_reply {
+	uint32_t aport;
+	uint32_t partner_id; /* an argo_domid_t, or XEN_ARGO_DOMID_ANY */
+	uint32_t len;
+	uint32_t npages;
+};
+
+struct argo_sim_last_tag_reply {
+	uint64_t tag; /* 0 when the domain never made a tagged send */
 };
 
 #endif /* ARGO_SIM_PROTO_H */

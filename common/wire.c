@@ -227,12 +227,12 @@ static int check_length(uint8_t type, uint32_t length, const char **why)
 {
 	switch (type) {
 	case WIRE_HELLO:
-		return length == WIRE_HELLO_SIZE ? 0 : fail(why, "HELLO length is not 76");
+		return length == WIRE_HELLO_SIZE ? 0 : fail(why, "HELLO length is not 84");
 	case WIRE_AUTH:
 		return length == WIRE_MAC_SIZE ? 0 : fail(why, "AUTH length is not 32");
 	case WIRE_DATA:
 		if (length < WIRE_DATA_HEADER_SIZE)
-			return fail(why, "DATA length is below the 64-byte data header");
+			return fail(why, "DATA length is below the 80-byte data header");
 		if (length > DATA_MAX_LENGTH)
 			return fail(why, "DATA message is longer than WIRE_MAX_MESSAGE");
 		return 0;
@@ -292,7 +292,7 @@ int64_t wire_parse_header(const uint8_t *buf, size_t len, struct wire_header *hd
 	h.length = get_u32(buf + 4);
 	h.seq = get_u64(buf + 8);
 	if (h.version != WIRE_VERSION)
-		return fail(why, "frame version is not 1");
+		return fail(why, "frame version is not 2 (this relay speaks version 2 only)");
 	if (h.type < WIRE_HELLO || h.type > WIRE_CLOSE)
 		return fail(why, "unknown frame type");
 	if (h.flags != 0)
@@ -321,6 +321,7 @@ int64_t wire_parse_header(const uint8_t *buf, size_t len, struct wire_header *hd
 #define HELLO_RX_NEXT_MSN 56u
 #define HELLO_BOOT_ID     64u
 #define HELLO_ROLE        72u
+#define HELLO_ACKED_MSN   76u
 
 /* The HELLO fields other than the hvid: NULL if fine, else why not. */
 static const char *hello_fields_bad(uint16_t vmin, uint16_t vmax, uint32_t role)
@@ -330,10 +331,16 @@ static const char *hello_fields_bad(uint16_t vmin, uint16_t vmax, uint32_t role)
 	if (vmin > vmax)
 		return "HELLO version_min is above version_max";
 	if (vmin > WIRE_VERSION || vmax < WIRE_VERSION)
-		return "HELLO version range does not include 1";
+		return "HELLO version range does not include 2";
 	if (role != WIRE_ROLE_INITIATOR && role != WIRE_ROLE_ACCEPTOR)
 		return "HELLO role is neither 0 (initiator) nor 1 (acceptor)";
 	return NULL;
+}
+
+/* One cannot be done with a message one has not received. */
+static int hello_msns_bad(uint64_t rx_next_msn, uint64_t acked_msn)
+{
+	return acked_msn && acked_msn >= rx_next_msn;
 }
 
 int wire_put_hello(uint8_t *out, size_t cap, const struct wire_hello *hello)
@@ -341,7 +348,8 @@ int wire_put_hello(uint8_t *out, size_t cap, const struct wire_hello *hello)
 	if (!out || !hello || cap < WIRE_HELLO_SIZE)
 		return -EMSGSIZE;
 	if (!wire_hvid_valid(hello->hvid) ||
-	    hello_fields_bad(hello->version_min, hello->version_max, hello->role))
+	    hello_fields_bad(hello->version_min, hello->version_max, hello->role) ||
+	    hello_msns_bad(hello->rx_next_msn, hello->acked_msn))
 		return -EMSGSIZE;
 	put_u32(out + HELLO_MAGIC, WIRE_HELLO_MAGIC);
 	put_u16(out + HELLO_VERSION_MIN, hello->version_min);
@@ -351,6 +359,7 @@ int wire_put_hello(uint8_t *out, size_t cap, const struct wire_hello *hello)
 	put_u64(out + HELLO_RX_NEXT_MSN, hello->rx_next_msn);
 	put_u64(out + HELLO_BOOT_ID, hello->boot_id);
 	put_u32(out + HELLO_ROLE, hello->role);
+	put_u64(out + HELLO_ACKED_MSN, hello->acked_msn);
 	return (int)WIRE_HELLO_SIZE;
 }
 
@@ -362,7 +371,7 @@ int wire_parse_hello(const uint8_t *payload, uint32_t length, struct wire_hello 
 	int rc;
 
 	if (!payload || length != WIRE_HELLO_SIZE)
-		return fail(why, "HELLO length is not 76");
+		return fail(why, "HELLO length is not 84");
 	if (get_u32(payload + HELLO_MAGIC) != WIRE_HELLO_MAGIC)
 		return fail(why, "HELLO magic is not \"ARGR\"");
 	h.version_min = get_u16(payload + HELLO_VERSION_MIN);
@@ -377,6 +386,9 @@ int wire_parse_hello(const uint8_t *payload, uint32_t length, struct wire_hello 
 	memcpy(h.nonce, payload + HELLO_NONCE, WIRE_NONCE_SIZE);
 	h.rx_next_msn = get_u64(payload + HELLO_RX_NEXT_MSN);
 	h.boot_id = get_u64(payload + HELLO_BOOT_ID);
+	h.acked_msn = get_u64(payload + HELLO_ACKED_MSN);
+	if (hello_msns_bad(h.rx_next_msn, h.acked_msn))
+		return fail(why, "HELLO acked_msn is not below rx_next_msn");
 	*hello = h;
 	return 0;
 }
@@ -390,6 +402,9 @@ int wire_parse_hello(const uint8_t *payload, uint32_t length, struct wire_hello 
 #define DATA_DST          32u
 #define DATA_MESSAGE_TYPE 56u
 #define DATA_RESERVED     60u
+#define DATA_ORIGIN_EPOCH 64u
+#define DATA_ORIGIN_INDEX 72u
+#define DATA_RESERVED2    76u
 
 int wire_put_data_header(uint8_t *out, size_t cap, const struct wire_data *data)
 {
@@ -403,6 +418,9 @@ int wire_put_data_header(uint8_t *out, size_t cap, const struct wire_data *data)
 	put_gaddr(out + DATA_DST, &data->dst);
 	put_u32(out + DATA_MESSAGE_TYPE, data->message_type);
 	put_u32(out + DATA_RESERVED, 0);
+	put_u64(out + DATA_ORIGIN_EPOCH, data->origin.epoch);
+	put_u32(out + DATA_ORIGIN_INDEX, data->origin.index);
+	put_u32(out + DATA_RESERVED2, 0);
 	return (int)WIRE_DATA_HEADER_SIZE;
 }
 
@@ -413,7 +431,7 @@ int wire_parse_data(const uint8_t *payload, uint32_t length, struct wire_data *d
 	int rc;
 
 	if (!payload)
-		return fail(why, "DATA length is below the 64-byte data header");
+		return fail(why, "DATA length is below the 80-byte data header");
 	rc = check_length(WIRE_DATA, length, why);
 	if (rc)
 		return rc;
@@ -427,8 +445,10 @@ int wire_parse_data(const uint8_t *payload, uint32_t length, struct wire_data *d
 	if (rc)
 		return rc;
 	d.message_type = get_u32(payload + DATA_MESSAGE_TYPE);
-	if (get_u32(payload + DATA_RESERVED) != 0)
+	if (get_u32(payload + DATA_RESERVED) != 0 || get_u32(payload + DATA_RESERVED2) != 0)
 		return fail(why, "DATA reserved field is not 0");
+	d.origin.epoch = get_u64(payload + DATA_ORIGIN_EPOCH);
+	d.origin.index = get_u32(payload + DATA_ORIGIN_INDEX);
 	d.length = length - WIRE_DATA_HEADER_SIZE;
 	d.message = payload + WIRE_DATA_HEADER_SIZE;
 	*data = d;

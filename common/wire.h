@@ -16,15 +16,15 @@
 
 #include "argo/abi.h"
 
-#define WIRE_VERSION            1u
+#define WIRE_VERSION            2u
 #define WIRE_HEADER_SIZE        16u
 #define WIRE_MAC_SIZE           32u
 #define WIRE_MAX_MESSAGE        0xFFFFE0u /* Xen's largest sendv payload */
-#define WIRE_DATA_HEADER_SIZE   64u
+#define WIRE_DATA_HEADER_SIZE   80u
 #define WIRE_MAX_PAYLOAD        (16u * 1024 * 1024 + 4096)
 #define WIRE_HVID_SIZE          16u         /* NUL padded; 1..15 significant bytes */
 #define WIRE_HELLO_MAGIC        0x52475241u /* "ARGR" */
-#define WIRE_HELLO_SIZE         76u
+#define WIRE_HELLO_SIZE         84u
 #define WIRE_NONCE_SIZE         32u
 #define WIRE_ACK_SIZE           16u
 #define WIRE_UNDELIVERABLE_SIZE 60u
@@ -65,15 +65,25 @@ struct wire_hello {
 	uint16_t version_min, version_max;
 	char hvid[WIRE_HVID_SIZE];
 	uint8_t nonce[WIRE_NONCE_SIZE];
-	uint64_t rx_next_msn;
+	uint64_t rx_next_msn; /* next msn we expect: we hold everything before it */
 	uint64_t boot_id;
 	uint32_t role;
+	uint64_t acked_msn; /* we are done with every msn up to this one */
+};
+
+/* Where a message entered the relays: the ring it was read from (a random
+ * epoch per ring incarnation, kept in the ring) and its index in that ring.
+ * Travels end to end unchanged, so the last relay can tell a resent copy. */
+struct wire_origin {
+	uint64_t epoch;
+	uint32_t index;
 };
 
 struct wire_data {
 	uint64_t msn;
 	struct wire_gaddr src, dst;
 	uint32_t message_type;
+	struct wire_origin origin;
 	uint32_t length;
 	const uint8_t *message; /* decoder: points into the frame buffer */
 };
@@ -113,7 +123,7 @@ size_t wire_put_header(uint8_t *out, uint8_t type, uint32_t length, uint64_t seq
  * wire_put_header() and appends the MAC (auth.h).
  */
 int wire_put_hello(uint8_t *out, size_t cap, const struct wire_hello *hello);
-/* DATA: writes the 64-byte data header only; the message bytes follow it. */
+/* DATA: writes the 80-byte data header only; the message bytes follow it. */
 int wire_put_data_header(uint8_t *out, size_t cap, const struct wire_data *data);
 int wire_put_ack(uint8_t *out, size_t cap, const struct wire_ack *ack);
 int wire_put_routes(uint8_t *out, size_t cap, const struct wire_route *routes, uint32_t count);

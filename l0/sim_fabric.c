@@ -47,6 +47,12 @@ struct sim_ring {
 	size_t map_size;
 	struct sim_waiter *waiters;
 	unsigned int nwaiters;
+	/* Extension: a persistent ring outlives its owner's process (it keeps
+	 * keep_fd, a dup of the memfd, to hand over on adopt); adopted is true
+	 * while a process of the owner holds it. */
+	bool persistent;
+	bool adopted;
+	int keep_fd; /* -1 unless persistent */
 };
 
 struct sim_domain {
@@ -56,6 +62,10 @@ struct sim_domain {
 	/* Xen's ring_count: +1 on every successful register (re-registers
 	 * too), -1 on unregister or when a partner's death removes a ring. */
 	unsigned int nrings;
+	/* Extension (sim_fabric.h, "Durable rings"). */
+	bool may_persist; /* a static domain: may register persistent rings */
+	bool detached;    /* no process: ctx is NULL, signals are deferred */
+	uint64_t last_tag;
 };
 
 struct sim_fabric {
@@ -126,6 +136,12 @@ static void signal_domain(struct sim_fabric *fabric, argo_domid_t domid)
 {
 	struct sim_domain *domain = find_domain(fabric, domid);
 
+	/* A detached domain has no process to tell: the event stays pending
+	 * until a process attaches (sim_domain_attach raises it then). */
+	if (domain && domain->detached) {
+		fabric->stats.signals_deferred++;
+		return;
+	}
 	/* A waiter whose domain has gone is skipped silently (argo.c:444-454). */
 	if (domain && fabric->config.signal) {
 		fabric->config.signal(domain->ctx);
@@ -151,6 +167,10 @@ static void unmap_ring(struct sim_ring *ring)
 		munmap(ring->mem, ring->map_size);
 	ring->mem = NULL;
 	ring->map_size = 0;
+	if (ring->keep_fd >= 0)
+		close(ring->keep_fd);
+	ring->keep_fd = -1;
+	ring->persistent = false;
 }
 
 /* Unlinks and frees a ring; its waiters are dropped without a signal. */
@@ -195,6 +215,8 @@ void sim_domain_destroy(struct sim_fabric *fabric, struct sim_domain *domain)
 	while (domain->rings)
 		remove_ring(fabric, domain->rings);
 	fabric->domains[domain->domid] = NULL;
+	if (domain->detached)
+		fabric->stats.detached--;
 
 	for (d = 0; d < XEN_DOMID_FIRST_RESERVED; d++) {
 		struct sim_domain *other = fabric->domains[d];
@@ -311,10 +333,24 @@ int sim_register_ring(struct sim_fabric *fabric, struct sim_domain *domain,
                       const struct xen_argo_register_ring *reg, uint32_t npages, uint32_t flags,
                       int ring_fd)
 {
+	return sim_register_ring_ext(fabric, domain, reg, npages, flags, 0, ring_fd);
+}
+
+int sim_register_ring_ext(struct sim_fabric *fabric, struct sim_domain *domain,
+                          const struct xen_argo_register_ring *reg, uint32_t npages, uint32_t flags,
+                          uint32_t lib_flags, int ring_fd)
+{
 	struct sim_ring *ring;
+	int keep_fd = -1;
 	bool existed;
 	uint32_t tx;
 	int ret;
+
+	/* The extension's checks come first; Xen's below see flags untouched. */
+	if (lib_flags & ~SIM_REG_PERSIST)
+		return -EINVAL;
+	if ((lib_flags & SIM_REG_PERSIST) && !domain->may_persist)
+		return -EOPNOTSUPP;
 
 	/* Dispatch: npages beyond a maximal ring (argo.c:2108). */
 	if (npages > (XEN_ARGO_MAX_RING_SIZE >> 12))
@@ -342,12 +378,25 @@ int sim_register_ring(struct sim_fabric *fabric, struct sim_domain *domain,
 			return -EEXIST;
 		if (ring->len != reg->len)
 			return -EEXIST;
+	}
+	/* A persistent ring keeps the memory's fd; take it before changing
+	 * anything, so that running out of fds changes nothing. */
+	if (lib_flags & SIM_REG_PERSIST) {
+		keep_fd = fcntl(ring_fd, F_DUPFD_CLOEXEC, 0);
+		if (keep_fd < 0)
+			return errno == EBADF ? -EINVAL : -ENOMEM;
+	}
+	if (ring) {
 		/* Same size: re-register onto the new memory, waiters kept. */
 		unmap_ring(ring);
 	} else {
 		ring = calloc(1, sizeof(*ring));
-		if (!ring)
+		if (!ring) {
+			if (keep_fd >= 0)
+				close(keep_fd);
 			return -ENOMEM;
+		}
+		ring->keep_fd = -1;
 		ring->owner = domain;
 		ring->aport = reg->aport;
 		ring->partner = reg->partner_id;
@@ -358,6 +407,9 @@ int sim_register_ring(struct sim_fabric *fabric, struct sim_domain *domain,
 		fabric->stats.rings++;
 	}
 
+	ring->keep_fd = keep_fd;
+	ring->persistent = keep_fd >= 0;
+	ring->adopted = true; /* the registering process holds it */
 	ret = map_ring_memory(ring_fd, npages, &ring->mem, &ring->map_size);
 	if (ret < 0) {
 		/* Xen removes the ring, even one that existed before (argo.c:1784),
@@ -592,4 +644,109 @@ int sim_notify(struct sim_fabric *fabric, struct sim_domain *domain,
 void sim_fabric_get_stats(const struct sim_fabric *fabric, struct sim_fabric_stats *stats)
 {
 	*stats = fabric->stats;
+}
+
+/* ---- Durable rings and tagged sends (libargo's extension) ---------------- */
+
+void sim_domain_allow_persist(struct sim_domain *domain, int allow)
+{
+	domain->may_persist = allow != 0;
+}
+
+int sim_domain_is_detached(const struct sim_domain *domain)
+{
+	return domain->detached;
+}
+
+int sim_domain_detach(struct sim_fabric *fabric, struct sim_domain *domain)
+{
+	struct sim_ring *ring, *next;
+	unsigned int d;
+
+	for (ring = domain->rings; ring; ring = ring->next)
+		if (ring->persistent)
+			break;
+	if (!ring)
+		return -ENOENT;
+
+	/* Its other rings go, as if the process had unregistered them. */
+	for (ring = domain->rings; ring; ring = next) {
+		next = ring->next;
+		if (!ring->persistent)
+			remove_ring(fabric, ring);
+	}
+	/* Its waits go: nobody is left to retry the send (its own rings too). */
+	for (d = 0; d < XEN_DOMID_FIRST_RESERVED; d++) {
+		struct sim_domain *other = fabric->domains[d];
+
+		if (!other)
+			continue;
+		for (ring = other->rings; ring; ring = ring->next)
+			drop_waiter(ring, domain->domid);
+	}
+	domain->ctx = NULL;
+	domain->detached = true;
+	fabric->stats.detached++;
+	return 0;
+}
+
+void sim_domain_attach(struct sim_fabric *fabric, struct sim_domain *domain, void *ctx)
+{
+	struct sim_ring *ring;
+
+	for (ring = domain->rings; ring; ring = ring->next)
+		if (ring->persistent)
+			ring->adopted = false;
+	if (domain->detached)
+		fabric->stats.detached--;
+	domain->ctx = ctx;
+	domain->detached = false;
+	/* The pending event, raised whether or not anything came while
+	 * detached: the previous process may have died before draining what it
+	 * had been told of. */
+	signal_domain(fabric, domain->domid);
+}
+
+int sim_adopt_ring(struct sim_fabric *fabric, struct sim_domain *domain, struct sim_adopted *out)
+{
+	struct sim_ring *ring, *found = NULL;
+	int fd;
+
+	(void)fabric;
+	if (!domain->may_persist)
+		return -EOPNOTSUPP;
+	/* The list is newest first: the last match is the oldest. */
+	for (ring = domain->rings; ring; ring = ring->next)
+		if (ring->persistent && !ring->adopted)
+			found = ring;
+	if (!found)
+		return -ENOENT;
+	fd = fcntl(found->keep_fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return errno == EMFILE || errno == ENFILE ? -errno : -ENOMEM;
+	found->adopted = true;
+	out->aport = found->aport;
+	out->partner = found->partner;
+	out->len = found->len;
+	out->npages = (uint32_t)(found->map_size / XEN_ARGO_PAGE_SIZE);
+	out->fd = fd;
+	return 0;
+}
+
+int64_t sim_sendv_tagged(struct sim_fabric *fabric, struct sim_domain *domain,
+                         const struct xen_argo_send_addr *addr, const struct xen_argo_iov *iovs,
+                         uint32_t niov, uint32_t message_type, const uint8_t *memory,
+                         size_t memory_size, uint64_t tag)
+{
+	int64_t ret =
+	    sim_sendv(fabric, domain, addr, iovs, niov, message_type, memory, memory_size);
+
+	if (ret >= 0 && tag)
+		domain->last_tag = tag;
+	return ret;
+}
+
+uint64_t sim_domain_last_tag(const struct sim_domain *domain)
+{
+	return domain->last_tag;
 }

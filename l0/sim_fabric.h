@@ -68,11 +68,75 @@ int64_t sim_sendv(struct sim_fabric *fabric, struct sim_domain *domain,
 int sim_notify(struct sim_fabric *fabric, struct sim_domain *domain,
                struct xen_argo_ring_data *ring_data, size_t ring_data_bytes);
 
+/*
+ * Durable rings and tagged sends: libargo's extension for relays, not part
+ * of Xen's ABI (docs/sim-fabric.md, "Durable rings"). They model a domain
+ * that outlives the process serving it, as a Xen guest outlives any one of
+ * its processes.
+ */
+
+/* lib_flags of sim_register_ring_ext(). */
+#define SIM_REG_PERSIST 0x1u
+
+/* Whether the domain may hold persistent rings (the daemon allows it for
+ * static domains only). Off at creation. */
+void sim_domain_allow_persist(struct sim_domain *domain, int allow);
+
+/* register_ring with the extension's lib_flags, checked before Xen's checks:
+ * an unknown bit is -EINVAL, SIM_REG_PERSIST where the domain may not have
+ * persistent rings -EOPNOTSUPP. flags goes to Xen's checks unchanged. A
+ * persistent ring keeps its own dup of ring_fd (closed when the ring goes),
+ * so that sim_adopt_ring() can hand the memory to a later process.
+ * Registering an existing ring again sets its persistence anew. */
+int sim_register_ring_ext(struct sim_fabric *fabric, struct sim_domain *domain,
+                          const struct xen_argo_register_ring *reg, uint32_t npages, uint32_t flags,
+                          uint32_t lib_flags, int ring_fd);
+
+/*
+ * The domain's process has gone. With no persistent ring this does nothing
+ * and returns -ENOENT (destroy the domain then). Otherwise the domain is
+ * detached and 0 returned: its other rings are removed (as if unregistered),
+ * its space waits on any ring are dropped, its ctx is forgotten (signals for
+ * it are remembered as pending, not delivered); it keeps its domid, its
+ * persistent rings (with their waiters: others may keep sending) and its
+ * last send tag. Other domains' rings for it stay.
+ */
+int sim_domain_detach(struct sim_fabric *fabric, struct sim_domain *domain);
+/* A new process takes over a detached domain: ctx is its signal context;
+ * every persistent ring becomes not yet adopted; the domain is signalled
+ * once, so that the new process drains. */
+void sim_domain_attach(struct sim_fabric *fabric, struct sim_domain *domain, void *ctx);
+int sim_domain_is_detached(const struct sim_domain *domain);
+
+struct sim_adopted {
+	uint32_t aport;
+	argo_domid_t partner;
+	uint32_t len;
+	uint32_t npages;
+	int fd; /* a new fd for the ring's memory: the caller closes it */
+};
+/* Takes over the next persistent ring of the domain not yet adopted since
+ * the last attach, in the order the rings were first registered: 0 and
+ * *out. -ENOENT when none is left, -EOPNOTSUPP for a domain that may not
+ * persist, -errno when the fd cannot be duplicated (nothing taken then). */
+int sim_adopt_ring(struct sim_fabric *fabric, struct sim_domain *domain, struct sim_adopted *out);
+
+/* sim_sendv() that also records tag (when not 0) as the domain's last send
+ * tag if, and only if, the send succeeds. */
+int64_t sim_sendv_tagged(struct sim_fabric *fabric, struct sim_domain *domain,
+                         const struct xen_argo_send_addr *addr, const struct xen_argo_iov *iovs,
+                         uint32_t niov, uint32_t message_type, const uint8_t *memory,
+                         size_t memory_size, uint64_t tag);
+/* The tag of the domain's last successful tagged send; 0 when none. */
+uint64_t sim_domain_last_tag(const struct sim_domain *domain);
+
 /* Counters for argo-simd's status line and for tests. */
 struct sim_fabric_stats {
-	uint64_t domains, rings;
+	uint64_t domains, rings; /* detached domains and their rings included */
 	uint64_t sends_ok, sends_failed, bytes_sent;
 	uint64_t notifies, signals;
+	uint64_t detached;         /* domains detached now */
+	uint64_t signals_deferred; /* raised on a detached domain: left pending */
 };
 void sim_fabric_get_stats(const struct sim_fabric *fabric, struct sim_fabric_stats *stats);
 

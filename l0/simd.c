@@ -10,6 +10,10 @@
  * floods requests without reading replies is not read from until its reply
  * is taken (one reply in flight per client), so no client can make the
  * daemon's memory grow.
+ *
+ * A static domain with persistent rings (libargo's extension for relays)
+ * is detached, not destroyed, when its connection closes, and the next
+ * connection on its socket is attached to it (docs/sim-fabric.md).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,6 +48,9 @@ struct listener {
 	bool is_static; /* gives one fixed domid */
 	argo_domid_t domid;
 	struct client *holder; /* the connected domain, for a static listener */
+	/* The static domain when no process holds it but its persistent rings
+	 * keep it (never set together with holder). */
+	struct sim_domain *detached;
 };
 
 struct client {
@@ -56,6 +63,7 @@ struct client {
 	struct listener *listener;
 	bool reply_pending; /* waiting for the socket to take 'reply' */
 	size_t reply_len;
+	int reply_fd; /* -1, or an fd of ours that goes with 'reply' (then closed) */
 	_Alignas(
 	    16) uint8_t reply[sizeof(struct argo_sim_reply) + sizeof(struct xen_argo_ring_data) +
 	                      XEN_ARGO_MAX_NOTIFY_COUNT * sizeof(struct xen_argo_ring_data_ent)];
@@ -203,12 +211,23 @@ static void pause_accepting(bool pause)
 
 static void free_client(struct client *client)
 {
+	struct listener *listener = client->listener;
+
 	if (client->domain) {
-		logmsg(1, "domain %u gone", sim_domain_id(client->domain));
-		sim_domain_destroy(simd.fabric, client->domain);
+		/* A domain that has persistent rings outlives its process; only a
+		 * static domain can have them, so it has a listener to wait on. */
+		if (listener && sim_domain_detach(simd.fabric, client->domain) == 0) {
+			logmsg(1, "domain %u detached", sim_domain_id(client->domain));
+			listener->detached = client->domain;
+		} else {
+			logmsg(1, "domain %u gone", sim_domain_id(client->domain));
+			sim_domain_destroy(simd.fabric, client->domain);
+		}
 	}
-	if (client->listener && client->listener->holder == client)
-		client->listener->holder = NULL;
+	if (listener && listener->holder == client)
+		listener->holder = NULL;
+	if (client->reply_fd >= 0)
+		close(client->reply_fd);
 	if (client->staging)
 		munmap(client->staging, ARGO_SIM_STAGING_SIZE);
 	if (client->staging_fd >= 0)
@@ -246,6 +265,7 @@ static void accept_client(struct listener *listener)
 {
 	struct client *client;
 	int fd, domid, ret, fds[2];
+	bool attach = false;
 
 	fd = accept4(listener->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0) {
@@ -281,10 +301,21 @@ static void accept_client(struct listener *listener)
 	}
 	client->fd = fd;
 	client->staging_fd = -1;
+	client->reply_fd = -1;
+	client->listener = listener->is_static ? listener : NULL;
 	client->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ret = client->event_fd < 0 ? -errno : make_staging(client);
-	if (!ret)
+	if (!ret && listener->detached) {
+		/* The domain's previous process has gone; this one takes over. */
+		attach = true;
+		client->domain = listener->detached;
+		listener->detached = NULL;
+		sim_domain_attach(simd.fabric, client->domain, client);
+	} else if (!ret) {
 		ret = sim_domain_create(simd.fabric, (argo_domid_t)domid, client, &client->domain);
+		if (!ret && listener->is_static)
+			sim_domain_allow_persist(client->domain, 1);
+	}
 	if (!ret) {
 		fds[0] = client->event_fd;
 		fds[1] = client->staging_fd;
@@ -303,11 +334,9 @@ static void accept_client(struct listener *listener)
 	if (client->next)
 		client->next->prev = client;
 	simd.clients = client;
-	if (listener->is_static) {
+	if (listener->is_static)
 		listener->holder = client;
-		client->listener = listener;
-	}
-	logmsg(1, "domain %d connected on %s", domid, listener->path);
+	logmsg(1, "domain %d %s on %s", domid, attach ? "attached" : "connected", listener->path);
 }
 
 /* ---- Requests ----------------------------------------------------------- */
@@ -348,8 +377,8 @@ static size_t handle_request(struct client *client, size_t len, bool truncated, 
 			ret = -EINVAL;
 			break;
 		}
-		ret = sim_register_ring(simd.fabric, client->domain, &req->reg, req->npages,
-		                        req->flags, fds[0]);
+		ret = sim_register_ring_ext(simd.fabric, client->domain, &req->reg, req->npages,
+		                            req->flags, req->lib_flags, fds[0]);
 		break;
 	}
 	case ARGO_SIM_OP_UNREGISTER: {
@@ -383,8 +412,9 @@ static size_t handle_request(struct client *client, size_t len, bool truncated, 
 			break;
 		}
 		memcpy(iovs, simd.request + sizeof(*req), niov * sizeof(iovs[0]));
-		ret = sim_sendv(simd.fabric, client->domain, &req->addr, iovs, niov,
-		                req->message_type, client->staging, ARGO_SIM_STAGING_SIZE);
+		ret = sim_sendv_tagged(simd.fabric, client->domain, &req->addr, iovs, niov,
+		                       req->message_type, client->staging, ARGO_SIM_STAGING_SIZE,
+		                       req->tag);
 		break;
 	}
 	case ARGO_SIM_OP_NOTIFY: {
@@ -411,6 +441,39 @@ static size_t handle_request(struct client *client, size_t len, bool truncated, 
 		}
 		break;
 	}
+	case ARGO_SIM_OP_ADOPT: {
+		struct argo_sim_adopt_reply body;
+		struct sim_adopted adopted;
+
+		if (len != sizeof(*hdr) || truncated) {
+			ret = -EINVAL;
+			break;
+		}
+		ret = sim_adopt_ring(simd.fabric, client->domain, &adopted);
+		if (ret == 0) {
+			body.aport = adopted.aport;
+			body.partner_id = adopted.partner;
+			body.len = adopted.len;
+			body.npages = adopted.npages;
+			memcpy(client->reply + sizeof(*reply), &body, sizeof(body));
+			reply_len += sizeof(body);
+			client->reply_fd = adopted.fd; /* sent with the reply, then closed */
+		}
+		break;
+	}
+	case ARGO_SIM_OP_LAST_TAG: {
+		struct argo_sim_last_tag_reply body;
+
+		if (len != sizeof(*hdr) || truncated) {
+			ret = -EINVAL;
+			break;
+		}
+		body.tag = sim_domain_last_tag(client->domain);
+		memcpy(client->reply + sizeof(*reply), &body, sizeof(body));
+		reply_len += sizeof(body);
+		ret = 0;
+		break;
+	}
 	default:
 		ret = -EOPNOTSUPP;
 		break;
@@ -426,13 +489,38 @@ out:
 	return reply_len;
 }
 
-/* Sends the reply; false when the socket is full (try again on EPOLLOUT). */
+/* Sends the reply, with reply_fd if there is one (then closed: it was our
+ * own dup); -EAGAIN when the socket is full (try again on EPOLLOUT, the fd
+ * kept until then). */
 static int flush_reply(struct client *client)
 {
-	ssize_t n = send(client->fd, client->reply, client->reply_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = {.iov_base = client->reply, .iov_len = client->reply_len};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	ssize_t n;
 
+	if (client->reply_fd >= 0) {
+		struct cmsghdr *cmsg;
+
+		memset(&control, 0, sizeof(control));
+		msg.msg_control = control.buf;
+		msg.msg_controllen = sizeof(control.buf);
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cmsg), &client->reply_fd, sizeof(int));
+	}
+	n = sendmsg(client->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n >= 0) {
 		client->reply_pending = false;
+		if (client->reply_fd >= 0) {
+			close(client->reply_fd);
+			client->reply_fd = -1;
+		}
 		return 0;
 	}
 	return errno == EAGAIN ? -EAGAIN : -errno;
@@ -666,11 +754,12 @@ static void print_stats(void)
 	sim_fabric_get_stats(simd.fabric, &st);
 	fprintf(stderr,
 	        "argo-simd: domains %llu rings %llu sends %llu (failed %llu) bytes %llu "
-	        "notifies %llu signals %llu refused %lu\n",
+	        "notifies %llu signals %llu refused %lu detached %llu\n",
 	        (unsigned long long)st.domains, (unsigned long long)st.rings,
 	        (unsigned long long)st.sends_ok, (unsigned long long)st.sends_failed,
 	        (unsigned long long)st.bytes_sent, (unsigned long long)st.notifies,
-	        (unsigned long long)st.signals, simd.refused_requests);
+	        (unsigned long long)st.signals, simd.refused_requests,
+	        (unsigned long long)st.detached);
 }
 
 /* Returns when SIGTERM or SIGINT arrives. */

@@ -103,7 +103,7 @@ static void dump_links(struct relay *relay, struct strbuf *sb, bool json)
 			    "\"resets\":%llu,\"drops\":{\"mac\":%llu,\"seq\":%llu,"
 			    "\"malformed\":%llu,\"spoofed\":%llu},\"queue_messages\":%u,"
 			    "\"queue_bytes\":%llu,\"rtt_us\":%llu,\"next_msn\":%llu,"
-			    "\"rx_next_msn\":%llu}",
+			    "\"rx_next_msn\":%llu,\"rx_done_msn\":%llu,\"resent_held\":%llu}",
 			    i ? "," : "", l->cfg->name, transport_name(l->cfg->transport),
 			    l->cfg->address, l->cfg->peer_hvid, link_state_name(l->state),
 			    (unsigned long long)c->frames_tx, (unsigned long long)c->frames_rx,
@@ -115,7 +115,8 @@ static void dump_links(struct relay *relay, struct strbuf *sb, bool json)
 			    (unsigned long long)c->drop_seq, (unsigned long long)c->drop_malformed,
 			    (unsigned long long)c->drop_spoofed, l->unacked.count,
 			    (unsigned long long)l->unacked.bytes, (unsigned long long)c->rtt_us,
-			    (unsigned long long)l->next_msn, (unsigned long long)l->rx_next_msn);
+			    (unsigned long long)l->next_msn, (unsigned long long)l->rx_next_msn,
+			    (unsigned long long)l->rx_done_msn, (unsigned long long)c->resent_held);
 		} else {
 			strbuf_add(
 			    sb,
@@ -173,7 +174,8 @@ static void dump_counters(struct relay *relay, struct strbuf *sb, bool json)
 		           "\"local_held\":%llu,\"held_bytes\":%llu,\"held_peak\":%llu,\"queue_"
 		           "limit\":%llu,"
 		           "\"undeliverable\":{\"no_ring\":%llu,\"msgsize\":%llu,\"policy\":%llu,"
-		           "\"unreachable\":%llu,\"other\":%llu},\"reports_sent\":%llu}",
+		           "\"unreachable\":%llu,\"other\":%llu},\"reports_sent\":%llu,"
+		           "\"duplicates_dropped\":%llu,\"rings_adopted\":%llu,",
 		           (unsigned long long)c->local_rx, (unsigned long long)c->local_delivered,
 		           (unsigned long long)c->local_held, (unsigned long long)relay->held_bytes,
 		           (unsigned long long)relay->held_peak,
@@ -183,14 +185,17 @@ static void dump_counters(struct relay *relay, struct strbuf *sb, bool json)
 		           (unsigned long long)c->undeliverable_policy,
 		           (unsigned long long)c->undeliverable_unreachable,
 		           (unsigned long long)c->undeliverable_other,
-		           (unsigned long long)c->reports_sent);
+		           (unsigned long long)c->reports_sent,
+		           (unsigned long long)c->duplicates_dropped,
+		           (unsigned long long)c->rings_adopted);
 	else
 		strbuf_add(
 		    sb,
 		    "  from fabric %llu, delivered to fabric %llu, held for ring space %llu\n"
 		    "  held bytes %llu (peak %llu) of %llu\n"
 		    "  undeliverable: no ring %llu, too large %llu, policy %llu, no route %llu,"
-		    " other %llu; reports sent %llu\n",
+		    " other %llu; reports sent %llu\n"
+		    "  copies dropped (delivered before) %llu, rings adopted %llu\n",
 		    (unsigned long long)c->local_rx, (unsigned long long)c->local_delivered,
 		    (unsigned long long)c->local_held, (unsigned long long)relay->held_bytes,
 		    (unsigned long long)relay->held_peak,
@@ -199,8 +204,12 @@ static void dump_counters(struct relay *relay, struct strbuf *sb, bool json)
 		    (unsigned long long)c->undeliverable_msgsize,
 		    (unsigned long long)c->undeliverable_policy,
 		    (unsigned long long)c->undeliverable_unreachable,
-		    (unsigned long long)c->undeliverable_other,
-		    (unsigned long long)c->reports_sent);
+		    (unsigned long long)c->undeliverable_other, (unsigned long long)c->reports_sent,
+		    (unsigned long long)c->duplicates_dropped,
+		    (unsigned long long)c->rings_adopted);
+	dedup_dump(relay, sb, json);
+	if (json)
+		strbuf_add(sb, "}");
 }
 
 static void answer(struct relay *relay, const char *cmd, struct strbuf *sb)

@@ -6,12 +6,18 @@
  * Sessions and the reliable stream. A session is one connection: fresh
  * nonces, fresh keys, frame seq from 1. The DATA stream outlives sessions:
  * every message keeps its msn and stays in link->unacked until the peer
- * acknowledges it, so when a session dies the next one retransmits exactly
- * what was not acknowledged. The peer's HELLO says which msn it expects
- * next; everything below that was delivered and is freed, and if the peer
- * lost its state (it restarted) the unacknowledged messages are renumbered
- * from what it expects. Duplicates (msn below what we expect) are
- * acknowledged and dropped, so nothing is delivered twice.
+ * acknowledges it. The peer acknowledges a message only once it has left
+ * the peer's custody (delivered, acknowledged by the relay after it, or
+ * reported undeliverable), never on mere receipt, so a peer killed at any
+ * moment has lost nothing we no longer keep.
+ *
+ * The peer's HELLO says which msn it expects next (it holds everything
+ * before) and which it is done with. With the same peer process as before,
+ * we free what it is done with and resend from what it expects; with a new
+ * one (it restarted, or we did) it has nothing of ours, and everything we
+ * keep is renumbered from what it expects and sent again. Copies that then
+ * reach the last relay twice are dropped there by origin (dedup.c).
+ * Duplicates on the link itself (msn below what we expect) are dropped.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -151,13 +157,14 @@ static uint64_t grant_now(const struct link *link)
  * and on a request/response path that doubles the work of every hop. One
  * goes out when the peer is running short of credit, when ACK_EVERY
  * messages are unacknowledged (the peer keeps them until then), or, for
- * whatever is left, at the next tick (urgent).
+ * whatever is left, when the short delayed-ack timer fires (urgent; see
+ * ACK_DELAY_US in relayd.c).
  */
 #define ACK_EVERY 64
 
 static void maybe_ack(struct link *link, bool urgent)
 {
-	uint64_t grant = grant_now(link), acked = link->rx_next_msn - 1;
+	uint64_t grant = grant_now(link), acked = link->rx_done_msn;
 	uint64_t window = credit_window(link);
 	uint64_t peer_left;
 	uint8_t payload[WIRE_ACK_SIZE];
@@ -173,8 +180,11 @@ static void maybe_ack(struct link *link, bool urgent)
 	       acked - link->rx_acked_msn >= ACK_EVERY ||
 	       (grant > link->granted && peer_left < window / 4) ||
 	       grant - link->granted >= window / 2;
-	if (!need)
+	if (!need) {
+		if (acked != link->rx_acked_msn)
+			relay_ack_soon(link->relay);
 		return;
+	}
 	ack.acked_msn = acked;
 	ack.credit = grant;
 	if (wire_put_ack(payload, sizeof(payload), &ack) < 0 ||
@@ -184,9 +194,68 @@ static void maybe_ack(struct link *link, bool urgent)
 	link->granted = grant;
 }
 
-void link_release_held(struct link *link, uint64_t bytes)
+/* The done flags: one bit per msn in flight, in a circular bitmap. */
+static bool done_bit(const struct link *link, uint64_t msn)
 {
-	link->held_from_peer -= bytes < link->held_from_peer ? bytes : link->held_from_peer;
+	uint64_t i = msn & (link->rx_done_cap - 1);
+
+	return link->rx_done_bits[i / 8] & (1u << (i % 8));
+}
+
+static void set_done_bit(struct link *link, uint64_t msn, bool on)
+{
+	uint64_t i = msn & (link->rx_done_cap - 1);
+
+	if (on)
+		link->rx_done_bits[i / 8] |= (uint8_t)(1u << (i % 8));
+	else
+		link->rx_done_bits[i / 8] &= (uint8_t) ~(1u << (i % 8));
+}
+
+/* Room for the done flags of every msn up to 'msn'. */
+static int done_bits_reserve(struct link *link, uint64_t msn)
+{
+	uint64_t cap = link->rx_done_cap ? link->rx_done_cap : 1024, m;
+	uint8_t *bits;
+
+	while (msn - link->rx_done_msn >= cap)
+		cap *= 2;
+	if (cap == link->rx_done_cap)
+		return 0;
+	bits = calloc(1, cap / 8);
+	if (!bits)
+		return -ENOMEM;
+	for (m = link->rx_done_msn + 1; link->rx_done_bits && m < link->rx_next_msn; m++)
+		if (done_bit(link, m)) {
+			uint64_t i = m & (cap - 1);
+
+			bits[i / 8] |= (uint8_t)(1u << (i % 8));
+		}
+	free(link->rx_done_bits);
+	link->rx_done_bits = bits;
+	link->rx_done_cap = cap;
+	return 0;
+}
+
+void link_ack_now(struct link *link)
+{
+	if (link->state == LINK_UP) {
+		maybe_ack(link, true);
+		flush_out(link);
+	}
+}
+
+void link_rx_done(struct link *link, uint64_t msn, uint32_t len)
+{
+	link->held_from_peer -= len < link->held_from_peer ? len : link->held_from_peer;
+	if (msn > link->rx_done_msn && msn < link->rx_next_msn) {
+		set_done_bit(link, msn, true);
+		while (link->rx_done_msn + 1 < link->rx_next_msn &&
+		       done_bit(link, link->rx_done_msn + 1)) {
+			set_done_bit(link, link->rx_done_msn + 1, false);
+			link->rx_done_msn++;
+		}
+	}
 	if (link->state == LINK_UP) {
 		maybe_ack(link, false);
 		flush_out(link);
@@ -227,6 +296,7 @@ void link_pump(struct link *link)
 		    .src = msg->src,
 		    .dst = msg->dst,
 		    .message_type = msg->message_type,
+		    .origin = msg->origin,
 		    .length = msg->len,
 		};
 
@@ -262,9 +332,7 @@ static void free_acked(struct link *link, uint64_t acked)
 			link->unsent = msg->next;
 			link->unsent_bytes -= msg->len;
 		}
-		if (msg->from_link >= 0)
-			link_release_held(&relay->links[msg->from_link], msg->len);
-		msg_free(relay, msg);
+		msg_done(relay, msg);
 	}
 }
 
@@ -343,6 +411,7 @@ static void start_session(struct link *link, int fd, enum wire_role role)
 	link->our_hello.version_max = WIRE_VERSION;
 	memcpy(link->our_hello.hvid, link->relay->config->hvid, WIRE_HVID_SIZE);
 	link->our_hello.rx_next_msn = link->rx_next_msn;
+	link->our_hello.acked_msn = link->rx_done_msn;
 	link->our_hello.boot_id = link->relay->boot_id;
 	link->our_hello.role = role;
 	if (auth_random(link->our_hello.nonce, WIRE_NONCE_SIZE) < 0) {
@@ -402,25 +471,34 @@ static void on_hello(struct link *link, const uint8_t *payload, uint32_t len)
 		return;
 	}
 
-	/* The peer tells what it expects from us next: everything before was
-	 * delivered; if it expects less than we kept (it restarted and lost
-	 * its state), renumber what we kept from there. */
+	/* The peer tells what it holds of ours (everything below
+	 * rx_next_msn) and what it is done with (up to acked_msn). */
 	expect = peer->rx_next_msn ? peer->rx_next_msn : 1;
-	/* Only what we really sent can have been delivered: after our own
-	 * restart the peer's number is about our previous life's stream. */
-	free_acked(link, expect - 1 < link->highest_sent_msn ? expect - 1 : link->highest_sent_msn);
-	if (link->unacked.head && link->unacked.head->msn != expect) {
+	if (link->peer_boot_id && link->peer_boot_id == peer->boot_id) {
+		/* The same peer process as before, and we are too (a peer
+		 * only knows our boot after a session with us): it still
+		 * has what it received; send only the rest. */
+		free_acked(link, peer->acked_msn < link->highest_sent_msn ? peer->acked_msn
+		                                                          : link->highest_sent_msn);
+		link->unsent = link->unacked.head;
+		link->unsent_bytes = link->unacked.bytes;
+		while (link->unsent && link->unsent->msn < expect) {
+			link->unsent_bytes -= link->unsent->len;
+			link->unsent = link->unsent->next;
+			link->counters.resent_held++;
+		}
+	} else {
+		/* A peer new to us (it or we restarted): it has none of what
+		 * we keep. Renumber all of it from what it expects. */
 		uint64_t msn = expect;
 
 		for (m = link->unacked.head; m; m = m->next)
 			m->msn = msn++;
 		link->next_msn = msn;
 		link->highest_sent_msn = expect - 1;
-	} else if (!link->unacked.head) {
-		link->next_msn = expect;
+		link->unsent = link->unacked.head;
+		link->unsent_bytes = link->unacked.bytes;
 	}
-	link->unsent = link->unacked.head;
-	link->unsent_bytes = link->unacked.bytes;
 	link->peer_boot_id = peer->boot_id;
 
 	set_state(link, LINK_AUTH);
@@ -476,9 +554,17 @@ static void on_data(struct link *link, const uint8_t *payload, uint32_t len)
 		link_drop(link, "gap in the message sequence");
 		return;
 	}
+	msg = done_bits_reserve(link, data.msn) < 0 ? NULL : msg_new(relay, data.length);
+	if (!msg) {
+		link_drop(link, "out of memory");
+		return;
+	}
 	link->rx_next_msn++;
 	link->received_bytes += data.length;
+	link->held_from_peer += data.length;
 	link->counters.data_rx++;
+	msg->from_link = link->index;
+	msg->in_msn = data.msn;
 
 	/* The true source cannot be forged by a neighbour: it must be the
 	 * peer's own hvid or one we route through this very link. */
@@ -487,22 +573,17 @@ static void on_data(struct link *link, const uint8_t *payload, uint32_t len)
 		link->counters.drop_spoofed++;
 		relay_log(1, "link %s: dropped a message claiming to come from %s", link->cfg->name,
 		          data.src.hvid);
+		msg_done(relay, msg);
 		return;
 	}
-	msg = msg_new(relay, data.length);
-	if (!msg) {
-		link_drop(link, "out of memory");
-		return;
-	}
-	msg->from_link = link->index;
 	/* The msn it came with, until a link queues it: an UNDELIVERABLE
 	 * answering it names that DATA (and msn 0 would be refused). */
 	msg->msn = data.msn;
 	msg->src = data.src;
 	msg->dst = data.dst;
 	msg->message_type = data.message_type;
+	msg->origin = data.origin;
 	memcpy(msg->data, data.message, data.length);
-	link->held_from_peer += data.length;
 	relay_route(relay, msg);
 }
 
@@ -908,6 +989,8 @@ int link_init(struct relay *relay, struct link *link, const struct config_link *
 	link->listen_fd = -1;
 	link->next_msn = 1;
 	link->rx_next_msn = 1;
+	if (done_bits_reserve(link, 1) < 0)
+		return -ENOMEM;
 	set_state(link, LINK_DOWN);
 	describe_peer(link);
 	if (cfg->listen) {
@@ -948,5 +1031,6 @@ void link_fini(struct link *link)
 		msg_free(link->relay, msg);
 	free(link->in);
 	free(link->out);
+	free(link->rx_done_bits);
 	explicit_bzero(&link->keys, sizeof(link->keys));
 }

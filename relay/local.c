@@ -22,8 +22,16 @@
  * A ring is read only when the message at its head can go somewhere now (its
  * link is up and has credit): otherwise it stays in the guest-visible ring,
  * which fills, and the sender gets -EAGAIN from its own fabric. That is the
- * end of the back-pressure chain, and also why a link failure loses nothing
- * that was not yet read.
+ * end of the back-pressure chain.
+ *
+ * The ring is also the durable queue. A message read from it keeps its slots
+ * until it has left our custody (msg_done: the next relay acknowledged it,
+ * or it was delivered or reported); only then does rx_ptr move past it. The
+ * rings are registered persistent where the fabric can (a static sim
+ * domain), so a relay killed at any moment leaves every message it had not
+ * passed on in its rings, and the next run adopts them and reads them again.
+ * What the next run needs to know of each ring is in the ring's own header,
+ * in the reserved bytes Xen never touches (struct ring_state).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,7 +43,36 @@
 /* Xen gives a domain 128 rings; keep a few for imports added later. */
 #define MAX_LOCAL_PORTS 120
 
-enum port_kind { PORT_IMPORT, PORT_PROXY };
+enum port_kind { PORT_FREE, PORT_IMPORT, PORT_PROXY };
+
+/*
+ * Our record in a ring's header (xen_argo_ring.reserved). 'commit' packs the
+ * rx_ptr we are about to publish (high half) with the index of the message
+ * there (low half) in one 64-bit store made before rx_ptr's own, so that a
+ * run killed between the two is finished by the next: it publishes the
+ * committed rx_ptr. The index is what the origin of each message is made of,
+ * with the epoch, a random number drawn when the ring was first registered.
+ */
+#define RING_STATE_MAGIC 0x594c5241u /* "ARLY" */
+struct ring_state {
+	uint32_t magic;
+	uint8_t kind; /* enum port_kind */
+	uint8_t pad[3];
+	uint64_t epoch;
+	uint64_t commit;
+	char remote_hvid[WIRE_HVID_SIZE];
+	uint16_t remote_domid;
+	uint16_t pad2;
+	uint32_t remote_port;
+};
+_Static_assert(sizeof(struct ring_state) <= sizeof(((struct xen_argo_ring *)0)->reserved),
+               "the relay's ring state must fit the header's reserved bytes");
+
+/* A message read from a ring and not yet done with. */
+struct pending {
+	uint32_t end; /* offset just past it: rx_ptr once it and those before are done */
+	bool done;
+};
 
 struct local_port {
 	enum port_kind kind;
@@ -43,8 +80,15 @@ struct local_port {
 	argo_domid_t partner;
 	struct wire_gaddr remote; /* import target, or the remote a proxy stands for */
 	struct argo_ring *ring;
+	struct ring_state *state; /* in the ring's header */
 	uint64_t last_used;
 	bool blocked; /* head message waits for link credit */
+	/* Reading ahead of rx_ptr: read_at is the next message to read, with
+	 * index next_index; first_index is the message at rx_ptr. */
+	uint32_t read_at, next_index, first_index;
+	/* Messages first_index .. next_index-1, circular. */
+	struct pending *pend;
+	uint32_t pend_cap, pend_head, pend_count;
 };
 
 /* Messages waiting for room in one local destination's ring. */
@@ -61,6 +105,8 @@ struct local {
 	struct hold *holds;
 	uint64_t clock; /* for LRU */
 	uint32_t next_proxy;
+	bool persistent;     /* the fabric keeps our rings across runs */
+	bool notify_pending; /* ring space was released this round */
 	uint8_t buf[XEN_ARGO_MAX_RING_SIZE];
 };
 
@@ -69,37 +115,183 @@ static bool gaddr_eq(const struct wire_gaddr *a, const struct wire_gaddr *b)
 	return a->domid == b->domid && a->port == b->port && strcmp(a->hvid, b->hvid) == 0;
 }
 
+static struct ring_state *ring_state_of(struct argo_ring *ring)
+{
+	return (struct ring_state *)(void *)ring->shared->reserved;
+}
+
+/* A ring just registered: it is empty; write our record into it. */
+static void ring_state_init(struct relay *relay, struct local_port *p)
+{
+	struct ring_state *st = ring_state_of(p->ring);
+	uint64_t epoch = 0;
+
+	while (!epoch)
+		if (auth_random(&epoch, sizeof(epoch)) < 0)
+			epoch = relay_now_us() ^ ((uint64_t)relay->boot_id << 1);
+	memset(st, 0, sizeof(*st));
+	st->kind = (uint8_t)p->kind;
+	st->epoch = epoch;
+	memcpy(st->remote_hvid, p->remote.hvid, WIRE_HVID_SIZE);
+	st->remote_domid = p->remote.domid;
+	st->remote_port = p->remote.port;
+	st->commit = 0;
+	__atomic_store_n(&st->magic, RING_STATE_MAGIC, __ATOMIC_RELEASE);
+	p->state = st;
+	p->read_at = p->next_index = p->first_index = 0;
+	p->pend_head = p->pend_count = 0;
+}
+
+/* A ring adopted from an earlier run: finish its last release, if that run
+ * died between the commit and rx_ptr, and read again from rx_ptr. */
+static void ring_state_resume(struct local_port *p)
+{
+	struct ring_state *st = ring_state_of(p->ring);
+	uint64_t commit = __atomic_load_n(&st->commit, __ATOMIC_ACQUIRE);
+	uint32_t rx = (uint32_t)(commit >> 32);
+
+	if (rx < p->ring->len && rx % XEN_ARGO_MSG_SLOT_SIZE == 0 &&
+	    __atomic_load_n(&p->ring->shared->rx_ptr, __ATOMIC_RELAXED) != rx)
+		argo_ring_release_to(p->ring->shared, rx);
+	p->state = st;
+	p->read_at = argo_ring_sanitise_ptr(p->ring->shared->rx_ptr, p->ring->len);
+	p->first_index = p->next_index = (uint32_t)commit;
+	p->pend_head = p->pend_count = 0;
+}
+
 static int register_port(struct relay *relay, struct local_port *p)
 {
+	struct local *local = relay->local;
 	xen_argo_register_ring_t reg = {
 	    .aport = p->port,
 	    .partner_id = p->partner,
 	    .len = relay->config->ring_len,
 	};
-	int ret =
-	    argo_register_ring(relay->fabric, &reg, XEN_ARGO_REGISTER_FLAG_FAIL_EXIST, &p->ring);
+	int ret = -EOPNOTSUPP;
 
+	if (local->persistent) {
+		ret = argo_register_ring_persistent(relay->fabric, &reg,
+		                                    XEN_ARGO_REGISTER_FLAG_FAIL_EXIST, &p->ring);
+		if (ret == -EOPNOTSUPP) {
+			relay_log(0, "the fabric cannot keep rings across restarts: a restart "
+			             "loses what is in them");
+			local->persistent = false;
+		}
+	}
+	if (ret == -EOPNOTSUPP)
+		ret = argo_register_ring(relay->fabric, &reg, XEN_ARGO_REGISTER_FLAG_FAIL_EXIST,
+		                         &p->ring);
 	if (ret < 0 && ret != -EEXIST)
 		relay_log(ret == -ESRCH ? 1 : 0, "cannot register port %u (partner %u): %s",
 		          p->port, p->partner, argo_strerror(ret));
+	if (ret == 0)
+		ring_state_init(relay, p);
 	return ret;
+}
+
+/* A free slot in the port table, or NULL. */
+static struct local_port *new_port_slot(struct local *local)
+{
+	int i;
+
+	for (i = 0; i < local->nports; i++)
+		if (local->ports[i].kind == PORT_FREE)
+			return &local->ports[i];
+	return local->nports < MAX_LOCAL_PORTS ? &local->ports[local->nports++] : NULL;
+}
+
+static void free_port_slot(struct local *local, struct local_port *p)
+{
+	free(p->pend);
+	memset(p, 0, sizeof(*p));
+	p->kind = PORT_FREE;
+	while (local->nports && local->ports[local->nports - 1].kind == PORT_FREE)
+		local->nports--;
+}
+
+/* Takes over the rings an earlier run of this relay left in the fabric. */
+static void adopt_rings(struct relay *relay)
+{
+	struct local *local = relay->local;
+
+	for (;;) {
+		const struct config_import *imp = NULL;
+		struct argo_ring *ring;
+		struct ring_state *st;
+		struct local_port *p;
+		unsigned int i;
+		int ret = argo_adopt_ring(relay->fabric, &ring);
+
+		if (ret == -ENOENT)
+			return;
+		if (ret < 0) {
+			if (ret != -EOPNOTSUPP)
+				relay_log(0, "cannot adopt rings: %s", argo_strerror(ret));
+			return;
+		}
+		st = ring_state_of(ring);
+		for (i = 0; i < relay->config->nimports; i++)
+			if (relay->config->imports[i].port == ring->aport &&
+			    relay->config->imports[i].partner == ring->partner_id)
+				imp = &relay->config->imports[i];
+		p = new_port_slot(local);
+		if (__atomic_load_n(&st->magic, __ATOMIC_ACQUIRE) != RING_STATE_MAGIC ||
+		    ring->len != relay->config->ring_len || !p ||
+		    (!imp && (st->kind != PORT_PROXY || !wire_hvid_valid(st->remote_hvid)))) {
+			relay_log(0,
+			          "ring of port %u (partner %u) left by an earlier run is not "
+			          "one we can use now: unregistered, with what it held",
+			          ring->aport, ring->partner_id);
+			argo_unregister_ring(relay->fabric, ring);
+			if (p)
+				free_port_slot(local, p);
+			continue;
+		}
+		memset(p, 0, sizeof(*p));
+		p->kind = imp ? PORT_IMPORT : PORT_PROXY;
+		p->port = ring->aport;
+		p->partner = ring->partner_id;
+		if (imp) {
+			p->remote = imp->target;
+		} else {
+			memcpy(p->remote.hvid, st->remote_hvid, WIRE_HVID_SIZE);
+			p->remote.domid = st->remote_domid;
+			p->remote.port = st->remote_port;
+		}
+		p->ring = ring;
+		p->last_used = ++local->clock;
+		ring_state_resume(p);
+		relay->counters.rings_adopted++;
+		relay_log(1, "adopted the ring of port %u (%u bytes waiting)", p->port,
+		          argo_ring_used(ring->shared, ring->len));
+	}
 }
 
 int local_init(struct relay *relay)
 {
 	struct local *local = calloc(1, sizeof(*local));
 	unsigned int i;
-	int ret;
+	int j, ret;
 
 	if (!local)
 		return -ENOMEM;
 	relay->local = local;
 	local->next_proxy = relay->config->proxy_port_min;
+	local->persistent = true;
+	adopt_rings(relay);
 	for (i = 0; i < relay->config->nimports; i++) {
 		const struct config_import *imp = &relay->config->imports[i];
-		struct local_port *p = &local->ports[local->nports];
+		struct local_port *p = NULL;
 
-		if (local->nports >= MAX_LOCAL_PORTS)
+		for (j = 0; j < local->nports; j++)
+			if (local->ports[j].kind == PORT_IMPORT &&
+			    local->ports[j].port == imp->port &&
+			    local->ports[j].partner == imp->partner)
+				p = &local->ports[j];
+		if (p)
+			continue; /* adopted */
+		p = new_port_slot(local);
+		if (!p)
 			return -ENOSPC;
 		p->kind = PORT_IMPORT;
 		p->port = imp->port;
@@ -108,8 +300,9 @@ int local_init(struct relay *relay)
 		ret = register_port(relay, p);
 		if (ret < 0)
 			return ret;
-		local->nports++;
 	}
+	/* Whatever the adopted rings hold goes now. */
+	local->notify_pending = true;
 	return 0;
 }
 
@@ -129,9 +322,17 @@ void local_fini(struct relay *relay)
 			msg_free(relay, msg);
 		free(h);
 	}
-	for (i = 0; i < local->nports; i++)
-		if (local->ports[i].ring)
-			argo_unregister_ring(relay->fabric, local->ports[i].ring);
+	for (i = 0; i < local->nports; i++) {
+		struct local_port *p = &local->ports[i];
+
+		/* Persistent rings stay for the next run, with what we did not
+		 * pass on yet. */
+		if (p->ring && local->persistent)
+			argo_ring_release(p->ring);
+		else if (p->ring)
+			argo_unregister_ring(relay->fabric, p->ring);
+		free(p->pend);
+	}
 	free(local);
 	relay->local = NULL;
 }
@@ -146,7 +347,7 @@ static struct local_port *port_for_remote(struct relay *relay, const struct wire
 
 	for (i = 0; i < local->nports; i++) {
 		p = &local->ports[i];
-		if (gaddr_eq(&p->remote, remote) &&
+		if (p->kind != PORT_FREE && gaddr_eq(&p->remote, remote) &&
 		    (p->partner == domid || p->partner == XEN_ARGO_DOMID_ANY)) {
 			p->last_used = ++local->clock;
 			return p;
@@ -156,13 +357,14 @@ static struct local_port *port_for_remote(struct relay *relay, const struct wire
 	if (!allocate)
 		return NULL;
 
-	if (local->nports < MAX_LOCAL_PORTS) {
-		p = &local->ports[local->nports++];
-	} else {
-		/* Reuse the proxy unused for longest. */
+	p = new_port_slot(local);
+	if (!p) {
+		/* Reuse the proxy unused for longest, among those whose ring
+		 * holds nothing we still answer for. */
 		for (i = 0; i < local->nports; i++) {
 			p = &local->ports[i];
-			if (p->kind == PORT_PROXY && (!victim || p->last_used < victim->last_used))
+			if (p->kind == PORT_PROXY && !p->pend_count &&
+			    (!victim || p->last_used < victim->last_used))
 				victim = p;
 		}
 		if (!victim)
@@ -170,6 +372,7 @@ static struct local_port *port_for_remote(struct relay *relay, const struct wire
 		relay_log(1, "proxy port %u (for %s:%u:%u) recycled", victim->port,
 		          victim->remote.hvid, victim->remote.domid, victim->remote.port);
 		argo_unregister_ring(relay->fabric, victim->ring);
+		free(victim->pend);
 		p = victim;
 	}
 	memset(p, 0, sizeof(*p));
@@ -196,8 +399,9 @@ static struct local_port *port_for_remote(struct relay *relay, const struct wire
 			break;
 		}
 	}
-	/* Forget the slot (it is the last one or a recycled one). */
-	*p = local->ports[--local->nports];
+	/* Forget the slot: others keep their places, since messages name
+	 * their port by its place. */
+	free_port_slot(local, p);
 	return NULL;
 }
 
@@ -228,16 +432,18 @@ static int undeliverable_cause(int err)
 	}
 }
 
-/* The message has arrived where it was going: release what held it. */
-static void delivered(struct relay *relay, struct relay_msg *msg)
+/* The message has arrived where it was going (or had already). */
+static void delivered(struct relay *relay, struct relay_msg *msg, bool duplicate)
 {
-	relay->counters.local_delivered++;
-	if (msg->from_link >= 0)
-		link_release_held(&relay->links[msg->from_link], msg->len);
-	msg_free(relay, msg);
+	if (duplicate)
+		relay->counters.duplicates_dropped++;
+	else
+		relay->counters.local_delivered++;
+	msg_done(relay, msg);
 }
 
-/* One send into the fabric: 1 delivered, 0 ring full (keep it), <0 error. */
+/* One send into the fabric: 1 delivered, 2 delivered before (a copy: drop
+ * it), 0 ring full (keep it), <0 error. */
 static int try_send(struct relay *relay, struct relay_msg *msg)
 {
 	int err = 0;
@@ -246,13 +452,21 @@ static int try_send(struct relay *relay, struct relay_msg *msg)
 	    .dst = {.aport = msg->dst.port, .domain_id = msg->dst.domid},
 	};
 	struct iovec iov = {.iov_base = msg->data, .iov_len = msg->len};
+	uint64_t tag;
 	ssize_t n;
 
 	if (!p)
 		return err;
+	if (dedup_seen(relay, msg))
+		return 2;
 	addr.src.aport = p->port;
 	addr.src.domain_id = XEN_ARGO_DOMID_ANY;
-	n = argo_sendv(relay->fabric, &addr, &iov, 1, msg->message_type);
+	tag = dedup_begin(relay, msg);
+	if (tag)
+		n = argo_sendv_tagged(relay->fabric, &addr, &iov, 1, msg->message_type, tag);
+	else
+		n = argo_sendv(relay->fabric, &addr, &iov, 1, msg->message_type);
+	dedup_end(relay, n >= 0);
 	if (n >= 0)
 		return 1;
 	if (n == -EAGAIN || n == -EBUSY)
@@ -273,7 +487,7 @@ void local_deliver(struct relay *relay, struct relay_msg *msg)
 	if (!h) {
 		ret = try_send(relay, msg);
 		if (ret > 0) {
-			delivered(relay, msg);
+			delivered(relay, msg, ret == 2);
 			return;
 		}
 		if (ret < 0) {
@@ -309,7 +523,7 @@ static void retry_holds(struct relay *relay)
 				break;
 			queue_pop(&h->q);
 			if (ret > 0)
-				delivered(relay, msg);
+				delivered(relay, msg, ret == 2);
 			else
 				relay_undeliverable(relay, msg, undeliverable_cause(ret));
 		}
@@ -356,20 +570,75 @@ void local_report_undeliverable(struct relay *relay, const struct wire_undeliver
 		report_to_guest(relay, p, u->src.domid, u->src.port, &u->dst, u->error);
 }
 
-/* Reads one ring while its head can go somewhere. Returns true if it
- * consumed anything (so notify must tell waiting senders). */
-static bool drain_port(struct relay *relay, struct local_port *p)
+/* Room to remember one more message read from p. */
+static int pend_reserve(struct local_port *p)
+{
+	struct pending *n;
+	uint32_t cap, i;
+
+	if (p->pend_count < p->pend_cap)
+		return 0;
+	cap = p->pend_cap ? p->pend_cap * 2 : 256;
+	n = malloc(cap * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	for (i = 0; i < p->pend_count; i++)
+		n[i] = p->pend[(p->pend_head + i) % p->pend_cap];
+	free(p->pend);
+	p->pend = n;
+	p->pend_cap = cap;
+	p->pend_head = 0;
+	return 0;
+}
+
+void local_port_done(struct relay *relay, int port, uint32_t origin_index)
 {
 	struct local *local = relay->local;
-	bool consumed = false;
+	struct local_port *p;
+	uint32_t pos, new_rx = 0;
+	bool advanced = false;
+
+	if (!local || port < 0 || port >= local->nports)
+		return;
+	p = &local->ports[port];
+	pos = origin_index - p->first_index;
+	if (p->kind == PORT_FREE || pos >= p->pend_count) {
+		relay_log(0, "port %u: done with message %u, which it does not hold", p->port,
+		          origin_index);
+		return;
+	}
+	p->pend[(p->pend_head + pos) % p->pend_cap].done = true;
+	while (p->pend_count && p->pend[p->pend_head].done) {
+		new_rx = p->pend[p->pend_head].end;
+		p->pend_head = (p->pend_head + 1) % p->pend_cap;
+		p->pend_count--;
+		p->first_index++;
+		advanced = true;
+	}
+	if (!advanced)
+		return;
+	/* The commit first, then rx_ptr (a release store, so the commit is
+	 * visible no later): see struct ring_state. */
+	__atomic_store_n(&p->state->commit, (uint64_t)new_rx << 32 | p->first_index,
+	                 __ATOMIC_RELAXED);
+	argo_ring_release_to(p->ring->shared, new_rx);
+	local->notify_pending = true;
+}
+
+/* Reads one ring while its next message can go somewhere. The slots stay
+ * taken until local_port_done(). */
+static void drain_port(struct relay *relay, struct local_port *p)
+{
+	struct local *local = relay->local;
 
 	p->blocked = false;
 	for (;;) {
 		struct wire_gaddr src = {0};
 		struct relay_msg *msg;
 		xen_argo_addr_t from;
-		uint32_t type;
-		ssize_t n = argo_peek(p->ring, &from, &type);
+		uint32_t type, next;
+		ssize_t n = argo_ring_read_at(p->ring->shared, p->ring->len, p->read_at, &from,
+		                              &type, NULL, 0, &next);
 		int link = -1;
 
 		if (n == -EAGAIN)
@@ -388,38 +657,40 @@ static bool drain_port(struct relay *relay, struct local_port *p)
 				break;
 			}
 		}
-		msg = msg_new(relay, (uint32_t)n);
+		msg = pend_reserve(p) < 0 ? NULL : msg_new(relay, (uint32_t)n);
 		if (!msg) {
 			p->blocked = true;
 			break;
 		}
-		if (argo_recv(p->ring, NULL, NULL, msg->data, msg->len) != n) {
+		if (argo_ring_read_at(p->ring->shared, p->ring->len, p->read_at, NULL, NULL,
+		                      msg->data, msg->len, &next) != n) {
 			msg_free(relay, msg);
 			break;
 		}
-		consumed = true;
+		p->pend[(p->pend_head + p->pend_count) % p->pend_cap] =
+		    (struct pending){.end = next, .done = false};
+		p->pend_count++;
+		p->read_at = next;
 		p->last_used = ++local->clock;
 		relay->counters.local_rx++;
-		msg->from_link = -1;
+		msg->from_port = (int)(p - local->ports);
+		msg->origin.epoch = p->state->epoch;
+		msg->origin.index = p->next_index++;
 		msg->src = src;
 		msg->dst = p->remote;
 		msg->message_type = type;
 		relay_route(relay, msg);
 	}
-	return consumed;
 }
 
 static void drain_all(struct relay *relay)
 {
 	struct local *local = relay->local;
-	bool consumed = false;
 	int i;
 
 	for (i = 0; i < local->nports; i++)
-		consumed |= drain_port(relay, &local->ports[i]);
-	/* Senders waiting on our rings learn that there is room again. */
-	if (consumed)
-		argo_notify(relay->fabric, NULL);
+		if (local->ports[i].ring)
+			drain_port(relay, &local->ports[i]);
 }
 
 void local_on_event(struct relay *relay)
@@ -432,16 +703,22 @@ void local_on_event(struct relay *relay)
 void local_kick(struct relay *relay)
 {
 	struct local *local = relay->local;
-	bool consumed = false;
 	int i;
 
 	if (!local)
 		return;
 	for (i = 0; i < local->nports; i++)
-		if (local->ports[i].blocked)
-			consumed |= drain_port(relay, &local->ports[i]);
-	if (consumed)
+		if (local->ports[i].blocked && local->ports[i].ring)
+			drain_port(relay, &local->ports[i]);
+}
+
+void local_flush(struct relay *relay)
+{
+	/* Senders waiting on our rings learn that there is room again. */
+	if (relay->local && relay->local->notify_pending) {
+		relay->local->notify_pending = false;
 		argo_notify(relay->fabric, NULL);
+	}
 }
 
 void local_tick(struct relay *relay)
@@ -456,7 +733,7 @@ void local_dump(struct relay *relay, struct strbuf *out, bool json)
 {
 	struct local *local = relay->local;
 	struct hold *h;
-	int i;
+	int i, shown = 0;
 
 	if (json)
 		strbuf_add(out, "\"mappings\":[");
@@ -464,19 +741,22 @@ void local_dump(struct relay *relay, struct strbuf *out, bool json)
 		const struct local_port *p = &local->ports[i];
 		const char *kind = p->kind == PORT_IMPORT ? "import" : "proxy";
 
+		if (p->kind == PORT_FREE)
+			continue;
 		if (json)
 			strbuf_add(out,
 			           "%s{\"kind\":\"%s\",\"port\":%u,\"partner\":%u,"
-			           "\"remote\":\"%s:%u:%u\",\"queued\":%u}",
-			           i ? "," : "", kind, p->port, p->partner, p->remote.hvid,
+			           "\"remote\":\"%s:%u:%u\",\"queued\":%u,\"unfinished\":%u}",
+			           shown++ ? "," : "", kind, p->port, p->partner, p->remote.hvid,
 			           p->remote.domid, p->remote.port,
-			           argo_ring_used(p->ring->shared, p->ring->len));
+			           argo_ring_used(p->ring->shared, p->ring->len), p->pend_count);
 		else
 			strbuf_add(out,
-			           "  %-6s port %-10u partner %-5u <-> %s:%u:%u  ring bytes %u%s\n",
+			           "  %-6s port %-10u partner %-5u <-> %s:%u:%u  ring bytes %u, "
+			           "%u read and not finished%s\n",
 			           kind, p->port, p->partner, p->remote.hvid, p->remote.domid,
 			           p->remote.port, argo_ring_used(p->ring->shared, p->ring->len),
-			           p->blocked ? " (waiting for link credit)" : "");
+			           p->pend_count, p->blocked ? " (waiting for link credit)" : "");
 	}
 	if (json)
 		strbuf_add(out, "],\"holds\":[");

@@ -6,6 +6,8 @@
  *   routes.c     which link reaches which hvid
  *   local.c      the relay's side of its own fabric: import rings, proxy
  *                ports, delivery with hold queues
+ *   dedup.c      what the relay delivered, per origin stream, kept across
+ *                restarts so that nothing is delivered twice
  *   relayd.c     the event loop that ties them together
  *   control.c    the control socket argo-relayctl talks to
  *
@@ -32,11 +34,20 @@
 
 struct relay;
 
-/* One message in flight through this relay. */
+/*
+ * One message in flight through this relay. The relay has custody of it
+ * until it is delivered into a ring, acknowledged by the next relay, or
+ * reported undeliverable: only then (msg_done) is the place it came from
+ * told, so that a relay killed at any moment loses nothing it was given
+ * (docs/relay-design.md, "Custody").
+ */
 struct relay_msg {
 	struct relay_msg *next;
-	uint64_t msn;  /* on the link it is queued on (0 until queued) */
-	int from_link; /* link it arrived on, -1 when read from our fabric */
+	uint64_t msn;    /* on the link it is queued on (0 until queued) */
+	int from_link;   /* link it arrived on, -1 when read from our fabric */
+	uint64_t in_msn; /* its msn on from_link */
+	int from_port;   /* local port (ring) it was read from, -1 otherwise */
+	struct wire_origin origin;
 	struct wire_gaddr src, dst;
 	uint32_t message_type;
 	uint32_t len;
@@ -62,7 +73,8 @@ struct link_counters {
 	uint64_t data_tx, data_rx, retransmits, duplicates;
 	uint64_t sessions, auth_failures, resets;
 	uint64_t drop_mac, drop_seq, drop_malformed, drop_spoofed;
-	uint64_t rtt_us; /* last measured */
+	uint64_t resent_held; /* after a reconnect: not resent, the peer still had them */
+	uint64_t rtt_us;      /* last measured */
 };
 
 struct link {
@@ -92,9 +104,14 @@ struct link {
 
 	/* Reliable stream, kept across sessions of one pair of relay boots. */
 	uint64_t peer_boot_id;
-	uint64_t next_msn;         /* msn of the next new message to queue */
-	uint64_t rx_next_msn;      /* next msn we expect from the peer */
-	uint64_t rx_acked_msn;     /* highest msn we acknowledged */
+	uint64_t next_msn;     /* msn of the next new message to queue */
+	uint64_t rx_next_msn;  /* next msn we expect from the peer */
+	uint64_t rx_done_msn;  /* every msn up to this one has left our custody */
+	uint64_t rx_acked_msn; /* highest msn we acknowledged (<= rx_done_msn) */
+	/* Done flags of msns rx_done_msn+1 .. rx_next_msn-1: bit (msn % cap),
+	 * cap a power of two, grown as needed. */
+	uint8_t *rx_done_bits;
+	uint64_t rx_done_cap;
 	struct msg_queue unacked;  /* queued or sent, waiting for an ack, in msn order */
 	struct relay_msg *unsent;  /* first of unacked not sent in this session */
 	uint64_t unsent_bytes;     /* message bytes from unsent to the tail */
@@ -121,6 +138,8 @@ struct route {
 /* Counters of messages the relay could not deliver, by cause. */
 struct relay_counters {
 	uint64_t local_rx, local_delivered, local_held;
+	uint64_t duplicates_dropped; /* copies of messages already delivered (dedup.c) */
+	uint64_t rings_adopted;      /* rings taken over from a previous run */
 	uint64_t undeliverable_noring, undeliverable_msgsize, undeliverable_policy,
 	    undeliverable_unreachable, undeliverable_other;
 	uint64_t reports_sent;
@@ -140,6 +159,7 @@ struct relay {
 	uint64_t held_peak;  /* the most ever held, to check the bound */
 	struct relay_counters counters;
 	struct local *local; /* local.c */
+	struct dedup *dedup; /* dedup.c */
 	/* Causes already logged once (bit per cause), so logs cannot flood. */
 	uint32_t logged_causes;
 };
@@ -151,11 +171,16 @@ void relay_log(int level, const char *fmt, ...) __attribute__((format(printf, 2,
 /* epoll registration for a link's fds. */
 void relay_watch(struct relay *relay, int fd, uint32_t events, void *tag);
 void relay_unwatch(struct relay *relay, int fd);
+/* Arms the delayed-acknowledgement timer (a no-op when armed). */
+void relay_ack_soon(struct relay *relay);
 extern int relay_verbose;
 
 /* ---- messages ---- */
 struct relay_msg *msg_new(struct relay *relay, uint32_t len);
 void msg_free(struct relay *relay, struct relay_msg *msg);
+/* The message left our custody for good: tell where it came from (so it
+ * can be acknowledged or released from its ring), then free it. */
+void msg_done(struct relay *relay, struct relay_msg *msg);
 void queue_push(struct msg_queue *q, struct relay_msg *msg);
 struct relay_msg *queue_pop(struct msg_queue *q);
 
@@ -174,8 +199,10 @@ bool link_can_take(const struct link *link);
 /* Send what can be sent (after credit arrives or queueing). */
 void link_pump(struct link *link);
 void link_send_routes(struct link *link);
-/* Called when bytes held on behalf of this link's peer were released. */
-void link_release_held(struct link *link, uint64_t bytes);
+/* Sends any acknowledgement or grant still owed to the peer. */
+void link_ack_now(struct link *link);
+/* A message that arrived on this link (msn, len bytes) left our custody. */
+void link_rx_done(struct link *link, uint64_t msn, uint32_t len);
 void link_send_undeliverable(struct link *link, const struct relay_msg *msg, int error);
 const char *link_state_name(enum link_state state);
 
@@ -202,8 +229,27 @@ void local_report_undeliverable(struct relay *relay, const struct wire_undeliver
 /* Links gained credit: try reading rings that were left for lack of it. */
 void local_kick(struct relay *relay);
 void local_tick(struct relay *relay);
+/* A message read from local port 'port' (index origin_index) left our
+ * custody: its slots in the ring may be released. */
+void local_port_done(struct relay *relay, int port, uint32_t origin_index);
+/* End of an event-loop round: tell the fabric about released ring space. */
+void local_flush(struct relay *relay);
 struct strbuf;
 void local_dump(struct relay *relay, struct strbuf *out, bool json);
+
+/* ---- dedup.c ---- */
+/* Opens state_dir/delivered (anonymous memory without a state_dir) and
+ * settles a delivery a previous run was in the middle of. */
+int dedup_open(struct relay *relay);
+void dedup_close(struct relay *relay);
+/* Was this message (by origin and destination) delivered already? */
+bool dedup_seen(struct relay *relay, const struct relay_msg *msg);
+/* Around one send into the fabric: begin returns the tag to send with;
+ * end records the outcome (delivered or not). */
+uint64_t dedup_begin(struct relay *relay, const struct relay_msg *msg);
+void dedup_end(struct relay *relay, bool delivered);
+struct strbuf;
+void dedup_dump(struct relay *relay, struct strbuf *out, bool json);
 
 /* ---- control.c ---- */
 struct strbuf {

@@ -28,14 +28,20 @@
 #include "relay.h"
 
 #define TICK_MS 50
+/* How long an acknowledgement may wait for others to join it. The sender
+ * keeps a message in its ring until the ack reaches it (one per hop), so
+ * this bounds the ring space a quiet stream holds; TCP's delayed ACK, but
+ * short, since a relay acks for a whole chain. */
+#define ACK_DELAY_US 1000
 
 int relay_verbose;
 static int epoll_fd = -1;
 static struct relay the_relay;
-static int signal_fd = -1, timer_fd = -1;
+static int signal_fd = -1, timer_fd = -1, ack_timer_fd = -1;
+static bool ack_timer_armed;
 
 /* epoll tags that are not links. */
-static char tag_fabric, tag_signal, tag_timer, tag_control;
+static char tag_fabric, tag_signal, tag_timer, tag_control, tag_ack_timer;
 
 uint64_t relay_now_us(void)
 {
@@ -79,6 +85,29 @@ void relay_unwatch(struct relay *relay, int fd)
 	epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, NULL);
 }
 
+void relay_ack_soon(struct relay *relay)
+{
+	struct itimerspec when = {.it_value = {.tv_nsec = ACK_DELAY_US * 1000L}};
+
+	(void)relay;
+	if (ack_timer_armed || ack_timer_fd < 0)
+		return;
+	if (timerfd_settime(ack_timer_fd, 0, &when, NULL) == 0)
+		ack_timer_armed = true;
+}
+
+static void on_ack_timer(struct relay *relay)
+{
+	uint64_t expirations;
+	int i;
+
+	if (read(ack_timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		relay_log(0, "ack timer: %s", strerror(errno));
+	ack_timer_armed = false;
+	for (i = 0; i < relay->nlinks; i++)
+		link_ack_now(&relay->links[i]);
+}
+
 /* ---- Messages ----------------------------------------------------------- */
 
 struct relay_msg *msg_new(struct relay *relay, uint32_t len)
@@ -90,6 +119,7 @@ struct relay_msg *msg_new(struct relay *relay, uint32_t len)
 	memset(msg, 0, sizeof(*msg));
 	msg->len = len;
 	msg->from_link = -1;
+	msg->from_port = -1;
 	relay->held_bytes += len;
 	if (relay->held_bytes > relay->held_peak)
 		relay->held_peak = relay->held_bytes;
@@ -100,6 +130,15 @@ void msg_free(struct relay *relay, struct relay_msg *msg)
 {
 	relay->held_bytes -= msg->len;
 	free(msg);
+}
+
+void msg_done(struct relay *relay, struct relay_msg *msg)
+{
+	if (msg->from_link >= 0)
+		link_rx_done(&relay->links[msg->from_link], msg->in_msn, msg->len);
+	if (msg->from_port >= 0)
+		local_port_done(relay, msg->from_port, msg->origin.index);
+	msg_free(relay, msg);
 }
 
 void queue_push(struct msg_queue *q, struct relay_msg *msg)
@@ -208,9 +247,7 @@ void relay_undeliverable(struct relay *relay, struct relay_msg *msg, int error)
 		if (link >= 0)
 			link_send_undeliverable(&relay->links[link], msg, error);
 	}
-	if (msg->from_link >= 0)
-		link_release_held(&relay->links[msg->from_link], msg->len);
-	msg_free(relay, msg);
+	msg_done(relay, msg);
 }
 
 /* ---- Start-up and the loop ---------------------------------------------- */
@@ -249,10 +286,13 @@ static int setup(struct relay *relay)
 	signal(SIGPIPE, SIG_IGN);
 	signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (signal_fd < 0 || timer_fd < 0 || timerfd_settime(timer_fd, 0, &tick, NULL) < 0)
+	ack_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (signal_fd < 0 || timer_fd < 0 || ack_timer_fd < 0 ||
+	    timerfd_settime(timer_fd, 0, &tick, NULL) < 0)
 		return -errno;
 	relay_watch(relay, signal_fd, EPOLLIN, &tag_signal);
 	relay_watch(relay, timer_fd, EPOLLIN, &tag_timer);
+	relay_watch(relay, ack_timer_fd, EPOLLIN, &tag_ack_timer);
 
 	ret = argo_open(relay->config->fabric, &relay->fabric);
 	if (ret < 0) {
@@ -270,6 +310,9 @@ static int setup(struct relay *relay)
 			return ret;
 	}
 	routes_init(relay);
+	ret = dedup_open(relay);
+	if (ret < 0)
+		return ret;
 	ret = local_init(relay);
 	if (ret < 0)
 		return ret;
@@ -312,6 +355,8 @@ static void run(struct relay *relay)
 				return;
 			if (tag == &tag_timer)
 				on_tick(relay);
+			else if (tag == &tag_ack_timer)
+				on_ack_timer(relay);
 			else if (tag == &tag_fabric)
 				local_on_event(relay);
 			else if (tag == &tag_control)
@@ -329,6 +374,8 @@ static void run(struct relay *relay)
 				              events[i].events);
 			}
 		}
+		/* Ring space released this round is announced once. */
+		local_flush(relay);
 		/* Route changes are announced once per round, not per frame. */
 		if (relay->routes_changed) {
 			relay->routes_changed = false;
@@ -400,6 +447,7 @@ int main(int argc, char **argv)
 	local_fini(relay);
 	for (i = 0; i < relay->nlinks; i++)
 		link_fini(&relay->links[i]);
+	dedup_close(relay);
 	argo_close(relay->fabric);
 	return 0;
 }

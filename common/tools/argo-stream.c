@@ -5,6 +5,7 @@
  *
  *   argo-stream recv --fabric URI --port PORT --count N [--partner DOMID]
  *                    [--ring-len BYTES] [--timeout MS] [--stall-ms MS]
+ *                    [--linger-ms MS]
  *   argo-stream send --fabric URI --to DOMID:PORT --count N [--port PORT]
  *                    [--min-size B] [--max-size B] [--timeout MS]
  *
@@ -16,6 +17,8 @@
  * and exits 0 only if all N arrived once, in order, intact.
  * --stall-ms makes the receiver stop reading for that long first (to test
  * back-pressure): the sender must see its ring full and wait, not lose.
+ * --linger-ms keeps the receiver reading that long after the last message,
+ * so that a copy arriving late (after a relay restart) is counted too.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -59,7 +62,7 @@ struct opts {
 	uint32_t port, ring_len, min_size, max_size;
 	argo_domid_t partner;
 	unsigned long count;
-	int timeout_ms, stall_ms;
+	int timeout_ms, stall_ms, linger_ms;
 };
 
 static int do_send(struct opts *o)
@@ -116,7 +119,7 @@ static int do_recv(struct opts *o)
 	xen_argo_register_ring_t reg = {
 	    .aport = o->port, .partner_id = o->partner, .len = o->ring_len};
 	unsigned long got = 0, dup = 0, reorder = 0, corrupt = 0;
-	uint64_t next = 0, bytes = 0, t0 = 0;
+	uint64_t next = 0, bytes = 0, t0 = 0, t_done = 0, linger_end = 0;
 	struct argo_fabric *fabric;
 	struct argo_ring *ring;
 	uint8_t *buf = malloc(XEN_ARGO_MAX_RING_SIZE);
@@ -146,18 +149,30 @@ static int do_recv(struct opts *o)
 
 		nanosleep(&ts, NULL);
 	}
-	while (next < o->count) {
+	for (;;) {
 		xen_argo_addr_t from;
 		uint32_t type;
 		uint64_t seq = 0;
 		ssize_t n;
+		bool lingering = next >= o->count;
 
+		if (lingering && !linger_end) {
+			t_done = tool_now_ns();
+			linger_end =
+			    t_done + (uint64_t)(o->linger_ms > 0 ? o->linger_ms : 0) * 1000000;
+		}
+		if (lingering && tool_now_ns() >= linger_end)
+			break;
 		argo_event_clear(fabric);
 		n = argo_recv(ring, &from, &type, buf, XEN_ARGO_MAX_RING_SIZE);
 		if (n == -EAGAIN) {
+			int wait_ms = o->timeout_ms;
+
+			if (lingering)
+				wait_ms = (int)((linger_end - tool_now_ns()) / 1000000) + 1;
 			argo_notify(fabric, NULL);
-			ret = tool_wait_event(fabric, o->timeout_ms);
-			if (ret <= 0) {
+			ret = tool_wait_event(fabric, wait_ms);
+			if (ret <= 0 && !lingering) {
 				fprintf(stderr, "argo-stream: nothing for %d ms after #%llu\n",
 				        o->timeout_ms, (unsigned long long)next);
 				break;
@@ -171,7 +186,8 @@ static int do_recv(struct opts *o)
 		if (!t0)
 			t0 = tool_now_ns();
 		got++;
-		bytes += (uint64_t)n;
+		if (!lingering)
+			bytes += (uint64_t)n;
 		if (n >= 8)
 			memcpy(&seq, buf, 8);
 		if (n < 8 || type != STREAM_TYPE) {
@@ -194,7 +210,7 @@ static int do_recv(struct opts *o)
 	}
 	argo_notify(fabric, NULL);
 	{
-		double secs = t0 ? (double)(tool_now_ns() - t0) / 1e9 : 0;
+		double secs = t0 ? (double)((t_done ? t_done : tool_now_ns()) - t0) / 1e9 : 0;
 		unsigned long missing =
 		    o->count - (got - dup - corrupt > o->count ? o->count : got - dup - corrupt);
 
@@ -214,17 +230,12 @@ static int do_recv(struct opts *o)
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-	    {"fabric", required_argument, NULL, 'f'},
-	    {"to", required_argument, NULL, 't'},
-	    {"port", required_argument, NULL, 'p'},
-	    {"partner", required_argument, NULL, 'P'},
-	    {"count", required_argument, NULL, 'n'},
-	    {"ring-len", required_argument, NULL, 'r'},
-	    {"min-size", required_argument, NULL, 'm'},
-	    {"max-size", required_argument, NULL, 'M'},
-	    {"timeout", required_argument, NULL, 'T'},
-	    {"stall-ms", required_argument, NULL, 'S'},
-	    {NULL, 0, NULL, 0},
+	    {"fabric", required_argument, NULL, 'f'},    {"to", required_argument, NULL, 't'},
+	    {"port", required_argument, NULL, 'p'},      {"partner", required_argument, NULL, 'P'},
+	    {"count", required_argument, NULL, 'n'},     {"ring-len", required_argument, NULL, 'r'},
+	    {"min-size", required_argument, NULL, 'm'},  {"max-size", required_argument, NULL, 'M'},
+	    {"timeout", required_argument, NULL, 'T'},   {"stall-ms", required_argument, NULL, 'S'},
+	    {"linger-ms", required_argument, NULL, 'L'}, {NULL, 0, NULL, 0},
 	};
 	struct opts o = {
 	    .port = 41000,
@@ -244,7 +255,7 @@ int main(int argc, char **argv)
 	}
 	mode = argv[1];
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "f:t:p:P:n:r:m:M:T:S:", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:t:p:P:n:r:m:M:T:S:L:", options, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			o.uri = optarg;
@@ -279,6 +290,9 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			o.stall_ms = atoi(optarg);
+			break;
+		case 'L':
+			o.linger_ms = atoi(optarg);
 			break;
 		default:
 			return 2;

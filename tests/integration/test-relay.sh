@@ -693,9 +693,82 @@ case_netns_side_link() {
 	fi
 }
 
+# Chaos: while a stream of mixed sizes (16 B .. 64 KiB) flows through 3
+# levels, relays are SIGKILLed and restarted, and the l1<->l0 link is cut,
+# at random moments, until the sender is done. Every message must arrive
+# exactly once, in order, intact: rings outlive the relays, each relay passes
+# a message on before it releases it, and the last one drops copies by
+# origin (docs/relay-design.md, "Custody"). The receiver keeps reading for a
+# second after the last message, so that a late copy is caught too.
+case_relay_kills() {
+	local dir spid rpid sender rc=0 n=0 kills=0 cuts=0 victim i why count=${RELAY_KILL_COUNT:-$COUNT}
+	dir=$(mktemp -d /tmp/argo-relay-test.XXXXXX)
+	for i in 0 1 2; do
+		mkdir -p "$dir/state-l$i"
+		printf -v "CHAIN_EXTRA_RELAY_CONF_$i" 'state_dir = %s' "$dir/state-l$i"
+	done
+	export CHAIN_EXTRA_RELAY_CONF_0 CHAIN_EXTRA_RELAY_CONF_1 CHAIN_EXTRA_RELAY_CONF_2
+	CHAIN_UP_CONNECT_1="$dir/proxy.sock" CHAIN_NO_WAIT_1=1 chain_up "$dir" "$BIN" 3 unix || rc=1
+	unset CHAIN_EXTRA_RELAY_CONF_0 CHAIN_EXTRA_RELAY_CONF_1 CHAIN_EXTRA_RELAY_CONF_2
+	socat UNIX-LISTEN:"$dir/proxy.sock",fork,unlink-early UNIX-CONNECT:"$dir/l0-down.sock" &
+	spid=$!
+	if [ $rc -ne 0 ] || ! chain_wait_link "$dir" "$BIN" 1 up 10; then
+		result relay-kills-no-loss-no-dup 1 "topology did not come up"
+		kill -KILL "$spid" 2>/dev/null
+		chain_down
+		return
+	fi
+	"$BIN/argo-stream" recv --fabric "sim:$dir/l0-dom5.sock" --port 7000 --count "$count" \
+		--timeout 30000 --linger-ms 1000 >"$dir/recv.log" 2>&1 &
+	rpid=$!
+	wait_for_line "$dir/recv.log" "receiving on port 7000" 5 || rc=1
+	"$BIN/argo-stream" send --fabric "sim:$dir/l2.sock" --to 0:7000 --count "$count" \
+		--timeout 30000 >"$dir/send.log" 2>&1 &
+	sender=$!
+	while kill -0 "$sender" 2>/dev/null && [ $n -lt 40 ]; do
+		# A random moment of the transfer, then a random victim.
+		sleep 0.$((RANDOM % 4 + 1))
+		n=$((n + 1))
+		victim=$((RANDOM % 4))
+		if [ $victim -eq 3 ]; then
+			kill -KILL "$spid" 2>/dev/null
+			pkill -KILL -f "UNIX-LISTEN:$dir/proxy.sock" 2>/dev/null
+			socat UNIX-LISTEN:"$dir/proxy.sock",fork,unlink-early \
+				UNIX-CONNECT:"$dir/l0-down.sock" &
+			spid=$!
+			cuts=$((cuts + 1))
+		else
+			kill -KILL "${CHAIN_RELAY_PIDS[$victim]}"
+			wait "${CHAIN_RELAY_PIDS[$victim]}" 2>/dev/null
+			echo "--- SIGKILL, restarted" >>"$dir/relay-l$victim.log"
+			chain_start_relay "$dir" "$BIN" "$victim" || { rc=1; break; }
+			kills=$((kills + 1))
+		fi
+	done
+	wait "$sender" || rc=1
+	wait "$rpid" || rc=1
+	why="$(tail -n 1 "$dir/recv.log") / $(tail -n 1 "$dir/send.log")"
+	local copies=0 adopted=0 c
+	for i in 0 1 2; do
+		c=$("$BIN/argo-relayctl" -s "$dir/l$i.ctl" counters --json)
+		copies=$((copies + $(sed -n 's/.*"duplicates_dropped":\([0-9]*\).*/\1/p' <<<"$c")))
+		adopted=$((adopted + $(sed -n 's/.*"rings_adopted":\([0-9]*\).*/\1/p' <<<"$c")))
+	done
+	if [ $rc -eq 0 ] && [ $kills -eq 0 ]; then
+		rc=1
+		why="the sender finished before any relay was killed: nothing was tested"
+	fi
+	kill -KILL "$spid" 2>/dev/null
+	pkill -KILL -f "UNIX-LISTEN:$dir/proxy.sock" 2>/dev/null
+	result relay-kills-no-loss-no-dup $rc "$why (logs in $dir)"
+	[ $rc -eq 0 ] && echo "    $kills relays SIGKILLed and $cuts link cuts during $count messages; $(tail -n 1 "$dir/recv.log"); last runs: $copies copies dropped, $adopted rings adopted"
+	chain_down
+	[ $rc -eq 0 ] && rm -rf "$dir"
+}
+
 cases=("$@")
 [ ${#cases[@]} -eq 0 ] && cases=(check_config chain_100k chain_tcp stalled_receiver link_cuts
-	tamper replay reorder drop garbage truncate wrong_key key_mode policy_denied no_ring
+	relay_kills tamper replay reorder drop garbage truncate wrong_key key_mode policy_denied no_ring
 	spoofed_source netns_side_link)
 for c in "${cases[@]}"; do
 	t0=$SECONDS

@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -33,7 +34,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -2329,6 +2332,758 @@ static void test_static_domain(void)
 	finish();
 }
 
+/* ---- Durable rings and tagged sends (libargo's extension for relays) ----- */
+
+#define DUR_DOMID 5
+#define DUR_PORT  7000u
+#define DUR_LEN   4096u
+#define DUR_TAG   0xC0FFEE0000000001ull
+#define DUR_MARK  "reserved bytes survive"
+
+/* Starts the daemon with a dynamic socket and a static one for DUR_DOMID
+ * (its path into spath). */
+static bool durable_daemon(char spath[PATH_LEN])
+{
+	char arg[PATH_LEN + 8];
+	const char *const extra[] = {"-D", arg, NULL};
+
+	if (!tpath(spath, "dom5.sock"))
+		return false;
+	snprintf(arg, sizeof(arg), "%d=%s", DUR_DOMID, spath);
+	return daemon_start(true, extra);
+}
+
+static int durable_msg(char *buf, size_t len, unsigned int seq)
+{
+	return snprintf(buf, len, "durable message %u, padded to a size of its own: %0*u", seq,
+	                (int)(seq % 7 + 1), seq);
+}
+
+/* Sends message seq from f to (domid, aport); the sendv result. */
+static ssize_t durable_send(struct argo_fabric *f, argo_domid_t domid, uint32_t aport,
+                            unsigned int seq)
+{
+	char msg[128];
+	int len = durable_msg(msg, sizeof(msg), seq);
+	xen_argo_send_addr_t addr = {
+	    .src = {.aport = 77, .domain_id = XEN_ARGO_DOMID_ANY},
+	    .dst = {.aport = aport, .domain_id = domid},
+	};
+	struct iovec iov = {.iov_base = msg, .iov_len = (size_t)len};
+
+	return argo_sendv(f, &addr, &iov, 1, seq);
+}
+
+/* Receives the next message of ring: true if it is message seq from 'from'. */
+static bool durable_recv(struct argo_ring *ring, argo_domid_t from, unsigned int seq)
+{
+	char want[128], got[256];
+	int len = durable_msg(want, sizeof(want), seq);
+	xen_argo_addr_t src;
+	uint32_t type = 0;
+	ssize_t n = argo_recv(ring, &src, &type, got, sizeof(got));
+
+	if (n != len || memcmp(got, want, (size_t)len) != 0 || src.domain_id != from ||
+	    src.aport != 77 || type != seq) {
+		note("durable message %u: got %zd (%s) from %u type %u", seq, n,
+		     n < 0 ? argo_strerror((int)n) : "content", src.domain_id, type);
+		return false;
+	}
+	return true;
+}
+
+/* notify's view of (domid, aport) from f: its flags, or -errno. */
+static int ring_flags(struct argo_fabric *f, argo_domid_t domid, uint32_t aport)
+{
+	struct {
+		xen_argo_ring_data_t rd;
+		xen_argo_ring_data_ent_t ent;
+	} q;
+	int ret;
+
+	memset(&q, 0, sizeof(q));
+	q.rd.nent = 1;
+	q.rd.data[0].ring.domain_id = domid;
+	q.rd.data[0].ring.aport = aport;
+	ret = argo_notify(f, &q.rd);
+	return ret < 0 ? ret : q.rd.data[0].flags;
+}
+
+/* Waits until (domid, aport) no longer exists as f sees it (f must be the
+ * ring's partner): the daemon has seen its owner's process go. */
+static bool wait_ring_gone(struct argo_fabric *f, argo_domid_t domid, uint32_t aport)
+{
+	int64_t deadline = now_ms() + TIMEOUT_MS;
+
+	for (;;) {
+		int flags = ring_flags(f, domid, aport);
+
+		if (flags < 0) {
+			note("notify: %s", argo_strerror(flags));
+			return false;
+		}
+		if (!(flags & XEN_ARGO_RING_EXISTS))
+			return true;
+		if (now_ms() > deadline) {
+			note("ring %u:%u still there after %d ms", domid, aport, TIMEOUT_MS);
+			return false;
+		}
+		poll_pause();
+	}
+}
+
+static int poll_in(int fd, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	int n;
+
+	do
+		n = poll(&pfd, 1, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+/* What the child reports once it has consumed a message and sent tagged. */
+struct durable_report {
+	uint32_t rx_ptr, tx_ptr;
+};
+
+/*
+ * The child, a process of the static domain: registers a persistent ring
+ * and an ordinary one for 'sender', tells the parent its domid, waits for
+ * "go", receives message 0 on the persistent ring, marks the header's
+ * reserved bytes, does a tagged send to sender:DUR_PORT+2, reports its
+ * ring pointers, and waits to be killed. Exit codes name the failing step.
+ */
+static void durable_child(const char *spath, argo_domid_t sender, int up, int down)
+{
+	xen_argo_register_ring_t reg = {.aport = DUR_PORT, .partner_id = sender, .len = DUR_LEN};
+	xen_argo_send_addr_t addr = {
+	    .src = {.aport = 9, .domain_id = XEN_ARGO_DOMID_ANY},
+	    .dst = {.aport = DUR_PORT + 2, .domain_id = sender},
+	};
+	struct iovec iov = {.iov_base = "tagged", .iov_len = 6};
+	struct durable_report rep;
+	struct argo_ring *ring, *plain;
+	struct argo_fabric *f;
+	char uri[PATH_LEN + 8], c;
+	argo_domid_t domid;
+
+	snprintf(uri, sizeof(uri), "sim:%s", spath);
+	if (argo_open(uri, &f) < 0)
+		_exit(20);
+	if (argo_register_ring_persistent(f, &reg, 0, &ring) < 0)
+		_exit(21);
+	reg.aport = DUR_PORT + 1;
+	if (argo_register_ring(f, &reg, 0, &plain) < 0)
+		_exit(22);
+	domid = argo_domid(f);
+	if (write(up, &domid, sizeof(domid)) != (ssize_t)sizeof(domid))
+		_exit(23);
+	if (!wait_byte(down, &c, TIMEOUT_MS))
+		_exit(24);
+	if (poll_in(argo_event_fd(f), TIMEOUT_MS) != 1)
+		_exit(25);
+	argo_event_clear(f);
+	if (!durable_recv(ring, sender, 0))
+		_exit(26);
+	memcpy(ring->shared->reserved, DUR_MARK, sizeof(DUR_MARK));
+	if (argo_notify(f, NULL) != 0)
+		_exit(27);
+	if (argo_sendv_tagged(f, &addr, &iov, 1, 0, DUR_TAG) != 6)
+		_exit(28);
+	rep.rx_ptr = __atomic_load_n(&ring->shared->rx_ptr, __ATOMIC_ACQUIRE);
+	rep.tx_ptr = __atomic_load_n(&ring->shared->tx_ptr, __ATOMIC_ACQUIRE);
+	if (write(up, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
+		_exit(29);
+	for (;;)
+		pause();
+}
+
+/*
+ * A process of a static domain is SIGKILLed: its persistent ring stays
+ * registered and takes messages, its ordinary ring goes, and the next
+ * process on the socket gets the same domain, an event, the ring as it was
+ * with every message, and the last send tag.
+ */
+static void test_durable_sigkill(void)
+{
+	char spath[PATH_LEN], tagged[16], msg[128];
+	struct durable_report rep = {0};
+	struct argo_ring *back, *ring = NULL, *none = NULL;
+	argo_domid_t domid = 0, sender;
+	struct argo_fabric *s5;
+	int up[2], down[2], status = 0, ret;
+	uint64_t tag = 0;
+	char first[128];
+	int first_len;
+	struct pair p;
+	pid_t pid;
+
+	CU_ASSERT_FATAL(durable_daemon(spath));
+	CU_ASSERT_FATAL(pair_setup(&p));
+	sender = argo_domid(p.a);
+	CU_ASSERT_FATAL(pipe2(up, O_CLOEXEC) == 0);
+	CU_ASSERT_FATAL(pipe2(down, O_CLOEXEC) == 0);
+	fflush(stdout);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		close(up[0]);
+		close(down[1]);
+		durable_child(spath, sender, up[1], down[0]);
+		_exit(1);
+	}
+	track_child(pid);
+	close(up[1]);
+	close(down[0]);
+	if (poll_in(up[0], TIMEOUT_MS) != 1 ||
+	    read(up[0], &domid, sizeof(domid)) != (ssize_t)sizeof(domid)) {
+		wait_exit(pid, TIMEOUT_MS, &status);
+		note("child gave no domid: exit %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		CU_FAIL_FATAL("child set-up");
+	}
+	CHECK_EQ(domid, DUR_DOMID, "static domid of the child");
+	back = register_ring(p.a, DUR_PORT + 2, DUR_DOMID, 4096);
+	CU_ASSERT_FATAL(back != NULL);
+	CHECK_EQ(durable_send(p.a, DUR_DOMID, DUR_PORT, 0), durable_msg(first, sizeof(first), 0),
+	         "message 0");
+	CU_ASSERT_FATAL(write(down[1], "g", 1) == 1);
+	if (poll_in(up[0], TIMEOUT_MS) != 1 ||
+	    read(up[0], &rep, sizeof(rep)) != (ssize_t)sizeof(rep)) {
+		wait_exit(pid, TIMEOUT_MS, &status);
+		note("child gave no report: exit %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		CU_FAIL_FATAL("child steps");
+	}
+	CHECK_EQ(argo_recv(back, NULL, NULL, tagged, sizeof(tagged)), 6, "the child's tagged send");
+	first_len = durable_msg(first, sizeof(first), 0);
+	CHECK_EQ(rep.rx_ptr, argo_roundup16(sizeof(xen_argo_ring_message_header_t) + first_len),
+	         "child's rx_ptr");
+
+	kill(pid, SIGKILL);
+	ret = wait_exit(pid, TIMEOUT_MS, &status);
+	CU_ASSERT_EQUAL(ret, 0);
+	if (ret == 0)
+		untrack_child(pid);
+	CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	close(up[0]);
+	close(down[1]);
+
+	/* Detached: the ordinary ring goes, the domain and its persistent ring
+	 * stay and take two more messages. */
+	CU_ASSERT_FATAL(wait_ring_gone(p.a, DUR_DOMID, DUR_PORT + 1));
+	CHECK_EQ(ring_flags(p.a, DUR_DOMID, DUR_PORT) & XEN_ARGO_RING_EXISTS, XEN_ARGO_RING_EXISTS,
+	         "persistent ring while detached");
+	for (unsigned int seq = 1; seq <= 2; seq++)
+		CHECK_EQ(durable_send(p.a, DUR_DOMID, DUR_PORT, seq),
+		         durable_msg(msg, sizeof(msg), seq), "send to the detached domain");
+	CHECK_EQ(durable_send(p.a, DUR_DOMID, DUR_PORT + 1, 3), -ECONNREFUSED, "the ordinary ring");
+	CU_ASSERT(daemon_wait_domains(3));
+
+	/* The next process. */
+	s5 = fab_open(spath);
+	CU_ASSERT_FATAL(s5 != NULL);
+	CHECK_EQ(argo_domid(s5), DUR_DOMID, "domid after the restart");
+	CHECK_EQ(poll_in(argo_event_fd(s5), 0), 1, "event on attach");
+	CHECK_EQ(argo_adopt_ring(s5, &ring), 0, "adopt");
+	CU_ASSERT_FATAL(ring != NULL);
+	CHECK_EQ(ring->aport, DUR_PORT, "adopted aport");
+	CHECK_EQ(ring->partner_id, sender, "adopted partner");
+	CHECK_EQ(ring->len, DUR_LEN, "adopted len");
+	CHECK_EQ(ring->shared->rx_ptr, rep.rx_ptr, "rx_ptr where the child left it");
+	CHECK_EQ(ring->shared->tx_ptr,
+	         rep.tx_ptr +
+	             argo_roundup16(sizeof(xen_argo_ring_message_header_t) +
+	                            (uint32_t)durable_msg(msg, sizeof(msg), 1)) +
+	             argo_roundup16(sizeof(xen_argo_ring_message_header_t) +
+	                            (uint32_t)durable_msg(msg, sizeof(msg), 2)),
+	         "tx_ptr after 2 more");
+	CHECK_EQ(rep.tx_ptr, rep.rx_ptr, "the child's ring was empty");
+	CU_ASSERT(memcmp(ring->shared->reserved, DUR_MARK, sizeof(DUR_MARK)) == 0);
+	/* The consumed message is still in the memory, before rx_ptr. */
+	CU_ASSERT(memcmp(ring->shared->ring + sizeof(xen_argo_ring_message_header_t), first,
+	                 (size_t)first_len) == 0);
+	CU_ASSERT(durable_recv(ring, sender, 1));
+	CU_ASSERT(durable_recv(ring, sender, 2));
+	CHECK_EQ(argo_recv(ring, NULL, NULL, NULL, 0), -EAGAIN, "nothing more");
+	CHECK_EQ(argo_adopt_ring(s5, &none), -ENOENT, "second adopt");
+	CU_ASSERT(none == NULL);
+	CHECK_EQ(argo_last_send_tag(s5, &tag), 0, "last send tag");
+	CU_ASSERT(tag == DUR_TAG);
+	/* p.a's ring for the domain stayed through the detach. */
+	CHECK_EQ(ring_flags(s5, sender, DUR_PORT + 2) & XEN_ARGO_RING_EXISTS, XEN_ARGO_RING_EXISTS,
+	         "partner ring of the detached domain");
+	/* The adopted ring works on. */
+	CU_ASSERT(exchange(p.a, s5, ring, 10));
+	/* Unregistered, it goes for good: the domain dies with this process. */
+	CHECK_EQ(argo_unregister_ring(s5, ring), 0, "unregister the adopted ring");
+	CU_ASSERT(pair_check(&p, 2));
+	finish();
+}
+
+/*
+ * A sender blocked with -EAGAIN on a full persistent ring of a detached
+ * domain stays queued, and is woken when the next process has adopted the
+ * ring, consumed and notified.
+ */
+static void test_durable_waiter_woken(void)
+{
+	char spath[PATH_LEN];
+	struct argo_ring *ring, *plain;
+	struct argo_fabric *s5;
+	xen_argo_register_ring_t reg = {.aport = DUR_PORT, .len = 256};
+	unsigned int sent = 0, i;
+	ssize_t n = 0;
+	struct pair p;
+
+	CU_ASSERT_FATAL(durable_daemon(spath));
+	CU_ASSERT_FATAL(pair_setup(&p));
+	s5 = fab_open(spath);
+	CU_ASSERT_FATAL(s5 != NULL);
+	reg.partner_id = argo_domid(p.a);
+	CHECK_EQ(argo_register_ring_persistent(s5, &reg, 0, &ring), 0, "persistent register");
+	plain = register_ring(s5, DUR_PORT + 1, argo_domid(p.a), 4096);
+	CU_ASSERT_FATAL(plain != NULL);
+	fab_close(s5); /* the process goes */
+	CU_ASSERT_FATAL(wait_ring_gone(p.a, DUR_DOMID, DUR_PORT + 1));
+
+	/* Fill the detached ring until the sender is queued. */
+	argo_event_clear(p.a);
+	for (sent = 0; sent < 16; sent++) {
+		n = durable_send(p.a, DUR_DOMID, DUR_PORT, sent);
+		if (n < 0)
+			break;
+	}
+	CHECK_EQ(n, -EAGAIN, "send to the full detached ring");
+	CU_ASSERT_FATAL(sent > 0 && sent < 16);
+	CHECK_EQ(poll_in(argo_event_fd(p.a), 0), 0, "no event yet");
+
+	s5 = fab_open(spath);
+	CU_ASSERT_FATAL(s5 != NULL);
+	ring = NULL;
+	CHECK_EQ(argo_adopt_ring(s5, &ring), 0, "adopt");
+	CU_ASSERT_FATAL(ring != NULL);
+	CHECK_EQ(poll_in(argo_event_fd(p.a), 0), 0, "no event before the notify");
+	argo_event_clear(s5);
+	for (i = 0; i < sent; i++)
+		CU_ASSERT(durable_recv(ring, argo_domid(p.a), i));
+	CHECK_EQ(argo_notify(s5, NULL), 0, "notify");
+	CHECK_EQ(poll_in(argo_event_fd(p.a), 0), 1, "the waiting sender's event");
+	argo_event_clear(p.a);
+	{
+		char msg[128];
+
+		CHECK_EQ(durable_send(p.a, DUR_DOMID, DUR_PORT, sent),
+		         durable_msg(msg, sizeof(msg), sent), "the retried send");
+	}
+	CHECK_EQ(poll_in(argo_event_fd(s5), 0), 1, "event for the new message");
+	CU_ASSERT(durable_recv(ring, argo_domid(p.a), sent));
+	CHECK_EQ(argo_notify(s5, NULL), 0, "notify");
+
+	/* An immediate restart is attached, not refused, whether or not the
+	 * daemon has handled the hang-up yet. */
+	fab_close(s5);
+	s5 = fab_open(spath);
+	CU_ASSERT_FATAL(s5 != NULL);
+	CHECK_EQ(argo_domid(s5), DUR_DOMID, "domid after an immediate restart");
+	ring = NULL;
+	CHECK_EQ(argo_adopt_ring(s5, &ring), 0, "adopt after an immediate restart");
+	CU_ASSERT_FATAL(ring != NULL);
+	CHECK_EQ(argo_recv(ring, NULL, NULL, NULL, 0), -EAGAIN, "everything was read");
+	CHECK_EQ(argo_unregister_ring(s5, ring), 0, "unregister");
+	CU_ASSERT(pair_check(&p, 2));
+	finish();
+}
+
+/* LAST_TAG over a raw connection: its ret, or the tag in *tag. */
+static int raw_last_tag(struct raw *r, uint64_t *tag)
+{
+	struct argo_sim_req_hdr req = {.op = ARGO_SIM_OP_LAST_TAG};
+	struct argo_sim_last_tag_reply body;
+	struct reply rep;
+	int ret = raw_call(r, &req, sizeof(req), NULL, 0, &rep, NULL);
+
+	if (ret < 0)
+		return ret;
+	if (rep.hdr.ret != 0)
+		return rep.hdr.ret;
+	if (rep.body_len != sizeof(body))
+		return -EPROTO;
+	memcpy(&body, rep.body, sizeof(body));
+	*tag = body.tag;
+	return 0;
+}
+
+/*
+ * The extension where it does not apply (a dynamic domain), its argument
+ * checks, and hostile requests for its ops.
+ */
+static void test_durable_unsupported_and_malformed(void)
+{
+	xen_argo_register_ring_t reg = {.aport = DUR_PORT, .len = 4096};
+	char spath[PATH_LEN], buf[128];
+	struct argo_ring *ring = NULL;
+	struct raw *r, *rd;
+	uint64_t tag = 1;
+	struct pair p;
+	int memfd;
+
+	CU_ASSERT_FATAL(durable_daemon(spath));
+	CU_ASSERT_FATAL(pair_setup(&p));
+
+	/* A dynamic domain dies with its connection: nothing to keep. */
+	reg.partner_id = argo_domid(p.b);
+	CHECK_EQ(argo_register_ring_persistent(p.a, &reg, 0, &ring), -EOPNOTSUPP,
+	         "persistent register on a dynamic domain");
+	CU_ASSERT(ring == NULL);
+	CHECK_EQ(argo_adopt_ring(p.a, &ring), -EOPNOTSUPP, "adopt on a dynamic domain");
+	CHECK_EQ(argo_register_ring_persistent(p.a, NULL, 0, &ring), -EFAULT, "NULL reg");
+	CHECK_EQ(argo_adopt_ring(p.a, NULL), -EFAULT, "NULL ringp");
+	CHECK_EQ(argo_last_send_tag(p.a, NULL), -EFAULT, "NULL tag");
+	/* Tags work on any sim domain, for the life of the domain. */
+	CHECK_EQ(argo_last_send_tag(p.a, &tag), 0, "last tag");
+	CU_ASSERT(tag == 0);
+	{
+		xen_argo_send_addr_t addr = {
+		    .src = {.aport = 5, .domain_id = XEN_ARGO_DOMID_ANY},
+		    .dst = {.aport = PAIR_PORT, .domain_id = argo_domid(p.b)},
+		};
+		struct iovec iov = {.iov_base = "t", .iov_len = 1};
+
+		CHECK_EQ(argo_sendv_tagged(p.a, &addr, &iov, 1, 0, 77), 1, "tagged send");
+		CHECK_EQ(argo_recv(p.rb, NULL, NULL, buf, sizeof(buf)), 1, "tagged message");
+		addr.dst.aport = 4242;
+		CHECK_EQ(argo_sendv_tagged(p.a, &addr, &iov, 1, 0, 78), -ECONNREFUSED,
+		         "failed tagged send");
+		addr.dst.aport = PAIR_PORT;
+		CHECK_EQ(argo_sendv_tagged(p.a, &addr, &iov, 1, 0, 0), 1, "tag 0 send");
+		CHECK_EQ(argo_recv(p.rb, NULL, NULL, buf, sizeof(buf)), 1, "tag 0 message");
+		CHECK_EQ(argo_sendv_tagged(p.a, &addr, NULL, 1, 0, 79), -EFAULT, "NULL iov");
+		CHECK_EQ(argo_last_send_tag(p.a, &tag), 0, "last tag");
+		CU_ASSERT(tag == 77);
+		argo_notify(p.b, NULL);
+	}
+
+	/* Raw requests. */
+	r = raw_connect(spath);
+	CU_ASSERT_FATAL(r != NULL);
+	rd = raw_connect(simd.sock);
+	CU_ASSERT_FATAL(rd != NULL);
+	memfd = make_ring_memfd(4096);
+	CU_ASSERT_FATAL(memfd >= 0);
+	{
+		struct argo_sim_req_register req = reg_req(DUR_PORT, argo_domid(p.a), 4096);
+
+		req.lib_flags = 0x2;
+		expect_reply(r, &req, sizeof(req), &memfd, 1, -EINVAL, "register, lib_flags 0x2");
+		req.lib_flags = 0x80000001u;
+		expect_reply(r, &req, sizeof(req), &memfd, 1, -EINVAL,
+		             "register, lib_flags bit 31");
+		req.lib_flags = ARGO_SIM_REG_PERSIST;
+		expect_reply(rd, &req, sizeof(req), &memfd, 1, -EOPNOTSUPP,
+		             "persistent register, dynamic");
+		req.flags = 0x2;
+		expect_reply(r, &req, sizeof(req), &memfd, 1, -EINVAL, "persistent, Xen flag 0x2");
+		req.flags = 0;
+		req.reg.pad = 1;
+		expect_reply(r, &req, sizeof(req), &memfd, 1, -EINVAL, "persistent, pad set");
+		req.reg.pad = 0;
+		expect_reply(r, &req, sizeof(req) - 4, &memfd, 1, -EINVAL,
+		             "register without lib_flags (version 1 size)");
+		expect_reply(r, &req, sizeof(req), &memfd, 1, 0, "persistent register, static");
+	}
+	close(memfd);
+	{
+		struct {
+			struct argo_sim_req_hdr hdr;
+			uint32_t extra[4];
+		} big;
+		struct argo_sim_req_hdr req;
+		struct probe pr;
+		struct reply rep;
+
+		memset(&big, 0, sizeof(big));
+		big.hdr.op = ARGO_SIM_OP_ADOPT;
+		expect_reply(r, &big, sizeof(big.hdr) + 4, NULL, 0, -EINVAL,
+		             "adopt, 4 bytes too long");
+		expect_reply(r, &big, sizeof(big), NULL, 0, -EINVAL, "adopt, 16 bytes too long");
+		CU_ASSERT_FATAL(probe_new(&pr));
+		expect_reply(r, &big, sizeof(big.hdr), &pr.wr, 1, -EINVAL, "adopt with an fd");
+		CU_ASSERT(probe_closed(&pr));
+		big.hdr.op = ARGO_SIM_OP_LAST_TAG;
+		expect_reply(r, &big, sizeof(big.hdr) + 1, NULL, 0, -EINVAL,
+		             "last_tag, 1 byte too long");
+		CU_ASSERT_FATAL(probe_new(&pr));
+		expect_reply(r, &big, sizeof(big.hdr), &pr.wr, 1, -EINVAL, "last_tag with an fd");
+		CU_ASSERT(probe_closed(&pr));
+		/* Well-formed: nothing to adopt (this connection holds its ring),
+		 * and no fd with the error. */
+		memset(&req, 0, sizeof(req));
+		req.op = ARGO_SIM_OP_ADOPT;
+		CU_ASSERT_EQUAL(raw_call(r, &req, sizeof(req), NULL, 0, &rep, NULL), 0);
+		CHECK_EQ(rep.hdr.ret, -ENOENT, "adopt with nothing left");
+		CHECK_EQ(rep.body_len, 0, "adopt error body");
+		expect_reply(rd, &req, sizeof(req), NULL, 0, -EOPNOTSUPP, "adopt, dynamic");
+	}
+	/* A raw tagged sendv; LAST_TAG reads it back; an untagged one keeps it. */
+	{
+		struct {
+			struct argo_sim_req_sendv req;
+			struct xen_argo_iov iov;
+		} s;
+		uint8_t *staging = raw_staging(r);
+
+		CU_ASSERT_FATAL(staging != NULL);
+		CHECK_EQ(raw_last_tag(r, &tag), 0, "raw last_tag");
+		CU_ASSERT(tag == 0);
+		memset(&s, 0, sizeof(s));
+		s.req.hdr.op = ARGO_SIM_OP_SENDV;
+		s.req.addr.src.domain_id = XEN_ARGO_DOMID_ANY;
+		s.req.addr.dst.domain_id = argo_domid(p.b);
+		s.req.addr.dst.aport = 4242; /* no ring: refused, tag unchanged */
+		s.req.niov = 1;
+		s.req.tag = 0x1234;
+		s.iov.iov_len = 0;
+		expect_reply(r, &s, sizeof(s), NULL, 0, -ECONNREFUSED, "raw tagged send, no ring");
+		CHECK_EQ(raw_last_tag(r, &tag), 0, "raw last_tag");
+		CU_ASSERT(tag == 0);
+		CU_ASSERT_FATAL(register_ring(p.b, 4242, r->domid, 4096) != NULL);
+		expect_reply(r, &s, sizeof(s), NULL, 0, 0, "raw tagged send");
+		s.req.tag = 0;
+		expect_reply(r, &s, sizeof(s), NULL, 0, 0, "raw untagged send");
+		CHECK_EQ(raw_last_tag(r, &tag), 0, "raw last_tag");
+		CU_ASSERT(tag == 0x1234);
+		expect_reply(r, &s, sizeof(s) - 8, NULL, 0, -EFAULT,
+		             "sendv without the tag (version 1 layout)");
+	}
+	/* The static raw domain lets its ring go, so it dies with its socket. */
+	{
+		struct argo_sim_req_unregister unreg;
+
+		memset(&unreg, 0, sizeof(unreg));
+		unreg.hdr.op = ARGO_SIM_OP_UNREGISTER;
+		unreg.unreg.aport = DUR_PORT;
+		unreg.unreg.partner_id = argo_domid(p.a);
+		expect_reply(r, &unreg, sizeof(unreg), NULL, 0, 0,
+		             "unregister the persistent ring");
+	}
+	CU_ASSERT(daemon_alive());
+	CU_ASSERT(pair_check(&p, 2));
+	finish();
+}
+
+/* Open fds of the daemon. */
+static int daemon_fds(void)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)simd.pid);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((e = readdir(dir)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+static bool wait_daemon_fds(int want)
+{
+	int64_t deadline = now_ms() + TIMEOUT_MS;
+	int n;
+
+	while ((n = daemon_fds()) != want) {
+		if (now_ms() > deadline) {
+			note("argo-simd has %d fds, want %d", n, want);
+			return false;
+		}
+		poll_pause();
+	}
+	return true;
+}
+
+/* Bytes of our requests the daemon has not read yet, or queued replies. */
+static int sock_queue(int sock, unsigned long what)
+{
+	int n = -1;
+
+	return ioctl(sock, what, &n) < 0 ? -1 : n;
+}
+
+/* Waits until the daemon has read every request we sent. */
+static bool wait_requests_read(int sock)
+{
+	int64_t deadline = now_ms() + TIMEOUT_MS;
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000};
+
+	while (sock_queue(sock, SIOCOUTQ) != 0) {
+		if (now_ms() > deadline) {
+			note("argo-simd does not read our requests");
+			return false;
+		}
+		nanosleep(&ts, NULL);
+	}
+	return true;
+}
+
+/*
+ * Brings the daemon to hold an ADOPT reply, with its fd, because r's socket
+ * is full. First it learns how many replies fit: notifies one at a time,
+ * their replies never read, until one is held (each time the daemon has read
+ * the request, and a round trip of another domain, barrier, shows that it
+ * has finished it: the reply is then either in our queue or held). Then it
+ * reads every reply, the held one included, and sends that many notifies
+ * and ADOPT: ADOPT's reply finds the socket full. True when it is held.
+ * (Waiting for the held reply to go needs many replies read: a unix socket
+ * polls writable again only when 3/4 of its send buffer is free.)
+ */
+static bool hold_adopt_reply(struct raw *r, struct argo_fabric *barrier)
+{
+	struct argo_sim_req_notify notify = {.hdr.op = ARGO_SIM_OP_NOTIFY};
+	struct argo_sim_req_hdr adopt = {.op = ARGO_SIM_OP_ADOPT, .cookie = 0xADAD};
+	struct argo_sim_reply rep;
+	int inq = 0, before, fit, i;
+
+	for (fit = 0; fit < 100000; fit++) {
+		notify.hdr.cookie = (uint32_t)fit;
+		if (send_packet(r->sock, &notify, sizeof(notify), NULL, 0, 0) < 0 ||
+		    !wait_requests_read(r->sock) || argo_notify(barrier, NULL) != 0)
+			return false;
+		before = inq;
+		inq = sock_queue(r->sock, SIOCINQ);
+		if (inq == before)
+			break; /* this one is held */
+		if (inq != before + (int)sizeof(rep)) {
+			note("replies in our queue: %d bytes, then %d", before, inq);
+			return false;
+		}
+	}
+	if (fit == 100000 || fit == 0) {
+		note("argo-simd held no reply, or the first");
+		return false;
+	}
+	for (i = 0; i <= fit; i++) {
+		if (recv_packet(r->sock, &rep, sizeof(rep), TIMEOUT_MS, NULL, NULL) !=
+		        sizeof(rep) ||
+		    rep.cookie != (uint32_t)i) {
+			note("reply %d of %d missing", i, fit + 1);
+			return false;
+		}
+	}
+	for (i = 0; i < fit; i++)
+		if (send_packet(r->sock, &notify, sizeof(notify), NULL, 0, 0) < 0)
+			return false;
+	if (send_packet(r->sock, &adopt, sizeof(adopt), NULL, 0, 0) < 0 ||
+	    !wait_requests_read(r->sock) || argo_notify(barrier, NULL) != 0)
+		return false;
+	inq = sock_queue(r->sock, SIOCINQ);
+	if (inq != fit * (int)sizeof(rep)) {
+		note("replies in our queue: %d bytes, want %d", inq, fit * (int)sizeof(rep));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * An ADOPT reply held while the client's socket is full keeps its fd until
+ * it is sent, and the daemon's copy of the fd goes once it is sent, or when
+ * the client goes with the reply still held.
+ */
+static void test_durable_adopt_reply_held(void)
+{
+	struct argo_sim_adopt_reply body;
+	int memfd, fd_detached, fd_attached, fds[2], nfds = 0;
+	unsigned int replies = 0;
+	uint8_t buf[64];
+	char spath[PATH_LEN];
+	struct stat st1, st2;
+	struct pair p;
+	struct raw *r;
+	ssize_t n;
+
+	CU_ASSERT_FATAL(durable_daemon(spath));
+	CU_ASSERT_FATAL(pair_setup(&p));
+	r = raw_connect(spath);
+	CU_ASSERT_FATAL(r != NULL);
+	memfd = make_ring_memfd(4096);
+	CU_ASSERT_FATAL(memfd >= 0);
+	{
+		struct argo_sim_req_register req = reg_req(DUR_PORT, argo_domid(p.a), 4096);
+
+		req.lib_flags = ARGO_SIM_REG_PERSIST;
+		expect_reply(r, &req, sizeof(req), &memfd, 1, 0, "persistent register");
+	}
+	fd_attached = daemon_fds();
+	raw_close(r);
+	CU_ASSERT_FATAL(wait_daemon_fds(fd_attached - 3)); /* socket, eventfd, staging */
+	fd_detached = daemon_fds();
+
+	/* Round 1: the held reply goes out with its fd. */
+	r = raw_connect(spath);
+	CU_ASSERT_FATAL(r != NULL);
+	CHECK_EQ(daemon_fds(), fd_attached, "fds of an attached domain");
+	CU_ASSERT_FATAL(hold_adopt_reply(r, p.b));
+	CHECK_EQ(daemon_fds(), fd_attached + 1, "the held reply's fd");
+	for (;;) {
+		n = recv_packet(r->sock, buf, sizeof(buf), TIMEOUT_MS, fds, &nfds);
+		if (n != (ssize_t)sizeof(struct argo_sim_reply))
+			break;
+		CU_ASSERT_EQUAL(nfds, 0);
+		replies++;
+	}
+	CHECK_EQ(n, sizeof(struct argo_sim_reply) + sizeof(body), "ADOPT reply length");
+	CHECK_EQ(nfds, 1, "ADOPT reply fds");
+	if (n == (ssize_t)(sizeof(struct argo_sim_reply) + sizeof(body)) && nfds == 1) {
+		struct argo_sim_reply rh;
+
+		memcpy(&rh, buf, sizeof(rh));
+		memcpy(&body, buf + sizeof(rh), sizeof(body));
+		CHECK_EQ(rh.cookie, 0xADAD, "ADOPT cookie");
+		CHECK_EQ(rh.ret, 0, "ADOPT ret");
+		CHECK_EQ(body.aport, DUR_PORT, "ADOPT aport");
+		CHECK_EQ(body.partner_id, argo_domid(p.a), "ADOPT partner");
+		CHECK_EQ(body.len, 4096, "ADOPT len");
+		CHECK_EQ(body.npages, argo_ring_npages(4096), "ADOPT npages");
+		CU_ASSERT(fstat(fds[0], &st1) == 0 && fstat(memfd, &st2) == 0 &&
+		          st1.st_ino == st2.st_ino && st1.st_dev == st2.st_dev);
+		close(fds[0]);
+	} else {
+		while (nfds > 0)
+			close(fds[--nfds]);
+	}
+	CU_ASSERT(replies > 0);
+	CU_ASSERT(wait_daemon_fds(fd_attached));
+
+	/* Round 2: the client goes with the reply held; its fd goes too. */
+	raw_close(r);
+	CU_ASSERT_FATAL(wait_daemon_fds(fd_detached));
+	r = raw_connect(spath);
+	CU_ASSERT_FATAL(r != NULL);
+	CU_ASSERT_FATAL(hold_adopt_reply(r, p.b));
+	CHECK_EQ(daemon_fds(), fd_attached + 1, "the held reply's fd");
+	raw_close(r);
+	CU_ASSERT(wait_daemon_fds(fd_detached));
+	CU_ASSERT(daemon_alive());
+	CU_ASSERT(pair_check(&p, 2));
+
+	/* The last process lets the ring go, so that the domain dies. */
+	{
+		struct argo_fabric *s5 = fab_open(spath);
+		struct argo_ring *ring = NULL;
+
+		CU_ASSERT_FATAL(s5 != NULL);
+		CHECK_EQ(argo_adopt_ring(s5, &ring), 0, "adopt");
+		if (ring)
+			CHECK_EQ(argo_unregister_ring(s5, ring), 0, "unregister");
+	}
+	close(memfd);
+	finish();
+}
+
 /* ---- Configuration ------------------------------------------------------- */
 
 /* Runs argo-simd with these arguments to its end; true if it ended within
@@ -2594,6 +3349,11 @@ int main(void)
 	    {"500 connections", test_many_connections},
 	    {"connection flood past the daemon's fd limit", test_fd_exhaustion},
 	    {"static domain socket", test_static_domain},
+	    {"durable: SIGKILLed process, restart adopts ring and tag", test_durable_sigkill},
+	    {"durable: sender waiting on a detached ring is woken", test_durable_waiter_woken},
+	    {"durable: dynamic domains and malformed requests",
+	     test_durable_unsupported_and_malformed},
+	    {"durable: ADOPT reply held while the socket is full", test_durable_adopt_reply_held},
 	    {"config file errors name file, line and reason", test_config_errors},
 	    {"config file: the first error wins", test_config_error_first_wins},
 	    {"command line errors", test_command_line_errors},

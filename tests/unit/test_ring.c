@@ -1209,6 +1209,91 @@ static void test_used(void)
 	free(r);
 }
 
+/* Reading ahead of rx_ptr, as a relay does: every message of a wrapped
+ * stream read at its offset, nothing released, then released in steps; the
+ * offsets chain exactly as argo_ring_recv() would move rx_ptr. */
+static void test_read_at_chain_and_release(void)
+{
+	const uint32_t len = 256;
+	struct xen_argo_ring *r = ring_new(len), *copy = ring_new(len);
+	uint32_t start, at, next, i, offs[8];
+	struct xen_argo_addr src;
+	uint8_t out[64], data[40];
+	uint32_t type;
+	int64_t tx;
+
+	for (start = 0; start < len; start += 16) {
+		ring_reset(r, len, start, start);
+		tx = start;
+		for (i = 0; i < 4; i++) {
+			memset(data, (int)(0x10 + i), sizeof(data));
+			tx = put(r, len, (uint32_t)tx, data, 20 + i * 5, 100 + i, 7,
+			         (argo_domid_t)i);
+			CHECKF(tx >= 0, "start %u msg %u: %lld\n", start, i, (long long)tx);
+		}
+		memcpy(copy, r, sizeof(*r) + len);
+		/* The reference: where recv moves rx_ptr after each message. */
+		for (i = 0; i < 4; i++) {
+			CHECKF(argo_ring_recv(copy, len, NULL, NULL, out, sizeof(out)) ==
+			           (ssize_t)(20 + i * 5),
+			       "start %u ref %u\n", start, i);
+			offs[i] = copy->rx_ptr;
+		}
+		at = start;
+		for (i = 0; i < 4; i++) {
+			ssize_t n =
+			    argo_ring_read_at(r, len, at, &src, &type, out, sizeof(out), &next);
+
+			CHECKF(n == (ssize_t)(20 + i * 5) && next == offs[i] && type == 100 + i &&
+			           src.domain_id == i && out[0] == 0x10 + i &&
+			           out[n - 1] == 0x10 + i,
+			       "start %u msg %u: n %zd next %u (want %u)\n", start, i, n, next,
+			       offs[i]);
+			at = next;
+		}
+		CHECKF(argo_ring_read_at(r, len, at, NULL, NULL, NULL, 0, &next) == -EAGAIN,
+		       "start %u: read past the writer\n", start);
+		CU_ASSERT_EQUAL(r->rx_ptr, start); /* nothing released yet */
+		argo_ring_release_to(r, offs[1]);
+		CU_ASSERT_EQUAL(r->rx_ptr, offs[1]);
+		/* Released slots are no longer readable; unreleased ones are. */
+		CHECKF(argo_ring_read_at(r, len, start, NULL, NULL, NULL, 0, &next) == -EBADMSG,
+		       "start %u: released slot read\n", start);
+		CHECKF(argo_ring_read_at(r, len, offs[1], NULL, NULL, NULL, 0, &next) == 30 &&
+		           next == offs[2],
+		       "start %u: third message after release\n", start);
+		CU_ASSERT_EQUAL(argo_ring_used(r, len), (tx - offs[1] + len) % len);
+	}
+	free(r);
+	free(copy);
+}
+
+static void test_read_at_refuses(void)
+{
+	const uint32_t len = 128;
+	struct xen_argo_ring *r = ring_new(len);
+	uint8_t out[8], data[8] = {0};
+	uint32_t next = 0xDEAD;
+
+	ring_reset(r, len, 32, 32);
+	put(r, len, 32, data, 8, 1, 1, 1); /* 32 .. 64 */
+	/* Not slot aligned, past the end, before rx, past tx. */
+	CU_ASSERT_EQUAL(argo_ring_read_at(r, len, 40, NULL, NULL, NULL, 0, &next), -EBADMSG);
+	CU_ASSERT_EQUAL(argo_ring_read_at(r, len, 128, NULL, NULL, NULL, 0, &next), -EBADMSG);
+	CU_ASSERT_EQUAL(argo_ring_read_at(r, len, 16, NULL, NULL, NULL, 0, &next), -EBADMSG);
+	CU_ASSERT_EQUAL(argo_ring_read_at(r, len, 96, NULL, NULL, NULL, 0, &next), -EBADMSG);
+	CU_ASSERT_EQUAL(argo_ring_read_at(r, len, 64, NULL, NULL, NULL, 0, &next), -EAGAIN);
+	/* Too small a buffer: refused, the size still readable without one. */
+	CU_ASSERT_EQUAL(argo_ring_read_at(r, len, 32, NULL, NULL, out, 7, &next), -EMSGSIZE);
+	CU_ASSERT_EQUAL(argo_ring_read_at(r, len, 32, NULL, NULL, NULL, 0, &next), 8);
+	CU_ASSERT_EQUAL(next, 64);
+	/* A header claiming more than was written. */
+	r->ring[32] = 16 + 40;
+	CU_ASSERT_EQUAL(argo_ring_read_at(r, len, 32, NULL, NULL, NULL, 0, &next), -EBADMSG);
+	CU_ASSERT_EQUAL(r->rx_ptr, 32);
+	free(r);
+}
+
 /* ---------------------------------------------------------------------------
  */
 
@@ -1265,6 +1350,8 @@ int main(void)
 	    T(test_recv_header_len_edges),
 	    T(test_peek_and_null_outputs),
 	    T(test_used),
+	    T(test_read_at_chain_and_release),
+	    T(test_read_at_refuses),
 	};
 	unsigned int run, failed;
 

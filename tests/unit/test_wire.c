@@ -127,28 +127,30 @@ static struct wire_hello sample_hello(void)
 	unsigned int i;
 
 	memset(&h, 0, sizeof(h));
-	h.version_min = 1;
-	h.version_max = 1;
+	h.version_min = 2;
+	h.version_max = 2;
 	strcpy(h.hvid, "l0-host");
 	for (i = 0; i < WIRE_NONCE_SIZE; i++)
 		h.nonce[i] = (uint8_t)(0xA0 + i);
 	h.rx_next_msn = 0x0102030405060708ull;
 	h.boot_id = 0x1112131415161718ull;
 	h.role = WIRE_ROLE_ACCEPTOR;
+	h.acked_msn = 0x0102030405060707ull;
 	return h;
 }
 
 static const uint8_t hello_bytes[WIRE_HELLO_SIZE] = {
     /* 0 magic "ARGR" */ 'A', 'R', 'G', 'R',
-    /* 4 version_min */ 0x01, 0x00,
-    /* 6 version_max */ 0x01, 0x00,
+    /* 4 version_min */ 0x02, 0x00,
+    /* 6 version_max */ 0x02, 0x00,
     /* 8 hvid */ 'l', '0', '-', 'h', 'o', 's', 't', 0, 0, 0, 0, 0, 0, 0, 0, 0,
     /* 24 nonce */ 0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8, 0xA9, 0xAA, 0xAB, 0xAC,
     0xAD, 0xAE, 0xAF, 0xB0, 0xB1, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6, 0xB7, 0xB8, 0xB9, 0xBA, 0xBB,
     0xBC, 0xBD, 0xBE, 0xBF,
     /* 56 rx_next_msn */ 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,
     /* 64 boot_id */ 0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11,
-    /* 72 role */ 0x01, 0x00, 0x00, 0x00};
+    /* 72 role */ 0x01, 0x00, 0x00, 0x00,
+    /* 76 acked_msn */ 0x07, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01};
 
 static const uint8_t data_msg[3] = {'a', 'b', 'c'};
 
@@ -165,6 +167,8 @@ static struct wire_data sample_data(void)
 	d.dst.domid = 5;
 	d.dst.port = 7000;
 	d.message_type = 0xDEADBEEFu;
+	d.origin.epoch = 0x1020304050607080ull;
+	d.origin.index = 0x0A0B0C0Du;
 	d.length = sizeof(data_msg);
 	d.message = data_msg;
 	return d;
@@ -182,7 +186,10 @@ static const uint8_t data_bytes[WIRE_DATA_HEADER_SIZE + 3] = {
     /* 52 dst.port 7000 */ 0x58, 0x1B, 0x00, 0x00,
     /* 56 message_type */ 0xEF, 0xBE, 0xAD, 0xDE,
     /* 60 reserved */ 0x00, 0x00, 0x00, 0x00,
-    /* 64 message */ 'a', 'b', 'c'};
+    /* 64 origin.epoch */ 0x80, 0x70, 0x60, 0x50, 0x40, 0x30, 0x20, 0x10,
+    /* 72 origin.index */ 0x0D, 0x0C, 0x0B, 0x0A,
+    /* 76 reserved */ 0x00, 0x00, 0x00, 0x00,
+    /* 80 message */ 'a', 'b', 'c'};
 
 static const struct wire_ack ack_sample = {.acked_msn = 0x0102030405060708ull,
 					   .credit = 0xF0E0D0C0B0A09080ull};
@@ -406,8 +413,8 @@ static void test_hvid_valid(void)
 
 static void test_header_layout(void)
 {
-	static const uint8_t want[16] = {0x01, 0x03, 0x00, 0x00, 0x04, 0x03, 0x02, 0x01,
-	                                 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11};
+	static const uint8_t want[16] = {WIRE_VERSION, 0x03, 0x00, 0x00, 0x04, 0x03, 0x02, 0x01,
+	                                 0x88,         0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11};
 	uint8_t *out = malloc(WIRE_HEADER_SIZE);
 	struct wire_header h;
 	const char *why;
@@ -420,7 +427,7 @@ static void test_header_layout(void)
 	CHECK_BAD(parse_header_exact(out, 16, &h, &why), why, "WIRE_MAX_PAYLOAD");
 	wire_put_header(out, WIRE_DATA, 0x00010304u, 0x1122334455667788ull);
 	CU_ASSERT_EQUAL(parse_header_exact(out, 16, &h, &why), 16 + 0x00010304 + 32);
-	CU_ASSERT_EQUAL(h.version, 1);
+	CU_ASSERT_EQUAL(h.version, WIRE_VERSION);
 	CU_ASSERT_EQUAL(h.type, WIRE_DATA);
 	CU_ASSERT_EQUAL(h.flags, 0);
 	CU_ASSERT_EQUAL(h.length, 0x00010304u);
@@ -433,9 +440,9 @@ static const struct {
 	uint8_t type;
 	uint32_t min, max;
 } bounds[] = {
-    {WIRE_HELLO, 76, 76},
+    {WIRE_HELLO, 84, 84},
     {WIRE_AUTH, 32, 32},
-    {WIRE_DATA, 64, 64 + 0xFFFFE0},
+    {WIRE_DATA, 80, 80 + 0xFFFFE0},
     {WIRE_ACK, 16, 16},
     {WIRE_ROUTES, 4, 4 + 20 * 1024},
     {WIRE_UNDELIVERABLE, 60, 60},
@@ -456,49 +463,49 @@ static void test_header_lengths(void)
 		int64_t mac = t == WIRE_HELLO ? 0 : 32;
 		uint32_t l;
 
-		raw_header(h, 1, t, 0, bounds[i].min, 0);
+		raw_header(h, WIRE_VERSION, t, 0, bounds[i].min, 0);
 		CHECKF(parse_header_exact(h, 16, &hdr, &why) == 16 + bounds[i].min + mac,
 		       "type %u min\n", t);
-		raw_header(h, 1, t, 0, bounds[i].max, 0);
+		raw_header(h, WIRE_VERSION, t, 0, bounds[i].max, 0);
 		CHECKF(parse_header_exact(h, 16, &hdr, &why) == 16 + bounds[i].max + mac,
 		       "type %u max\n", t);
 		CHECKF(hdr.length == bounds[i].max && hdr.type == t, "type %u\n", t);
-		raw_header(h, 1, t, 0, bounds[i].min - 1, 0);
+		raw_header(h, WIRE_VERSION, t, 0, bounds[i].min - 1, 0);
 		CHECKF(parse_header_exact(h, 16, &hdr, &why) == -EBADMSG && why, "type %u min-1\n",
 		       t);
-		raw_header(h, 1, t, 0, bounds[i].max + 1, 0);
+		raw_header(h, WIRE_VERSION, t, 0, bounds[i].max + 1, 0);
 		CHECKF(parse_header_exact(h, 16, &hdr, &why) == -EBADMSG && why, "type %u max+1\n",
 		       t);
-		raw_header(h, 1, t, 0, 0, 0);
+		raw_header(h, WIRE_VERSION, t, 0, 0, 0);
 		CHECKF(parse_header_exact(h, 16, &hdr, &why) == -EBADMSG, "type %u len 0\n", t);
-		raw_header(h, 1, t, 0, 0xFFFFFFFFu, 0);
+		raw_header(h, WIRE_VERSION, t, 0, 0xFFFFFFFFu, 0);
 		CHECKF(parse_header_exact(h, 16, &hdr, &why) == -EBADMSG, "type %u len ~0\n", t);
-		raw_header(h, 1, t, 0, WIRE_MAX_PAYLOAD + 1, 0);
+		raw_header(h, WIRE_VERSION, t, 0, WIRE_MAX_PAYLOAD + 1, 0);
 		CHECKF(parse_header_exact(h, 16, &hdr, &why) == -EBADMSG, "type %u len max+1\n", t);
 		if (t == WIRE_ROUTES) {
 			for (l = 4; l <= 4 + 20 * 3; l++) {
 				int64_t rc;
 
-				raw_header(h, 1, t, 0, l, 9);
+				raw_header(h, WIRE_VERSION, t, 0, l, 9);
 				rc = parse_header_exact(h, 16, &hdr, &why);
 				CHECKF((l - 4) % 20 == 0 ? rc == 16 + l + 32 : rc == -EBADMSG,
 				       "ROUTES length %u: %lld\n", l, (long long)rc);
 			}
-			raw_header(h, 1, t, 0, 4 + 20 * 1025, 0);
+			raw_header(h, WIRE_VERSION, t, 0, 4 + 20 * 1025, 0);
 			CU_ASSERT_EQUAL(parse_header_exact(h, 16, &hdr, &why), -EBADMSG);
 		}
 	}
-	raw_header(h, 1, WIRE_HELLO, 0, 75, 0);
+	raw_header(h, WIRE_VERSION, WIRE_HELLO, 0, 83, 0);
 	CHECK_BAD(parse_header_exact(h, 16, &hdr, &why), why, "HELLO length");
-	raw_header(h, 1, WIRE_DATA, 0, 63, 1);
+	raw_header(h, WIRE_VERSION, WIRE_DATA, 0, 79, 1);
 	CHECK_BAD(parse_header_exact(h, 16, &hdr, &why), why, "DATA length");
-	raw_header(h, 1, WIRE_DATA, 0, WIRE_MAX_PAYLOAD + 1, 1);
+	raw_header(h, WIRE_VERSION, WIRE_DATA, 0, WIRE_MAX_PAYLOAD + 1, 1);
 	CHECK_BAD(parse_header_exact(h, 16, &hdr, &why), why, "WIRE_MAX_PAYLOAD");
 }
 
 static void test_header_bad_fields(void)
 {
-	static const uint8_t versions[] = {0, 2, 3, 0x81, 0xFF};
+	static const uint8_t versions[] = {0, 1, 3, 0x81, 0xFF};
 	static const uint8_t types[] = {0, 10, 11, 0x80, 0xFF};
 	uint8_t h[16];
 	struct wire_header hdr;
@@ -510,25 +517,25 @@ static void test_header_bad_fields(void)
 		CHECK_BAD(parse_header_exact(h, 16, &hdr, &why), why, "version");
 	}
 	for (i = 0; i < sizeof(types); i++) {
-		raw_header(h, 1, types[i], 0, 8, 1);
+		raw_header(h, WIRE_VERSION, types[i], 0, 8, 1);
 		CHECK_BAD(parse_header_exact(h, 16, &hdr, &why), why, "type");
 	}
 	for (i = 0; i < 16; i++) {
-		raw_header(h, 1, WIRE_PING, (uint16_t)(1u << i), 8, 1);
+		raw_header(h, WIRE_VERSION, WIRE_PING, (uint16_t)(1u << i), 8, 1);
 		CHECK_BAD(parse_header_exact(h, 16, &hdr, &why), why, "flags");
 	}
-	raw_header(h, 1, WIRE_HELLO, 0, 76, 1);
+	raw_header(h, WIRE_VERSION, WIRE_HELLO, 0, 84, 1);
 	CHECK_BAD(parse_header_exact(h, 16, &hdr, &why), why, "seq");
-	raw_header(h, 1, WIRE_HELLO, 0, 76, 1ull << 63);
+	raw_header(h, WIRE_VERSION, WIRE_HELLO, 0, 84, 1ull << 63);
 	CHECK_BAD(parse_header_exact(h, 16, &hdr, &why), why, "seq");
 	/* Any seq on the other types: checking it is the link's job. */
-	raw_header(h, 1, WIRE_PING, 0, 8, 0);
+	raw_header(h, WIRE_VERSION, WIRE_PING, 0, 8, 0);
 	CU_ASSERT_EQUAL(parse_header_exact(h, 16, &hdr, &why), 16 + 8 + 32);
-	raw_header(h, 1, WIRE_PING, 0, 8, ~0ull);
+	raw_header(h, WIRE_VERSION, WIRE_PING, 0, 8, ~0ull);
 	CU_ASSERT_EQUAL(parse_header_exact(h, 16, &hdr, &why), 16 + 8 + 32);
 	CU_ASSERT_EQUAL(hdr.seq, ~0ull);
 	/* why may be NULL. */
-	raw_header(h, 2, WIRE_PING, 0, 8, 1);
+	raw_header(h, 1, WIRE_PING, 0, 8, 1);
 	CU_ASSERT_EQUAL(wire_parse_header(h, 16, &hdr, NULL), -EBADMSG);
 }
 
@@ -578,7 +585,7 @@ static void test_truncated_everywhere(void)
 		CU_ASSERT_EQUAL(decode_reencode(sm->type, sm->payload, sm->len, &why), 0);
 		for (l = 0; l < sm->len; l++) {
 			int rc = decode_reencode(sm->type, sm->payload, l, &why);
-			bool may_pass = (sm->type == WIRE_DATA && l >= 64) ||
+			bool may_pass = (sm->type == WIRE_DATA && l >= 80) ||
 			                (sm->type == WIRE_CLOSE && l >= 4);
 
 			CHECKF(may_pass ? rc == 0 : rc == -EBADMSG, "%s payload cut at %u: %d\n",
@@ -643,57 +650,62 @@ static void test_hello_layout(void)
 	uint8_t *f;
 
 	CU_ASSERT_FATAL(out != NULL);
-	CU_ASSERT_EQUAL(wire_put_hello(out, WIRE_HELLO_SIZE, &h), 76);
-	CU_ASSERT_EQUAL(memcmp(out, hello_bytes, 76), 0);
-	CU_ASSERT_EQUAL(wire_parse_hello(out, 76, &back, &why), 0);
-	CU_ASSERT_EQUAL(back.version_min, 1);
-	CU_ASSERT_EQUAL(back.version_max, 1);
+	CU_ASSERT_EQUAL(wire_put_hello(out, WIRE_HELLO_SIZE, &h), 84);
+	CU_ASSERT_EQUAL(memcmp(out, hello_bytes, 84), 0);
+	CU_ASSERT_EQUAL(wire_parse_hello(out, 84, &back, &why), 0);
+	CU_ASSERT_EQUAL(back.version_min, 2);
+	CU_ASSERT_EQUAL(back.version_max, 2);
 	CU_ASSERT_STRING_EQUAL(back.hvid, "l0-host");
 	CU_ASSERT_EQUAL(memcmp(back.nonce, h.nonce, WIRE_NONCE_SIZE), 0);
 	CU_ASSERT_EQUAL(back.rx_next_msn, h.rx_next_msn);
 	CU_ASSERT_EQUAL(back.boot_id, h.boot_id);
 	CU_ASSERT_EQUAL(back.role, WIRE_ROLE_ACCEPTOR);
+	CU_ASSERT_EQUAL(back.acked_msn, h.acked_msn);
 	/* The whole frame: no MAC on HELLO. */
-	f = frame(WIRE_HELLO, out, 76, 0, &total);
-	CU_ASSERT_EQUAL(total, 16 + 76);
-	CU_ASSERT_EQUAL(f[0], 1);
+	f = frame(WIRE_HELLO, out, 84, 0, &total);
+	CU_ASSERT_EQUAL(total, 16 + 84);
+	CU_ASSERT_EQUAL(f[0], WIRE_VERSION);
 	CU_ASSERT_EQUAL(f[1], 1);
-	CU_ASSERT_EQUAL(f[4], 76);
+	CU_ASSERT_EQUAL(f[4], 84);
 	free(f);
 	/* Garbage after the hvid's NUL in the struct is not sent. */
 	memset(h.hvid, 'Z', sizeof(h.hvid));
 	memcpy(h.hvid, "l0-host", 8);
-	CU_ASSERT_EQUAL(wire_put_hello(out, WIRE_HELLO_SIZE, &h), 76);
-	CU_ASSERT_EQUAL(memcmp(out, hello_bytes, 76), 0);
+	CU_ASSERT_EQUAL(wire_put_hello(out, WIRE_HELLO_SIZE, &h), 84);
+	CU_ASSERT_EQUAL(memcmp(out, hello_bytes, 84), 0);
 	free(out);
 }
 
 static void test_hello_encoder_refuses(void)
 {
 	struct wire_hello h = sample_hello();
-	uint8_t *small = malloc(75), *out = malloc(76);
+	uint8_t *small = malloc(83), *out = malloc(84);
 
 	CU_ASSERT_FATAL(small && out);
-	CU_ASSERT_EQUAL(wire_put_hello(small, 75, &h), -EMSGSIZE);
+	CU_ASSERT_EQUAL(wire_put_hello(small, 83, &h), -EMSGSIZE);
 	CU_ASSERT_EQUAL(wire_put_hello(NULL, 0, &h), -EMSGSIZE);
 	h.role = 2;
-	CU_ASSERT_EQUAL(wire_put_hello(out, 76, &h), -EMSGSIZE);
+	CU_ASSERT_EQUAL(wire_put_hello(out, 84, &h), -EMSGSIZE);
 	h = sample_hello();
 	h.hvid[0] = '\0';
-	CU_ASSERT_EQUAL(wire_put_hello(out, 76, &h), -EMSGSIZE);
+	CU_ASSERT_EQUAL(wire_put_hello(out, 84, &h), -EMSGSIZE);
 	h = sample_hello();
 	memset(h.hvid, 'a', sizeof(h.hvid)); /* no NUL */
-	CU_ASSERT_EQUAL(wire_put_hello(out, 76, &h), -EMSGSIZE);
+	CU_ASSERT_EQUAL(wire_put_hello(out, 84, &h), -EMSGSIZE);
 	h = sample_hello();
-	h.version_min = 2;
-	h.version_max = 3;
-	CU_ASSERT_EQUAL(wire_put_hello(out, 76, &h), -EMSGSIZE);
+	h.version_min = 3;
+	h.version_max = 4;
+	CU_ASSERT_EQUAL(wire_put_hello(out, 84, &h), -EMSGSIZE);
 	h.version_min = 0;
-	h.version_max = 1;
-	CU_ASSERT_EQUAL(wire_put_hello(out, 76, &h), -EMSGSIZE);
+	h.version_max = 2;
+	CU_ASSERT_EQUAL(wire_put_hello(out, 84, &h), -EMSGSIZE);
+	h = sample_hello();
+	h.acked_msn = h.rx_next_msn; /* done with a message not yet received */
+	CU_ASSERT_EQUAL(wire_put_hello(out, 84, &h), -EMSGSIZE);
+	h = sample_hello();
 	h.version_min = 1;
 	h.version_max = 9;
-	CU_ASSERT_EQUAL(wire_put_hello(out, 76, &h), 76);
+	CU_ASSERT_EQUAL(wire_put_hello(out, 84, &h), 84);
 	free(small);
 	free(out);
 }
@@ -716,7 +728,7 @@ static void test_hello_decoder_refuses(void)
 {
 	static const uint8_t magic[4] = {'A', 'R', 'G', 'S'};
 	static const uint8_t magic_be[4] = {'R', 'G', 'R', 'A'};
-	static const uint8_t v0[4] = {0, 0, 1, 0}, v21[4] = {2, 0, 1, 0}, v23[4] = {2, 0, 3, 0};
+	static const uint8_t v0[4] = {0, 0, 1, 0}, v21[4] = {2, 0, 1, 0}, v23[4] = {3, 0, 4, 0};
 	static const uint8_t v00[4] = {0, 0, 0, 0};
 	static const uint8_t role2[4] = {2, 0, 0, 0}, role_hi[4] = {0, 0, 0, 1};
 	static const uint8_t empty[1] = {0};
@@ -726,7 +738,7 @@ static void test_hello_decoder_refuses(void)
 	static const uint8_t badc[1] = {'/'};
 	static const uint8_t space[1] = {' '};
 	static const uint8_t high[1] = {0xC3};
-	uint8_t v11[4] = {1, 0, 9, 0}, b[76];
+	uint8_t v11[4] = {1, 0, 9, 0}, b[84];
 	struct wire_hello h;
 	const char *why;
 	uint8_t *copy;
@@ -736,7 +748,8 @@ static void test_hello_decoder_refuses(void)
 	hello_mut(4, v0, 4, "version_min");
 	hello_mut(4, v00, 4, "version_min");
 	hello_mut(4, v21, 4, "version_min is above");
-	hello_mut(4, v23, 4, "include 1");
+	hello_mut(4, v23, 4, "include 2");
+	hello_mut(76, (const uint8_t *)"\xff\xff\xff\xff\xff\xff\xff\x7f", 8, "acked_msn");
 	hello_mut(72, role2, 4, "role");
 	hello_mut(72, role_hi, 4, "role");
 	hello_mut(8, empty, 1, "hvid is empty");
@@ -747,17 +760,17 @@ static void test_hello_decoder_refuses(void)
 	hello_mut(8, space, 1, "[A-Za-z0-9._-]");
 	hello_mut(8 + 6, high, 1, "[A-Za-z0-9._-]");
 	/* A wider range that includes 1 is fine. */
-	memcpy(b, hello_bytes, 76);
+	memcpy(b, hello_bytes, 84);
 	memcpy(b + 4, v11, 4);
-	copy = dup_exact(b, 76);
-	CU_ASSERT_EQUAL(wire_parse_hello(copy, 76, &h, &why), 0);
+	copy = dup_exact(b, 84);
+	CU_ASSERT_EQUAL(wire_parse_hello(copy, 84, &h, &why), 0);
 	CU_ASSERT_EQUAL(h.version_max, 9);
 	free(copy);
 	/* A 15-byte hvid is fine, a role of 0 too. */
 	memcpy(b + 8, "abcdefghijklmno", 16);
 	b[72] = 0;
-	copy = dup_exact(b, 76);
-	CU_ASSERT_EQUAL(wire_parse_hello(copy, 76, &h, &why), 0);
+	copy = dup_exact(b, 84);
+	CU_ASSERT_EQUAL(wire_parse_hello(copy, 84, &h, &why), 0);
 	CU_ASSERT_STRING_EQUAL(h.hvid, "abcdefghijklmno");
 	CU_ASSERT_EQUAL(h.role, WIRE_ROLE_INITIATOR);
 	free(copy);
@@ -770,19 +783,19 @@ static void test_hello_decoder_refuses(void)
 static void test_data_layout(void)
 {
 	struct wire_data d = sample_data(), back;
-	uint8_t *out = malloc(64), *f;
+	uint8_t *out = malloc(80), *f;
 	const char *why = NULL;
-	uint8_t payload[67];
+	uint8_t payload[83];
 	size_t total;
 
 	CU_ASSERT_FATAL(out != NULL);
-	CU_ASSERT_EQUAL(wire_put_data_header(out, 64, &d), 64);
-	CU_ASSERT_EQUAL(memcmp(out, data_bytes, 64), 0);
-	memcpy(payload, out, 64);
-	memcpy(payload + 64, data_msg, 3);
-	f = frame(WIRE_DATA, payload, 67, 42, &total);
-	CU_ASSERT_EQUAL(total, 16 + 67 + 32);
-	CU_ASSERT_EQUAL(wire_parse_data(f + 16, 67, &back, &why), 0);
+	CU_ASSERT_EQUAL(wire_put_data_header(out, 80, &d), 80);
+	CU_ASSERT_EQUAL(memcmp(out, data_bytes, 80), 0);
+	memcpy(payload, out, 80);
+	memcpy(payload + 80, data_msg, 3);
+	f = frame(WIRE_DATA, payload, 83, 42, &total);
+	CU_ASSERT_EQUAL(total, 16 + 83 + 32);
+	CU_ASSERT_EQUAL(wire_parse_data(f + 16, 83, &back, &why), 0);
 	CU_ASSERT_EQUAL(back.msn, d.msn);
 	CU_ASSERT_STRING_EQUAL(back.src.hvid, "l1-xen");
 	CU_ASSERT_EQUAL(back.src.domid, 0x0102);
@@ -791,8 +804,10 @@ static void test_data_layout(void)
 	CU_ASSERT_EQUAL(back.dst.domid, 5);
 	CU_ASSERT_EQUAL(back.dst.port, 7000);
 	CU_ASSERT_EQUAL(back.message_type, 0xDEADBEEFu);
+	CU_ASSERT_EQUAL(back.origin.epoch, d.origin.epoch);
+	CU_ASSERT_EQUAL(back.origin.index, d.origin.index);
 	CU_ASSERT_EQUAL(back.length, 3);
-	CU_ASSERT_PTR_EQUAL(back.message, f + 16 + 64);
+	CU_ASSERT_PTR_EQUAL(back.message, f + 16 + 80);
 	free(f);
 	free(out);
 }
@@ -801,33 +816,33 @@ static void test_data_bounds(void)
 {
 	struct wire_data d = sample_data(), back;
 	uint32_t maxlen = WIRE_DATA_HEADER_SIZE + WIRE_MAX_MESSAGE;
-	uint8_t *big = calloc(1, (size_t)maxlen + 1), *out = malloc(64);
+	uint8_t *big = calloc(1, (size_t)maxlen + 1), *out = malloc(80);
 	const char *why = NULL;
 
 	CU_ASSERT_FATAL(big && out);
-	memcpy(big, data_bytes, 64);
+	memcpy(big, data_bytes, 80);
 	CU_ASSERT_EQUAL(wire_parse_data(big, maxlen, &back, &why), 0);
 	CU_ASSERT_EQUAL(back.length, WIRE_MAX_MESSAGE);
 	CHECK_BAD(wire_parse_data(big, maxlen + 1, &back, &why), why, "WIRE_MAX_MESSAGE");
-	CU_ASSERT_EQUAL(wire_parse_data(big, 64, &back, &why), 0);
+	CU_ASSERT_EQUAL(wire_parse_data(big, 80, &back, &why), 0);
 	CU_ASSERT_EQUAL(back.length, 0);
-	CHECK_BAD(wire_parse_data(big, 63, &back, &why), why, "DATA length");
+	CHECK_BAD(wire_parse_data(big, 79, &back, &why), why, "DATA length");
 	CHECK_BAD(wire_parse_data(NULL, 0, &back, &why), why, "DATA length");
 	/* Encoder. */
 	d.length = WIRE_MAX_MESSAGE;
-	CU_ASSERT_EQUAL(wire_put_data_header(out, 64, &d), 64);
+	CU_ASSERT_EQUAL(wire_put_data_header(out, 80, &d), 80);
 	d.length = WIRE_MAX_MESSAGE + 1;
-	CU_ASSERT_EQUAL(wire_put_data_header(out, 64, &d), -EMSGSIZE);
+	CU_ASSERT_EQUAL(wire_put_data_header(out, 80, &d), -EMSGSIZE);
 	d = sample_data();
-	CU_ASSERT_EQUAL(wire_put_data_header(out, 63, &d), -EMSGSIZE);
+	CU_ASSERT_EQUAL(wire_put_data_header(out, 79, &d), -EMSGSIZE);
 	d.msn = 0;
-	CU_ASSERT_EQUAL(wire_put_data_header(out, 64, &d), -EMSGSIZE);
+	CU_ASSERT_EQUAL(wire_put_data_header(out, 80, &d), -EMSGSIZE);
 	d = sample_data();
 	strcpy(d.dst.hvid, "a b");
-	CU_ASSERT_EQUAL(wire_put_data_header(out, 64, &d), -EMSGSIZE);
+	CU_ASSERT_EQUAL(wire_put_data_header(out, 80, &d), -EMSGSIZE);
 	d = sample_data();
 	d.src.hvid[0] = 0;
-	CU_ASSERT_EQUAL(wire_put_data_header(out, 64, &d), -EMSGSIZE);
+	CU_ASSERT_EQUAL(wire_put_data_header(out, 80, &d), -EMSGSIZE);
 	free(big);
 	free(out);
 }
@@ -858,6 +873,8 @@ static void test_data_decoder_refuses(void)
 	memset(b, 0, 8);
 	CHECK_BAD(wire_parse_data(b, sizeof(b), &d, &why), why, "msn");
 	for (i = 60; i < 64; i++)
+		data_mut(i, 1, "DATA reserved");
+	for (i = 76; i < 80; i++)
 		data_mut(i, 1, "DATA reserved");
 	data_mut(26, 1, "src address reserved");
 	data_mut(27, 0x80, "src address reserved");

@@ -48,7 +48,8 @@ struct argo_ring {
 int argo_open(const char *uri, struct argo_fabric **fabricp);
 
 /* Closes the fabric: every ring registered through it goes, as when a domain
- * dies. Ring handles still held are freed too; do not use them after. */
+ * dies (persistent rings excepted: see argo_register_ring_persistent()). Ring
+ * handles still held are freed too; do not use them after. */
 void argo_close(struct argo_fabric *fabric);
 
 /* This domain's id on the fabric (assigned by the fabric, never chosen). */
@@ -94,6 +95,50 @@ ssize_t argo_sendv(struct argo_fabric *fabric, const xen_argo_send_addr_t *addr,
  * NULL, fills in flags and max_message_size of each entry (and queues a
  * waiter for space_required where it does not fit). */
 int argo_notify(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_data);
+
+/*
+ * Durable rings and tagged sends: a libargo extension for relays.
+ *
+ * Not part of Xen's Argo ABI. A relay (argo-relayd) must survive being
+ * killed and restarted without losing or duplicating messages. On Xen the
+ * guest domain does not die when one of its processes does, so its rings
+ * could outlive the process; these calls let a fabric keep a ring, with its
+ * memory and unread messages, for the next process of the same domain, and
+ * record with each send a tag that the next process can read back to know
+ * how far its predecessor got. Supported by sim on a static domain
+ * (argo-simd -D DOMID=PATH; docs/sim-fabric.md, "Durable rings"); every
+ * other fabric answers -EOPNOTSUPP (xen for now; a sim *dynamic* domain,
+ * which dies with its connection).
+ */
+
+/* Registers like argo_register_ring(), and asks the fabric to keep the ring
+ * (registered, with its memory and contents) when the process that holds the
+ * fabric goes away, so that a later process of the same domain can take it over
+ * with argo_adopt_ring(). -EOPNOTSUPP where the fabric cannot (the xen backend
+ * for now; a sim *dynamic* domain, which dies with its connection). Otherwise the
+ * same returns as argo_register_ring(). */
+int argo_register_ring_persistent(struct argo_fabric *fabric, const xen_argo_register_ring_t *reg,
+                                  uint32_t flags, struct argo_ring **ringp);
+
+/* Takes over one persistent ring that an earlier process of this domain left
+ * behind: 0 and *ringp (aport, partner_id, len filled in; the memory as it was:
+ * rx_ptr, tx_ptr, header reserved bytes, and every message, including those
+ * sent to it while no process held it). The ring stays registered and
+ * persistent throughout. -ENOENT when none is left (call it in a loop until
+ * then), -EOPNOTSUPP as above. */
+int argo_adopt_ring(struct argo_fabric *fabric, struct argo_ring **ringp);
+
+/* argo_sendv() that, when it succeeds, also records tag (non-zero) as this
+ * domain's last send tag, atomically with the send (nothing can observe or
+ * interrupt one without the other: the daemon does both in one request). A
+ * failed send leaves the recorded tag unchanged. tag 0 behaves as argo_sendv(). */
+ssize_t argo_sendv_tagged(struct argo_fabric *fabric, const xen_argo_send_addr_t *addr,
+                          const struct iovec *iov, unsigned int niov, uint32_t message_type,
+                          uint64_t tag);
+
+/* The tag of this domain's last successful tagged send (0 when none), kept
+ * by the fabric across processes of a static domain. 0 or -errno. */
+int argo_last_send_tag(struct argo_fabric *fabric, uint64_t *tag);
 
 /* Reads the next message of a ring in place (see argo_ring_recv() in
  * argo/ring.h for the return values). Call argo_notify(fabric, NULL) after

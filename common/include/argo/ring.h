@@ -141,6 +141,25 @@ ssize_t argo_ring_peek(const struct xen_argo_ring *ring, uint32_t len, struct xe
 ssize_t argo_ring_recv(struct xen_argo_ring *ring, uint32_t len, struct xen_argo_addr *source,
                        uint32_t *message_type, void *buf, size_t bufsz);
 
+/*
+ * For a reader that releases slots later than it reads them (a relay keeps
+ * each message in its ring until the next hop has it, so that a restarted
+ * relay can read it again). argo_ring_read_at() reads the message at offset
+ * 'at' (rx_ptr, or an offset an earlier call returned in *next) and releases
+ * nothing. It copies the payload when buf is not NULL (-EMSGSIZE when bufsz
+ * is too small). Returns the payload length and sets *next to the offset of
+ * the following message; -EAGAIN when 'at' is where the writer is (nothing
+ * more to read); -EBADMSG when 'at' is not inside the unread part of the
+ * ring or the header there is inconsistent.
+ */
+ssize_t argo_ring_read_at(const struct xen_argo_ring *ring, uint32_t len, uint32_t at,
+                          struct xen_argo_addr *source, uint32_t *message_type, void *buf,
+                          size_t bufsz, uint32_t *next);
+
+/* Releases every slot before 'to' (an offset argo_ring_read_at() returned):
+ * publishes rx_ptr. Call argo_notify() afterwards, as after argo_ring_recv(). */
+void argo_ring_release_to(struct xen_argo_ring *ring, uint32_t to);
+
 /* Bytes currently queued in the ring (0 when empty), from the reader's view. */
 uint32_t argo_ring_used(const struct xen_argo_ring *ring, uint32_t len);
 
