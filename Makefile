@@ -29,7 +29,8 @@ endif
 BIN := $(BUILD)/bin
 OBJ := $(BUILD)/obj
 
-LIBARGO_SRC := common/ring.c common/libargo.c common/backend_sim.c common/backend_xen.c
+LIBARGO_SRC := common/ring.c common/libargo.c common/backend_sim.c common/backend_xen.c \
+	common/routed.c
 SIMFABRIC_SRC := l0/sim_fabric.c l0/sim_policy.c
 LIBRELAY_SRC := common/wire.c common/auth.c
 
@@ -45,7 +46,7 @@ CFLAGS += -Irelay
 PROGRAMS := $(BIN)/argo-simd $(BIN)/argo-conformance $(BIN)/argo-ping $(BIN)/argo-echo
 PROGRAMS += $(BIN)/argo-relayd $(BIN)/argo-relayctl $(BIN)/argo-stream
 PROGRAMS += $(BIN)/argo-conformance-peer
-TESTS := $(BIN)/test-ring $(BIN)/test-sim-fabric $(BIN)/test-simd-hostile
+TESTS := $(BIN)/test-ring $(BIN)/test-routed $(BIN)/test-sim-fabric $(BIN)/test-simd-hostile
 TESTS += $(BIN)/test-wire $(BIN)/test-auth
 TESTS += $(BIN)/test-relay-config $(BIN)/test-transport
 # A man in the middle of relay links, for tests/integration/test-relay.sh.
@@ -105,6 +106,10 @@ $(BIN)/test-ring: $(call obj,tests/unit/test_ring.c) $(LIBARGO)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -lcunit $(LDLIBS) -o $@
 
+$(BIN)/test-routed: $(call obj,tests/unit/test_routed.c) $(LIBARGO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -lcunit $(LDLIBS) -o $@
+
 $(BIN)/test-sim-fabric: $(call obj,tests/unit/test_sim_fabric.c) $(LIBSIMFABRIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -lcunit $(LDLIBS) -o $@
@@ -139,11 +144,13 @@ $(BIN)/argo-relayctl: $(call obj,relay/relayctl.c)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BIN)/test-relay-config: $(call obj,tests/unit/test_relay_config.c) $(LIBRELAYCORE) $(LIBRELAY)
+$(BIN)/test-relay-config: $(call obj,tests/unit/test_relay_config.c) $(LIBRELAYCORE) $(LIBRELAY) \
+		$(LIBARGO)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -linih -lcrypto -lcunit $(LDLIBS) -o $@
 
-$(BIN)/test-transport: $(call obj,tests/unit/test_transport.c) $(LIBRELAYCORE) $(LIBRELAY)
+$(BIN)/test-transport: $(call obj,tests/unit/test_transport.c) $(LIBRELAYCORE) $(LIBRELAY) \
+		$(LIBARGO)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -linih -lcrypto -lcunit $(LDLIBS) -o $@
 

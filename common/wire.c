@@ -401,7 +401,7 @@ int wire_parse_hello(const uint8_t *payload, uint32_t length, struct wire_hello 
 #define DATA_SRC          8u
 #define DATA_DST          32u
 #define DATA_MESSAGE_TYPE 56u
-#define DATA_RESERVED     60u
+#define DATA_FLAGS        60u
 #define DATA_ORIGIN_EPOCH 64u
 #define DATA_ORIGIN_INDEX 72u
 #define DATA_RESERVED2    76u
@@ -410,14 +410,15 @@ int wire_put_data_header(uint8_t *out, size_t cap, const struct wire_data *data)
 {
 	if (!out || !data || cap < WIRE_DATA_HEADER_SIZE)
 		return -EMSGSIZE;
-	if (data->msn == 0 || data->length > WIRE_MAX_MESSAGE || !wire_hvid_valid(data->src.hvid) ||
+	if (data->msn == 0 || data->length > WIRE_MAX_MESSAGE ||
+	    (data->flags & ~WIRE_DATA_ROUTED) || !wire_hvid_valid(data->src.hvid) ||
 	    !wire_hvid_valid(data->dst.hvid))
 		return -EMSGSIZE;
 	put_u64(out + DATA_MSN, data->msn);
 	put_gaddr(out + DATA_SRC, &data->src);
 	put_gaddr(out + DATA_DST, &data->dst);
 	put_u32(out + DATA_MESSAGE_TYPE, data->message_type);
-	put_u32(out + DATA_RESERVED, 0);
+	put_u32(out + DATA_FLAGS, data->flags);
 	put_u64(out + DATA_ORIGIN_EPOCH, data->origin.epoch);
 	put_u32(out + DATA_ORIGIN_INDEX, data->origin.index);
 	put_u32(out + DATA_RESERVED2, 0);
@@ -445,7 +446,10 @@ int wire_parse_data(const uint8_t *payload, uint32_t length, struct wire_data *d
 	if (rc)
 		return rc;
 	d.message_type = get_u32(payload + DATA_MESSAGE_TYPE);
-	if (get_u32(payload + DATA_RESERVED) != 0 || get_u32(payload + DATA_RESERVED2) != 0)
+	d.flags = get_u32(payload + DATA_FLAGS);
+	if (d.flags & ~WIRE_DATA_ROUTED)
+		return fail(why, "DATA flags has bits this version does not know");
+	if (get_u32(payload + DATA_RESERVED2) != 0)
 		return fail(why, "DATA reserved field is not 0");
 	d.origin.epoch = get_u64(payload + DATA_ORIGIN_EPOCH);
 	d.origin.index = get_u32(payload + DATA_ORIGIN_INDEX);

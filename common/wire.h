@@ -79,10 +79,14 @@ struct wire_origin {
 	uint32_t index;
 };
 
+/* DATA flags. */
+#define WIRE_DATA_ROUTED 0x1u /* routed mode: deliver with a routed header (argo/routed.h) */
+
 struct wire_data {
 	uint64_t msn;
 	struct wire_gaddr src, dst;
 	uint32_t message_type;
+	uint32_t flags; /* WIRE_DATA_*; other bits are refused */
 	struct wire_origin origin;
 	uint32_t length;
 	const uint8_t *message; /* decoder: points into the frame buffer */

@@ -20,6 +20,8 @@
 #   CHAIN_EXTRA_RELAY_CONF_<i>          more lines for relay i's [relay]
 #   CHAIN_UP_CONNECT_<i>                the address relay i's "up" link connects
 #                                       to instead of level i-1's (a proxy)
+#   CHAIN_DOWN_LISTEN_<i>               the address relay i's "down" link listens
+#                                       on instead of the generated one
 #   CHAIN_UP_KEY_<i>                    the key file of relay i's "up" link
 #   CHAIN_POLICY_<i>                    lines put first in relay i's [policy],
 #                                       before the generated allow rules
@@ -52,8 +54,9 @@ chain_lines() {
 chain_relay_config() {
 	local dir=$1 i=$2 levels=$3 transport=$4 inner=$(( $3 - 1 ))
 	local f="$dir/l$i.conf" port=$(( 17000 + $$ % 20000 + i ))
-	local up_connect up_key
+	local up_connect up_key down_listen
 	up_connect=$(chain_knob CHAIN_UP_CONNECT "$i")
+	down_listen=$(chain_knob CHAIN_DOWN_LISTEN "$i")
 	up_key=$(chain_knob CHAIN_UP_KEY "$i")
 	{
 		echo "[relay]"
@@ -82,7 +85,9 @@ chain_relay_config() {
 		if [ "$i" -lt "$inner" ]; then
 			echo "[link down]"
 			echo "transport = $transport"
-			if [ "$transport" = tcp ]; then
+			if [ -n "$down_listen" ]; then
+				echo "listen = $down_listen"
+			elif [ "$transport" = tcp ]; then
 				echo "listen = 127.0.0.1:$port"
 			else
 				echo "listen = $dir/l$i-down.sock"

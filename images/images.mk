@@ -40,8 +40,11 @@ XEN_TOOLS_VERSION ?= src
 ARGO_KO ?= $(wildcard $(IMG)/argo.ko)
 IMAGE_BINS ?= $(or $(PROGRAMS),$(BIN)/argo-simd $(BIN)/argo-conformance $(BIN)/argo-ping $(BIN)/argo-echo)
 IMAGES_SCENARIO_DIRS ?= harness/scenarios $(wildcard l1/test/scenarios)
+# vsock_loopback (with vsock and vmw_vsock_virtio_transport_common, which
+# modprobe --show-depends adds): AF_VSOCK between processes of one guest
+# (CID 1), for the relay-vsock scenario.
 IMAGES_MODULES ?= xen-evtchn xen-privcmd xen-gntdev xen-gntalloc xenfs \
-	virtio_pci virtio_console 9pnet_virtio 9p
+	virtio_pci virtio_console 9pnet_virtio 9p vsock_loopback
 
 XEN_TREE := $(IMG)/xen-src
 XEN_PATCHES ?= $(sort $(wildcard images/xen-patches/*.patch))

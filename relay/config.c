@@ -544,6 +544,25 @@ static void link_close(struct parser *p)
 		     "bad connect address '%s' for vsock: connecting needs CID:PORT", l->address);
 		return;
 	}
+	/* argo likewise: FABRIC_URI@DOMID:PORT connects, FABRIC_URI@PORT listens. */
+	if (l->transport == TRANSPORT_ARGO) {
+		const char *at = strrchr(l->address, '@');
+		bool has_domid = at && strchr(at, ':');
+
+		if (l->listen && has_domid) {
+			fail(p, ll->address,
+			     "bad listen address '%s' for argo: listening takes FABRIC_URI@PORT",
+			     l->address);
+			return;
+		}
+		if (!l->listen && !has_domid) {
+			fail(p, ll->address,
+			     "bad connect address '%s' for argo: connecting needs "
+			     "FABRIC_URI@DOMID:PORT",
+			     l->address);
+			return;
+		}
+	}
 	/* Two links cannot listen on one address (unix and serial listen on
 	 * unix socket paths alike). */
 	for (i = 0; l->listen && i < (unsigned int)p->link; i++) {

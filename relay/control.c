@@ -169,33 +169,15 @@ static void dump_counters(struct relay *relay, struct strbuf *sb, bool json)
 	const struct relay_counters *c = &relay->counters;
 
 	if (json)
-		strbuf_add(sb,
-		           "\"counters\":{\"local_rx\":%llu,\"local_delivered\":%llu,"
-		           "\"local_held\":%llu,\"held_bytes\":%llu,\"held_peak\":%llu,\"queue_"
-		           "limit\":%llu,"
-		           "\"undeliverable\":{\"no_ring\":%llu,\"msgsize\":%llu,\"policy\":%llu,"
-		           "\"unreachable\":%llu,\"other\":%llu},\"reports_sent\":%llu,"
-		           "\"duplicates_dropped\":%llu,\"rings_adopted\":%llu,",
-		           (unsigned long long)c->local_rx, (unsigned long long)c->local_delivered,
-		           (unsigned long long)c->local_held, (unsigned long long)relay->held_bytes,
-		           (unsigned long long)relay->held_peak,
-		           (unsigned long long)relay->config->queue_bytes,
-		           (unsigned long long)c->undeliverable_noring,
-		           (unsigned long long)c->undeliverable_msgsize,
-		           (unsigned long long)c->undeliverable_policy,
-		           (unsigned long long)c->undeliverable_unreachable,
-		           (unsigned long long)c->undeliverable_other,
-		           (unsigned long long)c->reports_sent,
-		           (unsigned long long)c->duplicates_dropped,
-		           (unsigned long long)c->rings_adopted);
-	else
 		strbuf_add(
 		    sb,
-		    "  from fabric %llu, delivered to fabric %llu, held for ring space %llu\n"
-		    "  held bytes %llu (peak %llu) of %llu\n"
-		    "  undeliverable: no ring %llu, too large %llu, policy %llu, no route %llu,"
-		    " other %llu; reports sent %llu\n"
-		    "  copies dropped (delivered before) %llu, rings adopted %llu\n",
+		    "\"counters\":{\"local_rx\":%llu,\"local_delivered\":%llu,"
+		    "\"local_held\":%llu,\"held_bytes\":%llu,\"held_peak\":%llu,\"queue_"
+		    "limit\":%llu,"
+		    "\"undeliverable\":{\"no_ring\":%llu,\"msgsize\":%llu,\"policy\":%llu,"
+		    "\"unreachable\":%llu,\"other\":%llu},\"reports_sent\":%llu,"
+		    "\"duplicates_dropped\":%llu,\"rings_adopted\":%llu,"
+		    "\"routed_malformed\":%llu,",
 		    (unsigned long long)c->local_rx, (unsigned long long)c->local_delivered,
 		    (unsigned long long)c->local_held, (unsigned long long)relay->held_bytes,
 		    (unsigned long long)relay->held_peak,
@@ -205,8 +187,28 @@ static void dump_counters(struct relay *relay, struct strbuf *sb, bool json)
 		    (unsigned long long)c->undeliverable_policy,
 		    (unsigned long long)c->undeliverable_unreachable,
 		    (unsigned long long)c->undeliverable_other, (unsigned long long)c->reports_sent,
-		    (unsigned long long)c->duplicates_dropped,
-		    (unsigned long long)c->rings_adopted);
+		    (unsigned long long)c->duplicates_dropped, (unsigned long long)c->rings_adopted,
+		    (unsigned long long)c->routed_malformed);
+	else
+		strbuf_add(
+		    sb,
+		    "  from fabric %llu, delivered to fabric %llu, held for ring space %llu\n"
+		    "  held bytes %llu (peak %llu) of %llu\n"
+		    "  undeliverable: no ring %llu, too large %llu, policy %llu, no route %llu,"
+		    " other %llu; reports sent %llu\n"
+		    "  copies dropped (delivered before) %llu, rings adopted %llu, routed messages "
+		    "with a bad header %llu\n",
+		    (unsigned long long)c->local_rx, (unsigned long long)c->local_delivered,
+		    (unsigned long long)c->local_held, (unsigned long long)relay->held_bytes,
+		    (unsigned long long)relay->held_peak,
+		    (unsigned long long)relay->config->queue_bytes,
+		    (unsigned long long)c->undeliverable_noring,
+		    (unsigned long long)c->undeliverable_msgsize,
+		    (unsigned long long)c->undeliverable_policy,
+		    (unsigned long long)c->undeliverable_unreachable,
+		    (unsigned long long)c->undeliverable_other, (unsigned long long)c->reports_sent,
+		    (unsigned long long)c->duplicates_dropped, (unsigned long long)c->rings_adopted,
+		    (unsigned long long)c->routed_malformed);
 	dedup_dump(relay, sb, json);
 	if (json)
 		strbuf_add(sb, "}");

@@ -285,6 +285,12 @@ void link_pump(struct link *link)
 {
 	if (link->state != LINK_UP || link->fd < 0)
 		return;
+	/* An acknowledgement owed to the peer rides along with our DATA (one
+	 * write, one wake-up of the peer): on a request/response path the
+	 * reply carries the request's ACK, and the delayed-ACK timer finds
+	 * nothing left to send. */
+	if (link->unsent && link->sent_bytes < link->credit)
+		maybe_ack(link, true);
 	/* A sender may start a message with any credit left (so that a message
 	 * larger than the window still goes), and overshoots by at most it. */
 	while (link->unsent && link->sent_bytes < link->credit &&
@@ -296,6 +302,7 @@ void link_pump(struct link *link)
 		    .src = msg->src,
 		    .dst = msg->dst,
 		    .message_type = msg->message_type,
+		    .flags = msg->routed ? WIRE_DATA_ROUTED : 0,
 		    .origin = msg->origin,
 		    .length = msg->len,
 		};
@@ -583,6 +590,7 @@ static void on_data(struct link *link, const uint8_t *payload, uint32_t len)
 	msg->dst = data.dst;
 	msg->message_type = data.message_type;
 	msg->origin = data.origin;
+	msg->routed = data.flags & WIRE_DATA_ROUTED;
 	memcpy(msg->data, data.message, data.length);
 	relay_route(relay, msg);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The relay's side of its own fabric. It is an ordinary Argo client there,
- * with two kinds of ports of its own domain:
+ * with three kinds of ports of its own domain:
  *
  *   import ports (from the configuration): a guest sends to
  *   (relay domid, import port) with plain Argo; the relay forwards to the
@@ -13,6 +13,11 @@
  *   that port go back to R. When R is the target of an import, the import
  *   port itself stands for R, so that a guest's conversation through an
  *   import uses one port both ways.
+ *
+ *   the routed port (ARGO_ROUTED_PORT, argo/routed.h): programs in routed
+ *   mode send to it with a routed header naming a global destination; a
+ *   routed message is delivered from it, with a header naming the global
+ *   source, so that the answer comes back the same way.
  *
  * Delivery into the fabric keeps order per destination: a message for a
  * destination that already has held messages joins the hold queue; a full
@@ -38,12 +43,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "argo/routed.h"
 #include "relay.h"
 
 /* Xen gives a domain 128 rings; keep a few for imports added later. */
 #define MAX_LOCAL_PORTS 120
 
-enum port_kind { PORT_FREE, PORT_IMPORT, PORT_PROXY };
+enum port_kind { PORT_FREE, PORT_IMPORT, PORT_PROXY, PORT_ROUTED };
 
 /*
  * Our record in a ring's header (xen_argo_ring.reserved). 'commit' packs the
@@ -105,6 +111,7 @@ struct local {
 	struct hold *holds;
 	uint64_t clock; /* for LRU */
 	uint32_t next_proxy;
+	int routed;          /* the routed port's slot, -1 when there is none */
 	bool persistent;     /* the fabric keeps our rings across runs */
 	bool notify_pending; /* ring space was released this round */
 	uint8_t buf[XEN_ARGO_MAX_RING_SIZE];
@@ -237,7 +244,10 @@ static void adopt_rings(struct relay *relay)
 		p = new_port_slot(local);
 		if (__atomic_load_n(&st->magic, __ATOMIC_ACQUIRE) != RING_STATE_MAGIC ||
 		    ring->len != relay->config->ring_len || !p ||
-		    (!imp && (st->kind != PORT_PROXY || !wire_hvid_valid(st->remote_hvid)))) {
+		    (!imp && st->kind == PORT_ROUTED &&
+		     (ring->aport != ARGO_ROUTED_PORT || local->routed >= 0)) ||
+		    (!imp && st->kind != PORT_ROUTED &&
+		     (st->kind != PORT_PROXY || !wire_hvid_valid(st->remote_hvid)))) {
 			relay_log(0,
 			          "ring of port %u (partner %u) left by an earlier run is not "
 			          "one we can use now: unregistered, with what it held",
@@ -248,11 +258,13 @@ static void adopt_rings(struct relay *relay)
 			continue;
 		}
 		memset(p, 0, sizeof(*p));
-		p->kind = imp ? PORT_IMPORT : PORT_PROXY;
+		p->kind = imp ? PORT_IMPORT : st->kind == PORT_ROUTED ? PORT_ROUTED : PORT_PROXY;
 		p->port = ring->aport;
 		p->partner = ring->partner_id;
 		if (imp) {
 			p->remote = imp->target;
+		} else if (p->kind == PORT_ROUTED) {
+			local->routed = (int)(p - local->ports);
 		} else {
 			memcpy(p->remote.hvid, st->remote_hvid, WIRE_HVID_SIZE);
 			p->remote.domid = st->remote_domid;
@@ -278,6 +290,7 @@ int local_init(struct relay *relay)
 	relay->local = local;
 	local->next_proxy = relay->config->proxy_port_min;
 	local->persistent = true;
+	local->routed = -1;
 	adopt_rings(relay);
 	for (i = 0; i < relay->config->nimports; i++) {
 		const struct config_import *imp = &relay->config->imports[i];
@@ -300,6 +313,25 @@ int local_init(struct relay *relay)
 		ret = register_port(relay, p);
 		if (ret < 0)
 			return ret;
+	}
+	if (local->routed < 0) {
+		/* Routed mode needs a wildcard ring: a fabric that does not
+		 * allow those (not mac-permissive) leaves the relay without it. */
+		struct local_port *p = new_port_slot(local);
+
+		if (!p)
+			return -ENOSPC;
+		p->kind = PORT_ROUTED;
+		p->port = ARGO_ROUTED_PORT;
+		p->partner = XEN_ARGO_DOMID_ANY;
+		ret = register_port(relay, p);
+		if (ret == 0) {
+			local->routed = (int)(p - local->ports);
+		} else {
+			relay_log(0, "no routed mode: cannot register the routed port %#x (%s)",
+			          ARGO_ROUTED_PORT, argo_strerror(ret));
+			free_port_slot(local, p);
+		}
 	}
 	/* Whatever the adopted rings hold goes now. */
 	local->notify_pending = true;
@@ -347,7 +379,8 @@ static struct local_port *port_for_remote(struct relay *relay, const struct wire
 
 	for (i = 0; i < local->nports; i++) {
 		p = &local->ports[i];
-		if (p->kind != PORT_FREE && gaddr_eq(&p->remote, remote) &&
+		if ((p->kind == PORT_IMPORT || p->kind == PORT_PROXY) &&
+		    gaddr_eq(&p->remote, remote) &&
 		    (p->partner == domid || p->partner == XEN_ARGO_DOMID_ANY)) {
 			p->last_used = ++local->clock;
 			return p;
@@ -446,15 +479,30 @@ static void delivered(struct relay *relay, struct relay_msg *msg, bool duplicate
  * it), 0 ring full (keep it), <0 error. */
 static int try_send(struct relay *relay, struct relay_msg *msg)
 {
-	int err = 0;
-	struct local_port *p = port_for_remote(relay, &msg->src, msg->dst.domid, true, &err);
+	struct local *local = relay->local;
+	int err = -ENOPROTOOPT, niov = 1;
+	struct local_port *p;
 	xen_argo_send_addr_t addr = {
 	    .dst = {.aport = msg->dst.port, .domain_id = msg->dst.domid},
 	};
-	struct iovec iov = {.iov_base = msg->data, .iov_len = msg->len};
+	uint8_t hdr[ARGO_ROUTED_HDR_SIZE];
+	struct iovec iov[2] = {{.iov_base = msg->data, .iov_len = msg->len}};
 	uint64_t tag;
 	ssize_t n;
 
+	if (msg->routed) {
+		/* From the routed port, the global source in front. */
+		struct argo_gaddr src = {.domid = msg->src.domid, .port = msg->src.port};
+
+		p = local->routed >= 0 ? &local->ports[local->routed] : NULL;
+		memcpy(src.hvid, msg->src.hvid, WIRE_HVID_SIZE);
+		argo_routed_hdr_put(hdr, &src);
+		iov[0] = (struct iovec){.iov_base = hdr, .iov_len = sizeof(hdr)};
+		iov[1] = (struct iovec){.iov_base = msg->data, .iov_len = msg->len};
+		niov = 2;
+	} else {
+		p = port_for_remote(relay, &msg->src, msg->dst.domid, true, &err);
+	}
 	if (!p)
 		return err;
 	if (dedup_seen(relay, msg))
@@ -463,9 +511,10 @@ static int try_send(struct relay *relay, struct relay_msg *msg)
 	addr.src.domain_id = XEN_ARGO_DOMID_ANY;
 	tag = dedup_begin(relay, msg);
 	if (tag)
-		n = argo_sendv_tagged(relay->fabric, &addr, &iov, 1, msg->message_type, tag);
+		n = argo_sendv_tagged(relay->fabric, &addr, iov, (unsigned int)niov,
+		                      msg->message_type, tag);
 	else
-		n = argo_sendv(relay->fabric, &addr, &iov, 1, msg->message_type);
+		n = argo_sendv(relay->fabric, &addr, iov, (unsigned int)niov, msg->message_type);
 	dedup_end(relay, n >= 0);
 	if (n >= 0)
 		return 1;
@@ -566,6 +615,10 @@ void local_report_undeliverable(struct relay *relay, const struct wire_undeliver
 	int err;
 	const struct local_port *p = port_for_remote(relay, &u->dst, u->src.domid, false, &err);
 
+	/* No import or proxy port stands for that destination: the guest
+	 * sent to it in routed mode. */
+	if (!p && relay->local->routed >= 0)
+		p = &relay->local->ports[relay->local->routed];
 	if (p)
 		report_to_guest(relay, p, u->src.domid, u->src.port, &u->dst, u->error);
 }
@@ -625,6 +678,17 @@ void local_port_done(struct relay *relay, int port, uint32_t origin_index)
 	local->notify_pending = true;
 }
 
+/* Can a message for dst be taken on now (its link, if any, has credit)? */
+static bool can_go(struct relay *relay, const struct wire_gaddr *dst)
+{
+	int link;
+
+	if (strcmp(dst->hvid, relay->config->hvid) == 0)
+		return true;
+	link = routes_lookup(relay, dst->hvid);
+	return link < 0 || link_can_take(&relay->links[link]);
+}
+
 /* Reads one ring while its next message can go somewhere. The slots stay
  * taken until local_port_done(). */
 static void drain_port(struct relay *relay, struct local_port *p)
@@ -633,13 +697,13 @@ static void drain_port(struct relay *relay, struct local_port *p)
 
 	p->blocked = false;
 	for (;;) {
-		struct wire_gaddr src = {0};
+		struct wire_gaddr src = {0}, dst;
 		struct relay_msg *msg;
 		xen_argo_addr_t from;
 		uint32_t type, next;
 		ssize_t n = argo_ring_read_at(p->ring->shared, p->ring->len, p->read_at, &from,
 		                              &type, NULL, 0, &next);
-		int link = -1;
+		bool bad_header = false;
 
 		if (n == -EAGAIN)
 			break;
@@ -650,12 +714,10 @@ static void drain_port(struct relay *relay, struct local_port *p)
 		memcpy(src.hvid, relay->config->hvid, WIRE_HVID_SIZE);
 		src.domid = from.domain_id;
 		src.port = from.aport;
-		if (strcmp(p->remote.hvid, relay->config->hvid) != 0) {
-			link = routes_lookup(relay, p->remote.hvid);
-			if (link >= 0 && !link_can_take(&relay->links[link])) {
-				p->blocked = true;
-				break;
-			}
+		dst = p->remote;
+		if (p->kind != PORT_ROUTED && !can_go(relay, &dst)) {
+			p->blocked = true;
+			break;
 		}
 		msg = pend_reserve(p) < 0 ? NULL : msg_new(relay, (uint32_t)n);
 		if (!msg) {
@@ -667,6 +729,29 @@ static void drain_port(struct relay *relay, struct local_port *p)
 			msg_free(relay, msg);
 			break;
 		}
+		if (p->kind == PORT_ROUTED) {
+			/* The destination is in the routed header (a bad one
+			 * goes back to the sender as EINVAL, below). */
+			struct argo_gaddr g;
+
+			bad_header =
+			    n < ARGO_ROUTED_HDR_SIZE || argo_routed_hdr_get(msg->data, &g) < 0;
+			if (!bad_header) {
+				memset(&dst, 0, sizeof(dst));
+				memcpy(dst.hvid, g.hvid, WIRE_HVID_SIZE);
+				dst.domid = g.domid;
+				dst.port = g.port;
+				if (!can_go(relay, &dst)) {
+					msg_free(relay, msg);
+					p->blocked = true;
+					break;
+				}
+				msg->len -= ARGO_ROUTED_HDR_SIZE;
+				relay->held_bytes -= ARGO_ROUTED_HDR_SIZE;
+				memmove(msg->data, msg->data + ARGO_ROUTED_HDR_SIZE, msg->len);
+				msg->routed = true;
+			}
+		}
 		p->pend[(p->pend_head + p->pend_count) % p->pend_cap] =
 		    (struct pending){.end = next, .done = false};
 		p->pend_count++;
@@ -677,8 +762,13 @@ static void drain_port(struct relay *relay, struct local_port *p)
 		msg->origin.epoch = p->state->epoch;
 		msg->origin.index = p->next_index++;
 		msg->src = src;
-		msg->dst = p->remote;
+		msg->dst = dst;
 		msg->message_type = type;
+		if (bad_header) {
+			relay->counters.routed_malformed++;
+			relay_undeliverable(relay, msg, EINVAL);
+			continue;
+		}
 		relay_route(relay, msg);
 	}
 }
@@ -739,7 +829,9 @@ void local_dump(struct relay *relay, struct strbuf *out, bool json)
 		strbuf_add(out, "\"mappings\":[");
 	for (i = 0; local && i < local->nports; i++) {
 		const struct local_port *p = &local->ports[i];
-		const char *kind = p->kind == PORT_IMPORT ? "import" : "proxy";
+		const char *kind = p->kind == PORT_IMPORT  ? "import"
+		                   : p->kind == PORT_PROXY ? "proxy"
+		                                           : "routed";
 
 		if (p->kind == PORT_FREE)
 			continue;

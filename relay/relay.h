@@ -48,6 +48,7 @@ struct relay_msg {
 	uint64_t in_msn; /* its msn on from_link */
 	int from_port;   /* local port (ring) it was read from, -1 otherwise */
 	struct wire_origin origin;
+	bool routed; /* routed mode: delivered with a routed header (argo/routed.h) */
 	struct wire_gaddr src, dst;
 	uint32_t message_type;
 	uint32_t len;
@@ -143,6 +144,7 @@ struct relay_counters {
 	uint64_t undeliverable_noring, undeliverable_msgsize, undeliverable_policy,
 	    undeliverable_unreachable, undeliverable_other;
 	uint64_t reports_sent;
+	uint64_t routed_malformed; /* routed messages with a bad header */
 };
 
 struct relay {

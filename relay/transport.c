@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The table of link transports (transport.h). Each lives in its own file;
- * argo (a ring pair on an outer Xen fabric) is not written yet, and
- * config_load() refuses it while transport_get() says NULL.
+ * The table of link transports (transport.h). Each lives in its own file.
  */
 #include <stddef.h>
 
@@ -12,6 +10,7 @@ extern const struct transport_ops transport_unix_ops;
 extern const struct transport_ops transport_tcp_ops;
 extern const struct transport_ops transport_serial_ops;
 extern const struct transport_ops transport_vsock_ops;
+extern const struct transport_ops transport_argo_ops;
 
 const struct transport_ops *transport_get(enum transport_kind kind)
 {
@@ -25,7 +24,7 @@ const struct transport_ops *transport_get(enum transport_kind kind)
 	case TRANSPORT_VSOCK:
 		return &transport_vsock_ops;
 	case TRANSPORT_ARGO:
-		return NULL;
+		return &transport_argo_ops;
 	}
 	return NULL;
 }

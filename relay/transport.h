@@ -5,7 +5,7 @@
  * (framing, authentication, ordering) the same way on all of them.
  *
  * One file per transport: transport_unix.c, transport_tcp.c,
- * transport_serial.c, transport_vsock.c.
+ * transport_serial.c, transport_vsock.c, transport_argo.c.
  *
  * Return conventions: an fd (>= 0) or a negative errno; *why (may be NULL)
  * gets a static string for configuration-type errors.
@@ -32,5 +32,9 @@ struct transport_ops {
 };
 
 const struct transport_ops *transport_get(enum transport_kind kind);
+
+/* argo: messages its pumps dropped since start-up (from a domain or port
+ * that is not the peer's, or of an unknown type). For tests. */
+unsigned long transport_argo_dropped(void);
 
 #endif /* ARGO_RELAY_TRANSPORT_H */

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Runs every test suite of `make check`, for the plain build and the
-# ASan/UBSan build, then cppcheck, then the xen-conformance scenario (real
-# Xen in QEMU; ARGO_CHECK_XEN=0 leaves it out). Each suite prints its own
+# ASan/UBSan build, then cppcheck, then the xen-conformance and relay-vsock
+# scenarios (real Xen in QEMU; ARGO_CHECK_XEN=0 leaves them out). Each suite prints its own
 # "N passed, N failed" line; this script adds them up and ends with one such
 # line for everything. Logs: $BUILD/test-logs/.
 #
@@ -129,6 +129,7 @@ for variant in plain san; do
 	if [ $variant = plain ]; then bin="$BUILD/bin"; else bin="$BUILD/san/bin"; fi
 	export ARGO_SIMD="$bin/argo-simd"
 	run_suite "$variant:unit-ring" "$bin/test-ring"
+	run_suite "$variant:unit-routed" "$bin/test-routed"
 	run_suite "$variant:unit-sim-fabric" "$bin/test-sim-fabric"
 	run_suite "$variant:unit-wire" "$bin/test-wire"
 	run_suite "$variant:unit-auth" "$bin/test-auth"
@@ -143,6 +144,8 @@ for variant in plain san; do
 	if [ $variant = plain ]; then count=100000 asan=""; else count=20000 asan=1; fi
 	run_suite "$variant:relay-integration" env RELAY_TEST_COUNT=$count ASAN_BUILD=$asan \
 		"$(dirname "$0")/integration/test-relay.sh" "$bin"
+	run_suite "$variant:relay-argo-link" env RELAY_TEST_COUNT=20000 \
+		"$(dirname "$0")/integration/test-relay-argo.sh" "$bin"
 done
 
 # The link decoder under libFuzzer for a minute (clang; ASan/UBSan built in).
@@ -171,20 +174,27 @@ run_suite cppcheck cppcheck_suite
 # which builds Xen, the kernel module and the images first when needed
 # (docs/xen-fabric.md). Its cases count here, from the scenario's summary
 # line; details in $BUILD/harness/xen-conformance/.
-xen_conformance() {
-	local summary="$BUILD/harness/xen-conformance/summary.txt" rc line
+# One end-to-end scenario, NAME, through `make e2e`; its cases count here,
+# from its summary line.
+e2e_scenario() {
+	local name=$1 summary="$BUILD/harness/$1/summary.txt" rc line
 	rm -f "$summary"
-	make --no-print-directory BUILD="$BUILD" e2e E2E=xen-conformance
+	make --no-print-directory BUILD="$BUILD" e2e E2E="$name"
 	rc=$?
 	line=$(cat "$summary" 2>/dev/null)
 	echo "$line"
 	if [[ "$line" =~ \(([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped\) ]]; then
-		echo "xen-conformance: ${BASH_REMATCH[1]} passed, ${BASH_REMATCH[2]} failed, ${BASH_REMATCH[3]} skipped"
+		echo "$name: ${BASH_REMATCH[1]} passed, ${BASH_REMATCH[2]} failed, ${BASH_REMATCH[3]} skipped"
 	fi
 	return $rc
 }
+xen_conformance() { e2e_scenario xen-conformance; }
+# The relay on real Xen (argo.ko in dom0) linked over AF_VSOCK (the
+# guest's vsock_loopback) to a relay on sim: harness/scenarios/relay-vsock.sh.
+relay_vsock() { e2e_scenario relay-vsock; }
 if [ "${ARGO_CHECK_XEN:-1}" != 0 ]; then
 	run_suite xen-conformance xen_conformance
+	run_suite relay-vsock relay_vsock
 fi
 
 echo

@@ -5,6 +5,11 @@
  *
  *   argo-ping --fabric URI --to DOMID:PORT [--port PORT] [--count N]
  *             [--size BYTES] [--timeout MS]
+ *   argo-ping --fabric URI --global HVID:DOMID:PORT [--relay DOMID] ...
+ *
+ * --global uses routed mode (argo/routed.h): the requests go through the
+ * relay of this fabric (domain --relay, 0 by default) to a global address,
+ * and the replies must come back from that global address.
  *
  * Prints one line per failure and a summary with round-trip percentiles;
  * exits 0 only if every reply came back intact and in order.
@@ -19,6 +24,7 @@
 #define _GNU_SOURCE
 #include <getopt.h>
 
+#include "argo/routed.h"
 #include "tool_util.h"
 
 #define PING_TYPE 0x50494e47u /* "PING" */
@@ -33,6 +39,24 @@ static void fill(uint8_t *buf, size_t size, uint64_t seq)
 	memcpy(buf, &seq, size < 8 ? size : 8);
 	for (i = 8; i < size; i++)
 		buf[i] = (uint8_t)(seq * 31 + i);
+}
+
+/* argo_routed_sendv() that waits for space, as tool_send_wait(). */
+static ssize_t routed_send_wait(struct argo_fabric *fabric, argo_domid_t relay, uint32_t port,
+                                const struct argo_gaddr *dst, const struct iovec *iov,
+                                int timeout_ms)
+{
+	for (;;) {
+		ssize_t n = argo_routed_sendv(fabric, relay, port, dst, iov, 1, PING_TYPE);
+		int w;
+
+		if (n != -EAGAIN)
+			return n;
+		w = tool_wait_event(fabric, timeout_ms);
+		if (w <= 0)
+			return w < 0 ? w : -ETIMEDOUT;
+		argo_event_clear(fabric);
+	}
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -51,8 +75,13 @@ int main(int argc, char **argv)
 	    {"count", required_argument, NULL, 'n'},
 	    {"size", required_argument, NULL, 's'},
 	    {"timeout", required_argument, NULL, 'T'},
+	    {"global", required_argument, NULL, 'g'},
+	    {"relay", required_argument, NULL, 'R'},
 	    {NULL, 0, NULL, 0},
 	};
+	struct argo_gaddr global = {{0}, 0, 0};
+	argo_domid_t relay = 0;
+	int routed = 0;
 	xen_argo_send_addr_t addr = {.src = {.aport = 40000, .domain_id = XEN_ARGO_DOMID_ANY}};
 	unsigned long count = 1000, size = 64, ok = 0, bad = 0, lost = 0, dup = 0, refused = 0, i;
 	int timeout_ms = 5000, have_to = 0, c, ret;
@@ -63,7 +92,7 @@ int main(int argc, char **argv)
 	uint64_t *rtt;
 	const char *uri = NULL;
 
-	while ((c = getopt_long(argc, argv, "f:t:p:n:s:T:", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:t:p:n:s:T:g:R:", options, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			uri = optarg;
@@ -87,16 +116,26 @@ int main(int argc, char **argv)
 		case 'T':
 			timeout_ms = atoi(optarg);
 			break;
+		case 'g':
+			if (argo_gaddr_parse(optarg, &global) < 0) {
+				fprintf(stderr, "argo-ping: --global takes HVID:DOMID:PORT\n");
+				return 2;
+			}
+			routed = have_to = 1;
+			break;
+		case 'R':
+			relay = (argo_domid_t)strtoul(optarg, NULL, 10);
+			break;
 		default:
-			fprintf(stderr,
-			        "usage: argo-ping --fabric URI --to DOMID:PORT [--port PORT] "
-			        "[--count N] [--size BYTES] [--timeout MS]\n");
+			fprintf(stderr, "usage: argo-ping --fabric URI {--to DOMID:PORT | --global "
+			                "HVID:DOMID:PORT [--relay DOMID]} [--port PORT] "
+			                "[--count N] [--size BYTES] [--timeout MS]\n");
 			return 2;
 		}
 	}
 	if (!uri || !have_to || size < 8 || size > 1024 * 1024 || count == 0) {
-		fprintf(stderr,
-		        "argo-ping: need --fabric and --to; --size 8..1048576; --count > 0\n");
+		fprintf(stderr, "argo-ping: need --fabric and --to or --global; --size 8..1048576; "
+		                "--count > 0\n");
 		return 2;
 	}
 
@@ -108,7 +147,7 @@ int main(int argc, char **argv)
 	/* Replies come only from the echo service's domain. */
 	reg = (xen_argo_register_ring_t){
 	    .aport = addr.src.aport,
-	    .partner_id = addr.dst.domain_id,
+	    .partner_id = routed ? relay : addr.dst.domain_id,
 	    .len =
 	        (uint32_t)((size + 32 + 15) / 16 * 16 * 4 < 4096 ? 4032
 	                                                         : (size + 32 + 15) / 16 * 16 * 4),
@@ -121,7 +160,7 @@ int main(int argc, char **argv)
 	}
 	out = malloc(size);
 	/* Room for a relay's report too, whatever the request size. */
-	in = malloc(size < UNDELIVERABLE_SIZE ? UNDELIVERABLE_SIZE : size);
+	in = malloc((size < UNDELIVERABLE_SIZE ? UNDELIVERABLE_SIZE : size) + ARGO_ROUTED_HDR_SIZE);
 	rtt = calloc(count, sizeof(*rtt));
 	if (!out || !in || !rtt) {
 		fprintf(stderr, "argo-ping: out of memory\n");
@@ -131,13 +170,18 @@ int main(int argc, char **argv)
 	for (i = 0; i < count; i++) {
 		struct iovec iov = {.iov_base = out, .iov_len = size};
 		xen_argo_addr_t from;
+		struct argo_gaddr gfrom = {{0}, 0, 0};
 		uint64_t t0, seq = 0;
 		uint32_t type;
 		ssize_t n;
 
 		fill(out, size, i);
 		t0 = tool_now_ns();
-		n = tool_send_wait(fabric, &addr, &iov, 1, PING_TYPE, timeout_ms);
+		if (routed)
+			n = routed_send_wait(fabric, relay, addr.src.aport, &global, &iov,
+			                     timeout_ms);
+		else
+			n = tool_send_wait(fabric, &addr, &iov, 1, PING_TYPE, timeout_ms);
 		if (n != (ssize_t)size) {
 			fprintf(stderr, "argo-ping: send #%lu: %s\n", i,
 			        argo_strerror(n < 0 ? (int)n : -EIO));
@@ -148,9 +192,16 @@ int main(int argc, char **argv)
 		for (;;) {
 			for (;;) {
 				argo_event_clear(fabric);
-				n = argo_recv(ring, &from, &type, in,
-				              size < UNDELIVERABLE_SIZE ? UNDELIVERABLE_SIZE
-				                                        : size);
+				if (routed) {
+					n = argo_routed_recv(ring, relay, &gfrom, &type, in,
+					                     size + ARGO_ROUTED_HDR_SIZE);
+					from.domain_id = gfrom.domid;
+					from.aport = gfrom.port;
+				} else {
+					n = argo_recv(ring, &from, &type, in,
+					              size < UNDELIVERABLE_SIZE ? UNDELIVERABLE_SIZE
+					                                        : size);
+				}
 				if (n != -EAGAIN)
 					break;
 				ret = tool_wait_event(fabric, timeout_ms);
@@ -171,6 +222,15 @@ int main(int argc, char **argv)
 				continue;
 			}
 			break;
+		}
+		if (n < 0 && routed && n != -ETIMEDOUT && n != -EBADMSG) {
+			/* Routed mode: the relays' report, as the errno Xen gives. */
+			fprintf(
+			    stderr,
+			    "argo-ping: request #%lu undeliverable: %s (%s:%u:%u, routed mode)\n",
+			    i, strerror((int)-n), gfrom.hvid, gfrom.domid, gfrom.port);
+			refused++;
+			continue;
 		}
 		if (n < 0) {
 			fprintf(stderr, "argo-ping: reply #%lu: %s\n", i, argo_strerror((int)n));
@@ -193,7 +253,10 @@ int main(int argc, char **argv)
 		rtt[ok + bad] = tool_now_ns() - t0;
 		fill(out, size, i);
 		if ((size_t)n != size || type != PING_TYPE ||
-		    from.domain_id != addr.dst.domain_id || from.aport != addr.dst.aport ||
+		    (routed
+		         ? strcmp(gfrom.hvid, global.hvid) != 0 || gfrom.domid != global.domid ||
+		               gfrom.port != global.port
+		         : from.domain_id != addr.dst.domain_id || from.aport != addr.dst.aport) ||
 		    seq != i || memcmp(in, out, size) != 0) {
 			fprintf(
 			    stderr,

@@ -693,6 +693,69 @@ case_netns_side_link() {
 	fi
 }
 
+# Routed mode (argo/routed.h): the L2 program addresses the global
+# l0:5:7000 directly, through its relay's routed port, with no import; the
+# echo answers the global source it was given, in routed mode too. Then the
+# errors, as routed mode surfaces them (the errno Xen would give): no ring
+# at l0:5:7001 (allowed by policy) is ECONNREFUSED, l0:5:7002 (denied) is
+# EACCES, and an hvid no relay knows is EHOSTUNREACH. A routed message with
+# a bad header is reported too, not forwarded.
+case_routed_mode() {
+	local dir rc=0 why="" epid out n
+	dir=$(mktemp -d /tmp/argo-relay-test.XXXXXX)
+	if ! CHAIN_POLICY_0="rule = allow src l2 dst l0:5:7001" \
+		CHAIN_POLICY_1="rule = allow src l2 dst l0:5:7001
+rule = allow src l2 dst nowhere" \
+		CHAIN_POLICY_2="rule = allow src l2 dst l0:5:7001
+rule = allow src l2 dst nowhere" chain_up "$dir" "$BIN" 3 unix; then
+		result routed-mode 1 "topology did not come up (logs in $dir)"
+		chain_down
+		return
+	fi
+	"$BIN/argo-echo" --fabric "sim:$dir/l0-dom5.sock" --port 7000 --routed 0 >"$dir/echo.log" 2>&1 &
+	epid=$!
+	wait_for_line "$dir/echo.log" "serving port 7000" 5 || rc=1
+	if ! out=$("$BIN/argo-ping" --fabric "sim:$dir/l2.sock" --global l0:5:7000 --relay 0 \
+		--count 2000 --size 256 --timeout 5000 2>&1); then
+		rc=1
+		why="routed ping failed: $out"
+	fi
+	grep -q "2000 sent, 2000 ok, 0 wrong, 0 lost, 0 duplicated, 0 refused" <<<"$out" ||
+		{ rc=1; why="routed ping: $out"; }
+	local ok_line=$out
+	# Nothing went through an import or a proxy port: l2 has no import
+	# mapping in use, and l0 delivered from its routed port.
+	n=$(relay_counter "$dir/l0.ctl" local_delivered)
+	[ "${n:-0}" -ge 2000 ] || { rc=1; why="l0 delivered ${n:-?} messages, expected 2000"; }
+	local target errtext
+	for target in "l0:5:7001|Connection refused" "l0:5:7002|Permission denied" \
+		"nowhere:1:1|No route to host"; do
+		errtext=${target#*|}
+		out=$("$BIN/argo-ping" --fabric "sim:$dir/l2.sock" --global "${target%%|*}" --relay 0 \
+			--count 2 --size 64 --timeout 5000 --port 40001 2>&1)
+		if ! grep -qF "request #1 undeliverable: $errtext (${target%%|*}, routed mode)" <<<"$out" ||
+			! grep -q "2 refused" <<<"$out"; then
+			rc=1
+			why="${target%%|*}: expected '$errtext': $out"
+		fi
+	done
+	# A message to the routed port without a valid header.
+	if [ $rc -eq 0 ]; then
+		out=$("$BIN/argo-ping" --fabric "sim:$dir/l2.sock" --to 0:$((0xA4600000)) --count 1 \
+			--size 64 --timeout 5000 --port 40002 2>&1)
+		n=$("$BIN/argo-relayctl" -s "$dir/l2.ctl" counters --json |
+			sed -n 's/.*"routed_malformed":\([0-9]*\).*/\1/p')
+		[ "${n:-0}" -eq 1 ] || { rc=1; why="l2 counted routed_malformed ${n:-?}, expected 1: $out"; }
+		grep -q "undeliverable: Invalid argument" <<<"$out" ||
+			{ rc=1; why="no EINVAL report for a bad routed header: $out"; }
+	fi
+	kill -TERM "$epid" 2>/dev/null
+	wait "$epid" 2>/dev/null
+	result routed-mode $rc "$why (logs in $dir)"
+	[ $rc -eq 0 ] && echo "    $ok_line"
+	end_case routed-mode "$dir" $rc
+}
+
 # Chaos: while a stream of mixed sizes (16 B .. 64 KiB) flows through 3
 # levels, relays are SIGKILLed and restarted, and the l1<->l0 link is cut,
 # at random moments, until the sender is done. Every message must arrive
@@ -768,7 +831,7 @@ case_relay_kills() {
 
 cases=("$@")
 [ ${#cases[@]} -eq 0 ] && cases=(check_config chain_100k chain_tcp stalled_receiver link_cuts
-	relay_kills tamper replay reorder drop garbage truncate wrong_key key_mode policy_denied no_ring
+	relay_kills routed_mode tamper replay reorder drop garbage truncate wrong_key key_mode policy_denied no_ring
 	spoofed_source netns_side_link)
 for c in "${cases[@]}"; do
 	t0=$SECONDS

@@ -327,6 +327,10 @@ static void test_good_addresses(void)
 	    "transport = vsock\nconnect = host:5000",
 	    "transport = vsock\nlisten = 5000",
 	    "transport = vsock\nlisten = any:0x1388",
+	    "transport = argo\nconnect = sim:/run/argo/l0-links.sock@0:7100",
+	    "transport = argo\nconnect = xen:/dev/argo@0x7FEF:0xFFFFFFFF",
+	    "transport = argo\nlisten = sim:/run/argo/l0-links.sock@7100",
+	    "transport = argo\nlisten = xen:@7100",
 	};
 	char text[1024];
 	size_t i;
@@ -493,9 +497,6 @@ static void test_error_transport(void)
 {
 	EXPECT_ERROR(HEAD "[link a]\ntransport = udp\n", 6,
 	             "transport must be one of unix, tcp, serial, vsock, argo");
-	if (!transport_get(TRANSPORT_ARGO))
-		EXPECT_ERROR(HEAD "[link a]\ntransport = argo\n", 6,
-		             "transport argo is not implemented yet");
 }
 
 static void test_error_listen_connect(void)
@@ -534,6 +535,13 @@ static void test_error_addresses(void)
 	    {"transport = vsock\nlisten = guest:5000", "vsock CID"},
 	    {"transport = vsock\nlisten = 3:4294967295", "vsock port"},
 	    {"transport = vsock\nlisten = 3:", "vsock port"},
+	    {"transport = argo\nconnect = sim:/l.sock@7100",
+	     "connecting needs FABRIC_URI@DOMID:PORT"},
+	    {"transport = argo\nlisten = sim:/l.sock@0:7100", "listening takes FABRIC_URI@PORT"},
+	    {"transport = argo\nconnect = /l.sock@0:7100", "libargo URI"},
+	    {"transport = argo\nconnect = sim:/l.sock", "FABRIC_URI@DOMID:PORT"},
+	    {"transport = argo\nconnect = sim:/l.sock@32752:7100", "domid is a number below"},
+	    {"transport = argo\nlisten = sim:/l.sock@4294967296", "argo port"},
 	    {"transport = serial\nconnect = "
 	     "/dev/virtio-ports/0123456789012345678901234567890123456789012345678901234567890123456"
 	     "789012345678901234567890123456789",

@@ -4,7 +4,9 @@
  * (127.0.0.1 and, when the machine has it, [::1]), serial (over a pty pair,
  * and to a unix socket path as a QEMU chardev in server mode gives) and
  * vsock (address parsing; a listening socket only if this kernel has
- * AF_VSOCK; never a connection).
+ * AF_VSOCK; never a connection) and argo (address parsing, then streams
+ * against an argo-simd the "argo" suite starts itself: $ARGO_SIMD, else
+ * build/bin/argo-simd).
  *
  * Every wait is a poll() with a bounded time-out; nothing sleeps.
  */
@@ -20,14 +22,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <linux/vm_sockets.h>
 
+#include "argo/argo.h"
 #include "transport.h"
 
 #define TIMEOUT_MS 5000
@@ -184,7 +190,7 @@ static int sockopt_int(int fd, int level, int name)
 static void test_table(void)
 {
 	static const enum transport_kind kinds[] = {TRANSPORT_UNIX, TRANSPORT_TCP, TRANSPORT_SERIAL,
-	                                            TRANSPORT_VSOCK};
+	                                            TRANSPORT_VSOCK, TRANSPORT_ARGO};
 	size_t i;
 
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
@@ -197,11 +203,11 @@ static void test_table(void)
 		CU_ASSERT_PTR_NOT_NULL(ops->accept);
 		CU_ASSERT_PTR_NOT_NULL(ops->connect);
 	}
-	CU_ASSERT_PTR_NULL(transport_get(TRANSPORT_ARGO));
 	CU_ASSERT_TRUE(transport_get(TRANSPORT_UNIX)->is_socket);
 	CU_ASSERT_TRUE(transport_get(TRANSPORT_TCP)->is_socket);
 	CU_ASSERT_FALSE(transport_get(TRANSPORT_SERIAL)->is_socket);
 	CU_ASSERT_TRUE(transport_get(TRANSPORT_VSOCK)->is_socket);
+	CU_ASSERT_TRUE(transport_get(TRANSPORT_ARGO)->is_socket);
 }
 
 /* check_address: 0 for good addresses; -EINVAL and a reason for bad ones. */
@@ -318,6 +324,47 @@ static void test_check_vsock(void)
 	                                  "99999999999:1"};
 
 	check_addresses(TRANSPORT_VSOCK, good, N(good), bad, N(bad));
+}
+
+static void test_check_argo(void)
+{
+	static const char *const good[] = {
+	    "sim:/run/argo/l0-links.sock@0:7100",
+	    "sim:/run/argo/l0-links.sock@7100",
+	    "xen:/dev/argo@0:7100",
+	    "xen:@7100",                    /* libargo's default device */
+	    "sim:/run/a@b/links.sock@5:70", /* the last '@' counts */
+	    "sim:/x@0x7FEF:0xFFFFFFFF",
+	    "sim:/x@32751:4294967295",
+	    "sim:/x@0",
+	};
+	static const char *const bad[] = {
+	    "",
+	    "7100",
+	    "@7100",
+	    "sim@7100",
+	    ":/x@7100",
+	    "/run/argo/links.sock@7100",
+	    "SIM:/x@7100",
+	    "sim:/x@",
+	    "sim:/x@7100x",
+	    "sim:/x@-1",
+	    "sim:/x@+1",
+	    "sim:/x@ 7100",
+	    "sim:/x@7100 ",
+	    "sim:/x@32752:7100",
+	    "sim:/x@0x7FF0:1",
+	    "sim:/x@4294967296",
+	    "sim:/x@0x100000000",
+	    "sim:/x@1:2:3",
+	    "sim:/x@1:",
+	    "sim:/x@:7100",
+	    "sim:/x@0x:1",
+	    "sim:/x@0x-1:1",
+	    "sim:/x@99999999999999999999999:1",
+	};
+
+	check_addresses(TRANSPORT_ARGO, good, N(good), bad, N(bad));
 }
 
 /* ---------------------------------------------------------------------------
@@ -748,6 +795,675 @@ static void test_vsock(void)
 }
 
 /* ---------------------------------------------------------------------------
+ * argo, against a live argo-simd: -s dyn.sock (connectors and a raw domain),
+ * -D 5=l5.sock (the listener, domain 5), mac-permissive (the listener's
+ * ring takes any domain). Started with --daemon, which returns once the
+ * daemon serves; we are its subreaper, so we can wait for it at the end.
+ */
+
+#define ARLK_DATA    0x41524c4bu
+#define ARLK_CONNECT 0x41524c43u
+#define ARLK_CLOSE   0x41524c58u
+
+struct simd {
+	char dir[64], dyn[128], l5[128], log[128], pidfile[128];
+	pid_t pid;
+};
+
+static struct simd sim;
+
+static const char *simd_binary(void)
+{
+	const char *bin = getenv("ARGO_SIMD");
+
+	return bin && *bin ? bin : "build/bin/argo-simd";
+}
+
+static void pause_ms(int ms)
+{
+	poll(NULL, 0, ms);
+}
+
+/* Starts argo-simd for d (its paths already set); 0 once it serves. */
+static int simd_start(struct simd *d)
+{
+	char l5arg[160];
+	int status, fd;
+	pid_t child;
+	FILE *f;
+
+	snprintf(l5arg, sizeof(l5arg), "5=%s", d->l5);
+	unlink(d->pidfile);
+	fflush(stdout);
+	child = fork();
+	if (child < 0)
+		return -1;
+	if (child == 0) {
+		fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (fd < 0 || dup2(fd, 2) < 0)
+			_exit(126);
+		execl(simd_binary(), simd_binary(), "-s", d->dyn, "-D", l5arg, "-m", "-d",
+		      "--pidfile", d->pidfile, (char *)NULL);
+		_exit(127);
+	}
+	/* --daemon: the parent exits 0 only once the daemon serves. */
+	if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		fprintf(stderr, "argo-simd (%s) did not start: see %s\n", simd_binary(), d->log);
+		return -1;
+	}
+	f = fopen(d->pidfile, "r");
+	if (!f || fscanf(f, "%d", &d->pid) != 1) {
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
+
+/* SIGTERM, then waits (bounded) for it: 0 when it exited 0 (a sanitizer
+ * finding makes a sanitized daemon exit otherwise). */
+static int simd_stop(struct simd *d)
+{
+	int status = -1, tries;
+
+	if (d->pid <= 0)
+		return -1;
+	kill(d->pid, SIGTERM);
+	for (tries = 0; tries < TIMEOUT_MS / 5; tries++) {
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid)
+			break;
+		pause_ms(5);
+	}
+	if (tries == TIMEOUT_MS / 5) {
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, &status, 0);
+	}
+	d->pid = 0;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static void simd_paths(struct simd *d)
+{
+	snprintf(d->dyn, sizeof(d->dyn), "%s/dyn.sock", d->dir);
+	snprintf(d->l5, sizeof(d->l5), "%s/l5.sock", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/simd.log", d->dir);
+	snprintf(d->pidfile, sizeof(d->pidfile), "%s/simd.pid", d->dir);
+}
+
+static void simd_remove(struct simd *d)
+{
+	unlink(d->dyn);
+	unlink(d->l5);
+	unlink(d->log);
+	unlink(d->pidfile);
+	rmdir(d->dir);
+}
+
+/* Threads of ours named "argo-pump" (the transport names its pumps so). */
+static int count_pumps(void)
+{
+	DIR *dir = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	if (!dir)
+		return -1;
+	while ((e = readdir(dir))) {
+		char path[300], comm[32] = "";
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "argo-pump\n"))
+			n++;
+		fclose(f);
+	}
+	closedir(dir);
+	return n;
+}
+
+/* Every pump has ended (each test closes all it opened): no thread left
+ * behind, nothing for the sanitizers to find still running at exit. */
+static bool pumps_gone(void)
+{
+	int tries;
+
+	for (tries = 0; tries < TIMEOUT_MS / 5; tries++) {
+		if (count_pumps() == 0)
+			return true;
+		pause_ms(5);
+	}
+	return false;
+}
+
+static void listen_addr(char *out, size_t cap, const struct simd *d, unsigned int port)
+{
+	snprintf(out, cap, "sim:%s@%u", d->l5, port);
+}
+
+static void connect_addr(char *out, size_t cap, const struct simd *d, unsigned int port)
+{
+	snprintf(out, cap, "sim:%s@5:%u", d->dyn, port);
+}
+
+/* A connection through the listener lfd: *c the connector's end, *s the
+ * accepted one. */
+static void argo_pair(int lfd, unsigned int port, int *c, int *s)
+{
+	const struct transport_ops *ops = transport_get(TRANSPORT_ARGO);
+	char addr[256];
+
+	connect_addr(addr, sizeof(addr), &sim, port);
+	*c = ops->connect(addr);
+	CU_ASSERT_FATAL(*c >= 0);
+	CU_ASSERT_TRUE(nonblock_cloexec(*c));
+	CU_ASSERT_EQUAL(finish_connect(*c), 0);
+	*s = accept_one(ops, lfd);
+	CU_ASSERT_FATAL(*s >= 0);
+	CU_ASSERT_TRUE(nonblock_cloexec(*s));
+}
+
+static int argo_listen_on(unsigned int port)
+{
+	char addr[256];
+	int lfd;
+
+	listen_addr(addr, sizeof(addr), &sim, port);
+	lfd = transport_get(TRANSPORT_ARGO)->listen(addr);
+	CU_ASSERT_FATAL(lfd >= 0);
+	CU_ASSERT_TRUE(nonblock_cloexec(lfd));
+	return lfd;
+}
+
+/* Byte off of the stream that side 'from' sends. */
+static unsigned char pattern(int from, size_t off)
+{
+	return (unsigned char)(off * 31 + (off >> 11) + (size_t)from * 101);
+}
+
+/* Both ends write total bytes in chunks of assorted sizes while both read;
+ * every byte is checked. 0, or -1 (and a message) on a loss, a corrupt
+ * byte, an early EOF or a time-out. */
+static int duplex(int a, int b, size_t total)
+{
+	static const size_t chunks[] = {1, 7, 100, 1000, 4096, 65536, 70001, 333, 131072, 65535};
+	size_t sent[2] = {0, 0}, got[2] = {0, 0}, k[2] = {0, 0};
+	int fds[2] = {a, b}, i, rc = 0;
+	unsigned char *buf = malloc(140000);
+
+	if (!buf)
+		return -1;
+	while (rc == 0 && (got[0] < total || got[1] < total)) {
+		struct pollfd pfd[2];
+
+		for (i = 0; i < 2; i++)
+			pfd[i] = (struct pollfd){
+			    .fd = fds[i],
+			    .events = (short)(POLLIN | (sent[i] < total ? POLLOUT : 0))};
+		if (poll(pfd, 2, TIMEOUT_MS) <= 0) {
+			fprintf(stderr, "\n    duplex: stuck at %zu/%zu and %zu/%zu bytes\n",
+			        got[0], total, got[1], total);
+			rc = -1;
+			break;
+		}
+		for (i = 0; i < 2 && rc == 0; i++) {
+			ssize_t n;
+			size_t j, len;
+
+			if ((pfd[i].revents & POLLOUT) && sent[i] < total) {
+				len = chunks[k[i]++ % N(chunks)];
+				if (len > total - sent[i])
+					len = total - sent[i];
+				for (j = 0; j < len; j++)
+					buf[j] = pattern(i, sent[i] + j);
+				n = write(fds[i], buf, len);
+				if (n > 0)
+					sent[i] += (size_t)n;
+				else if (n < 0 && errno != EAGAIN) {
+					fprintf(stderr, "\n    duplex: write: %s\n",
+					        strerror(errno));
+					rc = -1;
+				}
+			}
+			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+				/* Read at fds[i]: bytes the other side sent. */
+				int from = 1 - i;
+
+				n = read(fds[i], buf, 140000);
+				if (n < 0 && errno == EAGAIN)
+					continue;
+				if (n <= 0) {
+					fprintf(stderr, "\n    duplex: %s after %zu bytes\n",
+					        n ? strerror(errno) : "EOF", got[from]);
+					rc = -1;
+					break;
+				}
+				for (j = 0; j < (size_t)n; j++)
+					if (buf[j] != pattern(from, got[from] + j)) {
+						fprintf(stderr, "\n    duplex: byte %zu wrong\n",
+						        got[from] + j);
+						rc = -1;
+						break;
+					}
+				got[from] += (size_t)n;
+			}
+		}
+	}
+	free(buf);
+	return rc;
+}
+
+/* Reads until EOF (bytes before it are allowed): 0 on EOF in time. */
+static int expect_eof(int fd)
+{
+	unsigned char buf[4096];
+
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n == 0)
+			return 0;
+		if (n > 0)
+			continue;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -errno;
+		if (!(wait_fd(fd, POLLIN, TIMEOUT_MS) & (POLLIN | POLLHUP | POLLERR)))
+			return -ETIMEDOUT;
+	}
+}
+
+static void test_argo_round_trip(void)
+{
+	const struct transport_ops *ops = transport_get(TRANSPORT_ARGO);
+	unsigned char data[1024];
+	int lfd, c, s;
+	size_t n;
+
+	lfd = argo_listen_on(7100);
+	/* Nothing to accept yet: EAGAIN, not a block. */
+	CU_ASSERT_EQUAL(ops->accept(lfd), -EAGAIN);
+	argo_pair(lfd, 7100, &c, &s);
+	CU_ASSERT_EQUAL(count_pumps(), 2); /* the listener's and the connection's */
+	n = binary_pattern(data, sizeof(data));
+	exchange(c, s, data, n);
+	/* 1 MiB each way at once, in chunks of 1 B to 128 KiB. */
+	CU_ASSERT_EQUAL(duplex(c, s, 1u << 20), 0);
+	/* Closing one end: the other reads EOF. */
+	close(c);
+	CU_ASSERT_EQUAL(expect_eof(s), 0);
+	close(s);
+	CU_ASSERT_EQUAL(ops->accept(lfd), -EAGAIN);
+	close(lfd);
+	CU_ASSERT_TRUE(pumps_gone());
+}
+
+/* EOF each way, several connections through one listener, and accepted
+ * connections that outlive their listening fd. */
+static void test_argo_eof(void)
+{
+	int lfd, c, s, c2, s2;
+
+	lfd = argo_listen_on(7101);
+	argo_pair(lfd, 7101, &c, &s);
+	exchange(c, s, (const unsigned char *)"one", 3);
+	close(s); /* the accepting side goes: the connector reads EOF */
+	CU_ASSERT_EQUAL(expect_eof(c), 0);
+	close(c);
+
+	argo_pair(lfd, 7101, &c, &s);
+	argo_pair(lfd, 7101, &c2, &s2); /* a new connection from the same domain? no: */
+	/* each connect() is a domain of its own on the dynamic socket, so both
+	 * stand side by side. */
+	exchange(c, s, (const unsigned char *)"two", 3);
+	exchange(c2, s2, (const unsigned char *)"three", 5);
+	close(lfd); /* the listener goes; its connections stay */
+	CU_ASSERT_EQUAL(duplex(c2, s2, 200000), 0);
+	close(c2);
+	CU_ASSERT_EQUAL(expect_eof(s2), 0);
+	close(s2);
+	close(c);
+	CU_ASSERT_EQUAL(expect_eof(s), 0);
+	close(s);
+	CU_ASSERT_TRUE(pumps_gone());
+}
+
+/* A writer much faster than its reader: it is held back (its socket stops
+ * taking bytes: the rings and socketpairs between are full), and not one
+ * byte is lost. */
+static void test_argo_back_pressure(void)
+{
+	unsigned char *buf = malloc(65536);
+	size_t written = 0, got = 0, total, j;
+	bool stalled = false;
+	int lfd, c, s;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	lfd = argo_listen_on(7102);
+	argo_pair(lfd, 7102, &c, &s);
+	/* Write until nothing moves for 300 ms; nobody reads s. */
+	while (!stalled && written < (64u << 20)) {
+		ssize_t n;
+
+		for (j = 0; j < 65536; j++)
+			buf[j] = pattern(0, written + j);
+		n = write(c, buf, 65536);
+		if (n > 0) {
+			written += (size_t)n;
+			continue;
+		}
+		CU_ASSERT_FATAL(n < 0 && errno == EAGAIN);
+		stalled = !(wait_fd(c, POLLOUT, 300) & POLLOUT);
+	}
+	CU_ASSERT_TRUE(stalled);
+	/* Held back within the buffers on the way: two socketpairs and a
+	 * 1 MiB ring, a few MiB at most. */
+	CU_ASSERT(written < (8u << 20));
+	/* Now read it all, and 1 MiB more written meanwhile. */
+	total = written + (1u << 20);
+	while (got < total) {
+		struct pollfd pfd[2] = {{.fd = s, .events = POLLIN},
+		                        {.fd = c, .events = written < total ? POLLOUT : 0}};
+		ssize_t n;
+
+		if (poll(pfd, 2, TIMEOUT_MS) <= 0)
+			break;
+		if ((pfd[1].revents & POLLOUT) && written < total) {
+			size_t len = total - written < 65536 ? total - written : 65536;
+
+			for (j = 0; j < len; j++)
+				buf[j] = pattern(0, written + j);
+			n = write(c, buf, len);
+			if (n > 0)
+				written += (size_t)n;
+		}
+		if (pfd[0].revents & POLLIN) {
+			n = read(s, buf, 65536);
+			if (n <= 0)
+				break;
+			for (j = 0; j < (size_t)n; j++)
+				if (buf[j] != pattern(0, got + j))
+					break;
+			CU_ASSERT_EQUAL_FATAL(j, (size_t)n);
+			got += (size_t)n;
+		}
+	}
+	CU_ASSERT_EQUAL(got, total);
+	close(c);
+	CU_ASSERT_EQUAL(expect_eof(s), 0);
+	close(s);
+	close(lfd);
+	free(buf);
+	CU_ASSERT_TRUE(pumps_gone());
+}
+
+static void test_argo_errors(void)
+{
+	const struct transport_ops *ops = transport_get(TRANSPORT_ARGO);
+	char addr[256];
+	int lfd, rc;
+
+	/* Nobody there (no domain 5 on the fabric): refused at once. */
+	connect_addr(addr, sizeof(addr), &sim, 7103);
+	CU_ASSERT_EQUAL(ops->connect(addr), -ECONNREFUSED);
+	/* No fabric there. */
+	snprintf(addr, sizeof(addr), "sim:%s/none.sock@5:7100", sim.dir);
+	CU_ASSERT_EQUAL(ops->connect(addr), -ENOENT);
+	snprintf(addr, sizeof(addr), "sim:%s/none.sock@7100", sim.dir);
+	CU_ASSERT_EQUAL(ops->listen(addr), -ENOENT);
+	snprintf(addr, sizeof(addr), "nosuch:%s@5:7100", sim.dir);
+	CU_ASSERT_EQUAL(ops->connect(addr), -EPROTONOSUPPORT);
+	/* Domain 5 is taken by a listener: a second one there is refused. */
+	lfd = argo_listen_on(7103);
+	/* Domain 5 is there, but nobody listens on that port. */
+	connect_addr(addr, sizeof(addr), &sim, 7999);
+	CU_ASSERT_EQUAL(ops->connect(addr), -ECONNREFUSED);
+	listen_addr(addr, sizeof(addr), &sim, 7104);
+	rc = ops->listen(addr);
+	CU_ASSERT_EQUAL(rc, -EBUSY);
+	if (rc >= 0)
+		close(rc);
+	close(lfd);
+	/* The wrong form for the call. */
+	snprintf(addr, sizeof(addr), "sim:%s@5:7100", sim.l5);
+	CU_ASSERT_EQUAL(ops->listen(addr), -EINVAL);
+	snprintf(addr, sizeof(addr), "sim:%s@7100", sim.dyn);
+	CU_ASSERT_EQUAL(ops->connect(addr), -EINVAL);
+	CU_ASSERT_EQUAL(ops->connect("nonsense"), -EINVAL);
+	CU_ASSERT_TRUE(pumps_gone());
+}
+
+/* A raw domain on the fabric, speaking the transport's messages by hand. */
+struct raw {
+	struct argo_fabric *fabric;
+	struct argo_ring *ring[2]; /* ports 9 and 10 */
+};
+
+static void raw_open(struct raw *r)
+{
+	char uri[160];
+	unsigned int i;
+
+	snprintf(uri, sizeof(uri), "sim:%s", sim.dyn);
+	CU_ASSERT_EQUAL_FATAL(argo_open(uri, &r->fabric), 0);
+	for (i = 0; i < 2; i++) {
+		xen_argo_register_ring_t reg = {.aport = 9 + i, .partner_id = 5, .len = 65536};
+
+		CU_ASSERT_EQUAL_FATAL(argo_register_ring(r->fabric, &reg, 0, &r->ring[i]), 0);
+	}
+}
+
+static ssize_t raw_send(struct raw *r, uint32_t from_port, uint32_t to_port, uint32_t type,
+                        const char *text)
+{
+	xen_argo_send_addr_t addr = {.src = {.aport = from_port, .domain_id = XEN_ARGO_DOMID_ANY},
+	                             .dst = {.aport = to_port, .domain_id = 5}};
+	struct iovec iov = {.iov_base = (void *)text, .iov_len = text ? strlen(text) : 0};
+
+	return argo_sendv(r->fabric, &addr, &iov, text ? 1 : 0, type);
+}
+
+/* The next message into raw port 9 + which: its type, payload in buf
+ * (NUL-terminated); the source must be the listener. -1 on a time-out. */
+static int64_t raw_recv(struct raw *r, int which, char *buf, size_t cap)
+{
+	xen_argo_addr_t src;
+	uint32_t type;
+	int tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		ssize_t n = argo_recv(r->ring[which], &src, &type, buf, cap - 1);
+
+		if (n >= 0) {
+			argo_notify(r->fabric, NULL);
+			buf[n] = '\0';
+			CU_ASSERT_EQUAL(src.domain_id, 5);
+			return type;
+		}
+		if (!(wait_fd(argo_event_fd(r->fabric), POLLIN, TIMEOUT_MS / 100) & POLLIN))
+			continue;
+		argo_event_clear(r->fabric);
+	}
+	return -1;
+}
+
+static bool read_text(int fd, const char *want)
+{
+	char buf[64] = {0};
+	size_t len = strlen(want);
+
+	return len < sizeof(buf) && read_exact(fd, buf, len) == 0 && !memcmp(buf, want, len);
+}
+
+/* What the listener does with messages from others: stream bytes from a
+ * source with no connection are dropped, counted and answered with ARLX;
+ * unknown types are dropped and counted; a second connect request from a
+ * domain replaces its first connection. */
+static void test_argo_foreign_and_replaced(void)
+{
+	const struct transport_ops *ops = transport_get(TRANSPORT_ARGO);
+	unsigned long dropped = transport_argo_dropped();
+	struct raw r;
+	char buf[128];
+	int lfd, x, y;
+
+	lfd = argo_listen_on(7105);
+	raw_open(&r);
+	/* Bytes without a connect request: dropped, and the stream is closed. */
+	CU_ASSERT_EQUAL(raw_send(&r, 9, 7105, ARLK_DATA, "junk"), 4);
+	CU_ASSERT_EQUAL(raw_recv(&r, 0, buf, sizeof(buf)), ARLK_CLOSE);
+	CU_ASSERT_EQUAL(transport_argo_dropped(), dropped + 1);
+	CU_ASSERT_EQUAL(ops->accept(lfd), -EAGAIN);
+
+	/* A connection from port 9, both ways. */
+	CU_ASSERT_EQUAL(raw_send(&r, 9, 7105, ARLK_CONNECT, NULL), 0);
+	x = accept_one(ops, lfd);
+	CU_ASSERT_FATAL(x >= 0);
+	CU_ASSERT_EQUAL(raw_send(&r, 9, 7105, ARLK_DATA, "hello"), 5);
+	CU_ASSERT_TRUE(read_text(x, "hello"));
+	CU_ASSERT_EQUAL(write_all(x, "back", 4), 0);
+	CU_ASSERT_EQUAL(raw_recv(&r, 0, buf, sizeof(buf)), ARLK_DATA);
+	CU_ASSERT_STRING_EQUAL(buf, "back");
+
+	/* The same domain connects again from port 10 (it restarted): the
+	 * first connection ends (EOF there, ARLX to port 9). */
+	CU_ASSERT_EQUAL(raw_send(&r, 10, 7105, ARLK_CONNECT, NULL), 0);
+	y = accept_one(ops, lfd);
+	CU_ASSERT_FATAL(y >= 0);
+	CU_ASSERT_EQUAL(expect_eof(x), 0);
+	CU_ASSERT_EQUAL(raw_recv(&r, 0, buf, sizeof(buf)), ARLK_CLOSE);
+	/* The old port's bytes now go nowhere; the new port's arrive. */
+	CU_ASSERT_EQUAL(raw_send(&r, 9, 7105, ARLK_DATA, "stale"), 5);
+	CU_ASSERT_EQUAL(raw_send(&r, 10, 7105, 0x12345678u, "odd"), 3);
+	CU_ASSERT_EQUAL(raw_send(&r, 10, 7105, ARLK_DATA, "new"), 3);
+	CU_ASSERT_TRUE(read_text(y, "new"));
+	CU_ASSERT_EQUAL(transport_argo_dropped(), dropped + 3);
+	CU_ASSERT_EQUAL(raw_recv(&r, 0, buf, sizeof(buf)), ARLK_CLOSE); /* for "stale" */
+
+	/* The accepting side closes: ARLX to the peer. */
+	close(y);
+	CU_ASSERT_EQUAL(raw_recv(&r, 1, buf, sizeof(buf)), ARLK_CLOSE);
+	/* ARLX from the peer: EOF. */
+	CU_ASSERT_EQUAL(raw_send(&r, 9, 7105, ARLK_CONNECT, NULL), 0);
+	x = accept_one(ops, lfd);
+	CU_ASSERT_FATAL(x >= 0);
+	CU_ASSERT_EQUAL(raw_send(&r, 9, 7105, ARLK_DATA, "last"), 4);
+	CU_ASSERT_EQUAL(raw_send(&r, 9, 7105, ARLK_CLOSE, NULL), 0);
+	CU_ASSERT_TRUE(read_text(x, "last"));
+	CU_ASSERT_EQUAL(expect_eof(x), 0);
+	close(x);
+
+	/* The peer's domain dies: the next bytes sent to it find no ring
+	 * (-ECONNREFUSED), and the stream ends. */
+	CU_ASSERT_EQUAL(raw_send(&r, 9, 7105, ARLK_CONNECT, NULL), 0);
+	x = accept_one(ops, lfd);
+	CU_ASSERT_FATAL(x >= 0);
+	argo_close(r.fabric);
+	CU_ASSERT_EQUAL(write_all(x, "anyone?", 7), 0);
+	CU_ASSERT_EQUAL(expect_eof(x), 0);
+	close(x);
+	close(lfd);
+	CU_ASSERT_TRUE(pumps_gone());
+}
+
+/* The listener's domain dies without a word and is back at once (its relay
+ * was SIGKILLed and restarted), while the connection is idle: the
+ * connector's ring went with it (its partner died), so nothing could tell
+ * the connector; it finds out by itself within a second or two. */
+static void test_argo_listener_died(void)
+{
+	const struct transport_ops *ops = transport_get(TRANSPORT_ARGO);
+	xen_argo_register_ring_t reg = {
+	    .aport = 7107, .partner_id = XEN_ARGO_DOMID_ANY, .len = 65536};
+	struct argo_fabric *f;
+	struct argo_ring *ring;
+	xen_argo_addr_t src;
+	uint32_t type;
+	char uri[160], addr[256];
+	int c;
+
+	snprintf(uri, sizeof(uri), "sim:%s", sim.l5);
+	CU_ASSERT_EQUAL_FATAL(argo_open(uri, &f), 0);
+	CU_ASSERT_EQUAL_FATAL(argo_register_ring(f, &reg, 0, &ring), 0);
+	connect_addr(addr, sizeof(addr), &sim, 7107);
+	c = ops->connect(addr);
+	CU_ASSERT_FATAL(c >= 0);
+	CU_ASSERT_EQUAL(argo_peek(ring, &src, &type), 0);
+	CU_ASSERT_EQUAL(type, ARLK_CONNECT);
+	argo_close(f); /* the domain dies */
+	CU_ASSERT_EQUAL_FATAL(argo_open(uri, &f), 0);
+	CU_ASSERT_EQUAL_FATAL(argo_register_ring(f, &reg, 0, &ring), 0);
+	CU_ASSERT_EQUAL(expect_eof(c), 0);
+	close(c);
+	argo_close(f);
+	CU_ASSERT_TRUE(pumps_gone());
+}
+
+/* The listener's fabric goes away and comes back (argo-simd restarted):
+ * its connections end, and it serves again on the new fabric, through the
+ * same listening fd. */
+static void test_argo_fabric_restart(void)
+{
+	const struct transport_ops *ops = transport_get(TRANSPORT_ARGO);
+	char addr[256];
+	int lfd, c, s, tries;
+
+	lfd = argo_listen_on(7106);
+	argo_pair(lfd, 7106, &c, &s);
+	CU_ASSERT_EQUAL_FATAL(simd_stop(&sim), 0);
+	CU_ASSERT_EQUAL(expect_eof(s), 0); /* noticed within a second */
+	close(s);
+	close(c);
+	CU_ASSERT_EQUAL_FATAL(simd_start(&sim), 0);
+	/* The listener opens the fabric again within a second or so. */
+	connect_addr(addr, sizeof(addr), &sim, 7106);
+	for (tries = 0; tries < 60; tries++) {
+		c = ops->connect(addr);
+		if (c != -ECONNREFUSED)
+			break;
+		pause_ms(50);
+	}
+	CU_ASSERT_FATAL(c >= 0);
+	s = accept_one(ops, lfd);
+	CU_ASSERT_FATAL(s >= 0);
+	CU_ASSERT_EQUAL(duplex(c, s, 100000), 0);
+	close(c);
+	CU_ASSERT_EQUAL(expect_eof(s), 0);
+	close(s);
+	close(lfd);
+	CU_ASSERT_TRUE(pumps_gone());
+}
+
+static int argo_suite_init(void)
+{
+	snprintf(sim.dir, sizeof(sim.dir), "/tmp/test-transport-argo.XXXXXX");
+	if (!mkdtemp(sim.dir))
+		return -1;
+	simd_paths(&sim);
+	/* The daemon detaches: as our subreaper child we can still reap it. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 || simd_start(&sim) < 0)
+		return -1;
+	return 0;
+}
+
+static int argo_suite_clean(void)
+{
+	int rc = simd_stop(&sim);
+
+	if (rc < 0)
+		fprintf(stderr, "argo-simd did not exit cleanly: see %s\n", sim.log);
+	else
+		simd_remove(&sim);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------------
  */
 
 struct test_def {
@@ -790,6 +1506,13 @@ int main(void)
 	    T(test_serial_unix_socket),
 	    T(test_serial_errors),
 	    T(test_vsock),
+	    T(test_check_argo),
+	};
+	static const struct test_def argo_tests[] = {
+	    T(test_argo_round_trip),           T(test_argo_eof),
+	    T(test_argo_back_pressure),        T(test_argo_errors),
+	    T(test_argo_foreign_and_replaced), T(test_argo_listener_died),
+	    T(test_argo_fabric_restart),
 	};
 	unsigned int run, failed, i;
 	CU_pSuite s;
@@ -805,6 +1528,16 @@ int main(void)
 	}
 	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
 		if (!CU_add_test(s, tests[i].name, tests[i].fn)) {
+			CU_cleanup_registry();
+			return 2;
+		}
+	s = CU_add_suite("argo", argo_suite_init, argo_suite_clean);
+	if (!s) {
+		CU_cleanup_registry();
+		return 2;
+	}
+	for (i = 0; i < sizeof(argo_tests) / sizeof(argo_tests[0]); i++)
+		if (!CU_add_test(s, argo_tests[i].name, argo_tests[i].fn)) {
 			CU_cleanup_registry();
 			return 2;
 		}

@@ -167,6 +167,7 @@ static struct wire_data sample_data(void)
 	d.dst.domid = 5;
 	d.dst.port = 7000;
 	d.message_type = 0xDEADBEEFu;
+	d.flags = WIRE_DATA_ROUTED;
 	d.origin.epoch = 0x1020304050607080ull;
 	d.origin.index = 0x0A0B0C0Du;
 	d.length = sizeof(data_msg);
@@ -185,7 +186,7 @@ static const uint8_t data_bytes[WIRE_DATA_HEADER_SIZE + 3] = {
     /* 50 dst.reserved */ 0x00, 0x00,
     /* 52 dst.port 7000 */ 0x58, 0x1B, 0x00, 0x00,
     /* 56 message_type */ 0xEF, 0xBE, 0xAD, 0xDE,
-    /* 60 reserved */ 0x00, 0x00, 0x00, 0x00,
+    /* 60 flags: routed */ 0x01, 0x00, 0x00, 0x00,
     /* 64 origin.epoch */ 0x80, 0x70, 0x60, 0x50, 0x40, 0x30, 0x20, 0x10,
     /* 72 origin.index */ 0x0D, 0x0C, 0x0B, 0x0A,
     /* 76 reserved */ 0x00, 0x00, 0x00, 0x00,
@@ -804,6 +805,7 @@ static void test_data_layout(void)
 	CU_ASSERT_EQUAL(back.dst.domid, 5);
 	CU_ASSERT_EQUAL(back.dst.port, 7000);
 	CU_ASSERT_EQUAL(back.message_type, 0xDEADBEEFu);
+	CU_ASSERT_EQUAL(back.flags, WIRE_DATA_ROUTED);
 	CU_ASSERT_EQUAL(back.origin.epoch, d.origin.epoch);
 	CU_ASSERT_EQUAL(back.origin.index, d.origin.index);
 	CU_ASSERT_EQUAL(back.length, 3);
@@ -872,8 +874,9 @@ static void test_data_decoder_refuses(void)
 	memcpy(b, data_bytes, sizeof(b));
 	memset(b, 0, 8);
 	CHECK_BAD(wire_parse_data(b, sizeof(b), &d, &why), why, "msn");
-	for (i = 60; i < 64; i++)
-		data_mut(i, 1, "DATA reserved");
+	data_mut(60, 2, "DATA flags");
+	for (i = 61; i < 64; i++)
+		data_mut(i, 1, "DATA flags");
 	for (i = 76; i < 80; i++)
 		data_mut(i, 1, "DATA reserved");
 	data_mut(26, 1, "src address reserved");
