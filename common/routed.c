@@ -13,7 +13,8 @@
  *
  * An undeliverable report's payload (what the relays send, relay/local.c):
  * u32 error (a positive errno), then the failed destination as hvid[16],
- * u16 domid, u16 0, u32 port.
+ * u16 domid, u16 0, u32 port (all zero when the routed header that should
+ * have named it could not be read: then the error is EINVAL).
  */
 #define _GNU_SOURCE
 #include "argo/routed.h"
@@ -96,12 +97,14 @@ static void put_gaddr(uint8_t *p, const struct argo_gaddr *addr)
 	put_u32(p + 20, addr->port);
 }
 
-static int get_gaddr(const uint8_t *p, struct argo_gaddr *addr)
+/* empty_ok: an all-NUL hvid is accepted (a report about a message whose
+ * routed header was unreadable names no destination). */
+static int get_gaddr(const uint8_t *p, struct argo_gaddr *addr, bool empty_ok)
 {
 	size_t i;
 
 	memcpy(addr->hvid, p, ARGO_HVID_SIZE);
-	if (!hvid_valid(addr->hvid))
+	if (!hvid_valid(addr->hvid) && !(empty_ok && !addr->hvid[0]))
 		return -EBADMSG;
 	for (i = strnlen(addr->hvid, ARGO_HVID_SIZE); i < ARGO_HVID_SIZE; i++)
 		if (p[i])
@@ -126,7 +129,7 @@ int argo_routed_hdr_get(const uint8_t *hdr, struct argo_gaddr *addr)
 	if (get_u32(hdr) != ARGO_ROUTED_MAGIC || get_u16(hdr + 4) != ARGO_ROUTED_VERSION ||
 	    get_u16(hdr + 6) != 0)
 		return -EBADMSG;
-	return get_gaddr(hdr + 8, addr);
+	return get_gaddr(hdr + 8, addr, false);
 }
 
 ssize_t argo_routed_sendv(struct argo_fabric *fabric, argo_domid_t relay, uint32_t src_port,
@@ -182,7 +185,7 @@ ssize_t argo_routed_recv(struct argo_ring *ring, argo_domid_t relay, struct argo
 	if (type == ARGO_MSGTYPE_UNDELIVERABLE) {
 		uint32_t error;
 
-		if (n != REPORT_SIZE || get_gaddr(p + 4, &from) < 0)
+		if (n != REPORT_SIZE || get_gaddr(p + 4, &from, true) < 0)
 			return -EBADMSG;
 		error = get_u32(p);
 		if (src)

@@ -249,7 +249,7 @@ static int check_length(uint8_t type, uint32_t length, const char **why)
 	case WIRE_UNDELIVERABLE:
 		return length == WIRE_UNDELIVERABLE_SIZE
 		           ? 0
-		           : fail(why, "UNDELIVERABLE length is not 60");
+		           : fail(why, "UNDELIVERABLE length is not 64");
 	case WIRE_PING:
 		return length == PING_SIZE ? 0 : fail(why, "PING length is not 8");
 	case WIRE_PONG:
@@ -550,18 +550,21 @@ int wire_parse_routes(const uint8_t *payload, uint32_t length, struct wire_route
 #define UNDELIV_SRC   8u
 #define UNDELIV_DST   32u
 #define UNDELIV_ERROR 56u
+#define UNDELIV_FLAGS 60u
 
 int wire_put_undeliverable(uint8_t *out, size_t cap, const struct wire_undeliverable *u)
 {
 	if (!out || !u || cap < WIRE_UNDELIVERABLE_SIZE)
 		return -EMSGSIZE;
-	if (u->msn == 0 || u->error == 0 || u->error > ERRNO_MAX || !wire_hvid_valid(u->src.hvid) ||
+	if (u->msn == 0 || u->error == 0 || u->error > ERRNO_MAX ||
+	    (u->flags & ~WIRE_DATA_ROUTED) || !wire_hvid_valid(u->src.hvid) ||
 	    !wire_hvid_valid(u->dst.hvid))
 		return -EMSGSIZE;
 	put_u64(out + UNDELIV_MSN, u->msn);
 	put_gaddr(out + UNDELIV_SRC, &u->src);
 	put_gaddr(out + UNDELIV_DST, &u->dst);
 	put_u32(out + UNDELIV_ERROR, u->error);
+	put_u32(out + UNDELIV_FLAGS, u->flags);
 	return (int)WIRE_UNDELIVERABLE_SIZE;
 }
 
@@ -572,7 +575,7 @@ int wire_parse_undeliverable(const uint8_t *payload, uint32_t length, struct wir
 	int rc;
 
 	if (!payload || length != WIRE_UNDELIVERABLE_SIZE)
-		return fail(why, "UNDELIVERABLE length is not 60");
+		return fail(why, "UNDELIVERABLE length is not 64");
 	v.msn = get_u64(payload + UNDELIV_MSN);
 	if (v.msn == 0)
 		return fail(why, "UNDELIVERABLE msn is 0");
@@ -585,6 +588,9 @@ int wire_parse_undeliverable(const uint8_t *payload, uint32_t length, struct wir
 	v.error = get_u32(payload + UNDELIV_ERROR);
 	if (v.error == 0 || v.error > ERRNO_MAX)
 		return fail(why, "UNDELIVERABLE error is not an errno (1..4095)");
+	v.flags = get_u32(payload + UNDELIV_FLAGS);
+	if (v.flags & ~WIRE_DATA_ROUTED)
+		return fail(why, "UNDELIVERABLE flags has bits this version does not know");
 	*u = v;
 	return 0;
 }

@@ -27,7 +27,7 @@
 #define WIRE_HELLO_SIZE         84u
 #define WIRE_NONCE_SIZE         32u
 #define WIRE_ACK_SIZE           16u
-#define WIRE_UNDELIVERABLE_SIZE 60u
+#define WIRE_UNDELIVERABLE_SIZE 64u
 #define WIRE_MAX_ROUTES         1024u
 #define WIRE_MAX_ROUTE_HOPS     15u
 #define WIRE_CLOSE_TEXT_MAX     128u
@@ -106,6 +106,7 @@ struct wire_undeliverable {
 	uint64_t msn;
 	struct wire_gaddr src, dst;
 	uint32_t error; /* positive errno */
+	uint32_t flags; /* WIRE_DATA_ROUTED when the message was routed */
 };
 
 struct wire_close {

@@ -10,6 +10,11 @@
  * destination) is enough: the index of the last one delivered. A copy (the
  * relay before us, or the first one, restarted and sent again what it had
  * not been told was done) comes with an index at or below it and is dropped.
+ * "Below" means within DEDUP_WINDOW below it, in 32-bit serial order: a copy
+ * can only be a message the first relay read again from its ring, and a
+ * ring holds fewer messages than that (16 MiB / 16 bytes), while the next
+ * new message to one destination may come any number of messages later on
+ * a ring that feeds many destinations (the routed port).
  *
  * The table lives in state_dir/delivered, mapped shared: a store to it is in
  * the page cache the moment it is made, so it survives the process being
@@ -25,10 +30,13 @@
  * tags (a fabric that lacks them) that one message may be delivered twice
  * after a restart; the log says so.
  *
- * The table is open addressing over a fixed number of entries; entries are
- * never removed (there is one per origin ring and destination, and a ring's
- * epoch changes only when it is registered afresh). When it is full, new
- * streams go unrecorded (at least once), logged.
+ * The table is open addressing over a fixed number of entries. An entry is
+ * made only by a delivery (a failed send leaves nothing behind) and stays
+ * while there is room. When the table is full, the stream delivered to
+ * longest ago gives its slot to the new one (the slot stays taken, so other
+ * streams' probe sequences are undisturbed); a copy from that old stream
+ * arriving later would be delivered again, which needs a relay restart to
+ * meet a stream idle for 8192 others. Logged once.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -43,29 +51,38 @@
 #include "relay.h"
 
 #define DEDUP_MAGIC   0x5055444f47524101ull /* "\1ARGODUP" */
-#define DEDUP_VERSION 1u
+#define DEDUP_VERSION 2u
 #define DEDUP_ENTRIES 8192u /* a power of two */
+#define DEDUP_WINDOW  (1u << 24)
 
-enum entry_state { ENTRY_FREE, ENTRY_CLAIMED, ENTRY_DELIVERED };
+enum entry_state { ENTRY_FREE, ENTRY_DELIVERED };
 
-struct dedup_entry {
+/* A stream: (source hvid, origin epoch, destination). */
+struct dedup_key {
 	uint64_t epoch;
 	char hvid[WIRE_HVID_SIZE];
 	uint32_t dst_port;
 	uint16_t dst_domid;
-	uint16_t state; /* enum entry_state */
+	uint16_t pad;
+};
+
+struct dedup_entry {
+	struct dedup_key key;
+	uint32_t state; /* enum entry_state */
 	uint32_t last_index;
-	uint32_t pad;
+	uint64_t stamp; /* the file's delivery count at its last delivery */
 };
 
 struct dedup_file {
 	uint64_t magic;
 	uint32_t version, nentries;
-	uint64_t last_tag; /* the last tag handed out */
+	uint64_t last_tag;   /* the last tag handed out */
+	uint64_t deliveries; /* stamps for the entries */
 	/* The delivery in flight; 'valid' is written last and cleared first. */
+	struct dedup_key intent_key;
 	uint64_t intent_tag;
-	uint32_t intent_slot, intent_index;
-	uint32_t intent_valid, pad;
+	uint32_t intent_index;
+	uint32_t intent_valid;
 	struct dedup_entry entries[DEDUP_ENTRIES];
 };
 
@@ -73,87 +90,103 @@ struct dedup {
 	struct dedup_file *file;
 	bool tags;        /* the fabric records send tags */
 	bool logged_full; /* "table full" said once */
-	int64_t current;  /* slot of the delivery in flight, -1 when none */
+	bool current;     /* a delivery is in flight: */
+	struct dedup_key current_key;
 	uint32_t current_index;
 };
 
-static uint32_t key_hash(const char *hvid, uint64_t epoch, argo_domid_t domid, uint32_t port)
+static void key_of(const struct relay_msg *msg, struct dedup_key *key)
 {
-	/* FNV-1a over the key's bytes. */
+	memset(key, 0, sizeof(*key));
+	key->epoch = msg->origin.epoch;
+	memcpy(key->hvid, msg->src.hvid, WIRE_HVID_SIZE);
+	key->dst_domid = msg->dst.domid;
+	key->dst_port = msg->dst.port;
+}
+
+static uint32_t key_hash(const struct dedup_key *key)
+{
+	/* FNV-1a over the key's bytes (key_of zeroes the padding). */
+	const uint8_t *p = (const uint8_t *)key;
 	uint64_t h = 0xcbf29ce484222325ull;
-	uint8_t key[WIRE_HVID_SIZE + 8 + 2 + 4];
 	size_t i;
 
-	memcpy(key, hvid, WIRE_HVID_SIZE);
-	memcpy(key + WIRE_HVID_SIZE, &epoch, 8);
-	memcpy(key + WIRE_HVID_SIZE + 8, &domid, 2);
-	memcpy(key + WIRE_HVID_SIZE + 10, &port, 4);
-	for (i = 0; i < sizeof(key); i++) {
-		h ^= key[i];
+	for (i = 0; i < sizeof(*key); i++) {
+		h ^= p[i];
 		h *= 0x100000001b3ull;
 	}
 	return (uint32_t)(h ^ (h >> 32));
 }
 
-/* The entry of msg's stream: found, or (claim) a free one claimed for it;
- * NULL when absent (or the table is full). */
-static struct dedup_entry *lookup(struct relay *relay, const struct relay_msg *msg, bool claim)
+/* The entry of a stream, or NULL; with make, a new one when absent (the
+ * slot of the stream delivered to longest ago when the table is full). */
+static struct dedup_entry *lookup(struct relay *relay, const struct dedup_key *key, bool make)
 {
 	struct dedup *d = relay->dedup;
-	uint32_t h = key_hash(msg->src.hvid, msg->origin.epoch, msg->dst.domid, msg->dst.port);
-	uint32_t i;
+	struct dedup_entry *e = NULL, *oldest = NULL;
+	uint32_t h = key_hash(key), i;
 
 	for (i = 0; i < DEDUP_ENTRIES; i++) {
-		struct dedup_entry *e = &d->file->entries[(h + i) & (DEDUP_ENTRIES - 1)];
-
-		if (e->state == ENTRY_FREE) {
-			if (!claim)
-				return NULL;
-			memset(e, 0, sizeof(*e));
-			memcpy(e->hvid, msg->src.hvid, WIRE_HVID_SIZE);
-			e->epoch = msg->origin.epoch;
-			e->dst_domid = msg->dst.domid;
-			e->dst_port = msg->dst.port;
-			__atomic_store_n(&e->state, ENTRY_CLAIMED, __ATOMIC_RELEASE);
+		e = &d->file->entries[(h + i) & (DEDUP_ENTRIES - 1)];
+		if (e->state == ENTRY_FREE)
+			break;
+		if (memcmp(&e->key, key, sizeof(*key)) == 0)
 			return e;
+		if (!oldest || e->stamp < oldest->stamp)
+			oldest = e;
+	}
+	if (!make)
+		return NULL;
+	if (i == DEDUP_ENTRIES) {
+		e = oldest;
+		if (!d->logged_full) {
+			d->logged_full = true;
+			relay_log(0,
+			          "the delivered-messages table is full (%u streams): the streams "
+			          "delivered to longest ago make room",
+			          DEDUP_ENTRIES);
 		}
-		if (e->epoch == msg->origin.epoch && e->dst_domid == msg->dst.domid &&
-		    e->dst_port == msg->dst.port &&
-		    memcmp(e->hvid, msg->src.hvid, WIRE_HVID_SIZE) == 0)
-			return e;
 	}
-	if (claim && !d->logged_full) {
-		d->logged_full = true;
-		relay_log(0,
-		          "the delivered-messages table is full (%u streams): new streams "
-		          "are delivered at least once",
-		          DEDUP_ENTRIES);
-	}
-	return NULL;
+	memset(e, 0, sizeof(*e));
+	e->key = *key;
+	return e;
+}
+
+static void record(struct relay *relay, const struct dedup_key *key, uint32_t index)
+{
+	struct dedup_file *f = relay->dedup->file;
+	struct dedup_entry *e = lookup(relay, key, true);
+
+	e->last_index = index;
+	e->stamp = ++f->deliveries;
+	__atomic_store_n(&e->state, ENTRY_DELIVERED, __ATOMIC_RELEASE);
 }
 
 bool dedup_seen(struct relay *relay, const struct relay_msg *msg)
 {
-	const struct dedup_entry *e = lookup(relay, msg, false);
+	const struct dedup_entry *e;
+	struct dedup_key key;
 
-	/* Serial-number order: indexes wrap at 2^32. */
+	key_of(msg, &key);
+	e = lookup(relay, &key, false);
+	/* At, or within DEDUP_WINDOW below, the last one delivered. */
 	return e && e->state == ENTRY_DELIVERED &&
-	       (int32_t)(msg->origin.index - e->last_index) <= 0;
+	       (uint32_t)(e->last_index - msg->origin.index) < DEDUP_WINDOW;
 }
 
 uint64_t dedup_begin(struct relay *relay, const struct relay_msg *msg)
 {
 	struct dedup *d = relay->dedup;
 	struct dedup_file *f = d->file;
-	struct dedup_entry *e = lookup(relay, msg, true);
 
-	d->current = e ? e - f->entries : -1;
+	key_of(msg, &d->current_key);
 	d->current_index = msg->origin.index;
-	if (!e || !d->tags)
+	d->current = true;
+	if (!d->tags)
 		return 0;
 	f->last_tag++;
+	f->intent_key = d->current_key;
 	f->intent_tag = f->last_tag;
-	f->intent_slot = (uint32_t)d->current;
 	f->intent_index = msg->origin.index;
 	/* Release: the intent's fields are in place before it is valid. */
 	__atomic_store_n(&f->intent_valid, 1, __ATOMIC_RELEASE);
@@ -163,40 +196,27 @@ uint64_t dedup_begin(struct relay *relay, const struct relay_msg *msg)
 void dedup_end(struct relay *relay, bool delivered)
 {
 	struct dedup *d = relay->dedup;
-	struct dedup_file *f = d->file;
 
-	if (d->current >= 0 && delivered) {
-		struct dedup_entry *e = &f->entries[d->current];
-
-		e->last_index = d->current_index;
-		__atomic_store_n(&e->state, ENTRY_DELIVERED, __ATOMIC_RELEASE);
-	}
-	__atomic_store_n(&f->intent_valid, 0, __ATOMIC_RELEASE);
-	d->current = -1;
+	if (d->current && delivered)
+		record(relay, &d->current_key, d->current_index);
+	__atomic_store_n(&d->file->intent_valid, 0, __ATOMIC_RELEASE);
+	d->current = false;
 }
 
 /* A delivery the previous run was in the middle of: did it happen? */
-static void settle_intent(struct relay *relay)
+static void settle_intent(struct relay *relay, uint64_t fabric_tag, int tag_err)
 {
-	struct dedup *d = relay->dedup;
-	struct dedup_file *f = d->file;
-	uint64_t tag = 0;
-	int ret;
+	struct dedup_file *f = relay->dedup->file;
 
 	if (!f->intent_valid)
 		return;
-	if (f->intent_slot >= DEDUP_ENTRIES || f->entries[f->intent_slot].state == ENTRY_FREE) {
-		relay_log(0, "state: an unfinished delivery names no stream; ignored");
-	} else if ((ret = argo_last_send_tag(relay->fabric, &tag)) < 0) {
+	if (tag_err < 0) {
 		relay_log(0,
 		          "state: cannot ask the fabric whether the last delivery happened "
 		          "(%s): it may be delivered twice",
-		          argo_strerror(ret));
-	} else if (tag == f->intent_tag) {
-		struct dedup_entry *e = &f->entries[f->intent_slot];
-
-		e->last_index = f->intent_index;
-		e->state = ENTRY_DELIVERED;
+		          argo_strerror(tag_err));
+	} else if (fabric_tag == f->intent_tag) {
+		record(relay, &f->intent_key, f->intent_index);
 		relay_log(1, "state: the delivery in flight when the last run ended happened");
 	} else {
 		relay_log(1,
@@ -209,13 +229,13 @@ int dedup_open(struct relay *relay)
 {
 	struct dedup *d = calloc(1, sizeof(*d));
 	const char *dir = relay->config->state_dir;
-	uint64_t tag;
+	uint64_t tag = 0;
+	int tag_err;
 	void *map;
 
 	if (!d)
 		return -ENOMEM;
 	relay->dedup = d;
-	d->current = -1;
 	if (dir[0]) {
 		char path[CONFIG_PATH_MAX + 16];
 		struct stat st;
@@ -231,8 +251,10 @@ int dedup_open(struct relay *relay)
 				close(fd);
 			return -err;
 		}
-		if ((size_t)st.st_size != sizeof(struct dedup_file) && ftruncate(fd, 0) == 0 &&
-		    ftruncate(fd, sizeof(struct dedup_file)) < 0) {
+		/* A file of another size is not ours: start it afresh (a
+		 * failure here would leave a short file to fault on). */
+		if ((size_t)st.st_size != sizeof(struct dedup_file) &&
+		    (ftruncate(fd, 0) < 0 || ftruncate(fd, sizeof(struct dedup_file)) < 0)) {
 			int err = errno;
 
 			relay_log(0, "state: cannot size %s: %s", path, strerror(err));
@@ -263,11 +285,16 @@ int dedup_open(struct relay *relay)
 		d->file->nentries = DEDUP_ENTRIES;
 		__atomic_store_n(&d->file->magic, DEDUP_MAGIC, __ATOMIC_RELEASE);
 	}
-	d->tags = argo_last_send_tag(relay->fabric, &tag) == 0;
+	tag_err = argo_last_send_tag(relay->fabric, &tag);
+	d->tags = tag_err == 0;
 	if (dir[0] && !d->tags)
 		relay_log(0, "state: the fabric does not record send tags: after a restart, "
 		             "the one message being delivered may arrive twice");
-	settle_intent(relay);
+	settle_intent(relay, tag, tag_err);
+	/* Tags only grow, even over a file started afresh: an old tag must
+	 * never be taken for a new intent's. */
+	if (d->tags && tag > d->file->last_tag)
+		d->file->last_tag = tag;
 	return 0;
 }
 

@@ -443,8 +443,6 @@ static void on_hello(struct link *link, const uint8_t *payload, uint32_t len)
 	const struct wire_hello *initiator, *acceptor;
 	uint8_t proof[WIRE_MAC_SIZE];
 	const char *why = NULL;
-	struct relay_msg *m;
-	uint64_t expect;
 
 	if (link->state != LINK_HELLO) {
 		link_drop(link, "HELLO in the middle of a session");
@@ -478,8 +476,24 @@ static void on_hello(struct link *link, const uint8_t *payload, uint32_t len)
 		return;
 	}
 
-	/* The peer tells what it holds of ours (everything below
-	 * rx_next_msn) and what it is done with (up to acked_msn). */
+	/* What the peer says of our stream is acted on only once AUTH has
+	 * proved it holds the key (on_auth): an unauthenticated HELLO must
+	 * not make us free or renumber anything. */
+
+	set_state(link, LINK_AUTH);
+	put_frame(link, WIRE_AUTH, proof, WIRE_MAC_SIZE, NULL, 0);
+	flush_out(link);
+}
+
+/* The peer's HELLO, now authenticated, tells what it holds of ours
+ * (everything below rx_next_msn) and what it is done with (up to
+ * acked_msn): free, keep, renumber and resend accordingly. */
+static void resume_stream(struct link *link)
+{
+	const struct wire_hello *peer = &link->peer_hello;
+	struct relay_msg *m;
+	uint64_t expect;
+
 	expect = peer->rx_next_msn ? peer->rx_next_msn : 1;
 	if (link->peer_boot_id && link->peer_boot_id == peer->boot_id) {
 		/* The same peer process as before, and we are too (a peer
@@ -507,10 +521,6 @@ static void on_hello(struct link *link, const uint8_t *payload, uint32_t len)
 		link->unsent_bytes = link->unacked.bytes;
 	}
 	link->peer_boot_id = peer->boot_id;
-
-	set_state(link, LINK_AUTH);
-	put_frame(link, WIRE_AUTH, proof, WIRE_MAC_SIZE, NULL, 0);
-	flush_out(link);
 }
 
 static void on_auth(struct link *link, const uint8_t *payload, uint32_t len)
@@ -530,6 +540,7 @@ static void on_auth(struct link *link, const uint8_t *payload, uint32_t len)
 	}
 	link->consecutive_auth_failures = 0;
 	link->counters.sessions++;
+	resume_stream(link);
 	set_state(link, LINK_UP);
 	relay_log(0, "link %s: up with %s (%s), resuming at msn %llu", link->cfg->name,
 	          link->peer_hello.hvid, link->peer_desc, (unsigned long long)link->next_msn);
@@ -855,6 +866,7 @@ void link_send_undeliverable(struct link *link, const struct relay_msg *msg, int
 	    .src = msg->src,
 	    .dst = msg->dst,
 	    .error = (uint32_t)error,
+	    .flags = msg->routed ? WIRE_DATA_ROUTED : 0,
 	};
 	uint8_t out[WIRE_UNDELIVERABLE_SIZE];
 

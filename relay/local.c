@@ -396,7 +396,10 @@ static struct local_port *port_for_remote(struct relay *relay, const struct wire
 		 * holds nothing we still answer for. */
 		for (i = 0; i < local->nports; i++) {
 			p = &local->ports[i];
-			if (p->kind == PORT_PROXY && !p->pend_count &&
+			/* Its ring must hold nothing: neither messages read
+			 * and not finished, nor messages not read yet. */
+			if (p->kind == PORT_PROXY && !p->pend_count && !p->blocked &&
+			    !argo_ring_used(p->ring->shared, p->ring->len) &&
 			    (!victim || p->last_used < victim->last_used))
 				victim = p;
 		}
@@ -490,6 +493,10 @@ static int try_send(struct relay *relay, struct relay_msg *msg)
 	uint64_t tag;
 	ssize_t n;
 
+	/* A copy of a message delivered before goes no further, whatever
+	 * else would have happened to it. */
+	if (dedup_seen(relay, msg))
+		return 2;
 	if (msg->routed) {
 		/* From the routed port, the global source in front. */
 		struct argo_gaddr src = {.domid = msg->src.domid, .port = msg->src.port};
@@ -505,8 +512,6 @@ static int try_send(struct relay *relay, struct relay_msg *msg)
 	}
 	if (!p)
 		return err;
-	if (dedup_seen(relay, msg))
-		return 2;
 	addr.src.aport = p->port;
 	addr.src.domain_id = XEN_ARGO_DOMID_ANY;
 	tag = dedup_begin(relay, msg);
@@ -529,6 +534,10 @@ void local_deliver(struct relay *relay, struct relay_msg *msg)
 	struct hold *h = find_hold(local, msg->dst.domid, msg->dst.port);
 	int ret;
 
+	if (dedup_seen(relay, msg)) {
+		delivered(relay, msg, true);
+		return;
+	}
 	if (!config_policy_allows(relay->config, &msg->src, &msg->dst)) {
 		relay_undeliverable(relay, msg, EACCES);
 		return;
@@ -612,13 +621,17 @@ static void report_to_guest(struct relay *relay, const struct local_port *from, 
 
 void local_report_undeliverable(struct relay *relay, const struct wire_undeliverable *u)
 {
+	struct local *local = relay->local;
+	const struct local_port *p = NULL;
 	int err;
-	const struct local_port *p = port_for_remote(relay, &u->dst, u->src.domid, false, &err);
 
-	/* No import or proxy port stands for that destination: the guest
-	 * sent to it in routed mode. */
-	if (!p && relay->local->routed >= 0)
-		p = &relay->local->ports[relay->local->routed];
+	/* The report comes from the port the guest sent to: the routed port
+	 * for a routed message, else the import or proxy port that stands
+	 * for the destination. */
+	if (u->flags & WIRE_DATA_ROUTED)
+		p = local->routed >= 0 ? &local->ports[local->routed] : NULL;
+	else
+		p = port_for_remote(relay, &u->dst, u->src.domid, false, &err);
 	if (p)
 		report_to_guest(relay, p, u->src.domid, u->src.port, &u->dst, u->error);
 }
@@ -734,6 +747,7 @@ static void drain_port(struct relay *relay, struct local_port *p)
 			 * goes back to the sender as EINVAL, below). */
 			struct argo_gaddr g;
 
+			msg->routed = true;
 			bad_header =
 			    n < ARGO_ROUTED_HDR_SIZE || argo_routed_hdr_get(msg->data, &g) < 0;
 			if (!bad_header) {
@@ -749,7 +763,6 @@ static void drain_port(struct relay *relay, struct local_port *p)
 				msg->len -= ARGO_ROUTED_HDR_SIZE;
 				relay->held_bytes -= ARGO_ROUTED_HDR_SIZE;
 				memmove(msg->data, msg->data + ARGO_ROUTED_HDR_SIZE, msg->len);
-				msg->routed = true;
 			}
 		}
 		p->pend[(p->pend_head + p->pend_count) % p->pend_cap] =

@@ -238,8 +238,11 @@ void relay_undeliverable(struct relay *relay, struct relay_msg *msg, int error)
 		          msg->dst.domid, msg->dst.port, why);
 	}
 	if (strcmp(msg->src.hvid, relay->config->hvid) == 0) {
-		struct wire_undeliverable u = {
-		    .msn = msg->msn, .src = msg->src, .dst = msg->dst, .error = (uint32_t)error};
+		struct wire_undeliverable u = {.msn = msg->msn,
+		                               .src = msg->src,
+		                               .dst = msg->dst,
+		                               .error = (uint32_t)error,
+		                               .flags = msg->routed ? WIRE_DATA_ROUTED : 0};
 
 		local_report_undeliverable(relay, &u);
 	} else {

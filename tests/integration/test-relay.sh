@@ -698,8 +698,10 @@ case_netns_side_link() {
 # echo answers the global source it was given, in routed mode too. Then the
 # errors, as routed mode surfaces them (the errno Xen would give): no ring
 # at l0:5:7001 (allowed by policy) is ECONNREFUSED, l0:5:7002 (denied) is
-# EACCES, and an hvid no relay knows is EHOSTUNREACH. A routed message with
-# a bad header is reported too, not forwarded.
+# EACCES, and an hvid no relay knows is EHOSTUNREACH (and l0:5:7000 once
+# the echo is gone: ECONNREFUSED in routed mode, although l2 also imports
+# that address). A routed message with a bad header is reported too (EINVAL),
+# not forwarded.
 case_routed_mode() {
 	local dir rc=0 why="" epid out n
 	dir=$(mktemp -d /tmp/argo-relay-test.XXXXXX)
@@ -751,6 +753,14 @@ rule = allow src l2 dst nowhere" chain_up "$dir" "$BIN" 3 unix; then
 	fi
 	kill -TERM "$epid" 2>/dev/null
 	wait "$epid" 2>/dev/null
+	# l2 also imports l0:5:7000 on port 7000: a routed message's report must
+	# still come back in routed mode, not from that import port.
+	if [ $rc -eq 0 ]; then
+		out=$("$BIN/argo-ping" --fabric "sim:$dir/l2.sock" --global l0:5:7000 --relay 0 \
+			--count 2 --size 64 --timeout 5000 --port 40003 2>&1)
+		grep -qF "request #1 undeliverable: Connection refused (l0:5:7000, routed mode)" <<<"$out" ||
+			{ rc=1; why="routed report for l0:5:7000 with no echo: $out"; }
+	fi
 	result routed-mode $rc "$why (logs in $dir)"
 	[ $rc -eq 0 ] && echo "    $ok_line"
 	end_case routed-mode "$dir" $rc

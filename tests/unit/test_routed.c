@@ -206,7 +206,17 @@ static void test_recv_reports(void)
 		CU_ASSERT_STRING_EQUAL(src.hvid, "l0");
 		CU_ASSERT_EQUAL(src.port, 7000);
 	}
+	/* A report about a message whose routed header was unreadable names
+	 * no destination: EINVAL, with an empty source. */
+	memset(report, 0, sizeof(report));
+	report[0] = EINVAL;
+	deliver(t, RELAY, ARGO_ROUTED_PORT, ARGO_MSGTYPE_UNDELIVERABLE, report, sizeof(report),
+	        NULL, 0);
+	CU_ASSERT_EQUAL(argo_routed_recv(&t->handle, RELAY, &src, NULL, buf, sizeof(buf)),
+	                -EINVAL);
+	CU_ASSERT_STRING_EQUAL(src.hvid, "");
 	/* A report with an error of 0 or a bad length is not believed. */
+	memcpy(report + 4, hdr_l0_5_7000 + 8, 24);
 	memset(report + 0, 0, 4);
 	deliver(t, RELAY, ARGO_ROUTED_PORT, ARGO_MSGTYPE_UNDELIVERABLE, report, sizeof(report),
 	        NULL, 0);

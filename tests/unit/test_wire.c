@@ -223,6 +223,7 @@ static struct wire_undeliverable sample_undeliverable(void)
 	u.dst.domid = 0x7FF4;
 	u.dst.port = 0x12345678u;
 	u.error = EHOSTUNREACH;
+	u.flags = WIRE_DATA_ROUTED;
 	return u;
 }
 
@@ -236,7 +237,8 @@ static const uint8_t undeliverable_bytes[WIRE_UNDELIVERABLE_SIZE] = {
     /* 48 dst.domid */ 0xF4, 0x7F,
     /* 50 dst.reserved */ 0x00, 0x00,
     /* 52 dst.port */ 0x78, 0x56, 0x34, 0x12,
-    /* 56 error EHOSTUNREACH (113 on Linux) */ 0x71, 0x00, 0x00, 0x00};
+    /* 56 error EHOSTUNREACH (113 on Linux) */ 0x71, 0x00, 0x00, 0x00,
+    /* 60 flags: routed */ 0x01, 0x00, 0x00, 0x00};
 
 static const uint8_t close_bytes[4 + 12] = {
     /* 0 reason */ 0x03, 0x00, 0x00, 0x00,
@@ -446,7 +448,7 @@ static const struct {
     {WIRE_DATA, 80, 80 + 0xFFFFE0},
     {WIRE_ACK, 16, 16},
     {WIRE_ROUTES, 4, 4 + 20 * 1024},
-    {WIRE_UNDELIVERABLE, 60, 60},
+    {WIRE_UNDELIVERABLE, 64, 64},
     {WIRE_PING, 8, 8},
     {WIRE_PONG, 8, 8},
     {WIRE_CLOSE, 4, 4 + 128},
@@ -1072,14 +1074,14 @@ static void test_routes_decoder_refuses(void)
 static void test_undeliverable(void)
 {
 	struct wire_undeliverable u = sample_undeliverable(), back;
-	uint8_t *out = malloc(60);
+	uint8_t *out = malloc(64);
 	const char *why = NULL;
-	uint8_t b[60];
+	uint8_t b[64];
 
 	CU_ASSERT_FATAL(out != NULL);
-	CU_ASSERT_EQUAL(wire_put_undeliverable(out, 60, &u), 60);
-	CU_ASSERT_EQUAL(memcmp(out, undeliverable_bytes, 60), 0);
-	CU_ASSERT_EQUAL(wire_parse_undeliverable(out, 60, &back, &why), 0);
+	CU_ASSERT_EQUAL(wire_put_undeliverable(out, 64, &u), 64);
+	CU_ASSERT_EQUAL(memcmp(out, undeliverable_bytes, 64), 0);
+	CU_ASSERT_EQUAL(wire_parse_undeliverable(out, 64, &back, &why), 0);
 	CU_ASSERT_EQUAL(back.msn, 7);
 	CU_ASSERT_STRING_EQUAL(back.src.hvid, "l1");
 	CU_ASSERT_EQUAL(back.src.domid, 1);
@@ -1088,45 +1090,52 @@ static void test_undeliverable(void)
 	CU_ASSERT_EQUAL(back.dst.domid, 0x7FF4);
 	CU_ASSERT_EQUAL(back.dst.port, 0x12345678u);
 	CU_ASSERT_EQUAL(back.error, EHOSTUNREACH);
-	CU_ASSERT_EQUAL(wire_put_undeliverable(out, 59, &u), -EMSGSIZE);
+	CU_ASSERT_EQUAL(back.flags, WIRE_DATA_ROUTED);
+	CU_ASSERT_EQUAL(wire_put_undeliverable(out, 63, &u), -EMSGSIZE);
 	u.error = 0;
-	CU_ASSERT_EQUAL(wire_put_undeliverable(out, 60, &u), -EMSGSIZE);
+	CU_ASSERT_EQUAL(wire_put_undeliverable(out, 64, &u), -EMSGSIZE);
 	u.error = 4096;
-	CU_ASSERT_EQUAL(wire_put_undeliverable(out, 60, &u), -EMSGSIZE);
+	CU_ASSERT_EQUAL(wire_put_undeliverable(out, 64, &u), -EMSGSIZE);
 	u = sample_undeliverable();
 	u.msn = 0;
-	CU_ASSERT_EQUAL(wire_put_undeliverable(out, 60, &u), -EMSGSIZE);
+	CU_ASSERT_EQUAL(wire_put_undeliverable(out, 64, &u), -EMSGSIZE);
 	free(out);
 
-	CHECK_BAD(wire_parse_undeliverable(undeliverable_bytes, 59, &back, &why), why, "length");
-	CHECK_BAD(wire_parse_undeliverable(undeliverable_bytes, 61, &back, &why), why, "length");
-	memcpy(b, undeliverable_bytes, 60);
+	CHECK_BAD(wire_parse_undeliverable(undeliverable_bytes, 63, &back, &why), why, "length");
+	CHECK_BAD(wire_parse_undeliverable(undeliverable_bytes, 65, &back, &why), why, "length");
+	memcpy(b, undeliverable_bytes, 64);
 	b[0] = 0;
-	CHECK_BAD(wire_parse_undeliverable(b, 60, &back, &why), why, "msn");
-	memcpy(b, undeliverable_bytes, 60);
+	CHECK_BAD(wire_parse_undeliverable(b, 64, &back, &why), why, "msn");
+	memcpy(b, undeliverable_bytes, 64);
 	memset(b + 56, 0, 4);
-	CHECK_BAD(wire_parse_undeliverable(b, 60, &back, &why), why, "error");
+	CHECK_BAD(wire_parse_undeliverable(b, 64, &back, &why), why, "error");
 	put_le(b + 56, 4096, 4);
-	CHECK_BAD(wire_parse_undeliverable(b, 60, &back, &why), why, "error");
+	CHECK_BAD(wire_parse_undeliverable(b, 64, &back, &why), why, "error");
 	put_le(b + 56, 0x80000000u, 4); /* a negative errno */
-	CHECK_BAD(wire_parse_undeliverable(b, 60, &back, &why), why, "error");
+	CHECK_BAD(wire_parse_undeliverable(b, 64, &back, &why), why, "error");
 	put_le(b + 56, 4095, 4);
-	CU_ASSERT_EQUAL(wire_parse_undeliverable(b, 60, &back, &why), 0);
-	memcpy(b, undeliverable_bytes, 60);
+	CU_ASSERT_EQUAL(wire_parse_undeliverable(b, 64, &back, &why), 0);
+	memcpy(b, undeliverable_bytes, 64);
 	b[26] = 1;
-	CHECK_BAD(wire_parse_undeliverable(b, 60, &back, &why), why, "src address reserved");
-	memcpy(b, undeliverable_bytes, 60);
+	CHECK_BAD(wire_parse_undeliverable(b, 64, &back, &why), why, "src address reserved");
+	memcpy(b, undeliverable_bytes, 64);
 	b[51] = 1;
-	CHECK_BAD(wire_parse_undeliverable(b, 60, &back, &why), why, "dst address reserved");
-	memcpy(b, undeliverable_bytes, 60);
+	CHECK_BAD(wire_parse_undeliverable(b, 64, &back, &why), why, "dst address reserved");
+	memcpy(b, undeliverable_bytes, 64);
 	b[8] = 0;
-	CHECK_BAD(wire_parse_undeliverable(b, 60, &back, &why), why, "src hvid is empty");
-	memcpy(b, undeliverable_bytes, 60);
+	CHECK_BAD(wire_parse_undeliverable(b, 64, &back, &why), why, "src hvid is empty");
+	memcpy(b, undeliverable_bytes, 64);
 	b[32 + 15] = 'x';
-	CHECK_BAD(wire_parse_undeliverable(b, 60, &back, &why), why, "dst hvid has non-zero");
-	memcpy(b, undeliverable_bytes, 60);
+	CHECK_BAD(wire_parse_undeliverable(b, 64, &back, &why), why, "dst hvid has non-zero");
+	memcpy(b, undeliverable_bytes, 64);
 	b[32] = '#';
-	CHECK_BAD(wire_parse_undeliverable(b, 60, &back, &why), why, "dst hvid has a byte");
+	CHECK_BAD(wire_parse_undeliverable(b, 64, &back, &why), why, "dst hvid has a byte");
+	memcpy(b, undeliverable_bytes, 64);
+	b[60] = 2;
+	CHECK_BAD(wire_parse_undeliverable(b, 64, &back, &why), why, "flags");
+	memcpy(b, undeliverable_bytes, 64);
+	b[63] = 0x80;
+	CHECK_BAD(wire_parse_undeliverable(b, 64, &back, &why), why, "flags");
 }
 
 /* ---------------------------------------------------------------------------
