@@ -48,7 +48,7 @@ PROGRAMS += $(BIN)/argo-relayd $(BIN)/argo-relayctl $(BIN)/argo-stream
 PROGRAMS += $(BIN)/argo-conformance-peer
 TESTS := $(BIN)/test-ring $(BIN)/test-routed $(BIN)/test-sim-fabric $(BIN)/test-simd-hostile
 TESTS += $(BIN)/test-wire $(BIN)/test-auth
-TESTS += $(BIN)/test-relay-config $(BIN)/test-transport
+TESTS += $(BIN)/test-relay-config $(BIN)/test-transport $(BIN)/test-dedup
 # A man in the middle of relay links, for tests/integration/test-relay.sh.
 TESTS += $(BIN)/test-mitm
 
@@ -103,6 +103,11 @@ $(BIN)/argo-stream: $(call obj,common/tools/argo-stream.c) $(LIBARGO)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BIN)/test-ring: $(call obj,tests/unit/test_ring.c) $(LIBARGO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -lcunit $(LDLIBS) -o $@
+
+# relay/dedup.c alone, with the fabric and the relay's log stubbed.
+$(BIN)/test-dedup: $(call obj,tests/unit/test_dedup.c relay/dedup.c)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -lcunit $(LDLIBS) -o $@
 

@@ -130,6 +130,7 @@ for variant in plain san; do
 	export ARGO_SIMD="$bin/argo-simd"
 	run_suite "$variant:unit-ring" "$bin/test-ring"
 	run_suite "$variant:unit-routed" "$bin/test-routed"
+	run_suite "$variant:unit-dedup" "$bin/test-dedup"
 	run_suite "$variant:unit-sim-fabric" "$bin/test-sim-fabric"
 	run_suite "$variant:unit-wire" "$bin/test-wire"
 	run_suite "$variant:unit-auth" "$bin/test-auth"

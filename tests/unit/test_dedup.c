@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the relay's delivered-messages table (relay/dedup.c): what
+ * counts as a copy, what survives a restart (the file in state_dir), how
+ * the one delivery in flight is settled with the fabric's send tag, and
+ * what happens when the table is full. The fabric is a stub here: its last
+ * send tag is a variable the test sets, as argo-simd would have recorded it.
+ */
+#define _GNU_SOURCE
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "relay.h"
+
+/* ---- stubs for what dedup.c uses from the relay and libargo ---- */
+
+static uint64_t fabric_tag;    /* the fabric's record of the last tagged send */
+static int fabric_tag_err;     /* what argo_last_send_tag returns */
+static unsigned int log_lines; /* relay_log calls at level 0 */
+
+int argo_last_send_tag(struct argo_fabric *fabric, uint64_t *tag)
+{
+	(void)fabric;
+	*tag = fabric_tag;
+	return fabric_tag_err;
+}
+
+const char *argo_strerror(int err)
+{
+	return strerror(-err);
+}
+
+void relay_log(int level, const char *fmt, ...)
+{
+	(void)fmt;
+	if (level == 0)
+		log_lines++;
+}
+
+void strbuf_add(struct strbuf *sb, const char *fmt, ...)
+{
+	(void)sb;
+	(void)fmt;
+}
+
+/* ---- helpers ---- */
+
+static struct relay_config config;
+static struct relay relay;
+static char dir[] = "/tmp/argo-dedup-test.XXXXXX";
+
+static void open_table(void)
+{
+	relay.config = &config;
+	CU_ASSERT_FATAL(dedup_open(&relay) == 0);
+}
+
+static struct relay_msg msg_for(uint64_t epoch, uint32_t index, uint32_t dst_port)
+{
+	struct relay_msg m;
+
+	memset(&m, 0, sizeof(m));
+	strcpy(m.src.hvid, "l2");
+	m.src.domid = 3;
+	m.src.port = 40000;
+	strcpy(m.dst.hvid, "l0");
+	m.dst.domid = 5;
+	m.dst.port = dst_port;
+	m.origin.epoch = epoch;
+	m.origin.index = index;
+	return m;
+}
+
+/* One delivery as local.c makes it: begin, the send, end. */
+static void deliver(const struct relay_msg *m, bool ok)
+{
+	uint64_t tag = dedup_begin(&relay, m);
+
+	if (ok && tag)
+		fabric_tag = tag; /* the fabric records it with the send */
+	dedup_end(&relay, ok);
+}
+
+static void fresh(void)
+{
+	char path[sizeof(dir) + 16];
+
+	dedup_close(&relay);
+	snprintf(path, sizeof(path), "%s/delivered", dir);
+	unlink(path);
+	fabric_tag = 0;
+	fabric_tag_err = 0;
+	log_lines = 0;
+	open_table();
+}
+
+/* ---- tests ---- */
+
+static void test_copies_and_window(void)
+{
+	struct relay_msg m;
+
+	fresh();
+	m = msg_for(77, 10, 7000);
+	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+	deliver(&m, true);
+	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+	m.origin.index = 9;
+	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+	m.origin.index = 11;
+	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+	/* Another destination, epoch or source is another stream. */
+	m = msg_for(77, 10, 7001);
+	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+	m = msg_for(78, 10, 7000);
+	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+	m = msg_for(77, 10, 7000);
+	strcpy(m.src.hvid, "l1");
+	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+	/* The window: a copy is at most 2^24 below; a new message may be any
+	 * distance above, even more than 2^31 (a routed port feeding many
+	 * destinations), and across the 2^32 wrap. */
+	m = msg_for(77, 10 - (1u << 24) + 1, 7000);
+	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+	m.origin.index = 10 - (1u << 24);
+	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+	m.origin.index = 10 + (1u << 31) + 5;
+	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+	m = msg_for(77, 0xFFFFFFF0u, 7002);
+	deliver(&m, true);
+	m.origin.index = 3; /* after the wrap */
+	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+	deliver(&m, true);
+	m.origin.index = 0xFFFFFFF5u; /* before the wrap: a copy */
+	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+}
+
+static void test_failed_send_leaves_nothing(void)
+{
+	struct relay_msg m = msg_for(5, 1, 7000);
+
+	fresh();
+	deliver(&m, false);
+	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+	CU_ASSERT_EQUAL(fabric_tag, 0);
+	deliver(&m, true);
+	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+}
+
+static void test_survives_restart(void)
+{
+	struct relay_msg m = msg_for(9, 100, 7000);
+
+	fresh();
+	deliver(&m, true);
+	dedup_close(&relay);
+	open_table();
+	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+	m.origin.index = 101;
+	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+}
+
+/* Killed between the send and the record: the fabric's tag decides. */
+static void test_settle_in_flight(void)
+{
+	struct relay_msg m = msg_for(4, 50, 7000);
+	uint64_t tag;
+
+	fresh();
+	tag = dedup_begin(&relay, &m);
+	CU_ASSERT(tag != 0);
+	fabric_tag = tag; /* the send happened; the process died here */
+	dedup_close(&relay);
+	open_table();
+	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+
+	m = msg_for(4, 51, 7000);
+	tag = dedup_begin(&relay, &m);
+	/* died before the send: the fabric still has the previous tag */
+	dedup_close(&relay);
+	open_table();
+	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+	/* The next tag is never one the fabric already holds. */
+	CU_ASSERT(dedup_begin(&relay, &m) > fabric_tag);
+	dedup_end(&relay, false);
+	(void)tag;
+}
+
+/* A file started afresh while the fabric kept its last tag (from the old
+ * file): new tags start above it, so a stale intent cannot look done. */
+static void test_tags_never_go_back(void)
+{
+	struct relay_msg m = msg_for(1, 1, 7000);
+
+	fresh();
+	dedup_close(&relay);
+	fabric_tag = 1000;
+	open_table();
+	CU_ASSERT(dedup_begin(&relay, &m) == 1001);
+	dedup_end(&relay, false);
+}
+
+/* Without tags from the fabric (the xen backend before it had them): a
+ * warning, untagged sends, and the table still works. */
+static void test_no_tags(void)
+{
+	struct relay_msg m = msg_for(2, 7, 7000);
+
+	fresh();
+	dedup_close(&relay);
+	fabric_tag_err = -EOPNOTSUPP;
+	log_lines = 0;
+	open_table();
+	CU_ASSERT(log_lines >= 1);
+	CU_ASSERT_EQUAL(dedup_begin(&relay, &m), 0);
+	dedup_end(&relay, true);
+	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+	fabric_tag_err = 0;
+}
+
+static void test_full_table(void)
+{
+	struct relay_msg m;
+	uint32_t i;
+
+	fresh();
+	for (i = 0; i < 8192; i++) {
+		m = msg_for(1000 + i, 1, 7000);
+		deliver(&m, true);
+	}
+	m = msg_for(1000, 1, 7000);
+	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+	/* Stream 1000 is used again: now 1001 is the oldest. */
+	m.origin.index = 2;
+	deliver(&m, true);
+	log_lines = 0;
+	m = msg_for(99999, 1, 7000);
+	deliver(&m, true);
+	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+	CU_ASSERT_EQUAL(log_lines, 1);
+	m = msg_for(1001, 1, 7000);
+	CU_ASSERT_FALSE(dedup_seen(&relay, &m)); /* it made room */
+	m = msg_for(1000, 2, 7000);
+	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+	m = msg_for(1002, 1, 7000);
+	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+}
+
+static void test_foreign_file(void)
+{
+	char path[sizeof(dir) + 16];
+	FILE *f;
+	struct relay_msg m = msg_for(3, 3, 7000);
+
+	fresh();
+	deliver(&m, true);
+	dedup_close(&relay);
+	snprintf(path, sizeof(path), "%s/delivered", dir);
+	f = fopen(path, "r+");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs("not a table", f);
+	fclose(f);
+	log_lines = 0;
+	open_table();
+	CU_ASSERT_EQUAL(log_lines, 1);
+	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	unsigned int run, failed;
+
+	if (!mkdtemp(dir))
+		return 2;
+	memcpy(config.state_dir, dir, sizeof(dir));
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	s = CU_add_suite("delivered-messages table", NULL, NULL);
+	if (!s || !CU_add_test(s, "copies_and_window", test_copies_and_window) ||
+	    !CU_add_test(s, "failed_send_leaves_nothing", test_failed_send_leaves_nothing) ||
+	    !CU_add_test(s, "survives_restart", test_survives_restart) ||
+	    !CU_add_test(s, "settle_in_flight", test_settle_in_flight) ||
+	    !CU_add_test(s, "tags_never_go_back", test_tags_never_go_back) ||
+	    !CU_add_test(s, "no_tags", test_no_tags) ||
+	    !CU_add_test(s, "full_table", test_full_table) ||
+	    !CU_add_test(s, "foreign_file", test_foreign_file)) {
+		CU_cleanup_registry();
+		return 2;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	run = CU_get_number_of_tests_run();
+	failed = CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	dedup_close(&relay);
+	{
+		char path[sizeof(dir) + 16];
+
+		snprintf(path, sizeof(path), "%s/delivered", dir);
+		unlink(path);
+		rmdir(dir);
+	}
+	printf("%u passed, %u failed\n", run - failed, failed);
+	return failed ? 1 : 0;
+}
