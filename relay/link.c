@@ -161,6 +161,10 @@ static uint64_t grant_now(const struct link *link)
  * ACK_DELAY_US in relayd.c).
  */
 #define ACK_EVERY 64
+/* ...or when this many message bytes are done and not acknowledged: the
+ * sender keeps them in its ring until then, and a ring holds only a few
+ * large messages (a 256 KiB ring, four of 64 KiB). */
+#define ACK_BYTES (64u * 1024)
 
 static void maybe_ack(struct link *link, bool urgent)
 {
@@ -178,6 +182,7 @@ static void maybe_ack(struct link *link, bool urgent)
 	peer_left = link->granted > link->received_bytes ? link->granted - link->received_bytes : 0;
 	need = (urgent && (acked != link->rx_acked_msn || grant != link->granted)) ||
 	       acked - link->rx_acked_msn >= ACK_EVERY ||
+	       (acked != link->rx_acked_msn && link->done_bytes_unacked >= ACK_BYTES) ||
 	       (grant > link->granted && peer_left < window / 4) ||
 	       grant - link->granted >= window / 2;
 	if (!need) {
@@ -192,6 +197,7 @@ static void maybe_ack(struct link *link, bool urgent)
 		return;
 	link->rx_acked_msn = acked;
 	link->granted = grant;
+	link->done_bytes_unacked = 0;
 }
 
 /* The done flags: one bit per msn in flight, in a circular bitmap. */
@@ -248,6 +254,7 @@ void link_ack_now(struct link *link)
 void link_rx_done(struct link *link, uint64_t msn, uint32_t len)
 {
 	link->held_from_peer -= len < link->held_from_peer ? len : link->held_from_peer;
+	link->done_bytes_unacked += len;
 	if (msn > link->rx_done_msn && msn < link->rx_next_msn) {
 		set_done_bit(link, msn, true);
 		while (link->rx_done_msn + 1 < link->rx_next_msn &&
@@ -766,8 +773,10 @@ static bool handle_frame(struct link *link, const struct wire_header *hdr, const
 
 static void read_frames(struct link *link)
 {
-	for (;;) {
-		size_t off = 0;
+	bool drained = false;
+
+	while (!drained) {
+		size_t off = 0, want;
 		ssize_t n;
 
 		if (link->in_cap - link->in_len < IN_INITIAL / 2) {
@@ -781,7 +790,8 @@ static void read_frames(struct link *link)
 			link->in = p;
 			link->in_cap = cap;
 		}
-		n = read(link->fd, link->in + link->in_len, link->in_cap - link->in_len);
+		want = link->in_cap - link->in_len;
+		n = read(link->fd, link->in + link->in_len, want);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -795,6 +805,10 @@ static void read_frames(struct link *link)
 		}
 		link->in_len += (size_t)n;
 		link->counters.bytes_rx += (uint64_t)n;
+		/* The socket had less than we asked for: it is empty now, and
+		 * epoll (level-triggered) says when more comes; no read just
+		 * to be told EAGAIN. */
+		drained = (size_t)n < want;
 
 		/* Every complete frame in the buffer. */
 		while (link->fd >= 0) {

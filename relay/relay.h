@@ -105,10 +105,11 @@ struct link {
 
 	/* Reliable stream, kept across sessions of one pair of relay boots. */
 	uint64_t peer_boot_id;
-	uint64_t next_msn;     /* msn of the next new message to queue */
-	uint64_t rx_next_msn;  /* next msn we expect from the peer */
-	uint64_t rx_done_msn;  /* every msn up to this one has left our custody */
-	uint64_t rx_acked_msn; /* highest msn we acknowledged (<= rx_done_msn) */
+	uint64_t next_msn;           /* msn of the next new message to queue */
+	uint64_t rx_next_msn;        /* next msn we expect from the peer */
+	uint64_t rx_done_msn;        /* every msn up to this one has left our custody */
+	uint64_t rx_acked_msn;       /* highest msn we acknowledged (<= rx_done_msn) */
+	uint64_t done_bytes_unacked; /* message bytes done since our last ACK */
 	/* Done flags of msns rx_done_msn+1 .. rx_next_msn-1: bit (msn % cap),
 	 * cap a power of two, grown as needed. */
 	uint8_t *rx_done_bits;

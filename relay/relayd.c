@@ -28,20 +28,21 @@
 #include "relay.h"
 
 #define TICK_MS 50
-/* How long an acknowledgement may wait for others to join it. The sender
- * keeps a message in its ring until the ack reaches it (one per hop), so
- * this bounds the ring space a quiet stream holds; TCP's delayed ACK, but
- * short, since a relay acks for a whole chain. */
-#define ACK_DELAY_US 1000
+/* How long an acknowledgement may wait for others to join it (or for DATA
+ * going the other way to carry it). The sender keeps a message in its ring
+ * until the ack reaches it, so this bounds how long a quiet stream holds
+ * ring space; busy streams are acknowledged every 64 messages or 64 KiB
+ * (link.c). The deadline is the epoll_wait time-out: no timer to arm. */
+#define ACK_DELAY_MS 10
 
 int relay_verbose;
 static int epoll_fd = -1;
 static struct relay the_relay;
-static int signal_fd = -1, timer_fd = -1, ack_timer_fd = -1;
-static bool ack_timer_armed;
+static int signal_fd = -1, timer_fd = -1;
+static uint64_t ack_deadline_ms; /* 0: no acknowledgement is waiting */
 
 /* epoll tags that are not links. */
-static char tag_fabric, tag_signal, tag_timer, tag_control, tag_ack_timer;
+static char tag_fabric, tag_signal, tag_timer, tag_control;
 
 uint64_t relay_now_us(void)
 {
@@ -87,23 +88,29 @@ void relay_unwatch(struct relay *relay, int fd)
 
 void relay_ack_soon(struct relay *relay)
 {
-	struct itimerspec when = {.it_value = {.tv_nsec = ACK_DELAY_US * 1000L}};
-
 	(void)relay;
-	if (ack_timer_armed || ack_timer_fd < 0)
-		return;
-	if (timerfd_settime(ack_timer_fd, 0, &when, NULL) == 0)
-		ack_timer_armed = true;
+	if (!ack_deadline_ms)
+		ack_deadline_ms = relay_now_ms() + ACK_DELAY_MS;
 }
 
-static void on_ack_timer(struct relay *relay)
+/* The epoll_wait time-out: until the acknowledgement deadline, if any. */
+static int ack_wait_ms(void)
 {
-	uint64_t expirations;
+	uint64_t now;
+
+	if (!ack_deadline_ms)
+		return -1;
+	now = relay_now_ms();
+	return now >= ack_deadline_ms ? 0 : (int)(ack_deadline_ms - now);
+}
+
+static void send_due_acks(struct relay *relay)
+{
 	int i;
 
-	if (read(ack_timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
-		relay_log(0, "ack timer: %s", strerror(errno));
-	ack_timer_armed = false;
+	if (!ack_deadline_ms || relay_now_ms() < ack_deadline_ms)
+		return;
+	ack_deadline_ms = 0;
 	for (i = 0; i < relay->nlinks; i++)
 		link_ack_now(&relay->links[i]);
 }
@@ -289,13 +296,10 @@ static int setup(struct relay *relay)
 	signal(SIGPIPE, SIG_IGN);
 	signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	ack_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (signal_fd < 0 || timer_fd < 0 || ack_timer_fd < 0 ||
-	    timerfd_settime(timer_fd, 0, &tick, NULL) < 0)
+	if (signal_fd < 0 || timer_fd < 0 || timerfd_settime(timer_fd, 0, &tick, NULL) < 0)
 		return -errno;
 	relay_watch(relay, signal_fd, EPOLLIN, &tag_signal);
 	relay_watch(relay, timer_fd, EPOLLIN, &tag_timer);
-	relay_watch(relay, ack_timer_fd, EPOLLIN, &tag_ack_timer);
 
 	ret = argo_open(relay->config->fabric, &relay->fabric);
 	if (ret < 0) {
@@ -344,7 +348,7 @@ static void run(struct relay *relay)
 	int n, i;
 
 	for (;;) {
-		n = epoll_wait(epoll_fd, events, 64, -1);
+		n = epoll_wait(epoll_fd, events, 64, ack_wait_ms());
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -358,8 +362,7 @@ static void run(struct relay *relay)
 				return;
 			if (tag == &tag_timer)
 				on_tick(relay);
-			else if (tag == &tag_ack_timer)
-				on_ack_timer(relay);
+
 			else if (tag == &tag_fabric)
 				local_on_event(relay);
 			else if (tag == &tag_control)
@@ -377,6 +380,7 @@ static void run(struct relay *relay)
 				              events[i].events);
 			}
 		}
+		send_due_acks(relay);
 		/* Ring space released this round is announced once. */
 		local_flush(relay);
 		/* Route changes are announced once per round, not per frame. */
