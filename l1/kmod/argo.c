@@ -13,7 +13,11 @@
  *  - copies: SENDV bounces the payload through kernel memory and NOTIFY
  *    copies the ring_data array, so every handle Xen sees is kernel memory;
  *  - ownership: every ring belongs to the file that registered it and is
- *    unregistered when that file is released;
+ *    unregistered when that file is released, unless it was registered
+ *    persistent: then it stays registered, orphaned, until a later file
+ *    adopts it (ADOPT), so that a killed process's successor finds its rings
+ *    with their contents, as the domain (which did not die) still has them;
+ *  - send tags: a tagged SENDV records its tag once Xen took the message;
  *  - events: VIRQ_ARGO feeds one counter that every fd can poll and read.
  *
  * Arguments are otherwise handed to Xen unchanged (pads included), and its
@@ -36,12 +40,14 @@
  * through asm/xen/hypercall.h); a 32-bit kernel would need the compat
  * layout of xen_argo_iov.
  *
- * Locking: argo_lock serialises register, unregister, release and mmap
- * against the one list of rings. Rings are named per domain in Xen, not per
- * fd (a second registration of the same aport and partner through another
- * fd takes the ring over), so the bookkeeping is domain-wide too. No user
- * memory is touched while argo_lock is held: mmap() takes it under the
- * mmap lock, so a fault under it could deadlock.
+ * Locking: argo_lock serialises register, unregister, adopt, release and
+ * mmap against the one list of rings (and the orphans among them). Rings
+ * are named per domain in Xen, not per fd (a second registration of the
+ * same aport and partner through another fd takes the ring over), so the
+ * bookkeeping is domain-wide too. No user memory is touched while argo_lock
+ * is held: mmap() takes it under the mmap lock, so a fault under it could
+ * deadlock. argo_tag_lock, a leaf lock, guards the last send tag; it is
+ * never held with argo_lock.
  *
  * Page lifetime: a ring's pages are given back to the kernel only when Xen
  * is known to have dropped them (unregister said 0 or -ENOENT, or a later
@@ -158,26 +164,51 @@ static_assert(sizeof(struct argo_dev_unregister) == 8);
 static_assert(sizeof(struct argo_dev_iov) == 16);
 static_assert(sizeof(struct argo_dev_sendv) == 32);
 static_assert(sizeof(struct argo_dev_notify) == 8);
+static_assert(sizeof(struct argo_dev_sendv_tagged) == 40);
+static_assert(sizeof(struct argo_dev_adopt) == 24);
 
-/* One registered ring. Protected by argo_lock. */
+/*
+ * One ring Xen has our pages for. Every field is protected by argo_lock.
+ *
+ * A ring is owned by the file that registered or adopted it, or by none:
+ * orphaned, a persistent ring whose file was released. Only orphans are on
+ * argo_orphans; only the owner may mmap the ring. Ownership aside, the
+ * domain's ring namespace is shared: UNREGISTER, or a registration of the
+ * same name, through any fd, ends an entry, orphaned or not.
+ */
 struct argo_ring {
-	struct list_head node;		/* in argo_rings */
-	struct argo_file *owner;
+	struct list_head node;		/* in argo_rings, oldest first */
+	struct list_head orphan;	/* in argo_orphans iff owner is NULL,
+					 * else empty */
+	struct argo_file *owner;	/* NULL: orphaned */
+	bool persistent;		/* ARGO_DEV_REG_PERSIST */
 	u32 aport;
 	u16 partner_id;
+	u32 len;
 	unsigned int npages;
-	unsigned long pgoff;		/* the mmap offset, in pages */
+	unsigned long pgoff;		/* mmap offset in pages; never reused */
 	struct page **pages;
 };
 
 /* One open file description of /dev/argo. */
 struct argo_file {
-	atomic64_t seen;		/* argo_events at this fd's last read */
+	atomic64_t seen;		/* argo_events at this fd's last read,
+					 * less one for each kick since */
 };
 
+/* argo_lock guards argo_rings, argo_orphans, argo_next_pgoff, every ring. */
 static DEFINE_MUTEX(argo_lock);
-static LIST_HEAD(argo_rings);
+static LIST_HEAD(argo_rings);		/* every ring of ours Xen has */
+static LIST_HEAD(argo_orphans);	/* orphaned rings, oldest first */
 static unsigned long argo_next_pgoff = 1;
+
+/*
+ * argo_tag_lock guards argo_last_tag, and is held across the hypercall of a
+ * tagged send, so that the tag recorded last is that of the send Xen took
+ * last. One per module, as the rings are: the domain's, not a process's.
+ */
+static DEFINE_MUTEX(argo_tag_lock);
+static u64 argo_last_tag;
 
 static atomic64_t argo_events = ATOMIC64_INIT(0);
 static DECLARE_WAIT_QUEUE_HEAD(argo_wq);
@@ -232,6 +263,7 @@ static struct argo_ring *argo_ring_alloc(unsigned int npages)
 	ring = kzalloc(sizeof(*ring), GFP_KERNEL);
 	if (!ring)
 		return NULL;
+	INIT_LIST_HEAD(&ring->orphan);
 	ring->npages = npages;
 	ring->pages = kvcalloc(npages, sizeof(*ring->pages), GFP_KERNEL);
 	if (!ring->pages)
@@ -269,8 +301,28 @@ static void argo_ring_forget(u32 aport, u16 partner_id)
 
 	if (ring) {
 		list_del(&ring->node);
+		list_del(&ring->orphan);
 		argo_ring_free(ring);
 	}
+}
+
+/* Unregister a ring of ours from Xen, and free (or leak) its pages. */
+static void argo_ring_drop(struct argo_ring *ring)
+{
+	struct xen_argo_unregister_ring unreg = {
+		.aport = ring->aport,
+		.partner_id = ring->partner_id,
+	};
+	long ret;
+
+	lockdep_assert_held(&argo_lock);
+	ret = argo_op(XEN_ARGO_OP_unregister_ring, &unreg, NULL, 0, 0);
+	list_del(&ring->node);
+	list_del(&ring->orphan);
+	if (ret == 0 || ret == -ENOENT)
+		argo_ring_free(ring);
+	else
+		argo_ring_leak(ring, ret);
 }
 
 static long argo_ioc_register(struct argo_file *f,
@@ -285,7 +337,7 @@ static long argo_ioc_register(struct argo_file *f,
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
-	if (arg.reserved)
+	if (arg.dev_flags & ~ARGO_DEV_REG_PERSIST)
 		return -EINVAL;
 	reg.aport = arg.aport;
 	reg.partner_id = arg.partner_id;
@@ -314,8 +366,10 @@ static long argo_ioc_register(struct argo_file *f,
 	for (i = 0; i < npages; i++)
 		gfns[i] = xen_page_to_gfn(ring->pages[i]);
 	ring->owner = f;
+	ring->persistent = arg.dev_flags & ARGO_DEV_REG_PERSIST;
 	ring->aport = arg.aport;
 	ring->partner_id = arg.partner_id;
+	ring->len = arg.len;
 
 	mutex_lock(&argo_lock);
 	ret = argo_op(XEN_ARGO_OP_register_ring, &reg, gfns, npages, arg.flags);
@@ -323,7 +377,7 @@ static long argo_ioc_register(struct argo_file *f,
 		/*
 		 * Registering a ring that exists (same size, no FAIL_EXIST)
 		 * makes Xen drop the old pages for these: the old entry,
-		 * whichever fd had it, is gone.
+		 * whichever fd had it (or none: an orphan), is gone.
 		 */
 		argo_ring_forget(arg.aport, arg.partner_id);
 		ring->pgoff = argo_next_pgoff++;
@@ -339,7 +393,10 @@ static long argo_ioc_register(struct argo_file *f,
 		argo_ring_free(ring);
 		return ret;
 	}
-	/* The ring stays registered, and is unregistered on release. */
+	/*
+	 * The ring stays registered, and is unregistered on release (or
+	 * orphaned, if persistent).
+	 */
 	if (copy_to_user(uarg, &arg, sizeof(arg)))
 		return -EFAULT;
 	return 0;
@@ -362,8 +419,8 @@ static long argo_ioc_unregister(struct argo_dev_unregister __user *uarg)
 	/*
 	 * 0: Xen dropped the ring and its pages. -ENOENT: Xen has no such ring
 	 * (say its partner died), so no page of an entry for it is in use.
-	 * Either way the entry can go, whichever fd registered it: the ring
-	 * namespace is the domain's.
+	 * Either way the entry can go, whichever fd registered it, orphans
+	 * too: the ring namespace is the domain's.
 	 */
 	if (ret == 0 || ret == -ENOENT)
 		argo_ring_forget(arg.aport, arg.partner_id);
@@ -371,13 +428,110 @@ static long argo_ioc_unregister(struct argo_dev_unregister __user *uarg)
 	return ret;
 }
 
+/*
+ * Make f poll readable, and its next read() count one more event, as if a
+ * VIRQ_ARGO had come for it alone.
+ */
+static void argo_kick(struct argo_file *f)
+{
+	atomic64_dec(&f->seen);
+	wake_up_interruptible_poll(&argo_wq, EPOLLIN | EPOLLRDNORM);
+}
+
+/*
+ * Hand the oldest orphan to f, as if f had registered it. Events need no
+ * rewiring: VIRQ_ARGO is per domain and every file sees every one, so f
+ * hears of the ring's messages from now on; the kick tells it of those that
+ * came while the ring was orphaned, which raised no event it could see.
+ */
+static long argo_ioc_adopt(struct argo_file *f,
+			   struct argo_dev_adopt __user *uarg)
+{
+	struct argo_dev_adopt arg = {};
+	struct argo_ring *ring;
+	unsigned long pgoff;
+
+	mutex_lock(&argo_lock);
+	ring = list_first_entry_or_null(&argo_orphans, struct argo_ring,
+					orphan);
+	if (!ring) {
+		mutex_unlock(&argo_lock);
+		return -ENOENT;
+	}
+	list_del_init(&ring->orphan);
+	ring->owner = f;
+	pgoff = ring->pgoff;
+	arg.aport = ring->aport;
+	arg.partner_id = ring->partner_id;
+	arg.len = ring->len;
+	arg.npages = ring->npages;
+	arg.mmap_offset = (u64)pgoff << PAGE_SHIFT;
+	mutex_unlock(&argo_lock);
+
+	if (copy_to_user(uarg, &arg, sizeof(arg))) {
+		/*
+		 * The caller cannot learn which ring it got: give it back,
+		 * first in line again, unless it went meanwhile (an UNREGISTER
+		 * or a registration of its name through another fd). pgoff
+		 * names it: offsets are never reused.
+		 */
+		mutex_lock(&argo_lock);
+		list_for_each_entry(ring, &argo_rings, node) {
+			if (ring->pgoff == pgoff && ring->owner == f) {
+				ring->owner = NULL;
+				list_add(&ring->orphan, &argo_orphans);
+				break;
+			}
+		}
+		mutex_unlock(&argo_lock);
+		return -EFAULT;
+	}
+	argo_kick(f);
+	return 0;
+}
+
 /* ---- Send and notify ----------------------------------------------------- */
 
-static long argo_ioc_sendv(struct argo_dev_sendv __user *uarg)
+/*
+ * Xen's sendv() ends with "return (ret < 0) ? ret : len;", ret an int and
+ * len an unsigned int, so an error reaches us as a 32-bit value, zero
+ * extended: -ECONNREFUSED as 0xffffff91. (ioctl() truncates its result to
+ * int, which hid this while the value went straight back.) A payload byte
+ * count is below 2^24, so the int is the answer.
+ */
+static long argo_sendv_hcall(struct xen_argo_send_addr *addr,
+			     struct xen_argo_iov *xiov, u32 niov,
+			     u32 message_type)
+{
+	return (int)argo_op(XEN_ARGO_OP_sendv, addr, xiov, niov, message_type);
+}
+
+/*
+ * The sendv hypercall; with a tag (not 0), also record the tag if Xen took
+ * the message. Nothing between the hypercall and the record can fail or
+ * sleep on user memory, and a fatal signal is acted on only when the ioctl
+ * returns, so a process sees both or neither.
+ */
+static long argo_sendv_op(struct xen_argo_send_addr *addr,
+			  struct xen_argo_iov *xiov, u32 niov,
+			  u32 message_type, u64 tag)
+{
+	long ret;
+
+	if (!tag)
+		return argo_sendv_hcall(addr, xiov, niov, message_type);
+	mutex_lock(&argo_tag_lock);
+	ret = argo_sendv_hcall(addr, xiov, niov, message_type);
+	if (ret >= 0)
+		argo_last_tag = tag;
+	mutex_unlock(&argo_tag_lock);
+	return ret;
+}
+
+static long argo_do_sendv(const struct argo_dev_sendv *arg, u64 tag)
 {
 	struct argo_dev_iov uiov[XEN_ARGO_MAXIOV];
 	struct xen_argo_iov xiov[XEN_ARGO_MAXIOV];
-	struct argo_dev_sendv arg;
 	struct xen_argo_send_addr addr;
 	bool in_bounds = true;
 	u64 total = 0;
@@ -385,26 +539,24 @@ static long argo_ioc_sendv(struct argo_dev_sendv __user *uarg)
 	unsigned int i;
 	long ret;
 
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	addr.src.aport = arg.src.aport;
-	addr.src.domain_id = arg.src.domain_id;
-	addr.src.pad = arg.src.pad;
-	addr.dst.aport = arg.dst.aport;
-	addr.dst.domain_id = arg.dst.domain_id;
-	addr.dst.pad = arg.dst.pad;
+	addr.src.aport = arg->src.aport;
+	addr.src.domain_id = arg->src.domain_id;
+	addr.src.pad = arg->src.pad;
+	addr.dst.aport = arg->dst.aport;
+	addr.dst.domain_id = arg->dst.domain_id;
+	addr.dst.pad = arg->dst.pad;
 
 	/* Xen refuses more than 8 iovs before reading any. */
-	if (arg.niov > XEN_ARGO_MAXIOV)
-		return argo_op(XEN_ARGO_OP_sendv, &addr, NULL, arg.niov,
-			       arg.message_type);
+	if (arg->niov > XEN_ARGO_MAXIOV)
+		return argo_sendv_op(&addr, NULL, arg->niov, arg->message_type,
+				     tag);
 
-	if (arg.niov && copy_from_user(uiov, u64_to_user_ptr(arg.iov),
-				       arg.niov * sizeof(uiov[0])))
+	if (arg->niov && copy_from_user(uiov, u64_to_user_ptr(arg->iov),
+					arg->niov * sizeof(uiov[0])))
 		return -EFAULT;
 
 	memset(xiov, 0, sizeof(xiov));
-	for (i = 0; i < arg.niov; i++) {
+	for (i = 0; i < arg->niov; i++) {
 		u32 len = min_t(u64, uiov[i].iov_len, U32_MAX);
 
 		xiov[i].iov_len = len;
@@ -427,7 +579,7 @@ static long argo_ioc_sendv(struct argo_dev_sendv __user *uarg)
 		buf = kvmalloc(total, GFP_KERNEL_ACCOUNT);
 		if (!buf)
 			return -ENOMEM;
-		for (i = 0; i < arg.niov; i++) {
+		for (i = 0; i < arg->niov; i++) {
 			size_t len = xiov[i].iov_len;
 
 			if (!len)
@@ -442,10 +594,37 @@ static long argo_ioc_sendv(struct argo_dev_sendv __user *uarg)
 		}
 	}
 
-	ret = argo_op(XEN_ARGO_OP_sendv, &addr, xiov, arg.niov,
-		      arg.message_type);
+	ret = argo_sendv_op(&addr, xiov, arg->niov, arg->message_type, tag);
 	kvfree(buf);
 	return ret;
+}
+
+static long argo_ioc_sendv(struct argo_dev_sendv __user *uarg)
+{
+	struct argo_dev_sendv arg;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	return argo_do_sendv(&arg, 0);
+}
+
+static long argo_ioc_sendv_tagged(struct argo_dev_sendv_tagged __user *uarg)
+{
+	struct argo_dev_sendv_tagged arg;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	return argo_do_sendv(&arg.sendv, arg.tag);
+}
+
+static long argo_ioc_last_tag(u64 __user *uarg)
+{
+	u64 tag;
+
+	mutex_lock(&argo_tag_lock);
+	tag = argo_last_tag;
+	mutex_unlock(&argo_tag_lock);
+	return put_user(tag, uarg);
 }
 
 static long argo_ioc_notify(struct argo_dev_notify __user *uarg)
@@ -535,7 +714,11 @@ static int argo_open(struct inode *inode, struct file *file)
 	return stream_open(inode, file);
 }
 
-/* The last reference is gone: no mapping of our rings remains either. */
+/*
+ * The last reference is gone: no mapping of our rings remains either. Our
+ * persistent rings stay registered, orphaned, in registration order; the
+ * others are unregistered.
+ */
 static int argo_release(struct inode *inode, struct file *file)
 {
 	struct argo_file *f = file->private_data;
@@ -543,20 +726,14 @@ static int argo_release(struct inode *inode, struct file *file)
 
 	mutex_lock(&argo_lock);
 	list_for_each_entry_safe(ring, tmp, &argo_rings, node) {
-		struct xen_argo_unregister_ring unreg = {
-			.aport = ring->aport,
-			.partner_id = ring->partner_id,
-		};
-		long ret;
-
 		if (ring->owner != f)
 			continue;
-		ret = argo_op(XEN_ARGO_OP_unregister_ring, &unreg, NULL, 0, 0);
-		list_del(&ring->node);
-		if (ret == 0 || ret == -ENOENT)
-			argo_ring_free(ring);
-		else
-			argo_ring_leak(ring, ret);
+		if (ring->persistent) {
+			ring->owner = NULL;
+			list_add_tail(&ring->orphan, &argo_orphans);
+		} else {
+			argo_ring_drop(ring);
+		}
 	}
 	mutex_unlock(&argo_lock);
 	kfree(f);
@@ -579,6 +756,12 @@ static long argo_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return argo_ioc_notify(uarg);
 	case ARGO_IOC_GET_DOMID:
 		return argo_ioc_get_domid(uarg);
+	case ARGO_IOC_SENDV_TAGGED:
+		return argo_ioc_sendv_tagged(uarg);
+	case ARGO_IOC_ADOPT:
+		return argo_ioc_adopt(f, uarg);
+	case ARGO_IOC_LAST_TAG:
+		return argo_ioc_last_tag(uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -715,10 +898,22 @@ static int __init argo_init(void)
 
 static void __exit argo_exit(void)
 {
-	/* Every file is closed (we own the fops), so no ring is left. */
+	struct argo_ring *ring, *tmp;
+
 	misc_deregister(&argo_misc);
 	unbind_from_irqhandler(argo_irq, NULL);
-	WARN_ON(!list_empty(&argo_rings));
+
+	/*
+	 * Every file is closed (we own the fops), so only orphans are left:
+	 * nobody can adopt them any more.
+	 */
+	mutex_lock(&argo_lock);
+	list_for_each_entry_safe(ring, tmp, &argo_rings, node) {
+		WARN_ON(ring->owner);
+		argo_ring_drop(ring);
+	}
+	mutex_unlock(&argo_lock);
+	WARN_ON(!list_empty(&argo_orphans));
 }
 
 module_init(argo_init);

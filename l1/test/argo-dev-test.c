@@ -7,7 +7,17 @@
  * events count, and that nothing takes the kernel down (the harness watches
  * the console for oopses).
  *
- *   argo-dev-test [DEVICE]      (default /dev/argo)
+ *   argo-dev-test [DEVICE]                 (default /dev/argo)
+ *   argo-dev-test --durable [DEVICE]       persistent rings and send tags
+ *   argo-dev-test --leave-orphan [DEVICE]  a killed process's persistent ring
+ *   argo-dev-test --orphan-gone [DEVICE]   ... that a module reload removed
+ *
+ * --durable checks persistent rings (ARGO_DEV_REG_PERSIST, ARGO_IOC_ADOPT)
+ * and send tags (ARGO_IOC_SENDV_TAGGED, ARGO_IOC_LAST_TAG) with processes
+ * that are SIGKILLed while they hold rings; each check is named ("PASS
+ * NAME: ..."), for the kmod scenario to report as cases. --leave-orphan and
+ * --orphan-gone go around an rmmod/insmod: the unload must unregister the
+ * orphan from Xen.
  *
  * Output: one line per check, then "N passed, N failed". Exit 0 iff none
  * failed.
@@ -23,8 +33,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/argo_dev.h>
@@ -81,16 +93,25 @@ static int dev_open(void)
 	return fd;
 }
 
-static long reg(int fd, uint32_t aport, uint16_t partner, uint32_t len, uint32_t flags,
-                struct argo_dev_register *out)
+static long reg_dev(int fd, uint32_t aport, uint16_t partner, uint32_t len, uint32_t flags,
+                    uint32_t dev_flags, struct argo_dev_register *out)
 {
-	struct argo_dev_register r = {
-	    .aport = aport, .partner_id = partner, .len = len, .flags = flags};
+	struct argo_dev_register r = {.aport = aport,
+	                              .partner_id = partner,
+	                              .len = len,
+	                              .flags = flags,
+	                              .dev_flags = dev_flags};
 	long ret = xioctl(fd, ARGO_IOC_REGISTER, &r);
 
 	if (out)
 		*out = r;
 	return ret;
+}
+
+static long reg(int fd, uint32_t aport, uint16_t partner, uint32_t len, uint32_t flags,
+                struct argo_dev_register *out)
+{
+	return reg_dev(fd, aport, partner, len, flags, 0, out);
 }
 
 static long unreg(int fd, uint32_t aport, uint16_t partner)
@@ -167,10 +188,13 @@ static void t_basics(int fd)
 static void t_register(int fd)
 {
 	struct argo_dev_register out;
-	struct argo_dev_register r = {.aport = 100, .partner_id = me, .len = 256, .reserved = 1};
+	struct argo_dev_register r = {.aport = 100, .partner_id = me, .len = 256, .dev_flags = 2};
 	void *m;
 
-	expect(xioctl(fd, ARGO_IOC_REGISTER, &r), -EINVAL, "REGISTER with reserved != 0");
+	expect(xioctl(fd, ARGO_IOC_REGISTER, &r), -EINVAL,
+	       "REGISTER with an unknown dev_flags bit");
+	r.dev_flags = 0x80000001u;
+	expect(xioctl(fd, ARGO_IOC_REGISTER, &r), -EINVAL, "REGISTER with dev_flags 0x80000001");
 	expect(reg(fd, 100, me, 0xFFFFFFFFu, 0, NULL), -EINVAL, "REGISTER len 0xFFFFFFFF");
 	expect(reg(fd, 100, me, 0xFFFFFFF0u, 0, NULL), -EINVAL, "REGISTER len 0xFFFFFFF0");
 	expect(reg(fd, 100, me, 0x1000000u, 0, NULL), -EINVAL, "REGISTER len 16 MiB (4097 pages)");
@@ -474,21 +498,489 @@ static void t_race(void)
 	close(fd);
 }
 
+/* ---- Durable rings and send tags (--durable) ------------------------------ */
+
+#define D_PORT      8000u /* persistent, held by a child that is SIGKILLed */
+#define D_ORDINARY  8001u /* an ordinary ring of that child */
+#define D_LEN       4032u /* one page */
+#define D_MARKER    0x1122334455667788ull
+#define ORPHAN_PORT 8100u /* --leave-orphan, --orphan-gone */
+
+/* A named check: "PASS NAME: ...", one case of the kmod scenario. */
+static void dcheck(const char *name, int ok, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void dcheck(const char *name, int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s %s: ", ok ? "PASS" : "FAIL", name);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (ok)
+		passed++;
+	else
+		failed++;
+}
+
+static const char *err_name(long r)
+{
+	return r < 0 ? strerror((int)-r) : "ok";
+}
+
+static long send_tagged(int fd, uint32_t dport, const void *data, size_t n, uint32_t type,
+                        uint64_t tag)
+{
+	struct argo_dev_iov iov = {.iov_base = (uintptr_t)data, .iov_len = n};
+	struct argo_dev_sendv_tagged s = {
+	    .sendv =
+	        {
+	            .src = {.aport = 1, .domain_id = DOMID_ANY},
+	            .dst = {.aport = dport, .domain_id = me},
+	            .iov = (uint64_t)(uintptr_t)&iov,
+	            .niov = 1,
+	            .message_type = type,
+	        },
+	    .tag = tag,
+	};
+
+	return xioctl(fd, ARGO_IOC_SENDV_TAGGED, &s);
+}
+
+static long send_str(int fd, uint32_t dport, const char *str, uint32_t type)
+{
+	struct argo_dev_iov iov = {.iov_base = (uintptr_t)str, .iov_len = strlen(str)};
+
+	return sendv(fd, dport, &iov, 1, type);
+}
+
+static uint64_t last_tag(int fd, long *ret)
+{
+	uint64_t tag = 0xDEADu;
+
+	*ret = xioctl(fd, ARGO_IOC_LAST_TAG, &tag);
+	return tag;
+}
+
+static long adopt(int fd, struct argo_dev_adopt *a)
+{
+	memset(a, 0xFF, sizeof(*a));
+	return xioctl(fd, ARGO_IOC_ADOPT, a);
+}
+
+/* Drains fd's events (O_NONBLOCK). */
+static void drain(int fd)
+{
+	uint64_t count;
+
+	while (read(fd, &count, sizeof(count)) == sizeof(count))
+		;
+}
+
+/* The message at off of a mapped ring (no wrap: small rings, few messages):
+ * does it carry str with type from this domain? Gives the next offset. */
+static int msg_is(const uint8_t *m, uint32_t *off, const char *str, uint32_t type)
+{
+	const volatile uint32_t *h = (const volatile uint32_t *)(m + 64 + *off);
+	size_t n = strlen(str);
+	int ok = h[0] == n + 16 && (h[2] & 0xFFFF) == me && h[3] == type &&
+	         memcmp(m + 64 + *off + 16, str, n) == 0;
+
+	*off += (uint32_t)((n + 16 + 15) & ~15u);
+	return ok;
+}
+
+/* What the child reports before it is killed. */
+struct child_report {
+	char what[120]; /* "" when all went well, else the first failure */
+	uint64_t mmap_offset;
+};
+
+/* The child: a persistent ring and an ordinary one; two messages in the
+ * first, one of them read; a tagged send; a marker in the header's reserved
+ * bytes. Then it reports and waits for its SIGKILL, mapping and fd held. */
+static void durable_child(int wfd, uint64_t tag)
+{
+	struct child_report rep;
+	struct argo_dev_register out, out2;
+	long r;
+	uint8_t *m = MAP_FAILED;
+	int fd = dev_open();
+
+	memset(&rep, 0, sizeof(rep));
+
+	if ((r = reg_dev(fd, D_PORT, me, D_LEN, 1, ARGO_DEV_REG_PERSIST, &out)) != 0)
+		snprintf(rep.what, sizeof(rep.what), "persistent REGISTER: %s", err_name(r));
+	else if ((r = reg(fd, D_ORDINARY, me, D_LEN, 1, &out2)) != 0)
+		snprintf(rep.what, sizeof(rep.what), "ordinary REGISTER: %s", err_name(r));
+	else if ((m = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+	                   (off_t)out.mmap_offset)) == MAP_FAILED)
+		snprintf(rep.what, sizeof(rep.what), "mmap: %s", strerror(errno));
+	else if ((r = send_str(fd, D_PORT, "one", 1)) != 3 ||
+	         (r = send_str(fd, D_PORT, "two", 2)) != 3)
+		snprintf(rep.what, sizeof(rep.what), "SENDV: %s", err_name(r));
+	else if ((r = send_tagged(fd, D_PORT, "three", 5, 3, tag)) != 5)
+		snprintf(rep.what, sizeof(rep.what), "SENDV_TAGGED: %s", err_name(r));
+	if (!rep.what[0]) {
+		uint32_t off = 0;
+
+		if (!msg_is(m, &off, "one", 1))
+			snprintf(rep.what, sizeof(rep.what), "first message not in the ring");
+		/* Consumed: rx_ptr past it. A marker in reserved bytes. */
+		((volatile uint32_t *)m)[0] = off;
+		*(volatile uint64_t *)(m + 8) = D_MARKER;
+	}
+	rep.mmap_offset = out.mmap_offset;
+	if (write(wfd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
+		_exit(3);
+	for (;;)
+		pause();
+}
+
+/* A ring registered persistent through a new fd, which is then closed. */
+static long orphan_by_close(uint32_t port)
+{
+	int fd = dev_open();
+	long r = reg_dev(fd, port, me, 48, 1, ARGO_DEV_REG_PERSIST, NULL);
+
+	close(fd);
+	return r;
+}
+
+static void t_durable(void)
+{
+	uint64_t tag1 = 0xA110C0DE00000000ull | (uint64_t)getpid(), tag;
+	struct child_report rep;
+	struct argo_dev_adopt a;
+	int p[2], fd, st = 0, i, ok;
+	long r, r2, r3;
+	uint8_t *m;
+	pid_t pid;
+	uint32_t off;
+
+	if (pipe(p) < 0) {
+		dcheck("persist-register", 0, "pipe: %s", strerror(errno));
+		return;
+	}
+	/* No orphan from an earlier run in the way (all tests unregister theirs). */
+	fd = dev_open();
+	while (adopt(fd, &a) == 0)
+		unreg(fd, a.aport, a.partner_id);
+	close(fd);
+
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		durable_child(p[1], tag1);
+	}
+	close(p[1]);
+	memset(&rep, 0, sizeof(rep));
+	ok = pid > 0 && read(p[0], &rep, sizeof(rep)) == (ssize_t)sizeof(rep);
+	close(p[0]);
+	dcheck("persist-register", ok && !rep.what[0],
+	       "a child registers persistent ring %u and ordinary ring %u, sends, reads one, "
+	       "tags a send: %s",
+	       D_PORT, D_ORDINARY,
+	       !ok           ? "no report"
+	       : rep.what[0] ? rep.what
+	                     : "done");
+	if (pid <= 0)
+		return;
+	kill(pid, SIGKILL);
+	ok = waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
+	dcheck("child-sigkilled", ok, "the child died of SIGKILL holding its rings (status 0x%x)",
+	       st);
+
+	fd = dev_open();
+	r = send_str(fd, D_ORDINARY, "x", 9);
+	dcheck("ordinary-ring-gone", r == -ECONNREFUSED,
+	       "SENDV to the dead child's ordinary ring: expected %s, got %s",
+	       strerror(ECONNREFUSED), err_name(r));
+
+	r = send_str(fd, D_PORT, "four", 4);
+	r2 = send_str(fd, D_PORT, "five", 5);
+	r3 = send_str(fd, D_PORT, "six", 6);
+	dcheck("send-to-orphan", r == 4 && r2 == 4 && r3 == 3,
+	       "3 SENDV into the orphaned ring: %s, %s, %s", err_name(r), err_name(r2),
+	       err_name(r3));
+
+	tag = last_tag(fd, &r);
+	dcheck("last-tag-survives", r == 0 && tag == tag1,
+	       "LAST_TAG after the tagging process died: %s, 0x%llx (want 0x%llx)", err_name(r),
+	       (unsigned long long)tag, (unsigned long long)tag1);
+
+	r = send_tagged(fd, D_ORDINARY, "lost", 4, 1, tag1 + 1);
+	r2 = send_tagged(fd, D_PORT, (void *)1, 4, 1, tag1 + 2);
+	tag = last_tag(fd, &r3);
+	dcheck("tagged-fail-keeps-tag",
+	       r == -ECONNREFUSED && r2 == -EFAULT && r3 == 0 && tag == tag1,
+	       "SENDV_TAGGED to no ring: %s, with bad data: %s; LAST_TAG then 0x%llx (want 0x%llx)",
+	       err_name(r), err_name(r2), (unsigned long long)tag, (unsigned long long)tag1);
+
+	m = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, (off_t)rep.mmap_offset);
+	dcheck("orphan-not-mappable", m == MAP_FAILED && errno == EINVAL,
+	       "the orphan's offset does not map through another fd before ADOPT");
+	if (m != MAP_FAILED)
+		munmap(m, PAGE);
+
+	/* The adopt: this process never held the ring. */
+	drain(fd);
+	r = adopt(fd, &a);
+	dcheck("adopt",
+	       r == 0 && a.aport == D_PORT && a.partner_id == me && a.pad == 0 && a.len == D_LEN &&
+	           a.npages == 1 && a.mmap_offset == rep.mmap_offset,
+	       "ADOPT: %s, aport %u, partner %u, len %u, npages %u, offset 0x%llx", err_name(r),
+	       a.aport, a.partner_id, a.len, a.npages, (unsigned long long)a.mmap_offset);
+	if (r != 0) {
+		close(fd);
+		return;
+	}
+	dcheck("adopt-kicks", wait_event(fd, 0), "the adopting fd polls readable at once");
+	drain(fd);
+	r = adopt(fd, &a);
+	dcheck("adopt-again-enoent", r == -ENOENT, "a second ADOPT: expected %s, got %s",
+	       strerror(ENOENT), err_name(r));
+
+	m = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)rep.mmap_offset);
+	dcheck("adopted-mappable", m != MAP_FAILED, "mmap of the adopted ring: %s",
+	       m == MAP_FAILED ? strerror(errno) : "ok");
+	if (m == MAP_FAILED) {
+		close(fd);
+		return;
+	}
+	{
+		volatile uint32_t *h = (volatile uint32_t *)m;
+		uint32_t rx = h[0], tx = h[1];
+
+		off = rx;
+		ok = rx == 32 && tx == 192 && *(volatile uint64_t *)(m + 8) == D_MARKER;
+		ok = msg_is(m, &off, "two", 2) && ok;
+		ok = msg_is(m, &off, "three", 3) && ok;
+		ok = msg_is(m, &off, "four", 4) && ok;
+		ok = msg_is(m, &off, "five", 5) && ok;
+		ok = msg_is(m, &off, "six", 6) && ok;
+		dcheck("adopted-contents", ok && off == tx,
+		       "rx_ptr %u (want 32), tx_ptr %u (want 192), reserved marker %s, the child's "
+		       "unread and tagged messages and the 3 sent to the orphan, in order",
+		       rx, tx, *(volatile uint64_t *)(m + 8) == D_MARKER ? "kept" : "lost");
+		h[0] = tx; /* all consumed */
+	}
+	r = send_str(fd, D_PORT, "seven", 7);
+	dcheck("adopted-ring-events", r == 5 && wait_event(fd, 5000),
+	       "a send into the adopted ring (%s) raises an event on the adopting fd", err_name(r));
+	drain(fd);
+	munmap(m, PAGE);
+	close(fd);
+
+	/* Adopted rings stay persistent: closing the adopter orphans it again. */
+	fd = dev_open();
+	r = adopt(fd, &a);
+	ok = r == 0 && a.aport == D_PORT;
+	m = ok ? mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, (off_t)a.mmap_offset) : MAP_FAILED;
+	off = 192;
+	dcheck("adopted-stays-persistent",
+	       m != MAP_FAILED && ((volatile uint32_t *)m)[0] == 192 && msg_is(m, &off, "seven", 7),
+	       "after the adopter's close, ADOPT again: %s, aport %u; rx_ptr as the adopter left "
+	       "it, the later message there",
+	       err_name(r), a.aport);
+	if (m != MAP_FAILED)
+		munmap(m, PAGE);
+	r = unreg(fd, D_PORT, me);
+	r2 = adopt(fd, &a);
+	r3 = send_str(fd, D_PORT, "x", 9);
+	dcheck("unregister-adopted", r == 0 && r2 == -ENOENT && r3 == -ECONNREFUSED,
+	       "UNREGISTER of the adopted ring: %s; then ADOPT: %s, SENDV to it: %s", err_name(r),
+	       err_name(r2), err_name(r3));
+
+	/* Tags: a successful tagged send records; tag 0 and plain sends do not. */
+	r = reg(fd, D_ORDINARY, me, D_LEN, 1, NULL);
+	r2 = send_tagged(fd, D_ORDINARY, "tagged", 6, 1, tag1 + 3);
+	tag = last_tag(fd, &r3);
+	ok = r == 0 && r2 == 6 && r3 == 0 && tag == tag1 + 3;
+	r2 = send_tagged(fd, D_ORDINARY, "untagged", 8, 1, 0);
+	r3 = send_str(fd, D_ORDINARY, "plain", 1);
+	tag = last_tag(fd, &r);
+	dcheck("tagged-send-records", ok && r2 == 8 && r3 == 5 && r == 0 && tag == tag1 + 3,
+	       "SENDV_TAGGED records its tag; with tag 0 (%s) and a plain SENDV (%s) it stays: "
+	       "0x%llx",
+	       err_name(r2), err_name(r3), (unsigned long long)tag);
+	unreg(fd, D_ORDINARY, me);
+
+	r = xioctl(fd, ARGO_IOC_SENDV_TAGGED, NULL);
+	r2 = xioctl(fd, ARGO_IOC_LAST_TAG, NULL);
+	r3 = xioctl(fd, ARGO_IOC_ADOPT, NULL);
+	dcheck("bad-pointers", r == -EFAULT && r2 == -EFAULT && r3 == -ENOENT,
+	       "SENDV_TAGGED from NULL: %s; LAST_TAG to NULL: %s; ADOPT to NULL, no orphan: %s",
+	       err_name(r), err_name(r2), err_name(r3));
+
+	/* An ADOPT that cannot write its answer leaves the orphan in line. */
+	r = orphan_by_close(D_PORT + 2);
+	r2 = xioctl(fd, ARGO_IOC_ADOPT, (void *)(uintptr_t)KERNEL_PTR);
+	r3 = adopt(fd, &a);
+	dcheck("adopt-efault-keeps-orphan",
+	       r == 0 && r2 == -EFAULT && r3 == 0 && a.aport == D_PORT + 2 && a.len == 48,
+	       "persistent REGISTER then close: %s; ADOPT to a kernel address: %s; ADOPT: %s, "
+	       "aport %u",
+	       err_name(r), err_name(r2), err_name(r3), a.aport);
+	unreg(fd, D_PORT + 2, me);
+
+	/* Orphans are offered oldest first: by file release, then registration. */
+	{
+		int x = dev_open();
+		uint32_t got[3] = {0};
+
+		r = reg_dev(x, D_PORT + 3, me, 48, 1, ARGO_DEV_REG_PERSIST, NULL);
+		r2 = reg_dev(x, D_PORT + 4, me, 48, 1, ARGO_DEV_REG_PERSIST, NULL);
+		reg(x, D_PORT + 9, me, 48, 1, NULL); /* ordinary: not offered */
+		close(x);
+		r3 = orphan_by_close(D_PORT + 5);
+		ok = r == 0 && r2 == 0 && r3 == 0;
+		for (i = 0; i < 3; i++)
+			if (adopt(fd, &a) == 0)
+				got[i] = a.aport;
+		r = adopt(fd, &a);
+		dcheck("orphans-fifo",
+		       ok && got[0] == D_PORT + 3 && got[1] == D_PORT + 4 && got[2] == D_PORT + 5 &&
+		           r == -ENOENT,
+		       "adopted %u, %u, %u (want %u, %u, %u), then %s", got[0], got[1], got[2],
+		       D_PORT + 3, D_PORT + 4, D_PORT + 5, err_name(r));
+		for (i = 3; i <= 5; i++)
+			unreg(fd, D_PORT + (uint32_t)i, me);
+	}
+
+	/* The ring namespace is the domain's: by name, an orphan can be taken
+	 * over or unregistered from any fd, and is then not offered. */
+	r = orphan_by_close(D_PORT + 6);
+	r2 = reg(fd, D_PORT + 6, me, 48, 1, NULL);
+	r3 = reg(fd, D_PORT + 6, me, 48, 0, NULL);
+	i = (int)adopt(fd, &a);
+	dcheck("orphan-reregister-takes-over", r == 0 && r2 == -EEXIST && r3 == 0 && i == -ENOENT,
+	       "orphan %u: REGISTER with FAIL_EXIST: %s; without: %s; then ADOPT: %s", D_PORT + 6,
+	       err_name(r2), err_name(r3), err_name(i));
+	unreg(fd, D_PORT + 6, me);
+
+	r = orphan_by_close(D_PORT + 7);
+	r2 = unreg(fd, D_PORT + 7, me);
+	r3 = adopt(fd, &a);
+	dcheck("orphan-unregister", r == 0 && r2 == 0 && r3 == -ENOENT,
+	       "orphan %u: UNREGISTER by name from another fd: %s; then ADOPT: %s", D_PORT + 7,
+	       err_name(r2), err_name(r3));
+
+	/* Registering again sets persistence anew. */
+	{
+		int x = dev_open();
+
+		r = reg_dev(x, D_PORT + 8, me, 48, 0, ARGO_DEV_REG_PERSIST, NULL);
+		r2 = reg_dev(x, D_PORT + 8, me, 48, 0, 0, NULL);
+		close(x);
+		r3 = adopt(fd, &a);
+		dcheck(
+		    "reregister-clears-persist", r == 0 && r2 == 0 && r3 == -ENOENT,
+		    "persistent REGISTER, then an ordinary one of the same ring, close: ADOPT %s",
+		    err_name(r3));
+		unreg(fd, D_PORT + 8, me);
+	}
+	close(fd);
+}
+
+/* --leave-orphan: a process registers ORPHAN_PORT persistent and is killed. */
+static void t_leave_orphan(void)
+{
+	int p[2], fd;
+	char c = 0;
+	pid_t pid;
+	long r;
+
+	fd = dev_open();
+	unreg(fd, ORPHAN_PORT, me);
+	close(fd);
+	if (pipe(p) < 0) {
+		check(0, "pipe: %s", strerror(errno));
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		fd = dev_open();
+		c = reg_dev(fd, ORPHAN_PORT, me, D_LEN, 1, ARGO_DEV_REG_PERSIST, NULL) == 0;
+		if (write(p[1], &c, 1) != 1)
+			_exit(3);
+		for (;;)
+			pause();
+	}
+	check(pid > 0 && read(p[0], &c, 1) == 1 && c == 1, "a child registered ring %u persistent",
+	      ORPHAN_PORT);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	close(p[0]);
+	close(p[1]);
+	fd = dev_open();
+	r = send_str(fd, ORPHAN_PORT, "left behind", 1);
+	check(r == 11, "after its SIGKILL the ring takes messages: %s", err_name(r));
+	close(fd);
+}
+
+/* --orphan-gone: after rmmod and insmod, nothing is left to adopt, and Xen
+ * no longer has the ring (the unload unregistered it). */
+static void t_orphan_gone(void)
+{
+	struct argo_dev_adopt a;
+	int fd = dev_open();
+	long r = adopt(fd, &a), r2;
+
+	check(r == -ENOENT, "ADOPT after the reload: expected %s, got %s", strerror(ENOENT),
+	      err_name(r));
+	r = send_str(fd, ORPHAN_PORT, "x", 1);
+	check(r == -ECONNREFUSED, "SENDV to ring %u: expected %s, got %s", ORPHAN_PORT,
+	      strerror(ECONNREFUSED), err_name(r));
+	r2 = reg(fd, ORPHAN_PORT, me, D_LEN, 1, NULL);
+	check(r2 == 0, "REGISTER %u with FAIL_EXIST: %s (Xen had dropped it)", ORPHAN_PORT,
+	      err_name(r2));
+	unreg(fd, ORPHAN_PORT, me);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
+	const char *mode = "";
 	int fd;
 
+	if (argc > 1 && strncmp(argv[1], "--", 2) == 0) {
+		mode = argv[1];
+		argc--;
+		argv++;
+	}
 	if (argc > 1)
 		dev = argv[1];
+	if (*mode && strcmp(mode, "--durable") && strcmp(mode, "--leave-orphan") &&
+	    strcmp(mode, "--orphan-gone")) {
+		fprintf(stderr, "usage: argo-dev-test [--durable|--leave-orphan|--orphan-gone] "
+		                "[DEVICE]\n");
+		return 2;
+	}
 	fd = dev_open();
 	t_basics(fd);
-	t_register(fd);
-	t_send(fd);
-	t_notify(fd);
-	close(fd);
-	t_takeover();
-	t_many();
-	t_race();
+	if (!strcmp(mode, "--durable")) {
+		close(fd);
+		t_durable();
+	} else if (!strcmp(mode, "--leave-orphan")) {
+		close(fd);
+		t_leave_orphan();
+	} else if (!strcmp(mode, "--orphan-gone")) {
+		close(fd);
+		t_orphan_gone();
+	} else {
+		t_register(fd);
+		t_send(fd);
+		t_notify(fd);
+		close(fd);
+		t_takeover();
+		t_many();
+		t_race();
+	}
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

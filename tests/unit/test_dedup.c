@@ -26,6 +26,8 @@ static unsigned int log_lines; /* relay_log calls at level 0 */
 int argo_last_send_tag(struct argo_fabric *fabric, uint64_t *tag)
 {
 	(void)fabric;
+	if (!tag)
+		return -EFAULT; /* as libargo */
 	*tag = fabric_tag;
 	return fabric_tag_err;
 }

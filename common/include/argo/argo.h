@@ -106,17 +106,17 @@ int argo_notify(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_data);
  * memory and unread messages, for the next process of the same domain, and
  * record with each send a tag that the next process can read back to know
  * how far its predecessor got. Supported by sim on a static domain
- * (argo-simd -D DOMID=PATH; docs/sim-fabric.md, "Durable rings"); every
- * other fabric answers -EOPNOTSUPP (xen for now; a sim *dynamic* domain,
- * which dies with its connection).
+ * (argo-simd -D DOMID=PATH; docs/sim-fabric.md, "Durable rings") and by xen
+ * (argo.ko keeps the rings of the guest; docs/xen-fabric.md); a sim
+ * *dynamic* domain, which dies with its connection, answers -EOPNOTSUPP.
  */
 
 /* Registers like argo_register_ring(), and asks the fabric to keep the ring
  * (registered, with its memory and contents) when the process that holds the
  * fabric goes away, so that a later process of the same domain can take it over
- * with argo_adopt_ring(). -EOPNOTSUPP where the fabric cannot (the xen backend
- * for now; a sim *dynamic* domain, which dies with its connection). Otherwise the
- * same returns as argo_register_ring(). */
+ * with argo_adopt_ring(). -EOPNOTSUPP where the fabric cannot (a sim *dynamic*
+ * domain, which dies with its connection; an argo.ko without persistent rings).
+ * Otherwise the same returns as argo_register_ring(). */
 int argo_register_ring_persistent(struct argo_fabric *fabric, const xen_argo_register_ring_t *reg,
                                   uint32_t flags, struct argo_ring **ringp);
 
@@ -137,7 +137,8 @@ ssize_t argo_sendv_tagged(struct argo_fabric *fabric, const xen_argo_send_addr_t
                           uint64_t tag);
 
 /* The tag of this domain's last successful tagged send (0 when none), kept
- * by the fabric across processes of a static domain. 0 or -errno. */
+ * by the fabric across processes of a static sim domain or a Xen guest. 0 or
+ * -errno. */
 int argo_last_send_tag(struct argo_fabric *fabric, uint64_t *tag);
 
 /* Reads the next message of a ring in place (see argo_ring_recv() in

@@ -30,5 +30,6 @@ fi
 dmesg | grep -i argo | sed 's/^/    /'
 conformance_cases
 e2e_check dev-test argo-dev-test
+e2e_check dev-test-durable argo-dev-test --durable
 e2e_check ping-dom0 argo-ping --fabric xen: --to 0:7000 --count 100 --size 1000 --timeout 10000
 e2e_finish
