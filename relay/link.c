@@ -163,8 +163,9 @@ static uint64_t grant_now(const struct link *link)
 #define ACK_EVERY 64
 /* ...or when this many message bytes are done and not acknowledged: the
  * sender keeps them in its ring until then, and a ring holds only a few
- * large messages (a 256 KiB ring, four of 64 KiB). */
-#define ACK_BYTES (64u * 1024)
+ * large messages (a 128 KiB ring: a cycle of argo-stream's 16 B .. 64 KiB
+ * sizes does not fit). */
+#define ACK_BYTES (16u * 1024)
 
 static void maybe_ack(struct link *link, bool urgent)
 {
@@ -241,6 +242,11 @@ static int done_bits_reserve(struct link *link, uint64_t msn)
 	link->rx_done_bits = bits;
 	link->rx_done_cap = cap;
 	return 0;
+}
+
+bool link_ack_owed(const struct link *link)
+{
+	return link->state == LINK_UP && link->rx_done_msn != link->rx_acked_msn;
 }
 
 void link_ack_now(struct link *link)

@@ -204,6 +204,8 @@ void link_pump(struct link *link);
 void link_send_routes(struct link *link);
 /* Sends any acknowledgement or grant still owed to the peer. */
 void link_ack_now(struct link *link);
+/* Is an acknowledgement owed to the peer? */
+bool link_ack_owed(const struct link *link);
 /* A message that arrived on this link (msn, len bytes) left our custody. */
 void link_rx_done(struct link *link, uint64_t msn, uint32_t len);
 void link_send_undeliverable(struct link *link, const struct relay_msg *msg, int error);

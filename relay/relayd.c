@@ -31,9 +31,10 @@
 /* How long an acknowledgement may wait for others to join it (or for DATA
  * going the other way to carry it). The sender keeps a message in its ring
  * until the ack reaches it, so this bounds how long a quiet stream holds
- * ring space; busy streams are acknowledged every 64 messages or 64 KiB
- * (link.c). The deadline is the epoll_wait time-out: no timer to arm. */
-#define ACK_DELAY_MS 10
+ * ring space; busy streams are acknowledged every 64 messages or 16 KiB
+ * (link.c). The deadline is the epoll_wait time-out: no timer to arm, and
+ * it is dropped when DATA going the other way carried every ACK owed. */
+#define ACK_DELAY_MS 1
 
 int relay_verbose;
 static int epoll_fd = -1;
@@ -94,10 +95,17 @@ void relay_ack_soon(struct relay *relay)
 }
 
 /* The epoll_wait time-out: until the acknowledgement deadline, if any. */
-static int ack_wait_ms(void)
+static int ack_wait_ms(struct relay *relay)
 {
 	uint64_t now;
+	int i;
 
+	if (ack_deadline_ms) {
+		for (i = 0; i < relay->nlinks && !link_ack_owed(&relay->links[i]); i++)
+			;
+		if (i == relay->nlinks)
+			ack_deadline_ms = 0;
+	}
 	if (!ack_deadline_ms)
 		return -1;
 	now = relay_now_ms();
@@ -348,7 +356,7 @@ static void run(struct relay *relay)
 	int n, i;
 
 	for (;;) {
-		n = epoll_wait(epoll_fd, events, 64, ack_wait_ms());
+		n = epoll_wait(epoll_fd, events, 64, ack_wait_ms(relay));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
