@@ -232,7 +232,7 @@ static int check_length(uint8_t type, uint32_t length, const char **why)
 		return length == WIRE_MAC_SIZE ? 0 : fail(why, "AUTH length is not 32");
 	case WIRE_DATA:
 		if (length < WIRE_DATA_HEADER_SIZE)
-			return fail(why, "DATA length is below the 80-byte data header");
+			return fail(why, "DATA length is below the 96-byte data header");
 		if (length > DATA_MAX_LENGTH)
 			return fail(why, "DATA message is longer than WIRE_MAX_MESSAGE");
 		return 0;
@@ -405,6 +405,8 @@ int wire_parse_hello(const uint8_t *payload, uint32_t length, struct wire_hello 
 #define DATA_ORIGIN_EPOCH 64u
 #define DATA_ORIGIN_INDEX 72u
 #define DATA_RESERVED2    76u
+#define DATA_ACKED_MSN    80u
+#define DATA_CREDIT       88u
 
 int wire_put_data_header(uint8_t *out, size_t cap, const struct wire_data *data)
 {
@@ -422,6 +424,8 @@ int wire_put_data_header(uint8_t *out, size_t cap, const struct wire_data *data)
 	put_u64(out + DATA_ORIGIN_EPOCH, data->origin.epoch);
 	put_u32(out + DATA_ORIGIN_INDEX, data->origin.index);
 	put_u32(out + DATA_RESERVED2, 0);
+	put_u64(out + DATA_ACKED_MSN, data->acked_msn);
+	put_u64(out + DATA_CREDIT, data->credit);
 	return (int)WIRE_DATA_HEADER_SIZE;
 }
 
@@ -432,7 +436,7 @@ int wire_parse_data(const uint8_t *payload, uint32_t length, struct wire_data *d
 	int rc;
 
 	if (!payload)
-		return fail(why, "DATA length is below the 80-byte data header");
+		return fail(why, "DATA length is below the 96-byte data header");
 	rc = check_length(WIRE_DATA, length, why);
 	if (rc)
 		return rc;
@@ -453,6 +457,8 @@ int wire_parse_data(const uint8_t *payload, uint32_t length, struct wire_data *d
 		return fail(why, "DATA reserved field is not 0");
 	d.origin.epoch = get_u64(payload + DATA_ORIGIN_EPOCH);
 	d.origin.index = get_u32(payload + DATA_ORIGIN_INDEX);
+	d.acked_msn = get_u64(payload + DATA_ACKED_MSN);
+	d.credit = get_u64(payload + DATA_CREDIT);
 	d.length = length - WIRE_DATA_HEADER_SIZE;
 	d.message = payload + WIRE_DATA_HEADER_SIZE;
 	*data = d;

@@ -20,7 +20,7 @@
 #define WIRE_HEADER_SIZE        16u
 #define WIRE_MAC_SIZE           32u
 #define WIRE_MAX_MESSAGE        0xFFFFE0u /* Xen's largest sendv payload */
-#define WIRE_DATA_HEADER_SIZE   80u
+#define WIRE_DATA_HEADER_SIZE   96u
 #define WIRE_MAX_PAYLOAD        (16u * 1024 * 1024 + 4096)
 #define WIRE_HVID_SIZE          16u         /* NUL padded; 1..15 significant bytes */
 #define WIRE_HELLO_MAGIC        0x52475241u /* "ARGR" */
@@ -88,6 +88,9 @@ struct wire_data {
 	uint32_t message_type;
 	uint32_t flags; /* WIRE_DATA_*; other bits are refused */
 	struct wire_origin origin;
+	/* An ACK riding along (as an ACK frame before this DATA would say):
+	 * acked_msn 0 and credit 0 say nothing. */
+	uint64_t acked_msn, credit;
 	uint32_t length;
 	const uint8_t *message; /* decoder: points into the frame buffer */
 };
@@ -128,7 +131,7 @@ size_t wire_put_header(uint8_t *out, uint8_t type, uint32_t length, uint64_t seq
  * wire_put_header() and appends the MAC (auth.h).
  */
 int wire_put_hello(uint8_t *out, size_t cap, const struct wire_hello *hello);
-/* DATA: writes the 80-byte data header only; the message bytes follow it. */
+/* DATA: writes the 96-byte data header only; the message bytes follow it. */
 int wire_put_data_header(uint8_t *out, size_t cap, const struct wire_data *data);
 int wire_put_ack(uint8_t *out, size_t cap, const struct wire_ack *ack);
 int wire_put_routes(uint8_t *out, size_t cap, const struct wire_route *routes, uint32_t count);

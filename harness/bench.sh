@@ -105,6 +105,12 @@ echo_at "$RUN/cs/l0-dom5.sock"
 ROUNDS=${BENCH_ROUNDS:-9}
 per=$(( COUNT / ROUNDS > 200 ? COUNT / ROUNDS : 200 ))
 rtt_of() { "$BIN/argo-ping" --fabric "sim:$1" --to 0:7000 --count "$per" --size "$SIZE" | ping_stats; }
+# CPU time (user + system, clock ticks) of a process: the middle relay of
+# the 3 levels and the socat child that carries the link, over all turns.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+middle=${ALL_RELAYS[3]} # c2's two relays, then c3's l0, l1, l2
+socat_child=$(pgrep -f "UNIX-LISTEN:$RUN/cs/socat.sock" | sort -n | tail -n 1)
+middle_t0=$(cpu_ticks "$middle")
 : >"$RUN/turns"
 for ((t = 0; t < ROUNDS; t++)); do
 	read -r a _ < <(rtt_of "$RUN/c2/l1.sock")
@@ -112,6 +118,8 @@ for ((t = 0; t < ROUNDS; t++)); do
 	read -r c _ < <(rtt_of "$RUN/cs/l1.sock")
 	echo "$a $b $c" >>"$RUN/turns"
 done
+middle_ticks=$(( $(cpu_ticks "$middle") - middle_t0 ))
+socat_ticks=$(cpu_ticks "$socat_child")
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 c2_50=$(awk '{ print $1 }' "$RUN/turns" | median)
 c3_50=$(awk '{ print $2 }' "$RUN/turns" | median)
@@ -136,6 +144,9 @@ say "rtt 3 levels (3 relays, 2 links): p50 ${c3_50} us"
 say "rtt 2 levels + socat in the link: p50 ${s50} us"
 ratio=$(awk -v r="$relay_hop" -v s="$socat_hop" 'BEGIN { if (s > 0) printf "%.2f", r / s; else print "n/a (socat hop <= 0)" }')
 say "added by one more relay hop: ${relay_hop} us; by a socat hop: ${socat_hop} us (medians of per-turn differences); ratio relay/socat ${ratio}"
+hz=$(getconf CLK_TCK)
+msgs=$(( ROUNDS * per * 2 ))
+say "cpu per message (user + system): middle relay $(awk -v t="$middle_ticks" -v hz="$hz" -v m="$msgs" 'BEGIN { printf "%.1f", t / hz / m * 1e6 }') us, socat $(awk -v t="$socat_ticks" -v hz="$hz" -v m="$msgs" 'BEGIN { printf "%.1f", t / hz / m * 1e6 }') us ($msgs messages through each)"
 say "stream 64 KiB direct (one fabric): ${direct_mbs} MB/s"
 say "stream 64 KiB through 2 levels:    ${chain_mbs} MB/s (link l1->l0 carried ${bytes_l1} bytes, HMAC-SHA256 on every frame)"
 if [ -x "$BIN/bench-auth" ]; then

@@ -298,12 +298,6 @@ void link_pump(struct link *link)
 {
 	if (link->state != LINK_UP || link->fd < 0)
 		return;
-	/* An acknowledgement owed to the peer rides along with our DATA (one
-	 * write, one wake-up of the peer): on a request/response path the
-	 * reply carries the request's ACK, and the delayed-ACK timer finds
-	 * nothing left to send. */
-	if (link->unsent && link->sent_bytes < link->credit)
-		maybe_ack(link, true);
 	/* A sender may start a message with any credit left (so that a message
 	 * larger than the window still goes), and overshoots by at most it. */
 	while (link->unsent && link->sent_bytes < link->credit &&
@@ -320,6 +314,15 @@ void link_pump(struct link *link)
 		    .length = msg->len,
 		};
 
+		uint64_t grant = grant_now(link);
+
+		/* Every DATA carries our acknowledgement and grant (docs/
+		 * protocol.md): on a request/response path the reply carries
+		 * the request's ACK, with no ACK frame and no delayed ACK. */
+		if (grant < link->granted)
+			grant = link->granted;
+		data.acked_msn = link->rx_done_msn;
+		data.credit = grant;
 		if (wire_put_data_header(hdr, sizeof(hdr), &data) < 0) {
 			/* Cannot happen for a message we accepted; never send garbage. */
 			relay_log(0, "link %s: cannot encode msn %llu", link->cfg->name,
@@ -328,6 +331,9 @@ void link_pump(struct link *link)
 		}
 		if (put_frame(link, WIRE_DATA, hdr, sizeof(hdr), msg->data, msg->len) < 0)
 			break;
+		link->rx_acked_msn = data.acked_msn;
+		link->granted = grant;
+		link->done_bytes_unacked = 0;
 		link->sent_bytes += msg->len;
 		link->unsent_bytes -= msg->len;
 		link->unsent = msg->next;
@@ -565,58 +571,97 @@ static void on_auth(struct link *link, const uint8_t *payload, uint32_t len)
 
 /* ---- Frames in ---------------------------------------------------------- */
 
-static void on_data(struct link *link, const uint8_t *payload, uint32_t len)
+/* An acknowledgement and grant from the peer, in an ACK frame or riding
+ * on a DATA. Returns true when it freed something or raised our credit
+ * (more may be sent now), false otherwise or when the link was dropped. */
+static bool apply_ack(struct link *link, uint64_t acked_msn, uint64_t credit)
+{
+	bool more = false;
+
+	if (acked_msn >= link->next_msn) {
+		link_drop(link, "acknowledgement of a message never sent");
+		return false;
+	}
+	if (link->unacked.head && link->unacked.head->msn <= acked_msn) {
+		free_acked(link, acked_msn);
+		more = true;
+	}
+	if (credit > link->credit) {
+		link->credit = credit;
+		more = true;
+	}
+	return more && link->fd >= 0;
+}
+
+/* The message a DATA carries (its acknowledgement already applied). */
+static void take_data(struct link *link, const struct wire_data *data)
 {
 	struct relay *relay = link->relay;
 	struct relay_msg *msg;
+
+	if (data->msn < link->rx_next_msn) {
+		link->counters.duplicates++; /* a retransmission we already have */
+		return;
+	}
+	if (data->msn > link->rx_next_msn) {
+		link_drop(link, "gap in the message sequence");
+		return;
+	}
+	msg = done_bits_reserve(link, data->msn) < 0 ? NULL : msg_new(relay, data->length);
+	if (!msg) {
+		link_drop(link, "out of memory");
+		return;
+	}
+	link->rx_next_msn++;
+	link->received_bytes += data->length;
+	link->held_from_peer += data->length;
+	link->counters.data_rx++;
+	msg->from_link = link->index;
+	msg->in_msn = data->msn;
+
+	/* The true source cannot be forged by a neighbour: it must be the
+	 * peer's own hvid or one we route through this very link. */
+	if (strcmp(data->src.hvid, link->peer_hello.hvid) != 0 &&
+	    routes_lookup(relay, data->src.hvid) != link->index) {
+		link->counters.drop_spoofed++;
+		relay_log(1, "link %s: dropped a message claiming to come from %s", link->cfg->name,
+		          data->src.hvid);
+		msg_done(relay, msg);
+		return;
+	}
+	/* The msn it came with, until a link queues it: an UNDELIVERABLE
+	 * answering it names that DATA (and msn 0 would be refused). */
+	msg->msn = data->msn;
+	msg->src = data->src;
+	msg->dst = data->dst;
+	msg->message_type = data->message_type;
+	msg->origin = data->origin;
+	msg->routed = data->flags & WIRE_DATA_ROUTED;
+	memcpy(msg->data, data->message, data->length);
+	relay_route(relay, msg);
+}
+
+static void on_data(struct link *link, const uint8_t *payload, uint32_t len)
+{
 	struct wire_data data;
 	const char *why = NULL;
+	bool more;
 
 	if (wire_parse_data(payload, len, &data, &why) < 0) {
 		link->counters.drop_malformed++;
 		link_drop(link, why);
 		return;
 	}
-	if (data.msn < link->rx_next_msn) {
-		link->counters.duplicates++; /* a retransmission we already have */
+	/* The acknowledgement it carries first, as an ACK frame before it
+	 * would be; what that lets us send goes after the message. */
+	more = apply_ack(link, data.acked_msn, data.credit);
+	if (link->fd < 0)
 		return;
+	take_data(link, &data);
+	if (more && link->fd >= 0) {
+		link_pump(link);
+		local_kick(link->relay);
 	}
-	if (data.msn > link->rx_next_msn) {
-		link_drop(link, "gap in the message sequence");
-		return;
-	}
-	msg = done_bits_reserve(link, data.msn) < 0 ? NULL : msg_new(relay, data.length);
-	if (!msg) {
-		link_drop(link, "out of memory");
-		return;
-	}
-	link->rx_next_msn++;
-	link->received_bytes += data.length;
-	link->held_from_peer += data.length;
-	link->counters.data_rx++;
-	msg->from_link = link->index;
-	msg->in_msn = data.msn;
-
-	/* The true source cannot be forged by a neighbour: it must be the
-	 * peer's own hvid or one we route through this very link. */
-	if (strcmp(data.src.hvid, link->peer_hello.hvid) != 0 &&
-	    routes_lookup(relay, data.src.hvid) != link->index) {
-		link->counters.drop_spoofed++;
-		relay_log(1, "link %s: dropped a message claiming to come from %s", link->cfg->name,
-		          data.src.hvid);
-		msg_done(relay, msg);
-		return;
-	}
-	/* The msn it came with, until a link queues it: an UNDELIVERABLE
-	 * answering it names that DATA (and msn 0 would be refused). */
-	msg->msn = data.msn;
-	msg->src = data.src;
-	msg->dst = data.dst;
-	msg->message_type = data.message_type;
-	msg->origin = data.origin;
-	msg->routed = data.flags & WIRE_DATA_ROUTED;
-	memcpy(msg->data, data.message, data.length);
-	relay_route(relay, msg);
 }
 
 static void on_ack(struct link *link, const uint8_t *payload, uint32_t len)
@@ -629,15 +674,10 @@ static void on_ack(struct link *link, const uint8_t *payload, uint32_t len)
 		link_drop(link, why);
 		return;
 	}
-	if (ack.acked_msn >= link->next_msn) {
-		link_drop(link, "acknowledgement of a message never sent");
-		return;
+	if (apply_ack(link, ack.acked_msn, ack.credit)) {
+		link_pump(link);
+		local_kick(link->relay);
 	}
-	free_acked(link, ack.acked_msn);
-	if (ack.credit > link->credit)
-		link->credit = ack.credit;
-	link_pump(link);
-	local_kick(link->relay);
 }
 
 static void on_routes(struct link *link, const uint8_t *payload, uint32_t len)

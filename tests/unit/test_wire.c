@@ -170,6 +170,8 @@ static struct wire_data sample_data(void)
 	d.flags = WIRE_DATA_ROUTED;
 	d.origin.epoch = 0x1020304050607080ull;
 	d.origin.index = 0x0A0B0C0Du;
+	d.acked_msn = 0x2827262524232221ull;
+	d.credit = 0x3837363534333231ull;
 	d.length = sizeof(data_msg);
 	d.message = data_msg;
 	return d;
@@ -190,7 +192,9 @@ static const uint8_t data_bytes[WIRE_DATA_HEADER_SIZE + 3] = {
     /* 64 origin.epoch */ 0x80, 0x70, 0x60, 0x50, 0x40, 0x30, 0x20, 0x10,
     /* 72 origin.index */ 0x0D, 0x0C, 0x0B, 0x0A,
     /* 76 reserved */ 0x00, 0x00, 0x00, 0x00,
-    /* 80 message */ 'a', 'b', 'c'};
+    /* 80 acked_msn */ 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28,
+    /* 88 credit */ 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38,
+    /* 96 message */ 'a', 'b', 'c'};
 
 static const struct wire_ack ack_sample = {.acked_msn = 0x0102030405060708ull,
 					   .credit = 0xF0E0D0C0B0A09080ull};
@@ -445,7 +449,7 @@ static const struct {
 } bounds[] = {
     {WIRE_HELLO, 84, 84},
     {WIRE_AUTH, 32, 32},
-    {WIRE_DATA, 80, 80 + 0xFFFFE0},
+    {WIRE_DATA, 96, 96 + 0xFFFFE0},
     {WIRE_ACK, 16, 16},
     {WIRE_ROUTES, 4, 4 + 20 * 1024},
     {WIRE_UNDELIVERABLE, 64, 64},
@@ -588,7 +592,7 @@ static void test_truncated_everywhere(void)
 		CU_ASSERT_EQUAL(decode_reencode(sm->type, sm->payload, sm->len, &why), 0);
 		for (l = 0; l < sm->len; l++) {
 			int rc = decode_reencode(sm->type, sm->payload, l, &why);
-			bool may_pass = (sm->type == WIRE_DATA && l >= 80) ||
+			bool may_pass = (sm->type == WIRE_DATA && l >= 96) ||
 			                (sm->type == WIRE_CLOSE && l >= 4);
 
 			CHECKF(may_pass ? rc == 0 : rc == -EBADMSG, "%s payload cut at %u: %d\n",
@@ -786,19 +790,19 @@ static void test_hello_decoder_refuses(void)
 static void test_data_layout(void)
 {
 	struct wire_data d = sample_data(), back;
-	uint8_t *out = malloc(80), *f;
+	uint8_t *out = malloc(96), *f;
 	const char *why = NULL;
-	uint8_t payload[83];
+	uint8_t payload[99];
 	size_t total;
 
 	CU_ASSERT_FATAL(out != NULL);
-	CU_ASSERT_EQUAL(wire_put_data_header(out, 80, &d), 80);
-	CU_ASSERT_EQUAL(memcmp(out, data_bytes, 80), 0);
-	memcpy(payload, out, 80);
-	memcpy(payload + 80, data_msg, 3);
-	f = frame(WIRE_DATA, payload, 83, 42, &total);
-	CU_ASSERT_EQUAL(total, 16 + 83 + 32);
-	CU_ASSERT_EQUAL(wire_parse_data(f + 16, 83, &back, &why), 0);
+	CU_ASSERT_EQUAL(wire_put_data_header(out, 96, &d), 96);
+	CU_ASSERT_EQUAL(memcmp(out, data_bytes, 96), 0);
+	memcpy(payload, out, 96);
+	memcpy(payload + 96, data_msg, 3);
+	f = frame(WIRE_DATA, payload, 99, 42, &total);
+	CU_ASSERT_EQUAL(total, 16 + 99 + 32);
+	CU_ASSERT_EQUAL(wire_parse_data(f + 16, 99, &back, &why), 0);
 	CU_ASSERT_EQUAL(back.msn, d.msn);
 	CU_ASSERT_STRING_EQUAL(back.src.hvid, "l1-xen");
 	CU_ASSERT_EQUAL(back.src.domid, 0x0102);
@@ -811,7 +815,9 @@ static void test_data_layout(void)
 	CU_ASSERT_EQUAL(back.origin.epoch, d.origin.epoch);
 	CU_ASSERT_EQUAL(back.origin.index, d.origin.index);
 	CU_ASSERT_EQUAL(back.length, 3);
-	CU_ASSERT_PTR_EQUAL(back.message, f + 16 + 80);
+	CU_ASSERT_EQUAL(back.acked_msn, d.acked_msn);
+	CU_ASSERT_EQUAL(back.credit, d.credit);
+	CU_ASSERT_PTR_EQUAL(back.message, f + 16 + 96);
 	free(f);
 	free(out);
 }
@@ -820,33 +826,33 @@ static void test_data_bounds(void)
 {
 	struct wire_data d = sample_data(), back;
 	uint32_t maxlen = WIRE_DATA_HEADER_SIZE + WIRE_MAX_MESSAGE;
-	uint8_t *big = calloc(1, (size_t)maxlen + 1), *out = malloc(80);
+	uint8_t *big = calloc(1, (size_t)maxlen + 1), *out = malloc(96);
 	const char *why = NULL;
 
 	CU_ASSERT_FATAL(big && out);
-	memcpy(big, data_bytes, 80);
+	memcpy(big, data_bytes, 96);
 	CU_ASSERT_EQUAL(wire_parse_data(big, maxlen, &back, &why), 0);
 	CU_ASSERT_EQUAL(back.length, WIRE_MAX_MESSAGE);
 	CHECK_BAD(wire_parse_data(big, maxlen + 1, &back, &why), why, "WIRE_MAX_MESSAGE");
-	CU_ASSERT_EQUAL(wire_parse_data(big, 80, &back, &why), 0);
+	CU_ASSERT_EQUAL(wire_parse_data(big, 96, &back, &why), 0);
 	CU_ASSERT_EQUAL(back.length, 0);
-	CHECK_BAD(wire_parse_data(big, 79, &back, &why), why, "DATA length");
+	CHECK_BAD(wire_parse_data(big, 95, &back, &why), why, "DATA length");
 	CHECK_BAD(wire_parse_data(NULL, 0, &back, &why), why, "DATA length");
 	/* Encoder. */
 	d.length = WIRE_MAX_MESSAGE;
-	CU_ASSERT_EQUAL(wire_put_data_header(out, 80, &d), 80);
+	CU_ASSERT_EQUAL(wire_put_data_header(out, 96, &d), 96);
 	d.length = WIRE_MAX_MESSAGE + 1;
-	CU_ASSERT_EQUAL(wire_put_data_header(out, 80, &d), -EMSGSIZE);
+	CU_ASSERT_EQUAL(wire_put_data_header(out, 96, &d), -EMSGSIZE);
 	d = sample_data();
-	CU_ASSERT_EQUAL(wire_put_data_header(out, 79, &d), -EMSGSIZE);
+	CU_ASSERT_EQUAL(wire_put_data_header(out, 95, &d), -EMSGSIZE);
 	d.msn = 0;
-	CU_ASSERT_EQUAL(wire_put_data_header(out, 80, &d), -EMSGSIZE);
+	CU_ASSERT_EQUAL(wire_put_data_header(out, 96, &d), -EMSGSIZE);
 	d = sample_data();
 	strcpy(d.dst.hvid, "a b");
-	CU_ASSERT_EQUAL(wire_put_data_header(out, 80, &d), -EMSGSIZE);
+	CU_ASSERT_EQUAL(wire_put_data_header(out, 96, &d), -EMSGSIZE);
 	d = sample_data();
 	d.src.hvid[0] = 0;
-	CU_ASSERT_EQUAL(wire_put_data_header(out, 80, &d), -EMSGSIZE);
+	CU_ASSERT_EQUAL(wire_put_data_header(out, 96, &d), -EMSGSIZE);
 	free(big);
 	free(out);
 }
