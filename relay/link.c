@@ -246,7 +246,15 @@ static int done_bits_reserve(struct link *link, uint64_t msn)
 
 bool link_ack_owed(const struct link *link)
 {
-	return link->state == LINK_UP && link->rx_done_msn != link->rx_acked_msn;
+	uint64_t window = credit_window(link);
+	uint64_t peer_left =
+	    link->granted > link->received_bytes ? link->granted - link->received_bytes : 0;
+
+	/* An acknowledgement, or a grant the peer is short of (maybe_ack's
+	 * rule), that no DATA of ours has carried yet. */
+	return link->state == LINK_UP &&
+	       (link->rx_done_msn != link->rx_acked_msn ||
+	        (grant_now(link) > link->granted && peer_left < window / 4));
 }
 
 void link_ack_now(struct link *link)
@@ -573,7 +581,7 @@ static void on_auth(struct link *link, const uint8_t *payload, uint32_t len)
 
 /* An acknowledgement and grant from the peer, in an ACK frame or riding
  * on a DATA. Returns true when it freed something or raised our credit
- * (more may be sent now), false otherwise or when the link was dropped. */
+ * (more may be sent now: the link, if still up, and local rings). */
 static bool apply_ack(struct link *link, uint64_t acked_msn, uint64_t credit)
 {
 	bool more = false;
@@ -590,7 +598,7 @@ static bool apply_ack(struct link *link, uint64_t acked_msn, uint64_t credit)
 		link->credit = credit;
 		more = true;
 	}
-	return more && link->fd >= 0;
+	return more;
 }
 
 /* The message a DATA carries (its acknowledgement already applied). */
@@ -655,11 +663,11 @@ static void on_data(struct link *link, const uint8_t *payload, uint32_t len)
 	/* The acknowledgement it carries first, as an ACK frame before it
 	 * would be; what that lets us send goes after the message. */
 	more = apply_ack(link, data.acked_msn, data.credit);
-	if (link->fd < 0)
-		return;
-	take_data(link, &data);
-	if (more && link->fd >= 0) {
-		link_pump(link);
+	if (link->fd >= 0)
+		take_data(link, &data);
+	if (more) {
+		if (link->fd >= 0)
+			link_pump(link);
 		local_kick(link->relay);
 	}
 }
@@ -675,7 +683,8 @@ static void on_ack(struct link *link, const uint8_t *payload, uint32_t len)
 		return;
 	}
 	if (apply_ack(link, ack.acked_msn, ack.credit)) {
-		link_pump(link);
+		if (link->fd >= 0)
+			link_pump(link);
 		local_kick(link->relay);
 	}
 }

@@ -143,17 +143,28 @@ struct relay_msg *msg_new(struct relay *relay, uint32_t len)
 
 void msg_free(struct relay *relay, struct relay_msg *msg)
 {
+	bool was_full = relay->held_bytes >= relay->config->queue_bytes;
+
 	relay->held_bytes -= msg->len;
 	free(msg);
+	/* Below the bound again: every link may grant credit again, and its
+	 * peer may be waiting for exactly that. */
+	if (was_full && relay->held_bytes < relay->config->queue_bytes)
+		relay_ack_soon(relay);
 }
 
 void msg_done(struct relay *relay, struct relay_msg *msg)
 {
-	if (msg->from_link >= 0)
-		link_rx_done(&relay->links[msg->from_link], msg->in_msn, msg->len);
-	if (msg->from_port >= 0)
-		local_port_done(relay, msg->from_port, msg->origin.index);
+	int from_link = msg->from_link, from_port = msg->from_port;
+	uint64_t in_msn = msg->in_msn;
+	uint32_t len = msg->len, index = msg->origin.index;
+
+	/* Freed first: the grant link_rx_done() may send counts the room. */
 	msg_free(relay, msg);
+	if (from_link >= 0)
+		link_rx_done(&relay->links[from_link], in_msn, len);
+	if (from_port >= 0)
+		local_port_done(relay, from_port, index);
 }
 
 void queue_push(struct msg_queue *q, struct relay_msg *msg)

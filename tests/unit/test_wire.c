@@ -127,8 +127,8 @@ static struct wire_hello sample_hello(void)
 	unsigned int i;
 
 	memset(&h, 0, sizeof(h));
-	h.version_min = 2;
-	h.version_max = 2;
+	h.version_min = 3;
+	h.version_max = 3;
 	strcpy(h.hvid, "l0-host");
 	for (i = 0; i < WIRE_NONCE_SIZE; i++)
 		h.nonce[i] = (uint8_t)(0xA0 + i);
@@ -141,8 +141,8 @@ static struct wire_hello sample_hello(void)
 
 static const uint8_t hello_bytes[WIRE_HELLO_SIZE] = {
     /* 0 magic "ARGR" */ 'A', 'R', 'G', 'R',
-    /* 4 version_min */ 0x02, 0x00,
-    /* 6 version_max */ 0x02, 0x00,
+    /* 4 version_min */ 0x03, 0x00,
+    /* 6 version_max */ 0x03, 0x00,
     /* 8 hvid */ 'l', '0', '-', 'h', 'o', 's', 't', 0, 0, 0, 0, 0, 0, 0, 0, 0,
     /* 24 nonce */ 0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8, 0xA9, 0xAA, 0xAB, 0xAC,
     0xAD, 0xAE, 0xAF, 0xB0, 0xB1, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6, 0xB7, 0xB8, 0xB9, 0xBA, 0xBB,
@@ -504,7 +504,7 @@ static void test_header_lengths(void)
 	}
 	raw_header(h, WIRE_VERSION, WIRE_HELLO, 0, 83, 0);
 	CHECK_BAD(parse_header_exact(h, 16, &hdr, &why), why, "HELLO length");
-	raw_header(h, WIRE_VERSION, WIRE_DATA, 0, 79, 1);
+	raw_header(h, WIRE_VERSION, WIRE_DATA, 0, 95, 1);
 	CHECK_BAD(parse_header_exact(h, 16, &hdr, &why), why, "DATA length");
 	raw_header(h, WIRE_VERSION, WIRE_DATA, 0, WIRE_MAX_PAYLOAD + 1, 1);
 	CHECK_BAD(parse_header_exact(h, 16, &hdr, &why), why, "WIRE_MAX_PAYLOAD");
@@ -512,7 +512,7 @@ static void test_header_lengths(void)
 
 static void test_header_bad_fields(void)
 {
-	static const uint8_t versions[] = {0, 1, 3, 0x81, 0xFF};
+	static const uint8_t versions[] = {0, 1, 2, 4, 0x81, 0xFF};
 	static const uint8_t types[] = {0, 10, 11, 0x80, 0xFF};
 	uint8_t h[16];
 	struct wire_header hdr;
@@ -660,8 +660,8 @@ static void test_hello_layout(void)
 	CU_ASSERT_EQUAL(wire_put_hello(out, WIRE_HELLO_SIZE, &h), 84);
 	CU_ASSERT_EQUAL(memcmp(out, hello_bytes, 84), 0);
 	CU_ASSERT_EQUAL(wire_parse_hello(out, 84, &back, &why), 0);
-	CU_ASSERT_EQUAL(back.version_min, 2);
-	CU_ASSERT_EQUAL(back.version_max, 2);
+	CU_ASSERT_EQUAL(back.version_min, 3);
+	CU_ASSERT_EQUAL(back.version_max, 3);
 	CU_ASSERT_STRING_EQUAL(back.hvid, "l0-host");
 	CU_ASSERT_EQUAL(memcmp(back.nonce, h.nonce, WIRE_NONCE_SIZE), 0);
 	CU_ASSERT_EQUAL(back.rx_next_msn, h.rx_next_msn);
@@ -700,8 +700,8 @@ static void test_hello_encoder_refuses(void)
 	memset(h.hvid, 'a', sizeof(h.hvid)); /* no NUL */
 	CU_ASSERT_EQUAL(wire_put_hello(out, 84, &h), -EMSGSIZE);
 	h = sample_hello();
-	h.version_min = 3;
-	h.version_max = 4;
+	h.version_min = 4;
+	h.version_max = 5;
 	CU_ASSERT_EQUAL(wire_put_hello(out, 84, &h), -EMSGSIZE);
 	h.version_min = 0;
 	h.version_max = 2;
@@ -735,7 +735,7 @@ static void test_hello_decoder_refuses(void)
 {
 	static const uint8_t magic[4] = {'A', 'R', 'G', 'S'};
 	static const uint8_t magic_be[4] = {'R', 'G', 'R', 'A'};
-	static const uint8_t v0[4] = {0, 0, 1, 0}, v21[4] = {2, 0, 1, 0}, v23[4] = {3, 0, 4, 0};
+	static const uint8_t v0[4] = {0, 0, 1, 0}, v21[4] = {2, 0, 1, 0}, v23[4] = {4, 0, 5, 0};
 	static const uint8_t v00[4] = {0, 0, 0, 0};
 	static const uint8_t role2[4] = {2, 0, 0, 0}, role_hi[4] = {0, 0, 0, 1};
 	static const uint8_t empty[1] = {0};
@@ -755,7 +755,7 @@ static void test_hello_decoder_refuses(void)
 	hello_mut(4, v0, 4, "version_min");
 	hello_mut(4, v00, 4, "version_min");
 	hello_mut(4, v21, 4, "version_min is above");
-	hello_mut(4, v23, 4, "include 2");
+	hello_mut(4, v23, 4, "include 3");
 	hello_mut(76, (const uint8_t *)"\xff\xff\xff\xff\xff\xff\xff\x7f", 8, "acked_msn");
 	hello_mut(72, role2, 4, "role");
 	hello_mut(72, role_hi, 4, "role");
