@@ -18,7 +18,7 @@ mkdir -p "$OUT"
 RUN=$(mktemp -d /tmp/argo-bench.XXXXXX)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sim-chain.sh"
-COUNT=${BENCH_COUNT:-5000}
+COUNT=${BENCH_COUNT:-15000}
 SIZE=${BENCH_SIZE:-64}
 
 cleanup() {
@@ -102,7 +102,7 @@ chain_start_relay "$RUN/cs" "$BIN" 1 && chain_wait_link "$RUN/cs" "$BIN" 1 up 10
 ALL_RELAYS+=("${CHAIN_RELAY_PIDS[1]}")
 echo_at "$RUN/cs/l0-dom5.sock"
 
-ROUNDS=${BENCH_ROUNDS:-9}
+ROUNDS=${BENCH_ROUNDS:-27}
 per=$(( COUNT / ROUNDS > 200 ? COUNT / ROUNDS : 200 ))
 rtt_of() { "$BIN/argo-ping" --fabric "sim:$1" --to 0:7000 --count "$per" --size "$SIZE" | ping_stats; }
 # CPU time (user + system, clock ticks) of a process: the middle relay of
@@ -112,10 +112,16 @@ middle=${ALL_RELAYS[3]} # c2's two relays, then c3's l0, l1, l2
 socat_child=$(pgrep -f "UNIX-LISTEN:$RUN/cs/socat.sock" | sort -n | tail -n 1)
 middle_t0=$(cpu_ticks "$middle")
 : >"$RUN/turns"
+# The order rotates from turn to turn, so that no topology always runs
+# first (or always right after another one).
 for ((t = 0; t < ROUNDS; t++)); do
-	read -r a _ < <(rtt_of "$RUN/c2/l1.sock")
-	read -r b _ < <(rtt_of "$RUN/c3/l2.sock")
-	read -r c _ < <(rtt_of "$RUN/cs/l1.sock")
+	for ((k = 0; k < 3; k++)); do
+		case $(((t + k) % 3)) in
+		0) read -r a _ < <(rtt_of "$RUN/c2/l1.sock") ;;
+		1) read -r b _ < <(rtt_of "$RUN/c3/l2.sock") ;;
+		2) read -r c _ < <(rtt_of "$RUN/cs/l1.sock") ;;
+		esac
+	done
 	echo "$a $b $c" >>"$RUN/turns"
 done
 middle_ticks=$(( $(cpu_ticks "$middle") - middle_t0 ))
