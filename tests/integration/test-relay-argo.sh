@@ -22,17 +22,7 @@ COUNT=${RELAY_TEST_COUNT:-20000}
 TRANSPORT=${RELAY_LINK_TRANSPORT:-argo}
 PORT=7100
 
-pass=0
-fail=0
-result() {
-	if [ "$2" -eq 0 ]; then
-		echo "PASS $1"
-		pass=$((pass + 1))
-	else
-		echo "FAIL $1: $3"
-		fail=$((fail + 1))
-	fi
-}
+. "$HERE/results.sh"
 trap 'chain_down >/dev/null 2>&1' EXIT
 trap 'exit 130' INT TERM
 
@@ -165,5 +155,4 @@ for c in "${cases[@]}"; do
 	"case_$c"
 	echo "    ($c: $((SECONDS - t0)) s)"
 done
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+results_summary

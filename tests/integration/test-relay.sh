@@ -11,23 +11,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../../harness/sim-chain.sh"
 COUNT=${RELAY_TEST_COUNT:-100000}
 
-pass=0
-fail=0
-skip=0
-result() {
-	if [ "$2" -eq 0 ]; then
-		echo "PASS $1"
-		pass=$((pass + 1))
-	else
-		echo "FAIL $1: $3"
-		fail=$((fail + 1))
-	fi
-}
-# A case that cannot run here, and why (never counted as passed).
-skipped() {
-	echo "SKIP $1: $2"
-	skip=$((skip + 1))
-}
+. "$HERE/results.sh"
 
 # What a case started outside chain_up, stopped even if the run is cut short.
 EXTRA_PIDS=()
@@ -848,9 +832,4 @@ for c in "${cases[@]}"; do
 	"case_$c"
 	echo "    ($c: $((SECONDS - t0)) s)"
 done
-if [ "$skip" -gt 0 ]; then
-	echo "$pass passed, $fail failed, $skip skipped"
-else
-	echo "$pass passed, $fail failed"
-fi
-[ "$fail" -eq 0 ]
+results_summary

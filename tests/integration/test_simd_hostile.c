@@ -49,6 +49,7 @@
 #include "argo/argo.h"
 #include "argo/ring.h"
 #include "sim_proto.h"
+#include "../cunit_main.h"
 
 /* Generous bounds: a sanitized daemon on a loaded machine is slow. */
 #define TIMEOUT_MS         10000
@@ -3328,13 +3329,7 @@ static void test_sigterm_with_domains(void)
 
 int main(void)
 {
-	struct rlimit rl;
-	CU_pSuite suite;
-	unsigned int run, failed;
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct test_def tests[] = {
 	    {"malformed requests get errors", test_malformed_requests},
 	    {"oversized (100 KiB) requests get errors", test_oversized_requests},
 	    {"more fds than a request carries", test_too_many_fds},
@@ -3360,7 +3355,11 @@ int main(void)
 	    {"valid config file: static domain and policy", test_config_valid},
 	    {"SIGTERM with domains connected exits 0", test_sigterm_with_domains},
 	};
-	size_t i;
+	static const struct suite_def suites[] = {
+	    {"argo-simd vs hostile clients", tests, N(tests), NULL, NULL, test_setup,
+	     test_teardown},
+	};
+	struct rlimit rl;
 
 	signal(SIGPIPE, SIG_IGN);
 	/* 500 domains take three fds each, here and in the daemon. */
@@ -3368,21 +3367,5 @@ int main(void)
 		rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	suite = CU_add_suite_with_setup_and_teardown("argo-simd vs hostile clients", NULL, NULL,
-	                                             test_setup, test_teardown);
-	if (!suite)
-		return 2;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-			return 2;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	run = CU_get_number_of_tests_run();
-	failed = CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	printf("\n%u passed, %u failed\n", run - failed, failed);
-	return failed ? 1 : 0;
+	return cunit_main(suites, N(suites));
 }

@@ -31,6 +31,7 @@
 #include <openssl/evp.h>
 
 #include "auth.h"
+#include "../cunit_main.h"
 
 #define CHECKF(cond, ...)                                                                          \
 	do {                                                                                       \
@@ -597,30 +598,6 @@ static void test_psk_refuses_kinds(void)
 /* ---------------------------------------------------------------------------
  */
 
-struct test_def {
-	const char *name;
-	CU_TestFunc fn;
-};
-
-static int add_suite(const char *name, CU_InitializeFunc init, CU_CleanupFunc clean,
-                     const struct test_def *tests, size_t n)
-{
-	CU_pSuite s = CU_add_suite(name, init, clean);
-	size_t i;
-
-	if (!s)
-		return -1;
-	for (i = 0; i < n; i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn))
-			return -1;
-	return 0;
-}
-
-#define T(fn)                                                                                      \
-	{                                                                                          \
-#fn, fn                                                                            \
-	}
-
 int main(void)
 {
 	static const struct test_def keys[] = {
@@ -641,22 +618,11 @@ int main(void)
 	    T(test_psk_accepts),       T(test_psk_refuses_modes), T(test_psk_refuses_owner),
 	    T(test_psk_refuses_sizes), T(test_psk_refuses_kinds),
 	};
-	unsigned int run, failed;
+	static const struct suite_def suites[] = {
+	    SUITE("auth keys", keys),
+	    SUITE("auth macs", macs),
+	    {"auth key files", files, N(files), suite_init, suite_clean, NULL, NULL},
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	if (add_suite("auth keys", NULL, NULL, keys, sizeof(keys) / sizeof(keys[0])) ||
-	    add_suite("auth macs", NULL, NULL, macs, sizeof(macs) / sizeof(macs[0])) ||
-	    add_suite("auth key files", suite_init, suite_clean, files,
-	              sizeof(files) / sizeof(files[0]))) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	run = CU_get_number_of_tests_run();
-	failed = CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	printf("%u passed, %u failed\n", run - failed, failed);
-	return failed ? 1 : 0;
+	return cunit_main(suites, N(suites));
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "relay.h"
+#include "../cunit_main.h"
 
 /* ---- stubs for what dedup.c uses from the relay and libargo ---- */
 
@@ -275,39 +276,23 @@ static void test_foreign_file(void)
 
 int main(void)
 {
-	CU_pSuite s;
-	unsigned int run, failed;
+	static const struct test_def tests[] = {
+	    T(test_copies_and_window),  T(test_failed_send_leaves_nothing),
+	    T(test_survives_restart),   T(test_settle_in_flight),
+	    T(test_tags_never_go_back), T(test_no_tags),
+	    T(test_full_table),         T(test_foreign_file),
+	};
+	static const struct suite_def suites[] = {SUITE("delivered-messages table", tests)};
+	char path[sizeof(dir) + 16];
+	int ret;
 
 	if (!mkdtemp(dir))
 		return 2;
 	memcpy(config.state_dir, dir, sizeof(dir));
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("delivered-messages table", NULL, NULL);
-	if (!s || !CU_add_test(s, "copies_and_window", test_copies_and_window) ||
-	    !CU_add_test(s, "failed_send_leaves_nothing", test_failed_send_leaves_nothing) ||
-	    !CU_add_test(s, "survives_restart", test_survives_restart) ||
-	    !CU_add_test(s, "settle_in_flight", test_settle_in_flight) ||
-	    !CU_add_test(s, "tags_never_go_back", test_tags_never_go_back) ||
-	    !CU_add_test(s, "no_tags", test_no_tags) ||
-	    !CU_add_test(s, "full_table", test_full_table) ||
-	    !CU_add_test(s, "foreign_file", test_foreign_file)) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	run = CU_get_number_of_tests_run();
-	failed = CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
+	ret = cunit_main(suites, N(suites));
 	dedup_close(&relay);
-	{
-		char path[sizeof(dir) + 16];
-
-		snprintf(path, sizeof(path), "%s/delivered", dir);
-		unlink(path);
-		rmdir(dir);
-	}
-	printf("%u passed, %u failed\n", run - failed, failed);
-	return failed ? 1 : 0;
+	snprintf(path, sizeof(path), "%s/delivered", dir);
+	unlink(path);
+	rmdir(dir);
+	return ret;
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "../cunit_main.h"
 #include "transport.h"
 
 static char dir[64];
@@ -820,16 +821,6 @@ static int suite_clean(void)
 	return 0;
 }
 
-struct test_def {
-	const char *name;
-	CU_TestFunc fn;
-};
-
-#define T(fn)                                                                                      \
-	{                                                                                          \
-#fn, fn                                                                            \
-	}
-
 int main(void)
 {
 	static const struct test_def tests[] = {
@@ -848,29 +839,9 @@ int main(void)
 	    T(test_policy_default),      T(test_policy_first_match),
 	    T(test_policy_catch_all),
 	};
-	unsigned int run, failed, i;
-	CU_pSuite s;
+	static const struct suite_def suites[] = {
+	    {"relay config", tests, N(tests), suite_init, suite_clean, NULL, NULL},
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("relay config", suite_init, suite_clean);
-	if (!s) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn)) {
-			CU_cleanup_registry();
-			return 2;
-		}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	run = CU_get_number_of_tests_run();
-	failed = CU_get_number_of_tests_failed();
-	/* A suite whose set-up failed runs nothing: that is not a pass. */
-	if (CU_get_number_of_suites_failed() > 0)
-		failed++;
-	CU_cleanup_registry();
-	printf("%u passed, %u failed\n", run - (failed > run ? run : failed), failed);
-	return failed ? 1 : 0;
+	return cunit_main(suites, N(suites));
 }

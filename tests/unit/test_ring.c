@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "argo/ring.h"
+#include "../cunit_main.h"
 
 #define HDR  16u   /* sizeof(struct xen_argo_ring_message_header) */
 #define FILL 0xAAu /* what the ring bytes hold before a write */
@@ -1297,29 +1298,6 @@ static void test_read_at_refuses(void)
 /* ---------------------------------------------------------------------------
  */
 
-struct test_def {
-	const char *name;
-	CU_TestFunc fn;
-};
-
-static int add_suite(const char *name, const struct test_def *tests, size_t n)
-{
-	CU_pSuite s = CU_add_suite(name, NULL, NULL);
-	size_t i;
-
-	if (!s)
-		return -1;
-	for (i = 0; i < n; i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn))
-			return -1;
-	return 0;
-}
-
-#define T(fn)                                                                                      \
-	{                                                                                          \
-#fn, fn                                                                            \
-	}
-
 int main(void)
 {
 	static const struct test_def helpers[] = {
@@ -1353,21 +1331,11 @@ int main(void)
 	    T(test_read_at_chain_and_release),
 	    T(test_read_at_refuses),
 	};
-	unsigned int run, failed;
+	static const struct suite_def suites[] = {
+	    SUITE("ring helpers", helpers),
+	    SUITE("ring writer", writer),
+	    SUITE("ring reader", reader),
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	if (add_suite("ring helpers", helpers, sizeof(helpers) / sizeof(helpers[0])) ||
-	    add_suite("ring writer", writer, sizeof(writer) / sizeof(writer[0])) ||
-	    add_suite("ring reader", reader, sizeof(reader) / sizeof(reader[0]))) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	run = CU_get_number_of_tests_run();
-	failed = CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	printf("%u passed, %u failed\n", run - failed, failed);
-	return failed ? 1 : 0;
+	return cunit_main(suites, N(suites));
 }

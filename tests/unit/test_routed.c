@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "argo/routed.h"
+#include "../cunit_main.h"
 
 #define RELAY  3
 #define RLEN   4096u
@@ -212,8 +213,7 @@ static void test_recv_reports(void)
 	report[0] = EINVAL;
 	deliver(t, RELAY, ARGO_ROUTED_PORT, ARGO_MSGTYPE_UNDELIVERABLE, report, sizeof(report),
 	        NULL, 0);
-	CU_ASSERT_EQUAL(argo_routed_recv(&t->handle, RELAY, &src, NULL, buf, sizeof(buf)),
-	                -EINVAL);
+	CU_ASSERT_EQUAL(argo_routed_recv(&t->handle, RELAY, &src, NULL, buf, sizeof(buf)), -EINVAL);
 	CU_ASSERT_STRING_EQUAL(src.hvid, "");
 	/* A report with an error of 0 or a bad length is not believed. */
 	memcpy(report + 4, hdr_l0_5_7000 + 8, 24);
@@ -244,25 +244,11 @@ static void test_sendv_refuses(void)
 
 int main(void)
 {
-	CU_pSuite s;
-	unsigned int run, failed;
+	static const struct test_def tests[] = {
+	    T(test_gaddr_parse),  T(test_header_bytes),  T(test_recv_routed_and_plain),
+	    T(test_recv_reports), T(test_sendv_refuses),
+	};
+	static const struct suite_def suites[] = {SUITE("routed mode", tests)};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("routed mode", NULL, NULL);
-	if (!s || !CU_add_test(s, "gaddr_parse", test_gaddr_parse) ||
-	    !CU_add_test(s, "header_bytes", test_header_bytes) ||
-	    !CU_add_test(s, "recv_routed_and_plain", test_recv_routed_and_plain) ||
-	    !CU_add_test(s, "recv_reports", test_recv_reports) ||
-	    !CU_add_test(s, "sendv_refuses", test_sendv_refuses)) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	run = CU_get_number_of_tests_run();
-	failed = CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	printf("%u passed, %u failed\n", run - failed, failed);
-	return failed ? 1 : 0;
+	return cunit_main(suites, N(suites));
 }

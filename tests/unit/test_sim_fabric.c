@@ -26,6 +26,7 @@
 
 #include "argo/ring.h"
 #include "sim_fabric.h"
+#include "../cunit_main.h"
 #include "sim_policy.h"
 
 #define ANY      XEN_ARGO_DOMID_ANY
@@ -2355,30 +2356,6 @@ static void test_policy_match(void)
 /* ---------------------------------------------------------------------------
  */
 
-struct test_def {
-	const char *name;
-	CU_TestFunc fn;
-};
-
-static int add_suite(const char *name, const struct test_def *tests, size_t n)
-{
-	CU_pSuite s = CU_add_suite(name, NULL, NULL);
-	size_t i;
-
-	if (!s)
-		return -1;
-	for (i = 0; i < n; i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn))
-			return -1;
-	return 0;
-}
-
-#define T(fn)                                                                                      \
-	{                                                                                          \
-#fn, fn                                                                            \
-	}
-#define N(a) (sizeof(a) / sizeof((a)[0]))
-
 int main(void)
 {
 	static const struct test_def domains[] = {
@@ -2433,25 +2410,16 @@ int main(void)
 	    T(test_policy_parse_invalid),
 	    T(test_policy_match),
 	};
-	unsigned int run, failed;
+	static const struct suite_def suites[] = {
+	    SUITE("domains", domains),
+	    SUITE("register_ring", registers),
+	    SUITE("unregister_ring", unregisters),
+	    SUITE("sendv", sends),
+	    SUITE("notify", notifies),
+	    SUITE("teardown", teardowns),
+	    SUITE("durable", durables),
+	    SUITE("policy", policies),
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	if (add_suite("domains", domains, N(domains)) ||
-	    add_suite("register_ring", registers, N(registers)) ||
-	    add_suite("unregister_ring", unregisters, N(unregisters)) ||
-	    add_suite("sendv", sends, N(sends)) || add_suite("notify", notifies, N(notifies)) ||
-	    add_suite("teardown", teardowns, N(teardowns)) ||
-	    add_suite("durable", durables, N(durables)) ||
-	    add_suite("policy", policies, N(policies))) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	run = CU_get_number_of_tests_run();
-	failed = CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	printf("%u passed, %u failed\n", run - failed, failed);
-	return failed ? 1 : 0;
+	return cunit_main(suites, N(suites));
 }

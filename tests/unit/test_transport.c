@@ -35,6 +35,7 @@
 
 #include "argo/argo.h"
 #include "transport.h"
+#include "../cunit_main.h"
 
 #define TIMEOUT_MS 5000
 
@@ -240,8 +241,6 @@ static void check_addresses(enum transport_kind kind, const char *const *good, s
 		CU_ASSERT_EQUAL(ops->check_address(bad[i], NULL), -EINVAL);
 	}
 }
-
-#define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static void test_check_unix(void)
 {
@@ -1466,16 +1465,6 @@ static int argo_suite_clean(void)
 /* ---------------------------------------------------------------------------
  */
 
-struct test_def {
-	const char *name;
-	CU_TestFunc fn;
-};
-
-#define T(fn)                                                                                      \
-	{                                                                                          \
-#fn, fn                                                                            \
-	}
-
 static int suite_init(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/test-transport.XXXXXX");
@@ -1514,40 +1503,12 @@ int main(void)
 	    T(test_argo_foreign_and_replaced), T(test_argo_listener_died),
 	    T(test_argo_fabric_restart),
 	};
-	unsigned int run, failed, i;
-	CU_pSuite s;
+	static const struct suite_def suites[] = {
+	    {"transports", tests, N(tests), suite_init, suite_clean, NULL, NULL},
+	    {"argo", argo_tests, N(argo_tests), argo_suite_init, argo_suite_clean, NULL, NULL},
+	};
 
 	/* As in argo-relayd: a peer that goes away is an EPIPE, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("transports", suite_init, suite_clean);
-	if (!s) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn)) {
-			CU_cleanup_registry();
-			return 2;
-		}
-	s = CU_add_suite("argo", argo_suite_init, argo_suite_clean);
-	if (!s) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	for (i = 0; i < sizeof(argo_tests) / sizeof(argo_tests[0]); i++)
-		if (!CU_add_test(s, argo_tests[i].name, argo_tests[i].fn)) {
-			CU_cleanup_registry();
-			return 2;
-		}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	run = CU_get_number_of_tests_run();
-	failed = CU_get_number_of_tests_failed();
-	if (CU_get_number_of_suites_failed() > 0)
-		failed++;
-	CU_cleanup_registry();
-	printf("%u passed, %u failed\n", run - (failed > run ? run : failed), failed);
-	return failed ? 1 : 0;
+	return cunit_main(suites, N(suites));
 }

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "wire.h"
+#include "../cunit_main.h"
 
 /* An assertion that prints the loop context when it fails. */
 #define CHECKF(cond, ...)                                                                          \
@@ -1301,29 +1302,6 @@ static int write_corpus(const char *dir)
 /* ---------------------------------------------------------------------------
  */
 
-struct test_def {
-	const char *name;
-	CU_TestFunc fn;
-};
-
-static int add_suite(const char *name, const struct test_def *tests, size_t n)
-{
-	CU_pSuite s = CU_add_suite(name, NULL, NULL);
-	size_t i;
-
-	if (!s)
-		return -1;
-	for (i = 0; i < n; i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn))
-			return -1;
-	return 0;
-}
-
-#define T(fn)                                                                                      \
-	{                                                                                          \
-#fn, fn                                                                            \
-	}
-
 int main(int argc, char **argv)
 {
 	static const struct test_def header[] = {
@@ -1346,23 +1324,13 @@ int main(int argc, char **argv)
 	    T(test_undeliverable),
 	    T(test_close),
 	};
-	unsigned int run, failed;
+	static const struct suite_def suites[] = {
+	    SUITE("wire header", header),
+	    SUITE("wire types", types),
+	};
 
 	if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
 		return write_corpus(argv[2]);
 	init_samples();
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	if (add_suite("wire header", header, sizeof(header) / sizeof(header[0])) ||
-	    add_suite("wire types", types, sizeof(types) / sizeof(types[0]))) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	run = CU_get_number_of_tests_run();
-	failed = CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	printf("%u passed, %u failed\n", run - failed, failed);
-	return failed ? 1 : 0;
+	return cunit_main(suites, N(suites));
 }
