@@ -277,3 +277,11 @@ $(BIN)/argo-vdevd: $(call obj,$(VDEVD_SRC)) $(LIBARGO)
 $(BIN)/argo-vdevctl: $(call obj,vdev/vdevctl.c)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# The device-side conformance suite (tests/vdev/): a user-space driver
+# against argo-vdevd, qemu-storage-daemon and virtiofsd on sim.
+VDRV_SRC := tests/vdev/vdrv.c $(VMSG_SRC)
+all: $(BIN)/vdev-conformance
+$(BIN)/vdev-conformance: $(call obj,tests/vdev/vdev-conformance.c $(VDRV_SRC)) $(LIBARGO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -lcunit $(LDLIBS) -o $@

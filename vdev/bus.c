@@ -24,6 +24,8 @@
 #define DEVICE_OUT_MAX   256 /* the same per device (it stops reading first) */
 #define RXBUF_SIZE       65536
 
+static int ensure_ring(struct bus *b, struct ringslot *slot, struct device *d, uint64_t now_ms);
+
 static bool visible(const struct device *d, argo_domid_t domid)
 {
 	return device_ready(d) && (d->cfg->frontend == XEN_ARGO_DOMID_ANY || d->cfg->frontend == domid);
@@ -409,12 +411,13 @@ void bus_poll(struct bus *b)
 	do {
 		progress = 0;
 		for (i = 0; i < b->nrings; i++)
-			progress += read_ring(b, b->rings[i], NULL);
+			if (b->rings[i].ring)
+				progress += read_ring(b, b->rings[i].ring, NULL);
 		for (i = 0; i < b->ndevices; i++) {
 			struct device *d = &b->devices[i];
 
-			if (d->ring)
-				progress += read_ring(b, d->ring, d);
+			if (d->rs.ring)
+				progress += read_ring(b, d->rs.ring, d);
 			device_kick_all(d);
 		}
 		/* What we consumed is room for senders that wait: tell them. */
@@ -443,25 +446,67 @@ void bus_tick(struct bus *b, uint64_t now_ms)
 		else
 			i++;
 	}
-	for (i = 0; i < b->ndevices; i++)
+	for (i = 0; i < b->nrings; i++)
+		ensure_ring(b, &b->rings[i], NULL, now_ms);
+	for (i = 0; i < b->ndevices; i++) {
+		ensure_ring(b, &b->devices[i].rs, &b->devices[i], now_ms);
 		device_tick(&b->devices[i], now_ms);
+	}
 	bus_poll(b);
 }
 
-static int register_ring(struct bus *b, uint32_t port, argo_domid_t partner, uint32_t len,
-                         struct argo_ring **ring)
+/* Registers slot's ring when it is absent; checks that it still exists
+ * when it is due. Returns 0 or a negative errno that stops the daemon (a
+ * configuration the fabric refuses). */
+static int ensure_ring(struct bus *b, struct ringslot *slot, struct device *d, uint64_t now_ms)
 {
-	xen_argo_register_ring_t reg = {.aport = port, .partner_id = partner, .len = len};
-	int rc = argo_register_ring(b->fabric, &reg, 0, ring);
+	xen_argo_register_ring_t reg = {.aport = slot->port, .partner_id = slot->partner,
+	                                .len = slot->len};
+	struct argo_ring *ring = NULL;
+	int rc;
 
-	if (rc == -EPERM && partner == XEN_ARGO_DOMID_ANY)
-		vdev_log(0, "port %#x: a ring for any frontend needs wildcard rings "
-		            "(Xen: argo=1,mac-permissive=1; sim: argo-simd -m)",
-		         port);
-	else if (rc)
-		vdev_log(0, "port %#x (partner %u): register_ring: %s", port, partner,
-		         argo_strerror(rc));
-	return rc;
+	if (slot->ring && (slot->partner == XEN_ARGO_DOMID_ANY || now_ms < slot->next_check_ms))
+		return 0;
+	slot->next_check_ms = now_ms + 2000;
+	rc = argo_register_ring(b->fabric, &reg, slot->ring ? XEN_ARGO_REGISTER_FLAG_FAIL_EXIST : 0,
+	                        &ring);
+	if (rc == -EEXIST && slot->ring)
+		return 0; /* still there */
+	if (slot->ring) {
+		/* It vanished with its partner: a new ring (rc 0), or none
+		 * until the partner is back (ESRCH). */
+		vdev_log(0, "port %#x: ring for domain %u vanished (the domain died)%s", slot->port,
+		         slot->partner, rc ? "" : "; registered again");
+		argo_ring_release(slot->ring);
+		slot->ring = NULL;
+		if (d)
+			device_ring_lost(d);
+	}
+	if (rc == 0) {
+		slot->ring = ring;
+		slot->last_err = 0;
+		if (slot->partner == XEN_ARGO_DOMID_ANY)
+			vdev_log(1, "port %#x: ring registered (any partner, %u bytes)", slot->port,
+			         slot->len);
+		else
+			vdev_log(1, "port %#x: ring registered (partner %u, %u bytes)", slot->port,
+			         slot->partner, slot->len);
+		return 0;
+	}
+	if (rc != slot->last_err) {
+		slot->last_err = rc;
+		if (rc == -ESRCH)
+			vdev_log(0, "port %#x: domain %u does not exist yet; waiting for it",
+			         slot->port, slot->partner);
+		else if (rc == -EPERM && slot->partner == XEN_ARGO_DOMID_ANY)
+			vdev_log(0, "port %#x: a ring for any frontend needs wildcard rings "
+			            "(Xen: argo=1,mac-permissive=1; sim: argo-simd -m)",
+			         slot->port);
+		else
+			vdev_log(0, "port %#x (partner %u): register_ring: %s", slot->port,
+			         slot->partner, argo_strerror(rc));
+	}
+	return rc == -ESRCH ? 0 : rc;
 }
 
 int bus_open(struct bus *b, struct vdev_config *cfg)
@@ -482,24 +527,31 @@ int bus_open(struct bus *b, struct vdev_config *cfg)
 	b->domid = argo_domid(b->fabric);
 	for (i = 0; i < cfg->ndevices; i++) {
 		argo_domid_t p = cfg->devices[i].frontend;
+		struct ringslot *slot;
 
-		for (j = 0; j < b->nrings && b->rings[j]->partner_id != p; j++)
+		for (j = 0; j < b->nrings && b->rings[j].partner != p; j++)
 			;
 		if (j < b->nrings)
 			continue;
-		rc = register_ring(b, cfg->bus_port, p, cfg->ring_len, &b->rings[b->nrings]);
+		slot = &b->rings[b->nrings++];
+		slot->port = cfg->bus_port;
+		slot->partner = p;
+		slot->len = cfg->ring_len;
+		rc = ensure_ring(b, slot, NULL, vdev_now_ms());
 		if (rc)
 			return rc;
-		b->nrings++;
 	}
 	for (i = 0; i < cfg->ndevices; i++) {
 		struct device *d = &b->devices[i];
 
 		rc = device_init(d, b, &cfg->devices[i]);
 		b->ndevices++;
-		if (!rc)
-			rc = register_ring(b, d->port, cfg->devices[i].frontend,
-			                   cfg->devices[i].ring_len, &d->ring);
+		if (rc)
+			return rc;
+		d->rs.port = d->port;
+		d->rs.partner = cfg->devices[i].frontend;
+		d->rs.len = cfg->devices[i].ring_len;
+		rc = ensure_ring(b, &d->rs, d, vdev_now_ms());
 		if (rc)
 			return rc;
 		device_backend_poll(d, vdev_now_ms());

@@ -793,6 +793,11 @@ static void driver_gone(struct device *d, int err)
 	begin_quiesce(d, Q_RESET, 0, true, NULL, NULL);
 }
 
+void device_ring_lost(struct device *d)
+{
+	driver_gone(d, -ESRCH);
+}
+
 void device_backend_lost(struct device *d, const char *why)
 {
 	uint32_t i, id;

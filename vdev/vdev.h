@@ -153,6 +153,21 @@ static inline uint8_t *shadow_data(const struct shadow *s, uint32_t q, uint32_t 
 /* Takes the next used element: 1 and (*id, *len), or 0 when none. */
 int svring_used(struct svring *r, const struct shadow *s, uint32_t *id, uint32_t *len);
 
+/* ---- bus.c (rings) ---- */
+
+/* One ring we keep registered. A ring for one partner domain exists only
+ * while that domain does: registration waits for it (ESRCH), and the
+ * hypervisor drops the ring when the partner dies, silently; a periodic
+ * register with FAIL_EXIST (EEXIST: still there) notices and re-registers. */
+struct ringslot {
+	uint32_t port;
+	argo_domid_t partner;
+	uint32_t len;
+	struct argo_ring *ring; /* NULL: not registered now */
+	uint64_t next_check_ms;
+	int last_err; /* logged once per cause */
+};
+
 /* ---- device.c: one virtio device ---- */
 
 struct counters {
@@ -205,7 +220,7 @@ struct device {
 	struct vdev_config *cfg_all;
 	const struct vdev_device_config *cfg;
 	struct bus *bus;
-	struct argo_ring *ring; /* its port */
+	struct ringslot rs; /* its port's ring */
 	uint32_t port;
 
 	/* The back end. */
@@ -273,6 +288,8 @@ int device_buf_target(struct device *d, const xen_argo_addr_t *src, const struct
 /* The fragment's data is in place. */
 void device_buf_done(struct device *d, const struct vmsg *m);
 void device_kick_all(struct device *d);
+/* The device's ring vanished (its partner domain died): its driver is gone. */
+void device_ring_lost(struct device *d);
 
 /* ---- bus.c: the Argo side ---- */
 
@@ -280,7 +297,7 @@ struct bus {
 	struct vdev_config *cfg;
 	struct argo_fabric *fabric;
 	argo_domid_t domid;
-	struct argo_ring *rings[VDEV_MAX_PARTNERS]; /* the bus port, per partner */
+	struct ringslot rings[VDEV_MAX_PARTNERS]; /* the bus port, per partner */
 	unsigned int nrings;
 	struct device devices[VDEV_MAX_DEVICES];
 	unsigned int ndevices;
