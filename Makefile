@@ -178,7 +178,7 @@ fuzz: $(BUILD)/fuzz/fuzz-wire
 		-artifact_prefix=$(BUILD)/fuzz/artifacts/ $(BUILD)/fuzz/corpus-wire
 
 deps:
-	@harness/install-deps.sh base
+	@harness/install-deps.sh base virtio
 
 demo: deps
 	@$(MAKE) --no-print-directory all

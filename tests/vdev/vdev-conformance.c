@@ -181,16 +181,42 @@ static long long counter(const char *dev, const char *name)
 	return p ? atoll(p + strlen(key)) : -1;
 }
 
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
+/* Copies template into out, with @D the test folder and @B the binaries'. */
+static void expand(char *out, size_t size, const char *template)
+{
+	size_t n = 0;
+
+	for (; *template && n + 1 < size; template++) {
+		const char *sub = NULL;
+
+		if (template[0] == '@' && template[1] == 'D')
+			sub = dir;
+		else if (template[0] == '@' && template[1] == 'B')
+			sub = bin;
+		if (sub) {
+			n += (size_t)snprintf(out + n, size - n, "%s", sub);
+			if (n >= size)
+				n = size - 1;
+			template++;
+		} else
+			out[n++] = *template;
+	}
+	out[n] = 0;
+}
+
 static const char qsd_tail[] =
-    " --blockdev driver=file,node-name=f0,filename=%1$s/disk.raw"
-    " --export type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path=%1$s/blk0.sock,"
+    " --blockdev driver=file,node-name=f0,filename=@D/disk.raw"
+    " --export type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path=@D/blk0.sock,"
     "writable=on"
-    " --blockdev driver=file,node-name=f1,filename=%1$s/disk.qcow2"
+    " --blockdev driver=file,node-name=f1,filename=@D/disk.qcow2"
     " --blockdev driver=qcow2,node-name=q1,file=f1"
-    " --export type=vhost-user-blk,id=e1,node-name=q1,addr.type=unix,addr.path=%1$s/blk1.sock,"
+    " --export type=vhost-user-blk,id=e1,node-name=q1,addr.type=unix,addr.path=@D/blk1.sock,"
     "writable=on"
-    " --blockdev driver=file,node-name=f3,filename=%1$s/small.raw"
-    " --export type=vhost-user-blk,id=e3,node-name=f3,addr.type=unix,addr.path=%1$s/blk3.sock,"
+    " --blockdev driver=file,node-name=f3,filename=@D/small.raw"
+    " --export type=vhost-user-blk,id=e3,node-name=f3,addr.type=unix,addr.path=@D/blk3.sock,"
     "writable=on";
 
 static int start_qsd(void)
@@ -226,26 +252,24 @@ static int setup_world(void)
 	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 %s/disk.qcow2 32M", dir);
 	if (system(cmd))
 		return -1;
-	snprintf(qsd_cmd, sizeof(qsd_cmd), "exec qemu-storage-daemon");
-	snprintf(qsd_cmd + strlen(qsd_cmd), sizeof(qsd_cmd) - strlen(qsd_cmd), qsd_tail, dir);
+	expand(qsd_cmd, sizeof(qsd_cmd), "exec qemu-storage-daemon");
+	expand(qsd_cmd + strlen(qsd_cmd), sizeof(qsd_cmd) - strlen(qsd_cmd), qsd_tail);
 	if (start_qsd())
 		return -1;
 	/* virtiofsd serves one connection, then exits. */
-	snprintf(cmd, sizeof(cmd),
-	         "mkdir -p %1$s/share && printf 'hello from the driver domain\\n' > "
-	         "%1$s/share/hello.txt && exec /usr/lib/qemu/virtiofsd "
-	         "--socket-path=%1$s/fs.sock -o source=%1$s/share -o sandbox=chroot "
-	         "-o cache=none",
-	         dir);
+	expand(cmd, sizeof(cmd),
+	       "mkdir -p @D/share && printf 'hello from the driver domain\\n' > "
+	       "@D/share/hello.txt && exec /usr/lib/qemu/virtiofsd "
+	       "--socket-path=@D/fs.sock -o source=@D/share -o sandbox=chroot "
+	       "-o cache=none");
 	snprintf(path, sizeof(path), "%s/fsd.log", dir);
 	fsd_pid = spawn(cmd, path);
 	snprintf(path, sizeof(path), "%s/fs.sock", dir);
 	if (!wait_path(path, 10000))
 		return -1;
-	snprintf(cmd, sizeof(cmd),
-	         "exec %1$s/argo-simd -s %2$s/sim.sock -m -D %3$d=%2$s/drv.sock "
-	         "-D %4$d=%2$s/vdevd.sock",
-	         bin, dir, DRIVER_DOMID, VDEVD_DOMID);
+	expand(cmd, sizeof(cmd),
+	       "exec @B/argo-simd -s @D/sim.sock -m -D " STR(DRIVER_DOMID) "=@D/drv.sock -D " STR(
+	           VDEVD_DOMID) "=@D/vdevd.sock");
 	snprintf(path, sizeof(path), "%s/simd.log", dir);
 	simd_pid = spawn(cmd, path);
 	snprintf(path, sizeof(path), "%s/sim.sock", dir);
@@ -255,20 +279,20 @@ static int setup_world(void)
 	f = fopen(path, "w");
 	if (!f)
 		return -1;
-	fprintf(f,
-	        "[vdevd]\nfabric = sim:%1$s/vdevd.sock\ncontrol = %1$s/vdevd.ctl\n"
-	        "reconnect_ms = 200\nreset_timeout_ms = 5000\n"
-	        "[device blk0]\ntype = blk\nnumber = %2$d\nsocket = %1$s/blk0.sock\n"
-	        "frontend = %3$d\nring_len = 1M\n"
-	        "[device blk1]\ntype = blk\nnumber = %4$d\nsocket = %1$s/blk1.sock\n"
-	        "frontend = any\nring_len = 256K\n"
-	        "[device fs0]\ntype = fs\nnumber = %5$d\nsocket = %1$s/fs.sock\nfrontend = %3$d\n"
-	        "tag = share\n"
-	        "[device hidden]\ntype = blk\nnumber = %6$d\nsocket = %1$s/blk3.sock\n"
-	        "frontend = 9\n",
-	        dir, DEV_BLK0, DRIVER_DOMID, DEV_BLK1, DEV_FS, DEV_HIDDEN);
+	expand(cmd, sizeof(cmd),
+	       "[vdevd]\nfabric = sim:@D/vdevd.sock\ncontrol = @D/vdevd.ctl\n"
+	       "reconnect_ms = 200\nreset_timeout_ms = 5000\n"
+	       "[device blk0]\ntype = blk\nnumber = " STR(DEV_BLK0) "\nsocket = @D/blk0.sock\n"
+	       "frontend = " STR(DRIVER_DOMID) "\nring_len = 1M\n"
+	       "[device blk1]\ntype = blk\nnumber = " STR(DEV_BLK1) "\nsocket = @D/blk1.sock\n"
+	       "frontend = any\nring_len = 256K\n"
+	       "[device fs0]\ntype = fs\nnumber = " STR(DEV_FS) "\nsocket = @D/fs.sock\n"
+	       "frontend = " STR(DRIVER_DOMID) "\ntag = share\n"
+	       "[device hidden]\ntype = blk\nnumber = " STR(DEV_HIDDEN) "\nsocket = @D/blk3.sock\n"
+	       "frontend = 9\n");
+	fputs(cmd, f);
 	fclose(f);
-	snprintf(cmd, sizeof(cmd), "exec %s/argo-vdevd -v %s/vdevd.conf", bin, dir);
+	expand(cmd, sizeof(cmd), "exec @B/argo-vdevd -v @D/vdevd.conf");
 	snprintf(path, sizeof(path), "%s/vdevd.log", dir);
 	vdevd_pid = spawn(cmd, path);
 	snprintf(path, sizeof(path), "%s/vdevd.ctl", dir);
@@ -841,13 +865,14 @@ struct fuse_hdr {
 static int fuse_call(uint16_t id, uint32_t opcode, uint64_t nodeid, const void *arg,
                      uint32_t arg_len, uint32_t out_room, struct vdrv_done *d)
 {
-	static uint64_t unique = 1;
+	static uint64_t next_unique = 1;
 	struct fuse_hdr h = {.len = (uint32_t)sizeof(h) + arg_len, .opcode = opcode,
-	                     .unique = ++unique, .nodeid = nodeid};
+	                     .nodeid = nodeid};
 	const void *out[2] = {&h, arg};
 	uint32_t out_len[2] = {sizeof(h), arg_len}, in_len[2] = {16, out_room};
 	int rc;
 
+	h.unique = ++next_unique;
 	rc = vdrv_submit(&fs0, 1, id, out, out_len, arg_len ? 2 : 1, in_len, out_room ? 2 : 1, 0,
 	                 NULL);
 	if (rc)
@@ -1373,6 +1398,46 @@ static void test_backend_restart(void)
 	CU_ASSERT(memcmp(r, w, sizeof(r)) == 0);
 }
 
+/* Last: SIGTERM. The daemon tells HELLO'd drivers each device is gone,
+ * exits 0, and its log has no sanitizer report. */
+static void test_clean_exit(void)
+{
+	unsigned int removed = 0;
+	char path[128], line[512];
+	int status = -1;
+	int64_t end;
+	FILE *f;
+
+	vdrv_flush(&blk0);
+	kill(vdevd_pid, SIGTERM);
+	end = now_ms() + 10000;
+	while (now_ms() < end && waitpid(vdevd_pid, &status, WNOHANG) == 0)
+		nap_ms(20);
+	CU_ASSERT_FATAL(WIFEXITED(status));
+	CU_ASSERT(WEXITSTATUS(status) == 0);
+	vdevd_pid = 0;
+	while (vdrv_pump(&drv, NULL, 0, 200) > 0)
+		;
+	while (drv.bus.head) {
+		struct vdrv_msg *m = drv.bus.head;
+
+		drv.bus.head = m->next;
+		removed += m->m.type == VIRTIO_ARGO_TYPE_BUS &&
+		           m->m.msg_id == VIRTIO_ARGO_BUS_EVENT_DEVICE &&
+		           m->m.u.event_device.state == VIRTIO_ARGO_DEVICE_REMOVED;
+		free(m->buf);
+		free(m);
+	}
+	drv.bus.tail = NULL;
+	CU_ASSERT(removed == 3); /* blk0, blk1, fs0: what domain 5 sees */
+	snprintf(path, sizeof(path), "%s/vdevd.log", dir);
+	f = fopen(path, "r");
+	CU_ASSERT_FATAL(f != NULL);
+	while (fgets(line, sizeof(line), f))
+		CHECKF(!strstr(line, "Sanitizer") && !strstr(line, "runtime error"), "%s", line);
+	fclose(f);
+}
+
 static const struct test_def bus_tests[] = {
 	T(test_bus_hello),
 	T(test_bus_get_devices),
@@ -1403,11 +1468,14 @@ static int suite_init(void)
 		name, tests, N(tests), suite_init, NULL, NULL, after_test                          \
 	}
 
+static const struct test_def exit_tests[] = {T(test_clean_exit)};
+
 static const struct suite_def suites[] = {
 	VSUITE("bus", bus_tests),
 	VSUITE("negotiation", negotiation_tests),
 	VSUITE("io", io_tests),
 	VSUITE("hostile", hostile_tests),
+	SUITE("exit", exit_tests),
 };
 
 int main(int argc, char **argv)
