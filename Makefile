@@ -285,3 +285,16 @@ all: $(BIN)/vdev-conformance
 $(BIN)/vdev-conformance: $(call obj,tests/vdev/vdev-conformance.c $(VDRV_SRC)) $(LIBARGO)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -lcunit $(LDLIBS) -o $@
+
+# virtio-argo against the same qemu-storage-daemon driven directly: figures,
+# not a test (docs/benchmarks.md, "virtio-argo").
+.PHONY: bench-vdev
+all: $(BIN)/vdev-bench
+$(BIN)/vdev-bench: $(call obj,tests/vdev/vdev-bench.c vdev/vhost_user.c vdev/vring.c \
+		$(VDRV_SRC)) $(LIBARGO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+bench-vdev: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p $(BUILD)/bench
+	$(BIN)/vdev-bench --bin $(BIN) --turns $${VDEV_BENCH_TURNS:-11} | tee $(BUILD)/bench/vdev.txt

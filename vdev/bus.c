@@ -75,6 +75,7 @@ int bus_send(struct bus *b, uint32_t from_port, const xen_argo_addr_t *dst, cons
 
 	a.dst.pad = 0;
 	n = argo_sendv(b->fabric, &a, iov, dlen ? 2 : 1, VIRTIO_ARGO_MSGTYPE);
+	b->c.sendv_calls++;
 	return n < 0 ? (int)n : 0;
 }
 
@@ -157,6 +158,7 @@ int bus_ring_exists(struct bus *b, const xen_argo_addr_t *addr, uint32_t space)
 	u.rd.data[0].ring.domain_id = addr->domain_id;
 	u.rd.data[0].space_required = space;
 	rc = argo_notify(b->fabric, &u.rd);
+	b->c.notify_calls++;
 	if (rc)
 		return rc;
 	return (u.rd.data[0].flags & XEN_ARGO_RING_EXISTS) ? 1 : 0;
@@ -421,8 +423,10 @@ void bus_poll(struct bus *b)
 			device_kick_all(d);
 		}
 		/* What we consumed is room for senders that wait: tell them. */
-		if (progress)
+		if (progress) {
 			argo_notify(b->fabric, NULL);
+			b->c.notify_calls++;
+		}
 		flush_bus(b);
 		for (i = 0; i < b->ndevices; i++) {
 			struct device *d = &b->devices[i];

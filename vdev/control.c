@@ -115,6 +115,8 @@ static void counters(struct out *o, const struct counters *c, bool json, const c
 		{"fragments_out", c->fragments_out},
 		{"errors_sent", c->errors_sent},
 		{"errors_suppressed", c->errors_suppressed},
+		{"sendv_calls", c->sendv_calls},
+		{"notify_calls", c->notify_calls},
 		{"send_waits", c->send_waits},
 		{"foreign", c->foreign},
 		{"attaches", c->attaches},

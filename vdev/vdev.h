@@ -174,6 +174,7 @@ struct counters {
 	uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
 	uint64_t chains, chain_out_bytes, chain_in_bytes, fragments_in, fragments_out;
 	uint64_t errors_sent, errors_suppressed, refused[VIRTIO_ARGO_ERR_BACKEND + 1];
+	uint64_t sendv_calls, notify_calls; /* Argo operations (bus: the daemon's) */
 	uint64_t send_waits, foreign, attaches, detaches, resets, driver_gone;
 	uint64_t backend_connects, backend_lost, backend_errors, chains_failed, chains_dropped;
 	uint64_t latency_us_sum, latency_samples, latency_us_max;

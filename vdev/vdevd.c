@@ -175,14 +175,16 @@ static int run(void)
 	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (sig_fd < 0 || timer_fd < 0 || timerfd_settime(timer_fd, 0, &its, NULL) < 0)
 		return -errno;
+	/* The rings and back ends first: once the control socket exists, the
+	 * daemon serves (scripts wait for it). */
+	rc = bus_open(&the_bus, &the_config);
+	if (rc)
+		return rc;
 	ctl_fd = control_open(the_config.control);
 	if (ctl_fd < 0) {
 		vdev_log(0, "control socket %s: %s", the_config.control, strerror(-ctl_fd));
 		return ctl_fd;
 	}
-	rc = bus_open(&the_bus, &the_config);
-	if (rc)
-		return rc;
 	w[0] = vdev_watch(argo_event_fd(the_bus.fabric), EPOLLIN, on_fabric, NULL);
 	w[1] = vdev_watch(timer_fd, EPOLLIN, on_timer, NULL);
 	w[2] = vdev_watch(sig_fd, EPOLLIN, on_signal, NULL);

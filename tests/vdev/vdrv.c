@@ -185,8 +185,10 @@ int vdrv_pump(struct vdrv *drv, struct vdrv_dev **devs, unsigned int ndevs, int 
 				n += drain(&devs[i]->r);
 	}
 	/* Room for a device that waits on our rings. */
-	if (n > 0)
+	if (n > 0) {
 		argo_notify(drv->fabric, NULL);
+		drv->notify_calls++;
+	}
 	return n;
 }
 
@@ -198,6 +200,7 @@ int vdrv_send_raw(struct vdrv *drv, struct vdrv_ring *r, uint32_t port, const vo
 	struct iovec iov[2] = {{(void *)buf, len}, {(void *)data, dlen}};
 	ssize_t n = argo_sendv(drv->fabric, &a, iov, dlen ? 2 : 1, message_type);
 
+	drv->sendv_calls++;
 	return n < 0 ? (int)n : 0;
 }
 
@@ -214,7 +217,10 @@ static int send_msg(struct vdrv *drv, struct vdrv_ring *r, uint32_t port, struct
 		return (int)len;
 	for (;;) {
 		rc = vdrv_send_raw(drv, r, port, buf, (size_t)len, data, dlen, VIRTIO_ARGO_MSGTYPE);
-		if (rc != -EAGAIN || now_ms() > deadline)
+		/* -ECONNREFUSED: the device side has not registered its ring
+		 * for our domain yet (it does within 100 ms of our domain's
+		 * birth, docs/virtio-argo.md §1): retry, as for a full ring. */
+		if ((rc != -EAGAIN && rc != -ECONNREFUSED) || now_ms() > deadline)
 			return rc;
 		/* The fabric wakes us when the room is there; meanwhile keep
 		 * our own rings drained so that the device is not stuck on us. */

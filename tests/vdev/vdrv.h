@@ -45,6 +45,7 @@ struct vdrv {
 	struct vdrv_ring bus;
 	uint16_t next_token;
 	int timeout_ms;
+	uint64_t sendv_calls, notify_calls; /* Argo operations made */
 };
 
 struct vdrv_dev {
