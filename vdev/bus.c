@@ -239,7 +239,7 @@ static void bus_message(struct bus *b, const xen_argo_addr_t *src, const struct 
 		r.u.hello.revision = VIRTIO_ARGO_REVISION;
 		r.u.hello.features = m->u.hello.features & VIRTIO_ARGO_F_STRICT_CONFIG_GENERATION;
 		r.u.hello.max_msg_size = VIRTIO_ARGO_MAX_MSG_SIZE;
-		r.u.hello.max_rx = argo_ring_max_message_size(b->cfg->ring_len);
+		r.u.hello.max_rx = vdev_max_rx(b->cfg->ring_len);
 		for (i = 0; i < b->ndevices; i++)
 			if (visible(&b->devices[i], src->domain_id))
 				r.u.hello.num_devices++;
@@ -306,6 +306,10 @@ static void ring_copy(const struct argo_ring *r, uint32_t rx, uint32_t off, void
 static int read_ring(struct bus *b, struct argo_ring *r, struct device *d)
 {
 	struct counters *c = d ? &d->c : &b->c;
+	/* A sender can have been refused (and wait for a notify) only while
+	 * the ring had less free room than its message needs; our senders'
+	 * messages are at most max_rx (devices) or a transport message (bus). */
+	uint32_t limit = argo_roundup16(d ? vdev_max_rx(r->len) : VIRTIO_ARGO_MAX_MSG_SIZE) + 32;
 	int n;
 
 	for (n = 0; n < READ_BATCH; n++) {
@@ -317,6 +321,10 @@ static int read_ring(struct bus *b, struct argo_ring *r, struct device *d)
 
 		if (d && (d->blocked || d->quiesce != Q_NONE))
 			break;
+		/* Free room only shrinks between our reads: checking before
+		 * each one sees the least there was since the last. */
+		if (r->len - argo_ring_used(r->shared, r->len) < limit)
+			b->notify_due = true;
 		rx = __atomic_load_n(&r->shared->rx_ptr, __ATOMIC_RELAXED); /* ours */
 		len = argo_ring_read_at(r->shared, r->len, rx, &src, &type, NULL, 0, &next);
 		if (len == -EAGAIN)
@@ -423,7 +431,8 @@ void bus_poll(struct bus *b)
 			device_kick_all(d);
 		}
 		/* What we consumed is room for senders that wait: tell them. */
-		if (progress) {
+		if (b->notify_due) {
+			b->notify_due = false;
 			argo_notify(b->fabric, NULL);
 			b->c.notify_calls++;
 		}

@@ -114,11 +114,10 @@ static bool range(struct parser *p, const char *key, const char *value, uint64_t
 
 static bool ring_len_ok(struct parser *p, const char *key, uint64_t v)
 {
-	if (!argo_ring_len_valid((uint32_t)v) || v > MAX_RING_LEN ||
-	    v < VIRTIO_ARGO_MIN_RX + 32) {
+	if (!argo_ring_len_valid((uint32_t)v) || v > MAX_RING_LEN || v < 4096) {
 		fail(p, p->line,
-		     "%s must be a multiple of 16 from %u to %llu (an Argo ring length)", key,
-		     VIRTIO_ARGO_MIN_RX + 32, (unsigned long long)MAX_RING_LEN);
+		     "%s must be a multiple of 16 from 4096 to %llu (an Argo ring length)", key,
+		     (unsigned long long)MAX_RING_LEN);
 		return false;
 	}
 	return true;

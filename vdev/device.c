@@ -770,7 +770,7 @@ static void finish_quiesce(struct device *d, bool timed_out)
 	case VIRTIO_ARGO_BUS_ATTACH:
 		r.u.attach.dev_num = d->cfg->number;
 		r.u.attach.features = d->transport_features;
-		r.u.attach.max_rx = argo_ring_max_message_size(d->cfg->ring_len);
+		r.u.attach.max_rx = vdev_max_rx(d->cfg->ring_len);
 		r.u.attach.max_segs = d->cfg->max_segs;
 		r.u.attach.max_chain = d->cfg->max_chain;
 		break;

@@ -34,6 +34,16 @@
 
 enum vdev_type { VDEV_BLK = 2, VDEV_FS = 26 };
 
+/* The largest message we let a peer send to a ring of ring_len bytes (we
+ * announce it as max_rx): half the ring, so that a sender that found the
+ * ring full could only have done so while less than max_rx + 32 bytes were
+ * free, and a drain that never saw that little free space owes nobody a
+ * notify (bus.c). */
+static inline uint32_t vdev_max_rx(uint32_t ring_len)
+{
+	return ((ring_len / 2) & ~15u) - 32;
+}
+
 /* ---- config.c: the INI file (docs/virtio-argo.md, "argo-vdevd") ---- */
 
 struct vdev_device_config {
@@ -309,6 +319,7 @@ struct bus {
 	uint64_t err_window_ms;
 	unsigned int err_count;
 	uint8_t *rxbuf; /* one message's control part */
+	bool notify_due; /* a sender may be waiting for room we made */
 	struct counters c;
 };
 

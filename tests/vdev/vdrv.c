@@ -110,7 +110,8 @@ int vdrv_dev_open(struct vdrv *drv, struct vdrv_dev *dev, uint16_t dev_num, uint
 	dev->dev_num = dev_num;
 	dev->port = VIRTIO_ARGO_DEVICE_PORT(drv->bus_port, dev_num);
 	dev->r.port = VDRV_PORT_BASE + 1 + dev_num + port_shift;
-	dev->max_rx = argo_ring_max_message_size(ring_len);
+	/* Half the ring (see drain()). */
+	dev->max_rx = ((ring_len / 2) & ~15u) - 32;
 	reg.aport = dev->r.port;
 	return argo_register_ring(drv->fabric, &reg, 0, &dev->r.ring);
 }
@@ -133,13 +134,22 @@ static void push(struct vdrv_ring *r, struct vdrv_msg *m)
 	r->tail = m;
 }
 
+/* As the daemon does (vdev/bus.c): a notify is owed only when a sender
+ * could have found the ring too full for its largest message. */
+static bool owe_notify;
+
 static int drain(struct vdrv_ring *r)
 {
+	uint32_t limit = argo_roundup16(((r->ring->len / 2) & ~15u) - 32) + 32;
 	int n = 0;
 
 	for (;;) {
 		struct vdrv_msg *m;
-		ssize_t len = argo_peek(r->ring, NULL, NULL);
+		ssize_t len;
+
+		if (r->ring->len - argo_ring_used(r->ring->shared, r->ring->len) < limit)
+			owe_notify = true;
+		len = argo_peek(r->ring, NULL, NULL);
 
 		if (len < 0)
 			return n;
@@ -185,7 +195,8 @@ int vdrv_pump(struct vdrv *drv, struct vdrv_dev **devs, unsigned int ndevs, int 
 				n += drain(&devs[i]->r);
 	}
 	/* Room for a device that waits on our rings. */
-	if (n > 0) {
+	if (owe_notify) {
+		owe_notify = false;
 		argo_notify(drv->fabric, NULL);
 		drv->notify_calls++;
 	}
