@@ -239,11 +239,15 @@ CFLAGS += -Ivdev
 VMSG_SRC := vdev/vmsg.c
 FUZZ_VMSG_SECONDS ?= 30
 
-all: $(BIN)/test-vmsg
+all: $(BIN)/test-vmsg $(BIN)/test-vdev-config
 
 $(BIN)/test-vmsg: $(call obj,tests/unit/test_vmsg.c $(VMSG_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -lcunit $(LDLIBS) -o $@
+
+$(BIN)/test-vdev-config: $(call obj,tests/unit/test_vdev_config.c vdev/config.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -linih -lcunit $(LDLIBS) -o $@
 
 $(BUILD)/fuzz/fuzz-vmsg: tests/fuzz/fuzz_vmsg.c $(VMSG_SRC) vdev/vmsg.h \
 		l1/include/uapi/linux/virtio_argo.h

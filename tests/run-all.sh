@@ -150,6 +150,7 @@ for variant in plain san; do
 	# virtio-argo: the decoder, then argo-vdevd against a user-space
 	# driver, qemu-storage-daemon and virtiofsd (docs/virtio-argo.md).
 	run_suite "$variant:unit-vmsg" "$bin/test-vmsg"
+	run_suite "$variant:unit-vdev-config" "$bin/test-vdev-config"
 	run_suite "$variant:vdev-conformance" "$bin/vdev-conformance" --bin "$bin"
 done
 
