@@ -929,6 +929,42 @@ static void test_fs_fuse(void)
 	CU_ASSERT(err == 0 && d.used_len == 16 + 29);
 	CU_ASSERT(memcmp(d.data + 16, "hello from the driver domain\n", 29) == 0);
 	free(d.data);
+	/* FUSE_CREATE (35) and FUSE_WRITE (16) a new file: the driver
+	 * domain sees it in the shared folder, byte for byte. */
+	{
+		uint32_t create_in[4] = {0101 /* O_WRONLY | O_CREAT */, 0644, 0, 0};
+		uint8_t arg[16 + 16];
+		uint64_t wr[5] = {0};
+		uint8_t wbuf[40 + 3000];
+		char text[3000], back[3100];
+		FILE *f;
+		size_t got;
+
+		for (int i = 0; i < 3000; i++)
+			text[i] = (char)('a' + i % 26);
+		memcpy(arg, create_in, 16);
+		memcpy(arg + 16, "written.txt", 12);
+		CU_ASSERT_FATAL(fuse_call(6, 35, 1, arg, 28, 144, &d) == 0);
+		memcpy(&err, d.data + 4, 4);
+		CU_ASSERT_FATAL(err == 0 && d.used_len == 16 + 144);
+		memcpy(&nodeid, d.data + 16, 8);
+		memcpy(&fh, d.data + 16 + 128, 8);
+		free(d.data);
+		wr[0] = fh;
+		wr[2] = 3000; /* size; write_flags 0 */
+		memcpy(wbuf, wr, 40);
+		memcpy(wbuf + 40, text, 3000);
+		CU_ASSERT_FATAL(fuse_call(7, 16, nodeid, wbuf, sizeof(wbuf), 8, &d) == 0);
+		memcpy(&err, d.data + 4, 4);
+		CU_ASSERT(err == 0 && d.used_len == 16 + 8 && *(uint32_t *)(d.data + 16) == 3000);
+		free(d.data);
+		snprintf(back, sizeof(back), "%s/share/written.txt", dir);
+		f = fopen(back, "r");
+		CU_ASSERT_FATAL(f != NULL);
+		got = fread(back, 1, sizeof(back), f);
+		fclose(f);
+		CU_ASSERT(got == 3000 && memcmp(back, text, 3000) == 0);
+	}
 	/* A lookup of what is not there: the back end's own error comes back. */
 	CU_ASSERT_FATAL(fuse_call(5, 1, 1, "nothere", 8, 128, &d) == 0);
 	memcpy(&err, d.data + 4, 4);
