@@ -738,14 +738,29 @@ static void reset_queue_state(struct device *d, uint32_t qi)
 
 static void finish_quiesce(struct device *d, bool timed_out)
 {
+	enum quiesce kind = d->quiesce;
+	uint32_t vq = d->quiesce_vq, i, id;
 	struct vmsg r;
-	uint32_t i;
 
+	/* Done first, so that what follows cannot finish it a second time. */
+	d->quiesce = Q_NONE;
 	if (timed_out) {
+		/* The chains of what is reset belong to the reset: dropped.
+		 * Those of other queues fail with the back end. */
+		for (i = 0; i < d->nqueues; i++) {
+			if (kind == Q_RESET_VQ && i != vq)
+				continue;
+			for (id = 0; id < d->cfg->queue_size; id++)
+				if (d->q[i].chains[id].state == CHAIN_BACKEND) {
+					d->q[i].chains[id].state = CHAIN_FREE;
+					d->c.chains_dropped++;
+				}
+			d->q[i].inflight = 0;
+		}
 		dlog(d, 0, "the back end kept chains past reset_timeout_ms: dropping it");
 		device_backend_lost(d, "reset timed out");
 	}
-	if (d->quiesce == Q_RESET) {
+	if (kind == Q_RESET) {
 		for (i = 0; i < d->nqueues; i++)
 			reset_queue_state(d, i);
 		d->status = 0;
@@ -753,15 +768,16 @@ static void finish_quiesce(struct device *d, bool timed_out)
 		d->bad_features = false;
 		d->backend_started = false;
 		d->c.resets++;
-	} else if (d->quiesce == Q_RESET_VQ)
-		reset_queue_state(d, d->quiesce_vq);
+	} else if (kind == Q_RESET_VQ)
+		reset_queue_state(d, vq);
 	if (d->quiesce_detach) {
 		d->attached = false;
+		d->quiesce_detach = false;
 		d->c.detaches++;
 	}
-	d->quiesce = Q_NONE;
 	if (!d->quiesce_respond)
 		return;
+	d->quiesce_respond = false;
 	memset(&r, 0, sizeof(r));
 	switch (d->quiesce_req.msg_id) {
 	case VIRTIO_ARGO_MSG_SET_DEVICE_STATUS:

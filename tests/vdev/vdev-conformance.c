@@ -281,7 +281,7 @@ static int setup_world(void)
 		return -1;
 	expand(cmd, sizeof(cmd),
 	       "[vdevd]\nfabric = sim:@D/vdevd.sock\ncontrol = @D/vdevd.ctl\n"
-	       "reconnect_ms = 200\nreset_timeout_ms = 5000\n"
+	       "reconnect_ms = 200\nreset_timeout_ms = 3000\n"
 	       "[device blk0]\ntype = blk\nnumber = " STR(DEV_BLK0) "\nsocket = @D/blk0.sock\n"
 	       "frontend = " STR(DRIVER_DOMID) "\nring_len = 1M\n"
 	       "[device blk1]\ntype = blk\nnumber = " STR(DEV_BLK1) "\nsocket = @D/blk1.sock\n"
@@ -1474,6 +1474,52 @@ static void test_clean_exit(void)
 	fclose(f);
 }
 
+/* A back end that keeps a chain (stopped with SIGSTOP): a reset still
+ * completes, after reset_timeout_ms (3 s here), by dropping that back end;
+ * the chain is never answered; the device works again once the back end
+ * runs and is reconnected. */
+static void test_backend_stuck(void)
+{
+	long long lost = counter("blk0", "backend_lost"), dropped = counter("blk0", "chains_dropped");
+	uint8_t h[16];
+	const void *out[1] = {h};
+	uint32_t out_len[1] = {16}, in_len[2] = {4096, 1}, st = 99;
+	struct vdrv_done d;
+	int64_t t0, took;
+
+	CU_ASSERT_FATAL(init_blk(&blk0, 0) == 0);
+	CU_ASSERT_FATAL(kill(qsd_pid, SIGSTOP) == 0);
+	blk_hdr(h, BLK_T_IN, 0);
+	CU_ASSERT(vdrv_submit(&blk0, 0, 5, out, out_len, 1, in_len, 2, 0, NULL) == 0);
+	drv.timeout_ms = 15000;
+	t0 = now_ms();
+	CU_ASSERT(vdrv_set_status(&blk0, 0, &st) == 0);
+	took = now_ms() - t0;
+	drv.timeout_ms = 5000;
+	CU_ASSERT(st == 0);
+	CHECKF(took >= 2500 && took < 12000, "the reset took %lld ms\n", (long long)took);
+	CU_ASSERT(counter("blk0", "backend_lost") == lost + 1);
+	CU_ASSERT(counter("blk0", "chains_dropped") >= dropped + 1);
+	CU_ASSERT(vdrv_wait_done(&blk0, &d, 300) == -ETIMEDOUT);
+	kill(qsd_pid, SIGCONT);
+	{
+		int64_t end = now_ms() + 5000;
+		char buf[4096];
+
+		while (now_ms() < end) {
+			if (!control("status", buf, sizeof(buf)) && strstr(buf, "blk0.sock (up)"))
+				break;
+			nap_ms(50);
+		}
+	}
+	CU_ASSERT_FATAL(init_blk(&blk0, 0) == 0);
+	{
+		uint8_t buf[4096];
+
+		CU_ASSERT(blk_read(&blk0, 5, 0, buf, sizeof(buf), 4096, NULL) == 0);
+	}
+}
+
 static const struct test_def bus_tests[] = {
 	T(test_bus_hello),
 	T(test_bus_get_devices),
@@ -1491,7 +1537,7 @@ static const struct test_def io_tests[] = {
 static const struct test_def hostile_tests[] = {
 	T(test_wrong_lengths),     T(test_unknown_ids), T(test_bad_chains),
 	T(test_busy_and_partners), T(test_driver_dies), T(test_flood),
-	T(test_backend_restart),
+	T(test_backend_restart),   T(test_backend_stuck),
 };
 
 static int suite_init(void)
