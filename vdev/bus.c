@@ -19,16 +19,17 @@
 
 #include "vdev.h"
 
-#define READ_BATCH       64  /* messages per ring per pass: no ring starves the others */
-#define BUS_OUT_MAX      64  /* bus answers held while a driver's ring is full */
-#define DEVICE_OUT_MAX   256 /* the same per device (it stops reading first) */
-#define RXBUF_SIZE       65536
+#define READ_BATCH     64  /* messages per ring per pass: no ring starves the others */
+#define BUS_OUT_MAX    64  /* bus answers held while a driver's ring is full */
+#define DEVICE_OUT_MAX 256 /* the same per device (it stops reading first) */
+#define RXBUF_SIZE     65536
 
 static int ensure_ring(struct bus *b, struct ringslot *slot, struct device *d, uint64_t now_ms);
 
 static bool visible(const struct device *d, argo_domid_t domid)
 {
-	return device_ready(d) && (d->cfg->frontend == XEN_ARGO_DOMID_ANY || d->cfg->frontend == domid);
+	return device_ready(d) &&
+	       (d->cfg->frontend == XEN_ARGO_DOMID_ANY || d->cfg->frontend == domid);
 }
 
 static int reason_errno(int reason)
@@ -197,8 +198,7 @@ static void bus_answer(struct bus *b, const xen_argo_addr_t *src, const struct v
 	r->type = req->type | VIRTIO_ARGO_TYPE_RESPONSE;
 	r->msg_id = req->msg_id;
 	r->token = req->token;
-	if (bus_reply(b, b->cfg->bus_port, src, r, &b->out_head, &b->out_tail, &b->out_count) ==
-	    0)
+	if (bus_reply(b, b->cfg->bus_port, src, r, &b->out_head, &b->out_tail, &b->out_count) == 0)
 		b->c.msgs_out++;
 }
 
@@ -221,7 +221,8 @@ static void bus_message(struct bus *b, const xen_argo_addr_t *src, const struct 
 
 	b->c.msgs_in++;
 	if (!(m->type & VIRTIO_ARGO_TYPE_BUS)) {
-		bus_refuse(b, src, m, VIRTIO_ARGO_ERR_DEVICE); /* transport messages go to devices */
+		bus_refuse(b, src, m,
+		           VIRTIO_ARGO_ERR_DEVICE); /* transport messages go to devices */
 		return;
 	}
 	if (m->type & VIRTIO_ARGO_TYPE_RESPONSE) {
@@ -280,7 +281,8 @@ static void bus_message(struct bus *b, const xen_argo_addr_t *src, const struct 
 		/* EVENT_DEVICE and ERROR are ours to send; device messages go
 		 * to device ports. */
 		bus_refuse(b, src, m,
-		           m->msg_id == VIRTIO_ARGO_BUS_ATTACH || m->msg_id == VIRTIO_ARGO_BUS_DETACH ||
+		           m->msg_id == VIRTIO_ARGO_BUS_ATTACH ||
+		                   m->msg_id == VIRTIO_ARGO_BUS_DETACH ||
 		                   m->msg_id == VIRTIO_ARGO_BUS_BUF
 		               ? VIRTIO_ARGO_ERR_DEVICE
 		               : VIRTIO_ARGO_ERR_TYPE);
@@ -379,7 +381,7 @@ static int read_ring(struct bus *b, struct argo_ring *r, struct device *d)
 			}
 		} else
 			device_message(d, &src, &m);
-release:
+	release:
 		argo_ring_release_to(r->shared, next);
 	}
 	return n;
@@ -473,8 +475,8 @@ void bus_tick(struct bus *b, uint64_t now_ms)
  * configuration the fabric refuses). */
 static int ensure_ring(struct bus *b, struct ringslot *slot, struct device *d, uint64_t now_ms)
 {
-	xen_argo_register_ring_t reg = {.aport = slot->port, .partner_id = slot->partner,
-	                                .len = slot->len};
+	xen_argo_register_ring_t reg = {
+	    .aport = slot->port, .partner_id = slot->partner, .len = slot->len};
 	struct argo_ring *ring = NULL;
 	int rc;
 
@@ -512,8 +514,9 @@ static int ensure_ring(struct bus *b, struct ringslot *slot, struct device *d, u
 			vdev_log(0, "port %#x: domain %u does not exist yet; waiting for it",
 			         slot->port, slot->partner);
 		else if (rc == -EPERM && slot->partner == XEN_ARGO_DOMID_ANY)
-			vdev_log(0, "port %#x: a ring for any frontend needs wildcard rings "
-			            "(Xen: argo=1,mac-permissive=1; sim: argo-simd -m)",
+			vdev_log(0,
+			         "port %#x: a ring for any frontend needs wildcard rings "
+			         "(Xen: argo=1,mac-permissive=1; sim: argo-simd -m)",
 			         slot->port);
 		else
 			vdev_log(0, "port %#x (partner %u): register_ring: %s", slot->port,

@@ -18,9 +18,9 @@
 #include "argo/ring.h"
 #include "vdev.h"
 
-#define KiB 1024ull
-#define MiB (1024ull * KiB)
-#define MAX_RING_LEN (XEN_ARGO_MAX_RING_SIZE - sizeof(struct xen_argo_ring))
+#define KiB            1024ull
+#define MiB            (1024ull * KiB)
+#define MAX_RING_LEN   (XEN_ARGO_MAX_RING_SIZE - sizeof(struct xen_argo_ring))
 #define LINE_MAX_BYTES 198 /* libinih's buffer, less its newline and NUL */
 
 enum section { SEC_NONE, SEC_VDEVD, SEC_DEVICE };
@@ -235,7 +235,8 @@ static void device_key(struct parser *p, const char *key, const char *value)
 			d->request_queues = (uint32_t)v;
 	} else if (!strcmp(key, "uuid")) {
 		if (!parse_uuid(value, d->uuid))
-			fail(p, p->line, "uuid must look like 01234567-89ab-cdef-0123-456789abcdef");
+			fail(p, p->line,
+			     "uuid must look like 01234567-89ab-cdef-0123-456789abcdef");
 		d->uuid_set = true;
 	} else
 		fail(p, p->line, "unknown key '%s' in [device]", key);

@@ -33,26 +33,26 @@
 #define S_FAILED      128u
 
 /* Feature bits. */
-#define F_BLK_SIZE_MAX     1
-#define F_BLK_SEG_MAX      2
-#define F_BLK_MQ           12
-#define F_BLK_CONFIG_WCE   11
-#define F_RING_INDIRECT    28
-#define F_RING_EVENT_IDX   29
-#define F_VERSION_1        32
-#define F_RING_RESET       40
-#define BIT(n)             (1ull << (n))
-#define DEVICE_BITS        0x00FFFFFFull /* device-type specific: 0-23 */
+#define F_BLK_SIZE_MAX   1
+#define F_BLK_SEG_MAX    2
+#define F_BLK_MQ         12
+#define F_BLK_CONFIG_WCE 11
+#define F_RING_INDIRECT  28
+#define F_RING_EVENT_IDX 29
+#define F_VERSION_1      32
+#define F_RING_RESET     40
+#define BIT(n)           (1ull << (n))
+#define DEVICE_BITS      0x00FFFFFFull /* device-type specific: 0-23 */
 
-#define BLK_CONFIG_SIZE 60u /* virtio_blk_config up to write_zeroes_may_unmap */
-#define BLK_SIZE_MAX    8 /* config offsets */
-#define BLK_SEG_MAX     12
-#define BLK_WCE         32
-#define BLK_NUM_QUEUES  34
-#define FS_CONFIG_SIZE  40u /* tag[36], num_request_queues */
+#define BLK_CONFIG_SIZE  60u /* virtio_blk_config up to write_zeroes_may_unmap */
+#define BLK_SIZE_MAX     8   /* config offsets */
+#define BLK_SEG_MAX      12
+#define BLK_WCE          32
+#define BLK_NUM_QUEUES   34
+#define FS_CONFIG_SIZE   40u /* tag[36], num_request_queues */
 
-#define BLK_S_IOERR 1
-#define FUSE_EIO    5
+#define BLK_S_IOERR      1
+#define FUSE_EIO         5
 
 static void queue_stop(struct device *d, uint32_t qi);
 static bool quiet(const struct device *d);
@@ -164,7 +164,8 @@ static int backend_learn(struct device *d)
 		d->config_size = BLK_CONFIG_SIZE;
 		nq = 1;
 		if ((f & BIT(F_BLK_MQ)) && d->config[BLK_NUM_QUEUES])
-			nq = d->config[BLK_NUM_QUEUES] | (uint32_t)d->config[BLK_NUM_QUEUES + 1] << 8;
+			nq = d->config[BLK_NUM_QUEUES] | (uint32_t)d->config[BLK_NUM_QUEUES + 1]
+			                                     << 8;
 		/* A request must fit one chain: seg_max buffers of size_max
 		 * bytes, plus a header and a status (docs §3, Features). */
 		seg_max = cfg->max_segs - 2;
@@ -581,7 +582,8 @@ static int send_chain(struct device *d, struct chain *ch)
 		r.u.buf.data_len = n;
 		r.u.buf.total = ch->used_len;
 		vmsg_encode(hdr, sizeof(hdr), &r, 0);
-		rc = bus_send(d->bus, d->port, &d->driver, hdr, sizeof(hdr), n ? in + ch->sent : NULL, n);
+		rc = bus_send(d->bus, d->port, &d->driver, hdr, sizeof(hdr),
+		              n ? in + ch->sent : NULL, n);
 		if (rc == -EAGAIN) {
 			d->blocked_need = (uint32_t)sizeof(hdr) + n;
 			return rc;
@@ -684,8 +686,7 @@ static bool quiet(const struct device *d)
 	uint32_t i;
 
 	for (i = 0; i < d->nqueues; i++)
-		if (d->q[i].inflight &&
-		    (d->quiesce == Q_RESET || d->quiesce_vq == i))
+		if (d->q[i].inflight && (d->quiesce == Q_RESET || d->quiesce_vq == i))
 			return false;
 	return true;
 }
@@ -1078,7 +1079,7 @@ static void attach(struct device *d, const xen_argo_addr_t *src, const struct vm
 	d->attached = true;
 	d->driver = *src;
 	d->driver_max_rx = m->u.attach.max_rx > ARGO_MAX_MESSAGE_PAYLOAD ? ARGO_MAX_MESSAGE_PAYLOAD
-	                                                                  : m->u.attach.max_rx;
+	                                                                 : m->u.attach.max_rx;
 	d->transport_features = m->u.attach.features & VIRTIO_ARGO_F_STRICT_CONFIG_GENERATION;
 	d->last_liveness_ms = vdev_now_ms();
 	d->c.attaches++;

@@ -161,14 +161,16 @@ static int direct_open(struct direct *d, const char *sock)
 	if (!rc)
 		rc = vhu_set_features(&d->v, f);
 	if (!rc)
-		rc = vhu_set_mem_table(&d->v, d->s.memfd, d->s.size, (uint64_t)(uintptr_t)d->s.base);
+		rc =
+		    vhu_set_mem_table(&d->v, d->s.memfd, d->s.size, (uint64_t)(uintptr_t)d->s.base);
 	svring_init(&d->r, &d->s, 0, QSIZE);
 	if (!rc)
 		rc = vhu_set_vring_num(&d->v, 0, QSIZE);
 	if (!rc)
 		rc = vhu_set_vring_base(&d->v, 0, 0);
 	if (!rc)
-		rc = vhu_set_vring_addr(&d->v, 0, (uint64_t)(uintptr_t)shadow_ptr(&d->s, d->r.desc_off),
+		rc = vhu_set_vring_addr(&d->v, 0,
+		                        (uint64_t)(uintptr_t)shadow_ptr(&d->s, d->r.desc_off),
 		                        (uint64_t)(uintptr_t)shadow_ptr(&d->s, d->r.used_off),
 		                        (uint64_t)(uintptr_t)shadow_ptr(&d->s, d->r.avail_off));
 	if (!rc)
@@ -216,8 +218,7 @@ static int direct_io(struct direct *d, uint32_t type, uint64_t sector, uint32_t 
 
 /* ---- the Argo path ---- */
 
-static int argo_io(struct vdrv_dev *dev, uint32_t type, uint64_t sector, uint8_t *buf,
-                   uint32_t len)
+static int argo_io(struct vdrv_dev *dev, uint32_t type, uint64_t sector, uint8_t *buf, uint32_t len)
 {
 	uint8_t h[16];
 	struct vdrv_done done;
@@ -318,14 +319,15 @@ static int phase(int mode, struct direct *d, struct vdrv_dev *dev, uint32_t type
 	for (i = 0; i < 4; i++)
 		c0[i] = cpu_ns(who[i]);
 	for (i = 0; i < n; i++) {
-		uint64_t sector = random ? next_rand() % (span / len) * (len / 512)
-		                         : (uint64_t)i * (len / 512);
+		uint64_t sector =
+		    random ? next_rand() % (span / len) * (len / 512) : (uint64_t)i * (len / 512);
 		uint64_t s = vdev_now_us();
-		int rc = mode ? argo_io(dev, type, sector, buf, len) : direct_io(d, type, sector, len);
+		int rc =
+		    mode ? argo_io(dev, type, sector, buf, len) : direct_io(d, type, sector, len);
 
 		if (rc) {
-			fprintf(stderr, "vdev-bench: %s request failed: %d\n", mode ? "argo" : "direct",
-			        rc);
+			fprintf(stderr, "vdev-bench: %s request failed: %d\n",
+			        mode ? "argo" : "direct", rc);
 			free(lat);
 			return -EIO;
 		}
@@ -379,7 +381,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!bin[0] || !turns || turns > 64 || !mib || !randreads) {
-		fprintf(stderr, "usage: vdev-bench --bin DIR [--turns 1-64] [--mib M] [--randreads R]\n");
+		fprintf(stderr,
+		        "usage: vdev-bench --bin DIR [--turns 1-64] [--mib M] [--randreads R]\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -411,8 +414,9 @@ int main(int argc, char **argv)
 	         dir, dir, dir, dir);
 	snprintf(path, sizeof(path), "%s/qsd.log", dir);
 	spawn(cmd, path);
-	snprintf(cmd, sizeof(cmd), "exec %s/argo-simd -s %s/sim.sock -D 5=%s/drv.sock -D 2=%s/d.sock",
-	         bin, dir, dir, dir);
+	snprintf(cmd, sizeof(cmd),
+	         "exec %s/argo-simd -s %s/sim.sock -D 5=%s/drv.sock -D 2=%s/d.sock", bin, dir, dir,
+	         dir);
 	snprintf(path, sizeof(path), "%s/simd.log", dir);
 	spawn(cmd, path);
 	snprintf(path, sizeof(path), "%s/b.sock", dir);
@@ -471,8 +475,8 @@ int main(int argc, char **argv)
 				uint32_t type = p == 0 ? 1 : 0, len = p == 2 ? SMALL : BIG;
 				unsigned int n = p == 2 ? randreads : mib;
 
-				if (phase((int)mode, &d, &dev, type, len, n, p == 2, (uint64_t)mib << 20,
-				          &r))
+				if (phase((int)mode, &d, &dev, type, len, n, p == 2,
+				          (uint64_t)mib << 20, &r))
 					goto fail;
 				iops[p][mode][t] = r.iops;
 				mbps[p][mode][t] = r.mbps;
@@ -480,8 +484,9 @@ int main(int argc, char **argv)
 				p99[p][mode][t] = r.p99_us;
 				for (i = 0; i < 4; i++)
 					cpu[p][mode][i][t] = r.cpu_us[i];
-				printf("%u %s %-16s %.0f %.1f %.0f %.0f\n", t, mode ? "argo" : "direct",
-				       names[p], r.iops, r.mbps, r.p50_us, r.p99_us);
+				printf("%u %s %-16s %.0f %.1f %.0f %.0f\n", t,
+				       mode ? "argo" : "direct", names[p], r.iops, r.mbps, r.p50_us,
+				       r.p99_us);
 			}
 		}
 	}
@@ -522,8 +527,8 @@ int main(int argc, char **argv)
 		uint64_t s0 = drv.sendv_calls, n0 = drv.notify_calls, ds0, dn0, ds1, dn1;
 		struct result r;
 
-		if (bus_ops(&ds0, &dn0) || phase(1, &d, &dev, 0, SMALL, 1000, true,
-		                                 (uint64_t)mib << 20, &r) ||
+		if (bus_ops(&ds0, &dn0) ||
+		    phase(1, &d, &dev, 0, SMALL, 1000, true, (uint64_t)mib << 20, &r) ||
 		    bus_ops(&ds1, &dn1))
 			goto fail;
 		printf("\n# Argo operations per 4 KiB read (1000 reads): driver sendv %.2f notify "

@@ -33,26 +33,26 @@
 #include "vdrv.h"
 #include "../cunit_main.h"
 
-#define DRIVER_DOMID 5
-#define VDEVD_DOMID  2
-#define IMG_BYTES    (64u << 20)
-#define DEV_BLK0     0 /* raw image, frontend DRIVER_DOMID */
-#define DEV_BLK1     1 /* qcow2 image, frontend any */
-#define DEV_FS       2 /* virtiofsd, frontend DRIVER_DOMID */
-#define DEV_HIDDEN   3 /* for domain 9 only: nobody here sees it */
+#define DRIVER_DOMID     5
+#define VDEVD_DOMID      2
+#define IMG_BYTES        (64u << 20)
+#define DEV_BLK0         0 /* raw image, frontend DRIVER_DOMID */
+#define DEV_BLK1         1 /* qcow2 image, frontend any */
+#define DEV_FS           2 /* virtiofsd, frontend DRIVER_DOMID */
+#define DEV_HIDDEN       3 /* for domain 9 only: nobody here sees it */
 
-#define F_VERSION_1 (1ull << 32)
-#define F_RING_RESET (1ull << 40)
-#define F_PACKED    (1ull << 34)
-#define F_BLK_SEG_MAX (1ull << 2)
-#define F_BLK_SIZE_MAX (1ull << 1)
+#define F_VERSION_1      (1ull << 32)
+#define F_RING_RESET     (1ull << 40)
+#define F_PACKED         (1ull << 34)
+#define F_BLK_SEG_MAX    (1ull << 2)
+#define F_BLK_SIZE_MAX   (1ull << 1)
 #define F_BLK_CONFIG_WCE (1ull << 11)
-#define S_OK_ALL 15u /* ACKNOWLEDGE | DRIVER | DRIVER_OK | FEATURES_OK */
+#define S_OK_ALL         15u /* ACKNOWLEDGE | DRIVER | DRIVER_OK | FEATURES_OK */
 
-#define BLK_T_IN     0
-#define BLK_T_OUT    1
-#define BLK_T_FLUSH  4
-#define BLK_T_GET_ID 8
+#define BLK_T_IN         0
+#define BLK_T_OUT        1
+#define BLK_T_FLUSH      4
+#define BLK_T_GET_ID     8
 
 #define CHECKF(cond, ...)                                                                          \
 	do {                                                                                       \
@@ -189,7 +189,7 @@ static void expand(char *out, size_t size, const char *template)
 {
 	size_t n = 0;
 
-	for (; *template && n + 1 < size; template++) {
+	for (; *template && n + 1 < size; template ++) {
 		const char *sub = NULL;
 
 		if (template[0] == '@' && template[1] == 'D')
@@ -200,7 +200,7 @@ static void expand(char *out, size_t size, const char *template)
 			n += (size_t)snprintf(out + n, size - n, "%s", sub);
 			if (n >= size)
 				n = size - 1;
-			template++;
+			template ++;
 		} else
 			out[n++] = *template;
 	}
@@ -279,17 +279,29 @@ static int setup_world(void)
 	f = fopen(path, "w");
 	if (!f)
 		return -1;
-	expand(cmd, sizeof(cmd),
-	       "[vdevd]\nfabric = sim:@D/vdevd.sock\ncontrol = @D/vdevd.ctl\n"
-	       "reconnect_ms = 200\nreset_timeout_ms = 3000\n"
-	       "[device blk0]\ntype = blk\nnumber = " STR(DEV_BLK0) "\nsocket = @D/blk0.sock\n"
-	       "frontend = " STR(DRIVER_DOMID) "\nring_len = 1M\n"
-	       "[device blk1]\ntype = blk\nnumber = " STR(DEV_BLK1) "\nsocket = @D/blk1.sock\n"
-	       "frontend = any\nring_len = 256K\n"
-	       "[device fs0]\ntype = fs\nnumber = " STR(DEV_FS) "\nsocket = @D/fs.sock\n"
-	       "frontend = " STR(DRIVER_DOMID) "\ntag = share\n"
-	       "[device hidden]\ntype = blk\nnumber = " STR(DEV_HIDDEN) "\nsocket = @D/blk3.sock\n"
-	       "frontend = 9\n");
+	expand(
+	    cmd, sizeof(cmd),
+	    "[vdevd]\nfabric = sim:@D/vdevd.sock\ncontrol = @D/vdevd.ctl\n"
+	    "reconnect_ms = 200\nreset_timeout_ms = 3000\n"
+	    "[device blk0]\ntype = blk\nnumber = " STR(
+	        DEV_BLK0) "\nsocket = @D/blk0.sock\n"
+	                  "frontend = " STR(
+	                      DRIVER_DOMID) "\nring_len = 1M\n"
+	                                    "[device blk1]\ntype = blk\nnumber = " STR(
+	                                        DEV_BLK1) "\nsocket = @D/blk1.sock\n"
+	                                                  "frontend = any\nring_len = 256K\n"
+	                                                  "[device fs0]\ntype = fs\nnumber = " STR(
+	                                                      DEV_FS) "\nsocket = @D/fs.sock\n"
+	                                                              "frontend = " STR(
+	                                                                  DRIVER_DOMID) "\ntag = "
+	                                                                                "share\n"
+	                                                                                "[device "
+	                                                                                "hidden]"
+	                                                                                "\ntype = "
+	                                                                                "blk\nnumbe"
+	                                                                                "r = " STR(
+	                                                                                    DEV_HIDDEN) "\nsocket = @D/blk3.sock\n"
+	                                                                                                "frontend = 9\n");
 	fputs(cmd, f);
 	fclose(f);
 	expand(cmd, sizeof(cmd), "exec @B/argo-vdevd -v @D/vdevd.conf");
@@ -514,7 +526,8 @@ static void test_bus_refusals(void)
 	CU_ASSERT(e.reason == VIRTIO_ARGO_ERR_UNKNOWN && e.bad_msg_id == 0x9F);
 	/* A message of another Argo type: ignored, counted, no answer. */
 	raw[1] = VIRTIO_ARGO_BUS_PING;
-	CU_ASSERT(vdrv_send_raw(&drv, &drv.bus, VIRTIO_ARGO_BUS_PORT, raw, 8, NULL, 0, 0x1234) == 0);
+	CU_ASSERT(vdrv_send_raw(&drv, &drv.bus, VIRTIO_ARGO_BUS_PORT, raw, 8, NULL, 0, 0x1234) ==
+	          0);
 	CU_ASSERT(vdrv_wait_error(&drv, NULL, 0xFFFFFFFF, &e, 300) == -ETIMEDOUT);
 }
 
@@ -713,11 +726,11 @@ static void test_vqueue(void)
 	CU_ASSERT(vdrv_get_vqueue(&blk0, 0, &v) == 0 && v.cur_size == 64 && v.flags == 1);
 	/* An enabled queue keeps its size and state. */
 	CU_ASSERT(vdrv_set_vqueue(&blk0, 0, 32, VIRTIO_ARGO_SETVQ_KEEP_STATE) == 0);
-	CU_ASSERT(vdrv_set_vqueue(&blk0, 0, 0, VIRTIO_ARGO_SETVQ_KEEP_DISABLED |
-	                                           VIRTIO_ARGO_SETVQ_SIZE_IGNORE |
-	                                           VIRTIO_ARGO_SETVQ_DESC_IGNORE |
-	                                           VIRTIO_ARGO_SETVQ_DRIVER_IGNORE |
-	                                           VIRTIO_ARGO_SETVQ_DEVICE_IGNORE) == 0);
+	CU_ASSERT(vdrv_set_vqueue(&blk0, 0, 0,
+	                          VIRTIO_ARGO_SETVQ_KEEP_DISABLED | VIRTIO_ARGO_SETVQ_SIZE_IGNORE |
+	                              VIRTIO_ARGO_SETVQ_DESC_IGNORE |
+	                              VIRTIO_ARGO_SETVQ_DRIVER_IGNORE |
+	                              VIRTIO_ARGO_SETVQ_DEVICE_IGNORE) == 0);
 	CU_ASSERT(vdrv_get_vqueue(&blk0, 0, &v) == 0 && v.cur_size == 64 && v.flags == 1);
 	/* DRIVER_OK, then reset the queue (RING_RESET negotiated). */
 	CU_ASSERT(vdrv_set_status(&blk0, 15, &st) == 0 && st == 15);
@@ -866,8 +879,8 @@ static int fuse_call(uint16_t id, uint32_t opcode, uint64_t nodeid, const void *
                      uint32_t arg_len, uint32_t out_room, struct vdrv_done *d)
 {
 	static uint64_t next_unique = 1;
-	struct fuse_hdr h = {.len = (uint32_t)sizeof(h) + arg_len, .opcode = opcode,
-	                     .nodeid = nodeid};
+	struct fuse_hdr h = {
+	    .len = (uint32_t)sizeof(h) + arg_len, .opcode = opcode, .nodeid = nodeid};
 	const void *out[2] = {&h, arg};
 	uint32_t out_len[2] = {sizeof(h), arg_len}, in_len[2] = {16, out_room};
 	int rc;
@@ -1012,8 +1025,8 @@ static void expect_error(struct vdrv_dev *dev, uint32_t token, uint32_t reason, 
 
 static void test_wrong_lengths(void)
 {
-	uint8_t b[64] = {0, VIRTIO_ARGO_MSG_SET_DEVICE_STATUS, DEV_BLK0, 0, 0x31, 0, 12, 0, 1, 0,
-	                 0, 0};
+	uint8_t b[64] = {0, VIRTIO_ARGO_MSG_SET_DEVICE_STATUS, DEV_BLK0, 0, 0x31, 0, 12, 0, 1, 0, 0,
+	                 0};
 
 	CU_ASSERT_FATAL(init_blk(&blk0, 0) == 0);
 	send_bytes(&blk0, b, 11); /* msg_size 12 in 11 bytes */
@@ -1173,8 +1186,7 @@ static void test_busy_and_partners(void)
 	vdrv_flush(&blk1);
 	CU_ASSERT_FATAL(vdrv_init_device(&blk1, ~F_PACKED, 1, 64, 0, &neg) == 0);
 	snprintf(uri, sizeof(uri), "sim:%s/sim.sock", dir);
-	CU_ASSERT_FATAL(vdrv_open(&other, uri, VDEVD_DOMID, VIRTIO_ARGO_BUS_PORT, 64 * 1024) ==
-	                0);
+	CU_ASSERT_FATAL(vdrv_open(&other, uri, VDEVD_DOMID, VIRTIO_ARGO_BUS_PORT, 64 * 1024) == 0);
 	CU_ASSERT_FATAL(vdrv_dev_open(&other, &o1, DEV_BLK1, 256 * 1024, 0) == 0);
 	CU_ASSERT(vdrv_attach(&o1, 0, 0, &st) == 0 && st == EBUSY);
 	CU_ASSERT(vdrv_call(&o1, &q, &r) == -EREMOTEIO &&
@@ -1294,7 +1306,8 @@ static void test_driver_dies(void)
  * rate-limited, everything valid is answered in order once we read. */
 static void test_flood(void)
 {
-	long long waits = counter("blk0", "send_waits"), supp = counter("blk0", "errors_suppressed");
+	long long waits = counter("blk0", "send_waits"),
+	          supp = counter("blk0", "errors_suppressed");
 	unsigned int sent = 0, answered = 0, errors = 0, i;
 	uint16_t first_token = 0, expect = 0;
 	struct vdrv_dev fl;
@@ -1320,8 +1333,8 @@ static void test_flood(void)
 		b[4] = (uint8_t)token;
 		b[5] = (uint8_t)(token >> 8);
 		do {
-			rc = vdrv_send_raw(&drv, &fl.r, fl.port, b, 8, NULL, 0,
-			                   VIRTIO_ARGO_MSGTYPE);
+			rc =
+			    vdrv_send_raw(&drv, &fl.r, fl.port, b, 8, NULL, 0, VIRTIO_ARGO_MSGTYPE);
 			if (rc == -EAGAIN) {
 				/* The device stopped reading: read some answers. */
 				if (vdrv_next_event(&fl, &m, 100) == 0) {
@@ -1394,8 +1407,8 @@ static void test_backend_restart(void)
 		uint32_t out_len[1] = {16}, in_len[2] = {sizeof(r), 1};
 
 		blk_hdr(h, BLK_T_IN, 4096);
-		CU_ASSERT_FATAL(vdrv_submit(&blk0, 0, (uint16_t)(10 + i), out, out_len, 1, in_len, 2,
-		                            0, NULL) == 0);
+		CU_ASSERT_FATAL(vdrv_submit(&blk0, 0, (uint16_t)(10 + i), out, out_len, 1, in_len,
+		                            2, 0, NULL) == 0);
 	}
 	kill(qsd_pid, SIGKILL);
 	waitpid(qsd_pid, NULL, 0);
@@ -1480,7 +1493,8 @@ static void test_clean_exit(void)
  * runs and is reconnected. */
 static void test_backend_stuck(void)
 {
-	long long lost = counter("blk0", "backend_lost"), dropped = counter("blk0", "chains_dropped");
+	long long lost = counter("blk0", "backend_lost"),
+	          dropped = counter("blk0", "chains_dropped");
 	uint8_t h[16];
 	const void *out[1] = {h};
 	uint32_t out_len[1] = {16}, in_len[2] = {4096, 1}, st = 99;
@@ -1521,23 +1535,22 @@ static void test_backend_stuck(void)
 }
 
 static const struct test_def bus_tests[] = {
-	T(test_bus_hello),
-	T(test_bus_get_devices),
-	T(test_bus_ping),
-	T(test_bus_refusals),
+    T(test_bus_hello),
+    T(test_bus_get_devices),
+    T(test_bus_ping),
+    T(test_bus_refusals),
 };
 static const struct test_def negotiation_tests[] = {
-	T(test_device_info), T(test_not_attached), T(test_attach_and_features),
-	T(test_config),      T(test_strict_generation), T(test_vqueue),
+    T(test_device_info), T(test_not_attached),      T(test_attach_and_features),
+    T(test_config),      T(test_strict_generation), T(test_vqueue),
 };
 static const struct test_def io_tests[] = {
-	T(test_blk_cycle), T(test_blk_flush_get_id), T(test_blk_fragments),
-	T(test_blk_qcow2), T(test_fs_fuse),
+    T(test_blk_cycle), T(test_blk_flush_get_id), T(test_blk_fragments),
+    T(test_blk_qcow2), T(test_fs_fuse),
 };
 static const struct test_def hostile_tests[] = {
-	T(test_wrong_lengths),     T(test_unknown_ids), T(test_bad_chains),
-	T(test_busy_and_partners), T(test_driver_dies), T(test_flood),
-	T(test_backend_restart),   T(test_backend_stuck),
+    T(test_wrong_lengths), T(test_unknown_ids), T(test_bad_chains),      T(test_busy_and_partners),
+    T(test_driver_dies),   T(test_flood),       T(test_backend_restart), T(test_backend_stuck),
 };
 
 static int suite_init(void)
@@ -1553,11 +1566,9 @@ static int suite_init(void)
 static const struct test_def exit_tests[] = {T(test_clean_exit)};
 
 static const struct suite_def suites[] = {
-	VSUITE("bus", bus_tests),
-	VSUITE("negotiation", negotiation_tests),
-	VSUITE("io", io_tests),
-	VSUITE("hostile", hostile_tests),
-	SUITE("exit", exit_tests),
+    VSUITE("bus", bus_tests),  VSUITE("negotiation", negotiation_tests),
+    VSUITE("io", io_tests),    VSUITE("hostile", hostile_tests),
+    SUITE("exit", exit_tests),
 };
 
 int main(int argc, char **argv)

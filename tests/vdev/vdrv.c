@@ -51,8 +51,8 @@ static void hold(struct vdrv_msg *m)
 int vdrv_open(struct vdrv *drv, const char *uri, argo_domid_t bus_domid, uint32_t bus_port,
               uint32_t ring_len)
 {
-	xen_argo_register_ring_t reg = {.aport = VDRV_PORT_BASE, .partner_id = bus_domid,
-	                                .len = ring_len};
+	xen_argo_register_ring_t reg = {
+	    .aport = VDRV_PORT_BASE, .partner_id = bus_domid, .len = ring_len};
 	int rc;
 
 	memset(drv, 0, sizeof(*drv));
@@ -203,8 +203,8 @@ int vdrv_pump(struct vdrv *drv, struct vdrv_dev **devs, unsigned int ndevs, int 
 	return n;
 }
 
-int vdrv_send_raw(struct vdrv *drv, struct vdrv_ring *r, uint32_t port, const void *buf,
-                  size_t len, const void *data, size_t dlen, uint32_t message_type)
+int vdrv_send_raw(struct vdrv *drv, struct vdrv_ring *r, uint32_t port, const void *buf, size_t len,
+                  const void *data, size_t dlen, uint32_t message_type)
 {
 	xen_argo_send_addr_t a = {.src = {.aport = r->port, .domain_id = XEN_ARGO_DOMID_ANY},
 	                          .dst = {.aport = port, .domain_id = drv->bus_domid}};
@@ -477,8 +477,8 @@ int vdrv_get_features(struct vdrv_dev *dev, uint64_t *features)
 		return rc;
 	if (r.u.features.num_blocks != 2 || !r.u.features.blocks)
 		return -EPROTO;
-	*features = vmsg_le32(r.u.features.blocks, 0) |
-	            (uint64_t)vmsg_le32(r.u.features.blocks, 1) << 32;
+	*features = vmsg_le32(r.u.features.blocks, 0) | (uint64_t)vmsg_le32(r.u.features.blocks, 1)
+	                                                    << 32;
 	return 0;
 }
 
