@@ -18,7 +18,7 @@ FUZZ_SECONDS ?= 60
 CC ?= cc
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fno-strict-aliasing \
-	  -Icommon/include -Icommon -Il0 -Il1/include/uapi
+	  -Icommon/include -Icommon -Icommon/libargo -Icommon/link -Il0 -Il1/include/uapi
 LDLIBS += -lpthread
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -29,17 +29,17 @@ endif
 BIN := $(BUILD)/bin
 OBJ := $(BUILD)/obj
 
-LIBARGO_SRC := common/ring.c common/libargo.c common/backend_sim.c common/backend_xen.c \
-	common/routed.c
+LIBARGO_SRC := common/libargo/ring.c common/libargo/libargo.c common/libargo/backend_sim.c \
+	common/libargo/backend_xen.c common/libargo/routed.c
 SIMFABRIC_SRC := l0/sim_fabric.c l0/sim_policy.c
-LIBRELAY_SRC := common/wire.c common/auth.c
+LIBRELAY_SRC := common/link/wire.c common/link/auth.c
 
 LIBARGO := $(BUILD)/lib/libargo.a
 LIBSIMFABRIC := $(BUILD)/lib/libsimfabric.a
 LIBRELAY := $(BUILD)/lib/librelay.a
 
 # argo-relayd's configuration reader and link transports (needs $(LIBRELAY)).
-RELAY_CORE_SRC := relay/config.c relay/transport.c $(wildcard relay/transport_*.c)
+RELAY_CORE_SRC := relay/config.c common/link/transport.c $(wildcard common/link/transport_*.c)
 LIBRELAYCORE := $(BUILD)/lib/librelaycore.a
 CFLAGS += -Irelay
 
@@ -65,7 +65,7 @@ $(LIBARGO): $(call obj,$(LIBARGO_SRC))
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(LIBSIMFABRIC): $(call obj,$(SIMFABRIC_SRC) common/ring.c)
+$(LIBSIMFABRIC): $(call obj,$(SIMFABRIC_SRC) common/libargo/ring.c)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
@@ -164,11 +164,11 @@ $(BIN)/test-transport: $(call obj,tests/unit/test_transport.c) $(LIBRELAYCORE) $
 # of its seed corpus so that the committed corpus stays small; crash inputs
 # land in $(BUILD)/fuzz/artifacts/. Not part of `make check`.
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	       -Wall -Wextra -Werror -Icommon/include -Icommon
+	       -Wall -Wextra -Werror -Icommon/include -Icommon/link
 
-$(BUILD)/fuzz/fuzz-wire: tests/fuzz/fuzz_wire.c common/wire.c common/wire.h common/include/argo/abi.h
+$(BUILD)/fuzz/fuzz-wire: tests/fuzz/fuzz_wire.c common/link/wire.c common/link/wire.h common/include/argo/abi.h
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_wire.c common/wire.c -o $@
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_wire.c common/link/wire.c -o $@
 
 fuzz: $(BUILD)/fuzz/fuzz-wire
 	@rm -rf $(BUILD)/fuzz/corpus-wire $(BUILD)/fuzz/artifacts
@@ -194,7 +194,7 @@ check: deps
 cppcheck:
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 		--std=c11 --inline-suppr --suppress=missingIncludeSystem \
-		-Icommon/include -Icommon -Il0 -Irelay common l0 relay tests
+		-Icommon/include -Icommon -Icommon/libargo -Icommon/link -Il0 -Irelay common l0 relay tests
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^l1/kmod/')
