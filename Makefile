@@ -18,7 +18,7 @@ FUZZ_SECONDS ?= 60
 CC ?= cc
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fno-strict-aliasing \
-	  -Icommon/include -Icommon -Icommon/libargo -Icommon/link -Il0 -Il1/include/uapi
+	  -Icommon/include -Icommon -Icommon/util -Icommon/libargo -Icommon/link -Il0 -Il1/include/uapi
 LDLIBS += -lpthread
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -34,6 +34,8 @@ LIBARGO_SRC := common/libargo/ring.c common/libargo/libargo.c common/libargo/bac
 SIMFABRIC_SRC := l0/sim_fabric.c l0/sim_policy.c
 LIBRELAY_SRC := common/link/wire.c common/link/auth.c
 
+UTIL_SRC := common/util/parse.c common/util/strbuf.c
+LIBUTIL := $(BUILD)/lib/libutil.a
 LIBARGO := $(BUILD)/lib/libargo.a
 LIBSIMFABRIC := $(BUILD)/lib/libsimfabric.a
 LIBRELAY := $(BUILD)/lib/librelay.a
@@ -66,6 +68,10 @@ $(LIBARGO): $(call obj,$(LIBARGO_SRC))
 	$(AR) rcs $@ $^
 
 $(LIBSIMFABRIC): $(call obj,$(SIMFABRIC_SRC) common/libargo/ring.c)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(LIBUTIL): $(call obj,$(UTIL_SRC))
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
@@ -141,7 +147,7 @@ $(LIBRELAYCORE): $(call obj,$(RELAY_CORE_SRC))
 
 RELAYD_SRC := relay/relayd.c relay/link.c relay/routes.c relay/local.c relay/dedup.c relay/control.c
 
-$(BIN)/argo-relayd: $(call obj,$(RELAYD_SRC)) $(LIBRELAYCORE) $(LIBRELAY) $(LIBARGO)
+$(BIN)/argo-relayd: $(call obj,$(RELAYD_SRC)) $(LIBRELAYCORE) $(LIBRELAY) $(LIBARGO) $(LIBUTIL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -linih -lcrypto $(LDLIBS) -o $@
 
@@ -150,12 +156,12 @@ $(BIN)/argo-relayctl: $(call obj,relay/relayctl.c)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BIN)/test-relay-config: $(call obj,tests/unit/test_relay_config.c) $(LIBRELAYCORE) $(LIBRELAY) \
-		$(LIBARGO)
+		$(LIBARGO) $(LIBUTIL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -linih -lcrypto -lcunit $(LDLIBS) -o $@
 
 $(BIN)/test-transport: $(call obj,tests/unit/test_transport.c) $(LIBRELAYCORE) $(LIBRELAY) \
-		$(LIBARGO)
+		$(LIBARGO) $(LIBUTIL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -linih -lcrypto -lcunit $(LDLIBS) -o $@
 
@@ -164,7 +170,7 @@ $(BIN)/test-transport: $(call obj,tests/unit/test_transport.c) $(LIBRELAYCORE) $
 # of its seed corpus so that the committed corpus stays small; crash inputs
 # land in $(BUILD)/fuzz/artifacts/. Not part of `make check`.
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	       -Wall -Wextra -Werror -Icommon/include -Icommon/link
+	       -Wall -Wextra -Werror -Icommon/include -Icommon/util -Icommon/link
 
 $(BUILD)/fuzz/fuzz-wire: tests/fuzz/fuzz_wire.c common/link/wire.c common/link/wire.h common/include/argo/abi.h
 	@mkdir -p $(dir $@)
@@ -194,7 +200,7 @@ check: deps
 cppcheck:
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 		--std=c11 --inline-suppr --suppress=missingIncludeSystem \
-		-Icommon/include -Icommon -Icommon/libargo -Icommon/link -Il0 -Irelay common l0 relay tests
+		-Icommon/include -Icommon -Icommon/util -Icommon/libargo -Icommon/link -Il0 -Irelay common l0 relay tests
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^l1/kmod/')

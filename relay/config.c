@@ -32,6 +32,7 @@
 
 #include "argo/ring.h"
 #include "config.h"
+#include "parse.h"
 #include "transport.h"
 
 #define KiB                 1024ull
@@ -121,38 +122,6 @@ static void fail(struct parser *p, unsigned int line, const char *fmt, ...)
 /* ---------------------------------------------------------------------------
  * Value parsers. They return 0 or -EINVAL and never write on failure.
  */
-
-/* A decimal number, or 0x hex; no sign, no blanks, no octal. */
-static int parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-	int base = 10;
-
-	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		base = 16;
-		s += 2;
-	}
-	/* Digits only: strtoull() would also take blanks, a sign, a second 0x. */
-	if (!*s || strspn(s, base == 16 ? "0123456789abcdefABCDEF" : "0123456789") != strlen(s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, base);
-	if (errno || *end || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static int parse_u32(const char *s, uint32_t max, uint32_t *out)
-{
-	uint64_t v;
-
-	if (parse_u64(s, max, &v) < 0)
-		return -EINVAL;
-	*out = (uint32_t)v;
-	return 0;
-}
 
 /* A size: a decimal number with an optional K, M or G (binary) suffix. */
 static int parse_size(const char *s, uint64_t *out)

@@ -22,33 +22,6 @@
 
 int control_listen_fd = -1;
 
-void strbuf_add(struct strbuf *sb, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		size_t room = sb->cap - sb->len;
-
-		va_start(ap, fmt);
-		n = vsnprintf(sb->buf ? sb->buf + sb->len : NULL, room, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if ((size_t)n < room) {
-			sb->len += (size_t)n;
-			return;
-		}
-		size_t cap = (sb->cap + (size_t)n + 1) * 2;
-		char *p = realloc(sb->buf, cap);
-
-		if (!p)
-			return;
-		sb->buf = p;
-		sb->cap = cap;
-	}
-}
-
 int control_init(struct relay *relay)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};

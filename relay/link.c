@@ -398,7 +398,7 @@ static void reset_session(struct link *link)
 static void set_state(struct link *link, enum link_state state)
 {
 	link->state = state;
-	link->state_since_ms = relay_now_ms();
+	link->state_since_ms = now_ms();
 }
 
 static void link_drop(struct link *link, const char *why)
@@ -423,11 +423,11 @@ static void link_drop(struct link *link, const char *why)
 		          relay->config->reset_backoff_ms);
 		link->counters.resets++;
 		link->consecutive_auth_failures = 0;
-		link->next_attempt_ms = relay_now_ms() + relay->config->reset_backoff_ms;
+		link->next_attempt_ms = now_ms() + relay->config->reset_backoff_ms;
 		/* A listening end backs off too: it refuses connections meanwhile. */
 		link->refuse_until_ms = link->next_attempt_ms;
 	} else {
-		link->next_attempt_ms = relay_now_ms() + relay->config->reconnect_ms;
+		link->next_attempt_ms = now_ms() + relay->config->reconnect_ms;
 	}
 	if (was_up)
 		routes_link_down(relay, link->index);
@@ -457,7 +457,7 @@ static void start_session(struct link *link, int fd, enum wire_role role)
 		return;
 	}
 	set_state(link, LINK_HELLO);
-	link->last_rx_ms = relay_now_ms();
+	link->last_rx_ms = now_ms();
 	link->watched = 0;
 	watch(link, EPOLLIN);
 	put_frame(link, WIRE_HELLO, payload, WIRE_HELLO_SIZE, NULL, 0);
@@ -745,7 +745,7 @@ static void on_ping(struct link *link, uint8_t type, const uint8_t *payload, uin
 		put_frame(link, WIRE_PONG, payload, len, NULL, 0);
 		flush_out(link);
 	} else if (token == link->ping_token && link->ping_token) {
-		link->counters.rtt_us = relay_now_us() - link->ping_sent_us;
+		link->counters.rtt_us = now_us() - link->ping_sent_us;
 		link->ping_token = 0;
 	}
 }
@@ -759,7 +759,7 @@ static bool handle_frame(struct link *link, const struct wire_header *hdr, const
 	const char *why = NULL;
 
 	link->counters.frames_rx++;
-	link->last_rx_ms = relay_now_ms();
+	link->last_rx_ms = now_ms();
 	if (hdr->type == WIRE_HELLO) {
 		on_hello(link, payload, hdr->length);
 		return link->fd >= 0;
@@ -964,7 +964,7 @@ static void on_accept(struct link *link)
 			relay_log(0, "link %s: accept: %s", link->cfg->name, strerror(-fd));
 		return;
 	}
-	if (relay_now_ms() < link->refuse_until_ms) {
+	if (now_ms() < link->refuse_until_ms) {
 		close(fd);
 		return;
 	}
@@ -983,7 +983,7 @@ static void try_connect(struct link *link)
 	if (fd < 0) {
 		relay_log(1, "link %s: connect %s: %s", link->cfg->name, link->cfg->address,
 		          strerror(-fd));
-		link->next_attempt_ms = relay_now_ms() + link->relay->config->reconnect_ms;
+		link->next_attempt_ms = now_ms() + link->relay->config->reconnect_ms;
 		return;
 	}
 	describe_peer(link);
@@ -1058,7 +1058,7 @@ void link_tick(struct link *link, uint64_t now)
 
 			link->ping_token = now ^ (link->relay->boot_id << 1) ^ 1;
 			link->ping_sent_ms = now;
-			link->ping_sent_us = relay_now_us();
+			link->ping_sent_us = now_us();
 			for (int i = 0; i < 8; i++)
 				payload[i] = (uint8_t)(link->ping_token >> (8 * i));
 			put_frame(link, WIRE_PING, payload, 8, NULL, 0);

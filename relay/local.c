@@ -135,7 +135,7 @@ static void ring_state_init(struct relay *relay, struct local_port *p)
 
 	while (!epoch)
 		if (auth_random(&epoch, sizeof(epoch)) < 0)
-			epoch = relay_now_us() ^ ((uint64_t)relay->boot_id << 1);
+			epoch = now_us() ^ ((uint64_t)relay->boot_id << 1);
 	memset(st, 0, sizeof(*st));
 	st->kind = (uint8_t)p->kind;
 	st->epoch = epoch;
@@ -599,23 +599,17 @@ static void retry_holds(struct relay *relay)
 static void report_to_guest(struct relay *relay, const struct local_port *from, argo_domid_t domid,
                             uint32_t port, const struct wire_gaddr *dst, uint32_t error)
 {
-	uint8_t payload[4 + 24];
+	uint8_t payload[ARGO_ROUTED_REPORT_SIZE];
 	xen_argo_send_addr_t addr = {
 	    .src = {.aport = from->port, .domain_id = XEN_ARGO_DOMID_ANY},
 	    .dst = {.aport = port, .domain_id = domid},
 	};
 	struct iovec iov = {.iov_base = payload, .iov_len = sizeof(payload)};
-	int i;
+	struct argo_gaddr failed = {.domid = dst->domid, .port = dst->port};
 
-	for (i = 0; i < 4; i++)
-		payload[i] = (uint8_t)(error >> (8 * i));
-	memcpy(payload + 4, dst->hvid, WIRE_HVID_SIZE);
-	payload[20] = (uint8_t)dst->domid;
-	payload[21] = (uint8_t)(dst->domid >> 8);
-	payload[22] = payload[23] = 0;
-	for (i = 0; i < 4; i++)
-		payload[24 + i] = (uint8_t)(dst->port >> (8 * i));
-	if (argo_sendv(relay->fabric, &addr, &iov, 1, WIRE_MSGTYPE_UNDELIVERABLE) >= 0)
+	memcpy(failed.hvid, dst->hvid, WIRE_HVID_SIZE);
+	argo_routed_report_put(payload, error, &failed);
+	if (argo_sendv(relay->fabric, &addr, &iov, 1, ARGO_MSGTYPE_UNDELIVERABLE) >= 0)
 		relay->counters.reports_sent++;
 }
 

@@ -29,7 +29,9 @@
 
 #include "argo/argo.h"
 #include "auth.h"
+#include "clock.h"
 #include "config.h"
+#include "strbuf.h"
 #include "wire.h"
 
 struct relay;
@@ -168,8 +170,6 @@ struct relay {
 };
 
 /* ---- relayd.c ---- */
-uint64_t relay_now_ms(void);
-uint64_t relay_now_us(void);
 void relay_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* epoll registration for a link's fds. */
 void relay_watch(struct relay *relay, int fd, uint32_t events, void *tag);
@@ -239,7 +239,6 @@ void local_tick(struct relay *relay);
 void local_port_done(struct relay *relay, int port, uint32_t origin_index);
 /* End of an event-loop round: tell the fabric about released ring space. */
 void local_flush(struct relay *relay);
-struct strbuf;
 void local_dump(struct relay *relay, struct strbuf *out, bool json);
 
 /* ---- dedup.c ---- */
@@ -253,15 +252,9 @@ bool dedup_seen(struct relay *relay, const struct relay_msg *msg);
  * end records the outcome (delivered or not). */
 uint64_t dedup_begin(struct relay *relay, const struct relay_msg *msg);
 void dedup_end(struct relay *relay, bool delivered);
-struct strbuf;
 void dedup_dump(struct relay *relay, struct strbuf *out, bool json);
 
 /* ---- control.c ---- */
-struct strbuf {
-	char *buf;
-	size_t len, cap;
-};
-void strbuf_add(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int control_init(struct relay *relay);
 void control_on_event(struct relay *relay, int fd);
 void control_fini(struct relay *relay);

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "argo/routed.h"
 #include "relay.h"
 
 #define TICK_MS 50
@@ -44,19 +45,6 @@ static uint64_t ack_deadline_ms; /* 0: no acknowledgement is waiting */
 
 /* epoll tags that are not links. */
 static char tag_fabric, tag_signal, tag_timer, tag_control;
-
-uint64_t relay_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-uint64_t relay_now_ms(void)
-{
-	return relay_now_us() / 1000;
-}
 
 void relay_log(int level, const char *fmt, ...)
 {
@@ -91,7 +79,7 @@ void relay_ack_soon(struct relay *relay)
 {
 	(void)relay;
 	if (!ack_deadline_ms)
-		ack_deadline_ms = relay_now_ms() + ACK_DELAY_MS;
+		ack_deadline_ms = now_ms() + ACK_DELAY_MS;
 }
 
 /* The epoll_wait time-out: until the acknowledgement deadline, if any. */
@@ -108,7 +96,7 @@ static int ack_wait_ms(struct relay *relay)
 	}
 	if (!ack_deadline_ms)
 		return -1;
-	now = relay_now_ms();
+	now = now_ms();
 	return now >= ack_deadline_ms ? 0 : (int)(ack_deadline_ms - now);
 }
 
@@ -116,7 +104,7 @@ static void send_due_acks(struct relay *relay)
 {
 	int i;
 
-	if (!ack_deadline_ms || relay_now_ms() < ack_deadline_ms)
+	if (!ack_deadline_ms || now_ms() < ack_deadline_ms)
 		return;
 	ack_deadline_ms = 0;
 	for (i = 0; i < relay->nlinks; i++)
@@ -202,7 +190,7 @@ void relay_route(struct relay *relay, struct relay_msg *msg)
 
 	/* The reserved type is the relays' own word (undeliverable reports):
 	 * nobody may send it on, or a guest could forge such reports. */
-	if (msg->message_type == WIRE_MSGTYPE_UNDELIVERABLE) {
+	if (msg->message_type == ARGO_MSGTYPE_UNDELIVERABLE) {
 		relay_undeliverable(relay, msg, EINVAL);
 		return;
 	}
@@ -351,7 +339,7 @@ static int setup(struct relay *relay)
 
 static void on_tick(struct relay *relay)
 {
-	uint64_t now = relay_now_ms(), expirations;
+	uint64_t now = now_ms(), expirations;
 	int i;
 
 	if (read(timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)

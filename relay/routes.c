@@ -5,6 +5,7 @@
  * ROUTES announcements (distance vector, split horizon, at most
  * WIRE_MAX_ROUTE_HOPS hops) and forgotten when their link goes down.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <string.h>
 
 #include "relay.h"

@@ -92,6 +92,8 @@
 #include <unistd.h>
 
 #include "argo/argo.h"
+#include "clock.h"
+#include "parse.h"
 #include "transport.h"
 
 #define ARLK_DATA      0x41524c4bu /* "ARLK": stream bytes */
@@ -153,30 +155,6 @@ unsigned long transport_argo_dropped(void)
 
 /* ---- Addresses ---------------------------------------------------------- */
 
-/* Decimal or 0x hex, no sign, no blanks, at most max. */
-static int parse_num(const char *s, size_t len, uint64_t max, uint64_t *out)
-{
-	char buf[24], *end;
-	unsigned long long v;
-	bool hex = len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
-	const char *digits = hex ? buf + 2 : buf;
-
-	if (len == 0 || len >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (!(digits[0] >= '0' && digits[0] <= '9') &&
-	    !(hex &&
-	      ((digits[0] >= 'a' && digits[0] <= 'f') || (digits[0] >= 'A' && digits[0] <= 'F'))))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(digits, &end, hex ? 16 : 10);
-	if (errno || *end || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 /* FABRIC_URI@[DOMID:]PORT. The URI may hold '@' itself: the last one counts. */
 static int arlk_parse(const char *address, struct arlk_address *a, const char **why)
 {
@@ -205,14 +183,14 @@ static int arlk_parse(const char *address, struct arlk_address *a, const char **
 	a->has_domid = colon != NULL;
 	a->domid = 0;
 	if (colon) {
-		if (parse_num(p, (size_t)(colon - p), XEN_DOMID_FIRST_RESERVED - 1, &v) < 0) {
+		if (parse_u64n(p, (size_t)(colon - p), XEN_DOMID_FIRST_RESERVED - 1, &v) < 0) {
 			*why = "a domid is a number below 32752 (0x7FF0)";
 			return -EINVAL;
 		}
 		a->domid = (argo_domid_t)v;
 		p = colon + 1;
 	}
-	if (parse_num(p, strlen(p), UINT32_MAX, &v) < 0) {
+	if (parse_u64(p, UINT32_MAX, &v) < 0) {
 		*why = "an argo port is a number from 0 to 4294967295";
 		return -EINVAL;
 	}
@@ -321,14 +299,6 @@ static void pump_lost(struct pump *p)
 	argo_close(p->fabric); /* frees the ring handle too */
 	p->fabric = NULL;
 	p->ring = NULL;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static bool fabric_error(int err)
