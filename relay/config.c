@@ -374,18 +374,6 @@ static void relay_entry(struct parser *p, const char *name, const char *value)
  * [link NAME]
  */
 
-static const char *const transport_names[] = {
-    [TRANSPORT_UNIX] = "unix",   [TRANSPORT_TCP] = "tcp",   [TRANSPORT_SERIAL] = "serial",
-    [TRANSPORT_VSOCK] = "vsock", [TRANSPORT_ARGO] = "argo",
-};
-
-const char *transport_name(enum transport_kind kind)
-{
-	if ((unsigned int)kind < sizeof(transport_names) / sizeof(transport_names[0]))
-		return transport_names[kind];
-	return "?";
-}
-
 /* The key file's path: relative paths are relative to the configuration
  * file's folder. */
 static int key_path(const struct parser *p, const char *value, char *out, size_t cap)
@@ -435,15 +423,16 @@ static void link_entry(struct parser *p, const char *name, const char *value)
 	*seen = line;
 
 	if (seen == &ll->transport) {
-		size_t t;
+		unsigned int t;
 
-		for (t = 0; t < sizeof(transport_names) / sizeof(transport_names[0]); t++)
-			if (!strcmp(value, transport_names[t]))
+		for (t = 0; strcmp(transport_name((enum transport_kind)t), "?") != 0; t++)
+			if (!strcmp(value, transport_name((enum transport_kind)t)))
 				break;
-		if (t == sizeof(transport_names) / sizeof(transport_names[0]))
+		if (!strcmp(transport_name((enum transport_kind)t), "?"))
 			fail(p, line, "transport must be one of unix, tcp, serial, vsock, argo");
 		else if (!transport_get((enum transport_kind)t))
-			fail(p, line, "transport %s is not implemented yet", transport_names[t]);
+			fail(p, line, "transport %s is not implemented yet",
+			     transport_name((enum transport_kind)t));
 		else
 			l->transport = (enum transport_kind)t;
 	} else if (seen == &ll->address) {

@@ -13,7 +13,17 @@
 #ifndef ARGO_RELAY_TRANSPORT_H
 #define ARGO_RELAY_TRANSPORT_H
 
-#include "config.h"
+/* The kinds, in the order of the configuration's names (transport_name()). */
+enum transport_kind {
+	TRANSPORT_UNIX,
+	TRANSPORT_TCP,
+	TRANSPORT_SERIAL,
+	TRANSPORT_VSOCK,
+	TRANSPORT_ARGO,
+};
+
+/* The longest address (with its NUL) a transport takes. */
+#define TRANSPORT_ADDR_MAX 256
 
 struct transport_ops {
 	enum transport_kind kind;
@@ -32,6 +42,8 @@ struct transport_ops {
 };
 
 const struct transport_ops *transport_get(enum transport_kind kind);
+/* "unix", "tcp", "serial", "vsock", "argo" ("?" for anything else). */
+const char *transport_name(enum transport_kind kind);
 
 /* argo: messages its pumps dropped since start-up (from a domain or port
  * that is not the peer's, or of an unknown type). For tests. */

@@ -110,7 +110,7 @@
 #define ARLK_FORM      "an argo address is FABRIC_URI@DOMID:PORT (connect) or FABRIC_URI@PORT (listen)"
 
 struct arlk_address {
-	char uri[CONFIG_ADDR_MAX];
+	char uri[TRANSPORT_ADDR_MAX];
 	bool has_domid;
 	argo_domid_t domid;
 	uint32_t port;
@@ -128,7 +128,7 @@ struct conn {
 
 struct pump {
 	bool listener;
-	char uri[CONFIG_ADDR_MAX];
+	char uri[TRANSPORT_ADDR_MAX];
 	uint32_t port;              /* our ring's */
 	argo_domid_t partner;       /* our ring's partner: ANY on a listener */
 	struct argo_fabric *fabric; /* NULL while a listener waits to reopen it */
