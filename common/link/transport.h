@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Link transports: each turns a configured address into a connected,
- * non-blocking byte-stream fd. The link layer (link.c) does everything else
- * (framing, authentication, ordering) the same way on all of them.
+ * non-blocking byte-stream fd. The link layers (session, frames, stream) do
+ * everything else (framing, authentication, ordering) the same way on all
+ * of them.
  *
  * One file per transport: transport_unix.c, transport_tcp.c,
  * transport_serial.c, transport_vsock.c, transport_argo.c.
