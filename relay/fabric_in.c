@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "argo/routed.h"
-#include "debug.h"
 #include "log.h"
 
 void fabric_in_init(struct fabric_in *in, const struct relay_config *config, struct ports *ports,
@@ -79,7 +78,6 @@ static void drain_port(struct fabric_in *in, struct local_port *p)
 			p->blocked = true;
 			break;
 		}
-		DEBUG_ASSERT(in->account->held_bytes < in->account->limit);
 		msg = port_read_reserve(p) < 0 ? NULL : msg_new(in->account, (uint32_t)n);
 		if (!msg) {
 			p->blocked = true;

@@ -25,6 +25,8 @@ struct msg *msg_new(struct msg_account *account, uint32_t len)
 	SET_CUSTODY(msg, MSG_NEW);
 	account->held_bytes += len;
 	account->messages++;
+	if (len > account->largest)
+		account->largest = len;
 	if (account->held_bytes > account->held_peak)
 		account->held_peak = account->held_bytes;
 	return msg;

@@ -46,6 +46,7 @@ struct msg_account {
 	uint64_t held_peak;  /* the most ever held, to check the bound */
 	uint64_t limit;      /* the bound: credit and ring reads stop here */
 	uint64_t messages;   /* messages alive */
+	uint32_t largest;    /* the largest message ever held (for the bound's checks) */
 	/* held_bytes fell below limit since the holder last looked: peers
 	 * may be granted credit again (the holder clears it). */
 	bool room_again;
