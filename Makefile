@@ -58,10 +58,12 @@ INC_DEFAULT := -Icommon/include
 inc_of = $(or $(INC_$(patsubst %/,%,$(dir $(1)))),$(INC_DEFAULT))
 INC_FOLDERS := common/util common/libargo common/link common/tools l0 relay l1/test tests/unit \
 	tests/integration tests/conformance tests/fuzz
+# Any rule compiling $< gets its folder's paths through CPPFLAGS.
+CPPFLAGS = $(call inc_of,$<)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(call inc_of,$<) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(CPPFLAGS) -MMD -MP -c $< -o $@
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
@@ -123,6 +125,8 @@ argo-relayd_SRC := relay/relayd.c relay/config.c relay/log.c relay/fabric_in.c r
 argo-relayd_LIBS := $(LIBLINK) $(LIBARGO) $(LIBUTIL)
 argo-relayd_LDLIBS := -linih -lcrypto
 argo-relayctl_SRC := relay/relayctl.c
+# The kernel module's test program (in the images, not in `all`).
+argo-dev-test_SRC := l1/test/argo-dev-test.c
 
 test-ring_SRC := tests/unit/test_ring.c
 test-ring_LIBS := $(LIBARGO)
@@ -161,8 +165,10 @@ $(foreach t,$(filter-out test-mitm,$(notdir $(TESTS))),$(eval $(t)_LDLIBS += -lc
 .PHONY: all deps demo check test test-san cppcheck clean format fuzz include-graph
 all: $(PROGRAMS) $(TESTS)
 
+# Every program that names its sources this way (NAME_SRC) is linked here.
+LINKED := $(foreach p,$(PROGRAMS) $(TESTS) $(BIN)/argo-dev-test,$(if $($(notdir $(p))_SRC),$(p)))
 .SECONDEXPANSION:
-$(PROGRAMS) $(TESTS) $(BIN)/argo-dev-test: $(BIN)/%: $$(call obj,$$($$*_SRC)) $$($$*_LIBS)
+$(LINKED): $(BIN)/%: $$(call obj,$$($$*_SRC)) $$($$*_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(filter %.o,$^) $($*_LIBS) $($*_LDLIBS) $(LDLIBS) -o $@
 
@@ -232,7 +238,6 @@ $(ARGO_KO): l1/kmod/argo.c l1/kmod/Kbuild l1/kmod/Makefile l1/include/uapi/linux
 kmod-clean:
 	$(KMOD_MAKE) -C l1/kmod clean
 
-argo-dev-test_SRC := l1/test/argo-dev-test.c
 
 IMAGE_BINS := $(PROGRAMS) $(BIN)/argo-dev-test
 include images/images.mk
