@@ -16,7 +16,6 @@
 # vsock_loopback in the kernel it FAILs.
 # About 60-85 s under TCG on an idle 2-core host (boot 10 s, scenario
 # 50-70 s, of which the kill stream 30-40 s).
-# e2e-default: E2E_TIMEOUT=240
 . /usr/share/argo-e2e/lib.sh
 
 D=/run/relay-vsock
