@@ -4,12 +4,17 @@
  * reply: its source, its sequence number and its whole payload.
  *
  *   argo-ping --fabric URI --to DOMID:PORT [--port PORT] [--count N]
- *             [--size BYTES] [--timeout MS]
+ *             [--size BYTES [--max-size BYTES]] [--timeout MS]
  *   argo-ping --fabric URI --global HVID:DOMID:PORT [--relay DOMID] ...
  *
  * --global uses routed mode (argo/routed.h): the requests go through the
  * relay of this fabric (domain --relay, 0 by default) to a global address,
  * and the replies must come back from that global address.
+ *
+ * With --max-size, request i is --size << (i mod k) bytes, capped at
+ * --max-size (k the number of powers of two from one to the other), so
+ * every size class appears all along the run; each reply is compared byte
+ * for byte with the request it answers.
  *
  * Prints one line per failure and a summary with round-trip percentiles;
  * exits 0 only if every reply came back intact and in order.
@@ -59,6 +64,17 @@ static ssize_t routed_send_wait(struct argo_fabric *fabric, argo_domid_t relay, 
 	}
 }
 
+/* The size of request i: --size, doubled i mod k times, at most max. */
+static unsigned long size_of(unsigned long i, unsigned long min, unsigned long max)
+{
+	unsigned long classes = 0, s;
+
+	for (s = min; s <= max; s <<= 1)
+		classes++;
+	s = min << (i % classes);
+	return s > max ? max : s;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -74,6 +90,7 @@ int main(int argc, char **argv)
 	    {"port", required_argument, NULL, 'p'},
 	    {"count", required_argument, NULL, 'n'},
 	    {"size", required_argument, NULL, 's'},
+	    {"max-size", required_argument, NULL, 'M'},
 	    {"timeout", required_argument, NULL, 'T'},
 	    {"global", required_argument, NULL, 'g'},
 	    {"relay", required_argument, NULL, 'R'},
@@ -83,7 +100,7 @@ int main(int argc, char **argv)
 	argo_domid_t relay = 0;
 	int routed = 0;
 	xen_argo_send_addr_t addr = {.src = {.aport = 40000, .domain_id = XEN_ARGO_DOMID_ANY}};
-	unsigned long count = 1000, size = 64, ok = 0, bad = 0, lost = 0, dup = 0, refused = 0, i;
+	unsigned long count = 1000, size = 64, max_size = 0, ok = 0, bad = 0, lost = 0, dup = 0, refused = 0, i;
 	int timeout_ms = 5000, have_to = 0, c, ret;
 	xen_argo_register_ring_t reg;
 	struct argo_fabric *fabric;
@@ -91,8 +108,9 @@ int main(int argc, char **argv)
 	uint8_t *out, *in;
 	uint64_t *rtt;
 	const char *uri = NULL;
+	unsigned long min_size, cur;
 
-	while ((c = getopt_long(argc, argv, "f:t:p:n:s:T:g:R:", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:t:p:n:s:M:T:g:R:", options, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			uri = optarg;
@@ -113,6 +131,9 @@ int main(int argc, char **argv)
 		case 's':
 			size = strtoul(optarg, NULL, 10);
 			break;
+		case 'M':
+			max_size = strtoul(optarg, NULL, 10);
+			break;
 		case 'T':
 			timeout_ms = atoi(optarg);
 			break;
@@ -129,15 +150,21 @@ int main(int argc, char **argv)
 		default:
 			fprintf(stderr, "usage: argo-ping --fabric URI {--to DOMID:PORT | --global "
 			                "HVID:DOMID:PORT [--relay DOMID]} [--port PORT] "
-			                "[--count N] [--size BYTES] [--timeout MS]\n");
+			                "[--count N] [--size BYTES [--max-size BYTES]] [--timeout MS]\n");
 			return 2;
 		}
 	}
-	if (!uri || !have_to || size < 8 || size > 1024 * 1024 || count == 0) {
-		fprintf(stderr, "argo-ping: need --fabric and --to or --global; --size 8..1048576; "
-		                "--count > 0\n");
+	if (!max_size)
+		max_size = size;
+	if (!uri || !have_to || size < 8 || max_size < size || max_size > 1024 * 1024 ||
+	    count == 0) {
+		fprintf(stderr, "argo-ping: need --fabric and --to or --global; 8 <= --size <= "
+		                "--max-size <= 1048576; --count > 0\n");
 		return 2;
 	}
+	/* From here on, size is the largest request; cur the one in flight. */
+	min_size = size;
+	size = max_size;
 
 	ret = argo_open(uri, &fabric);
 	if (ret < 0) {
@@ -168,21 +195,23 @@ int main(int argc, char **argv)
 	}
 
 	for (i = 0; i < count; i++) {
-		struct iovec iov = {.iov_base = out, .iov_len = size};
+		struct iovec iov;
 		xen_argo_addr_t from;
 		struct argo_gaddr gfrom = {{0}, 0, 0};
 		uint64_t t0, seq = 0;
 		uint32_t type;
 		ssize_t n;
 
-		fill(out, size, i);
+		cur = size_of(i, min_size, max_size);
+		iov = (struct iovec){.iov_base = out, .iov_len = cur};
+		fill(out, cur, i);
 		t0 = tool_now_ns();
 		if (routed)
 			n = routed_send_wait(fabric, relay, addr.src.aport, &global, &iov,
 			                     timeout_ms);
 		else
 			n = tool_send_wait(fabric, &addr, &iov, 1, PING_TYPE, timeout_ms);
-		if (n != (ssize_t)size) {
+		if (n != (ssize_t)cur) {
 			fprintf(stderr, "argo-ping: send #%lu: %s\n", i,
 			        argo_strerror(n < 0 ? (int)n : -EIO));
 			lost++;
@@ -251,13 +280,13 @@ int main(int argc, char **argv)
 			continue;
 		}
 		rtt[ok + bad] = tool_now_ns() - t0;
-		fill(out, size, i);
-		if ((size_t)n != size || type != PING_TYPE ||
+		fill(out, cur, i);
+		if ((size_t)n != cur || type != PING_TYPE ||
 		    (routed
 		         ? strcmp(gfrom.hvid, global.hvid) != 0 || gfrom.domid != global.domid ||
 		               gfrom.port != global.port
 		         : from.domain_id != addr.dst.domain_id || from.aport != addr.dst.aport) ||
-		    seq != i || memcmp(in, out, size) != 0) {
+		    seq != i || memcmp(in, out, cur) != 0) {
 			fprintf(
 			    stderr,
 			    "argo-ping: reply #%lu is wrong (seq %llu, %zd bytes, from %u:%u)\n", i,
