@@ -146,3 +146,20 @@ e2e_collect_domu() {
 		xl destroy "$name"
 	fi
 }
+
+# e2e_virtio_ports [NAME SECONDS]: the /dev/virtio-ports/NAME links that
+# udev makes elsewhere, for every virtio-serial port there is; with NAME,
+# first waits up to SECONDS for that port to appear (1 if it did not).
+e2e_virtio_ports() {
+	if [ -n "${1:-}" ]; then
+		_port_there() { grep -qx "$1" /sys/class/virtio-ports/*/name 2>/dev/null; }
+		e2e_wait "${2:-30}" _port_there "$1" || return 1
+	fi
+	mkdir -p /dev/virtio-ports
+	for _p in /sys/class/virtio-ports/*; do
+		[ -e "$_p/name" ] || continue
+		_n=$(cat "$_p/name")
+		[ -n "$_n" ] && ln -sf "/dev/${_p##*/}" "/dev/virtio-ports/$_n"
+	done
+	return 0
+}
