@@ -1,7 +1,8 @@
 #!/bin/bash
 # Runs every test suite of `make check`, for the plain build and the
-# ASan/UBSan build, then cppcheck, then the xen-conformance and relay-vsock
-# scenarios (real Xen in QEMU; ARGO_CHECK_XEN=0 leaves them out). Each suite prints its own
+# ASan/UBSan build, then cppcheck, then the scenarios of group `check`:
+# xen-conformance, relay-vsock and xen-l1-driver-at-l0 (real Xen in QEMU,
+# libvirt; ARGO_CHECK_XEN=0 leaves them out). Each suite prints its own
 # "N passed, N failed" line; this script adds them up and ends with one such
 # line for everything. Logs: $BUILD/test-logs/.
 #
@@ -193,9 +194,14 @@ xen_conformance() { e2e_scenario xen-conformance; }
 # The relay on real Xen (argo.ko in dom0) linked over AF_VSOCK (the
 # guest's vsock_loopback) to a relay on sim: harness/scenarios/relay-vsock.sh.
 relay_vsock() { e2e_scenario relay-vsock; }
+# The headline: a driver domain at L0 (a libvirt VM) serving a domU of
+# an L1 Xen (another libvirt VM) through three relays, with faults
+# (docs/harness.md).
+headline() { e2e_scenario xen-l1-driver-at-l0; }
 if [ "${ARGO_CHECK_XEN:-1}" != 0 ]; then
 	run_suite xen-conformance xen_conformance
 	run_suite relay-vsock relay_vsock
+	run_suite xen-l1-driver-at-l0 headline
 fi
 
 echo
