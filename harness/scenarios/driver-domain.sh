@@ -29,6 +29,10 @@ argo-simd -s "$D/dd.sock" -m -D "0=$D/dd-relay.sock" -D "5=$D/dom5.sock" -D "6=$
 (
 	argo-echo --fabric "sim:$D/dom5.sock" --port 7000 --count "$PING_COUNT" >"$D/echo.log" 2>&1
 	echo "DD: echo rc=$? $(tail -n 1 "$D/echo.log")"
+	# The echo is done when it has sent its last reply; the relay, once it
+	# has read it from its ring.
+	read_all() { [ "$(argo-relayctl -s "$D/dd.ctl" counters --json | sed -n 's/.*"local_rx":\([0-9]*\).*/\1/p')" -ge "$PING_COUNT" ]; }
+	e2e_wait 30 read_all
 	echo "DD-JSON after-ping $boot $(argo-relayctl -s "$D/dd.ctl" status --json | tr -d '\n')"
 ) &
 # The stream of 7003 goes on while this VM is destroyed and started again:

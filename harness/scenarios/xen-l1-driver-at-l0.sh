@@ -129,7 +129,9 @@ kill_relay_during() {
 seen=0
 kills_ok=""
 while :; do
-	lines=$(tr -d '\r' <"$glog" 2>/dev/null | grep '^HL' | tail -n +$((seen + 1)))
+	# Whole lines only: the last one may be half written.
+	lines=$(head -n "$(wc -l <"$glog" 2>/dev/null || echo 0)" "$glog" 2>/dev/null | tr -d '\r' |
+		grep '^HL' | tail -n +$((seen + 1)))
 	if [ -z "$lines" ]; then
 		if ! xl domid frontend >/dev/null 2>&1; then break; fi
 		sleep 0.2
