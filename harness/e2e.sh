@@ -17,7 +17,7 @@ set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 . harness/lib/cfg.sh
-cfg_load harness/scenarios.cfg || exit 2
+cfg_load "${E2E_CFG:-harness/scenarios.cfg}" || exit 2
 BUILD=${BUILD:-build}
 export BUILD
 

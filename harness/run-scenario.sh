@@ -50,7 +50,7 @@ name=$1
 . harness/lib/console.sh
 . harness/lib/junit.sh
 
-cfg_load harness/scenarios.cfg || exit 2
+cfg_load "${E2E_CFG:-harness/scenarios.cfg}" || exit 2
 [ -n "${CFG[$name.__line]:-}" ] || die "no scenario [$name] in harness/scenarios.cfg (make e2e-list)"
 
 BUILD=${BUILD:-build}
@@ -124,8 +124,9 @@ why=""
 skipped=0
 
 if [ "$backend" = libvirt ]; then
-	if ! err=$(libvirtd_up "$out"); then
-		state=error why="libvirt: $err"
+	# Not in a subshell: libvirtd_up records the daemons it starts.
+	if ! libvirtd_up "$out" >"$out/libvirtd-up.log"; then
+		state=error why="libvirt: $(tail -n 1 "$out/libvirtd-up.log")"
 	elif [ -n "$LIBVIRTD_STARTED" ]; then
 		progress "started virtlogd and libvirtd (pids$LIBVIRTD_STARTED)"
 	fi
@@ -174,7 +175,8 @@ run_hook() {
 	file=$(cfg_get "$name" "$1")
 	[ -n "$file" ] || return 0
 	[ -f "$file" ] || { echo "no hook $file" >"$out/$2"; hook_rc=2; return 0; }
-	setsid bash "$root/$file" >"$out/$2" 2>&1 </dev/null &
+	case "$file" in /*) ;; *) file=$root/$file ;; esac
+	setsid bash "$file" >"$out/$2" 2>&1 </dev/null &
 	hook_pid=$!
 	[ "${3:-}" = background ] && return 0
 	while kill -0 "$hook_pid" 2>/dev/null && ! past_deadline; do sleep 0.2; done
@@ -279,6 +281,8 @@ while [ -z "$state" ]; do
 	sleep 0.2
 done
 t_result=$(elapsed "$t_boot")
+# BEGIN and RESULT may have come between two looks.
+[ -n "$t_begin" ] || ! console_has "$console" BEGIN || t_begin=$t_result
 
 # After RESULT the deciding VM powers off by itself; give it 30 s.
 shutdown_ok=0
