@@ -20,7 +20,8 @@ STREAM_COUNT=${STREAM_COUNT:-6000}
 boot=$(cat /proc/sys/kernel/random/boot_id | cut -c1-8)
 mkdir -p /etc/argo-relay "$D" /var/lib/argo-relay/dd
 chmod 700 /etc/argo-relay /var/lib/argo-relay/dd
-install -m 600 "$F/dd.conf" "$F/dd-l0.key" /etc/argo-relay/ || echo "DD: no configuration in $F"
+cp "$F/dd.conf" "$F/dd-l0.key" /etc/argo-relay/ && chmod 600 /etc/argo-relay/dd.conf /etc/argo-relay/dd-l0.key ||
+	echo "DD: no configuration in $F"
 e2e_virtio_ports "$CH" 30 || echo "DD: no virtio-serial port $CH"
 
 argo-simd -s "$D/dd.sock" -m -D "0=$D/dd-relay.sock" -D "5=$D/dom5.sock" -D "6=$D/dom6.sock" \
