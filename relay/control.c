@@ -103,7 +103,8 @@ static void dump_links(struct relay *relay, struct strbuf *sb, bool json)
 			    "\"resets\":%llu,\"drops\":{\"mac\":%llu,\"seq\":%llu,"
 			    "\"malformed\":%llu,\"spoofed\":%llu},\"queue_messages\":%u,"
 			    "\"queue_bytes\":%llu,\"rtt_us\":%llu,\"next_msn\":%llu,"
-			    "\"rx_next_msn\":%llu,\"rx_done_msn\":%llu,\"resent_held\":%llu}",
+			    "\"rx_next_msn\":%llu,\"rx_done_msn\":%llu,\"resent_held\":%llu,"
+			    "\"stale_frames\":%llu,\"stale_bytes\":%llu,\"restarts\":%llu}",
 			    i ? "," : "", l->cfg->name, transport_name(l->cfg->transport),
 			    l->cfg->address, l->cfg->peer_hvid, link_state_name(l->state),
 			    (unsigned long long)c->frames_tx, (unsigned long long)c->frames_rx,
@@ -116,7 +117,9 @@ static void dump_links(struct relay *relay, struct strbuf *sb, bool json)
 			    (unsigned long long)c->drop_spoofed, l->unacked.count,
 			    (unsigned long long)l->unacked.bytes, (unsigned long long)c->rtt_us,
 			    (unsigned long long)l->next_msn, (unsigned long long)l->rx_next_msn,
-			    (unsigned long long)l->rx_done_msn, (unsigned long long)c->resent_held);
+			    (unsigned long long)l->rx_done_msn, (unsigned long long)c->resent_held,
+			    (unsigned long long)c->stale_frames, (unsigned long long)c->stale_bytes,
+			    (unsigned long long)c->restarts);
 		} else {
 			strbuf_add(
 			    sb,

@@ -32,6 +32,8 @@
 #include "transport.h"
 
 #define HANDSHAKE_TIMEOUT_MS 5000
+/* How often a serial link says HELLO again while it waits for the peer's. */
+#define HELLO_RESEND_MS 500
 #define OUT_HIGH_WATER       (1u << 20) /* stop encoding DATA beyond this backlog */
 #define IN_INITIAL           (64u * 1024)
 
@@ -385,6 +387,7 @@ static bool equal_ct(const uint8_t *a, const uint8_t *b, size_t n)
 
 static void reset_session(struct link *link)
 {
+	link->auth_failed = false;
 	link->tx_seq = link->rx_seq = 0;
 	link->credit = link->sent_bytes = link->granted = link->received_bytes = 0;
 	link->in_len = 0;
@@ -433,6 +436,44 @@ static void link_drop(struct link *link, const char *why)
 		routes_link_down(relay, link->index);
 }
 
+/*
+ * Serial links (a virtio-serial port, a pty, a UART) are byte streams
+ * without connections: both ends open their end ("connect"), neither sees
+ * the other start or stop, and what one writes while the other side is
+ * away (a QEMU chardev with nobody connected) is lost. So on a serial link:
+ * - when both ends claim the initiator's role, the end whose HELLO nonce is
+ *   lower takes it (both see the same two nonces);
+ * - HELLO goes out again every HELLO_RESEND_MS until the peer's comes, and
+ *   the same HELLO received twice (same nonce) is ignored;
+ * - frames before the handshake are what is left of an earlier session
+ *   (counted as stale, skipped), not a reason to drop the stream; bytes
+ *   that are no frame's start (the tail of an earlier session's frame)
+ *   are skipped one by one until a header parses; an AUTH that fails
+ *   before the handshake is done may be an earlier session's: it counts
+ *   as a wrong key only if the handshake then times out;
+ * - a new HELLO from the peer in the middle of a session means the peer
+ *   started afresh (a relay restarted, the channel reconnected): we start
+ *   afresh with it on the same stream, as a new connection would elsewhere.
+ * Every other transport has connections, and keeps the strict rules.
+ */
+static bool no_connections(const struct link *link)
+{
+	return link->cfg->transport == TRANSPORT_SERIAL;
+}
+
+static void send_hello(struct link *link)
+{
+	uint8_t payload[WIRE_HELLO_SIZE];
+
+	if (wire_put_hello(payload, sizeof(payload), &link->our_hello) < 0) {
+		link_drop(link, "cannot encode our HELLO");
+		return;
+	}
+	link->hello_sent_ms = relay_now_ms();
+	put_frame(link, WIRE_HELLO, payload, WIRE_HELLO_SIZE, NULL, 0);
+	flush_out(link);
+}
+
 static void start_session(struct link *link, int fd, enum wire_role role)
 {
 	uint8_t payload[WIRE_HELLO_SIZE];
@@ -460,8 +501,23 @@ static void start_session(struct link *link, int fd, enum wire_role role)
 	link->last_rx_ms = relay_now_ms();
 	link->watched = 0;
 	watch(link, EPOLLIN);
-	put_frame(link, WIRE_HELLO, payload, WIRE_HELLO_SIZE, NULL, 0);
-	flush_out(link);
+	send_hello(link);
+}
+
+/* A serial link's peer started a new session: so do we, on the same
+ * stream, keeping the bytes already read (the peer's HELLO among them). */
+static void restart_session(struct link *link)
+{
+	size_t in_len = link->in_len;
+	bool was_up = link->state == LINK_UP;
+
+	relay_log(0, "link %s: %speer started a new session on the stream; starting ours again",
+	          link->cfg->name, was_up ? "session ended: " : "");
+	link->counters.restarts++;
+	if (was_up)
+		routes_link_down(link->relay, link->index);
+	start_session(link, link->fd, link->cfg->listen ? WIRE_ROLE_ACCEPTOR : WIRE_ROLE_INITIATOR);
+	link->in_len = in_len;
 }
 
 static void on_hello(struct link *link, const uint8_t *payload, uint32_t len)
@@ -472,8 +528,23 @@ static void on_hello(struct link *link, const uint8_t *payload, uint32_t len)
 	const char *why = NULL;
 
 	if (link->state != LINK_HELLO) {
-		link_drop(link, "HELLO in the middle of a session");
-		return;
+		struct wire_hello again;
+
+		if (!no_connections(link)) {
+			link_drop(link, "HELLO in the middle of a session");
+			return;
+		}
+		if (wire_parse_hello(payload, len, &again, &why) < 0) {
+			link->counters.drop_malformed++;
+			link_drop(link, why);
+			return;
+		}
+		/* The peer's HELLO once more: it had not heard ours yet. */
+		if (!memcmp(again.nonce, peer->nonce, WIRE_NONCE_SIZE))
+			return;
+		restart_session(link);
+		if (link->fd < 0)
+			return;
 	}
 	if (wire_parse_hello(payload, len, peer, &why) < 0) {
 		link->counters.drop_malformed++;
@@ -491,8 +562,14 @@ static void on_hello(struct link *link, const uint8_t *payload, uint32_t len)
 		return;
 	}
 	if (peer->role == link->role) {
-		link_drop(link, "both ends claim the same role");
-		return;
+		int lower = memcmp(link->our_hello.nonce, peer->nonce, WIRE_NONCE_SIZE);
+
+		if (!no_connections(link) || lower == 0) {
+			link_drop(link, "both ends claim the same role");
+			return;
+		}
+		/* Both ends opened the stream: the lower nonce initiates. */
+		link->role = lower < 0 ? WIRE_ROLE_INITIATOR : WIRE_ROLE_ACCEPTOR;
 	}
 
 	initiator = link->role == WIRE_ROLE_INITIATOR ? &link->our_hello : peer;
@@ -765,12 +842,30 @@ static bool handle_frame(struct link *link, const struct wire_header *hdr, const
 		return link->fd >= 0;
 	}
 	if (link->state != LINK_AUTH && link->state != LINK_UP) {
+		if (no_connections(link)) {
+			link->counters.stale_frames++;
+			return true;
+		}
 		link->counters.drop_malformed++;
 		link_drop(link, "authenticated frame before the handshake");
 		return false;
 	}
+	if (link->state == LINK_AUTH && hdr->type != WIRE_AUTH && no_connections(link) &&
+	    auth_verify(link->keys.rx_key, frame, WIRE_HEADER_SIZE + hdr->length,
+	                payload + hdr->length) < 0) {
+		/* Left of an earlier session, under other keys. */
+		link->counters.stale_frames++;
+		return true;
+	}
 	if (auth_verify(link->keys.rx_key, frame, WIRE_HEADER_SIZE + hdr->length,
 	                payload + hdr->length) < 0) {
+		if (link->state == LINK_AUTH && no_connections(link)) {
+			/* An AUTH of an earlier session, or a wrong key: told
+			 * apart when the handshake times out. */
+			link->counters.stale_frames++;
+			link->auth_failed = true;
+			return true;
+		}
 		link->counters.drop_mac++;
 		if (link->state == LINK_AUTH) {
 			link->counters.auth_failures++;
@@ -874,6 +969,13 @@ static void read_frames(struct link *link)
 
 			if (total == -EAGAIN)
 				break;
+			if (total < 0 && no_connections(link)) {
+				/* Not a frame's start: the tail of a frame of an
+				 * earlier session. Look one byte on. */
+				link->counters.stale_bytes++;
+				off++;
+				continue;
+			}
 			if (total < 0) {
 				link->counters.drop_malformed++;
 				relay_log(0, "link %s: malformed frame: %s", link->cfg->name, why);
@@ -1041,8 +1143,17 @@ void link_tick(struct link *link, uint64_t now)
 	case LINK_CONNECTING:
 	case LINK_HELLO:
 	case LINK_AUTH:
-		if (now - link->state_since_ms > HANDSHAKE_TIMEOUT_MS)
+		if (now - link->state_since_ms > HANDSHAKE_TIMEOUT_MS && link->auth_failed) {
+			link->counters.drop_mac++;
+			link->counters.auth_failures++;
+			link->consecutive_auth_failures++;
+			link_drop(link, "handshake timed out after an AUTH that failed (wrong key?)");
+		} else if (now - link->state_since_ms > HANDSHAKE_TIMEOUT_MS) {
 			link_drop(link, "handshake timed out");
+		} else if (link->state == LINK_HELLO && no_connections(link) &&
+		           now - link->hello_sent_ms >= HELLO_RESEND_MS) {
+			send_hello(link);
+		}
 		break;
 	case LINK_UP:
 		if (now - link->last_rx_ms > 3ull * config->ping_ms + 1000) {

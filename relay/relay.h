@@ -74,6 +74,9 @@ struct link_counters {
 	uint64_t data_tx, data_rx, retransmits, duplicates;
 	uint64_t sessions, auth_failures, resets;
 	uint64_t drop_mac, drop_seq, drop_malformed, drop_spoofed;
+	/* Serial links: frames of an earlier session skipped before the
+	 * handshake, and sessions restarted on the same stream. */
+	uint64_t stale_frames, stale_bytes, restarts;
 	uint64_t resent_held; /* after a reconnect: not resent, the peer still had them */
 	uint64_t rtt_us;      /* last measured */
 };
@@ -102,6 +105,8 @@ struct link {
 	uint64_t received_bytes; /* DATA message bytes received this session */
 	uint64_t ping_token, ping_sent_ms, ping_sent_us;
 	uint64_t state_since_ms, last_rx_ms;
+	uint64_t hello_sent_ms; /* serial links resend HELLO until answered */
+	bool auth_failed;       /* serial links: an AUTH failed in this handshake */
 
 	/* Reliable stream, kept across sessions of one pair of relay boots. */
 	uint64_t peer_boot_id;

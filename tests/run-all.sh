@@ -148,6 +148,8 @@ for variant in plain san; do
 		"$(dirname "$0")/integration/test-relay.sh" "$bin"
 	run_suite "$variant:relay-argo-link" env RELAY_TEST_COUNT=20000 \
 		"$(dirname "$0")/integration/test-relay-argo.sh" "$bin"
+	run_suite "$variant:relay-serial-link" env RELAY_TEST_COUNT=10000 \
+		"$(dirname "$0")/integration/test-relay-serial.sh" "$bin"
 done
 
 # The link decoder under libFuzzer for a minute (clang; ASan/UBSan built in).
