@@ -310,6 +310,10 @@ fi
 for vm in $vms; do
 	vm_destroy "$out/vm/$vm" >/dev/null 2>&1
 	tr -d '\r' <"$out/vm/$vm/console.log" >"$out/vm/$vm/console.txt"
+	# "ARGO-E2E: JSON NAME {...}" lines (relay counters...): NAME.json, the last wins.
+	while read -r _ _ jname json; do
+		[[ "$jname" =~ ^[A-Za-z0-9._-]+$ ]] && printf '%s\n' "$json" >"$out/$jname.json"
+	done < <(grep '^ARGO-E2E: JSON ' "$out/vm/$vm/console.txt" || true)
 done
 cp "$out/vm/$marker_vm/console.txt" "$out/console.txt" 2>/dev/null
 

@@ -142,6 +142,7 @@ while :; do
 	case "$lines" in
 	*"HL: ping-done"*)
 		echo "HL-JSON l1 after-ping $(counters)"
+		e2e_json counters-l1-after-ping argo-relayctl -s "$D/l1.ctl" status --json
 		ask_host snapshot-after-ping
 		xenstore-write "/local/domain/$domid/data/hl-go" stream-relay-kill
 		;;
@@ -180,6 +181,7 @@ else
 fi
 e2e_collect_domu frontend 60 headline-domu
 echo "HL-JSON l1 final $(counters)"
+e2e_json counters-l1-final argo-relayctl -s "$D/l1.ctl" status --json
 ask_host finished
 argo-relayctl -s "$D/l1.ctl" links | sed 's/^/    /'
 kill -TERM "$RELAY"

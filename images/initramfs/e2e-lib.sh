@@ -13,6 +13,14 @@ e2e_case() {
 	[ "$_status" != FAIL ] || echo "$_name" >>"$E2E_FAILS"
 }
 
+# e2e_json NAME COMMAND...: COMMAND's output (JSON) on one console line,
+# which the harness writes to NAME.json in the run's folder.
+e2e_json() {
+	_jn=$1
+	shift
+	echo "ARGO-E2E: JSON $_jn $("$@" 2>/dev/null | tr -d '\n')"
+}
+
 # e2e_check NAME COMMAND...: PASS when COMMAND exits 0, else FAIL with the
 # last line of its output. The output goes to the console, indented.
 e2e_check() {
