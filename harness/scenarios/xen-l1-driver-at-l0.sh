@@ -11,8 +11,8 @@
 # and restarted (here), the virtio-serial channel cut and reconnected, the
 # driver-domain VM destroyed and started again (both by the host, asked
 # over the control port org.argo.e2e.ctl; it answers on that port).
-# Lines "HL: ..." tell the host where the run is; "HL-JSON l1 WHEN {...}"
-# are this relay's counters.
+# Lines "HL: ..." tell the host where the run is; "ARGO-E2E: JSON
+# counters-l1-WHEN {...}" are this relay's counters.
 . /usr/share/argo-e2e/lib.sh
 
 F=/etc/argo-e2e/files
@@ -67,7 +67,6 @@ start_relay() {
 	e2e_wait 10 serving
 }
 link_up() { argo-relayctl -s "$D/l1.ctl" links 2>/dev/null | grep -qE "^  up +serial +.* up +frames"; }
-counters() { argo-relayctl -s "$D/l1.ctl" status --json 2>/dev/null | tr -d '\n'; }
 counter() { argo-relayctl -s "$D/l1.ctl" counters --json 2>/dev/null | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" | head -n 1; }
 
 if ! start_relay; then
@@ -141,7 +140,6 @@ while :; do
 	seen=$((seen + $(echo "$lines" | wc -l)))
 	case "$lines" in
 	*"HL: ping-done"*)
-		echo "HL-JSON l1 after-ping $(counters)"
 		e2e_json counters-l1-after-ping argo-relayctl -s "$D/l1.ctl" status --json
 		ask_host snapshot-after-ping
 		xenstore-write "/local/domain/$domid/data/hl-go" stream-relay-kill
@@ -180,7 +178,6 @@ else
 	e2e_case relay-l1-sigkill FAIL "the kills did not happen (${kills_ok:-stream never began})"
 fi
 e2e_collect_domu frontend 60 headline-domu
-echo "HL-JSON l1 final $(counters)"
 e2e_json counters-l1-final argo-relayctl -s "$D/l1.ctl" status --json
 ask_host finished
 argo-relayctl -s "$D/l1.ctl" links | sed 's/^/    /'
