@@ -104,6 +104,13 @@ domid=$(xl domid frontend)
 glog=/var/log/xen/console/guest-frontend.log
 echo "frontend is domain $domid"
 
+# go PHASE: the frontend may start PHASE (its xenstore data/hl-go, which
+# it owns so that it can read it).
+go() {
+	xenstore-write "/local/domain/$domid/data/hl-go" "$1" &&
+		xenstore-chmod "/local/domain/$domid/data/hl-go" "n$domid"
+}
+
 # kill_relay_during: SIGKILL relay l1 (and start it again at once) each
 # time it has read another third of the stream from its import ring.
 kill_relay_during() {
@@ -142,7 +149,7 @@ while :; do
 	*"HL: ping-done"*)
 		e2e_json counters-l1-after-ping argo-relayctl -s "$D/l1.ctl" status --json
 		ask_host snapshot-after-ping
-		xenstore-write "/local/domain/$domid/data/hl-go" stream-relay-kill
+		go stream-relay-kill
 		;;
 	esac
 	case "$lines" in
@@ -152,7 +159,7 @@ while :; do
 	esac
 	case "$lines" in
 	*"HL: stream-relay-kill end"*)
-		xenstore-write "/local/domain/$domid/data/hl-go" stream-chan-cut
+		go stream-chan-cut
 		;;
 	esac
 	case "$lines" in
@@ -162,7 +169,7 @@ while :; do
 	esac
 	case "$lines" in
 	*"HL: stream-chan-cut end"*)
-		xenstore-write "/local/domain/$domid/data/hl-go" stream-dd-restart
+		go stream-dd-restart
 		;;
 	esac
 	case "$lines" in
