@@ -16,7 +16,7 @@ D=/run/argo-relay
 CH=org.argo.relay.0
 [ -f "$F/phases" ] && . "$F/phases"
 PING_COUNT=${PING_COUNT:-10000}
-STREAM_COUNT=${STREAM_COUNT:-6000}
+STREAM_COUNT=${STREAM_COUNT:-3000}
 boot=$(cat /proc/sys/kernel/random/boot_id | cut -c1-8)
 mkdir -p /etc/argo-relay "$D" /var/lib/argo-relay/dd
 chmod 700 /etc/argo-relay /var/lib/argo-relay/dd

@@ -1,7 +1,8 @@
 #!/bin/sh
 # headline-domu: the frontend of xen-l1-driver-at-l0, a PV domU of the L1
 # Xen. Unmodified Argo clients through argo.ko, to import ports of relay
-# l1 in dom0 (domain 0): argo-ping to 7000 (the driver domain's echo), then
+# l1 in dom0 (domain 0): argo-ping to 7000 (the driver domain's echo; 8
+# requests in flight, each reply checked byte for byte), then
 # argo-stream to 7001, 7002, 7003 (its receivers), each when dom0 says so
 # (xenstore data/hl-go), since dom0 and the host put a fault in each.
 # "HL: ..." lines tell dom0 where it is.
@@ -9,12 +10,12 @@
 . /usr/share/argo-e2e/lib.sh
 
 ping=$(e2e_cmdline hl.ping) || ping=10000
-stream=$(e2e_cmdline hl.stream) || stream=6000
+stream=$(e2e_cmdline hl.stream) || stream=3000
 t() { cut -d' ' -f1 /proc/uptime; }
 
 t0=$(t)
 argo-ping --fabric xen: --to 0:7000 --port 40000 --count "$ping" --size 16 --max-size 65536 \
-	--timeout 30000 >/tmp/ping.log 2>&1
+	--window 8 --timeout 30000 >/tmp/ping.log 2>&1
 rc=$?
 sum=$(grep '^argo-ping: .* sent' /tmp/ping.log | tail -n 1)
 tail -n 5 /tmp/ping.log | sed 's/^/    /'

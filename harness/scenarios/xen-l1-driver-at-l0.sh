@@ -90,7 +90,7 @@ name = "frontend"
 type = "pv"
 kernel = "/boot/vmlinuz"
 ramdisk = "/boot/initrd-domu.gz"
-extra = "console=hvc0 argo.run=headline-domu hl.ping=$PING_COUNT hl.stream=${STREAM_COUNT:-6000}"
+extra = "console=hvc0 argo.run=headline-domu hl.ping=$PING_COUNT hl.stream=${STREAM_COUNT:-3000}"
 memory = 256
 vcpus = 1
 on_poweroff = "destroy"
@@ -117,7 +117,7 @@ kill_relay_during() {
 	n=0
 	base=$(counter local_rx)
 	for third in 1 2; do
-		want=$((${base:-0} + ${STREAM_COUNT:-6000} / 3))
+		want=$((${base:-0} + ${STREAM_COUNT:-3000} / 3))
 		past() { [ "$(counter local_rx)" -ge "$1" ]; }
 		e2e_wait 300 past "$want" || break
 		kill -KILL "$RELAY"
