@@ -115,7 +115,7 @@ trap 'echo "run-scenario: interrupted; stopping the VMs" >&2; exit 130' INT TERM
 accel=$(accel_pick "$build" "$img")
 progress "accelerator $accel, VMs through $([ "$backend" = libvirt ] && echo "libvirt ($LIBVIRT_URI)" || echo "plain QEMU")"
 export BUILD=$build E2E_NAME=$name E2E_OUT=$out E2E_BACKEND=$backend E2E_ACCEL=$accel
-export E2E_DRIVER=$(cfg_get "$name" driver) E2E_ROOT=$root E2E_VMS=$vms
+export E2E_DRIVER=$(cfg_get "$name" driver) E2E_LINKS=$(cfg_get "$name" links) E2E_ROOT=$root E2E_VMS=$vms
 export E2E_VMCTL=$root/harness/vmctl
 
 junit_begin "$name" "$out/junit.xml"

@@ -15,7 +15,7 @@ declare -gA CFG=()
 declare -ga CFG_NAMES=()
 
 # Keys a section may have; V.KEY for every VM V of `vms`.
-CFG_SCENARIO_KEYS="description groups timeout vms setup host host_after driver helpers"
+CFG_SCENARIO_KEYS="description groups timeout vms setup host host_after driver links helpers"
 CFG_VM_KEYS="kind run mem smp cpu dom0_mem xen_args kernel_args channels markers files"
 
 cfg_load() {
