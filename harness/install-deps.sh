@@ -10,10 +10,14 @@
 #   libvirt libvirtd, virtlogd and virsh for the L0 VMs of the scenarios
 #           and for l0/argo-deploy (the harness starts the daemons itself
 #           where no init system does)
+#   virtio  the vhost-user back ends argo-vdevd drives in tests: Debian's
+#           qemu-system-common (qemu-storage-daemon, /usr/lib/qemu/virtiofsd)
+#           and qemu-utils (qemu-img, for qcow2 images)
 set -eu
 
 pkgs_base="build-essential pkg-config libcunit1-dev libinih-dev libssl-dev cppcheck clang iproute2 socat"
 pkgs_relay="libssl-dev"
+pkgs_virtio="qemu-system-common qemu-utils"
 pkgs_images="qemu-system-x86 busybox-static flex bison cpio kmod xz-utils dpkg-dev patch python3 bc"
 pkgs_libvirt="libvirt-daemon-system libvirt-clients dnsmasq-base qemu-system-x86 socat"
 
@@ -63,6 +67,7 @@ for g in $groups; do
 	base) want="$want $pkgs_base" ;;
 	relay) want="$want $pkgs_relay" ;;
 	libvirt) want="$want $pkgs_libvirt" ;;
+	virtio) want="$want $pkgs_virtio" ;;
 	images)
 		kver=$(debian_kver)
 		if [ -z "$kver" ]; then
@@ -76,7 +81,7 @@ for g in $groups; do
 		ensure_deb_src
 		want="$want $pkgs_images linux-headers-$kver"
 		;;
-	*) echo "install-deps: unknown group '$g' (base, relay, images, libvirt)" >&2; exit 2 ;;
+	*) echo "install-deps: unknown group '$g' (base, relay, virtio, images, libvirt)" >&2; exit 2 ;;
 	esac
 done
 
