@@ -157,6 +157,10 @@ for variant in plain san; do
 	run_suite "$variant:vdev-conformance" "$bin/vdev-conformance" --bin "$bin"
 done
 
+# The harness's own parts that need no VM: the scenario table, the list,
+# l0/argo-deploy's refusals, dry run and deployment on sockets.
+run_suite harness "$(dirname "$0")/integration/test-harness.sh" "$BUILD/bin"
+
 # The link decoder under libFuzzer for a minute, the virtio-argo decoder
 # for half a minute (clang; ASan/UBSan built in).
 fuzz_suite() {
