@@ -18,7 +18,8 @@
 # Usage: harness/run-scenario.sh [--no-libvirt] [--accel kvm|tcg] NAME
 # Exit: 0 pass, 1 fail, 77 skipped, 124 time-out, 2 usage or set-up error.
 # Environment: BUILD (default build), E2E_TIMEOUT (overrides the table's),
-# E2E_ACCEL, E2E_PROBE_TIMEOUT, E2E_LIBVIRT=0 (as --no-libvirt),
+# E2E_ACCEL, E2E_PROBE_TIMEOUT, E2E_LIBVIRT=0 (as --no-libvirt), E2E_CPU
+# (every VM's CPU, QEMU's MODEL[,+feat,-feat] form),
 # E2E_XEN_ARGS, E2E_DOM0_ARGS, E2E_QUIET=1 (no progress lines).
 set -u
 
@@ -141,7 +142,7 @@ if [ -z "$state" ]; then
 		run=$(cfg_vm_get "$name" "$vm" run)
 		[ "$(cfg_vm_get "$name" "$vm" markers)" = yes ] && [ -z "$marker_vm" ] && marker_vm=$vm
 		VM_MEM=$(cfg_vm_get "$name" "$vm" mem) VM_SMP=$(cfg_vm_get "$name" "$vm" smp)
-		VM_CPU=$(cfg_vm_get "$name" "$vm" cpu)
+		VM_CPU=${E2E_CPU:-$(cfg_vm_get "$name" "$vm" cpu)}
 		VM_CHANNELS=$(cfg_vm_get "$name" "$vm" channels)
 		VM_DOMAIN=argo-e2e-$name-$vm
 		kargs="${run:+argo.run=$run} $(cfg_vm_get "$name" "$vm" kernel_args) ${E2E_DOM0_ARGS:-}"

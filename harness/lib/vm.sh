@@ -119,6 +119,18 @@ vm_xml_escape() {
 	sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' -e "s/'/\&apos;/g" -e 's/"/\&quot;/g'
 }
 
+# QEMU's "MODEL,+feat,-feat" as libvirt's <feature> elements.
+vm_cpu_features() {
+	local f
+	for f in $(tr ',' ' ' <<<"${1#*,}"); do
+		[ "$f" != "$1" ] || break
+		case "$f" in
+		+*) printf "<feature policy='require' name='%s'/>" "${f#+}" ;;
+		-*) printf "<feature policy='disable' name='%s'/>" "${f#-}" ;;
+		esac
+	done
+}
+
 vm_libvirt_xml() {
 	local vmdir=$1 mem smp cpu kernel initrd cmdline modcmd ch type=qemu
 	vm_env "$vmdir"
@@ -145,7 +157,7 @@ vm_libvirt_xml() {
 		    <cmdline>$(vm_xml_escape <<<"$cmdline")</cmdline>
 		  </os>
 		  <features><acpi/></features>
-		  <cpu mode='custom' match='exact' check='none'><model fallback='forbid'>$cpu</model></cpu>
+		  <cpu mode='custom' match='exact' check='none'><model fallback='forbid'>${cpu%%,*}</model>$(vm_cpu_features "$cpu")</cpu>
 		  <on_poweroff>destroy</on_poweroff>
 		  <on_reboot>destroy</on_reboot>
 		  <on_crash>destroy</on_crash>
