@@ -1,7 +1,8 @@
 #!/bin/bash
 # Runs every test suite of `make check`, for the plain build and the
-# ASan/UBSan build, then the include graph and cppcheck, then the xen-conformance and relay-vsock
-# scenarios (real Xen in QEMU; ARGO_CHECK_XEN=0 leaves them out). Each suite prints its own
+# ASan/UBSan build, then the include graph and cppcheck, then the scenarios
+# of group `check`: xen-conformance, relay-vsock and xen-l1-driver-at-l0
+# (real Xen in QEMU, libvirt; ARGO_CHECK_XEN=0 leaves them out). Each suite prints its own
 # "N passed, N failed" line; this script adds them up and ends with one such
 # line for everything. Logs: $BUILD/test-logs/.
 #
@@ -149,12 +150,18 @@ for variant in plain san; do
 		"$(dirname "$0")/integration/test-relay.sh" "$bin"
 	run_suite "$variant:relay-argo-link" env RELAY_TEST_COUNT=20000 \
 		"$(dirname "$0")/integration/test-relay-argo.sh" "$bin"
+	run_suite "$variant:relay-serial-link" env RELAY_TEST_COUNT=10000 \
+		"$(dirname "$0")/integration/test-relay-serial.sh" "$bin"
 	# virtio-argo: the decoder, then argo-vdevd against a user-space
 	# driver, qemu-storage-daemon and virtiofsd (docs/virtio-argo.md).
 	run_suite "$variant:unit-vmsg" "$bin/test-vmsg"
 	run_suite "$variant:unit-vdev-config" "$bin/test-vdev-config"
 	run_suite "$variant:vdev-conformance" "$bin/vdev-conformance" --bin "$bin"
 done
+
+# The harness's own parts that need no VM: the scenario table, the list,
+# l0/argo-deploy's refusals, dry run and deployment on sockets.
+run_suite harness "$(dirname "$0")/integration/test-harness.sh" "$BUILD/bin"
 
 # The link decoder under libFuzzer for a minute, the virtio-argo decoder
 # for half a minute (clang; ASan/UBSan built in).
@@ -204,9 +211,14 @@ xen_conformance() { e2e_scenario xen-conformance; }
 # The relay on real Xen (argo.ko in dom0) linked over AF_VSOCK (the
 # guest's vsock_loopback) to a relay on sim: harness/scenarios/relay-vsock.sh.
 relay_vsock() { e2e_scenario relay-vsock; }
+# The headline: a driver domain at L0 (a libvirt VM) serving a domU of
+# an L1 Xen (another libvirt VM) through three relays, with faults
+# (docs/harness.md).
+headline() { e2e_scenario xen-l1-driver-at-l0; }
 if [ "${ARGO_CHECK_XEN:-1}" != 0 ]; then
 	run_suite xen-conformance xen_conformance
 	run_suite relay-vsock relay_vsock
+	run_suite xen-l1-driver-at-l0 headline
 fi
 
 echo
