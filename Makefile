@@ -100,7 +100,8 @@ $(LIB)/%.a:
 PROGRAMS := $(addprefix $(BIN)/,argo-simd argo-conformance argo-conformance-peer argo-ping \
 	argo-echo argo-stream argo-relayd argo-relayctl)
 TESTS := $(addprefix $(BIN)/,test-ring test-routed test-sim-fabric test-simd-hostile test-wire \
-	test-auth test-stream test-util test-relay-config test-transport test-dedup test-mitm)
+	test-auth test-stream test-session test-util test-relay-config test-transport test-dedup \
+	test-mitm)
 
 argo-simd_SRC := l0/simd.c l0/simd_config.c
 argo-simd_LIBS := $(LIBSIMFABRIC) $(LIBARGO)
@@ -145,6 +146,10 @@ test-auth_LIBS := $(LIBLINK) $(LIBUTIL)
 test-auth_LDLIBS := -lcrypto
 # The reliable stream alone (and the messages it carries).
 test-stream_SRC := tests/unit/test_stream.c common/link/stream.c common/link/msg.c
+# The session's handshake and the frames' resync on a serial link.
+test-session_SRC := tests/unit/test_session.c
+test-session_LIBS := $(LIBLINK) $(LIBUTIL)
+test-session_LDLIBS := -lcrypto
 test-util_SRC := tests/unit/test_util.c
 test-util_LIBS := $(LIBUTIL)
 test-relay-config_SRC := tests/unit/test_relay_config.c relay/config.c

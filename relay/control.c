@@ -85,7 +85,8 @@ static void dump_links(const struct control_view *v, struct strbuf *sb, bool jso
 			    "\"resets\":%llu,\"drops\":{\"mac\":%llu,\"seq\":%llu,"
 			    "\"malformed\":%llu,\"spoofed\":%llu},\"queue_messages\":%u,"
 			    "\"queue_bytes\":%llu,\"rtt_us\":%llu,\"next_msn\":%llu,"
-			    "\"rx_next_msn\":%llu,\"rx_done_msn\":%llu,\"resent_held\":%llu}",
+			    "\"rx_next_msn\":%llu,\"rx_done_msn\":%llu,\"resent_held\":%llu,"
+			    "\"stale_frames\":%llu,\"stale_bytes\":%llu,\"restarts\":%llu}",
 			    i ? "," : "", l->cfg->name, transport_name(l->cfg->transport),
 			    l->cfg->address, l->cfg->peer_hvid, link_state_name(l->state),
 			    (unsigned long long)f->frames_tx, (unsigned long long)f->frames_rx,
@@ -98,8 +99,9 @@ static void dump_links(const struct control_view *v, struct strbuf *sb, bool jso
 			    (unsigned long long)c->drop_spoofed, st->unacked.count,
 			    (unsigned long long)st->unacked.bytes, (unsigned long long)c->rtt_us,
 			    (unsigned long long)st->next_msn, (unsigned long long)st->rx_next_msn,
-			    (unsigned long long)st->rx_done_msn,
-			    (unsigned long long)s->resent_held);
+			    (unsigned long long)st->rx_done_msn, (unsigned long long)s->resent_held,
+			    (unsigned long long)c->stale_frames, (unsigned long long)f->stale_bytes,
+			    (unsigned long long)c->restarts);
 		} else {
 			strbuf_add(
 			    sb,

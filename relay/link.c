@@ -22,7 +22,9 @@
 #include "transport.h"
 
 #define HANDSHAKE_TIMEOUT_MS 5000
-#define OUT_HIGH_WATER       (1u << 20) /* stop encoding DATA beyond this backlog */
+/* How often a serial link says HELLO again while it waits for the peer's. */
+#define HELLO_RESEND_MS 500
+#define OUT_HIGH_WATER  (1u << 20) /* stop encoding DATA beyond this backlog */
 /* How long an acknowledgement may wait for others to join it (or for DATA
  * going the other way to carry it). The sender keeps a message in its ring
  * until the ack reaches it, so this bounds how long a quiet stream holds
@@ -285,14 +287,49 @@ static void link_drop(struct link *link, const char *why)
 		router_link_down(link->env->router, link->index);
 }
 
-static void start_session(struct link *link, int fd, enum wire_role role)
+/*
+ * Serial links (a virtio-serial port, a pty, a UART) are byte streams
+ * without connections: both ends open their end ("connect"), neither sees
+ * the other start or stop, and what one writes while the other side is
+ * away (a QEMU chardev with nobody connected) is lost. So on a serial link
+ * (docs/relay-design.md, "Serial links"):
+ * - both ends may claim the initiator's role, and a new HELLO in the
+ *   middle of a session means the peer started afresh: the session layer
+ *   says so (session.h, no_connections), and we start afresh with it on
+ *   the same stream (restart_session());
+ * - HELLO goes out again every HELLO_RESEND_MS until the peer's comes;
+ * - frames during the handshake that the session cannot open are left of
+ *   an earlier session: skipped and counted (stale_frames); an AUTH among
+ *   them counts as a wrong key only if the handshake then times out;
+ * - bytes that start no frame are skipped (frames.h, resync).
+ * Every other transport has connections, and keeps the strict rules.
+ */
+static bool no_connections(const struct link *link)
+{
+	return link->cfg->transport == TRANSPORT_SERIAL;
+}
+
+static void send_hello(struct link *link)
+{
+	uint8_t payload[WIRE_HELLO_SIZE];
+
+	if (session_hello(&link->session, payload) < 0) {
+		link_drop(link, "cannot encode our HELLO");
+		return;
+	}
+	link->hello_sent_ms = now_ms();
+	put_frame(link, WIRE_HELLO, payload, WIRE_HELLO_SIZE, NULL, 0);
+	flush_out(link);
+}
+
+/* A new session on the connection frames.fd (what is buffered stays). */
+static void begin_session(struct link *link, enum wire_role role)
 {
 	uint8_t payload[WIRE_HELLO_SIZE];
 	struct wire_hello hello = {0};
 	const char *why = NULL;
 
 	end_session(link);
-	frames_attach(&link->frames, fd);
 	memcpy(hello.hvid, link->env->config->hvid, WIRE_HVID_SIZE);
 	hello.boot_id = link->env->boot_id;
 	stream_hello(&link->stream, &hello);
@@ -302,10 +339,32 @@ static void start_session(struct link *link, int fd, enum wire_role role)
 		return;
 	}
 	set_state(link, LINK_HELLO);
+	link->auth_failed = false;
 	link->last_rx_ms = now_ms();
 	watch(link, EPOLLIN);
-	put_frame(link, WIRE_HELLO, payload, WIRE_HELLO_SIZE, NULL, 0);
-	flush_out(link);
+	send_hello(link);
+}
+
+static void start_session(struct link *link, int fd, enum wire_role role)
+{
+	frames_attach(&link->frames, fd);
+	begin_session(link, role);
+}
+
+/* A serial link's peer started a new session: so do we, on the same
+ * stream, keeping the bytes already read (the rest of what the peer sent
+ * after its HELLO). What we had written of the old session still goes
+ * out: the peer skips it as stale. */
+static void restart_session(struct link *link)
+{
+	bool was_up = link->state == LINK_UP;
+
+	relay_log(0, "link %s: %speer started a new session on the stream; starting ours again",
+	          link->cfg->name, was_up ? "session ended: " : "");
+	link->counters.restarts++;
+	begin_session(link, link->cfg->listen ? WIRE_ROLE_ACCEPTOR : WIRE_ROLE_INITIATOR);
+	if (was_up && link->frames.fd >= 0)
+		router_link_down(link->env->router, link->index);
 }
 
 static void on_hello(struct link *link, const uint8_t *payload, uint32_t len)
@@ -314,6 +373,14 @@ static void on_hello(struct link *link, const uint8_t *payload, uint32_t len)
 	const char *why = NULL;
 	int ret = session_on_hello(&link->session, payload, len, proof, &why);
 
+	if (ret == -EALREADY)
+		return; /* the peer's HELLO again: it had not heard ours yet */
+	if (ret == -ECONNRESET) {
+		restart_session(link);
+		if (link->frames.fd < 0)
+			return;
+		ret = session_on_hello(&link->session, payload, len, proof, &why);
+	}
 	if (ret == -EBADMSG)
 		link->counters.drop_malformed++;
 	if (ret == -EACCES)
@@ -512,6 +579,16 @@ static int handle_frame(void *ctx, const struct wire_header *hdr, const uint8_t 
 		return link->frames.fd >= 0 ? 0 : -1;
 	}
 	ret = session_open(&link->session, hdr, frame, &why);
+	if ((ret == -ENOTCONN || ret == -EBADMSG) && link->state != LINK_UP &&
+	    no_connections(link)) {
+		/* Before the keys, or not under them: left of an earlier
+		 * session. An AUTH may also be a wrong key: told apart when the
+		 * handshake times out. */
+		link->counters.stale_frames++;
+		if (ret == -EBADMSG && hdr->type == WIRE_AUTH)
+			link->auth_failed = true;
+		return 0;
+	}
 	if (ret == -ENOTCONN) {
 		link->counters.drop_malformed++;
 	} else if (ret == -EBADMSG) {
@@ -684,8 +761,18 @@ void link_tick(struct link *link, uint64_t now)
 	case LINK_CONNECTING:
 	case LINK_HELLO:
 	case LINK_AUTH:
-		if (now - link->state_since_ms > HANDSHAKE_TIMEOUT_MS)
+		if (now - link->state_since_ms > HANDSHAKE_TIMEOUT_MS && link->auth_failed) {
+			link->counters.drop_mac++;
+			link->counters.auth_failures++;
+			link->consecutive_auth_failures++;
+			link_drop(link,
+			          "handshake timed out after an AUTH that failed (wrong key?)");
+		} else if (now - link->state_since_ms > HANDSHAKE_TIMEOUT_MS) {
 			link_drop(link, "handshake timed out");
+		} else if (link->state == LINK_HELLO && no_connections(link) &&
+		           now - link->hello_sent_ms >= HELLO_RESEND_MS) {
+			send_hello(link);
+		}
 		break;
 	case LINK_UP:
 		if (now - link->last_rx_ms > 3ull * config->ping_ms + 1000) {
@@ -726,6 +813,8 @@ int link_init(struct link *link, const struct link_env *env, const struct config
 	ev_watcher_init(&link->conn_watch, on_conn_event, link);
 	ev_watcher_init(&link->listen_watch, on_listen_event, link);
 	frames_init(&link->frames);
+	link->frames.resync = no_connections(link);
+	link->session.no_connections = no_connections(link);
 	ret = stream_init(&link->stream, env->account, window);
 	if (ret < 0)
 		return ret;

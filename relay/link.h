@@ -51,6 +51,9 @@ enum link_state {
 struct link_counters {
 	uint64_t sessions, auth_failures, resets;
 	uint64_t drop_mac, drop_seq, drop_malformed, drop_spoofed;
+	/* Serial links: frames of an earlier session skipped during the
+	 * handshake, and sessions restarted on the same stream. */
+	uint64_t stale_frames, restarts;
 	uint64_t rtt_us; /* last measured */
 };
 
@@ -68,6 +71,8 @@ struct link {
 	char peer_desc[CONFIG_ADDR_MAX + 16]; /* for log lines */
 	uint64_t state_since_ms, last_rx_ms;
 	uint64_t ping_token, ping_sent_ms, ping_sent_us;
+	uint64_t hello_sent_ms; /* serial links resend HELLO until answered */
+	bool auth_failed;       /* serial links: an AUTH failed in this handshake */
 
 	struct session session; /* one connection's handshake and keys */
 	struct frames frames;   /* its bytes and frames */

@@ -155,6 +155,12 @@ int frames_read(struct frames *f, frames_handler *handler, void *ctx, const char
 
 			if (total == -EAGAIN)
 				break;
+			if (total < 0 && f->resync) {
+				/* No frame starts here: look one byte on. */
+				f->counters.stale_bytes++;
+				off++;
+				continue;
+			}
 			if (total < 0)
 				return -EBADMSG;
 			if ((size_t)total > f->in_len - off) {

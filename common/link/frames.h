@@ -14,6 +14,7 @@
 #ifndef ARGO_LINK_FRAMES_H
 #define ARGO_LINK_FRAMES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,7 @@
 
 struct frames_counters {
 	uint64_t frames_tx, frames_rx, bytes_tx, bytes_rx;
+	uint64_t stale_bytes; /* resync: bytes skipped that began no frame */
 };
 
 struct frames {
@@ -31,6 +33,11 @@ struct frames {
 	uint8_t *out;
 	size_t out_len, out_off, out_cap;
 	struct frames_counters counters; /* kept across connections */
+	/* Set by the owner, kept across connections: a stream without
+	 * connections (a serial link) may hold the tail of a frame an earlier
+	 * reader had half read; bytes that do not parse as a frame header are
+	 * skipped one at a time until one does, instead of ending the stream. */
+	bool resync;
 };
 
 void frames_init(struct frames *f);
@@ -60,7 +67,8 @@ typedef int frames_handler(void *ctx, const struct wire_header *hdr, const uint8
  * Reads what the fd has and hands every whole frame to handler. Returns 0
  * once the fd is drained (wait until it is readable), -ECANCELED when the
  * handler ended the connection, -ECONNRESET at end of file, -EBADMSG for a
- * malformed header (*why says what), -ENOMEM, or the read's -errno.
+ * malformed header (*why says what; never with resync), -ENOMEM, or the
+ * read's -errno.
  */
 int frames_read(struct frames *f, frames_handler *handler, void *ctx, const char **why);
 

@@ -42,6 +42,11 @@ int session_start(struct session *s, enum wire_role role, const struct auth_psk 
 	return 0;
 }
 
+int session_hello(const struct session *s, uint8_t payload[WIRE_HELLO_SIZE])
+{
+	return wire_put_hello(payload, WIRE_HELLO_SIZE, &s->ours) < 0 ? -EINVAL : 0;
+}
+
 static void hellos(const struct session *s, const struct wire_hello **initiator,
                    const struct wire_hello **acceptor)
 {
@@ -54,6 +59,18 @@ int session_on_hello(struct session *s, const uint8_t *payload, uint32_t len,
 {
 	const struct wire_hello *initiator, *acceptor;
 
+	if (s->phase != SESSION_HELLO && s->no_connections) {
+		struct wire_hello again;
+
+		if (wire_parse_hello(payload, len, &again, why) < 0)
+			return -EBADMSG;
+		if (!memcmp(again.nonce, s->peer.nonce, WIRE_NONCE_SIZE)) {
+			fail(why, "the peer's HELLO again");
+			return -EALREADY;
+		}
+		fail(why, "the peer started a new session on the stream");
+		return -ECONNRESET;
+	}
 	if (s->phase != SESSION_HELLO) {
 		fail(why, "HELLO in the middle of a session");
 		return -EPROTO;
@@ -69,8 +86,16 @@ int session_on_hello(struct session *s, const uint8_t *payload, uint32_t len,
 		return -EACCES;
 	}
 	if (s->peer.role == s->role) {
-		fail(why, "both ends claim the same role");
-		return -EPROTO;
+		int lower = memcmp(s->ours.nonce, s->peer.nonce, WIRE_NONCE_SIZE);
+
+		if (!s->no_connections || lower == 0) {
+			fail(why, "both ends claim the same role");
+			return -EPROTO;
+		}
+		/* Both ends opened the stream: the lower nonce initiates. Our
+		 * HELLO keeps the role it was sent with; the keys follow the
+		 * role taken (hellos()), the same on both ends. */
+		s->role = lower < 0 ? WIRE_ROLE_INITIATOR : WIRE_ROLE_ACCEPTOR;
 	}
 	hellos(s, &initiator, &acceptor);
 	if (auth_derive(s->psk, initiator, acceptor, s->role, &s->keys) < 0 ||

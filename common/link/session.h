@@ -12,12 +12,17 @@
  * needs of it is the peer's HELLO (hvid, boot_id, what it holds of our
  * stream) once the peer is authenticated, nothing else.
  *
+ * A stream without connections (a serial link: no_connections) relaxes two
+ * rules of the handshake, both in session_on_hello(): see "Serial links" in
+ * docs/relay-design.md.
+ *
  * Return conventions: 0 or a negative errno; *why gets a static sentence
  * for the log.
  */
 #ifndef ARGO_LINK_SESSION_H
 #define ARGO_LINK_SESSION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +43,10 @@ struct session {
 	struct wire_hello ours, peer; /* peer: valid from SESSION_AUTH on */
 	struct auth_session keys;     /* valid from SESSION_AUTH on; wiped by session_end() */
 	uint64_t tx_seq, rx_seq;      /* last frame seq sent / received */
+	/* Set by the owner, kept across sessions: the byte stream has no
+	 * connections (a serial link), so both ends may start as initiator,
+	 * and a new HELLO may come in the middle of a session. */
+	bool no_connections;
 };
 
 /*
@@ -50,11 +59,22 @@ int session_start(struct session *s, enum wire_role role, const struct auth_psk 
                   const char *peer_hvid, const struct wire_hello *hello,
                   uint8_t payload[WIRE_HELLO_SIZE], const char **why);
 
+/* Our HELLO of this session again (payload as session_start() gave it):
+ * a stream without connections sends it until the peer's comes. */
+int session_hello(const struct session *s, uint8_t payload[WIRE_HELLO_SIZE]);
+
 /*
  * The peer's HELLO: checked (version, hvid, role), keys derived, and our
  * AUTH proof to send. -EBADMSG malformed, -EACCES a peer that says it is
  * someone else (s->peer.hvid says who), -EPROTO out of place or not
  * acceptable, -EIO the derivation failed.
+ *
+ * With no_connections: when both ends claim the initiator's role, the end
+ * whose nonce is lower takes it (both see the same two nonces); after the
+ * first HELLO, the same HELLO again gives -EALREADY (ignore it: the peer
+ * had not heard ours yet), and a HELLO with a new nonce -ECONNRESET: the
+ * peer started a new session on the stream; the owner starts one too
+ * (session_start()) and hands it this HELLO again.
  */
 int session_on_hello(struct session *s, const uint8_t *payload, uint32_t len,
                      uint8_t proof[WIRE_MAC_SIZE], const char **why);
