@@ -123,7 +123,7 @@ argo-relayd_SRC := relay/relayd.c relay/config.c relay/log.c relay/fabric_in.c r
 	relay/router.c relay/routes.c relay/link.c relay/fabric_out.c relay/dedup.c \
 	relay/control.c
 argo-relayd_LIBS := $(LIBLINK) $(LIBARGO) $(LIBUTIL)
-argo-relayd_LDLIBS := -linih -lcrypto
+argo-relayd_LDLIBS := -linih -lssl -lcrypto
 argo-relayctl_SRC := relay/relayctl.c
 # The kernel module's test program (in the images, not in `all`).
 argo-dev-test_SRC := l1/test/argo-dev-test.c
@@ -138,26 +138,26 @@ test-simd-hostile_SRC := tests/integration/test_simd_hostile.c
 test-simd-hostile_LIBS := $(LIBARGO)
 test-wire_SRC := tests/unit/test_wire.c
 test-wire_LIBS := $(LIBLINK) $(LIBUTIL)
-test-wire_LDLIBS := -lcrypto
+test-wire_LDLIBS := -lssl -lcrypto
 test-auth_SRC := tests/unit/test_auth.c
 test-auth_LIBS := $(LIBLINK) $(LIBUTIL)
-test-auth_LDLIBS := -lcrypto
+test-auth_LDLIBS := -lssl -lcrypto
 # The reliable stream alone (and the messages it carries).
 test-stream_SRC := tests/unit/test_stream.c common/link/stream.c common/link/msg.c
 test-util_SRC := tests/unit/test_util.c
 test-util_LIBS := $(LIBUTIL)
 test-relay-config_SRC := tests/unit/test_relay_config.c relay/config.c
 test-relay-config_LIBS := $(LIBLINK) $(LIBARGO) $(LIBUTIL)
-test-relay-config_LDLIBS := -linih -lcrypto
+test-relay-config_LDLIBS := -linih -lssl -lcrypto
 test-transport_SRC := tests/unit/test_transport.c relay/config.c
 test-transport_LIBS := $(LIBLINK) $(LIBARGO) $(LIBUTIL)
-test-transport_LDLIBS := -linih -lcrypto
+test-transport_LDLIBS := -linih -lssl -lcrypto
 # relay/dedup.c alone, with the fabric and the relay's log stubbed.
 test-dedup_SRC := tests/unit/test_dedup.c relay/dedup.c
 # A man in the middle of relay links, for tests/integration/test-relay.sh.
 test-mitm_SRC := tests/integration/mitm.c
 test-mitm_LIBS := $(LIBLINK) $(LIBUTIL)
-test-mitm_LDLIBS := -lcrypto
+test-mitm_LDLIBS := -lssl -lcrypto
 
 # CUnit programs.
 $(foreach t,$(filter-out test-mitm,$(notdir $(TESTS))),$(eval $(t)_LDLIBS += -lcunit))

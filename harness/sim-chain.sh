@@ -23,6 +23,8 @@
 #   CHAIN_DOWN_LISTEN_<i>               the address relay i's "down" link listens
 #                                       on instead of the generated one
 #   CHAIN_UP_KEY_<i>                    the key file of relay i's "up" link
+#   CHAIN_DOWN_EXTRA_<i>                more lines for relay i's [link down]
+#                                       (e.g. "announce = kvm-a")
 #   CHAIN_POLICY_<i>                    lines put first in relay i's [policy],
 #                                       before the generated allow rules
 #   CHAIN_EXTRA_CONF_<i>                text appended to relay i's file (sections)
@@ -94,6 +96,7 @@ chain_relay_config() {
 			fi
 			echo "peer = l$(( i + 1 ))"
 			echo "key = $dir/key-$i-$(( i + 1 ))"
+			chain_lines "$(chain_knob CHAIN_DOWN_EXTRA "$i")"
 		fi
 		echo "[routes]"
 		local j
