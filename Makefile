@@ -99,7 +99,8 @@ $(LIB)/%.a:
 PROGRAMS := $(addprefix $(BIN)/,argo-simd argo-conformance argo-conformance-peer argo-ping \
 	argo-echo argo-stream argo-relayd argo-relayctl)
 TESTS := $(addprefix $(BIN)/,test-ring test-routed test-sim-fabric test-simd-hostile test-wire \
-	test-auth test-stream test-util test-relay-config test-transport test-dedup test-mitm)
+	test-auth test-stream test-util test-relay-config test-transport test-dedup test-mitm \
+	test-rogue)
 
 argo-simd_SRC := l0/simd.c l0/simd_config.c
 argo-simd_LIBS := $(LIBSIMFABRIC) $(LIBARGO)
@@ -158,9 +159,14 @@ test-dedup_SRC := tests/unit/test_dedup.c relay/dedup.c
 test-mitm_SRC := tests/integration/mitm.c
 test-mitm_LIBS := $(LIBLINK) $(LIBUTIL)
 test-mitm_LDLIBS := -lssl -lcrypto
+# An attacker of relay links (a stranger, or a neighbour holding its key),
+# for tests/integration/test-link-attacks.sh.
+test-rogue_SRC := tests/integration/rogue.c
+test-rogue_LIBS := $(LIBLINK) $(LIBUTIL)
+test-rogue_LDLIBS := -lssl -lcrypto
 
 # CUnit programs.
-$(foreach t,$(filter-out test-mitm,$(notdir $(TESTS))),$(eval $(t)_LDLIBS += -lcunit))
+$(foreach t,$(filter-out test-mitm test-rogue,$(notdir $(TESTS))),$(eval $(t)_LDLIBS += -lcunit))
 
 .PHONY: all deps demo check test test-san cppcheck clean format fuzz include-graph
 all: $(PROGRAMS) $(TESTS)

@@ -25,6 +25,8 @@
 #   CHAIN_UP_KEY_<i>                    the key file of relay i's "up" link
 #   CHAIN_DOWN_EXTRA_<i>                more lines for relay i's [link down]
 #                                       (e.g. "announce = kvm-a")
+#   CHAIN_NO_ROUTES_<i>                 when set, relay i gets no [routes]: its
+#                                       links' peers and announcements only
 #   CHAIN_POLICY_<i>                    lines put first in relay i's [policy],
 #                                       before the generated allow rules
 #   CHAIN_EXTRA_CONF_<i>                text appended to relay i's file (sections)
@@ -101,6 +103,7 @@ chain_relay_config() {
 		echo "[routes]"
 		local j
 		for ((j = 0; j < levels; j++)); do
+			[ -n "$(chain_knob CHAIN_NO_ROUTES "$i")" ] && break
 			[ "$j" -lt "$i" ] && echo "l$j = up"
 			[ "$j" -gt "$i" ] && echo "l$j = down"
 		done

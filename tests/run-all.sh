@@ -149,6 +149,9 @@ for variant in plain san; do
 		"$(dirname "$0")/integration/test-relay.sh" "$bin"
 	run_suite "$variant:relay-argo-link" env RELAY_TEST_COUNT=20000 \
 		"$(dirname "$0")/integration/test-relay-argo.sh" "$bin"
+	# Attacks on links (issue 14): strangers and rogue neighbours.
+	run_suite "$variant:link-attacks" env ASAN_BUILD=$asan \
+		"$(dirname "$0")/integration/test-link-attacks.sh" "$bin"
 	# virtio-argo: the decoder, then argo-vdevd against a user-space
 	# driver, qemu-storage-daemon and virtiofsd (docs/virtio-argo.md).
 	run_suite "$variant:unit-vmsg" "$bin/test-vmsg"

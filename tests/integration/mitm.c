@@ -35,8 +35,8 @@
  *   --connections C  only the first C connections are spoiled (or reflected);
  *              later ones are forwarded untouched
  *   --capture FILE   write what the accepted side of the first connection
- *              sent (up to 64 KiB: its handshake and first frames) to FILE,
- *              for a test to replay it later
+ *              forwarded upstream sent (up to 64 KiB: its handshake and first
+ *              frames) to FILE, for a test to replay it later
  *   --seed S   random seed (printed at start; bits, lengths, garbage)
  *
  * The counters restart with every connection. A fault ends the TLS
@@ -100,6 +100,7 @@ static unsigned long nconnections, nfaults, nrecords[2];
 static bool once_done;
 static int capture_fd = -1;
 static size_t captured;
+static unsigned long capture_conn; /* the connection captured, 0 before */
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -454,7 +455,9 @@ static int read_side(struct pair *pr, int side)
 		return errno == EAGAIN ? 0 : -1;
 	if (n == 0)
 		return -1;
-	if (side == 0 && pr->id == 1 && capture_fd >= 0 && captured < CAPTURE_MAX) {
+	if (side == 0 && !pr->reflect && capture_fd >= 0 && !capture_conn)
+		capture_conn = pr->id;
+	if (side == 0 && pr->id == capture_conn && capture_fd >= 0 && captured < CAPTURE_MAX) {
 		size_t k = (size_t)n < CAPTURE_MAX - captured ? (size_t)n : CAPTURE_MAX - captured;
 
 		if (write(capture_fd, dr->in.p + dr->in.len, k) == (ssize_t)k)
