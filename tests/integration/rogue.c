@@ -351,7 +351,7 @@ static void do_preauth(bool tls)
 		buf[5] = 1;
 		buf[6] = buf[7] = buf[8] = 0xFF;
 	} else {
-		wire_put_header(buf, WIRE_DATA, WIRE_MAX_PAYLOAD - 64, 1);
+		wire_put_header(buf, WIRE_DATA, WIRE_DATA_HEADER_SIZE + WIRE_MAX_MESSAGE, 1);
 	}
 	fd = dial();
 	if (fd < 0) {

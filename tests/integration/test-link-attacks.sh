@@ -350,13 +350,14 @@ case_credit_overrun() { rogue_flood credit-overrun-session-ended 200 1048576 163
 case_zero_length_flood() { rogue_flood zero-length-flood-bounded 300000 0 8192; }
 
 # l1 knows l2 only as its link "down"'s peer (no static route), and has a
-# link "side" to a rogue neighbour rg. The rogue announces l2 and l0 at 0
-# hops and sends DATA claiming to come from l2. l1's table must still say
-# l2 via down and l0 via up (the announcements refused and counted), the
-# rogue's DATA dropped as spoofed, and the replies to l2's pings must reach
-# l2, none the rogue.
+# link "side" to a rogue neighbour rg. While l2's relay is away (stopped),
+# the rogue announces l2 and l0 at 0 hops and sends DATA claiming to come
+# from l2; then l2's relay comes back and announces itself. l1's table must
+# say l2 via down and l0 via up (the rogue's announcements refused and
+# counted), the rogue's DATA be dropped as spoofed, and the replies to l2's
+# pings reach l2, none the rogue.
 case_route_hijack() {
-	local dir rc=0 WHY="" rss0 out epid ppid routes
+	local dir rc=0 WHY="" rss0 out epid ppid routes rogue
 	dir=$(mktemp -d /tmp/argo-attack.XXXXXX)
 	chain_key "$dir/key-rg"
 	if ! CHAIN_NO_ROUTES_1=1 CHAIN_EXTRA_CONF_1="$(rogue_link side "$dir/rg.sock" rg "$dir/key-rg")" \
@@ -370,20 +371,25 @@ case_route_hijack() {
 	EXTRA_PIDS+=("$epid")
 	wait_for_line "$dir/echo.log" "serving port 7000" 5 || rc=1
 	rss0=$(rss_kib "${CHAIN_RELAY_PIDS[1]}")
+	kill -TERM "${CHAIN_RELAY_PIDS[2]}" && wait "${CHAIN_RELAY_PIDS[2]}"
+	wait_until 5 field_is "$dir/l1.ctl" down state down || rc=1
 	"$BIN/test-rogue" --connect "unix:$dir/rg.sock" --hvid rg --peer l1 --key "$dir/key-rg" \
-		--up --announce l2:0,l0:0,rg:0 --data 20 64 l2:5:7000 l0:5:7000 --hold 4000 \
+		--up --announce l2:0,l0:0,rg:0 --data 20 64 l2:5:7000 l0:5:7000 --hold 6000 \
 		>"$dir/rogue.log" 2>&1 &
-	local rogue=$!
-	sleep 0.5 # the announcement is in
+	rogue=$!
+	EXTRA_PIDS+=("$rogue")
+	wait_for_line "$dir/rogue.log" "data: 20 of 20" 5 || rc=1
+	chain_start_relay "$dir" "$BIN" 2 && chain_wait_link "$dir" "$BIN" 2 up 5 || rc=1
+	sleep 0.2 # l2's announcement is in
 	routes=$("$BIN/argo-relayctl" -s "$dir/l1.ctl" routes)
 	"$BIN/argo-ping" --fabric "sim:$dir/l2.sock" --to 0:7000 --count 300 --size 64 \
 		--timeout 5000 >"$dir/ping.log" 2>&1 &
 	ppid=$!
-	wait "$ppid" || { rc=1; WHY="l2's pings: $(tail -n 1 "$dir/ping.log")"; }
+	wait "$ppid"
 	wait "$rogue"
 	out=$(cat "$dir/rogue.log")
 	if [ $rc -ne 0 ]; then
-		:
+		WHY="the attack did not run: $(tail -n 2 "$dir/rogue.log" | tr '\n' ' ')"
 	elif grep -qE "^  (l2|l0) +via side" <<<"$routes"; then
 		rc=1
 		WHY="l1's route table took the rogue's word: $(tr '\n' ' ' <<<"$routes")"
@@ -430,7 +436,7 @@ case_forged_report() {
 		args+=(--report 10 "l2:$d:40001" l0:5:7000 111)
 	done
 	out=$("$BIN/test-rogue" --connect "unix:$dir/rg.sock" --hvid rg --peer l1 --key "$dir/key-rg" \
-		--up "${args[@]}" --hold 1000 2>&1)
+		--up --hold 500 "${args[@]}" --hold 1000 2>&1)
 	echo "$out" >"$dir/rogue.log"
 	wait "$ppid" || { rc=1; WHY="l2's pings: $(tail -n 1 "$dir/ping.log")"; }
 	if [ $rc -ne 0 ]; then
