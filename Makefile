@@ -99,8 +99,8 @@ $(LIB)/%.a:
 PROGRAMS := $(addprefix $(BIN)/,argo-simd argo-conformance argo-conformance-peer argo-ping \
 	argo-echo argo-stream argo-relayd argo-relayctl)
 TESTS := $(addprefix $(BIN)/,test-ring test-routed test-sim-fabric test-simd-hostile test-wire \
-	test-auth test-stream test-util test-relay-config test-transport test-dedup test-mitm \
-	test-rogue)
+	test-auth test-session test-stream test-util test-relay-config test-transport test-dedup \
+	test-mitm test-rogue)
 
 argo-simd_SRC := l0/simd.c l0/simd_config.c
 argo-simd_LIBS := $(LIBSIMFABRIC) $(LIBARGO)
@@ -143,6 +143,10 @@ test-wire_LDLIBS := -lssl -lcrypto
 test-auth_SRC := tests/unit/test_auth.c
 test-auth_LIBS := $(LIBLINK) $(LIBUTIL)
 test-auth_LDLIBS := -lssl -lcrypto
+# A link's TLS sessions and frames over socketpairs.
+test-session_SRC := tests/unit/test_session.c
+test-session_LIBS := $(LIBLINK) $(LIBUTIL)
+test-session_LDLIBS := -lssl -lcrypto
 # The reliable stream alone (and the messages it carries).
 test-stream_SRC := tests/unit/test_stream.c common/link/stream.c common/link/msg.c
 test-util_SRC := tests/unit/test_util.c

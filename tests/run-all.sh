@@ -136,6 +136,7 @@ for variant in plain san; do
 	run_suite "$variant:unit-sim-fabric" "$bin/test-sim-fabric"
 	run_suite "$variant:unit-wire" "$bin/test-wire"
 	run_suite "$variant:unit-auth" "$bin/test-auth"
+	run_suite "$variant:unit-session" "$bin/test-session"
 	run_suite "$variant:unit-relay-config" "$bin/test-relay-config"
 	run_suite "$variant:unit-transport" "$bin/test-transport"
 	run_suite "$variant:simd-hostile" "$bin/test-simd-hostile"

@@ -398,8 +398,13 @@ int session_creds_cert(struct session_creds *c, enum wire_role role, const char 
 	}
 	if (SSL_CTX_use_PrivateKey_file(c->ctx, key_file, SSL_FILETYPE_PEM) != 1) {
 		e = ERR_peek_last_error();
-		say(why, cap, "certificate key file %s: %s", key_file,
-		    e ? ERR_reason_error_string(e) : "cannot use it");
+		if (ERR_GET_LIB(e) == ERR_LIB_X509 &&
+		    ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH)
+			say(why, cap, "certificate key file %s: is not the key of %s", key_file,
+			    cert_file);
+		else
+			say(why, cap, "certificate key file %s: %s", key_file,
+			    e ? ERR_reason_error_string(e) : "cannot use it");
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(c->ctx) != 1) {

@@ -594,7 +594,8 @@ static void do_data(unsigned long n, uint32_t size, const char *src, const char 
 	io(200);
 out:
 	say("data: %lu of %lu DATA of %u bytes sent (%s credit), %s", sent, n, size,
-	    opt.ignore_credit ? "ignoring" : "within", r.ended ? "the session ended" : "session up");
+	    opt.ignore_credit ? "ignoring" : "within",
+	    r.ended ? "the session ended" : "session up");
 }
 
 static void do_report(unsigned long n, const char *src, const char *dst, unsigned int err)

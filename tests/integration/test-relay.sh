@@ -337,6 +337,59 @@ case_wrong_key() {
 	end_case wrong-key-never-up "$dir" $rc
 }
 
+# The links authenticate with certificates instead of keys (a CA, and a
+# certificate per relay naming its hvid): a stream through 3 levels; then
+# l1 presents a certificate that names l9: l0 refuses every handshake and
+# the link never comes up.
+case_cert_links() {
+	local dir rc=0 why=""
+	dir=$(mktemp -d /tmp/argo-relay-test.XXXXXX)
+	if ! chain_certs "$dir/pki" 3; then
+		skipped cert-links "the openssl command line could not make certificates"
+		rm -rf "$dir"
+		return
+	fi
+	if ! CHAIN_CERTS="$dir/pki" chain_up "$dir" "$BIN" 3 unix; then
+		result cert-links 1 "topology did not come up with certificates (logs in $dir)"
+		chain_down
+		return
+	fi
+	if ! stream_through "$dir" 3 5000; then
+		rc=1
+		why="stream: $(tail -n 1 "$dir/recv.log")"
+	elif [ "$(link_field "$dir/l0.ctl" down auth)" != cert ]; then
+		rc=1
+		why="l0's link says auth $(link_field "$dir/l0.ctl" down auth)"
+	fi
+	result cert-links $rc "$why (logs in $dir)"
+	[ $rc -eq 0 ] && echo "    3 levels with certificates ($(link_field "$dir/l0.ctl" down tls_cipher)): $(tail -n 1 "$dir/recv.log" | sed 's/^argo-stream: //')"
+	end_case cert-links "$dir" $rc
+	[ $rc -eq 0 ] || return
+	dir=$(mktemp -d /tmp/argo-relay-test.XXXXXX)
+	rc=0
+	why=""
+	chain_certs "$dir/pki" 1 && chain_cert "$dir/pki" l1 l9 || rc=1
+	if [ $rc -eq 0 ] && CHAIN_CERTS="$dir/pki" CHAIN_NO_WAIT_1=1 chain_up "$dir" "$BIN" 2 unix; then
+		sleep 1.5
+		if [ "$(link_field "$dir/l0.ctl" down sessions)" != 0 ]; then
+			rc=1
+			why="l0 took a certificate naming l9 for l1"
+		elif [ "$(link_field "$dir/l0.ctl" down auth_failures)" -lt 2 ]; then
+			rc=1
+			why="l0 counted $(link_field "$dir/l0.ctl" down auth_failures) failed handshakes"
+		elif ! grep -q "certificate" "$dir/relay-l0.log"; then
+			rc=1
+			why="l0's log does not say it was the certificate: $(grep -m1 failed "$dir/relay-l0.log")"
+		fi
+	else
+		rc=1
+		why="relays did not start"
+	fi
+	result cert-wrong-name-refused $rc "$why (logs in $dir)"
+	[ $rc -eq 0 ] && echo "    $(grep -m1 "handshake with" "$dir/relay-l0.log" | sed 's/^argo-relayd\[l0\]: //')"
+	end_case cert-wrong-name-refused "$dir" $rc
+}
+
 # A key file readable by others: the relay must not start.
 case_key_mode() {
 	local dir out rc line
@@ -741,7 +794,7 @@ case_relay_kills() {
 cases=("$@")
 [ ${#cases[@]} -eq 0 ] && cases=(check_config chain_100k chain_tcp stalled_receiver link_cuts
 	relay_kills routed_mode tamper replay reorder drop garbage truncate wrong_key key_mode policy_denied no_ring
-	spoofed_source netns_side_link)
+	spoofed_source cert_links netns_side_link)
 for c in "${cases[@]}"; do
 	t0=$SECONDS
 	"case_$c"
