@@ -6,8 +6,9 @@
 #                   (also under ASan/UBSan) and cppcheck
 #   make clean
 #
-#   make fuzz       build the libFuzzer targets with clang and run them for
-#                   FUZZ_SECONDS (default 60) each; fails on any crash
+#   make fuzz       build the libFuzzer targets with clang and run them (the
+#                   link decoder FUZZ_SECONDS, default 60; the handshake
+#                   FUZZ_HANDSHAKE_SECONDS, 30; virtio-argo 30); fails on any crash
 #
 # Variables: BUILD (output folder), SAN=1 (build with sanitizers), DEBUG=1
 # (no optimisation). Both compile in the run-time invariant checks
@@ -192,6 +193,25 @@ FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize
 $(BUILD)/fuzz/fuzz-wire: tests/fuzz/fuzz_wire.c common/link/wire.c common/link/wire.h common/include/argo/abi.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_wire.c common/link/wire.c -o $@
+
+# The handshake (tests/fuzz/fuzz_handshake.c): TLS on OpenSSL and the HELLO.
+FUZZ_HANDSHAKE_SECONDS ?= 30
+$(BUILD)/fuzz/fuzz-handshake: tests/fuzz/fuzz_handshake.c common/link/session.c common/link/frames.c \
+		common/link/auth.c common/link/wire.c common/link/session.h common/link/frames.h \
+		common/link/auth.h common/link/wire.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_handshake.c common/link/session.c \
+		common/link/frames.c common/link/auth.c common/link/wire.c -lssl -lcrypto -o $@
+
+.PHONY: fuzz-handshake
+fuzz: fuzz-handshake
+fuzz-handshake: $(BUILD)/fuzz/fuzz-handshake
+	@rm -rf $(BUILD)/fuzz/corpus-handshake $(BUILD)/fuzz/artifacts-handshake
+	@mkdir -p $(BUILD)/fuzz/corpus-handshake $(BUILD)/fuzz/artifacts-handshake
+	@cp tests/fuzz/corpus/handshake/* $(BUILD)/fuzz/corpus-handshake/
+	$(BUILD)/fuzz/fuzz-handshake -max_total_time=$(FUZZ_HANDSHAKE_SECONDS) -print_final_stats=1 \
+		-max_len=61440 -artifact_prefix=$(BUILD)/fuzz/artifacts-handshake/ \
+		$(BUILD)/fuzz/corpus-handshake
 
 fuzz: $(BUILD)/fuzz/fuzz-wire
 	@rm -rf $(BUILD)/fuzz/corpus-wire $(BUILD)/fuzz/artifacts

@@ -511,7 +511,97 @@ static void test_certificate_refused(void)
 	CHECKF(strstr(why, "certificate file /nonexistent"), "why: %s\n", why);
 }
 
-int main(void)
+/* ---------------------------------------------------------------------------
+ * The fuzzer's seed corpus (tests/fuzz/corpus/handshake/), with the key
+ * fuzz_handshake.c uses.
+ */
+
+static int write_seed(const char *dir, const char *name, uint8_t mode, const void *b, size_t n)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f || fputc(mode, f) == EOF || fwrite(b, 1, n, f) != n) {
+		perror(path);
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+/* What fd has now, into buf. */
+static size_t grab(int fd, uint8_t *buf, size_t cap)
+{
+	ssize_t n = read(fd, buf, cap);
+
+	return n > 0 ? (size_t)n : 0;
+}
+
+static int write_corpus(const char *dir)
+{
+	static uint8_t buf[65536];
+	static const char junk[] = "GET / HTTP/1.1\r\n\r\n";
+	uint8_t frames[1024], *p = frames;
+	struct wire_hello h = {.version_min = 4, .version_max = 4, .rx_next_msn = 1, .boot_id = 9};
+	struct wire_route routes[2] = {{"l1", 0}, {"l2", 1}};
+	struct auth_psk k = {.len = 32};
+	char why[256];
+	size_t n, i;
+	int rc = 0, len;
+
+	for (i = 0; i < 32; i++)
+		k.key[i] = (uint8_t)(i * 11 + 5); /* fuzz_handshake.c's key */
+	if (session_creds_psk(&a.creds, WIRE_ROLE_INITIATOR, "l1", "l0", &k, why, sizeof(why)) ||
+	    session_creds_psk(&b.creds, WIRE_ROLE_ACCEPTOR, "l0", "l1", &k, why, sizeof(why)))
+		return 1;
+	{
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+			return 1;
+		a.fd = sv[0];
+		b.fd = sv[1];
+		frames_init(&a.f);
+		frames_init(&b.f);
+		if (session_start(&a.s, a.fd, &a.creds, NULL) ||
+		    session_start(&b.s, b.fd, &b.creds, NULL))
+			return 1;
+		frames_attach(&a.f, &a.s);
+		frames_attach(&b.f, &b.s);
+	}
+	/* The initiator's ClientHello, then the acceptor's answer to it. */
+	frames_flush(&a.f);
+	n = grab(b.fd, buf, sizeof(buf));
+	rc |= write_seed(dir, "00-clienthello.bin", 0, buf, n);
+	if (write(a.fd, buf, n) != (ssize_t)n) /* put it back for the acceptor */
+		rc = 1;
+	frames_read(&b.f, handler, &b, NULL);
+	frames_flush(&b.f);
+	n = grab(a.fd, buf, sizeof(buf));
+	rc |= write_seed(dir, "01-serverflight.bin", 1, buf, n);
+	stop();
+	/* The authenticated initiator's first plaintext: a HELLO, ROUTES, a
+	 * PING; and a first frame that is not a HELLO, announcing 16 MiB. */
+	strcpy(h.hvid, "l1");
+	h.role = WIRE_ROLE_INITIATOR;
+	p += wire_put_header(p, WIRE_HELLO, WIRE_HELLO_SIZE, 1);
+	p += wire_put_hello(p, WIRE_HELLO_SIZE, &h);
+	len = wire_put_routes(p + WIRE_HEADER_SIZE, 64, routes, 2);
+	p += wire_put_header(p, WIRE_ROUTES, (uint32_t)len, 2) + (size_t)len;
+	p += wire_put_header(p, WIRE_PING, 8, 3);
+	memset(p, 7, 8);
+	p += 8;
+	rc |= write_seed(dir, "02-hello-routes-ping.bin", 2, frames, (size_t)(p - frames));
+	wire_put_header(frames, WIRE_DATA, WIRE_DATA_HEADER_SIZE + WIRE_MAX_MESSAGE, 1);
+	rc |= write_seed(dir, "02-data-first.bin", 2, frames, WIRE_HEADER_SIZE);
+	rc |= write_seed(dir, "00-not-tls.bin", 0, junk, sizeof(junk) - 1);
+	return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv)
 {
 	static const struct test_def psk[] = {
 	    T(test_psk_handshake),
@@ -531,5 +621,7 @@ int main(void)
 	    {"session certificates", cert, N(cert), certs_init, certs_clean, NULL, NULL},
 	};
 
+	if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
+		return write_corpus(argv[2]);
 	return cunit_main(suites, N(suites));
 }
