@@ -5,8 +5,8 @@
  * acknowledgement, retransmission"): message sequence numbers (msn),
  * cumulative acknowledgements, byte credit, and resuming after a cut.
  *
- * Pure state: no I/O, no clock, no knowledge of the session under it (keys,
- * HMAC or TLS) or of the frames that carry it. The owner moves frames and
+ * Pure state: no I/O, no clock, no knowledge of the session under it (TLS)
+ * or of the frames that carry it. The owner moves frames and
  * asks this layer what to put in them and what the peer's mean. A relay
  * link and a leaf endpoint use it the same way.
  *
