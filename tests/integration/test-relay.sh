@@ -390,6 +390,50 @@ case_cert_links() {
 	end_case cert-wrong-name-refused "$dir" $rc
 }
 
+# Keys in a running relay: no core dumps (its limits say so), and the bytes
+# of its key files nowhere in its memory once its links derived their TLS
+# keys (tests/integration/keyscan.py reads /proc/PID/mem). A rogue
+# neighbour that keeps its key loaded (test-rogue --hold) is the control:
+# the scanner finds its key there.
+case_key_hygiene() {
+	local dir rc=0 why="" i n rpid
+	dir=$(mktemp -d /tmp/argo-relay-test.XXXXXX)
+	chain_key "$dir/key-rg"
+	if ! CHAIN_EXTRA_CONF_0="$(rogue_link rg "$dir/rg.sock" rg "$dir/key-rg")" \
+		chain_up "$dir" "$BIN" 2 unix; then
+		result key-hygiene 1 "topology did not come up (logs in $dir)"
+		chain_down
+		return
+	fi
+	"$BIN/test-rogue" --connect "unix:$dir/rg.sock" --hvid rg --peer l0 --key "$dir/key-rg" \
+		--up --hold 30000 >"$dir/rogue.log" 2>&1 &
+	rpid=$!
+	EXTRA_PIDS+=("$rpid")
+	wait_for_line "$dir/rogue.log" "up: session" 5 || rc=1
+	n=$(python3 "$HERE/keyscan.py" "$rpid" "$dir/key-rg")
+	if [ $rc -ne 0 ] || [ "${n:-0}" -lt 1 ]; then
+		rc=1
+		why="the scanner did not find the rogue's key in the rogue ($n): it proves nothing"
+	fi
+	for i in 0 1; do
+		[ $rc -eq 0 ] || break
+		if ! grep -qE "^Max core file size +0 +0 " "/proc/${CHAIN_RELAY_PIDS[$i]}/limits"; then
+			rc=1
+			why="relay l$i may dump core: $(grep "core file" "/proc/${CHAIN_RELAY_PIDS[$i]}/limits")"
+			break
+		fi
+		n=$(python3 "$HERE/keyscan.py" "${CHAIN_RELAY_PIDS[$i]}" "$dir/key-0-1" "$dir/key-rg")
+		if [ "$n" != "0 0" ]; then
+			rc=1
+			why="relay l$i holds its key files' bytes (found: $n)"
+		fi
+	done
+	stop_extra
+	result key-hygiene $rc "$why (logs in $dir)"
+	[ $rc -eq 0 ] && echo "    no core dumps; the key files' bytes are in the rogue that keeps them, not in the relays"
+	end_case key-hygiene "$dir" $rc
+}
+
 # A key file readable by others: the relay must not start.
 case_key_mode() {
 	local dir out rc line
@@ -794,7 +838,7 @@ case_relay_kills() {
 cases=("$@")
 [ ${#cases[@]} -eq 0 ] && cases=(check_config chain_100k chain_tcp stalled_receiver link_cuts
 	relay_kills routed_mode tamper replay reorder drop garbage truncate wrong_key key_mode policy_denied no_ring
-	spoofed_source cert_links netns_side_link)
+	spoofed_source cert_links key_hygiene netns_side_link)
 for c in "${cases[@]}"; do
 	t0=$SECONDS
 	"case_$c"
