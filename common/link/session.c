@@ -530,7 +530,9 @@ int session_handshake(struct session *s, const char **why)
 		return -ECONNRESET;
 	case SSL_ERROR_SYSCALL:
 		if (s->io_errno) {
-			fail(why, tls_reason(s, "TLS handshake"));
+			/* The transport's error, as the link logs it elsewhere. */
+			ERR_clear_error();
+			fail(why, strerror(s->io_errno));
 			return -s->io_errno;
 		}
 		ERR_clear_error();
