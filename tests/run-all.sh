@@ -138,6 +138,7 @@ for variant in plain san; do
 	run_suite "$variant:unit-sim-fabric" "$bin/test-sim-fabric"
 	run_suite "$variant:unit-wire" "$bin/test-wire"
 	run_suite "$variant:unit-auth" "$bin/test-auth"
+	run_suite "$variant:unit-session" "$bin/test-session"
 	run_suite "$variant:unit-relay-config" "$bin/test-relay-config"
 	run_suite "$variant:unit-transport" "$bin/test-transport"
 	run_suite "$variant:simd-hostile" "$bin/test-simd-hostile"
@@ -153,6 +154,9 @@ for variant in plain san; do
 		"$(dirname "$0")/integration/test-relay-argo.sh" "$bin"
 	run_suite "$variant:relay-serial-link" env RELAY_TEST_COUNT=10000 \
 		"$(dirname "$0")/integration/test-relay-serial.sh" "$bin"
+	# Attacks on links (issue 14): strangers and rogue neighbours.
+	run_suite "$variant:link-attacks" env ASAN_BUILD=$asan \
+		"$(dirname "$0")/integration/test-link-attacks.sh" "$bin"
 	# virtio-argo: the decoder, then argo-vdevd against a user-space
 	# driver, qemu-storage-daemon and virtiofsd (docs/virtio-argo.md).
 	run_suite "$variant:unit-vmsg" "$bin/test-vmsg"
