@@ -1000,6 +1000,48 @@ static int write_corpus(const char *dir)
 	wire_put_header(frames, WIRE_DATA, WIRE_DATA_HEADER_SIZE + WIRE_MAX_MESSAGE, 1);
 	rc |= write_seed(dir, "02-data-first.bin", 2, frames, WIRE_HEADER_SIZE);
 	rc |= write_seed(dir, "00-not-tls.bin", 0, junk, sizeof(junk) - 1);
+	/* Serial streams: junk, then a ClientHello twice, for the acceptor
+	 * (3); an alert, then the answer to another ClientHello, for the
+	 * initiator (4). */
+	if (session_creds_psk(&a.creds, session_serial_role("l0", "l1"), "l0", "l1", &k, why,
+	                      sizeof(why)) ||
+	    session_creds_psk(&b.creds, session_serial_role("l1", "l0"), "l1", "l0", &k, why,
+	                      sizeof(why)))
+		return 1;
+	a.creds.serial = b.creds.serial = true;
+	{
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+			return 1;
+		a.fd = sv[0];
+		b.fd = sv[1];
+		frames_init(&a.f);
+		frames_init(&b.f);
+		if (session_start(&a.s, a.fd, &a.creds, NULL) ||
+		    session_start(&b.s, b.fd, &b.creds, NULL))
+			return 1;
+		frames_attach(&a.f, &a.s);
+		frames_attach(&b.f, &b.s);
+	}
+	frames_flush(&a.f);
+	n = grab(b.fd, buf + 64, sizeof(buf) - 2 * 64);
+	memcpy(buf, junk, sizeof(junk) - 1);
+	memmove(buf + sizeof(junk) - 1, buf + 64, n);
+	memcpy(buf + sizeof(junk) - 1 + n, buf + sizeof(junk) - 1, n);
+	rc |= write_seed(dir, "03-junk-clienthello-twice.bin", 3, buf, sizeof(junk) - 1 + 2 * n);
+	if (write(a.fd, buf + sizeof(junk) - 1, n) != (ssize_t)n)
+		rc = 1;
+	frames_read(&b.f, handler, &b, NULL);
+	frames_flush(&b.f);
+	{
+		static const uint8_t alert[7] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x33};
+
+		memcpy(buf, alert, sizeof(alert));
+		n = grab(a.fd, buf + sizeof(alert), sizeof(buf) - sizeof(alert));
+		rc |= write_seed(dir, "04-alert-stale-serverflight.bin", 4, buf, sizeof(alert) + n);
+	}
+	stop();
 	return rc ? 1 : 0;
 }
 
