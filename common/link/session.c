@@ -815,7 +815,7 @@ void session_end(struct session *s)
 enum wire_role session_serial_role(const char *our_hvid, const char *peer_hvid)
 {
 	return strncmp(our_hvid, peer_hvid, WIRE_HVID_SIZE) < 0 ? WIRE_ROLE_INITIATOR
-	                                                       : WIRE_ROLE_ACCEPTOR;
+	                                                        : WIRE_ROLE_ACCEPTOR;
 }
 
 /* Alerts that say "you are not who you must be" (a wrong key, identity or
@@ -857,7 +857,7 @@ static bool refused_by_auth(const struct session *s)
 	if (reason >= SSL_AD_REASON_OFFSET)
 		return refusal_alert(reason - SSL_AD_REASON_OFFSET);
 	switch (reason) {
-	case SSL_R_BINDER_DOES_NOT_VERIFY:         /* a wrong key */
+	case SSL_R_BINDER_DOES_NOT_VERIFY:          /* a wrong key */
 	case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM: /* no PSK, no certificate */
 	case SSL_R_CERTIFICATE_VERIFY_FAILED:
 	case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
@@ -1087,7 +1087,8 @@ static void serial_hunt(struct session *s)
 				if (a == 1 && refusal_alert(desc)) {
 					char what[64];
 
-					snprintf(what, sizeof(what), "the peer refused our handshake: %s",
+					snprintf(what, sizeof(what),
+					         "the peer refused our handshake: %s",
 					         SSL_alert_desc_string_long(desc));
 					note_refusal(s, what);
 				}
