@@ -713,10 +713,16 @@ ssize_t session_decrypt(struct session *s, void *buf, size_t cap, const char **w
 		}
 		break;
 	}
+	if (!serial(s))
+		return ret;
+	if (s->serial.eof && s->serial.pos == s->serial.len) {
+		fail(why, "the stream ended"); /* a socket's other end closed */
+		return -ECONNRESET;
+	}
 	if (refused)
 		note_refusal(s, s->why);
 	/* A serial stream: the peer started afresh, or bytes were lost. */
-	return serial(s) ? -ERESTART : ret;
+	return -ERESTART;
 }
 
 void session_readable(struct session *s)
