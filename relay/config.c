@@ -65,13 +65,14 @@ enum relay_key {
 	RK_RESET_BACKOFF_MS,
 	RK_RECONNECT_MS,
 	RK_PING_MS,
+	RK_REPORT_RATE,
 	RK_COUNT
 };
 
 static const char *const relay_keys[RK_COUNT] = {
     "hvid",         "fabric",   "control",     "state_dir",         "user",
     "queue_bytes",  "ring_len", "proxy_ports", "max_auth_failures", "reset_backoff_ms",
-    "reconnect_ms", "ping_ms",
+    "reconnect_ms", "ping_ms",  "report_rate",
 };
 
 /* Where each [link] key was (0: not given). */
@@ -231,7 +232,7 @@ static void relay_entry(struct parser *p, const char *name, const char *value)
 		fail(p, line,
 		     "unknown key '%s' in [relay] (hvid, fabric, control, state_dir, user, "
 		     "queue_bytes, ring_len, proxy_ports, max_auth_failures, reset_backoff_ms, "
-		     "reconnect_ms, ping_ms)",
+		     "reconnect_ms, ping_ms, report_rate)",
 		     name);
 		return;
 	}
@@ -338,7 +339,8 @@ static void relay_entry(struct parser *p, const char *name, const char *value)
 	case RK_MAX_AUTH_FAILURES:
 	case RK_RESET_BACKOFF_MS:
 	case RK_RECONNECT_MS:
-	case RK_PING_MS: {
+	case RK_PING_MS:
+	case RK_REPORT_RATE: {
 		static const struct {
 			uint32_t min, max;
 		} bounds[] = {
@@ -346,6 +348,7 @@ static void relay_entry(struct parser *p, const char *name, const char *value)
 		    [RK_RESET_BACKOFF_MS] = {100, 86400000},
 		    [RK_RECONNECT_MS] = {10, 600000},
 		    [RK_PING_MS] = {50, 600000},
+		    [RK_REPORT_RATE] = {0, 1000000},
 		};
 		uint32_t n;
 
@@ -361,8 +364,10 @@ static void relay_entry(struct parser *p, const char *name, const char *value)
 			c->reset_backoff_ms = n;
 		else if (k == RK_RECONNECT_MS)
 			c->reconnect_ms = n;
-		else
+		else if (k == RK_PING_MS)
 			c->ping_ms = n;
+		else
+			c->report_rate = n;
 		break;
 	}
 	case RK_COUNT:
@@ -995,6 +1000,7 @@ static void set_defaults(struct relay_config *c)
 	c->reset_backoff_ms = 30000;
 	c->reconnect_ms = 200;
 	c->ping_ms = 1000;
+	c->report_rate = 100;
 	c->default_allow = false;
 }
 

@@ -69,6 +69,7 @@ struct relay_config {
 	uint32_t proxy_port_min, proxy_port_max;
 	unsigned int max_auth_failures;
 	unsigned int reset_backoff_ms, reconnect_ms, ping_ms;
+	uint32_t report_rate; /* undeliverable reports a second per destination; 0: no limit */
 
 	struct config_link links[CONFIG_MAX_LINKS];
 	unsigned int nlinks;

@@ -163,6 +163,8 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		    "limit\":%llu,"
 		    "\"undeliverable\":{\"no_ring\":%llu,\"msgsize\":%llu,\"policy\":%llu,"
 		    "\"unreachable\":%llu,\"other\":%llu},\"reports_sent\":%llu,"
+		    "\"reports_failed\":%llu,\"reports_suppressed\":%llu,"
+		    "\"reserved_dropped\":%llu,"
 		    "\"duplicates_dropped\":%llu,\"rings_adopted\":%llu,"
 		    "\"routed_malformed\":%llu,",
 		    (unsigned long long)in->local_rx, (unsigned long long)out->local_delivered,
@@ -173,7 +175,9 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		    (unsigned long long)r->undeliverable_policy,
 		    (unsigned long long)r->undeliverable_unreachable,
 		    (unsigned long long)r->undeliverable_other,
-		    (unsigned long long)out->reports_sent,
+		    (unsigned long long)out->reports_sent, (unsigned long long)out->reports_failed,
+		    (unsigned long long)r->reports_suppressed,
+		    (unsigned long long)r->reserved_dropped,
 		    (unsigned long long)out->duplicates_dropped,
 		    (unsigned long long)v->ports->rings_adopted,
 		    (unsigned long long)in->routed_malformed);
@@ -183,7 +187,8 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		    "  from fabric %llu, delivered to fabric %llu, held for ring space %llu\n"
 		    "  held bytes %llu (peak %llu) of %llu\n"
 		    "  undeliverable: no ring %llu, too large %llu, policy %llu, no route %llu,"
-		    " other %llu; reports sent %llu\n"
+		    " other %llu; reports sent %llu (refused %llu, suppressed %llu)\n"
+		    "  messages of the reserved type dropped %llu\n"
 		    "  copies dropped (delivered before) %llu, rings adopted %llu, routed messages "
 		    "with a bad header %llu\n",
 		    (unsigned long long)in->local_rx, (unsigned long long)out->local_delivered,
@@ -194,7 +199,9 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		    (unsigned long long)r->undeliverable_policy,
 		    (unsigned long long)r->undeliverable_unreachable,
 		    (unsigned long long)r->undeliverable_other,
-		    (unsigned long long)out->reports_sent,
+		    (unsigned long long)out->reports_sent, (unsigned long long)out->reports_failed,
+		    (unsigned long long)r->reports_suppressed,
+		    (unsigned long long)r->reserved_dropped,
 		    (unsigned long long)out->duplicates_dropped,
 		    (unsigned long long)v->ports->rings_adopted,
 		    (unsigned long long)in->routed_malformed);

@@ -223,6 +223,8 @@ static void report_to_guest(struct fabric_out *out, const struct local_port *fro
 	argo_routed_report_put(payload, error, &failed);
 	if (argo_sendv(out->fabric, &addr, &iov, 1, ARGO_MSGTYPE_UNDELIVERABLE) >= 0)
 		out->counters.reports_sent++;
+	else
+		out->counters.reports_failed++;
 }
 
 /* An undeliverable report for a message one of our guests sent (the

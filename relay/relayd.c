@@ -129,6 +129,7 @@ static void on_tick(struct ev_timer *t)
 	 * that got -EBUSY (too many waiters: the fabric will not tell us). */
 	if (fabric_out_holding(&relay->out))
 		fabric_out_retry(&relay->out);
+	router_tick(&relay->router, now);
 	check_custody(relay);
 }
 

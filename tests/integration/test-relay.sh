@@ -211,6 +211,11 @@ relay_counter() {
 		sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" | head -n 1
 }
 
+# counter_is CTL NAME VALUE: the relay's counter NAME is VALUE now.
+counter_is() {
+	[ "$(relay_counter "$1" "$2")" = "$3" ]
+}
+
 # wait_until SECONDS COMMAND...: 0 as soon as COMMAND succeeds, 1 if it
 # never did.
 wait_until() {
@@ -492,6 +497,71 @@ undeliverable_case() {
 	[ $rc -eq 0 ] && echo "    $(grep 'request #0' <<<"$out"); l$level undeliverable.$counter $n"
 	end_case "$name" "$dir" $rc
 }
+
+# Reports never beget reports (issue 11). A sender at L2 sends 20 requests
+# to the echo service at L0 and goes away without a ring for the answers:
+# each reply is undeliverable at l2, which reports it to the echo. argo-echo
+# must count the report and not send it back; and a careless service that
+# does send it back (argo-echo --echo-all) must find its echo dropped by l0
+# (reserved_dropped), never answered with another report. Before the fix the
+# two answered each other for ever (thousands of messages a second). The
+# counters are read again after 2 s: a loop would have moved them.
+report_storm_case() {
+	local name=$1 echo_opt=$2 dir rc=0 why="" epid n c0 c1 echoed=20
+	dir=$(mktemp -d /tmp/argo-relay-test.XXXXXX)
+	if ! chain_up "$dir" "$BIN" 3 unix; then
+		result "$name" 1 "topology did not come up (logs in $dir)"
+		chain_down
+		return
+	fi
+	# shellcheck disable=SC2086 # no option, or one
+	"$BIN/argo-echo" --fabric "sim:$dir/l0-dom5.sock" --port 7000 $echo_opt >"$dir/echo.log" 2>&1 &
+	epid=$!
+	EXTRA_PIDS+=("$epid")
+	wait_for_line "$dir/echo.log" "serving port 7000" 5 || rc=1
+	"$BIN/argo-stream" send --fabric "sim:$dir/l2.sock" --to 0:7000 --port 41000 --count 20 \
+		--min-size 64 --max-size 64 --timeout 5000 >"$dir/send.log" 2>&1 || rc=1
+	# Every reply reported back to the echo (l2 found no ring: no_ring).
+	if ! wait_until 10 counter_is "$dir/l0.ctl" reports_sent 20; then
+		rc=1
+		why="l0 sent $(relay_counter "$dir/l0.ctl" reports_sent) reports to the echo, expected 20"
+	fi
+	if [ -n "$echo_opt" ] && [ $rc -eq 0 ] &&
+		! wait_until 10 counter_is "$dir/l0.ctl" reserved_dropped 20; then
+		rc=1
+		why="l0 dropped $(relay_counter "$dir/l0.ctl" reserved_dropped) echoed reports, expected 20"
+	fi
+	c0=$("$BIN/argo-relayctl" -s "$dir/l0.ctl" counters --json)
+	sleep 2
+	c1=$("$BIN/argo-relayctl" -s "$dir/l0.ctl" counters --json)
+	if [ $rc -eq 0 ] && [ "$c0" != "$c1" ]; then
+		rc=1
+		why="l0's counters still moving 2 s later (a report loop): $c1"
+	fi
+	n=$(relay_counter "$dir/l2.ctl" no_ring)
+	if [ $rc -eq 0 ] && [ "$n" != 20 ]; then
+		rc=1
+		why="l2 counted $n undeliverable (no ring), expected 20"
+	fi
+	for n in 0 1; do
+		if [ $rc -eq 0 ] && [ "$(relay_counter "$dir/l$n.ctl" reports_suppressed)" != 0 ]; then
+			rc=1
+			why="l$n suppressed reports: the rate limit did the work, not the rule"
+		fi
+	done
+	kill -TERM "$epid" 2>/dev/null
+	wait "$epid" 2>/dev/null
+	[ -n "$echo_opt" ] && echoed=40 # the replies, and the reports sent back
+	if [ $rc -eq 0 ] && ! grep -q "echoed $echoed messages, 20 undeliverable reports" "$dir/echo.log"; then
+		rc=1
+		why="argo-echo: $(tail -n 1 "$dir/echo.log")"
+	fi
+	result "$name" $rc "$why (logs in $dir)"
+	[ $rc -eq 0 ] && echo "    20 replies undeliverable at l2, 20 reports to the echo; l0 reserved_dropped $(relay_counter "$dir/l0.ctl" reserved_dropped), undeliverable at l0: $(relay_counter "$dir/l0.ctl" other)"
+	end_case "$name" "$dir" $rc
+}
+case_report_storm() { report_storm_case reports-never-beget-reports ""; }
+case_report_storm_echoed() { report_storm_case echoed-reports-dropped --echo-all; }
 
 # l1's policy denies the destination before the chain's own allow rules.
 case_policy_denied() {
@@ -825,7 +895,7 @@ case_relay_kills() {
 
 cases=("$@")
 [ ${#cases[@]} -eq 0 ] && cases=(check_config chain_100k chain_tcp stalled_receiver link_cuts
-	relay_kills routed_mode tamper replay reorder drop garbage truncate wrong_key key_mode policy_denied no_ring
+	relay_kills routed_mode report_storm report_storm_echoed tamper replay reorder drop garbage truncate wrong_key key_mode policy_denied no_ring
 	spoofed_source netns_side_link)
 for c in "${cases[@]}"; do
 	t0=$SECONDS
