@@ -754,12 +754,14 @@ static void print_stats(void)
 	sim_fabric_get_stats(simd.fabric, &st);
 	fprintf(stderr,
 	        "argo-simd: domains %llu rings %llu sends %llu (failed %llu) bytes %llu "
-	        "notifies %llu signals %llu refused %lu detached %llu\n",
+	        "notifies %llu signals %llu refused %lu detached %llu lost %llu (%llu bytes) "
+	        "vanished %llu\n",
 	        (unsigned long long)st.domains, (unsigned long long)st.rings,
 	        (unsigned long long)st.sends_ok, (unsigned long long)st.sends_failed,
 	        (unsigned long long)st.bytes_sent, (unsigned long long)st.notifies,
 	        (unsigned long long)st.signals, simd.refused_requests,
-	        (unsigned long long)st.detached);
+	        (unsigned long long)st.detached, (unsigned long long)st.lost_messages,
+	        (unsigned long long)st.lost_bytes, (unsigned long long)st.rings_vanished);
 }
 
 /* Returns when SIGTERM or SIGINT arrives. */

@@ -166,6 +166,7 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		    "\"reports_failed\":%llu,\"reports_suppressed\":%llu,"
 		    "\"reserved_dropped\":%llu,"
 		    "\"duplicates_dropped\":%llu,\"rings_adopted\":%llu,"
+		    "\"rings_gone\":%llu,\"rings_reregistered\":%llu,\"proxies_freed\":%llu,"
 		    "\"routed_malformed\":%llu,",
 		    (unsigned long long)in->local_rx, (unsigned long long)out->local_delivered,
 		    (unsigned long long)out->local_held, (unsigned long long)a->held_bytes,
@@ -180,6 +181,9 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		    (unsigned long long)r->reserved_dropped,
 		    (unsigned long long)out->duplicates_dropped,
 		    (unsigned long long)v->ports->rings_adopted,
+		    (unsigned long long)v->ports->rings_gone,
+		    (unsigned long long)v->ports->rings_reregistered,
+		    (unsigned long long)v->ports->proxies_freed,
 		    (unsigned long long)in->routed_malformed);
 	else
 		strbuf_add(
@@ -189,8 +193,10 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		    "  undeliverable: no ring %llu, too large %llu, policy %llu, no route %llu,"
 		    " other %llu; reports sent %llu (refused %llu, suppressed %llu)\n"
 		    "  messages of the reserved type dropped %llu\n"
-		    "  copies dropped (delivered before) %llu, rings adopted %llu, routed messages "
-		    "with a bad header %llu\n",
+		    "  copies dropped (delivered before) %llu, rings adopted %llu\n"
+		    "  rings dropped by the fabric (partner died) %llu, registered again %llu, "
+		    "proxy ports freed %llu\n"
+		    "  routed messages with a bad header %llu\n",
 		    (unsigned long long)in->local_rx, (unsigned long long)out->local_delivered,
 		    (unsigned long long)out->local_held, (unsigned long long)a->held_bytes,
 		    (unsigned long long)a->held_peak, (unsigned long long)v->config->queue_bytes,
@@ -204,6 +210,9 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		    (unsigned long long)r->reserved_dropped,
 		    (unsigned long long)out->duplicates_dropped,
 		    (unsigned long long)v->ports->rings_adopted,
+		    (unsigned long long)v->ports->rings_gone,
+		    (unsigned long long)v->ports->rings_reregistered,
+		    (unsigned long long)v->ports->proxies_freed,
 		    (unsigned long long)in->routed_malformed);
 	dedup_dump(v->dedup, sb, json);
 	if (json)

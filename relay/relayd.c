@@ -130,6 +130,7 @@ static void on_tick(struct ev_timer *t)
 	if (fabric_out_holding(&relay->out))
 		fabric_out_retry(&relay->out);
 	router_tick(&relay->router, now);
+	ports_check(&relay->ports, now);
 	check_custody(relay);
 }
 

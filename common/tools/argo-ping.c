@@ -4,7 +4,7 @@
  * reply: its source, its sequence number and its whole payload.
  *
  *   argo-ping --fabric URI --to DOMID:PORT [--port PORT] [--count N]
- *             [--size BYTES] [--timeout MS]
+ *             [--size BYTES] [--timeout MS] [--keep-going]
  *   argo-ping --fabric URI --global HVID:DOMID:PORT [--relay DOMID] ...
  *
  * --global uses routed mode (argo/routed.h): the requests go through the
@@ -13,6 +13,11 @@
  *
  * Prints one line per failure and a summary with round-trip percentiles;
  * exits 0 only if every reply came back intact and in order.
+ *
+ * A reply that does not come within --timeout ends the run, unless
+ * --keep-going: then that request counts as lost and the next one goes (a
+ * reply that comes later still is counted "late", not duplicated). For
+ * tests that restart the service in the middle of a run.
  *
  * A request that a relay could not deliver comes back as a control message
  * of the reserved message_type ARGO_MSGTYPE_UNDELIVERABLE (argo/routed.h,
@@ -73,8 +78,12 @@ int main(int argc, char **argv)
 	    {"timeout", required_argument, NULL, 'T'},
 	    {"global", required_argument, NULL, 'g'},
 	    {"relay", required_argument, NULL, 'R'},
+	    {"keep-going", no_argument, NULL, 'k'},
 	    {NULL, 0, NULL, 0},
 	};
+	int keep_going = 0;
+	unsigned long late = 0;
+	uint8_t *answered;
 	struct argo_gaddr global = {{0}, 0, 0};
 	argo_domid_t relay = 0;
 	int routed = 0;
@@ -88,7 +97,7 @@ int main(int argc, char **argv)
 	uint64_t *rtt;
 	const char *uri = NULL;
 
-	while ((c = getopt_long(argc, argv, "f:t:p:n:s:T:g:R:", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:t:p:n:s:T:g:R:k", options, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			uri = optarg;
@@ -122,10 +131,13 @@ int main(int argc, char **argv)
 		case 'R':
 			relay = (argo_domid_t)strtoul(optarg, NULL, 10);
 			break;
+		case 'k':
+			keep_going = 1;
+			break;
 		default:
 			fprintf(stderr, "usage: argo-ping --fabric URI {--to DOMID:PORT | --global "
 			                "HVID:DOMID:PORT [--relay DOMID]} [--port PORT] "
-			                "[--count N] [--size BYTES] [--timeout MS]\n");
+			                "[--count N] [--size BYTES] [--timeout MS] [--keep-going]\n");
 			return 2;
 		}
 	}
@@ -158,7 +170,8 @@ int main(int argc, char **argv)
 	/* Room for a relay's report too, whatever the request size. */
 	in = malloc((size < ARGO_ROUTED_REPORT_SIZE ? ARGO_ROUTED_REPORT_SIZE : size) + ARGO_ROUTED_HDR_SIZE);
 	rtt = calloc(count, sizeof(*rtt));
-	if (!out || !in || !rtt) {
+	answered = calloc(count, 1);
+	if (!out || !in || !rtt || !answered) {
 		fprintf(stderr, "argo-ping: out of memory\n");
 		return 1;
 	}
@@ -213,9 +226,15 @@ int main(int argc, char **argv)
 			seq = 0;
 			memcpy(&seq, in, n >= 8 ? 8 : 0);
 			if (n >= 8 && seq < i && type == PING_TYPE) {
-				fprintf(stderr, "argo-ping: reply #%llu arrived again\n",
-				        (unsigned long long)seq);
-				dup++;
+				if (answered[seq]) {
+					fprintf(stderr, "argo-ping: reply #%llu arrived again\n",
+					        (unsigned long long)seq);
+					dup++;
+				} else {
+					/* Given up for lost (--keep-going), then came. */
+					answered[seq] = 1;
+					late++;
+				}
 				continue;
 			}
 			break;
@@ -232,7 +251,7 @@ int main(int argc, char **argv)
 		if (n < 0) {
 			fprintf(stderr, "argo-ping: reply #%lu: %s\n", i, argo_strerror((int)n));
 			lost++;
-			if (n == -ETIMEDOUT)
+			if (n == -ETIMEDOUT && !keep_going)
 				break;
 			continue;
 		}
@@ -253,12 +272,14 @@ int main(int argc, char **argv)
 		               gfrom.port != global.port
 		         : from.domain_id != addr.dst.domain_id || from.aport != addr.dst.aport) ||
 		    seq != i || memcmp(in, out, size) != 0) {
+			answered[i] = 1;
 			fprintf(
 			    stderr,
 			    "argo-ping: reply #%lu is wrong (seq %llu, %zd bytes, from %u:%u)\n", i,
 			    (unsigned long long)seq, n, from.domain_id, from.aport);
 			bad++;
 		} else {
+			answered[i] = 1;
 			ok++;
 		}
 	}
@@ -268,9 +289,9 @@ int main(int argc, char **argv)
 	lost = count - ok - bad - refused;
 	if (ok + bad) {
 		printf("argo-ping: %lu sent, %lu ok, %lu wrong, %lu lost, %lu duplicated, %lu "
-		       "refused; "
+		       "refused, %lu late; "
 		       "round trip p50 %.1f us, p99 %.1f us\n",
-		       count, ok, bad, lost, dup, refused, rtt[(ok + bad) / 2] / 1000.0,
+		       count, ok, bad, lost, dup, refused, late, rtt[(ok + bad) / 2] / 1000.0,
 		       rtt[(ok + bad) * 99 / 100] / 1000.0);
 	} else {
 		printf("argo-ping: %lu sent, no reply, %lu refused\n", count, refused);
@@ -278,6 +299,7 @@ int main(int argc, char **argv)
 	free(out);
 	free(in);
 	free(rtt);
+	free(answered);
 	argo_unregister_ring(fabric, ring);
 	argo_close(fabric);
 	return ok == count && dup == 0 ? 0 : 1;

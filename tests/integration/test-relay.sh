@@ -563,6 +563,83 @@ report_storm_case() {
 case_report_storm() { report_storm_case reports-never-beget-reports ""; }
 case_report_storm_echoed() { report_storm_case echoed-reports-dropped --echo-all; }
 
+# A counter reaches at least VALUE (for wait_until).
+counter_at_least() {
+	[ "$(relay_counter "$1" "$2")" -ge "$3" ] 2>/dev/null
+}
+
+# The service restarts under a conversation (issue 11): argo-ping at L2
+# talks to argo-echo at L0 (domain 5, a static domain that dies with its
+# process); the echo is SIGKILLed mid-stream and started again on the same
+# socket. The fabric dropped l0's proxy ring partnered with the dead domain
+# 5 (as Xen does); l0 must notice and register it again, so that the new
+# echo's replies reach the old conversation. While the echo is down, the
+# requests are reported refused (ECONNREFUSED); at most the one request in
+# the dead echo's ring is lost; every request after the restart is answered.
+# Before the fix every reply of the new echo was refused at l0's proxy port
+# and the conversation never recovered (argo-ping would run for its whole
+# count of time-outs: the deadline below fails it).
+case_service_restart() {
+	local name=service-restart-conversation-survives dir rc=0 why="" epid ppid out ok lost refused
+	local count=3000
+	dir=$(mktemp -d /tmp/argo-relay-test.XXXXXX)
+	if ! chain_up "$dir" "$BIN" 3 unix; then
+		result "$name" 1 "topology did not come up (logs in $dir)"
+		chain_down
+		return
+	fi
+	"$BIN/argo-echo" --fabric "sim:$dir/l0-dom5.sock" --port 7000 >"$dir/echo.log" 2>&1 &
+	epid=$!
+	wait_for_line "$dir/echo.log" "serving port 7000" 5 || rc=1
+	"$BIN/argo-ping" --fabric "sim:$dir/l2.sock" --to 0:7000 --count $count --size 64 \
+		--timeout 1000 --keep-going >"$dir/ping.log" 2>&1 &
+	ppid=$!
+	EXTRA_PIDS+=("$ppid")
+	wait_until 20 counter_at_least "$dir/l0.ctl" local_delivered 500 || {
+		rc=1
+		why="the conversation did not start: $(tail -n 2 "$dir/ping.log")"
+	}
+	kill -KILL "$epid"
+	wait "$epid" 2>/dev/null
+	# A request while the echo is down, refused; then the echo is back.
+	wait_until 10 counter_at_least "$dir/l0.ctl" no_ring 1 || {
+		rc=1
+		why="no request was refused while the echo was down"
+	}
+	echo "--- echo restarted" >>"$dir/echo.log"
+	"$BIN/argo-echo" --fabric "sim:$dir/l0-dom5.sock" --port 7000 >>"$dir/echo.log" 2>&1 &
+	epid=$!
+	EXTRA_PIDS+=("$epid")
+	if ! wait_gone "$ppid" 60; then
+		rc=1
+		why="argo-ping still running 60 s after the echo came back: the replies of the new echo do not come back (l0: rings_gone $(relay_counter "$dir/l0.ctl" rings_gone), rings_reregistered $(relay_counter "$dir/l0.ctl" rings_reregistered))"
+		kill -TERM "$ppid" 2>/dev/null
+	fi
+	wait "$ppid" 2>/dev/null
+	out=$(grep "^argo-ping: $count sent" "$dir/ping.log")
+	ok=$(sed -n 's/.* sent, \([0-9]*\) ok, 0 wrong, \([0-9]*\) lost, 0 duplicated, \([0-9]*\) refused.*/\1 \2 \3/p' <<<"$out")
+	read -r ok lost refused <<<"$ok"
+	if [ $rc -eq 0 ] && [ -z "$ok" ]; then
+		rc=1
+		why="argo-ping: $(tail -n 3 "$dir/ping.log")"
+	elif [ $rc -eq 0 ] && { [ "$lost" -gt 1 ] || [ "$refused" -lt 1 ] ||
+		[ $((ok + lost + refused)) -ne $count ]; }; then
+		rc=1
+		why="more than the one request in the dead echo's ring was lost, or none refused: $out"
+	fi
+	# l0 noticed the ring had gone: it registered it again, or (its
+	# partner still gone at the next check) let the proxy go and made a
+	# new one for the new echo.
+	if [ $rc -eq 0 ] && ! counter_at_least "$dir/l0.ctl" rings_gone 1; then
+		rc=1
+		why="l0 never noticed its proxy ring had gone, yet: $out"
+	fi
+	result "$name" $rc "$why (logs in $dir)"
+	[ $rc -eq 0 ] && echo "    $ok ok, $lost lost (in the killed echo's ring), $refused refused while it was down; l0 rings_gone $(relay_counter "$dir/l0.ctl" rings_gone), rings_reregistered $(relay_counter "$dir/l0.ctl" rings_reregistered), proxies_freed $(relay_counter "$dir/l0.ctl" proxies_freed)"
+	stop_extra
+	end_case "$name" "$dir" $rc
+}
+
 # l1's policy denies the destination before the chain's own allow rules.
 case_policy_denied() {
 	CHAIN_POLICY_1="rule = deny dst l0:5:7000" \
@@ -895,7 +972,7 @@ case_relay_kills() {
 
 cases=("$@")
 [ ${#cases[@]} -eq 0 ] && cases=(check_config chain_100k chain_tcp stalled_receiver link_cuts
-	relay_kills routed_mode report_storm report_storm_echoed tamper replay reorder drop garbage truncate wrong_key key_mode policy_denied no_ring
+	relay_kills routed_mode report_storm report_storm_echoed service_restart tamper replay reorder drop garbage truncate wrong_key key_mode policy_denied no_ring
 	spoofed_source netns_side_link)
 for c in "${cases[@]}"; do
 	t0=$SECONDS
