@@ -608,10 +608,14 @@ static void service_client(struct client *client, uint32_t events)
 
 /* ---- Start-up ----------------------------------------------------------- */
 
-static int listen_on(struct listener *listener, const char *path)
+/* Binds and listens with an explicit file mode and group, whatever the
+ * umask: the file is made with no permission at all (umask 0777 around
+ * bind), given its group and mode, and only then listened on. */
+static int listen_on(struct listener *listener, const char *path, unsigned int mode)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	int fd;
+	mode_t old_mask;
+	int fd, ret;
 
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
@@ -623,7 +627,12 @@ static int listen_on(struct listener *listener, const char *path)
 		return -EADDRINUSE;
 	}
 	unlink(path);
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 64) < 0) {
+	old_mask = umask(0777);
+	ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old_mask);
+	if (ret < 0 ||
+	    (simd.config.group >= 0 && chown(path, (uid_t)-1, (gid_t)simd.config.group) < 0) ||
+	    chmod(path, (mode_t)mode) < 0 || listen(fd, 64) < 0) {
 		int err = -errno;
 
 		close(fd);
@@ -724,7 +733,8 @@ static int setup(void)
 		return -errno;
 
 	if (simd.config.socket[0]) {
-		ret = listen_on(&simd.listeners[simd.nlisteners], simd.config.socket);
+		ret = listen_on(&simd.listeners[simd.nlisteners], simd.config.socket,
+		                simd.config.socket_mode);
 		if (ret < 0) {
 			fprintf(stderr, "argo-simd: %s: %s\n", simd.config.socket, strerror(-ret));
 			return ret;
@@ -734,7 +744,7 @@ static int setup(void)
 	for (i = 0; i < simd.config.nstatics; i++) {
 		struct listener *l = &simd.listeners[simd.nlisteners];
 
-		ret = listen_on(l, simd.config.statics[i].socket);
+		ret = listen_on(l, simd.config.statics[i].socket, simd.config.domain_mode);
 		if (ret < 0) {
 			fprintf(stderr, "argo-simd: %s: %s\n", simd.config.statics[i].socket,
 			        strerror(-ret));

@@ -22,6 +22,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <grp.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -66,13 +67,15 @@ enum relay_key {
 	RK_RECONNECT_MS,
 	RK_PING_MS,
 	RK_REPORT_RATE,
+	RK_CONTROL_MODE,
+	RK_CONTROL_GROUP,
 	RK_COUNT
 };
 
 static const char *const relay_keys[RK_COUNT] = {
     "hvid",         "fabric",   "control",     "state_dir",         "user",
     "queue_bytes",  "ring_len", "proxy_ports", "max_auth_failures", "reset_backoff_ms",
-    "reconnect_ms", "ping_ms",  "report_rate",
+    "reconnect_ms", "ping_ms",  "report_rate", "control_mode",      "control_group",
 };
 
 /* Where each [link] key was (0: not given). */
@@ -232,7 +235,7 @@ static void relay_entry(struct parser *p, const char *name, const char *value)
 		fail(p, line,
 		     "unknown key '%s' in [relay] (hvid, fabric, control, state_dir, user, "
 		     "queue_bytes, ring_len, proxy_ports, max_auth_failures, reset_backoff_ms, "
-		     "reconnect_ms, ping_ms, report_rate)",
+		     "reconnect_ms, ping_ms, report_rate, control_mode, control_group)",
 		     name);
 		return;
 	}
@@ -276,6 +279,30 @@ static void relay_entry(struct parser *p, const char *name, const char *value)
 			fail(p, line, "state_dir must be a path of 1 to %zu bytes",
 			     sizeof(c->state_dir) - 1);
 		break;
+	case RK_CONTROL_MODE: {
+		char *end;
+		unsigned long m;
+
+		errno = 0;
+		m = strtoul(value, &end, 8);
+		if (!*value || *value == '-' || *value == '+' || errno || *end || m > 0777)
+			fail(p, line, "control_mode must be an octal file mode, 0 to 0777");
+		else
+			c->control_mode = (uint32_t)m;
+		break;
+	}
+	case RK_CONTROL_GROUP: {
+		struct group *gr;
+		uint32_t n;
+
+		if (parse_u32(value, 0x7fffffff, &n) == 0)
+			c->control_group = (int64_t)n;
+		else if ((gr = getgrnam(value)))
+			c->control_group = (int64_t)gr->gr_gid;
+		else
+			fail(p, line, "control_group '%s' is no group (a name or a number)", value);
+		break;
+	}
 	case RK_USER:
 		if (!name_ok(value) || value[0] == '-')
 			fail(p, line,
@@ -1001,6 +1028,8 @@ static void set_defaults(struct relay_config *c)
 	c->reconnect_ms = 200;
 	c->ping_ms = 1000;
 	c->report_rate = 100;
+	c->control_mode = 0600;
+	c->control_group = -1;
 	c->default_allow = false;
 }
 

@@ -62,6 +62,8 @@ struct relay_config {
 	char hvid[WIRE_HVID_SIZE];
 	char fabric[CONFIG_ADDR_MAX];  /* libargo URI */
 	char control[CONFIG_PATH_MAX]; /* control socket for argo-relayctl */
+	uint32_t control_mode;         /* its file mode (0600) */
+	int64_t control_group;         /* its group, -1: the relay's own */
 	char state_dir[CONFIG_PATH_MAX];
 	char user[CONFIG_NAME_MAX]; /* drop privileges after start-up */
 	uint64_t queue_bytes;       /* bound on messages held, in bytes */

@@ -27,7 +27,8 @@ int control_init(struct control *c, const struct control_view *view, struct evlo
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	const char *path = view->config->control;
-	int fd;
+	mode_t old_mask;
+	int fd, ret;
 
 	c->view = *view;
 	c->listen_fd = -1;
@@ -39,8 +40,15 @@ int control_init(struct control *c, const struct control_view *view, struct evlo
 	if (fd < 0)
 		return -errno;
 	unlink(path);
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(path, 0600) < 0 ||
-	    listen(fd, 8) < 0) {
+	/* Made with no permission at all, whatever the umask, then given its
+	 * group and mode, and only then listened on. */
+	old_mask = umask(0777);
+	ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old_mask);
+	if (ret < 0 ||
+	    (view->config->control_group >= 0 &&
+	     chown(path, (uid_t)-1, (gid_t)view->config->control_group) < 0) ||
+	    chmod(path, (mode_t)view->config->control_mode) < 0 || listen(fd, 8) < 0) {
 		int err = -errno;
 
 		relay_log(0, "control socket %s: %s", path, strerror(errno));

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -352,6 +353,9 @@ int main(int argc, char **argv)
 
 	relay.config = &config;
 	relay_log_set_hvid(config.hvid);
+	/* What the relay makes is its own: state files, unix link sockets;
+	 * the control socket gets its configured mode and group. */
+	umask(077);
 	ret = setup(&relay);
 	if (ret < 0) {
 		relay_log(0, "start-up failed: %s", strerror(-ret));

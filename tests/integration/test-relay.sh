@@ -640,6 +640,88 @@ case_service_restart() {
 	end_case "$name" "$dir" $rc
 }
 
+# Local access (issue 11): every socket gets an explicit mode (and, when
+# asked, a group), whatever the umask, so that a local user cannot take a
+# relay's static domain socket (and adopt its rings) or read its control
+# socket. Run with umask 000; checked as the unprivileged user nobody, with
+# and without the socket's group (gid 100), and the error a refused
+# argo_open gives names the socket's mode.
+case_local_access() {
+	local name=local-access-by-file-mode dir rc=0 why="" out pid pid2 m
+	if ! id nobody >/dev/null 2>&1 || ! command -v setpriv >/dev/null; then
+		skipped "$name" "no user nobody or no setpriv"
+		return
+	fi
+	dir=$(mktemp -d /tmp/argo-relay-test.XXXXXX)
+	chmod 755 "$dir"
+	as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+	as_member() { setpriv --reuid=nobody --regid=nogroup --groups=100 "$@"; }
+	# The defaults: owner only.
+	pid=$(umask 000 && start_simd "$BIN" "$dir/a.sock" "$dir/simd-a.log" -m -D "5=$dir/a5.sock") || rc=1
+	m="$(stat -c %a "$dir/a.sock" 2>/dev/null) $(stat -c %a "$dir/a5.sock" 2>/dev/null)"
+	[ "$m" = "600 600" ] || { rc=1; why="under umask 000 the sockets were made with modes $m, not 600 600"; }
+	out=$(as_nobody "$BIN/argo-echo" --fabric "sim:$dir/a5.sock" --port 7000 2>&1)
+	if [ $rc -eq 0 ] && ! grep -q "permission denied (EACCES): .*by the mode of its socket" <<<"$out"; then
+		rc=1
+		why="nobody on a 0600 static socket: $out"
+	fi
+	out=$(as_nobody "$BIN/argo-ping" --fabric "sim:$dir/a.sock" --to 5:7000 --count 1 2>&1)
+	if [ $rc -eq 0 ] && ! grep -q "permission denied (EACCES)" <<<"$out"; then
+		rc=1
+		why="nobody on a 0600 dynamic socket: $out"
+	fi
+	# A dynamic socket for all, static ones for a group.
+	pid2=$(umask 000 && start_simd "$BIN" "$dir/b.sock" "$dir/simd-b.log" -m -D "5=$dir/b5.sock" \
+		--socket-mode 0666 --domain-mode 0660 --group 100) || rc=1
+	m="$(stat -c '%a %g' "$dir/b.sock" 2>/dev/null), $(stat -c '%a %g' "$dir/b5.sock" 2>/dev/null)"
+	if [ $rc -eq 0 ] && [ "$m" != "666 100, 660 100" ]; then
+		rc=1
+		why="--socket-mode 0666 --domain-mode 0660 --group 100 made: $m"
+	fi
+	out=$(as_nobody "$BIN/argo-ping" --fabric "sim:$dir/b.sock" --to 5:7000 --count 1 \
+		--timeout 1000 2>&1)
+	if [ $rc -eq 0 ] && ! grep -q "register port 40000: no such domain (ESRCH)" <<<"$out"; then
+		rc=1
+		why="nobody on a 0666 dynamic socket should get in (and find no domain 5): $out"
+	fi
+	out=$(as_nobody "$BIN/argo-echo" --fabric "sim:$dir/b5.sock" --port 7000 2>&1)
+	if [ $rc -eq 0 ] && ! grep -q "permission denied (EACCES)" <<<"$out"; then
+		rc=1
+		why="nobody outside group 100 on a 0660 static socket: $out"
+	fi
+	setpriv --reuid=nobody --regid=nogroup --groups=100 \
+		"$BIN/argo-echo" --fabric "sim:$dir/b5.sock" --port 7000 >"$dir/echo.log" 2>&1 &
+	EXTRA_PIDS+=("$!")
+	if [ $rc -eq 0 ] && ! wait_for_line "$dir/echo.log" "domain 5 serving port 7000" 5; then
+		rc=1
+		why="a member of group 100 on the 0660 static socket: $(cat "$dir/echo.log")"
+	fi
+	stop_extra
+	stop_simd "$pid" "$dir/simd-a.log" || rc=1
+	stop_simd "$pid2" "$dir/simd-b.log" || rc=1
+	# A relay's control socket: 0600 by default, or a group's.
+	if [ $rc -eq 0 ]; then
+		if ! (umask 000 && CHAIN_EXTRA_RELAY_CONF_0=$'control_mode = 0660\ncontrol_group = 100' \
+			chain_up "$dir" "$BIN" 2 unix); then
+			rc=1
+			why="topology did not come up"
+		fi
+		m="$(stat -c '%a %g' "$dir/l0.ctl" 2>/dev/null), $(stat -c %a "$dir/l1.ctl" 2>/dev/null)"
+		if [ $rc -eq 0 ] && [ "$m" != "660 100, 600" ]; then
+			rc=1
+			why="control sockets made with $m, not '660 100, 600'"
+		fi
+		if [ $rc -eq 0 ] && { as_nobody "$BIN/argo-relayctl" -s "$dir/l0.ctl" status >/dev/null 2>&1 ||
+			as_member "$BIN/argo-relayctl" -s "$dir/l1.ctl" status >/dev/null 2>&1 ||
+			! as_member "$BIN/argo-relayctl" -s "$dir/l0.ctl" status >/dev/null 2>&1; }; then
+			rc=1
+			why="argo-relayctl as nobody: only a member of group 100, and only on l0's socket, may read it"
+		fi
+	fi
+	result "$name" $rc "$why (logs in $dir)"
+	end_case "$name" "$dir" $rc
+}
+
 # l1's policy denies the destination before the chain's own allow rules.
 case_policy_denied() {
 	CHAIN_POLICY_1="rule = deny dst l0:5:7000" \
@@ -972,7 +1054,7 @@ case_relay_kills() {
 
 cases=("$@")
 [ ${#cases[@]} -eq 0 ] && cases=(check_config chain_100k chain_tcp stalled_receiver link_cuts
-	relay_kills routed_mode report_storm report_storm_echoed service_restart tamper replay reorder drop garbage truncate wrong_key key_mode policy_denied no_ring
+	relay_kills routed_mode report_storm report_storm_echoed service_restart local_access tamper replay reorder drop garbage truncate wrong_key key_mode policy_denied no_ring
 	spoofed_source netns_side_link)
 for c in "${cases[@]}"; do
 	t0=$SECONDS
