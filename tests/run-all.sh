@@ -156,8 +156,10 @@ for variant in plain san; do
 	run_suite "$variant:vdev-conformance" "$bin/vdev-conformance" --bin "$bin"
 done
 
-# The link decoder under libFuzzer for a minute, the virtio-argo decoder
-# for half a minute (clang; ASan/UBSan built in).
+# Under libFuzzer (clang; ASan/UBSan built in): the link decoder for a
+# minute, the virtio-argo decoder for half a minute, argo-simd's client
+# protocol, the relay's configuration reader and routed mode's forms for 20 s
+# each.
 fuzz_suite() {
 	if make --no-print-directory BUILD="$BUILD" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}"; then
 		echo "1 passed, 0 failed"
