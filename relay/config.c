@@ -69,6 +69,7 @@ enum relay_key {
 	RK_REPORT_RATE,
 	RK_CONTROL_MODE,
 	RK_CONTROL_GROUP,
+	RK_STATE_SYNC,
 	RK_COUNT
 };
 
@@ -76,6 +77,7 @@ static const char *const relay_keys[RK_COUNT] = {
     "hvid",         "fabric",   "control",     "state_dir",         "user",
     "queue_bytes",  "ring_len", "proxy_ports", "max_auth_failures", "reset_backoff_ms",
     "reconnect_ms", "ping_ms",  "report_rate", "control_mode",      "control_group",
+    "state_sync",
 };
 
 /* Where each [link] key was (0: not given). */
@@ -235,7 +237,7 @@ static void relay_entry(struct parser *p, const char *name, const char *value)
 		fail(p, line,
 		     "unknown key '%s' in [relay] (hvid, fabric, control, state_dir, user, "
 		     "queue_bytes, ring_len, proxy_ports, max_auth_failures, reset_backoff_ms, "
-		     "reconnect_ms, ping_ms, report_rate, control_mode, control_group)",
+		     "reconnect_ms, ping_ms, report_rate, control_mode, control_group, state_sync)",
 		     name);
 		return;
 	}
@@ -278,6 +280,14 @@ static void relay_entry(struct parser *p, const char *name, const char *value)
 		if (copy_str(c->state_dir, sizeof(c->state_dir), value) < 0)
 			fail(p, line, "state_dir must be a path of 1 to %zu bytes",
 			     sizeof(c->state_dir) - 1);
+		break;
+	case RK_STATE_SYNC:
+		if (!strcmp(value, "yes"))
+			c->state_sync = true;
+		else if (!strcmp(value, "no"))
+			c->state_sync = false;
+		else
+			fail(p, line, "state_sync must be yes or no");
 		break;
 	case RK_CONTROL_MODE: {
 		char *end;
@@ -982,6 +992,10 @@ static void whole_file_checks(struct parser *p)
 			fail(p, 0, "missing required key '%s' in [relay]", relay_keys[i]);
 			return;
 		}
+	if (c->state_sync && !c->state_dir[0]) {
+		fail(p, p->relay_lines[RK_STATE_SYNC], "state_sync needs state_dir (the table to write)");
+		return;
+	}
 	for (i = 0; i < c->nlinks; i++)
 		if (!strcmp(c->links[i].peer_hvid, c->hvid)) {
 			fail(p, p->link_lines[i].peer,

@@ -65,6 +65,7 @@ struct relay_config {
 	uint32_t control_mode;         /* its file mode (0600) */
 	int64_t control_group;         /* its group, -1: the relay's own */
 	char state_dir[CONFIG_PATH_MAX];
+	bool state_sync; /* write state_dir/delivered through to the disk (dedup.h) */
 	char user[CONFIG_NAME_MAX]; /* drop privileges after start-up */
 	uint64_t queue_bytes;       /* bound on messages held, in bytes */
 	uint32_t ring_len;          /* length of the rings the relay registers */

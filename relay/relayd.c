@@ -251,6 +251,7 @@ static int setup(struct relay *relay)
 	ret = dedup_open(&relay->dedup, config->state_dir, relay->fabric);
 	if (ret < 0)
 		return ret;
+	dedup_set_sync(relay->dedup, config->state_sync);
 	ret = ports_init(&relay->ports, relay->fabric, config, relay->boot_id);
 	if (ret < 0)
 		return ret;
