@@ -6,8 +6,11 @@
 #                   (also under ASan/UBSan) and cppcheck
 #   make clean
 #
-#   make fuzz       build the libFuzzer targets with clang and run them for
-#                   FUZZ_SECONDS (default 60) each; fails on any crash
+#   make fuzz       build the libFuzzer targets with clang and run them (the
+#                   link decoder FUZZ_SECONDS, default 60; virtio-argo's
+#                   FUZZ_VMSG_SECONDS, 30; argo-simd's protocol, the relay
+#                   configuration, routed mode FUZZ_MORE_SECONDS, 20 each);
+#                   fails on any crash
 #
 # Variables: BUILD (output folder), SAN=1 (build with sanitizers), DEBUG=1
 # (no optimisation). Both compile in the run-time invariant checks
@@ -103,7 +106,7 @@ TESTS := $(addprefix $(BIN)/,test-ring test-routed test-sim-fabric test-simd-hos
 	test-auth test-stream test-session test-util test-relay-config test-transport test-dedup \
 	test-mitm)
 
-argo-simd_SRC := l0/simd.c l0/simd_config.c
+argo-simd_SRC := l0/simd.c l0/simd_config.c l0/simd_proto.c
 argo-simd_LIBS := $(LIBSIMFABRIC) $(LIBARGO)
 argo-simd_LDLIBS := -linih
 # The suite and its remote peer (the other domain of cross-domain cases on
@@ -195,6 +198,42 @@ fuzz: $(BUILD)/fuzz/fuzz-wire
 	@cp tests/fuzz/corpus/wire/* $(BUILD)/fuzz/corpus-wire/
 	$(BUILD)/fuzz/fuzz-wire -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 		-artifact_prefix=$(BUILD)/fuzz/artifacts/ $(BUILD)/fuzz/corpus-wire
+
+# argo-simd's client protocol (its dispatch over the fabric model), the
+# relay's configuration reader, routed mode's header, report and text:
+# FUZZ_MORE_SECONDS (default 20) each, before the link decoder, each on a
+# scratch copy of tests/fuzz/corpus/NAME/ (issue 11).
+FUZZ_MORE_SECONDS ?= 20
+FUZZ_MORE := simd relay-config routed
+# libargo as gcc builds it (a notify message with the ring_data's entries
+# after it is a GNU extension clang warns about).
+FUZZ_LIBARGO_FLAGS := -Icommon/libargo -Il1/include/uapi -Wno-gnu-variable-sized-type-not-at-end
+FUZZ_SIMD_SRC := tests/fuzz/fuzz_simd.c l0/simd_proto.c l0/sim_fabric.c l0/sim_policy.c \
+	common/libargo/ring.c
+$(BUILD)/fuzz/fuzz-simd: $(FUZZ_SIMD_SRC) $(wildcard l0/*.h) common/libargo/sim_proto.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Il0 -Icommon/libargo $(FUZZ_SIMD_SRC) -o $@
+FUZZ_CONFIG_SRC := tests/fuzz/fuzz_relay_config.c relay/config.c $(LIBLINK_SRC) $(LIBUTIL_SRC) \
+	$(LIBARGO_SRC)
+$(BUILD)/fuzz/fuzz-relay-config: $(FUZZ_CONFIG_SRC) $(wildcard relay/*.h common/link/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Irelay $(FUZZ_LIBARGO_FLAGS) $(FUZZ_CONFIG_SRC) -linih -lcrypto \
+		-lpthread -o $@
+FUZZ_ROUTED_SRC := tests/fuzz/fuzz_routed.c $(LIBARGO_SRC)
+$(BUILD)/fuzz/fuzz-routed: $(FUZZ_ROUTED_SRC) $(wildcard common/include/argo/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $(FUZZ_LIBARGO_FLAGS) $(FUZZ_ROUTED_SRC) -lpthread -o $@
+.PHONY: fuzz-more
+fuzz: fuzz-more
+fuzz-more: $(addprefix $(BUILD)/fuzz/fuzz-,$(FUZZ_MORE))
+	@set -e; for t in $(FUZZ_MORE); do \
+		rm -rf $(BUILD)/fuzz/corpus-$$t $(BUILD)/fuzz/artifacts-$$t; \
+		mkdir -p $(BUILD)/fuzz/corpus-$$t $(BUILD)/fuzz/artifacts-$$t; \
+		cp tests/fuzz/corpus/$$t/* $(BUILD)/fuzz/corpus-$$t/; \
+		echo "fuzz-$$t: $(FUZZ_MORE_SECONDS) s"; \
+		$(BUILD)/fuzz/fuzz-$$t -max_total_time=$(FUZZ_MORE_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(BUILD)/fuzz/artifacts-$$t/ $(BUILD)/fuzz/corpus-$$t; \
+	done
 
 deps:
 	@harness/install-deps.sh base virtio

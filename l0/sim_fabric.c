@@ -55,6 +55,22 @@ struct sim_ring {
 	int keep_fd; /* -1 unless persistent */
 };
 
+/*
+ * A persistent ring the fabric dropped because its partner died. Xen forgets
+ * such a ring too (argo.c:1263-1311), but its pages are the guest's and
+ * outlive the registration (argo.ko keeps them for ADOPT): so the fabric
+ * keeps the memory of this one, unregistered, for a later process of the
+ * owner to adopt, and for argo_ring_reregister() to register again.
+ */
+struct sim_vanished {
+	struct sim_vanished *next; /* in owner->vanished, oldest first */
+	uint32_t aport;
+	argo_domid_t partner;
+	uint32_t len, npages;
+	int keep_fd;
+	bool adopted;
+};
+
 struct sim_domain {
 	argo_domid_t domid;
 	void *ctx;
@@ -66,6 +82,7 @@ struct sim_domain {
 	bool may_persist; /* a static domain: may register persistent rings */
 	bool detached;    /* no process: ctx is NULL, signals are deferred */
 	uint64_t last_tag;
+	struct sim_vanished *vanished;
 };
 
 struct sim_fabric {
@@ -173,12 +190,34 @@ static void unmap_ring(struct sim_ring *ring)
 	ring->persistent = false;
 }
 
+/* Messages and bytes still unread in a ring about to go: lost with it
+ * (counted in the fabric's stats, so that a test can account for them).
+ * The owner may have scribbled on the ring: the walk stops at anything
+ * inconsistent. */
+static void count_lost(struct sim_fabric *fabric, const struct sim_ring *ring)
+{
+	uint32_t at, next, steps = ring->len / XEN_ARGO_MSG_SLOT_SIZE;
+	ssize_t n;
+
+	if (!ring->mem)
+		return;
+	at = argo_ring_sanitise_ptr(__atomic_load_n(&ring->mem->rx_ptr, __ATOMIC_ACQUIRE),
+	                            ring->len);
+	while (steps-- &&
+	       (n = argo_ring_read_at(ring->mem, ring->len, at, NULL, NULL, NULL, 0, &next)) >= 0) {
+		fabric->stats.lost_messages++;
+		fabric->stats.lost_bytes += (uint64_t)n;
+		at = next;
+	}
+}
+
 /* Unlinks and frees a ring; its waiters are dropped without a signal. */
 static void remove_ring(struct sim_fabric *fabric, struct sim_ring *ring)
 {
 	struct sim_domain *owner = ring->owner;
 	struct sim_ring **pp;
 
+	count_lost(fabric, ring);
 	for (pp = &owner->rings; *pp; pp = &(*pp)->next) {
 		if (*pp == ring) {
 			*pp = ring->next;
@@ -207,6 +246,62 @@ static void drop_waiter(struct sim_ring *ring, argo_domid_t domid)
 	}
 }
 
+static void free_vanished(struct sim_vanished *v)
+{
+	if (v->keep_fd >= 0)
+		close(v->keep_fd);
+	free(v);
+}
+
+/* Forgets the vanished ring (aport, partner) of domain, if it has one:
+ * 1 when it did. */
+static int drop_vanished(struct sim_domain *domain, uint32_t aport, argo_domid_t partner)
+{
+	struct sim_vanished **pp, *v;
+
+	for (pp = &domain->vanished; (v = *pp); pp = &v->next) {
+		if (v->aport == aport && v->partner == partner) {
+			*pp = v->next;
+			free_vanished(v);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* A ring whose partner died, of a domain whose process lives: unregistered
+ * as Xen does; the owner still has the memory and what is in it. */
+static void remove_ring_kept(struct sim_fabric *fabric, struct sim_ring *ring)
+{
+	munmap(ring->mem, ring->map_size);
+	ring->mem = NULL;
+	remove_ring(fabric, ring);
+}
+
+/* A persistent ring whose partner died: unregistered as Xen does, its
+ * memory kept (struct sim_vanished). */
+static void ring_vanishes(struct sim_fabric *fabric, struct sim_ring *ring)
+{
+	struct sim_domain *owner = ring->owner;
+	struct sim_vanished *v = calloc(1, sizeof(*v)), **pp;
+
+	if (v) {
+		v->aport = ring->aport;
+		v->partner = ring->partner;
+		v->len = ring->len;
+		v->npages = (uint32_t)(ring->map_size / XEN_ARGO_PAGE_SIZE);
+		v->keep_fd = ring->keep_fd;
+		v->adopted = ring->adopted;
+		ring->keep_fd = -1; /* the entry has it now */
+		for (pp = &owner->vanished; *pp; pp = &(*pp)->next)
+			;
+		*pp = v;
+		fabric->stats.rings_vanished++;
+	}
+	/* Its messages are in memory that stays: not lost. */
+	remove_ring_kept(fabric, ring);
+}
+
 void sim_domain_destroy(struct sim_fabric *fabric, struct sim_domain *domain)
 {
 	unsigned int d;
@@ -214,6 +309,12 @@ void sim_domain_destroy(struct sim_fabric *fabric, struct sim_domain *domain)
 	/* 1. Its own rings (argo.c:1243-1261). */
 	while (domain->rings)
 		remove_ring(fabric, domain->rings);
+	while (domain->vanished) {
+		struct sim_vanished *v = domain->vanished;
+
+		domain->vanished = v->next;
+		free_vanished(v);
+	}
 	fabric->domains[domain->domid] = NULL;
 	if (domain->detached)
 		fabric->stats.detached--;
@@ -226,9 +327,12 @@ void sim_domain_destroy(struct sim_fabric *fabric, struct sim_domain *domain)
 			continue;
 		for (ring = other->rings; ring; ring = next) {
 			next = ring->next;
-			/* 2. Rings whose single partner it was (argo.c:1263-1311). */
-			if (ring->partner == domain->domid)
-				remove_ring(fabric, ring);
+			/* 2. Rings whose single partner it was (argo.c:1263-1311);
+			 * a persistent one leaves its memory behind. */
+			if (ring->partner == domain->domid && ring->persistent)
+				ring_vanishes(fabric, ring);
+			else if (ring->partner == domain->domid)
+				remove_ring_kept(fabric, ring);
 			/* 3. Its waits on wildcard rings (argo.c:1181-1203). */
 			else
 				drop_waiter(ring, domain->domid);
@@ -425,6 +529,8 @@ int sim_register_ring_ext(struct sim_fabric *fabric, struct sim_domain *domain,
 	 * back one). nrings is Xen's count, not the number of rings. */
 	if (existed)
 		domain->nrings++;
+	/* A ring of that name left by a dead partner is replaced. */
+	drop_vanished(domain, reg->aport, reg->partner_id);
 
 	/* Adopt the page's tx_ptr if it is sane, else start at rx (argo.c:1805-1823). */
 	tx = __atomic_load_n(&ring->mem->tx_ptr, __ATOMIC_RELAXED);
@@ -445,8 +551,12 @@ int sim_unregister_ring(struct sim_fabric *fabric, struct sim_domain *domain,
 	if (unreg->pad)
 		return -EINVAL;
 	ring = find_ring_exact(domain, unreg->aport, unreg->partner_id);
-	if (!ring)
+	if (!ring) {
+		/* Xen no longer has a ring its partner's death removed: ENOENT;
+		 * its memory kept here goes too. */
+		drop_vanished(domain, unreg->aport, unreg->partner_id);
 		return -ENOENT;
+	}
 	remove_ring(fabric, ring);
 	return 0;
 }
@@ -666,7 +776,7 @@ int sim_domain_detach(struct sim_fabric *fabric, struct sim_domain *domain)
 	for (ring = domain->rings; ring; ring = ring->next)
 		if (ring->persistent)
 			break;
-	if (!ring)
+	if (!ring && !domain->vanished)
 		return -ENOENT;
 
 	/* Its other rings go, as if the process had unregistered them. */
@@ -694,9 +804,13 @@ void sim_domain_attach(struct sim_fabric *fabric, struct sim_domain *domain, voi
 {
 	struct sim_ring *ring;
 
+	struct sim_vanished *v;
+
 	for (ring = domain->rings; ring; ring = ring->next)
 		if (ring->persistent)
 			ring->adopted = false;
+	for (v = domain->vanished; v; v = v->next)
+		v->adopted = false;
 	if (domain->detached)
 		fabric->stats.detached--;
 	domain->ctx = ctx;
@@ -719,8 +833,27 @@ int sim_adopt_ring(struct sim_fabric *fabric, struct sim_domain *domain, struct 
 	for (ring = domain->rings; ring; ring = ring->next)
 		if (ring->persistent && !ring->adopted)
 			found = ring;
-	if (!found)
-		return -ENOENT;
+	if (!found) {
+		/* Then the memory of rings their partner's death unregistered
+		 * (oldest first): the adopter learns that with
+		 * argo_ring_reregister(), as on Xen. */
+		struct sim_vanished *v;
+
+		for (v = domain->vanished; v && v->adopted; v = v->next)
+			;
+		if (!v)
+			return -ENOENT;
+		fd = fcntl(v->keep_fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return errno == EMFILE || errno == ENFILE ? -errno : -ENOMEM;
+		v->adopted = true;
+		out->aport = v->aport;
+		out->partner = v->partner;
+		out->len = v->len;
+		out->npages = v->npages;
+		out->fd = fd;
+		return 0;
+	}
 	fd = fcntl(found->keep_fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return errno == EMFILE || errno == ENFILE ? -errno : -ENOMEM;

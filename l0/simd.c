@@ -38,6 +38,7 @@
 #include "sim_fabric.h"
 #include "sim_proto.h"
 #include "simd_config.h"
+#include "simd_proto.h"
 
 #define MAX_FDS_PER_REQUEST 4
 #define REQUESTS_PER_WAKE   64
@@ -349,143 +350,21 @@ static void close_fds(const int *fds, int nfds)
 		close(fds[i]);
 }
 
-/* Runs one request; fills the reply; returns the reply's length. */
+/* Runs one request (simd_proto.c); fills the reply; returns its length. */
 static size_t handle_request(struct client *client, size_t len, bool truncated, const int *fds,
                              int nfds)
 {
 	const struct argo_sim_req_hdr *hdr = (const void *)simd.request;
-	struct argo_sim_reply *reply = (void *)client->reply;
-	size_t reply_len = sizeof(*reply);
-	int64_t ret;
+	size_t reply_len;
+	int64_t ret =
+	    simd_handle_request(simd.fabric, client->domain, client->staging, simd.request, len,
+	                        truncated, fds, nfds, client->reply, &reply_len, &client->reply_fd);
 
-	reply->cookie = len >= sizeof(*hdr) ? hdr->cookie : 0;
-	if (len < sizeof(*hdr)) {
-		ret = -EINVAL;
-		goto out;
-	}
-	/* Only register carries an fd, and exactly one. */
-	if (nfds != (hdr->op == ARGO_SIM_OP_REGISTER ? 1 : 0)) {
-		ret = -EINVAL;
-		goto out;
-	}
-
-	switch (hdr->op) {
-	case ARGO_SIM_OP_REGISTER: {
-		const struct argo_sim_req_register *req = (const void *)simd.request;
-
-		if (len != sizeof(*req) || truncated) {
-			ret = -EINVAL;
-			break;
-		}
-		ret = sim_register_ring_ext(simd.fabric, client->domain, &req->reg, req->npages,
-		                            req->flags, req->lib_flags, fds[0]);
-		break;
-	}
-	case ARGO_SIM_OP_UNREGISTER: {
-		const struct argo_sim_req_unregister *req = (const void *)simd.request;
-
-		if (len != sizeof(*req) || truncated) {
-			ret = -EINVAL;
-			break;
-		}
-		ret = sim_unregister_ring(simd.fabric, client->domain, &req->unreg);
-		break;
-	}
-	case ARGO_SIM_OP_SENDV: {
-		const struct argo_sim_req_sendv *req = (const void *)simd.request;
-		struct xen_argo_iov iovs[XEN_ARGO_MAXIOV];
-		uint32_t niov;
-
-		if (len < sizeof(*req) || truncated) {
-			ret = -EINVAL;
-			break;
-		}
-		/* Dispatch order: niov is checked before the iovs are read. */
-		niov = req->niov;
-		if (niov > XEN_ARGO_MAXIOV) {
-			ret = sim_sendv(simd.fabric, client->domain, &req->addr, NULL, niov,
-			                req->message_type, NULL, 0);
-			break;
-		}
-		if (len != sizeof(*req) + niov * sizeof(iovs[0])) {
-			ret = -EFAULT; /* the iov array is not where it should be */
-			break;
-		}
-		memcpy(iovs, simd.request + sizeof(*req), niov * sizeof(iovs[0]));
-		ret = sim_sendv_tagged(simd.fabric, client->domain, &req->addr, iovs, niov,
-		                       req->message_type, client->staging, ARGO_SIM_STAGING_SIZE,
-		                       req->tag);
-		break;
-	}
-	case ARGO_SIM_OP_NOTIFY: {
-		const struct argo_sim_req_notify *req = (const void *)simd.request;
-		struct xen_argo_ring_data *rd;
-		size_t rd_bytes;
-
-		if (len < sizeof(*req) || truncated) {
-			ret = -EINVAL;
-			break;
-		}
-		if (!req->has_ring_data) {
-			ret = sim_notify(simd.fabric, client->domain, NULL, 0);
-			break;
-		}
-		rd = (void *)(simd.request + sizeof(*req));
-		rd_bytes = len - sizeof(*req);
-		ret = sim_notify(simd.fabric, client->domain, rd, rd_bytes);
-		if (ret == 0) {
-			size_t ents = (size_t)rd->nent * sizeof(rd->data[0]);
-
-			memcpy(client->reply + sizeof(*reply), rd, sizeof(*rd) + ents);
-			reply_len += sizeof(*rd) + ents;
-		}
-		break;
-	}
-	case ARGO_SIM_OP_ADOPT: {
-		struct argo_sim_adopt_reply body;
-		struct sim_adopted adopted;
-
-		if (len != sizeof(*hdr) || truncated) {
-			ret = -EINVAL;
-			break;
-		}
-		ret = sim_adopt_ring(simd.fabric, client->domain, &adopted);
-		if (ret == 0) {
-			body.aport = adopted.aport;
-			body.partner_id = adopted.partner;
-			body.len = adopted.len;
-			body.npages = adopted.npages;
-			memcpy(client->reply + sizeof(*reply), &body, sizeof(body));
-			reply_len += sizeof(body);
-			client->reply_fd = adopted.fd; /* sent with the reply, then closed */
-		}
-		break;
-	}
-	case ARGO_SIM_OP_LAST_TAG: {
-		struct argo_sim_last_tag_reply body;
-
-		if (len != sizeof(*hdr) || truncated) {
-			ret = -EINVAL;
-			break;
-		}
-		body.tag = sim_domain_last_tag(client->domain);
-		memcpy(client->reply + sizeof(*reply), &body, sizeof(body));
-		reply_len += sizeof(body);
-		ret = 0;
-		break;
-	}
-	default:
-		ret = -EOPNOTSUPP;
-		break;
-	}
-out:
-	close_fds(fds, nfds);
 	if (ret < 0 && ret != -EAGAIN) {
 		simd.refused_requests++;
 		logmsg(2, "domain %u: op %u: %s", sim_domain_id(client->domain),
 		       len >= sizeof(*hdr) ? hdr->op : 0, strerror((int)-ret));
 	}
-	reply->ret = (int32_t)ret;
 	return reply_len;
 }
 
@@ -608,10 +487,14 @@ static void service_client(struct client *client, uint32_t events)
 
 /* ---- Start-up ----------------------------------------------------------- */
 
-static int listen_on(struct listener *listener, const char *path)
+/* Binds and listens with an explicit file mode and group, whatever the
+ * umask: the file is made with no permission at all (umask 0777 around
+ * bind), given its group and mode, and only then listened on. */
+static int listen_on(struct listener *listener, const char *path, unsigned int mode)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	int fd;
+	mode_t old_mask;
+	int fd, ret;
 
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
@@ -623,7 +506,12 @@ static int listen_on(struct listener *listener, const char *path)
 		return -EADDRINUSE;
 	}
 	unlink(path);
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 64) < 0) {
+	old_mask = umask(0777);
+	ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old_mask);
+	if (ret < 0 ||
+	    (simd.config.group >= 0 && chown(path, (uid_t)-1, (gid_t)simd.config.group) < 0) ||
+	    chmod(path, (mode_t)mode) < 0 || listen(fd, 64) < 0) {
 		int err = -errno;
 
 		close(fd);
@@ -724,7 +612,8 @@ static int setup(void)
 		return -errno;
 
 	if (simd.config.socket[0]) {
-		ret = listen_on(&simd.listeners[simd.nlisteners], simd.config.socket);
+		ret = listen_on(&simd.listeners[simd.nlisteners], simd.config.socket,
+		                simd.config.socket_mode);
 		if (ret < 0) {
 			fprintf(stderr, "argo-simd: %s: %s\n", simd.config.socket, strerror(-ret));
 			return ret;
@@ -734,7 +623,7 @@ static int setup(void)
 	for (i = 0; i < simd.config.nstatics; i++) {
 		struct listener *l = &simd.listeners[simd.nlisteners];
 
-		ret = listen_on(l, simd.config.statics[i].socket);
+		ret = listen_on(l, simd.config.statics[i].socket, simd.config.domain_mode);
 		if (ret < 0) {
 			fprintf(stderr, "argo-simd: %s: %s\n", simd.config.statics[i].socket,
 			        strerror(-ret));
@@ -754,12 +643,14 @@ static void print_stats(void)
 	sim_fabric_get_stats(simd.fabric, &st);
 	fprintf(stderr,
 	        "argo-simd: domains %llu rings %llu sends %llu (failed %llu) bytes %llu "
-	        "notifies %llu signals %llu refused %lu detached %llu\n",
+	        "notifies %llu signals %llu refused %lu detached %llu lost %llu (%llu bytes) "
+	        "vanished %llu\n",
 	        (unsigned long long)st.domains, (unsigned long long)st.rings,
 	        (unsigned long long)st.sends_ok, (unsigned long long)st.sends_failed,
 	        (unsigned long long)st.bytes_sent, (unsigned long long)st.notifies,
 	        (unsigned long long)st.signals, simd.refused_requests,
-	        (unsigned long long)st.detached);
+	        (unsigned long long)st.detached, (unsigned long long)st.lost_messages,
+	        (unsigned long long)st.lost_bytes, (unsigned long long)st.rings_vanished);
 }
 
 /* Returns when SIGTERM or SIGINT arrives. */

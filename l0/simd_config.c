@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,9 @@ static void usage(FILE *out)
 	        "  -P, --policy-default A    allow (default) or deny what no rule matches\n"
 	        "  -c, --config FILE         INI file (see docs/sim-fabric.md)\n"
 	        "  -u, --user NAME           drop privileges to NAME once the sockets are bound\n"
+	        "      --socket-mode MODE    file mode of the --socket socket (octal, default 0600)\n"
+	        "      --domain-mode MODE    file mode of the --domain sockets (default 0600)\n"
+	        "      --group GROUP         group of every socket (name or number)\n"
 	        "  -d, --daemon              detach once ready (the parent exits 0 when serving)\n"
 	        "      --pidfile FILE        write the daemon's pid here\n"
 	        "  -v, --verbose             log every connection and refused request\n"
@@ -56,6 +60,39 @@ static int parse_bool(const char *s, bool *out)
 		return 0;
 	}
 	return -EINVAL;
+}
+
+/* A socket's file mode: octal, at most 0777 (who may connect: write). */
+static int parse_mode(const char *s, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (errno || *end || v > 0777)
+		return -EINVAL;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+/* A group by name or number. */
+static int parse_group(const char *s, long *out)
+{
+	unsigned long n;
+	struct group *gr;
+
+	if (parse_uint(s, 0x7fffffff, &n) == 0) {
+		*out = (long)n;
+		return 0;
+	}
+	gr = getgrnam(s);
+	if (!gr)
+		return -ENOENT;
+	*out = (long)gr->gr_gid;
+	return 0;
 }
 
 static int copy_path(char *dst, size_t size, const char *src)
@@ -129,9 +166,18 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
 				st->why = "user name too long";
 			else
 				memcpy(config->user, value, strlen(value) + 1);
+		} else if (!strcmp(name, "socket_mode")) {
+			if (parse_mode(value, &config->socket_mode) < 0)
+				st->why = "socket_mode is an octal file mode, 0 to 0777";
+		} else if (!strcmp(name, "domain_mode")) {
+			if (parse_mode(value, &config->domain_mode) < 0)
+				st->why = "domain_mode is an octal file mode, 0 to 0777";
+		} else if (!strcmp(name, "group")) {
+			if (parse_group(value, &config->group) < 0)
+				st->why = "group: no such group";
 		} else {
-			st->why =
-			    "unknown key in [fabric] (socket, first_domid, mac_permissive, user)";
+			st->why = "unknown key in [fabric] (socket, first_domid, mac_permissive, user, "
+			          "socket_mode, domain_mode, group)";
 		}
 	} else if (!strcmp(section, "domains")) {
 		st->why = add_static(config, name, value);
@@ -169,7 +215,7 @@ static int parse_file(struct simd_config *config, const char *path)
 	return 0;
 }
 
-enum { OPT_PIDFILE = 256 };
+enum { OPT_PIDFILE = 256, OPT_SOCKET_MODE, OPT_DOMAIN_MODE, OPT_GROUP };
 
 int simd_config_parse(struct simd_config *config, int argc, char **argv)
 {
@@ -184,6 +230,9 @@ int simd_config_parse(struct simd_config *config, int argc, char **argv)
 	    {"user", required_argument, NULL, 'u'},
 	    {"daemon", no_argument, NULL, 'd'},
 	    {"pidfile", required_argument, NULL, OPT_PIDFILE},
+	    {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+	    {"domain-mode", required_argument, NULL, OPT_DOMAIN_MODE},
+	    {"group", required_argument, NULL, OPT_GROUP},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -195,6 +244,9 @@ int simd_config_parse(struct simd_config *config, int argc, char **argv)
 
 	memset(config, 0, sizeof(*config));
 	config->first_domid = 1;
+	config->socket_mode = 0600;
+	config->domain_mode = 0600;
+	config->group = -1;
 	sim_policy_init(&config->policy, true);
 
 	/* First pass: the file, so that the command line can override it. */
@@ -250,6 +302,18 @@ int simd_config_parse(struct simd_config *config, int argc, char **argv)
 			break;
 		case 'd':
 			config->daemonize = true;
+			break;
+		case OPT_SOCKET_MODE:
+			if (parse_mode(optarg, &config->socket_mode) < 0)
+				why = "an octal file mode, 0 to 0777";
+			break;
+		case OPT_DOMAIN_MODE:
+			if (parse_mode(optarg, &config->domain_mode) < 0)
+				why = "an octal file mode, 0 to 0777";
+			break;
+		case OPT_GROUP:
+			if (parse_group(optarg, &config->group) < 0)
+				why = "no such group";
 			break;
 		case OPT_PIDFILE:
 			if (strlen(optarg) >= sizeof(config->pidfile))

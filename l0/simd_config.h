@@ -28,6 +28,11 @@ struct simd_config {
 	struct simd_static_domain statics[SIMD_MAX_STATIC_DOMAINS];
 	unsigned int nstatics;
 	char user[64]; /* drop privileges to this user after binding */
+	/* Who may connect (docs/sim-fabric.md, "Who may connect"): the file
+	 * modes of the dynamic socket and of the static ones, and the group of
+	 * all of them (-1: the daemon's own). */
+	unsigned int socket_mode, domain_mode;
+	long group;
 	char pidfile[256];
 	bool daemonize;
 	int verbose;

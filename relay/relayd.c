@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -129,6 +130,8 @@ static void on_tick(struct ev_timer *t)
 	 * that got -EBUSY (too many waiters: the fabric will not tell us). */
 	if (fabric_out_holding(&relay->out))
 		fabric_out_retry(&relay->out);
+	router_tick(&relay->router, now);
+	ports_check(&relay->ports, now);
 	check_custody(relay);
 }
 
@@ -248,6 +251,7 @@ static int setup(struct relay *relay)
 	ret = dedup_open(&relay->dedup, config->state_dir, relay->fabric);
 	if (ret < 0)
 		return ret;
+	dedup_set_sync(relay->dedup, config->state_sync);
 	ret = ports_init(&relay->ports, relay->fabric, config, relay->boot_id);
 	if (ret < 0)
 		return ret;
@@ -350,6 +354,9 @@ int main(int argc, char **argv)
 
 	relay.config = &config;
 	relay_log_set_hvid(config.hvid);
+	/* What the relay makes is its own: state files, unix link sockets;
+	 * the control socket gets its configured mode and group. */
+	umask(077);
 	ret = setup(&relay);
 	if (ret < 0) {
 		relay_log(0, "start-up failed: %s", strerror(-ret));

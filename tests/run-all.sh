@@ -164,8 +164,10 @@ done
 # l0/argo-deploy's refusals, dry run and deployment on sockets.
 run_suite harness "$(dirname "$0")/integration/test-harness.sh" "$BUILD/bin"
 
-# The link decoder under libFuzzer for a minute, the virtio-argo decoder
-# for half a minute (clang; ASan/UBSan built in).
+# Under libFuzzer (clang; ASan/UBSan built in): the link decoder for a
+# minute, the virtio-argo decoder for half a minute, argo-simd's client
+# protocol, the relay's configuration reader and routed mode's forms for 20 s
+# each.
 fuzz_suite() {
 	if make --no-print-directory BUILD="$BUILD" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}"; then
 		echo "1 passed, 0 failed"

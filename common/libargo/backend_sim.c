@@ -274,11 +274,14 @@ static int register_common(struct argo_fabric *fabric, const xen_argo_register_r
 		return ret;
 	}
 	ret = (int)rpc(to_sim(fabric), &req, sizeof(req), fd, NULL, 0, NULL);
-	close(fd);
 	if (ret < 0) {
+		close(fd);
 		munmap(mem, size);
 		return ret;
 	}
+	/* Kept: the same memory can be registered again (sim_reregister_ring). */
+	h->fd = fd;
+	h->persistent = lib_flags & ARGO_SIM_REG_PERSIST;
 	h->pub.shared = mem;
 	h->pub.len = reg->len;
 	h->pub.aport = reg->aport;
@@ -330,9 +333,12 @@ static int sim_adopt_ring(struct argo_fabric *fabric, struct argo_ring_handle *h
 	}
 	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ret = mem == MAP_FAILED ? -errno : 0;
-	close(fd);
-	if (ret < 0)
+	if (ret < 0) {
+		close(fd);
 		return (int)ret;
+	}
+	h->fd = fd;
+	h->persistent = true;
 	h->pub.shared = mem;
 	h->pub.len = body.len;
 	h->pub.aport = body.aport;
@@ -352,6 +358,26 @@ static void sim_release_ring(struct argo_ring_handle *h)
 {
 	munmap(h->pub.shared, h->map_size);
 	h->pub.shared = NULL;
+	if (h->fd >= 0)
+		close(h->fd);
+	h->fd = -1;
+}
+
+/* The same memfd again, with FAIL_EXIST: the daemon maps it anew, and
+ * takes tx_ptr from the page, so the ring goes on where it was. */
+static int sim_reregister_ring(struct argo_fabric *fabric, struct argo_ring_handle *h)
+{
+	struct argo_sim_req_register req = {
+	    .hdr.op = ARGO_SIM_OP_REGISTER,
+	    .reg = {.aport = h->pub.aport, .partner_id = h->pub.partner_id, .len = h->pub.len},
+	    .npages = argo_ring_npages(h->pub.len),
+	    .flags = XEN_ARGO_REGISTER_FLAG_FAIL_EXIST,
+	    .lib_flags = h->persistent ? ARGO_SIM_REG_PERSIST : 0,
+	};
+
+	if (h->fd < 0)
+		return -EOPNOTSUPP;
+	return (int)rpc(to_sim(fabric), &req, sizeof(req), h->fd, NULL, 0, NULL);
 }
 
 static ssize_t sim_sendv_tagged(struct argo_fabric *fabric, const xen_argo_send_addr_t *addr,
@@ -471,4 +497,5 @@ const struct argo_backend_ops argo_backend_sim = {
     .adopt_ring = sim_adopt_ring,
     .sendv_tagged = sim_sendv_tagged,
     .last_send_tag = sim_last_send_tag,
+    .reregister_ring = sim_reregister_ring,
 };

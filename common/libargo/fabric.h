@@ -15,6 +15,7 @@
 #define ARGO_FABRIC_H
 
 #include <pthread.h>
+#include <stdbool.h>
 
 #include "argo/argo.h"
 
@@ -23,6 +24,8 @@ struct argo_ring_handle {
 	struct argo_fabric *fabric;
 	struct argo_ring_handle *prev, *next;
 	size_t map_size;
+	int fd;          /* sim: the ring's memfd, kept to register it again; else -1 */
+	bool persistent; /* registered (or adopted) persistent */
 };
 
 struct argo_backend_ops {
@@ -52,6 +55,9 @@ struct argo_backend_ops {
 	                        const struct iovec *iov, unsigned int niov, uint32_t message_type,
 	                        uint64_t tag);
 	int (*last_send_tag)(struct argo_fabric *fabric, uint64_t *tag);
+	/* Registers the handle's ring again on its own memory, with
+	 * XEN_ARGO_REGISTER_FLAG_FAIL_EXIST (argo_ring_reregister()). */
+	int (*reregister_ring)(struct argo_fabric *fabric, struct argo_ring_handle *handle);
 };
 
 struct argo_fabric {

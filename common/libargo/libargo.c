@@ -107,6 +107,7 @@ static int new_ring(struct argo_fabric *fabric,
 	if (!h)
 		return -ENOMEM;
 	h->fabric = fabric;
+	h->fd = -1;
 	pthread_mutex_lock(&fabric->lock);
 	ret = reg_op ? reg_op(fabric, reg, flags, h) : adopt_op(fabric, h);
 	if (ret == 0) {
@@ -149,6 +150,21 @@ int argo_adopt_ring(struct argo_fabric *fabric, struct argo_ring **ringp)
 	if (!ringp)
 		return -EFAULT;
 	return new_ring(fabric, NULL, fabric->ops->adopt_ring, NULL, 0, ringp);
+}
+
+int argo_ring_reregister(struct argo_fabric *fabric, struct argo_ring *ring)
+{
+	struct argo_ring_handle *h = (struct argo_ring_handle *)ring;
+	int ret;
+
+	if (!ring)
+		return -EFAULT;
+	if (!fabric->ops->reregister_ring)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&fabric->lock);
+	ret = fabric->ops->reregister_ring(fabric, h);
+	pthread_mutex_unlock(&fabric->lock);
+	return ret;
 }
 
 int argo_unregister_raw(struct argo_fabric *fabric, const xen_argo_unregister_ring_t *unreg)
@@ -258,7 +274,11 @@ const char *argo_strerror(int err)
 	case EPERM:
 		return "not permitted (EPERM)";
 	case EACCES:
-		return "denied by policy (EACCES)";
+		/* Both meanings, since the number is the same: from sendv, a
+		 * policy; from argo_open, the file mode of the fabric's socket
+		 * or device (docs/sim-fabric.md, "Who may connect"). */
+		return "permission denied (EACCES): refused by a policy, or, opening the fabric, "
+		       "by the mode of its socket or device";
 	case EEXIST:
 		return "ring exists (EEXIST)";
 	case ENOENT:

@@ -2,14 +2,21 @@
 /*
  * argo-echo: a stand-in driver domain. Registers a ring and sends every
  * message back to whoever sent it (the source the fabric stamped), with the
- * same message type and payload.
+ * same message type and payload; except a relay's undeliverable report
+ * (message type ARGO_MSGTYPE_UNDELIVERABLE: one of our replies could not be
+ * delivered), which is counted and told on stderr, never sent back: a
+ * report echoed to a relay would be a report about a report.
  *
  *   argo-echo --fabric URI --port PORT [--partner DOMID] [--count N] [--ring-len BYTES]
- *             [--routed RELAY_DOMID]
+ *             [--routed RELAY_DOMID] [--echo-all]
  *
  * --routed also answers messages that came in routed mode (argo/routed.h)
  * through the relay of that domid: back to their global source, in routed
  * mode. Plain messages are answered plainly either way.
+ *
+ * --echo-all sends back the relays' reports too, as a careless service
+ * would: for tests, which check that the relays drop such echoes instead of
+ * answering them (issue 11).
  *
  * --partner defaults to any domain (a wildcard ring: the fabric must be
  * mac-permissive). Exits 0 after --count messages, or runs until killed.
@@ -56,19 +63,20 @@ int main(int argc, char **argv)
 	    {"count", required_argument, NULL, 'n'},
 	    {"ring-len", required_argument, NULL, 'r'},
 	    {"routed", required_argument, NULL, 'R'},
+	    {"echo-all", no_argument, NULL, 'A'},
 	    {NULL, 0, NULL, 0},
 	};
-	int routed = 0;
+	int routed = 0, echo_all = 0;
 	argo_domid_t relay = 0;
 	xen_argo_register_ring_t reg = {.partner_id = XEN_ARGO_DOMID_ANY, .len = 256 * 1024};
 	const char *uri = NULL;
-	unsigned long count = 0, echoed = 0;
+	unsigned long count = 0, echoed = 0, reports = 0;
 	struct argo_fabric *fabric;
 	struct argo_ring *ring;
 	static uint8_t buf[XEN_ARGO_MAX_RING_SIZE];
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "f:p:P:n:r:R:", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:p:P:n:r:R:A", options, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			uri = optarg;
@@ -89,10 +97,14 @@ int main(int argc, char **argv)
 			routed = 1;
 			relay = (argo_domid_t)strtoul(optarg, NULL, 10);
 			break;
+		case 'A':
+			echo_all = 1;
+			break;
 		default:
 			fprintf(stderr,
 			        "usage: argo-echo --fabric URI --port PORT [--partner DOMID] "
-			        "[--count N] [--ring-len BYTES]\n");
+			        "[--count N] [--ring-len BYTES] [--routed RELAY_DOMID] "
+			        "[--echo-all]\n");
 			return 2;
 		}
 	}
@@ -151,6 +163,28 @@ int main(int argc, char **argv)
 			fprintf(stderr, "argo-echo: reading the ring: %s\n", argo_strerror((int)n));
 			break;
 		}
+		if (type == ARGO_MSGTYPE_UNDELIVERABLE) {
+			uint32_t error = 0;
+			struct argo_gaddr failed;
+
+			/* The first ten, then every thousandth: a burst of them
+			 * (a client died with replies on their way) stays short. */
+			if (reports++ < 10 || reports % 1000 == 0) {
+				if (argo_routed_report_get(buf, (size_t)n, &error, &failed) == 0)
+					fprintf(stderr,
+					        "argo-echo: a reply to %s:%u:%u was undeliverable: "
+					        "%s (report %lu)\n",
+					        failed.hvid, failed.domid, failed.port,
+					        strerror((int)error), reports);
+				else
+					fprintf(stderr,
+					        "argo-echo: a malformed report from %u:%u (report "
+					        "%lu)\n",
+					        addr.dst.domain_id, addr.dst.aport, reports);
+			}
+			if (!echo_all)
+				continue;
+		}
 		struct iovec iov = {.iov_base = buf, .iov_len = (size_t)n};
 		ssize_t s;
 
@@ -165,7 +199,7 @@ int main(int argc, char **argv)
 			echoed++;
 	}
 	argo_notify(fabric, NULL);
-	printf("argo-echo: echoed %lu messages\n", echoed);
+	printf("argo-echo: echoed %lu messages, %lu undeliverable reports\n", echoed, reports);
 	argo_unregister_ring(fabric, ring);
 	argo_close(fabric);
 	return 0;

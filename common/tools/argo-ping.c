@@ -5,6 +5,7 @@
  *
  *   argo-ping --fabric URI --to DOMID:PORT [--port PORT] [--count N]
  *             [--size BYTES [--max-size BYTES]] [--window N] [--timeout MS]
+ *             [--keep-going]
  *   argo-ping --fabric URI --global HVID:DOMID:PORT [--relay DOMID] ...
  *
  * --global uses routed mode (argo/routed.h): the requests go through the
@@ -19,6 +20,11 @@
  *
  * Prints one line per failure and a summary with round-trip percentiles;
  * exits 0 only if every reply came back intact and in order.
+ *
+ * A reply that does not come within --timeout ends the run, unless
+ * --keep-going: then that request counts as lost and the next one goes (a
+ * reply that comes later still is counted "late", not duplicated). For
+ * tests that restart the service in the middle of a run.
  *
  * A request that a relay could not deliver comes back as a control message
  * of the reserved message_type ARGO_MSGTYPE_UNDELIVERABLE (argo/routed.h,
@@ -92,8 +98,12 @@ int main(int argc, char **argv)
 	    {"timeout", required_argument, NULL, 'T'},
 	    {"global", required_argument, NULL, 'g'},
 	    {"relay", required_argument, NULL, 'R'},
+	    {"keep-going", no_argument, NULL, 'k'},
 	    {NULL, 0, NULL, 0},
 	};
+	int keep_going = 0;
+	unsigned long late = 0;
+	uint8_t *answered;
 	struct argo_gaddr global = {{0}, 0, 0};
 	argo_domid_t relay = 0;
 	int routed = 0;
@@ -111,7 +121,7 @@ int main(int argc, char **argv)
 	uint64_t *t_sent;
 	uint8_t *failed;
 
-	while ((c = getopt_long(argc, argv, "f:t:p:n:s:M:w:T:g:R:", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:t:p:n:s:M:w:T:g:R:k", options, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			uri = optarg;
@@ -151,11 +161,14 @@ int main(int argc, char **argv)
 		case 'R':
 			relay = (argo_domid_t)strtoul(optarg, NULL, 10);
 			break;
+		case 'k':
+			keep_going = 1;
+			break;
 		default:
 			fprintf(stderr, "usage: argo-ping --fabric URI {--to DOMID:PORT | --global "
 			                "HVID:DOMID:PORT [--relay DOMID]} [--port PORT] "
 			                "[--count N] [--size BYTES [--max-size BYTES]] [--window "
-			                "N] [--timeout MS]\n");
+			                "N] [--timeout MS] [--keep-going]\n");
 			return 2;
 		}
 	}
@@ -204,7 +217,8 @@ int main(int argc, char **argv)
 	rtt = calloc(count, sizeof(*rtt));
 	t_sent = calloc(count, sizeof(*t_sent));
 	failed = calloc(count, 1);
-	if (!out || !in || !rtt || !t_sent || !failed) {
+	answered = calloc(count, 1);
+	if (!out || !in || !rtt || !t_sent || !failed || !answered) {
 		fprintf(stderr, "argo-ping: out of memory\n");
 		return 1;
 	}
@@ -281,7 +295,7 @@ int main(int argc, char **argv)
 		if (n < 0) {
 			fprintf(stderr, "argo-ping: reply #%lu: %s\n", next_recv,
 			        argo_strerror((int)n));
-			if (n == -ETIMEDOUT)
+			if (n == -ETIMEDOUT && !keep_going)
 				break; /* everything outstanding is lost */
 			next_recv++;
 			continue;
@@ -298,9 +312,15 @@ int main(int argc, char **argv)
 		}
 		memcpy(&seq, in, n >= 8 ? 8 : 0);
 		if (n >= 8 && seq < next_recv && type == PING_TYPE) {
-			fprintf(stderr, "argo-ping: reply #%llu arrived again\n",
-			        (unsigned long long)seq);
-			dup++;
+			if (answered[seq]) {
+				fprintf(stderr, "argo-ping: reply #%llu arrived again\n",
+				        (unsigned long long)seq);
+				dup++;
+			} else {
+				/* Given up for lost (--keep-going), then came. */
+				answered[seq] = 1;
+				late++;
+			}
 			continue;
 		}
 		if (n >= 8 && seq > next_recv && seq < next_send && type == PING_TYPE) {
@@ -326,6 +346,7 @@ int main(int argc, char **argv)
 		} else {
 			ok++;
 		}
+		answered[next_recv] = 1;
 		next_recv++;
 	}
 
@@ -334,9 +355,9 @@ int main(int argc, char **argv)
 	lost = count - ok - bad - refused;
 	if (ok + bad) {
 		printf("argo-ping: %lu sent, %lu ok, %lu wrong, %lu lost, %lu duplicated, %lu "
-		       "refused; "
+		       "refused, %lu late; "
 		       "round trip p50 %.1f us, p99 %.1f us\n",
-		       count, ok, bad, lost, dup, refused, rtt[(ok + bad) / 2] / 1000.0,
+		       count, ok, bad, lost, dup, refused, late, rtt[(ok + bad) / 2] / 1000.0,
 		       rtt[(ok + bad) * 99 / 100] / 1000.0);
 	} else {
 		printf("argo-ping: %lu sent, no reply, %lu refused\n", count, refused);
@@ -346,6 +367,7 @@ int main(int argc, char **argv)
 	free(rtt);
 	free(t_sent);
 	free(failed);
+	free(answered);
 	argo_unregister_ring(fabric, ring);
 	argo_close(fabric);
 	return ok == count && dup == 0 ? 0 : 1;

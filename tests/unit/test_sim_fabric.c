@@ -2182,17 +2182,27 @@ static void test_durable_destroy_detached(void)
 	CU_ASSERT_EQUAL(unreg(d2, 7000, 1), -ENOENT);
 	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 1, 3), -ESRCH);
 
-	/* A persistent ring goes when its single partner dies, detached or not. */
+	/* A persistent ring is unregistered when its single partner dies,
+	 * detached or not, as Xen does; but its memory stays (a guest's pages
+	 * outlive the registration), offered by adopt after the registered
+	 * ones. Unregistering it by name then says ENOENT, as Xen, and lets
+	 * the memory go. */
 	d1 = mkdom_static(1);
 	CU_ASSERT_EQUAL(reg_persist(d1, 7000, 2, &p), 0);
 	CU_ASSERT_EQUAL(reg_persist(d1, 7001, ANY, &w), 0);
 	CU_ASSERT_EQUAL(sim_domain_detach(F, d1->d), 0);
+	s = stats();
 	sim_domain_destroy(F, d2->d);
 	d2->d = NULL;
-	CU_ASSERT_EQUAL(count_fds(), fds + 1);
+	CU_ASSERT_EQUAL(count_fds(), fds + 2);
+	CU_ASSERT_EQUAL(stats().rings, s.rings - 1);
+	CU_ASSERT_EQUAL(stats().rings_vanished, s.rings_vanished + 1);
 	sim_domain_attach(F, d1->d, d1);
 	CU_ASSERT_TRUE(adopt_check(d1, 7001, ANY, &w));
+	CU_ASSERT_TRUE(adopt_check(d1, 7000, 2, &p));
+	CU_ASSERT_EQUAL(sim_adopt_ring(F, d1->d, &(struct sim_adopted){.fd = -1}), -ENOENT);
 	CU_ASSERT_EQUAL(unreg(d1, 7000, 2), -ENOENT);
+	CU_ASSERT_EQUAL(count_fds(), fds + 1);
 
 	/* The fabric freed with a detached domain in it frees it too. */
 	d4 = mkdom(4);
@@ -2205,6 +2215,137 @@ static void test_durable_destroy_detached(void)
 	tring_close(&p);
 	tring_close(&w);
 	tring_close(&r2);
+}
+
+/*
+ * A ring whose partner died and came back with the same domid (a static
+ * domain's service restarted): the owner's ring is unregistered, so the new
+ * domain's sends are refused, until the owner registers the same memory
+ * again (argo_ring_reregister(): FAIL_EXIST on the same fd). Then the ring
+ * goes on where it was: what was in it is still there, before what comes
+ * next. FAIL_EXIST on a ring that is there changes nothing.
+ */
+static int rereg(struct dom *d, uint32_t aport, argo_domid_t partner, const struct tring *t,
+                 bool persistent)
+{
+	struct xen_argo_register_ring r = {
+	    .aport = aport, .partner_id = partner, .pad = 0, .len = t->len};
+
+	return sim_register_ring_ext(F, d->d, &r, argo_ring_npages(t->len),
+	                             XEN_ARGO_REGISTER_FLAG_FAIL_EXIST,
+	                             persistent ? SIM_REG_PERSIST : 0, t->fd);
+}
+
+static void test_durable_vanish_reregister(void)
+{
+	struct tring p, q;
+	struct dom *d1, *d2;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		bool persistent = i == 1;
+
+		fx_init(1, NULL);
+		d1 = mkdom_static(1);
+		d2 = mkdom(2);
+		tring_open(&p, 256);
+		CU_ASSERT_EQUAL(persistent ? reg_persist(d1, 7000, 2, &p) : reg(d1, 7000, 2, &p), 0);
+		CU_ASSERT_EQUAL(rereg(d1, 7000, 2, &p, persistent),
+		                -EEXIST);
+		CU_ASSERT_EQUAL(snd(d2, 1, 7000, 24, 1), 24);
+		sim_domain_destroy(F, d2->d);
+		d2 = mkdom(2);
+		CU_ASSERT_EQUAL(snd(d2, 1, 7000, 24, 2), -ECONNREFUSED);
+		/* The owner's memory still holds the message sent before. */
+		CU_ASSERT_EQUAL(argo_ring_used(p.mem, p.len), 48u);
+		CU_ASSERT_EQUAL(rereg(d1, 7000, 2, &p, persistent),
+		                0);
+		CU_ASSERT_EQUAL(snd(d2, 1, 7000, 24, 3), 24);
+		CU_ASSERT_TRUE(rcv_check(&p, 24, 1, 2));
+		CU_ASSERT_TRUE(rcv_check(&p, 24, 3, 2));
+		CU_ASSERT_TRUE(ring_empty(&p));
+		/* With the partner gone for good, the probe says so. */
+		sim_domain_destroy(F, d2->d);
+		d2->d = NULL;
+		CU_ASSERT_EQUAL(rereg(d1, 7000, 2, &p, persistent),
+		                -ESRCH);
+		fx_fini();
+		tring_close(&p);
+	}
+
+	/* Detached: the memory of a persistent ring whose partner died is
+	 * adopted, messages and all, and registered again once the partner
+	 * is back. */
+	fx_init(1, NULL);
+	d1 = mkdom_static(1);
+	d2 = mkdom(2);
+	tring_open(&p, 256);
+	CU_ASSERT_EQUAL(reg_persist(d1, 7000, 2, &p), 0);
+	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 24, 4), 24);
+	CU_ASSERT_EQUAL(sim_domain_detach(F, d1->d), 0);
+	tring_close(&p);
+	sim_domain_destroy(F, d2->d);
+	d2 = mkdom(2);
+	sim_domain_attach(F, d1->d, d1);
+	{
+		struct sim_adopted a = {.fd = -1};
+
+		CU_ASSERT_EQUAL_FATAL(sim_adopt_ring(F, d1->d, &a), 0);
+		CU_ASSERT_EQUAL(a.aport, 7000u);
+		q.len = 256;
+		q.fd = a.fd;
+		q.mem = mmap(NULL, (size_t)a.npages * XEN_ARGO_PAGE_SIZE, PROT_READ | PROT_WRITE,
+		             MAP_SHARED, a.fd, 0);
+		CU_ASSERT_FATAL(q.mem != MAP_FAILED);
+		q.size = (size_t)a.npages * XEN_ARGO_PAGE_SIZE;
+	}
+	CU_ASSERT_EQUAL(rereg(d1, 7000, 2, &q, true), 0);
+	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 24, 5), 24);
+	CU_ASSERT_TRUE(rcv_check(&q, 24, 4, 2));
+	CU_ASSERT_TRUE(rcv_check(&q, 24, 5, 2));
+	fx_fini();
+	tring_close(&q);
+}
+
+/* Messages still unread in a ring that goes are counted as lost (the
+ * accounting of tests), those of a persistent ring whose partner died
+ * excepted: its memory stays. */
+static void test_lost_messages_counted(void)
+{
+	struct tring r, u;
+	struct sim_fabric_stats s;
+	struct dom *d1, *d2;
+
+	fx_init(1, NULL);
+	d1 = mkdom(1);
+	d2 = mkdom(2);
+	tring_open(&r, 1024);
+	tring_open(&u, 1024);
+	CU_ASSERT_EQUAL(reg(d1, 7000, ANY, &r), 0);
+	CU_ASSERT_EQUAL(reg(d1, 7001, 2, &u), 0);
+	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 24, 1), 24);
+	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 100, 2), 100);
+	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 0, 3), 0);
+	CU_ASSERT_TRUE(rcv_check(&r, 24, 1, 2));
+	CU_ASSERT_EQUAL(snd(d2, 1, 7001, 8, 4), 8);
+	/* The partner's death takes the ring from the fabric, not from its
+	 * owner, who can still read it: nothing lost. */
+	s = stats();
+	sim_domain_destroy(F, d2->d);
+	d2 = mkdom(2);
+	CU_ASSERT_EQUAL(stats().lost_messages, s.lost_messages);
+	CU_ASSERT_EQUAL(argo_ring_used(u.mem, u.len), 32u);
+	CU_ASSERT_EQUAL(reg(d1, 7001, 2, &u), 0);
+	CU_ASSERT_EQUAL(unreg(d1, 7001, 2), 0);
+	CU_ASSERT_EQUAL(stats().lost_messages, s.lost_messages + 1);
+	CU_ASSERT_EQUAL(stats().lost_bytes, s.lost_bytes + 8);
+	sim_domain_destroy(F, d1->d);
+	d1->d = NULL;
+	CU_ASSERT_EQUAL(stats().lost_messages, s.lost_messages + 3);
+	CU_ASSERT_EQUAL(stats().lost_bytes, s.lost_bytes + 108);
+	fx_fini();
+	tring_close(&r);
+	tring_close(&u);
 }
 
 /* ---------------------------------------------------------------------------
@@ -2403,7 +2544,8 @@ int main(void)
 	static const struct test_def durables[] = {
 	    T(test_durable_register_checks),  T(test_durable_detach_attach),
 	    T(test_durable_adopt_order),      T(test_durable_last_tag),
-	    T(test_durable_destroy_detached),
+	    T(test_durable_destroy_detached), T(test_durable_vanish_reregister),
+	    T(test_lost_messages_counted),
 	};
 	static const struct test_def policies[] = {
 	    T(test_policy_parse_valid),

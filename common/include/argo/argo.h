@@ -141,6 +141,22 @@ ssize_t argo_sendv_tagged(struct argo_fabric *fabric, const xen_argo_send_addr_t
  * -errno. */
 int argo_last_send_tag(struct argo_fabric *fabric, uint64_t *tag);
 
+/* Registers the ring again, on its own memory and with everything in it,
+ * if the fabric no longer has it. A fabric drops a ring whose partner domain
+ * died, and tells nobody (Xen's domain_destroy does; so argo-simd and
+ * argo.ko do too): a ring partnered with a domain that died and came back
+ * (a sim static domain, a Xen domid used again) is no longer reachable by
+ * the new domain until this is done. Always a register_ring with
+ * XEN_ARGO_REGISTER_FLAG_FAIL_EXIST, so it is also the way to ask whether
+ * the ring is still there:
+ *   0            it was gone and is registered again (its partner lives);
+ *   -EEXIST      the fabric still has it; nothing changed;
+ *   -ESRCH       its partner does not exist: the ring stays unregistered,
+ *                its memory and the messages in it stay readable;
+ *   -EOPNOTSUPP  a fabric that cannot (an argo.ko without it);
+ * otherwise as argo_register_ring(). A persistent ring stays persistent. */
+int argo_ring_reregister(struct argo_fabric *fabric, struct argo_ring *ring);
+
 /* Reads the next message of a ring in place (see argo_ring_recv() in
  * argo/ring.h for the return values). Call argo_notify(fabric, NULL) after
  * consuming, so that waiting senders learn of the space. */
