@@ -17,6 +17,9 @@
 # (ARGO_DEBUG, common/util/debug.h); the plain build, which `make bench`
 # measures, has none.
 
+# `make` alone builds everything (`all`), whatever rule comes first below.
+.DEFAULT_GOAL := all
+
 BUILD ?= build
 comma := ,
 SAN ?= 0
@@ -57,7 +60,7 @@ INC_l1/test := -Il1/include/uapi
 INC_tests/unit := -Icommon/include -Icommon/util -Icommon/libargo -Icommon/link -Il0 -Irelay
 INC_tests/integration := -Icommon/include -Icommon/util -Icommon/libargo -Icommon/link
 INC_tests/conformance := -Icommon/include -Icommon/libargo -Icommon/tools
-INC_tests/fuzz := -Icommon/include -Icommon/util -Icommon/link
+INC_tests/fuzz := -Icommon/include -Icommon/util -Icommon/libargo -Icommon/link -Il0 -Irelay
 INC_DEFAULT := -Icommon/include
 inc_of = $(or $(INC_$(patsubst %/,%,$(dir $(1)))),$(INC_DEFAULT))
 INC_FOLDERS := common/util common/libargo common/link common/tools l0 relay l1/test tests/unit \
@@ -206,18 +209,20 @@ fuzz: $(BUILD)/fuzz/fuzz-wire
 FUZZ_MORE_SECONDS ?= 20
 FUZZ_MORE := simd relay-config routed
 # libargo as gcc builds it (a notify message with the ring_data's entries
-# after it is a GNU extension clang warns about).
-FUZZ_LIBARGO_FLAGS := -Icommon/libargo -Il1/include/uapi -Wno-gnu-variable-sized-type-not-at-end
+# after it is a GNU extension clang warns about). The targets' own include
+# paths are INC_tests/fuzz's (in FUZZ_CFLAGS; tests/include-graph.sh checks
+# them); these are what the sources they compile in need besides.
+FUZZ_LIBARGO_FLAGS := -Il1/include/uapi -Wno-gnu-variable-sized-type-not-at-end
 FUZZ_SIMD_SRC := tests/fuzz/fuzz_simd.c l0/simd_proto.c l0/sim_fabric.c l0/sim_policy.c \
 	common/libargo/ring.c
 $(BUILD)/fuzz/fuzz-simd: $(FUZZ_SIMD_SRC) $(wildcard l0/*.h) common/libargo/sim_proto.h
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -Il0 -Icommon/libargo $(FUZZ_SIMD_SRC) -o $@
+	clang $(FUZZ_CFLAGS) $(FUZZ_SIMD_SRC) -o $@
 FUZZ_CONFIG_SRC := tests/fuzz/fuzz_relay_config.c relay/config.c $(LIBLINK_SRC) $(LIBUTIL_SRC) \
 	$(LIBARGO_SRC)
 $(BUILD)/fuzz/fuzz-relay-config: $(FUZZ_CONFIG_SRC) $(wildcard relay/*.h common/link/*.h)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -Irelay $(FUZZ_LIBARGO_FLAGS) $(FUZZ_CONFIG_SRC) -linih -lcrypto \
+	clang $(FUZZ_CFLAGS) $(FUZZ_LIBARGO_FLAGS) $(FUZZ_CONFIG_SRC) -linih -lcrypto \
 		-lpthread -o $@
 FUZZ_ROUTED_SRC := tests/fuzz/fuzz_routed.c $(LIBARGO_SRC)
 $(BUILD)/fuzz/fuzz-routed: $(FUZZ_ROUTED_SRC) $(wildcard common/include/argo/*.h)
