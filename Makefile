@@ -45,10 +45,10 @@ CFLAGS += -Irelay
 
 PROGRAMS := $(BIN)/argo-simd $(BIN)/argo-conformance $(BIN)/argo-ping $(BIN)/argo-echo
 PROGRAMS += $(BIN)/argo-relayd $(BIN)/argo-relayctl $(BIN)/argo-stream
-PROGRAMS += $(BIN)/argo-conformance-peer
+PROGRAMS += $(BIN)/argo-conformance-peer $(BIN)/argo-bench
 TESTS := $(BIN)/test-ring $(BIN)/test-routed $(BIN)/test-sim-fabric $(BIN)/test-simd-hostile
 TESTS += $(BIN)/test-wire $(BIN)/test-auth
-TESTS += $(BIN)/test-relay-config $(BIN)/test-transport $(BIN)/test-dedup
+TESTS += $(BIN)/test-relay-config $(BIN)/test-transport $(BIN)/test-dedup $(BIN)/test-bench-hist
 # A man in the middle of relay links, for tests/integration/test-relay.sh.
 TESTS += $(BIN)/test-mitm
 
@@ -101,6 +101,17 @@ $(BIN)/argo-echo: $(call obj,common/tools/argo-echo.c) $(LIBARGO)
 $(BIN)/argo-stream: $(call obj,common/tools/argo-stream.c) $(LIBARGO)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# argo-bench says which source it was built from (--version, its JSON).
+BENCH_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(OBJ)/common/tools/argo-bench.o: CFLAGS += -DARGO_BENCH_VERSION='"$(BENCH_VERSION)"'
+$(BIN)/argo-bench: $(call obj,common/tools/argo-bench.c) $(LIBARGO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BIN)/test-bench-hist: $(call obj,tests/unit/test_bench_hist.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -lcunit $(LDLIBS) -o $@
 
 $(BIN)/test-ring: $(call obj,tests/unit/test_ring.c) $(LIBARGO)
 	@mkdir -p $(dir $@)
