@@ -51,6 +51,10 @@ struct argo_backend_ops {
 	                        const struct iovec *iov, unsigned int niov, uint32_t message_type,
 	                        uint64_t tag);
 	int (*last_send_tag)(struct argo_fabric *fabric, uint64_t *tag);
+
+	/* argo_event_clear(), optional: NULL reads event_fd. Called without
+	 * the lock. */
+	int (*event_clear)(struct argo_fabric *fabric);
 };
 
 struct argo_fabric {

@@ -85,8 +85,11 @@ int argo_event_fd(const struct argo_fabric *fabric)
 int argo_event_clear(struct argo_fabric *fabric)
 {
 	uint64_t count;
-	ssize_t n = read(fabric->event_fd, &count, sizeof(count));
+	ssize_t n;
 
+	if (fabric->ops->event_clear)
+		return fabric->ops->event_clear(fabric);
+	n = read(fabric->event_fd, &count, sizeof(count));
 	if (n == (ssize_t)sizeof(count))
 		return 1;
 	return errno == EAGAIN ? 0 : -errno;

@@ -59,6 +59,8 @@ struct client {
 	int event_fd;
 	int staging_fd;
 	uint8_t *staging;
+	int shared_fd;
+	struct argo_sim_shared *shared; /* the shared page: we write, the client reads */
 	struct sim_domain *domain;
 	struct listener *listener;
 	bool reply_pending; /* waiting for the socket to take 'reply' */
@@ -104,10 +106,14 @@ static void signal_client(void *ctx)
 	struct client *client = ctx;
 	uint64_t one = 1;
 
+	/* Counted on both sides of the write, so that the client can tell
+	 * when nothing was written since its last read (sim_proto.h). */
+	__atomic_add_fetch(&client->shared->events_started, 1, __ATOMIC_SEQ_CST);
 	/* EAGAIN only if the counter is saturated: the event is pending anyway. */
 	if (write(client->event_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		logmsg(0, "cannot raise the event of domain %u: %s", sim_domain_id(client->domain),
 		       strerror(errno));
+	__atomic_add_fetch(&client->shared->events_done, 1, __ATOMIC_SEQ_CST);
 }
 
 static int epoll_set(int op, int fd, uint32_t events, void *ptr)
@@ -153,9 +159,10 @@ static int send_welcome(int fd, int status, argo_domid_t domid, const int *fds, 
 	    .status = status,
 	    .domid = domid,
 	    .staging_size = ARGO_SIM_STAGING_SIZE,
+	    .shared_size = ARGO_SIM_SHARED_SIZE,
 	};
 	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
+		char buf[CMSG_SPACE(3 * sizeof(int))];
 		struct cmsghdr align;
 	} control;
 	struct iovec iov = {.iov_base = &welcome, .iov_len = sizeof(welcome)};
@@ -194,6 +201,29 @@ static int make_staging(struct client *client)
 	return 0;
 }
 
+/* The page we tell the client things on without a round trip: mapped
+ * read-write here, then sealed so that the client can map it only
+ * read-only (F_SEAL_FUTURE_WRITE), and against shrinking. */
+static int make_shared(struct client *client)
+{
+	void *mem;
+
+	client->shared_fd = memfd_create("argo-sim-shared", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (client->shared_fd < 0)
+		return -errno;
+	if (ftruncate(client->shared_fd, ARGO_SIM_SHARED_SIZE) < 0)
+		return -errno;
+	mem = mmap(NULL, ARGO_SIM_SHARED_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+	           client->shared_fd, 0);
+	if (mem == MAP_FAILED)
+		return -errno;
+	client->shared = mem;
+	if (fcntl(client->shared_fd, F_ADD_SEALS,
+	          F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0)
+		return -errno;
+	return 0;
+}
+
 /* Stops (or resumes) watching the listening sockets. When accept fails
  * for want of fds, the pending connection keeps the listener readable:
  * watching it would spin, so wait for a client to go instead. */
@@ -214,6 +244,9 @@ static void free_client(struct client *client)
 	struct listener *listener = client->listener;
 
 	if (client->domain) {
+		/* The page goes with this process; a domain that stays stops
+		 * publishing into it. */
+		sim_domain_publish_waiters(client->domain, NULL);
 		/* A domain that has persistent rings outlives its process; only a
 		 * static domain can have them, so it has a listener to wait on. */
 		if (listener && sim_domain_detach(simd.fabric, client->domain) == 0) {
@@ -232,6 +265,10 @@ static void free_client(struct client *client)
 		munmap(client->staging, ARGO_SIM_STAGING_SIZE);
 	if (client->staging_fd >= 0)
 		close(client->staging_fd);
+	if (client->shared)
+		munmap(client->shared, ARGO_SIM_SHARED_SIZE);
+	if (client->shared_fd >= 0)
+		close(client->shared_fd);
 	if (client->event_fd >= 0)
 		close(client->event_fd);
 	if (client->fd >= 0)
@@ -264,7 +301,7 @@ static bool peer_gone(int fd)
 static void accept_client(struct listener *listener)
 {
 	struct client *client;
-	int fd, domid, ret, fds[2];
+	int fd, domid, ret, fds[3];
 	bool attach = false;
 
 	fd = accept4(listener->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -301,25 +338,32 @@ static void accept_client(struct listener *listener)
 	}
 	client->fd = fd;
 	client->staging_fd = -1;
+	client->shared_fd = -1;
 	client->reply_fd = -1;
 	client->listener = listener->is_static ? listener : NULL;
 	client->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ret = client->event_fd < 0 ? -errno : make_staging(client);
+	if (!ret)
+		ret = make_shared(client);
 	if (!ret && listener->detached) {
 		/* The domain's previous process has gone; this one takes over. */
 		attach = true;
 		client->domain = listener->detached;
 		listener->detached = NULL;
+		sim_domain_publish_waiters(client->domain, &client->shared->ring_waiters);
 		sim_domain_attach(simd.fabric, client->domain, client);
 	} else if (!ret) {
 		ret = sim_domain_create(simd.fabric, (argo_domid_t)domid, client, &client->domain);
 		if (!ret && listener->is_static)
 			sim_domain_allow_persist(client->domain, 1);
+		if (!ret)
+			sim_domain_publish_waiters(client->domain, &client->shared->ring_waiters);
 	}
 	if (!ret) {
 		fds[0] = client->event_fd;
 		fds[1] = client->staging_fd;
-		ret = send_welcome(fd, 0, (argo_domid_t)domid, fds, 2);
+		fds[2] = client->shared_fd;
+		ret = send_welcome(fd, 0, (argo_domid_t)domid, fds, 3);
 	}
 	if (!ret && epoll_set(EPOLL_CTL_ADD, fd, EPOLLIN, client) < 0)
 		ret = -errno;
@@ -754,12 +798,12 @@ static void print_stats(void)
 	sim_fabric_get_stats(simd.fabric, &st);
 	fprintf(stderr,
 	        "argo-simd: domains %llu rings %llu sends %llu (failed %llu) bytes %llu "
-	        "notifies %llu signals %llu refused %lu detached %llu\n",
+	        "notifies %llu signals %llu refused %lu detached %llu rechecked %llu\n",
 	        (unsigned long long)st.domains, (unsigned long long)st.rings,
 	        (unsigned long long)st.sends_ok, (unsigned long long)st.sends_failed,
 	        (unsigned long long)st.bytes_sent, (unsigned long long)st.notifies,
 	        (unsigned long long)st.signals, simd.refused_requests,
-	        (unsigned long long)st.detached);
+	        (unsigned long long)st.detached, (unsigned long long)st.rechecks_woken);
 }
 
 /* Returns when SIGTERM or SIGINT arrives. */
