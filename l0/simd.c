@@ -40,7 +40,6 @@
 #include "simd_config.h"
 
 #define MAX_FDS_PER_REQUEST 4
-#define REQUESTS_PER_WAKE   64
 
 struct listener {
 	int fd;
@@ -629,9 +628,16 @@ static int read_one_request(struct client *client)
 	return ret < 0 ? ret : 1;
 }
 
+/*
+ * One request per wake-up: a client of libargo sends its next request only
+ * after our reply, so a second read would almost always find nothing and
+ * cost a system call per message. The epoll set is level-triggered: a
+ * client that sent several requests is simply reported again, after the
+ * others ready now (which also keeps clients fair).
+ */
 static void service_client(struct client *client, uint32_t events)
 {
-	int i, ret = 0;
+	int ret = 0;
 
 	if (client->reply_pending) {
 		ret = flush_reply(client);
@@ -640,11 +646,7 @@ static void service_client(struct client *client, uint32_t events)
 		if (ret == 0 && epoll_set(EPOLL_CTL_MOD, client->fd, EPOLLIN, client) < 0)
 			ret = -errno;
 	} else if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		for (i = 0; i < REQUESTS_PER_WAKE; i++) {
-			ret = read_one_request(client);
-			if (ret <= 0 || client->reply_pending)
-				break;
-		}
+		ret = read_one_request(client);
 	}
 	if (ret < 0)
 		free_client(client);
