@@ -73,9 +73,10 @@ $(LIBRELAY): $(call obj,$(LIBRELAY_SRC))
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(BIN)/argo-simd: $(call obj,l0/simd.c l0/simd_config.c) $(LIBSIMFABRIC)
+$(BIN)/argo-simd: $(call obj,l0/simd.c l0/simd_config.c l0/simd_epoll.c l0/simd_uring.c) \
+		$(LIBSIMFABRIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -linih $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ -linih -luring $(LDLIBS) -o $@
 
 # The suite and its remote peer (the other domain of cross-domain cases on
 # Xen; docs/xen-fabric.md).

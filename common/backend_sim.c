@@ -30,7 +30,7 @@ struct sim_fabric_client {
 	size_t staging_size;
 	int shared_fd;
 	const struct argo_sim_shared *shared; /* read-only: the daemon writes it */
-	uint64_t events_seen;                 /* events_done as read before our last eventfd read */
+	uint64_t events_consumed;             /* the counts our eventfd reads returned, summed */
 	uint32_t next_cookie;
 };
 
@@ -262,28 +262,27 @@ static void sim_destroy(struct argo_fabric *fabric)
 }
 
 /*
- * argo_event_clear(): read the eventfd only if the daemon started a write
- * since the one that made events_seen. events_seen is events_done as read
- * *before* our last read: every write counted there had landed, so that
- * read consumed it; a write counted only in events_started may still be
- * landing, so we read. Skipping never leaves the fd readable behind us
- * (unless the process writes to its own eventfd).
+ * argo_event_clear(): the daemon writes 1 per raise and counts the raise in
+ * events_raised before the write is issued, and a read returns (and
+ * consumes) the sum of the writes that landed. So while the reads' counts
+ * add up to events_raised, every write was consumed and the eventfd is not
+ * readable: no read needed. A raise whose write has not landed yet keeps
+ * the sums apart, and we read until it has.
  */
 static int sim_event_clear(struct argo_fabric *fabric)
 {
 	struct sim_fabric_client *sim = to_sim(fabric);
-	uint64_t started = __atomic_load_n(&sim->shared->events_started, __ATOMIC_SEQ_CST);
-	uint64_t done, count;
+	uint64_t raised = __atomic_load_n(&sim->shared->events_raised, __ATOMIC_SEQ_CST);
+	uint64_t count;
 	ssize_t n;
 
-	if (started == __atomic_load_n(&sim->events_seen, __ATOMIC_RELAXED))
+	if (raised == __atomic_load_n(&sim->events_consumed, __ATOMIC_RELAXED))
 		return 0;
-	done = __atomic_load_n(&sim->shared->events_done, __ATOMIC_SEQ_CST);
 	n = read(fabric->event_fd, &count, sizeof(count));
-	if (n < 0 && errno != EAGAIN)
-		return -errno;
-	__atomic_store_n(&sim->events_seen, done, __ATOMIC_RELAXED);
-	return n == (ssize_t)sizeof(count);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	__atomic_add_fetch(&sim->events_consumed, count, __ATOMIC_RELAXED);
+	return 1;
 }
 
 static int register_common(struct argo_fabric *fabric, const xen_argo_register_ring_t *reg,

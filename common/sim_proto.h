@@ -92,12 +92,12 @@ struct argo_sim_shared {
 	 * there), so a consumer that read 0 after moving rx_ptr loses nobody. */
 	uint32_t ring_waiters;
 	uint32_t pad;
-	/* VIRQ_ARGO raises: events_started is counted before the eventfd write,
-	 * events_done after it. When events_started equals the events_done the
-	 * client read before its last eventfd read, nothing was written since:
+	/* VIRQ_ARGO raises, counted before each eventfd write (of 1) is issued.
+	 * When it equals the sum of the counts the client's eventfd reads have
+	 * returned, every write was consumed and the eventfd is not readable:
 	 * argo_event_clear() need not read. */
-	uint64_t events_started;
-	uint64_t events_done;
+	uint64_t events_raised;
+	uint64_t reserved;
 };
 #define ARGO_SIM_SHARED_SIZE 4096u
 
