@@ -3,9 +3,12 @@
 #   make            build the libraries and programs
 #   make demo       install what is missing, build, run the sim demo
 #   make check      install what is missing, build, run every test
-#                   (also under ASan/UBSan) and cppcheck
+#                   (also under ASan/UBSan), cppcheck, and `make bench`
+#                   BENCH=quick with a check of its report (never speed)
 #   make clean
 #
+#   make bench      benchmarks: build/bench/report.json and plots
+#                   (BENCH=quick or full; docs/benchmarks.md)
 #   make fuzz       build the libFuzzer targets with clang and run them for
 #                   FUZZ_SECONDS (default 60) each; fails on any crash
 #
@@ -54,7 +57,7 @@ TESTS += $(BIN)/test-mitm
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
-.PHONY: all deps demo check test test-san cppcheck clean format fuzz
+.PHONY: all deps deps-bench demo check test test-san cppcheck clean format fuzz
 all: $(PROGRAMS) $(TESTS)
 
 $(OBJ)/%.o: %.c
@@ -192,13 +195,16 @@ fuzz: $(BUILD)/fuzz/fuzz-wire
 deps:
 	@harness/install-deps.sh base
 
+deps-bench:
+	@harness/install-deps.sh base bench
+
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) harness/demo.sh
 
 # The whole suite: a plain build, then the same tests under ASan/UBSan,
 # then cppcheck. tests/run-all.sh prints the one summary line at the end.
-check: deps
+check: deps deps-bench
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/san SAN=1 all
 	@tests/run-all.sh $(BUILD)
@@ -238,9 +244,11 @@ include images/images.mk
 e2e: images
 	@BUILD=$(BUILD) E2E='$(E2E)' harness/e2e.sh
 
-# Benchmarks (not tests): results in $(BUILD)/bench/results.txt, discussed
-# in docs/benchmarks.md.
+# Benchmarks (not tests): $(BUILD)/bench/report.json, results.txt and plots,
+# discussed in docs/benchmarks.md. BENCH=quick (sim paths, under a minute)
+# or BENCH=full (more turns and sizes; the VM paths once they exist).
+BENCH ?= quick
 .PHONY: bench
-bench: deps
+bench: deps-bench
 	@$(MAKE) --no-print-directory all
-	@BUILD=$(BUILD) harness/bench.sh
+	@BUILD=$(BUILD) BENCH=$(BENCH) harness/bench.sh

@@ -12,7 +12,7 @@
 set -eu
 
 pkgs_base="build-essential pkg-config libcunit1-dev libinih-dev libssl-dev liburing-dev cppcheck clang iproute2 socat"
-pkgs_bench="gnuplot-nox valgrind linux-perf socat"
+pkgs_bench="gnuplot-nox valgrind linux-perf socat python3"
 pkgs_relay="libssl-dev"
 pkgs_images="qemu-system-x86 busybox-static flex bison cpio kmod xz-utils dpkg-dev patch python3 bc"
 

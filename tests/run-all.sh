@@ -162,6 +162,18 @@ for variant in plain san; do
 		"$(dirname "$0")/integration/test-relay-argo.sh" "$bin"
 done
 
+# `make bench BENCH=quick` (the sim paths, under a minute), then the check of
+# its report's structure and sanity (never its speed: docs/benchmarks.md).
+bench_quick() {
+	if ! BUILD="$BUILD" BENCH=quick "$(dirname "$0")/../harness/bench.sh" >"$LOGS/bench.out" 2>&1; then
+		tail -n 20 "$LOGS/bench.out"
+		echo "0 passed, 1 failed"
+		return 1
+	fi
+	python3 "$(dirname "$0")/../harness/bench-report.py" --check "$BUILD/bench"
+}
+run_suite bench-quick bench_quick
+
 # The link decoder under libFuzzer for a minute (clang; ASan/UBSan built in).
 fuzz_suite() {
 	if make --no-print-directory BUILD="$BUILD" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}"; then
