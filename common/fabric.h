@@ -63,6 +63,7 @@ struct argo_fabric {
 	argo_domid_t domid;
 	int event_fd;
 	struct argo_ring_handle *rings;
+	int wait_fd; /* argo_event_wait()'s epoll fd, or -1; made under lock */
 };
 
 extern const struct argo_backend_ops argo_backend_sim;

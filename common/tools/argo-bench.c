@@ -133,10 +133,10 @@ static int chan_send(struct chan *c, uint32_t type, const void *buf, uint32_t le
 			return n == (ssize_t)len ? 0 : -EIO;
 		if (n != -EAGAIN)
 			return (int)n;
-		w = tool_wait_event(c->fabric, c->timeout_ms);
+		/* The fabric wakes us when the receiver frees room. */
+		w = argo_event_wait(c->fabric, c->timeout_ms);
 		if (w <= 0)
 			return w < 0 ? w : -ETIMEDOUT;
-		argo_event_clear(c->fabric);
 	}
 }
 
@@ -190,8 +190,6 @@ static ssize_t chan_recv(struct chan *c, uint32_t *type, void *buf, size_t cap)
 		ssize_t n;
 		int w;
 
-		/* Clear first, so that an event raised while we read is kept. */
-		argo_event_clear(c->fabric);
 		memset(&c->gfrom, 0, sizeof(c->gfrom));
 		if (c->routed) {
 			n = argo_routed_recv(c->ring, c->relay, &c->gfrom, type, buf, cap);
@@ -209,7 +207,9 @@ static ssize_t chan_recv(struct chan *c, uint32_t *type, void *buf, size_t cap)
 			return n;
 		if (stop)
 			return -EINTR;
-		w = tool_wait_event(c->fabric, c->timeout_ms);
+		/* Waits and takes the event in one call: an event raised
+		 * since the last wait (while we read) returns at once. */
+		w = argo_event_wait(c->fabric, c->timeout_ms);
 		if (w <= 0)
 			return w < 0 ? w : -ETIMEDOUT;
 	}

@@ -3343,6 +3343,48 @@ static void test_shared_page(void)
 	munmap(mem, argo_ring_npages(len) * XEN_ARGO_PAGE_SIZE);
 }
 
+/*
+ * argo_event_wait(): an event raised before the call returns at once, and
+ * is taken (the next call with no new event times out); several raises
+ * make one return; an event the program already read with
+ * argo_event_clear() is not reported again.
+ */
+static void test_event_wait(void)
+{
+	uint8_t msg[16] = {7};
+	struct iovec iov = {msg, sizeof(msg)};
+	xen_argo_send_addr_t addr = {.src = {.domain_id = XEN_ARGO_DOMID_ANY, .aport = 3}};
+	struct argo_fabric *a, *b;
+	struct argo_ring *ring;
+	int64_t t0;
+
+	START_DAEMON();
+	a = fab_open(simd.sock);
+	b = fab_open(simd.sock);
+	CU_ASSERT_FATAL(a && b);
+	ring = register_ring(b, PAIR_PORT, argo_domid(a), 4096);
+	CU_ASSERT_FATAL(ring != NULL);
+	addr.dst.domain_id = argo_domid(b);
+	addr.dst.aport = PAIR_PORT;
+	CHECK_EQ(argo_event_wait(b, 0), 0, "nothing raised yet");
+	t0 = now_ms();
+	CHECK_EQ(argo_event_wait(b, 200), 0, "a time-out");
+	CU_ASSERT(now_ms() - t0 >= 150);
+
+	CHECK_EQ(argo_sendv(a, &addr, &iov, 1, 0), 16, "send");
+	CHECK_EQ(argo_event_wait(b, TIMEOUT_MS), 1, "the event of a message sent before");
+	CHECK_EQ(argo_event_wait(b, 0), 0, "taken");
+	CHECK_EQ(argo_sendv(a, &addr, &iov, 1, 0), 16, "send");
+	CHECK_EQ(argo_sendv(a, &addr, &iov, 1, 0), 16, "send");
+	CHECK_EQ(argo_event_wait(b, TIMEOUT_MS), 1, "two raises");
+	CHECK_EQ(argo_event_wait(b, 0), 0, "one return for both");
+	CHECK_EQ(argo_sendv(a, &addr, &iov, 1, 0), 16, "send");
+	CU_ASSERT_FATAL(poll_in(argo_event_fd(b), TIMEOUT_MS) == 1);
+	CHECK_EQ(argo_event_clear(b), 1, "read by the program");
+	CHECK_EQ(argo_event_wait(b, 0), 0, "an event already taken by a read");
+	CHECK_EQ(argo_recv(ring, NULL, NULL, msg, sizeof(msg)), 16, "message 1");
+}
+
 struct skip_run {
 	const char *sock;
 	argo_domid_t peer; /* the sender: the receiver's partner */
@@ -3528,6 +3570,7 @@ int main(void)
 	    {"valid config file: static domain and policy", test_config_valid},
 	    {"the shared page: read-only, waiters and events counted", test_shared_page},
 	    {"notify skipped without waiters loses no wake-up", test_notify_skip_loses_no_waiter},
+	    {"argo_event_wait: waits and takes the event in one call", test_event_wait},
 	    {"SIGTERM with domains connected exits 0", test_sigterm_with_domains},
 	};
 	static const struct suite_def suites[] = {

@@ -64,6 +64,17 @@ int argo_event_fd(const struct argo_fabric *fabric);
  * not lost. */
 int argo_event_clear(struct argo_fabric *fabric);
 
+/* Waits until the fabric raises our event, at most timeout_ms (-1: no
+ * limit), and takes it in the same system call: 1 on an event, 0 on
+ * time-out, -errno. An event raised since the previous argo_event_wait()
+ * returned (or pending before the first) returns at once, so the loop
+ * "drain the rings; argo_event_wait()" loses none and needs no
+ * argo_event_clear(). It watches the event fd edge-triggered and never
+ * reads it: a program that also polls argo_event_fd() must clear it as
+ * usual. Safe from several threads; the first call makes an epoll fd,
+ * closed by argo_close(). */
+int argo_event_wait(struct argo_fabric *fabric, int timeout_ms);
+
 /* register_ring. The library allocates and maps the ring's pages (zeroed)
  * and passes them to the fabric; reg is passed as given (pads included),
  * flags likewise. On success *ringp is a new handle. Registering the same
