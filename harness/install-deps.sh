@@ -9,11 +9,15 @@
 #   images  Xen/dom0 images and the QEMU boot harness: QEMU, busybox,
 #           Xen's build tools, and the headers of the kernel that
 #           linux-image-amd64 points at (for the Argo module)
+#   virtio  the vhost-user back ends argo-vdevd drives in tests: Debian's
+#           qemu-system-common (qemu-storage-daemon, /usr/lib/qemu/virtiofsd)
+#           and qemu-utils (qemu-img, for qcow2 images)
 set -eu
 
 pkgs_base="build-essential pkg-config libcunit1-dev libinih-dev libssl-dev liburing-dev cppcheck clang iproute2 socat"
 pkgs_bench="gnuplot-nox valgrind linux-perf socat python3"
 pkgs_relay="libssl-dev"
+pkgs_virtio="qemu-system-common qemu-utils"
 pkgs_images="qemu-system-x86 busybox-static flex bison cpio kmod xz-utils dpkg-dev patch python3 bc"
 
 # The kernel version Debian's linux-image-amd64 currently points at, e.g.
@@ -62,6 +66,7 @@ for g in $groups; do
 	base) want="$want $pkgs_base" ;;
 	relay) want="$want $pkgs_relay" ;;
 	bench) want="$want $pkgs_bench" ;;
+	virtio) want="$want $pkgs_virtio" ;;
 	images)
 		kver=$(debian_kver)
 		if [ -z "$kver" ]; then
@@ -75,7 +80,7 @@ for g in $groups; do
 		ensure_deb_src
 		want="$want $pkgs_images linux-headers-$kver"
 		;;
-	*) echo "install-deps: unknown group '$g' (base, relay, bench, images)" >&2; exit 2 ;;
+	*) echo "install-deps: unknown group '$g' (base, relay, bench, virtio, images)" >&2; exit 2 ;;
 	esac
 done
 
