@@ -7,7 +7,7 @@
  * its stderr captured to a file there. Readiness is the pidfile the daemon
  * writes once its sockets listen. A "victim" pair of well-behaved libargo
  * domains keeps exchanging messages while a hostile client misbehaves over a
- * raw connection (common/sim_proto.h); afterwards the test checks that the
+ * raw connection (common/libargo/sim_proto.h); afterwards the test checks that the
  * hostile client got the right error, that the daemon is alive and still
  * serves the victims, and, at the end, that every domain is gone and the
  * daemon exits 0 on SIGTERM (under ASan/UBSan a finding makes it exit

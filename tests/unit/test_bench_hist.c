@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "tools/bench_hist.h"
+#include "bench_hist.h"
 #include "../cunit_main.h"
 
 static int cmp_u64(const void *a, const void *b)

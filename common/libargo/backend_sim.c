@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libargo's sim backend: talks to argo-simd over its socket
- * (common/sim_proto.h). Called with fabric->lock held (fabric.h).
+ * (common/libargo/sim_proto.h). Called with fabric->lock held (fabric.h).
  *
  * The daemon's shared page lets two calls end here without a system call
  * when they would do nothing: a notify without ring data while no sender
