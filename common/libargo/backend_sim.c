@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -285,6 +286,26 @@ static int sim_event_clear(struct argo_fabric *fabric)
 	return 1;
 }
 
+/*
+ * argo_fabric_check(): outside a request (we hold the lock) the daemon
+ * sends us nothing, so our socket is readable or hung up only when the
+ * daemon closed it or died. One poll, no round trip.
+ */
+static int sim_check(struct argo_fabric *fabric)
+{
+	struct pollfd pfd = {.fd = to_sim(fabric)->sock, .events = POLLIN | POLLRDHUP};
+	int n;
+
+	do
+		n = poll(&pfd, 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR))
+		return -ENOTCONN;
+	return pfd.revents & POLLIN ? -EPROTO : 0;
+}
+
 static int register_common(struct argo_fabric *fabric, const xen_argo_register_ring_t *reg,
                            uint32_t flags, uint32_t lib_flags, struct argo_ring_handle *h)
 {
@@ -529,4 +550,5 @@ const struct argo_backend_ops argo_backend_sim = {
     .sendv_tagged = sim_sendv_tagged,
     .last_send_tag = sim_last_send_tag,
     .event_clear = sim_event_clear,
+    .check = sim_check,
 };

@@ -56,6 +56,9 @@ struct argo_backend_ops {
 	/* argo_event_clear(), optional: NULL reads event_fd. Called without
 	 * the lock. */
 	int (*event_clear)(struct argo_fabric *fabric);
+	/* argo_fabric_check(), optional: NULL where the fabric cannot go away
+	 * (0). */
+	int (*check)(struct argo_fabric *fabric);
 };
 
 struct argo_fabric {

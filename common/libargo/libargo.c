@@ -286,6 +286,18 @@ int argo_notify(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_data)
 	return ret;
 }
 
+int argo_fabric_check(struct argo_fabric *fabric)
+{
+	int ret = 0;
+
+	if (!fabric->ops->check)
+		return 0;
+	pthread_mutex_lock(&fabric->lock);
+	ret = fabric->ops->check(fabric);
+	pthread_mutex_unlock(&fabric->lock);
+	return ret;
+}
+
 const char *argo_strerror(int err)
 {
 	switch (-err) {

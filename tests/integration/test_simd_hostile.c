@@ -3525,11 +3525,13 @@ static void test_sigterm_with_domains(void)
 			break;
 	CU_ASSERT(pair_check(&p, 1));
 	CU_ASSERT(daemon_wait_domains(4));
+	CHECK_EQ(argo_fabric_check(p.b), 0, "fabric check while the daemon runs");
 
 	CU_ASSERT(daemon_stop());
 	CU_ASSERT(access(simd.sock, F_OK) < 0 && errno == ENOENT);
 	CU_ASSERT(access(spath, F_OK) < 0 && errno == ENOENT);
-	/* The clients see the fabric gone. */
+	/* The clients see the fabric gone: a check (no round trip), a send. */
+	CHECK_EQ(argo_fabric_check(p.b), -ENOTCONN, "fabric check after the daemon");
 	{
 		xen_argo_send_addr_t addr = {
 		    .src = {.domain_id = XEN_ARGO_DOMID_ANY},

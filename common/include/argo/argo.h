@@ -107,6 +107,14 @@ ssize_t argo_sendv(struct argo_fabric *fabric, const xen_argo_send_addr_t *addr,
  * waiter for space_required where it does not fit). */
 int argo_notify(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_data);
 
+/* Whether the fabric is still there, without waiting: 0, or -ENOTCONN once
+ * it went away (sim: argo-simd closed our connection or died). A call the
+ * library answers itself never finds out (argo_notify(fabric, NULL) while
+ * no sender waits, an argo_event_clear() with nothing raised, argo_recv),
+ * so a program that can sit idle calls this when its wait times out. No
+ * system call to the fabric; on xen always 0 (the hypervisor stays). */
+int argo_fabric_check(struct argo_fabric *fabric);
+
 /*
  * Durable rings and tagged sends: a libargo extension for relays.
  *
