@@ -3,9 +3,12 @@
 #   make            build the libraries and programs
 #   make demo       install what is missing, build, run the sim demo
 #   make check      install what is missing, build, run every test
-#                   (also under ASan/UBSan) and cppcheck
+#                   (also under ASan/UBSan), cppcheck, and `make bench`
+#                   BENCH=quick with a check of its report (never speed)
 #   make clean
 #
+#   make bench      benchmarks: build/bench/report.json and plots
+#                   (BENCH=quick or full; docs/benchmarks.md)
 #   make fuzz       build the libFuzzer targets with clang and run them (the
 #                   link decoder FUZZ_SECONDS, default 60; virtio-argo's
 #                   FUZZ_VMSG_SECONDS, 30; argo-simd's protocol, the relay
@@ -57,7 +60,8 @@ INC_common/tools := -Icommon/include
 INC_l0 := -Icommon/include -Icommon/libargo
 INC_relay := -Icommon/include -Icommon/util -Icommon/link
 INC_l1/test := -Il1/include/uapi
-INC_tests/unit := -Icommon/include -Icommon/util -Icommon/libargo -Icommon/link -Il0 -Irelay
+INC_tests/unit := -Icommon/include -Icommon/util -Icommon/libargo -Icommon/link -Icommon/tools \
+	-Il0 -Irelay
 INC_tests/integration := -Icommon/include -Icommon/util -Icommon/libargo -Icommon/link
 INC_tests/conformance := -Icommon/include -Icommon/libargo -Icommon/tools
 INC_tests/fuzz := -Icommon/include -Icommon/util -Icommon/libargo -Icommon/link -Il0 -Irelay
@@ -104,14 +108,17 @@ $(LIB)/%.a:
 # (NAME_LIBS, in link order) and the system libraries (NAME_LDLIBS); one
 # pattern rule links them all.
 PROGRAMS := $(addprefix $(BIN)/,argo-simd argo-conformance argo-conformance-peer argo-ping \
-	argo-echo argo-stream argo-relayd argo-relayctl)
+	argo-echo argo-stream argo-relayd argo-relayctl argo-bench)
 TESTS := $(addprefix $(BIN)/,test-ring test-routed test-sim-fabric test-simd-hostile test-wire \
 	test-auth test-stream test-session test-util test-relay-config test-transport test-dedup \
-	test-mitm)
+	test-mitm test-bench-hist)
 
-argo-simd_SRC := l0/simd.c l0/simd_config.c l0/simd_proto.c
+# argo-simd: the daemon, its configuration, its side of the protocol
+# (simd_proto.c, which the fuzzer drives too) and its two engines (io_uring,
+# epoll where io_uring is missing; docs/sim-fabric.md).
+argo-simd_SRC := l0/simd.c l0/simd_config.c l0/simd_proto.c l0/simd_epoll.c l0/simd_uring.c
 argo-simd_LIBS := $(LIBSIMFABRIC) $(LIBARGO)
-argo-simd_LDLIBS := -linih
+argo-simd_LDLIBS := -linih -luring
 # The suite and its remote peer (the other domain of cross-domain cases on
 # Xen; docs/xen-fabric.md).
 argo-conformance_SRC := tests/conformance/argo-conformance.c tests/conformance/remote_peer.c \
@@ -126,6 +133,11 @@ argo-echo_SRC := common/tools/argo-echo.c
 argo-echo_LIBS := $(LIBARGO)
 argo-stream_SRC := common/tools/argo-stream.c
 argo-stream_LIBS := $(LIBARGO)
+# argo-bench says which source it was built from (--version, its JSON).
+argo-bench_SRC := common/tools/argo-bench.c
+argo-bench_LIBS := $(LIBARGO)
+BENCH_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(OBJ)/common/tools/argo-bench.o: CFLAGS += -DARGO_BENCH_VERSION='"$(BENCH_VERSION)"'
 # argo-relayd: its files in the order a message meets them (relay.h).
 argo-relayd_SRC := relay/relayd.c relay/config.c relay/log.c relay/fabric_in.c relay/ports.c \
 	relay/router.c relay/routes.c relay/link.c relay/fabric_out.c relay/dedup.c \
@@ -166,6 +178,8 @@ test-transport_LIBS := $(LIBLINK) $(LIBARGO) $(LIBUTIL)
 test-transport_LDLIBS := -linih -lcrypto
 # relay/dedup.c alone, with the fabric and the relay's log stubbed.
 test-dedup_SRC := tests/unit/test_dedup.c relay/dedup.c
+# argo-bench's latency histogram (a header only).
+test-bench-hist_SRC := tests/unit/test_bench_hist.c
 # A man in the middle of relay links, for tests/integration/test-relay.sh.
 test-mitm_SRC := tests/integration/mitm.c
 test-mitm_LIBS := $(LIBLINK) $(LIBUTIL)
@@ -174,7 +188,7 @@ test-mitm_LDLIBS := -lcrypto
 # CUnit programs.
 $(foreach t,$(filter-out test-mitm,$(notdir $(TESTS))),$(eval $(t)_LDLIBS += -lcunit))
 
-.PHONY: all deps demo check test test-san cppcheck clean format fuzz include-graph
+.PHONY: all deps deps-bench demo check test test-san cppcheck clean format fuzz include-graph
 all: $(PROGRAMS) $(TESTS)
 
 # Every program that names its sources this way (NAME_SRC) is linked here.
@@ -243,13 +257,16 @@ fuzz-more: $(addprefix $(BUILD)/fuzz/fuzz-,$(FUZZ_MORE))
 deps:
 	@harness/install-deps.sh base virtio
 
+deps-bench:
+	@harness/install-deps.sh base virtio bench
+
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) harness/demo.sh
 
 # The whole suite: a plain build, then the same tests under ASan/UBSan,
 # then cppcheck. tests/run-all.sh prints the one summary line at the end.
-check: deps
+check: deps deps-bench
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/san SAN=1 all
 	@tests/run-all.sh $(BUILD)
@@ -300,12 +317,14 @@ e2e: images
 e2e-list:
 	@harness/e2e.sh list
 
-# Benchmarks (not tests): results in $(BUILD)/bench/results.txt, discussed
-# in docs/benchmarks.md.
+# Benchmarks (not tests): $(BUILD)/bench/report.json, results.txt and plots,
+# discussed in docs/benchmarks.md. BENCH=quick (sim paths, under a minute)
+# or BENCH=full (more turns and sizes; the VM paths once they exist).
+BENCH ?= quick
 .PHONY: bench
-bench: deps
+bench: deps-bench
 	@$(MAKE) --no-print-directory all
-	@BUILD=$(BUILD) harness/bench.sh
+	@BUILD=$(BUILD) BENCH=$(BENCH) harness/bench.sh
 
 # ---- virtio-argo (docs/virtio-argo.md): the message decoder, the device
 # side argo-vdevd (vdev/), its tests and fuzzer. Self-contained block. ----

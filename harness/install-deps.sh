@@ -3,6 +3,8 @@
 # there. Idempotent and quiet on a machine that is ready; needs root (or sudo)
 # only when something is missing. Usage: harness/install-deps.sh [GROUP...]
 #   base  build and unit/integration tests (default)
+#   bench `make bench`: gnuplot for the plots, valgrind (callgrind) and perf
+#         for the costs per message
 #   relay libraries of argo-relayd (OpenSSL, inih)
 #   images  Xen/dom0 images and the QEMU boot harness: QEMU, busybox,
 #           Xen's build tools, and the headers of the kernel that
@@ -15,7 +17,8 @@
 #           and qemu-utils (qemu-img, for qcow2 images)
 set -eu
 
-pkgs_base="build-essential pkg-config libcunit1-dev libinih-dev libssl-dev cppcheck clang iproute2 socat"
+pkgs_base="build-essential pkg-config libcunit1-dev libinih-dev libssl-dev liburing-dev cppcheck clang iproute2 socat"
+pkgs_bench="gnuplot-nox valgrind linux-perf socat python3"
 pkgs_relay="libssl-dev"
 pkgs_virtio="qemu-system-common qemu-utils"
 pkgs_images="qemu-system-x86 busybox-static flex bison cpio kmod xz-utils dpkg-dev patch python3 bc"
@@ -67,6 +70,7 @@ for g in $groups; do
 	base) want="$want $pkgs_base" ;;
 	relay) want="$want $pkgs_relay" ;;
 	libvirt) want="$want $pkgs_libvirt" ;;
+	bench) want="$want $pkgs_bench" ;;
 	virtio) want="$want $pkgs_virtio" ;;
 	images)
 		kver=$(debian_kver)
@@ -81,7 +85,7 @@ for g in $groups; do
 		ensure_deb_src
 		want="$want $pkgs_images linux-headers-$kver"
 		;;
-	*) echo "install-deps: unknown group '$g' (base, relay, virtio, images, libvirt)" >&2; exit 2 ;;
+	*) echo "install-deps: unknown group '$g' (base, relay, bench, virtio, images, libvirt)" >&2; exit 2 ;;
 	esac
 done
 

@@ -78,6 +78,10 @@ struct sim_domain {
 	/* Xen's ring_count: +1 on every successful register (re-registers
 	 * too), -1 on unregister or when a partner's death removes a ring. */
 	unsigned int nrings;
+	/* Space waiters on this domain's rings (the sum of their nwaiters), and
+	 * where it is published for the domain's process (or NULL). */
+	uint32_t nwaiters;
+	uint32_t *published_waiters;
 	/* Extension (sim_fabric.h, "Durable rings"). */
 	bool may_persist; /* a static domain: may register persistent rings */
 	bool detached;    /* no process: ctx is NULL, signals are deferred */
@@ -166,6 +170,25 @@ static void signal_domain(struct sim_fabric *fabric, argo_domid_t domid)
 	}
 }
 
+/* Every change of a ring's waiter count goes through here, so that the
+ * owner's total stays right and published. */
+static void count_waiters(struct sim_ring *ring, int delta)
+{
+	struct sim_domain *owner = ring->owner;
+
+	ring->nwaiters = (unsigned int)((int)ring->nwaiters + delta);
+	owner->nwaiters = (uint32_t)((int)owner->nwaiters + delta);
+	if (owner->published_waiters)
+		__atomic_store_n(owner->published_waiters, owner->nwaiters, __ATOMIC_SEQ_CST);
+}
+
+void sim_domain_publish_waiters(struct sim_domain *domain, uint32_t *where)
+{
+	domain->published_waiters = where;
+	if (where)
+		__atomic_store_n(where, domain->nwaiters, __ATOMIC_SEQ_CST);
+}
+
 static void free_waiters(struct sim_ring *ring)
 {
 	struct sim_waiter *w = ring->waiters, *next;
@@ -175,7 +198,7 @@ static void free_waiters(struct sim_ring *ring)
 		free(w);
 	}
 	ring->waiters = NULL;
-	ring->nwaiters = 0;
+	count_waiters(ring, -(int)ring->nwaiters);
 }
 
 static void unmap_ring(struct sim_ring *ring)
@@ -239,7 +262,7 @@ static void drop_waiter(struct sim_ring *ring, argo_domid_t domid)
 		if (w->domid == domid) {
 			*pp = w->next;
 			free(w);
-			ring->nwaiters--;
+			count_waiters(ring, -1);
 		} else {
 			pp = &w->next;
 		}
@@ -404,8 +427,45 @@ static int requeue_waiter(struct sim_ring *ring, argo_domid_t domid, uint32_t le
 	w->len = len;
 	w->next = ring->waiters;
 	ring->waiters = w;
-	ring->nwaiters++;
+	count_waiters(ring, 1);
 	return 0;
+}
+
+/*
+ * domid was just queued (or its wait widened) on ring. If the ring's owner
+ * skips notifies when it sees no waiter published, it may have moved rx_ptr
+ * and read the count just before this waiter was published: then nobody
+ * would wake it. So look at the space once more, after the publication
+ * (the fence pairs with the one libargo puts between its rx_ptr store and
+ * its read of the count: one side sees the other's store), and do for this
+ * waiter what the skipped notify would have done. Waiters published earlier
+ * need nothing: an owner that read the count after them notifies. Without
+ * a concurrent reader the space is what the caller just found too small,
+ * so nothing happens.
+ */
+static void recheck_after_queueing(struct sim_fabric *fabric, struct sim_ring *ring,
+                                   argo_domid_t domid)
+{
+	struct sim_waiter **pp, *w;
+	uint32_t space;
+
+	if (!ring->owner->published_waiters)
+		return;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	space = payload_space(ring);
+	for (pp = &ring->waiters; (w = *pp); pp = &w->next) {
+		if (w->domid != domid)
+			continue;
+		/* The test notify makes (wake_ring_waiters). */
+		if (space && space >= w->len) {
+			*pp = w->next;
+			free(w);
+			count_waiters(ring, -1);
+			fabric->stats.rechecks_woken++;
+			signal_domain(fabric, domid);
+		}
+		return;
+	}
 }
 
 /*
@@ -630,6 +690,8 @@ int64_t sim_sendv(struct sim_fabric *fabric, struct sim_domain *domain,
 	if (!argo_ring_fits((uint32_t)total, ring_space(ring))) {
 		/* Full now: remember the sender so notify can wake it (argo.c:2044-2053). */
 		ret = requeue_waiter(ring, src_domid, (uint32_t)total);
+		if (ret == 0)
+			recheck_after_queueing(fabric, ring, src_domid);
 		return send_failed(fabric, ret < 0 ? ret : -EAGAIN);
 	}
 
@@ -659,33 +721,38 @@ int64_t sim_sendv(struct sim_fabric *fabric, struct sim_domain *domain,
 	return total;
 }
 
-/* Wakes every sender waiting on one of the caller's rings whose wanted
- * length now fits (argo.c:1876-1900). */
-static void wake_waiters(struct sim_fabric *fabric, struct sim_domain *domain)
+/* Wakes every sender waiting on the ring whose wanted length now fits
+ * (argo.c:1876-1900). */
+static void wake_ring_waiters(struct sim_fabric *fabric, struct sim_ring *ring)
 {
 	argo_domid_t woken[XEN_ARGO_MAX_PENDERS_PER_RING];
+	struct sim_waiter **pp = &ring->waiters, *w;
+	uint32_t space = payload_space(ring);
+	unsigned int nwoken = 0, i;
+
+	if (!space)
+		return;
+	while ((w = *pp)) {
+		if (space >= w->len) {
+			*pp = w->next;
+			woken[nwoken++] = w->domid;
+			count_waiters(ring, -1);
+			free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+	for (i = 0; i < nwoken; i++)
+		signal_domain(fabric, woken[i]);
+}
+
+/* Wakes the waiters of every ring of the caller (notify). */
+static void wake_waiters(struct sim_fabric *fabric, struct sim_domain *domain)
+{
 	struct sim_ring *ring;
 
-	for (ring = domain->rings; ring; ring = ring->next) {
-		struct sim_waiter **pp = &ring->waiters, *w;
-		uint32_t space = payload_space(ring);
-		unsigned int nwoken = 0, i;
-
-		if (!space)
-			continue;
-		while ((w = *pp)) {
-			if (space >= w->len) {
-				*pp = w->next;
-				woken[nwoken++] = w->domid;
-				ring->nwaiters--;
-				free(w);
-			} else {
-				pp = &w->next;
-			}
-		}
-		for (i = 0; i < nwoken; i++)
-			signal_domain(fabric, woken[i]);
-	}
+	for (ring = domain->rings; ring; ring = ring->next)
+		wake_ring_waiters(fabric, ring);
 }
 
 /* One ring_data entry (argo.c:1313-1412). Only flags and max_message_size
@@ -722,6 +789,8 @@ static int fill_ring_data(struct sim_fabric *fabric, struct sim_domain *caller,
 			flags |= XEN_ARGO_RING_EBUSY;
 		else if (ret < 0)
 			return ret;
+		else
+			recheck_after_queueing(fabric, ring, caller->domid);
 	}
 	if (space == max)
 		flags |= XEN_ARGO_RING_EMPTY;

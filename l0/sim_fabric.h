@@ -134,11 +134,24 @@ int64_t sim_sendv_tagged(struct sim_fabric *fabric, struct sim_domain *domain,
 /* The tag of the domain's last successful tagged send; 0 when none. */
 uint64_t sim_domain_last_tag(const struct sim_domain *domain);
 
+/*
+ * Publishing the domain's waiter count (argo-simd's shared page, struct
+ * argo_sim_shared.ring_waiters): from now on the model keeps *where equal
+ * to the number of space waiters queued on the domain's rings (written with
+ * sequentially consistent stores), and, since a process that reads 0 there
+ * skips its notify, it looks at a ring's rx_ptr once more after queueing a
+ * waiter on it, and wakes the waiters whose space is there now, as that
+ * skipped notify would have. NULL stops publishing. Unit tests and a model
+ * without the daemon publish nothing and behave exactly as before.
+ */
+void sim_domain_publish_waiters(struct sim_domain *domain, uint32_t *where);
+
 /* Counters for argo-simd's status line and for tests. */
 struct sim_fabric_stats {
 	uint64_t domains, rings; /* detached domains and their rings included */
 	uint64_t sends_ok, sends_failed, bytes_sent;
 	uint64_t notifies, signals;
+	uint64_t rechecks_woken; /* waiters woken by the check after publishing */
 	uint64_t detached;         /* domains detached now */
 	uint64_t signals_deferred; /* raised on a detached domain: left pending */
 	/* Messages (and their payload bytes) still unread in rings that went:

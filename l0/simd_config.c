@@ -29,6 +29,8 @@ static void usage(FILE *out)
 	        "  -d, --daemon              detach once ready (the parent exits 0 when serving)\n"
 	        "      --pidfile FILE        write the daemon's pid here\n"
 	        "  -v, --verbose             log every connection and refused request\n"
+	        "      --engine E            auto (default), io_uring or epoll: the event loop\n"
+	        "                            (also ARGO_SIMD_ENGINE in the environment)\n"
 	        "  -h, --help\n");
 }
 
@@ -215,7 +217,20 @@ static int parse_file(struct simd_config *config, const char *path)
 	return 0;
 }
 
-enum { OPT_PIDFILE = 256, OPT_SOCKET_MODE, OPT_DOMAIN_MODE, OPT_GROUP };
+enum { OPT_PIDFILE = 256, OPT_SOCKET_MODE, OPT_DOMAIN_MODE, OPT_GROUP, OPT_ENGINE };
+
+static int parse_engine(const char *s, enum simd_engine_choice *out)
+{
+	if (!strcmp(s, "auto"))
+		*out = SIMD_ENGINE_AUTO;
+	else if (!strcmp(s, "io_uring"))
+		*out = SIMD_ENGINE_URING;
+	else if (!strcmp(s, "epoll"))
+		*out = SIMD_ENGINE_EPOLL;
+	else
+		return -EINVAL;
+	return 0;
+}
 
 int simd_config_parse(struct simd_config *config, int argc, char **argv)
 {
@@ -233,6 +248,7 @@ int simd_config_parse(struct simd_config *config, int argc, char **argv)
 	    {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
 	    {"domain-mode", required_argument, NULL, OPT_DOMAIN_MODE},
 	    {"group", required_argument, NULL, OPT_GROUP},
+	    {"engine", required_argument, NULL, OPT_ENGINE},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -248,6 +264,11 @@ int simd_config_parse(struct simd_config *config, int argc, char **argv)
 	config->domain_mode = 0600;
 	config->group = -1;
 	sim_policy_init(&config->policy, true);
+	if (getenv("ARGO_SIMD_ENGINE") &&
+	    parse_engine(getenv("ARGO_SIMD_ENGINE"), &config->engine) < 0) {
+		fprintf(stderr, "argo-simd: ARGO_SIMD_ENGINE: auto, io_uring or epoll\n");
+		return -1;
+	}
 
 	/* First pass: the file, so that the command line can override it. */
 	opterr = 0;
@@ -323,6 +344,10 @@ int simd_config_parse(struct simd_config *config, int argc, char **argv)
 			break;
 		case 'v':
 			config->verbose++;
+			break;
+		case OPT_ENGINE:
+			if (parse_engine(optarg, &config->engine) < 0)
+				why = "--engine takes auto, io_uring or epoll";
 			break;
 		case 'h':
 			usage(stdout);

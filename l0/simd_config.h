@@ -20,6 +20,13 @@ struct simd_static_domain {
 	char socket[SIMD_PATH_MAX];
 };
 
+/* The event loop (simd.h): io_uring where it works, or epoll. */
+enum simd_engine_choice {
+	SIMD_ENGINE_AUTO,
+	SIMD_ENGINE_URING,
+	SIMD_ENGINE_EPOLL,
+};
+
 struct simd_config {
 	char socket[SIMD_PATH_MAX]; /* allocating socket; may be empty */
 	argo_domid_t first_domid;   /* lowest domid handed out dynamically */
@@ -36,6 +43,7 @@ struct simd_config {
 	char pidfile[256];
 	bool daemonize;
 	int verbose;
+	enum simd_engine_choice engine;
 };
 
 /* Fills *config from argv (and the file named by --config). On error prints

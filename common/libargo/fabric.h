@@ -58,6 +58,13 @@ struct argo_backend_ops {
 	/* Registers the handle's ring again on its own memory, with
 	 * XEN_ARGO_REGISTER_FLAG_FAIL_EXIST (argo_ring_reregister()). */
 	int (*reregister_ring)(struct argo_fabric *fabric, struct argo_ring_handle *handle);
+
+	/* argo_event_clear(), optional: NULL reads event_fd. Called without
+	 * the lock. */
+	int (*event_clear)(struct argo_fabric *fabric);
+	/* argo_fabric_check(), optional: NULL where the fabric cannot go away
+	 * (0). */
+	int (*check)(struct argo_fabric *fabric);
 };
 
 struct argo_fabric {
@@ -66,6 +73,7 @@ struct argo_fabric {
 	argo_domid_t domid;
 	int event_fd;
 	struct argo_ring_handle *rings;
+	int wait_fd; /* argo_event_wait()'s epoll fd, or -1; made under lock */
 };
 
 extern const struct argo_backend_ops argo_backend_sim;

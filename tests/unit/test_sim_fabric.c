@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <pthread.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -2497,6 +2499,167 @@ static void test_policy_match(void)
 /* ---------------------------------------------------------------------------
  */
 
+/* ---------------------------------------------------------------------------
+ * Publishing the waiter count (sim_domain_publish_waiters): the owner's
+ * process skips its notify when it reads 0 after moving rx_ptr.
+ */
+
+static void test_publish_counts_waiters(void)
+{
+	struct dom *a, *b, *c;
+	struct tring t;
+	uint32_t pub = SENTINEL;
+
+	fx_init(0, NULL);
+	a = mkdom(1);
+	b = mkdom(2);
+	c = mkdom(3);
+	tring_open(&t, 160); /* one 64-byte message fills it */
+	CU_ASSERT_EQUAL(reg(a, 7, ANY, &t), -EPERM);
+	CU_ASSERT_EQUAL(reg(a, 7, 2, &t), 0);
+	sim_domain_publish_waiters(a->d, &pub);
+	CU_ASSERT_EQUAL(pub, 0);
+	CU_ASSERT_EQUAL(snd(b, 1, 7, 64, 1), 64);
+	CU_ASSERT_EQUAL(snd(b, 1, 7, 64, 2), -EAGAIN);
+	CU_ASSERT_EQUAL(pub, 1);
+	CU_ASSERT_EQUAL(snd(b, 1, 7, 80, 3), -EAGAIN); /* widened, not a second waiter */
+	CU_ASSERT_EQUAL(pub, 1);
+	/* Nothing moved since the check: the recheck woke nobody. */
+	CU_ASSERT_EQUAL(b->signals, 0);
+	CU_ASSERT_EQUAL(stats().rechecks_woken, 0);
+	/* A notify with ring data that does not fit queues c as well. */
+	{
+		struct {
+			struct xen_argo_ring_data rd;
+			struct xen_argo_ring_data_ent ent;
+		} q = {.rd = {.nent = 1},
+		       .ent = {.ring = {.aport = 7, .domain_id = 1}, .space_required = 64}};
+
+		CU_ASSERT_EQUAL(sim_notify(F, c->d, &q.rd, sizeof(q)), 0);
+		CU_ASSERT_EQUAL(pub, 1); /* c's ring lookup finds no ring of a's for c */
+	}
+	/* The owner consumes and notifies: b is woken, the count drops. */
+	CU_ASSERT(rcv_check(&t, 64, 1, 2));
+	CU_ASSERT_EQUAL(sim_notify(F, a->d, NULL, 0), 0);
+	CU_ASSERT_EQUAL(b->signals, 1);
+	CU_ASSERT_EQUAL(pub, 0);
+	/* Unpublished: the count is no longer written. */
+	sim_domain_publish_waiters(a->d, NULL);
+	CU_ASSERT_EQUAL(snd(b, 1, 7, 64, 4), 64);
+	CU_ASSERT_EQUAL(snd(b, 1, 7, 64, 5), -EAGAIN);
+	CU_ASSERT_EQUAL(pub, 0);
+	sim_domain_publish_waiters(a->d, &pub); /* a new process: told at once */
+	CU_ASSERT_EQUAL(pub, 1);
+	sim_domain_destroy(F, a->d); /* the ring and its waiter go */
+	D[1].d = NULL;
+	fx_fini();
+	tring_close(&t);
+}
+
+struct race_owner {
+	struct tring *t;
+	uint32_t *pub;
+	int stop;
+	int notify_wanted; /* it saw a waiter after consuming: it would notify */
+	unsigned long skipped;
+};
+
+/* The owner's process: consumes whatever arrives at once, then notifies
+ * only if a waiter is published (asks the main thread, which runs the
+ * model, to do it), as libargo's sim backend does. */
+static void *race_owner_main(void *arg)
+{
+	struct race_owner *o = arg;
+	struct xen_argo_ring *mem = o->t->mem;
+
+	while (!__atomic_load_n(&o->stop, __ATOMIC_ACQUIRE)) {
+		uint32_t tx = __atomic_load_n(&mem->tx_ptr, __ATOMIC_ACQUIRE);
+
+		if (tx == __atomic_load_n(&mem->rx_ptr, __ATOMIC_RELAXED))
+			continue;
+		__atomic_store_n(&mem->rx_ptr, tx, __ATOMIC_RELEASE);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (__atomic_load_n(o->pub, __ATOMIC_RELAXED))
+			__atomic_store_n(&o->notify_wanted, 1, __ATOMIC_RELEASE);
+		else
+			o->skipped++;
+	}
+	return NULL;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The race the recheck closes: the owner moves rx_ptr after the sender's
+ * space check and reads the count before the waiter is published, so it
+ * skips its notify. A second thread consumes every message at once while
+ * this one sends two in a row: the second often finds the ring full at
+ * that very moment. Every waiter must be woken (by the recheck or by the
+ * owner's notify); one that is not within a second is a lost wake-up.
+ */
+static void test_publish_race_loses_no_waiter(void)
+{
+	struct race_owner o = {0};
+	struct dom *a, *b;
+	struct tring t;
+	uint32_t pub = 0;
+	unsigned long i, waits = 0, lost = 0;
+	pthread_t th;
+	uint64_t end;
+
+	fx_init(0, NULL);
+	a = mkdom(1);
+	b = mkdom(2);
+	tring_open(&t, 160);
+	CU_ASSERT_EQUAL_FATAL(reg(a, 7, 2, &t), 0);
+	sim_domain_publish_waiters(a->d, &pub);
+	o.t = &t;
+	o.pub = &pub;
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, race_owner_main, &o) == 0);
+	end = now_ns() + 3000000000ull;
+	for (i = 0; i < 2000 && now_ns() < end; i++) {
+		unsigned int before = b->signals;
+		uint64_t deadline;
+		int64_t r;
+
+		/* Wait for an empty ring (the owner consumes at once). */
+		while (__atomic_load_n(&t.mem->rx_ptr, __ATOMIC_ACQUIRE) !=
+		       __atomic_load_n(&t.mem->tx_ptr, __ATOMIC_ACQUIRE))
+			;
+		CU_ASSERT_EQUAL(snd(b, 1, 7, 64, 1), 64);
+		r = snd(b, 1, 7, 64, 2);
+		if (r == 64)
+			continue;
+		CU_ASSERT_EQUAL(r, -EAGAIN);
+		waits++;
+		deadline = now_ns() + 1000000000ull;
+		while (b->signals == before && now_ns() < deadline) {
+			if (__atomic_exchange_n(&o.notify_wanted, 0, __ATOMIC_ACQ_REL))
+				CU_ASSERT_EQUAL(sim_notify(F, a->d, NULL, 0), 0);
+		}
+		if (b->signals == before) {
+			lost++;
+			break;
+		}
+	}
+	__atomic_store_n(&o.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	if (lost || !stats().rechecks_woken)
+		printf("\n    %lu sends waited, %lu lost, %llu woken by the recheck, %lu notifies "
+		       "skipped ",
+		       waits, lost, (unsigned long long)stats().rechecks_woken, o.skipped);
+	CU_ASSERT_EQUAL(lost, 0);
+	sim_domain_publish_waiters(a->d, NULL);
+	fx_fini();
+	tring_close(&t);
+}
+
 int main(void)
 {
 	static const struct test_def domains[] = {
@@ -2537,6 +2700,8 @@ int main(void)
 	    T(test_notify_wakes_fitting_waiters),
 	    T(test_notify_zero_len_waiter),
 	    T(test_notify_wakes_before_arg_checks),
+	    T(test_publish_counts_waiters),
+	    T(test_publish_race_loses_no_waiter),
 	};
 	static const struct test_def teardowns[] = {
 	    T(test_teardown),

@@ -64,6 +64,17 @@ int argo_event_fd(const struct argo_fabric *fabric);
  * not lost. */
 int argo_event_clear(struct argo_fabric *fabric);
 
+/* Waits until the fabric raises our event, at most timeout_ms (-1: no
+ * limit), and takes it in the same system call: 1 on an event, 0 on
+ * time-out, -errno. An event raised since the previous argo_event_wait()
+ * returned (or pending before the first) returns at once, so the loop
+ * "drain the rings; argo_event_wait()" loses none and needs no
+ * argo_event_clear(). It watches the event fd edge-triggered and never
+ * reads it: a program that also polls argo_event_fd() must clear it as
+ * usual. Safe from several threads; the first call makes an epoll fd,
+ * closed by argo_close(). */
+int argo_event_wait(struct argo_fabric *fabric, int timeout_ms);
+
 /* register_ring. The library allocates and maps the ring's pages (zeroed)
  * and passes them to the fabric; reg is passed as given (pads included),
  * flags likewise. On success *ringp is a new handle. Registering the same
@@ -95,6 +106,14 @@ ssize_t argo_sendv(struct argo_fabric *fabric, const xen_argo_send_addr_t *addr,
  * NULL, fills in flags and max_message_size of each entry (and queues a
  * waiter for space_required where it does not fit). */
 int argo_notify(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_data);
+
+/* Whether the fabric is still there, without waiting: 0, or -ENOTCONN once
+ * it went away (sim: argo-simd closed our connection or died). A call the
+ * library answers itself never finds out (argo_notify(fabric, NULL) while
+ * no sender waits, an argo_event_clear() with nothing raised, argo_recv),
+ * so a program that can sit idle calls this when its wait times out. No
+ * system call to the fabric; on xen always 0 (the hypervisor stays). */
+int argo_fabric_check(struct argo_fabric *fabric);
 
 /*
  * Durable rings and tagged sends: a libargo extension for relays.

@@ -1,0 +1,3 @@
+build-b/obj/common/link/transport.o: common/link/transport.c \
+ common/link/transport.h
+common/link/transport.h:

@@ -1,0 +1,35 @@
+build-b/obj/relay/control.o: relay/control.c relay/control.h \
+ common/include/argo/argo.h common/include/argo/abi.h \
+ common/include/argo/ring.h relay/config.h common/link/auth.h \
+ common/link/wire.h common/link/transport.h common/link/wire.h \
+ relay/dedup.h common/link/msg.h common/util/strbuf.h \
+ common/util/evloop.h relay/fabric_in.h relay/ports.h relay/router.h \
+ relay/routes.h relay/fabric_out.h relay/link.h common/link/frames.h \
+ common/link/session.h common/link/auth.h common/link/session.h \
+ common/link/stream.h common/link/msg.h relay/log.h
+relay/control.h:
+common/include/argo/argo.h:
+common/include/argo/abi.h:
+common/include/argo/ring.h:
+relay/config.h:
+common/link/auth.h:
+common/link/wire.h:
+common/link/transport.h:
+common/link/wire.h:
+relay/dedup.h:
+common/link/msg.h:
+common/util/strbuf.h:
+common/util/evloop.h:
+relay/fabric_in.h:
+relay/ports.h:
+relay/router.h:
+relay/routes.h:
+relay/fabric_out.h:
+relay/link.h:
+common/link/frames.h:
+common/link/session.h:
+common/link/auth.h:
+common/link/session.h:
+common/link/stream.h:
+common/link/msg.h:
+relay/log.h:

@@ -1,0 +1,2 @@
+build-b/obj/relay/log.o: relay/log.c relay/log.h
+relay/log.h:

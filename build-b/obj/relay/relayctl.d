@@ -1,0 +1,1 @@
+build-b/obj/relay/relayctl.o: relay/relayctl.c

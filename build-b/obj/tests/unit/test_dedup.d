@@ -1,0 +1,19 @@
+build-b/obj/tests/unit/test_dedup.o: tests/unit/test_dedup.c \
+ relay/config.h common/link/auth.h common/link/wire.h \
+ common/include/argo/abi.h common/link/transport.h common/link/wire.h \
+ relay/dedup.h common/include/argo/argo.h common/include/argo/ring.h \
+ common/link/msg.h common/util/strbuf.h relay/log.h \
+ tests/unit/../cunit_main.h
+relay/config.h:
+common/link/auth.h:
+common/link/wire.h:
+common/include/argo/abi.h:
+common/link/transport.h:
+common/link/wire.h:
+relay/dedup.h:
+common/include/argo/argo.h:
+common/include/argo/ring.h:
+common/link/msg.h:
+common/util/strbuf.h:
+relay/log.h:
+tests/unit/../cunit_main.h:

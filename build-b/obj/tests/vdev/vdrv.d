@@ -1,0 +1,10 @@
+build-b/obj/tests/vdev/vdrv.o: tests/vdev/vdrv.c tests/vdev/vdrv.h \
+ common/include/argo/argo.h common/include/argo/abi.h \
+ common/include/argo/ring.h vdev/vmsg.h \
+ l1/include/uapi/linux/virtio_argo.h
+tests/vdev/vdrv.h:
+common/include/argo/argo.h:
+common/include/argo/abi.h:
+common/include/argo/ring.h:
+vdev/vmsg.h:
+l1/include/uapi/linux/virtio_argo.h:

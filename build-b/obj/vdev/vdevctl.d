@@ -1,0 +1,1 @@
+build-b/obj/vdev/vdevctl.o: vdev/vdevctl.c
