@@ -261,8 +261,13 @@ static void drop_client(struct client *client, bool listed)
 		close(client->shared_fd);
 	if (client->event_fd >= 0)
 		close(client->event_fd);
-	if (client->fd >= 0)
+	if (client->fd >= 0) {
+		/* The client sees the end now: an io_uring operation still in
+		 * flight (cancelled asynchronously, even after our exit) holds
+		 * the socket open past close(). */
+		shutdown(client->fd, SHUT_RDWR);
 		close(client->fd);
+	}
 	client->staging = NULL;
 	client->shared = NULL;
 	client->staging_fd = client->shared_fd = client->event_fd = client->fd = -1;

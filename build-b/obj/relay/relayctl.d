@@ -1,1 +1,0 @@
-build-b/obj/relay/relayctl.o: relay/relayctl.c

@@ -1,1 +1,0 @@
-build-b/obj/vdev/vdevctl.o: vdev/vdevctl.c
