@@ -7,10 +7,15 @@
 #   images  Xen/dom0 images and the QEMU boot harness: QEMU, busybox,
 #           Xen's build tools, and the headers of the kernel that
 #           linux-image-amd64 points at (for the Argo module)
+#   packaging  make install, man pages, systemd units, Debian packages and
+#           their chroot test, DKMS: debhelper, dh-dkms, lintian,
+#           debootstrap, man-db, groff, systemd (systemd-analyze verify
+#           only: nothing here runs systemd), and the same kernel headers
 set -eu
 
 pkgs_base="build-essential pkg-config libcunit1-dev libinih-dev libssl-dev cppcheck clang iproute2 socat"
 pkgs_relay="libssl-dev"
+pkgs_packaging="debhelper dh-dkms dkms lintian debootstrap fakeroot man-db groff-base systemd pkg-config"
 pkgs_images="qemu-system-x86 busybox-static flex bison cpio kmod xz-utils dpkg-dev patch python3 bc"
 
 # The kernel version Debian's linux-image-amd64 currently points at, e.g.
@@ -58,7 +63,7 @@ for g in $groups; do
 	case "$g" in
 	base) want="$want $pkgs_base" ;;
 	relay) want="$want $pkgs_relay" ;;
-	images)
+	images | packaging)
 		kver=$(debian_kver)
 		if [ -z "$kver" ]; then
 			apt_update
@@ -68,10 +73,14 @@ for g in $groups; do
 			echo "install-deps: apt-cache does not know linux-image-amd64" >&2
 			exit 1
 		fi
+		if [ "$g" = packaging ]; then
+			want="$want $pkgs_packaging linux-headers-$kver"
+			continue
+		fi
 		ensure_deb_src
 		want="$want $pkgs_images linux-headers-$kver"
 		;;
-	*) echo "install-deps: unknown group '$g' (base, relay, images)" >&2; exit 2 ;;
+	*) echo "install-deps: unknown group '$g' (base, relay, images, packaging)" >&2; exit 2 ;;
 	esac
 done
 

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "simd_config.h"
 
+#include "argo/version.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <ini.h>
@@ -24,8 +26,13 @@ static void usage(FILE *out)
 	        "  -u, --user NAME           drop privileges to NAME once the sockets are bound\n"
 	        "  -d, --daemon              detach once ready (the parent exits 0 when serving)\n"
 	        "      --pidfile FILE        write the daemon's pid here\n"
-	        "  -v, --verbose             log every connection and refused request\n"
-	        "  -h, --help\n");
+	        "  -v, --verbose             log every connection (twice: and every refused\n"
+	        "                            request)\n"
+	        "  -h, --help                print this help and exit\n"
+	        "  -V, --version             print the version and exit\n"
+	        "SIGUSR1 prints statistics; SIGTERM or SIGINT stops the daemon.\n"
+	        "Exit status: 0 after SIGTERM/SIGINT, 1 when start-up fails, 2 for a\n"
+	        "command-line or configuration error.\n");
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -186,9 +193,10 @@ int simd_config_parse(struct simd_config *config, int argc, char **argv)
 	    {"pidfile", required_argument, NULL, OPT_PIDFILE},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *optstring = "s:D:f:mp:P:c:u:dvh";
+	const char *optstring = "s:D:f:mp:P:c:u:dvhV";
 	const char *why;
 	unsigned long n;
 	int c;
@@ -262,6 +270,9 @@ int simd_config_parse(struct simd_config *config, int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 1;
+		case 'V':
+			printf("argo-simd (%s) %s\n", ARGO_PACKAGE, ARGO_VERSION);
 			return 1;
 		default:
 			usage(stderr);
