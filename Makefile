@@ -271,7 +271,9 @@ INSTALL ?= install
 INSTALL_SBIN := $(BIN)/argo-simd $(BIN)/argo-relayd
 INSTALL_BIN := $(BIN)/argo-relayctl $(BIN)/argo-echo $(BIN)/argo-ping $(BIN)/argo-stream \
 	$(BIN)/argo-conformance $(BIN)/argo-conformance-peer
-MAN_PAGES := $(wildcard docs/man/*.[1-8])
+# Man pages: docs/man/, with the version and the paths filled in.
+MAN_SRC := $(wildcard docs/man/*.[1-8])
+MAN_PAGES := $(patsubst docs/man/%,$(BUILD)/man/%,$(MAN_SRC))
 EXAMPLE_CONFIGS := $(wildcard dist/examples/*.conf)
 # Files whose paths depend on the directories above: made from dist/*.in.
 DIST_GENERATED := $(BUILD)/dist/argo-simd.service $(BUILD)/dist/argo-relayd@.service
@@ -285,7 +287,7 @@ SUBST_PATHS = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 
 .PHONY: install install-dkms uninstall FORCE-PATHS
 ifneq ($(SAN),1)
-all: $(LIBARGO_SO) $(LIBARGO_PC) $(DIST_GENERATED)
+all: $(LIBARGO_SO) $(LIBARGO_PC) $(DIST_GENERATED) $(MAN_PAGES)
 endif
 
 $(PIC_OBJ)/%.o: %.c
@@ -308,8 +310,12 @@ $(LIBARGO_PC): dist/libargo.pc.in $(BUILD)/dist/paths
 	$(SUBST_PATHS) $< >$@
 $(BUILD)/dist/%.service: dist/systemd/%.service.in $(BUILD)/dist/paths
 	$(SUBST_PATHS) $< >$@
+$(BUILD)/man/%: docs/man/% $(BUILD)/dist/paths
+	@mkdir -p $(dir $@)
+	$(SUBST_PATHS) $< >$@
 
-install: $(INSTALL_SBIN) $(INSTALL_BIN) $(LIBARGO) $(LIBARGO_SO) $(LIBARGO_PC) $(DIST_GENERATED)
+install: $(INSTALL_SBIN) $(INSTALL_BIN) $(LIBARGO) $(LIBARGO_SO) $(LIBARGO_PC) $(DIST_GENERATED) \
+		$(MAN_PAGES)
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
 		$(DESTDIR)$(INCLUDEDIR)/argo $(DESTDIR)$(SYSCONFDIR)/argo \
 		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(TMPFILESDIR) \
@@ -357,7 +363,7 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/$(LIBARGO_SONAME) $(DESTDIR)$(LIBDIR)/$(notdir $(LIBARGO_SO)) \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/libargo.pc \
 		$(addprefix $(DESTDIR)$(INCLUDEDIR)/argo/,$(notdir $(LIBARGO_HEADERS))) \
-		$(foreach p,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p))) \
+		$(foreach p,$(MAN_SRC),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p))) \
 		$(DESTDIR)$(SYSTEMDUNITDIR)/argo-simd.service \
 		$(DESTDIR)$(SYSTEMDUNITDIR)/argo-relayd@.service \
 		$(DESTDIR)$(TMPFILESDIR)/argo.conf $(DESTDIR)$(SYSUSERSDIR)/argo.conf \
