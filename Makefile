@@ -285,7 +285,10 @@ SUBST_PATHS = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	-e 's|@VERSION@|$(ARGO_VERSION)|g'
 
-.PHONY: install install-dkms uninstall FORCE-PATHS
+.PHONY: install install-dkms uninstall dist-files FORCE-PATHS
+# Everything install needs and nothing more (no tests: debian/rules builds this).
+dist-files: $(INSTALL_SBIN) $(INSTALL_BIN) $(LIBARGO) $(LIBARGO_SO) $(LIBARGO_PC) \
+	$(DIST_GENERATED) $(MAN_PAGES)
 ifneq ($(SAN),1)
 all: $(LIBARGO_SO) $(LIBARGO_PC) $(DIST_GENERATED) $(MAN_PAGES)
 endif
@@ -314,8 +317,7 @@ $(BUILD)/man/%: docs/man/% $(BUILD)/dist/paths
 	@mkdir -p $(dir $@)
 	$(SUBST_PATHS) $< >$@
 
-install: $(INSTALL_SBIN) $(INSTALL_BIN) $(LIBARGO) $(LIBARGO_SO) $(LIBARGO_PC) $(DIST_GENERATED) \
-		$(MAN_PAGES)
+install: dist-files
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
 		$(DESTDIR)$(INCLUDEDIR)/argo $(DESTDIR)$(SYSCONFDIR)/argo \
 		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(TMPFILESDIR) \
