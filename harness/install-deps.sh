@@ -9,13 +9,15 @@
 #           linux-image-amd64 points at (for the Argo module)
 #   packaging  make install, man pages, systemd units, Debian packages and
 #           their chroot test, DKMS: debhelper, dh-dkms, lintian,
-#           debootstrap, man-db, groff, systemd (systemd-analyze verify
-#           only: nothing here runs systemd), and the same kernel headers
+#           debootstrap, man-db, groff, systemd (for systemd-analyze:
+#           it is not started on this machine), systemd-container (boots
+#           the packages' test chroot in a container of its own), and the
+#           same kernel headers
 set -eu
 
 pkgs_base="build-essential pkg-config libcunit1-dev libinih-dev libssl-dev cppcheck clang iproute2 socat"
 pkgs_relay="libssl-dev"
-pkgs_packaging="debhelper dh-dkms dkms lintian debootstrap fakeroot man-db groff-base systemd pkg-config"
+pkgs_packaging="debhelper dh-dkms dkms lintian debootstrap fakeroot man-db groff-base systemd systemd-container pkg-config"
 pkgs_images="qemu-system-x86 busybox-static flex bison cpio kmod xz-utils dpkg-dev patch python3 bc"
 
 # The kernel version Debian's linux-image-amd64 currently points at, e.g.

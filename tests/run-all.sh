@@ -1,7 +1,9 @@
 #!/bin/bash
 # Runs every test suite of `make check`, for the plain build and the
-# ASan/UBSan build, then cppcheck, then the xen-conformance and relay-vsock
-# scenarios (real Xen in QEMU; ARGO_CHECK_XEN=0 leaves them out). Each suite prints its own
+# ASan/UBSan build, then the operability suites (tests/ops/; the Debian
+# packages among them: ARGO_CHECK_PACKAGES=0 leaves those out), cppcheck,
+# then the xen-conformance and relay-vsock scenarios (real Xen in QEMU;
+# ARGO_CHECK_XEN=0 leaves them out). Each suite prints its own
 # "N passed, N failed" line; this script adds them up and ends with one such
 # line for everything. Logs: $BUILD/test-logs/.
 #
@@ -147,7 +149,21 @@ for variant in plain san; do
 		"$(dirname "$0")/integration/test-relay.sh" "$bin"
 	run_suite "$variant:relay-argo-link" env RELAY_TEST_COUNT=20000 \
 		"$(dirname "$0")/integration/test-relay-argo.sh" "$bin"
+	run_suite "$variant:ops-cli" "$(dirname "$0")/ops/cli.sh" "$bin"
 done
+
+# Operability (issue 13, docs/install.md): man pages, the tree's licences
+# and version, make install, the quick start run as written, and the Debian
+# packages (built, lintian, DKMS, installed into a debootstrap chroot that
+# is booted with systemd). ARGO_CHECK_PACKAGES=0 leaves the packages out.
+"$(dirname "$0")/../harness/install-deps.sh" packaging
+run_suite ops-man "$(dirname "$0")/ops/man.sh" "$BUILD"
+run_suite ops-tree "$(dirname "$0")/ops/tree.sh"
+run_suite ops-install "$(dirname "$0")/ops/install.sh" "$BUILD"
+run_suite ops-quickstart "$(dirname "$0")/ops/quickstart.sh" "$BUILD/bin"
+if [ "${ARGO_CHECK_PACKAGES:-1}" != 0 ]; then
+	run_suite ops-packages "$(dirname "$0")/ops/packages.sh" "$BUILD"
+fi
 
 # The link decoder under libFuzzer for a minute (clang; ASan/UBSan built in).
 fuzz_suite() {
