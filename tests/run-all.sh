@@ -1,9 +1,7 @@
 #!/bin/bash
 # Runs every test suite of `make check`, for the plain build and the
-# ASan/UBSan build, then the operability suites (tests/ops/; the Debian
-# packages among them: ARGO_CHECK_PACKAGES=0 leaves those out), cppcheck,
-# then the xen-conformance and relay-vsock scenarios (real Xen in QEMU;
-# ARGO_CHECK_XEN=0 leaves them out). Each suite prints its own
+# ASan/UBSan build, then cppcheck, then the xen-conformance and relay-vsock
+# scenarios (real Xen in QEMU; ARGO_CHECK_XEN=0 leaves them out). Each suite prints its own
 # "N passed, N failed" line; this script adds them up and ends with one such
 # line for everything. Logs: $BUILD/test-logs/.
 #
