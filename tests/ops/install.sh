@@ -63,6 +63,14 @@ for fn in $(cat "$TMP/exported"); do
 done
 result "every exported function is declared in the installed headers" \
 	"$([ -z "$undeclared" ] && echo 0 || echo 1)" "undeclared:$undeclared"
+# ... and the reverse: a function the headers declare (not inline) that the
+# map leaves out would be missing from libargo.so.
+grep -hoE '^[a-z_0-9 ]*[a-z_0-9 *]\*?argo_[a-z_0-9]+\(' "$D"/usr/local/include/argo/*.h | grep -v 'static' |
+	grep -oE 'argo_[a-z_0-9]+\($' | tr -d '(' | sort -u >"$TMP/declared"
+missing=$(comm -23 "$TMP/declared" "$TMP/map" | tr '\n' ' ')
+result "every function the headers declare is in common/libargo.map" \
+	"$([ -z "$missing" ] && echo 0 || echo 1)" \
+	"add to common/libargo.map, debian/libargo0.symbols and libargo(3): $missing"
 sed -n 's/^ \(argo_[a-z_]*\)@LIBARGO_0 .*/\1/p' "$ROOT/debian/libargo0.symbols" | sort >"$TMP/symbols"
 diff -q "$TMP/map" "$TMP/symbols" >/dev/null
 result "debian/libargo0.symbols lists the same functions" $? "update debian/libargo0.symbols"
