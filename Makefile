@@ -178,7 +178,7 @@ fuzz: $(BUILD)/fuzz/fuzz-wire
 		-artifact_prefix=$(BUILD)/fuzz/artifacts/ $(BUILD)/fuzz/corpus-wire
 
 deps:
-	@harness/install-deps.sh base
+	@harness/install-deps.sh base virtio
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -232,6 +232,76 @@ e2e: images
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) harness/bench.sh
+
+# ---- virtio-argo (docs/virtio-argo.md): the message decoder, the device
+# side argo-vdevd (vdev/), its tests and fuzzer. Self-contained block. ----
+CFLAGS += -Ivdev
+VMSG_SRC := vdev/vmsg.c
+FUZZ_VMSG_SECONDS ?= 30
+
+all: $(BIN)/test-vmsg $(BIN)/test-vdev-config
+
+$(BIN)/test-vmsg: $(call obj,tests/unit/test_vmsg.c $(VMSG_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -lcunit $(LDLIBS) -o $@
+
+$(BIN)/test-vdev-config: $(call obj,tests/unit/test_vdev_config.c vdev/config.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -linih -lcunit $(LDLIBS) -o $@
+
+$(BUILD)/fuzz/fuzz-vmsg: tests/fuzz/fuzz_vmsg.c $(VMSG_SRC) vdev/vmsg.h \
+		l1/include/uapi/linux/virtio_argo.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Ivdev -Il1/include/uapi tests/fuzz/fuzz_vmsg.c $(VMSG_SRC) -o $@
+
+# Runs before `make fuzz`'s own recipe (the link decoder), FUZZ_VMSG_SECONDS.
+.PHONY: fuzz-vmsg cppcheck-vdev
+fuzz: fuzz-vmsg
+fuzz-vmsg: $(BUILD)/fuzz/fuzz-vmsg
+	@rm -rf $(BUILD)/fuzz/corpus-vmsg $(BUILD)/fuzz/artifacts-vmsg
+	@mkdir -p $(BUILD)/fuzz/corpus-vmsg $(BUILD)/fuzz/artifacts-vmsg
+	@cp tests/fuzz/corpus/vmsg/* $(BUILD)/fuzz/corpus-vmsg/
+	$(BUILD)/fuzz/fuzz-vmsg -max_total_time=$(FUZZ_VMSG_SECONDS) -print_final_stats=1 \
+		-artifact_prefix=$(BUILD)/fuzz/artifacts-vmsg/ $(BUILD)/fuzz/corpus-vmsg
+
+cppcheck: cppcheck-vdev
+cppcheck-vdev:
+	@cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
+		--std=c11 --inline-suppr --suppress=missingIncludeSystem \
+		-Icommon/include -Icommon -Il1/include/uapi -Ivdev vdev tests/vdev
+
+VDEVD_SRC := vdev/vdevd.c vdev/bus.c vdev/device.c vdev/vring.c vdev/vhost_user.c \
+	vdev/config.c vdev/control.c $(VMSG_SRC)
+all: $(BIN)/argo-vdevd $(BIN)/argo-vdevctl
+
+$(BIN)/argo-vdevd: $(call obj,$(VDEVD_SRC)) $(LIBARGO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -linih $(LDLIBS) -o $@
+
+$(BIN)/argo-vdevctl: $(call obj,vdev/vdevctl.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# The device-side conformance suite (tests/vdev/): a user-space driver
+# against argo-vdevd, qemu-storage-daemon and virtiofsd on sim.
+VDRV_SRC := tests/vdev/vdrv.c $(VMSG_SRC)
+all: $(BIN)/vdev-conformance
+$(BIN)/vdev-conformance: $(call obj,tests/vdev/vdev-conformance.c $(VDRV_SRC)) $(LIBARGO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -lcunit $(LDLIBS) -o $@
+
+# virtio-argo against the same qemu-storage-daemon driven directly: figures,
+# not a test (docs/benchmarks.md, "virtio-argo").
+.PHONY: bench-vdev
+all: $(BIN)/vdev-bench
+$(BIN)/vdev-bench: $(call obj,tests/vdev/vdev-bench.c vdev/vhost_user.c vdev/vring.c \
+		$(VDRV_SRC)) $(LIBARGO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+bench-vdev: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p $(BUILD)/bench
+	$(BIN)/vdev-bench --bin $(BIN) --turns $${VDEV_BENCH_TURNS:-11} | tee $(BUILD)/bench/vdev.txt
 
 # ---- Installation: make install [PREFIX=/usr/local] [DESTDIR=] ----------
 # (docs/install.md.) Programs, libargo (static, and shared with a SONAME)

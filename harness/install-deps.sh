@@ -7,6 +7,9 @@
 #   images  Xen/dom0 images and the QEMU boot harness: QEMU, busybox,
 #           Xen's build tools, and the headers of the kernel that
 #           linux-image-amd64 points at (for the Argo module)
+#   virtio  the vhost-user back ends argo-vdevd drives in tests: Debian's
+#           qemu-system-common (qemu-storage-daemon, /usr/lib/qemu/virtiofsd)
+#           and qemu-utils (qemu-img, for qcow2 images)
 #   packaging  make install, man pages, systemd units, Debian packages and
 #           their chroot test, DKMS: debhelper, dh-dkms, lintian,
 #           debootstrap, man-db, groff, systemd (for systemd-analyze:
@@ -17,6 +20,7 @@ set -eu
 
 pkgs_base="build-essential pkg-config libcunit1-dev libinih-dev libssl-dev cppcheck clang iproute2 socat"
 pkgs_relay="libssl-dev"
+pkgs_virtio="qemu-system-common qemu-utils"
 pkgs_packaging="debhelper dh-dkms dkms lintian debootstrap fakeroot man-db groff-base systemd systemd-container pkg-config"
 pkgs_images="qemu-system-x86 busybox-static flex bison cpio kmod xz-utils dpkg-dev patch python3 bc"
 
@@ -65,6 +69,7 @@ for g in $groups; do
 	case "$g" in
 	base) want="$want $pkgs_base" ;;
 	relay) want="$want $pkgs_relay" ;;
+	virtio) want="$want $pkgs_virtio" ;;
 	images | packaging)
 		kver=$(debian_kver)
 		if [ -z "$kver" ]; then
@@ -82,7 +87,7 @@ for g in $groups; do
 		ensure_deb_src
 		want="$want $pkgs_images linux-headers-$kver"
 		;;
-	*) echo "install-deps: unknown group '$g' (base, relay, images, packaging)" >&2; exit 2 ;;
+	*) echo "install-deps: unknown group '$g' (base, relay, virtio, images, packaging)" >&2; exit 2 ;;
 	esac
 done
 

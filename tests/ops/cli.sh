@@ -15,13 +15,15 @@ TMP=$(mktemp -d /tmp/argo-cli.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
 VERSION=$(sed -n 's/^#define ARGO_VERSION *"\(.*\)"$/\1/p' "$ROOT/common/include/argo/version.h")
-PROGRAMS="argo-simd argo-relayd argo-relayctl argo-echo argo-ping argo-stream
+PROGRAMS="argo-simd argo-relayd argo-relayctl argo-echo argo-ping argo-stream argo-vdevd argo-vdevctl
 	argo-conformance argo-conformance-peer"
-# What issue 13 leaves to the relay's own sources (relay/*.c): skipped with
-# the reason until done; once a program does it, its entry must go.
-KNOWN_GAPS="argo-relayd:--version argo-relayctl:--help argo-relayctl:--version"
+# What issue 13 leaves to the relay's sources (relay/*.c), and to vdev/
+# (argo-vdevd prints its own version, not the project's): skipped with the
+# reason until done; once a program does it, its entry must go.
+KNOWN_GAPS="argo-relayd:--version argo-relayctl:--help argo-relayctl:--version
+	argo-vdevd:--version argo-vdevctl:--help argo-vdevctl:--version"
 
-gap() { [[ " $KNOWN_GAPS " == *" $1:$2 "* ]]; }
+gap() { [[ " $(echo $KNOWN_GAPS) " == *" $1:$2 "* ]]; }
 
 # check_flag PROG FLAG: exit 0, something on stdout, nothing on stderr;
 # --version must print "PROG (argo-relay) VERSION".
@@ -44,7 +46,7 @@ check_flag() {
 		if [ -z "$why" ]; then
 			result "$prog $flag" 1 "now works: remove '$prog:$flag' from KNOWN_GAPS in $0"
 		else
-			skipped "$prog $flag" "left to the relay's sources (issue 13): $why"
+			skipped "$prog $flag" "left to the program's own sources (issue 13): $why"
 		fi
 		return
 	fi
