@@ -9,18 +9,25 @@
 #   make fuzz       build the libFuzzer targets with clang and run them for
 #                   FUZZ_SECONDS (default 60) each; fails on any crash
 #
-# Variables: BUILD (output folder), SAN=1 (build with sanitizers).
+# Variables: BUILD (output folder), SAN=1 (build with sanitizers), DEBUG=1
+# (no optimisation). Both compile in the run-time invariant checks
+# (ARGO_DEBUG, common/util/debug.h); the plain build, which `make bench`
+# measures, has none.
 
 BUILD ?= build
 SAN ?= 0
+DEBUG ?= 0
 FUZZ_SECONDS ?= 60
 
 CC ?= cc
 CFLAGS ?= -O2 -g
-CFLAGS += -std=c11 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fno-strict-aliasing \
-	  -Icommon/include -Icommon -Il0 -Il1/include/uapi
+CFLAGS += -std=c11 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fno-strict-aliasing
 LDLIBS += -lpthread
+ifeq ($(DEBUG),1)
+CFLAGS += -O0 -DARGO_DEBUG
+endif
 ifeq ($(SAN),1)
+CFLAGS += -DARGO_DEBUG
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
 CFLAGS := $(filter-out -D_FORTIFY_SOURCE=2,$(CFLAGS))
@@ -28,147 +35,153 @@ endif
 
 BIN := $(BUILD)/bin
 OBJ := $(BUILD)/obj
+LIB := $(BUILD)/lib
 
-LIBARGO_SRC := common/ring.c common/libargo.c common/backend_sim.c common/backend_xen.c \
-	common/routed.c
-SIMFABRIC_SRC := l0/sim_fabric.c l0/sim_policy.c
-LIBRELAY_SRC := common/wire.c common/auth.c
-
-LIBARGO := $(BUILD)/lib/libargo.a
-LIBSIMFABRIC := $(BUILD)/lib/libsimfabric.a
-LIBRELAY := $(BUILD)/lib/librelay.a
-
-# argo-relayd's configuration reader and link transports (needs $(LIBRELAY)).
-RELAY_CORE_SRC := relay/config.c relay/transport.c $(wildcard relay/transport_*.c)
-LIBRELAYCORE := $(BUILD)/lib/librelaycore.a
-CFLAGS += -Irelay
-
-PROGRAMS := $(BIN)/argo-simd $(BIN)/argo-conformance $(BIN)/argo-ping $(BIN)/argo-echo
-PROGRAMS += $(BIN)/argo-relayd $(BIN)/argo-relayctl $(BIN)/argo-stream
-PROGRAMS += $(BIN)/argo-conformance-peer
-TESTS := $(BIN)/test-ring $(BIN)/test-routed $(BIN)/test-sim-fabric $(BIN)/test-simd-hostile
-TESTS += $(BIN)/test-wire $(BIN)/test-auth
-TESTS += $(BIN)/test-relay-config $(BIN)/test-transport $(BIN)/test-dedup
-# A man in the middle of relay links, for tests/integration/test-relay.sh.
-TESTS += $(BIN)/test-mitm
-
-obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
-
-.PHONY: all deps demo check test test-san cppcheck clean format fuzz
-all: $(PROGRAMS) $(TESTS)
+# ---- What each folder may include (docs/README.md, "Source layout") ----
+# A file is compiled with its own folder's include paths only, so the build
+# itself refuses a wrong-way #include (common/ never sees relay/ or l0/;
+# libargo never sees the link protocol). tests/include-graph.sh checks the
+# same rules and that relay/ has no cycle. A folder not listed here sees the
+# public headers only.
+INC_common/util := -Icommon/util
+INC_common/libargo := -Icommon/include -Icommon/util -Il1/include/uapi
+INC_common/link := -Icommon/include -Icommon/util
+INC_common/tools := -Icommon/include
+INC_l0 := -Icommon/include -Icommon/libargo
+INC_relay := -Icommon/include -Icommon/util -Icommon/link
+INC_l1/test := -Il1/include/uapi
+INC_tests/unit := -Icommon/include -Icommon/util -Icommon/libargo -Icommon/link -Il0 -Irelay
+INC_tests/integration := -Icommon/include -Icommon/util -Icommon/libargo -Icommon/link
+INC_tests/conformance := -Icommon/include -Icommon/libargo -Icommon/tools
+INC_tests/fuzz := -Icommon/include -Icommon/util -Icommon/link
+INC_DEFAULT := -Icommon/include
+inc_of = $(or $(INC_$(patsubst %/,%,$(dir $(1)))),$(INC_DEFAULT))
+INC_FOLDERS := common/util common/libargo common/link common/tools l0 relay l1/test tests/unit \
+	tests/integration tests/conformance tests/fuzz
+# Any rule compiling $< gets its folder's paths through CPPFLAGS.
+CPPFLAGS = $(call inc_of,$<)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(CPPFLAGS) -MMD -MP -c $< -o $@
 
+obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
+
+# ---- Libraries ----
+# Small helpers every part may use: byte order, parsing, clock, strbuf, the
+# event loop object.
+LIBUTIL := $(LIB)/libargo-util.a
+LIBUTIL_SRC := $(wildcard common/util/*.c)
+# libargo: the client API over every fabric, and the ring engine (argo-simd
+# takes the ring engine from here too).
+LIBARGO := $(LIB)/libargo.a
+LIBARGO_SRC := $(wildcard common/libargo/*.c)
+# The link protocol: frames, keys, sessions, the reliable stream, transports.
+LIBLINK := $(LIB)/libargo-link.a
+LIBLINK_SRC := $(wildcard common/link/*.c)
+# The sim fabric's model of Xen's Argo (argo-simd and its unit test).
+LIBSIMFABRIC := $(LIB)/libsimfabric.a
+LIBSIMFABRIC_SRC := l0/sim_fabric.c l0/sim_policy.c
+
+$(LIBUTIL): $(call obj,$(LIBUTIL_SRC))
 $(LIBARGO): $(call obj,$(LIBARGO_SRC))
+$(LIBLINK): $(call obj,$(LIBLINK_SRC))
+$(LIBSIMFABRIC): $(call obj,$(LIBSIMFABRIC_SRC))
+$(LIB)/%.a:
 	@mkdir -p $(dir $@)
+	rm -f $@
 	$(AR) rcs $@ $^
 
-$(LIBSIMFABRIC): $(call obj,$(SIMFABRIC_SRC) common/ring.c)
-	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+# ---- Programs ----
+# Each program NAME names its sources (NAME_SRC), the libraries it links
+# (NAME_LIBS, in link order) and the system libraries (NAME_LDLIBS); one
+# pattern rule links them all.
+PROGRAMS := $(addprefix $(BIN)/,argo-simd argo-conformance argo-conformance-peer argo-ping \
+	argo-echo argo-stream argo-relayd argo-relayctl)
+TESTS := $(addprefix $(BIN)/,test-ring test-routed test-sim-fabric test-simd-hostile test-wire \
+	test-auth test-stream test-util test-relay-config test-transport test-dedup test-mitm)
 
-$(LIBRELAY): $(call obj,$(LIBRELAY_SRC))
-	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
-
-$(BIN)/argo-simd: $(call obj,l0/simd.c l0/simd_config.c) $(LIBSIMFABRIC)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -linih $(LDLIBS) -o $@
-
+argo-simd_SRC := l0/simd.c l0/simd_config.c
+argo-simd_LIBS := $(LIBSIMFABRIC) $(LIBARGO)
+argo-simd_LDLIBS := -linih
 # The suite and its remote peer (the other domain of cross-domain cases on
 # Xen; docs/xen-fabric.md).
-CONFORMANCE_SRC := tests/conformance/argo-conformance.c tests/conformance/remote_peer.c \
+argo-conformance_SRC := tests/conformance/argo-conformance.c tests/conformance/remote_peer.c \
 	tests/conformance/peer_wire.c
-$(BIN)/argo-conformance: $(call obj,$(CONFORMANCE_SRC)) $(LIBARGO)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+argo-conformance_LIBS := $(LIBARGO)
+argo-conformance-peer_SRC := tests/conformance/argo-conformance-peer.c \
+	tests/conformance/peer_wire.c
+argo-conformance-peer_LIBS := $(LIBARGO)
+argo-ping_SRC := common/tools/argo-ping.c
+argo-ping_LIBS := $(LIBARGO)
+argo-echo_SRC := common/tools/argo-echo.c
+argo-echo_LIBS := $(LIBARGO)
+argo-stream_SRC := common/tools/argo-stream.c
+argo-stream_LIBS := $(LIBARGO)
+# argo-relayd: its files in the order a message meets them (relay.h).
+argo-relayd_SRC := relay/relayd.c relay/config.c relay/log.c relay/fabric_in.c relay/ports.c \
+	relay/router.c relay/routes.c relay/link.c relay/fabric_out.c relay/dedup.c \
+	relay/control.c
+argo-relayd_LIBS := $(LIBLINK) $(LIBARGO) $(LIBUTIL)
+argo-relayd_LDLIBS := -linih -lcrypto
+argo-relayctl_SRC := relay/relayctl.c
+# The kernel module's test program (in the images, not in `all`).
+argo-dev-test_SRC := l1/test/argo-dev-test.c
 
-$(BIN)/argo-conformance-peer: $(call obj,tests/conformance/argo-conformance-peer.c \
-		tests/conformance/peer_wire.c) $(LIBARGO)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-
-$(BIN)/argo-ping: $(call obj,common/tools/argo-ping.c) $(LIBARGO)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-
-$(BIN)/argo-echo: $(call obj,common/tools/argo-echo.c) $(LIBARGO)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-
-$(BIN)/argo-stream: $(call obj,common/tools/argo-stream.c) $(LIBARGO)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-
-$(BIN)/test-ring: $(call obj,tests/unit/test_ring.c) $(LIBARGO)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -lcunit $(LDLIBS) -o $@
-
+test-ring_SRC := tests/unit/test_ring.c
+test-ring_LIBS := $(LIBARGO)
+test-routed_SRC := tests/unit/test_routed.c
+test-routed_LIBS := $(LIBARGO)
+test-sim-fabric_SRC := tests/unit/test_sim_fabric.c
+test-sim-fabric_LIBS := $(LIBSIMFABRIC) $(LIBARGO)
+test-simd-hostile_SRC := tests/integration/test_simd_hostile.c
+test-simd-hostile_LIBS := $(LIBARGO)
+test-wire_SRC := tests/unit/test_wire.c
+test-wire_LIBS := $(LIBLINK) $(LIBUTIL)
+test-wire_LDLIBS := -lcrypto
+test-auth_SRC := tests/unit/test_auth.c
+test-auth_LIBS := $(LIBLINK) $(LIBUTIL)
+test-auth_LDLIBS := -lcrypto
+# The reliable stream alone (and the messages it carries).
+test-stream_SRC := tests/unit/test_stream.c common/link/stream.c common/link/msg.c
+test-util_SRC := tests/unit/test_util.c
+test-util_LIBS := $(LIBUTIL)
+test-relay-config_SRC := tests/unit/test_relay_config.c relay/config.c
+test-relay-config_LIBS := $(LIBLINK) $(LIBARGO) $(LIBUTIL)
+test-relay-config_LDLIBS := -linih -lcrypto
+test-transport_SRC := tests/unit/test_transport.c relay/config.c
+test-transport_LIBS := $(LIBLINK) $(LIBARGO) $(LIBUTIL)
+test-transport_LDLIBS := -linih -lcrypto
 # relay/dedup.c alone, with the fabric and the relay's log stubbed.
-$(BIN)/test-dedup: $(call obj,tests/unit/test_dedup.c relay/dedup.c)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -lcunit $(LDLIBS) -o $@
+test-dedup_SRC := tests/unit/test_dedup.c relay/dedup.c
+# A man in the middle of relay links, for tests/integration/test-relay.sh.
+test-mitm_SRC := tests/integration/mitm.c
+test-mitm_LIBS := $(LIBLINK) $(LIBUTIL)
+test-mitm_LDLIBS := -lcrypto
 
-$(BIN)/test-routed: $(call obj,tests/unit/test_routed.c) $(LIBARGO)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -lcunit $(LDLIBS) -o $@
+# CUnit programs.
+$(foreach t,$(filter-out test-mitm,$(notdir $(TESTS))),$(eval $(t)_LDLIBS += -lcunit))
 
-$(BIN)/test-sim-fabric: $(call obj,tests/unit/test_sim_fabric.c) $(LIBSIMFABRIC)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -lcunit $(LDLIBS) -o $@
+.PHONY: all deps demo check test test-san cppcheck clean format fuzz include-graph
+all: $(PROGRAMS) $(TESTS)
 
-$(BIN)/test-simd-hostile: $(call obj,tests/integration/test_simd_hostile.c) $(LIBARGO)
+# Every program that names its sources this way (NAME_SRC) is linked here.
+LINKED := $(foreach p,$(PROGRAMS) $(TESTS) $(BIN)/argo-dev-test,$(if $($(notdir $(p))_SRC),$(p)))
+.SECONDEXPANSION:
+$(LINKED): $(BIN)/%: $$(call obj,$$($$*_SRC)) $$($$*_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -lcunit $(LDLIBS) -o $@
-
-$(BIN)/test-wire: $(call obj,tests/unit/test_wire.c) $(LIBRELAY)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -lcunit -lcrypto $(LDLIBS) -o $@
-
-$(BIN)/test-auth: $(call obj,tests/unit/test_auth.c) $(LIBRELAY)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -lcunit -lcrypto $(LDLIBS) -o $@
-
-$(BIN)/test-mitm: $(call obj,tests/integration/mitm.c) $(LIBRELAY)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -lcrypto $(LDLIBS) -o $@
-
-$(LIBRELAYCORE): $(call obj,$(RELAY_CORE_SRC))
-	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
-
-RELAYD_SRC := relay/relayd.c relay/link.c relay/routes.c relay/local.c relay/dedup.c relay/control.c
-
-$(BIN)/argo-relayd: $(call obj,$(RELAYD_SRC)) $(LIBRELAYCORE) $(LIBRELAY) $(LIBARGO)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -linih -lcrypto $(LDLIBS) -o $@
-
-$(BIN)/argo-relayctl: $(call obj,relay/relayctl.c)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-
-$(BIN)/test-relay-config: $(call obj,tests/unit/test_relay_config.c) $(LIBRELAYCORE) $(LIBRELAY) \
-		$(LIBARGO)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -linih -lcrypto -lcunit $(LDLIBS) -o $@
-
-$(BIN)/test-transport: $(call obj,tests/unit/test_transport.c) $(LIBRELAYCORE) $(LIBRELAY) \
-		$(LIBARGO)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -linih -lcrypto -lcunit $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $(filter %.o,$^) $($*_LIBS) $($*_LDLIBS) $(LDLIBS) -o $@
 
 # libFuzzer targets: clang with ASan/UBSan (any UB aborts), built from the
 # sources directly (not from $(OBJ)). `make fuzz` runs each on a scratch copy
 # of its seed corpus so that the committed corpus stays small; crash inputs
 # land in $(BUILD)/fuzz/artifacts/. Not part of `make check`.
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	       -Wall -Wextra -Werror -Icommon/include -Icommon
+	       -Wall -Wextra -Werror $(INC_tests/fuzz)
 
-$(BUILD)/fuzz/fuzz-wire: tests/fuzz/fuzz_wire.c common/wire.c common/wire.h common/include/argo/abi.h
+$(BUILD)/fuzz/fuzz-wire: tests/fuzz/fuzz_wire.c common/link/wire.c common/link/wire.h common/include/argo/abi.h
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_wire.c common/wire.c -o $@
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_wire.c common/link/wire.c -o $@
 
 fuzz: $(BUILD)/fuzz/fuzz-wire
 	@rm -rf $(BUILD)/fuzz/corpus-wire $(BUILD)/fuzz/artifacts
@@ -194,7 +207,16 @@ check: deps
 cppcheck:
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 		--std=c11 --inline-suppr --suppress=missingIncludeSystem \
-		-Icommon/include -Icommon -Il0 -Irelay common l0 relay tests
+		$(sort $(foreach f,$(INC_FOLDERS),$(INC_$(f)))) common l0 relay tests
+
+# The include graph (tests/include-graph.sh): wrong-way includes and cycles.
+include-graph:
+	@tests/include-graph.sh .
+
+# For tests/include-graph.sh: each folder and the include paths it builds with.
+print-include-paths:
+	@$(foreach f,$(INC_FOLDERS),echo '$(f): $(INC_$(f))';)
+	@echo 'DEFAULT: $(INC_DEFAULT)'
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^l1/kmod/')
@@ -216,9 +238,6 @@ $(ARGO_KO): l1/kmod/argo.c l1/kmod/Kbuild l1/kmod/Makefile l1/include/uapi/linux
 kmod-clean:
 	$(KMOD_MAKE) -C l1/kmod clean
 
-$(BIN)/argo-dev-test: $(call obj,l1/test/argo-dev-test.c)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 IMAGE_BINS := $(PROGRAMS) $(BIN)/argo-dev-test
 include images/images.mk
@@ -235,7 +254,11 @@ bench: deps
 
 # ---- virtio-argo (docs/virtio-argo.md): the message decoder, the device
 # side argo-vdevd (vdev/), its tests and fuzzer. Self-contained block. ----
-CFLAGS += -Ivdev
+INC_vdev := -Icommon/include -Il1/include/uapi
+INC_tests/vdev := -Icommon/include -Il1/include/uapi -Ivdev
+INC_tests/unit += -Ivdev -Il1/include/uapi
+INC_tests/fuzz += -Ivdev -Il1/include/uapi
+INC_FOLDERS += vdev tests/vdev
 VMSG_SRC := vdev/vmsg.c
 FUZZ_VMSG_SECONDS ?= 30
 
@@ -268,7 +291,7 @@ cppcheck: cppcheck-vdev
 cppcheck-vdev:
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 		--std=c11 --inline-suppr --suppress=missingIncludeSystem \
-		-Icommon/include -Icommon -Il1/include/uapi -Ivdev vdev tests/vdev
+		$(INC_tests/vdev) vdev tests/vdev
 
 VDEVD_SRC := vdev/vdevd.c vdev/bus.c vdev/device.c vdev/vring.c vdev/vhost_user.c \
 	vdev/config.c vdev/control.c $(VMSG_SRC)

@@ -32,6 +32,7 @@
 
 #include "argo/ring.h"
 #include "config.h"
+#include "parse.h"
 #include "transport.h"
 
 #define KiB                 1024ull
@@ -121,38 +122,6 @@ static void fail(struct parser *p, unsigned int line, const char *fmt, ...)
 /* ---------------------------------------------------------------------------
  * Value parsers. They return 0 or -EINVAL and never write on failure.
  */
-
-/* A decimal number, or 0x hex; no sign, no blanks, no octal. */
-static int parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-	int base = 10;
-
-	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		base = 16;
-		s += 2;
-	}
-	/* Digits only: strtoull() would also take blanks, a sign, a second 0x. */
-	if (!*s || strspn(s, base == 16 ? "0123456789abcdefABCDEF" : "0123456789") != strlen(s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, base);
-	if (errno || *end || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static int parse_u32(const char *s, uint32_t max, uint32_t *out)
-{
-	uint64_t v;
-
-	if (parse_u64(s, max, &v) < 0)
-		return -EINVAL;
-	*out = (uint32_t)v;
-	return 0;
-}
 
 /* A size: a decimal number with an optional K, M or G (binary) suffix. */
 static int parse_size(const char *s, uint64_t *out)
@@ -405,18 +374,6 @@ static void relay_entry(struct parser *p, const char *name, const char *value)
  * [link NAME]
  */
 
-static const char *const transport_names[] = {
-    [TRANSPORT_UNIX] = "unix",   [TRANSPORT_TCP] = "tcp",   [TRANSPORT_SERIAL] = "serial",
-    [TRANSPORT_VSOCK] = "vsock", [TRANSPORT_ARGO] = "argo",
-};
-
-const char *transport_name(enum transport_kind kind)
-{
-	if ((unsigned int)kind < sizeof(transport_names) / sizeof(transport_names[0]))
-		return transport_names[kind];
-	return "?";
-}
-
 /* The key file's path: relative paths are relative to the configuration
  * file's folder. */
 static int key_path(const struct parser *p, const char *value, char *out, size_t cap)
@@ -466,15 +423,16 @@ static void link_entry(struct parser *p, const char *name, const char *value)
 	*seen = line;
 
 	if (seen == &ll->transport) {
-		size_t t;
+		unsigned int t;
 
-		for (t = 0; t < sizeof(transport_names) / sizeof(transport_names[0]); t++)
-			if (!strcmp(value, transport_names[t]))
+		for (t = 0; strcmp(transport_name((enum transport_kind)t), "?") != 0; t++)
+			if (!strcmp(value, transport_name((enum transport_kind)t)))
 				break;
-		if (t == sizeof(transport_names) / sizeof(transport_names[0]))
+		if (!strcmp(transport_name((enum transport_kind)t), "?"))
 			fail(p, line, "transport must be one of unix, tcp, serial, vsock, argo");
 		else if (!transport_get((enum transport_kind)t))
-			fail(p, line, "transport %s is not implemented yet", transport_names[t]);
+			fail(p, line, "transport %s is not implemented yet",
+			     transport_name((enum transport_kind)t));
 		else
 			l->transport = (enum transport_kind)t;
 	} else if (seen == &ll->address) {

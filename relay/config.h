@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "auth.h"
+#include "transport.h"
 #include "wire.h"
 
 #define CONFIG_MAX_LINKS   32
@@ -22,15 +23,7 @@
 #define CONFIG_MAX_RULES   256
 #define CONFIG_NAME_MAX    32
 #define CONFIG_PATH_MAX    256
-#define CONFIG_ADDR_MAX    256
-
-enum transport_kind {
-	TRANSPORT_UNIX,
-	TRANSPORT_TCP,
-	TRANSPORT_SERIAL,
-	TRANSPORT_VSOCK,
-	TRANSPORT_ARGO,
-};
+#define CONFIG_ADDR_MAX    TRANSPORT_ADDR_MAX
 
 struct config_link {
 	char name[CONFIG_NAME_MAX]; /* from [link NAME] */
@@ -100,7 +93,5 @@ int config_load(const char *path, uid_t key_owner, struct relay_config *config, 
 /* Does a rule set allow src to send to dst? */
 bool config_policy_allows(const struct relay_config *config, const struct wire_gaddr *src,
                           const struct wire_gaddr *dst);
-
-const char *transport_name(enum transport_kind kind);
 
 #endif /* ARGO_RELAY_CONFIG_H */

@@ -1,10 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The control socket: argo-relayctl connects, sends one command line
- * ("status", "links", "routes", "mappings", "counters", each optionally
- * followed by " json"), reads the answer until the relay closes. The relay
- * answers at once from its own state; a client that does not send its
- * command within a second is dropped, so the loop never waits on it.
+ * The control socket and its answers (control.h); argo-relayctl is the
+ * client (relayctl.c). docs/relay-config.md lists the commands.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,48 +10,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "relay.h"
+#include "control.h"
+#include "log.h"
+#include "strbuf.h"
+#include "transport.h"
 
-int control_listen_fd = -1;
+static void on_client(struct ev_watcher *w, uint32_t events);
 
-void strbuf_add(struct strbuf *sb, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		size_t room = sb->cap - sb->len;
-
-		va_start(ap, fmt);
-		n = vsnprintf(sb->buf ? sb->buf + sb->len : NULL, room, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if ((size_t)n < room) {
-			sb->len += (size_t)n;
-			return;
-		}
-		size_t cap = (sb->cap + (size_t)n + 1) * 2;
-		char *p = realloc(sb->buf, cap);
-
-		if (!p)
-			return;
-		sb->buf = p;
-		sb->cap = cap;
-	}
-}
-
-int control_init(struct relay *relay)
+int control_init(struct control *c, const struct control_view *view, struct evloop *loop)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	const char *path = relay->config->control;
+	const char *path = view->config->control;
 	int fd;
 
+	c->view = *view;
+	c->listen_fd = -1;
+	ev_watcher_init(&c->watch, on_client, c);
 	if (strlen(path) >= sizeof(addr.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(addr.sun_path, path, strlen(path) + 1);
@@ -70,27 +47,32 @@ int control_init(struct relay *relay)
 		close(fd);
 		return err;
 	}
-	control_listen_fd = fd;
-	return 0;
+	c->listen_fd = fd;
+	return ev_watch(loop, &c->watch, fd, EPOLLIN);
 }
 
-void control_fini(struct relay *relay)
+void control_fini(struct control *c, struct evloop *loop)
 {
-	if (control_listen_fd >= 0) {
-		close(control_listen_fd);
-		unlink(relay->config->control);
+	if (c->listen_fd >= 0) {
+		ev_unwatch(loop, &c->watch);
+		close(c->listen_fd);
+		unlink(c->view.config->control);
+		c->listen_fd = -1;
 	}
 }
 
-static void dump_links(struct relay *relay, struct strbuf *sb, bool json)
+static void dump_links(const struct control_view *v, struct strbuf *sb, bool json)
 {
 	int i;
 
 	if (json)
 		strbuf_add(sb, "\"links\":[");
-	for (i = 0; i < relay->nlinks; i++) {
-		const struct link *l = &relay->links[i];
+	for (i = 0; i < v->nlinks; i++) {
+		const struct link *l = &v->links[i];
 		const struct link_counters *c = &l->counters;
+		const struct frames_counters *f = &l->frames.counters;
+		const struct stream_counters *s = &l->stream.counters;
+		const struct stream *st = &l->stream;
 
 		if (json) {
 			strbuf_add(
@@ -106,17 +88,18 @@ static void dump_links(struct relay *relay, struct strbuf *sb, bool json)
 			    "\"rx_next_msn\":%llu,\"rx_done_msn\":%llu,\"resent_held\":%llu}",
 			    i ? "," : "", l->cfg->name, transport_name(l->cfg->transport),
 			    l->cfg->address, l->cfg->peer_hvid, link_state_name(l->state),
-			    (unsigned long long)c->frames_tx, (unsigned long long)c->frames_rx,
-			    (unsigned long long)c->bytes_tx, (unsigned long long)c->bytes_rx,
-			    (unsigned long long)c->data_tx, (unsigned long long)c->data_rx,
-			    (unsigned long long)c->retransmits, (unsigned long long)c->duplicates,
+			    (unsigned long long)f->frames_tx, (unsigned long long)f->frames_rx,
+			    (unsigned long long)f->bytes_tx, (unsigned long long)f->bytes_rx,
+			    (unsigned long long)s->data_tx, (unsigned long long)s->data_rx,
+			    (unsigned long long)s->retransmits, (unsigned long long)s->duplicates,
 			    (unsigned long long)c->sessions, (unsigned long long)c->auth_failures,
 			    (unsigned long long)c->resets, (unsigned long long)c->drop_mac,
 			    (unsigned long long)c->drop_seq, (unsigned long long)c->drop_malformed,
-			    (unsigned long long)c->drop_spoofed, l->unacked.count,
-			    (unsigned long long)l->unacked.bytes, (unsigned long long)c->rtt_us,
-			    (unsigned long long)l->next_msn, (unsigned long long)l->rx_next_msn,
-			    (unsigned long long)l->rx_done_msn, (unsigned long long)c->resent_held);
+			    (unsigned long long)c->drop_spoofed, st->unacked.count,
+			    (unsigned long long)st->unacked.bytes, (unsigned long long)c->rtt_us,
+			    (unsigned long long)st->next_msn, (unsigned long long)st->rx_next_msn,
+			    (unsigned long long)st->rx_done_msn,
+			    (unsigned long long)s->resent_held);
 		} else {
 			strbuf_add(
 			    sb,
@@ -127,10 +110,10 @@ static void dump_links(struct relay *relay, struct strbuf *sb, bool json)
 			    "mac %llu seq %llu malformed %llu spoofed %llu\n",
 			    l->cfg->name, transport_name(l->cfg->transport), l->cfg->address,
 			    l->cfg->peer_hvid, link_state_name(l->state),
-			    (unsigned long long)c->frames_tx, (unsigned long long)c->frames_rx,
-			    (unsigned long long)c->bytes_tx, (unsigned long long)c->bytes_rx,
-			    (unsigned long long)c->retransmits, (unsigned long long)c->duplicates,
-			    l->unacked.count, (unsigned long long)l->unacked.bytes,
+			    (unsigned long long)f->frames_tx, (unsigned long long)f->frames_rx,
+			    (unsigned long long)f->bytes_tx, (unsigned long long)f->bytes_rx,
+			    (unsigned long long)s->retransmits, (unsigned long long)s->duplicates,
+			    st->unacked.count, (unsigned long long)st->unacked.bytes,
 			    (unsigned long long)c->rtt_us, (unsigned long long)c->sessions,
 			    (unsigned long long)c->auth_failures, (unsigned long long)c->resets,
 			    (unsigned long long)c->drop_mac, (unsigned long long)c->drop_seq,
@@ -142,15 +125,16 @@ static void dump_links(struct relay *relay, struct strbuf *sb, bool json)
 		strbuf_add(sb, "]");
 }
 
-static void dump_routes(struct relay *relay, struct strbuf *sb, bool json)
+static void dump_routes(const struct control_view *v, struct strbuf *sb, bool json)
 {
+	const struct routes *t = &v->router->routes;
 	int i;
 
 	if (json)
 		strbuf_add(sb, "\"routes\":[");
-	for (i = 0; i < relay->nroutes; i++) {
-		const struct route *r = &relay->routes[i];
-		const char *via = r->link >= 0 ? relay->links[r->link].cfg->name : "-";
+	for (i = 0; i < t->n; i++) {
+		const struct route *r = &t->table[i];
+		const char *via = r->link >= 0 ? v->config->links[r->link].name : "-";
 
 		if (json)
 			strbuf_add(
@@ -164,9 +148,12 @@ static void dump_routes(struct relay *relay, struct strbuf *sb, bool json)
 		strbuf_add(sb, "]");
 }
 
-static void dump_counters(struct relay *relay, struct strbuf *sb, bool json)
+static void dump_counters(const struct control_view *v, struct strbuf *sb, bool json)
 {
-	const struct relay_counters *c = &relay->counters;
+	const struct fabric_in_counters *in = &v->in->counters;
+	const struct fabric_out_counters *out = &v->out->counters;
+	const struct router_counters *r = &v->router->counters;
+	const struct msg_account *a = v->account;
 
 	if (json)
 		strbuf_add(
@@ -178,17 +165,18 @@ static void dump_counters(struct relay *relay, struct strbuf *sb, bool json)
 		    "\"unreachable\":%llu,\"other\":%llu},\"reports_sent\":%llu,"
 		    "\"duplicates_dropped\":%llu,\"rings_adopted\":%llu,"
 		    "\"routed_malformed\":%llu,",
-		    (unsigned long long)c->local_rx, (unsigned long long)c->local_delivered,
-		    (unsigned long long)c->local_held, (unsigned long long)relay->held_bytes,
-		    (unsigned long long)relay->held_peak,
-		    (unsigned long long)relay->config->queue_bytes,
-		    (unsigned long long)c->undeliverable_noring,
-		    (unsigned long long)c->undeliverable_msgsize,
-		    (unsigned long long)c->undeliverable_policy,
-		    (unsigned long long)c->undeliverable_unreachable,
-		    (unsigned long long)c->undeliverable_other, (unsigned long long)c->reports_sent,
-		    (unsigned long long)c->duplicates_dropped, (unsigned long long)c->rings_adopted,
-		    (unsigned long long)c->routed_malformed);
+		    (unsigned long long)in->local_rx, (unsigned long long)out->local_delivered,
+		    (unsigned long long)out->local_held, (unsigned long long)a->held_bytes,
+		    (unsigned long long)a->held_peak, (unsigned long long)v->config->queue_bytes,
+		    (unsigned long long)r->undeliverable_noring,
+		    (unsigned long long)r->undeliverable_msgsize,
+		    (unsigned long long)r->undeliverable_policy,
+		    (unsigned long long)r->undeliverable_unreachable,
+		    (unsigned long long)r->undeliverable_other,
+		    (unsigned long long)out->reports_sent,
+		    (unsigned long long)out->duplicates_dropped,
+		    (unsigned long long)v->ports->rings_adopted,
+		    (unsigned long long)in->routed_malformed);
 	else
 		strbuf_add(
 		    sb,
@@ -198,34 +186,42 @@ static void dump_counters(struct relay *relay, struct strbuf *sb, bool json)
 		    " other %llu; reports sent %llu\n"
 		    "  copies dropped (delivered before) %llu, rings adopted %llu, routed messages "
 		    "with a bad header %llu\n",
-		    (unsigned long long)c->local_rx, (unsigned long long)c->local_delivered,
-		    (unsigned long long)c->local_held, (unsigned long long)relay->held_bytes,
-		    (unsigned long long)relay->held_peak,
-		    (unsigned long long)relay->config->queue_bytes,
-		    (unsigned long long)c->undeliverable_noring,
-		    (unsigned long long)c->undeliverable_msgsize,
-		    (unsigned long long)c->undeliverable_policy,
-		    (unsigned long long)c->undeliverable_unreachable,
-		    (unsigned long long)c->undeliverable_other, (unsigned long long)c->reports_sent,
-		    (unsigned long long)c->duplicates_dropped, (unsigned long long)c->rings_adopted,
-		    (unsigned long long)c->routed_malformed);
-	dedup_dump(relay, sb, json);
+		    (unsigned long long)in->local_rx, (unsigned long long)out->local_delivered,
+		    (unsigned long long)out->local_held, (unsigned long long)a->held_bytes,
+		    (unsigned long long)a->held_peak, (unsigned long long)v->config->queue_bytes,
+		    (unsigned long long)r->undeliverable_noring,
+		    (unsigned long long)r->undeliverable_msgsize,
+		    (unsigned long long)r->undeliverable_policy,
+		    (unsigned long long)r->undeliverable_unreachable,
+		    (unsigned long long)r->undeliverable_other,
+		    (unsigned long long)out->reports_sent,
+		    (unsigned long long)out->duplicates_dropped,
+		    (unsigned long long)v->ports->rings_adopted,
+		    (unsigned long long)in->routed_malformed);
+	dedup_dump(v->dedup, sb, json);
 	if (json)
 		strbuf_add(sb, "}");
 }
 
-static void answer(struct relay *relay, const char *cmd, struct strbuf *sb)
+/* The mappings: our ports, then the hold queues. */
+static void dump_mappings(const struct control_view *v, struct strbuf *sb, bool json)
+{
+	ports_dump(v->ports, sb, json);
+	fabric_out_dump(v->out, sb, json);
+}
+
+static void answer(const struct control_view *v, const char *cmd, struct strbuf *sb)
 {
 	bool json = strstr(cmd, " json") != NULL;
 	bool all = !strncmp(cmd, "status", 6);
 	bool any = false;
 
 	if (json)
-		strbuf_add(sb, "{\"hvid\":\"%s\",\"domid\":%u,\"fabric\":\"%s\"",
-		           relay->config->hvid, relay->domid, relay->config->fabric);
+		strbuf_add(sb, "{\"hvid\":\"%s\",\"domid\":%u,\"fabric\":\"%s\"", v->config->hvid,
+		           v->domid, v->config->fabric);
 	else
-		strbuf_add(sb, "relay %s: domain %u on %s\n", relay->config->hvid, relay->domid,
-		           relay->config->fabric);
+		strbuf_add(sb, "relay %s: domain %u on %s\n", v->config->hvid, v->domid,
+		           v->config->fabric);
 #define SECTION(name, fn)                                                                          \
 	if (all || !strncmp(cmd, name, strlen(name))) {                                            \
 		any = true;                                                                        \
@@ -233,11 +229,11 @@ static void answer(struct relay *relay, const char *cmd, struct strbuf *sb)
 			strbuf_add(sb, ",");                                                       \
 		else                                                                               \
 			strbuf_add(sb, name ":\n");                                                \
-		fn(relay, sb, json);                                                               \
+		fn(v, sb, json);                                                                   \
 	}
 	SECTION("links", dump_links)
 	SECTION("routes", dump_routes)
-	SECTION("mappings", local_dump)
+	SECTION("mappings", dump_mappings)
 	SECTION("counters", dump_counters)
 #undef SECTION
 	if (json)
@@ -251,15 +247,17 @@ static void answer(struct relay *relay, const char *cmd, struct strbuf *sb)
 	}
 }
 
-void control_on_event(struct relay *relay, int listen_fd)
+static void on_client(struct ev_watcher *w, uint32_t events)
 {
+	struct control *c = w->ctx;
 	struct strbuf sb = {0};
 	struct pollfd pfd;
 	char cmd[128];
 	ssize_t n;
 	size_t off = 0;
-	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
+	(void)events;
 	if (fd < 0)
 		return;
 	pfd.fd = fd;
@@ -270,7 +268,7 @@ void control_on_event(struct relay *relay, int listen_fd)
 	}
 	cmd[n] = '\0';
 	cmd[strcspn(cmd, "\r\n")] = '\0';
-	answer(relay, cmd, &sb);
+	answer(&c->view, cmd, &sb);
 	while (off < sb.len) {
 		pfd.events = POLLOUT;
 		if (poll(&pfd, 1, 1000) <= 0)

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
+ * (dedup.h; docs/relay-design.md, "Custody", case 4.)
+ *
  * What this relay has delivered into its fabric, so that it never delivers
  * a message twice, even across its own restarts.
  *
@@ -48,7 +50,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "relay.h"
+#include "config.h"
+#include "dedup.h"
+#include "log.h"
 
 #define DEDUP_MAGIC   0x5055444f47524101ull /* "\1ARGODUP" */
 #define DEDUP_VERSION 2u
@@ -87,6 +91,7 @@ struct dedup_file {
 };
 
 struct dedup {
+	struct argo_fabric *fabric;
 	struct dedup_file *file;
 	bool tags;        /* the fabric records send tags */
 	bool logged_full; /* "table full" said once */
@@ -95,7 +100,7 @@ struct dedup {
 	uint32_t current_index;
 };
 
-static void key_of(const struct relay_msg *msg, struct dedup_key *key)
+static void key_of(const struct msg *msg, struct dedup_key *key)
 {
 	memset(key, 0, sizeof(*key));
 	key->epoch = msg->origin.epoch;
@@ -120,9 +125,8 @@ static uint32_t key_hash(const struct dedup_key *key)
 
 /* The entry of a stream, or NULL; with make, a new one when absent (the
  * slot of the stream delivered to longest ago when the table is full). */
-static struct dedup_entry *lookup(struct relay *relay, const struct dedup_key *key, bool make)
+static struct dedup_entry *lookup(struct dedup *d, const struct dedup_key *key, bool make)
 {
-	struct dedup *d = relay->dedup;
 	struct dedup_entry *e = NULL, *oldest = NULL;
 	uint32_t h = key_hash(key), i;
 
@@ -152,31 +156,30 @@ static struct dedup_entry *lookup(struct relay *relay, const struct dedup_key *k
 	return e;
 }
 
-static void record(struct relay *relay, const struct dedup_key *key, uint32_t index)
+static void record(struct dedup *d, const struct dedup_key *key, uint32_t index)
 {
-	struct dedup_file *f = relay->dedup->file;
-	struct dedup_entry *e = lookup(relay, key, true);
+	struct dedup_file *f = d->file;
+	struct dedup_entry *e = lookup(d, key, true);
 
 	e->last_index = index;
 	e->stamp = ++f->deliveries;
 	__atomic_store_n(&e->state, ENTRY_DELIVERED, __ATOMIC_RELEASE);
 }
 
-bool dedup_seen(struct relay *relay, const struct relay_msg *msg)
+bool dedup_seen(struct dedup *d, const struct msg *msg)
 {
 	const struct dedup_entry *e;
 	struct dedup_key key;
 
 	key_of(msg, &key);
-	e = lookup(relay, &key, false);
+	e = lookup(d, &key, false);
 	/* At, or within DEDUP_WINDOW below, the last one delivered. */
 	return e && e->state == ENTRY_DELIVERED &&
 	       (uint32_t)(e->last_index - msg->origin.index) < DEDUP_WINDOW;
 }
 
-uint64_t dedup_begin(struct relay *relay, const struct relay_msg *msg)
+uint64_t dedup_begin(struct dedup *d, const struct msg *msg)
 {
-	struct dedup *d = relay->dedup;
 	struct dedup_file *f = d->file;
 
 	key_of(msg, &d->current_key);
@@ -193,20 +196,18 @@ uint64_t dedup_begin(struct relay *relay, const struct relay_msg *msg)
 	return f->intent_tag;
 }
 
-void dedup_end(struct relay *relay, bool delivered)
+void dedup_end(struct dedup *d, bool delivered)
 {
-	struct dedup *d = relay->dedup;
-
 	if (d->current && delivered)
-		record(relay, &d->current_key, d->current_index);
+		record(d, &d->current_key, d->current_index);
 	__atomic_store_n(&d->file->intent_valid, 0, __ATOMIC_RELEASE);
 	d->current = false;
 }
 
 /* A delivery the previous run was in the middle of: did it happen? */
-static void settle_intent(struct relay *relay, uint64_t fabric_tag, int tag_err)
+static void settle_intent(struct dedup *d, uint64_t fabric_tag, int tag_err)
 {
-	struct dedup_file *f = relay->dedup->file;
+	struct dedup_file *f = d->file;
 
 	if (!f->intent_valid)
 		return;
@@ -216,7 +217,7 @@ static void settle_intent(struct relay *relay, uint64_t fabric_tag, int tag_err)
 		          "(%s): it may be delivered twice",
 		          argo_strerror(tag_err));
 	} else if (fabric_tag == f->intent_tag) {
-		record(relay, &f->intent_key, f->intent_index);
+		record(d, &f->intent_key, f->intent_index);
 		relay_log(1, "state: the delivery in flight when the last run ended happened");
 	} else {
 		relay_log(1,
@@ -225,17 +226,17 @@ static void settle_intent(struct relay *relay, uint64_t fabric_tag, int tag_err)
 	f->intent_valid = 0;
 }
 
-int dedup_open(struct relay *relay)
+int dedup_open(struct dedup **dp, const char *dir, struct argo_fabric *fabric)
 {
 	struct dedup *d = calloc(1, sizeof(*d));
-	const char *dir = relay->config->state_dir;
 	uint64_t tag = 0;
 	int tag_err;
 	void *map;
 
+	*dp = d;
 	if (!d)
 		return -ENOMEM;
-	relay->dedup = d;
+	d->fabric = fabric;
 	if (dir[0]) {
 		char path[CONFIG_PATH_MAX + 16];
 		struct stat st;
@@ -285,12 +286,12 @@ int dedup_open(struct relay *relay)
 		d->file->nentries = DEDUP_ENTRIES;
 		__atomic_store_n(&d->file->magic, DEDUP_MAGIC, __ATOMIC_RELEASE);
 	}
-	tag_err = argo_last_send_tag(relay->fabric, &tag);
+	tag_err = argo_last_send_tag(d->fabric, &tag);
 	d->tags = tag_err == 0;
 	if (dir[0] && !d->tags)
 		relay_log(0, "state: the fabric does not record send tags: after a restart, "
 		             "the one message being delivered may arrive twice");
-	settle_intent(relay, tag, tag_err);
+	settle_intent(d, tag, tag_err);
 	/* Tags only grow, even over a file started afresh: an old tag must
 	 * never be taken for a new intent's. */
 	if (d->tags && tag > d->file->last_tag)
@@ -298,19 +299,17 @@ int dedup_open(struct relay *relay)
 	return 0;
 }
 
-void dedup_close(struct relay *relay)
+void dedup_close(struct dedup *d)
 {
-	if (!relay->dedup)
+	if (!d)
 		return;
-	if (relay->dedup->file)
-		munmap(relay->dedup->file, sizeof(struct dedup_file));
-	free(relay->dedup);
-	relay->dedup = NULL;
+	if (d->file)
+		munmap(d->file, sizeof(struct dedup_file));
+	free(d);
 }
 
-void dedup_dump(struct relay *relay, struct strbuf *out, bool json)
+void dedup_dump(const struct dedup *d, struct strbuf *out, bool json)
 {
-	const struct dedup *d = relay->dedup;
 	uint32_t i, streams = 0;
 
 	for (i = 0; d && i < DEDUP_ENTRIES; i++)

@@ -8,275 +8,171 @@
  * Stages, as in OpenBSD's relayd: the configuration is read and checked in
  * full first (config.c); then the fabric, the links and the control socket
  * are set up; then privileges are dropped (config 'user'); then the event
- * loop runs until SIGTERM/SIGINT.
+ * loop runs until SIGTERM/SIGINT. This file wires the parts together
+ * (relay.h) and is the only one that knows them all.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
+#include "clock.h"
+#include "debug.h"
+#include "log.h"
 #include "relay.h"
 
 #define TICK_MS 50
-/* How long an acknowledgement may wait for others to join it (or for DATA
- * going the other way to carry it). The sender keeps a message in its ring
- * until the ack reaches it, so this bounds how long a quiet stream holds
- * ring space; busy streams are acknowledged every 64 messages or 16 KiB
- * (link.c). The deadline is the epoll_wait time-out: no timer to arm, and
- * it is dropped when DATA going the other way carried every ACK owed. */
-#define ACK_DELAY_MS 1
 
-int relay_verbose;
-static int epoll_fd = -1;
-static struct relay the_relay;
-static int signal_fd = -1, timer_fd = -1;
-static uint64_t ack_deadline_ms; /* 0: no acknowledgement is waiting */
+/* ---- Custody checks (ARGO_DEBUG builds) ---------------------------------- */
 
-/* epoll tags that are not links. */
-static char tag_fabric, tag_signal, tag_timer, tag_control;
+#ifdef ARGO_DEBUG
+struct custody_sums {
+	const struct relay *relay;
+	uint64_t bytes, messages;
+	uint64_t from_link[CONFIG_MAX_LINKS]; /* bytes held per source link */
+};
 
-uint64_t relay_now_us(void)
+static void count_held(const struct msg *msg, void *ctx)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-uint64_t relay_now_ms(void)
-{
-	return relay_now_us() / 1000;
-}
-
-void relay_log(int level, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (level > relay_verbose)
-		return;
-	va_start(ap, fmt);
-	fprintf(stderr, "argo-relayd[%s]: ", the_relay.config ? the_relay.config->hvid : "-");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
-void relay_watch(struct relay *relay, int fd, uint32_t events, void *tag)
-{
-	struct epoll_event ev = {.events = events, .data.ptr = tag};
-
-	(void)relay;
-	/* Links re-arm their fd often: MOD first, ADD when it is new. */
-	if (epoll_ctl(epoll_fd, EPOLL_CTL_MOD, fd, &ev) < 0 && errno == ENOENT)
-		epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
-}
-
-void relay_unwatch(struct relay *relay, int fd)
-{
-	(void)relay;
-	epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, NULL);
-}
-
-void relay_ack_soon(struct relay *relay)
-{
-	(void)relay;
-	if (!ack_deadline_ms)
-		ack_deadline_ms = relay_now_ms() + ACK_DELAY_MS;
-}
-
-/* The epoll_wait time-out: until the acknowledgement deadline, if any. */
-static int ack_wait_ms(struct relay *relay)
-{
-	uint64_t now;
+	struct custody_sums *sums = ctx;
 	int i;
 
-	if (ack_deadline_ms) {
-		for (i = 0; i < relay->nlinks && !link_ack_owed(&relay->links[i]); i++)
-			;
-		if (i == relay->nlinks)
-			ack_deadline_ms = 0;
+	/* Every message in a queue is in someone's custody. */
+	assert(msg->source_ops && msg->custody == MSG_HELD);
+	sums->bytes += msg->len;
+	sums->messages++;
+	for (i = 0; i < sums->relay->nlinks; i++)
+		if (msg->source == &sums->relay->links[i])
+			sums->from_link[i] += msg->len;
+}
+
+/*
+ * Between two rounds of the loop every message the relay holds is in
+ * exactly one queue (a link's unacknowledged messages, or a hold queue):
+ * the account must add up to them, and each link must hold for its peer
+ * what those queues hold from it.
+ *
+ * And the memory bound. Rings are read only below queue_bytes (so what
+ * came from rings is at most queue_bytes and one message), and a peer is
+ * granted at most one window beyond what the relay holds for it (so what
+ * came from a link is at most a window and the one message it started on
+ * its last credit): held_bytes <= queue_bytes + the windows + one message
+ * per link and one more. The links' part assumes peers keep to their
+ * credit, which the relay does not enforce on receive yet (issue 14).
+ */
+static void check_custody(const struct relay *relay)
+{
+	struct custody_sums sums = {.relay = relay};
+	uint64_t bound = relay->account.limit + relay->account.largest;
+	const struct msg *m;
+	int i;
+
+	for (i = 0; i < relay->nlinks; i++)
+		for (m = relay->links[i].stream.unacked.head; m; m = m->next)
+			count_held(m, &sums);
+	fabric_out_each(&relay->out, count_held, &sums);
+	assert(sums.bytes == relay->account.held_bytes);
+	assert(sums.messages == relay->account.messages);
+	for (i = 0; i < relay->nlinks; i++) {
+		assert(sums.from_link[i] == relay->links[i].stream.held_from_peer);
+		bound += relay->links[i].stream.window + relay->account.largest;
 	}
-	if (!ack_deadline_ms)
-		return -1;
-	now = relay_now_ms();
-	return now >= ack_deadline_ms ? 0 : (int)(ack_deadline_ms - now);
+	assert(relay->account.held_bytes <= bound);
+}
+#else
+static void check_custody(const struct relay *relay)
+{
+	(void)relay;
+}
+#endif
+
+/* ---- The loop's handlers -------------------------------------------------- */
+
+static void on_signal(struct ev_watcher *w, uint32_t events)
+{
+	struct relay *relay = w->ctx;
+
+	(void)events;
+	relay->stopping = true;
 }
 
-static void send_due_acks(struct relay *relay)
+/* Our fabric raised the event: ring space came back (holds), messages came
+ * in (our rings). */
+static void on_fabric(struct ev_watcher *w, uint32_t events)
 {
+	struct relay *relay = w->ctx;
+
+	(void)events;
+	argo_event_clear(relay->fabric);
+	fabric_out_retry(&relay->out);
+	fabric_in_drain(&relay->in);
+}
+
+static void on_tick(struct ev_timer *t)
+{
+	struct relay *relay = t->ctx;
+	uint64_t now = now_ms();
 	int i;
 
-	if (!ack_deadline_ms || relay_now_ms() < ack_deadline_ms)
-		return;
-	ack_deadline_ms = 0;
+	ev_timer_arm(&relay->loop, &relay->tick, now + TICK_MS);
+	for (i = 0; i < relay->nlinks; i++)
+		link_tick(&relay->links[i], now);
+	/* Holds normally move on the fabric's event; this also covers a send
+	 * that got -EBUSY (too many waiters: the fabric will not tell us). */
+	if (fabric_out_holding(&relay->out))
+		fabric_out_retry(&relay->out);
+	check_custody(relay);
+}
+
+/* The acknowledgement deadline passed: what every link owes goes now. */
+static void on_ack_deadline(struct ev_timer *t)
+{
+	struct relay *relay = t->ctx;
+	int i;
+
 	for (i = 0; i < relay->nlinks; i++)
 		link_ack_now(&relay->links[i]);
 }
 
-/* ---- Messages ----------------------------------------------------------- */
-
-struct relay_msg *msg_new(struct relay *relay, uint32_t len)
+/* After every round's handlers: work that is done once per round. */
+static void end_of_round(struct relay *relay)
 {
-	struct relay_msg *msg = malloc(sizeof(*msg) + len);
+	int i;
 
-	if (!msg)
-		return NULL;
-	memset(msg, 0, sizeof(*msg));
-	msg->len = len;
-	msg->from_link = -1;
-	msg->from_port = -1;
-	relay->held_bytes += len;
-	if (relay->held_bytes > relay->held_peak)
-		relay->held_peak = relay->held_bytes;
-	return msg;
-}
-
-void msg_free(struct relay *relay, struct relay_msg *msg)
-{
-	bool was_full = relay->held_bytes >= relay->config->queue_bytes;
-
-	relay->held_bytes -= msg->len;
-	free(msg);
-	/* Below the bound again: every link may grant credit again, and its
-	 * peer may be waiting for exactly that. */
-	if (was_full && relay->held_bytes < relay->config->queue_bytes)
-		relay_ack_soon(relay);
-}
-
-void msg_done(struct relay *relay, struct relay_msg *msg)
-{
-	int from_link = msg->from_link, from_port = msg->from_port;
-	uint64_t in_msn = msg->in_msn;
-	uint32_t len = msg->len, index = msg->origin.index;
-
-	/* Freed first: the grant link_rx_done() may send counts the room. */
-	msg_free(relay, msg);
-	if (from_link >= 0)
-		link_rx_done(&relay->links[from_link], in_msn, len);
-	if (from_port >= 0)
-		local_port_done(relay, from_port, index);
-}
-
-void queue_push(struct msg_queue *q, struct relay_msg *msg)
-{
-	msg->next = NULL;
-	if (q->tail)
-		q->tail->next = msg;
-	else
-		q->head = msg;
-	q->tail = msg;
-	q->bytes += msg->len;
-	q->count++;
-}
-
-struct relay_msg *queue_pop(struct msg_queue *q)
-{
-	struct relay_msg *msg = q->head;
-
-	if (!msg)
-		return NULL;
-	q->head = msg->next;
-	if (!q->head)
-		q->tail = NULL;
-	q->bytes -= msg->len;
-	q->count--;
-	msg->next = NULL;
-	return msg;
-}
-
-/* ---- Routing ------------------------------------------------------------ */
-
-void relay_route(struct relay *relay, struct relay_msg *msg)
-{
-	int link;
-
-	/* The reserved type is the relays' own word (undeliverable reports):
-	 * nobody may send it on, or a guest could forge such reports. */
-	if (msg->message_type == WIRE_MSGTYPE_UNDELIVERABLE) {
-		relay_undeliverable(relay, msg, EINVAL);
-		return;
+	/* Links gained room, or the relay fell below its memory bound: read
+	 * the rings that were left for lack of it. */
+	if (relay->router.room || relay->account.room_again) {
+		relay->router.room = false;
+		fabric_in_kick(&relay->in);
 	}
-	if (strcmp(msg->dst.hvid, relay->config->hvid) == 0) {
-		local_deliver(relay, msg);
-		return;
+	/* Ring space released this round is announced once. */
+	ports_flush(&relay->ports);
+	/* Route changes are announced once per round, not per frame. */
+	if (relay->router.routes.changed) {
+		relay->router.routes.changed = false;
+		for (i = 0; i < relay->nlinks; i++)
+			link_send_routes(&relay->links[i]);
 	}
-	/* Each relay applies its own policy, whatever its neighbours decided. */
-	if (!config_policy_allows(relay->config, &msg->src, &msg->dst)) {
-		relay_undeliverable(relay, msg, EACCES);
-		return;
+	/* Below the memory bound again: peers may be waiting for credit. */
+	if (relay->account.room_again) {
+		relay->account.room_again = false;
+		links_ack_soon(&relay->link_env);
 	}
-	link = routes_lookup(relay, msg->dst.hvid);
-	if (link < 0) {
-		relay_undeliverable(relay, msg, EHOSTUNREACH);
-		return;
+	/* No deadline to wake up for when DATA carried every ACK owed. */
+	if (relay->ack_timer.armed) {
+		for (i = 0; i < relay->nlinks && !link_ack_owed(&relay->links[i]); i++)
+			;
+		if (i == relay->nlinks)
+			ev_timer_cancel(&relay->ack_timer);
 	}
-	link_enqueue(&relay->links[link], msg);
-}
-
-static const char *cause_name(int error, int *bit, uint64_t **counter, struct relay *relay)
-{
-	switch (error) {
-	case ECONNREFUSED:
-		*bit = 0;
-		*counter = &relay->counters.undeliverable_noring;
-		return "no ring at the destination";
-	case EMSGSIZE:
-		*bit = 1;
-		*counter = &relay->counters.undeliverable_msgsize;
-		return "message too large for the destination ring";
-	case EACCES:
-		*bit = 2;
-		*counter = &relay->counters.undeliverable_policy;
-		return "denied by policy";
-	case EHOSTUNREACH:
-		*bit = 3;
-		*counter = &relay->counters.undeliverable_unreachable;
-		return "no route to the destination hvid";
-	default:
-		*bit = 4;
-		*counter = &relay->counters.undeliverable_other;
-		return strerror(error);
-	}
-}
-
-void relay_undeliverable(struct relay *relay, struct relay_msg *msg, int error)
-{
-	uint64_t *counter;
-	const char *why;
-	int bit, link;
-
-	why = cause_name(error, &bit, &counter, relay);
-	(*counter)++;
-	if (!(relay->logged_causes & (1u << bit))) {
-		relay->logged_causes |= 1u << bit;
-		relay_log(0, "undeliverable: %s:%u:%u -> %s:%u:%u: %s (logged once per cause)",
-		          msg->src.hvid, msg->src.domid, msg->src.port, msg->dst.hvid,
-		          msg->dst.domid, msg->dst.port, why);
-	}
-	if (strcmp(msg->src.hvid, relay->config->hvid) == 0) {
-		struct wire_undeliverable u = {.msn = msg->msn,
-		                               .src = msg->src,
-		                               .dst = msg->dst,
-		                               .error = (uint32_t)error,
-		                               .flags = msg->routed ? WIRE_DATA_ROUTED : 0};
-
-		local_report_undeliverable(relay, &u);
-	} else {
-		link = routes_lookup(relay, msg->src.hvid);
-		if (link >= 0)
-			link_send_undeliverable(&relay->links[link], msg, error);
-	}
-	msg_done(relay, msg);
 }
 
 /* ---- Start-up and the loop ---------------------------------------------- */
@@ -294,121 +190,118 @@ static int drop_privileges(const char *user)
 
 static int setup(struct relay *relay)
 {
-	struct itimerspec tick = {
-	    .it_interval = {.tv_nsec = TICK_MS * 1000000L},
-	    .it_value = {.tv_nsec = TICK_MS * 1000000L},
-	};
+	const struct relay_config *config = relay->config;
+	struct relay_end end;
+	struct control_view view;
 	sigset_t mask;
 	unsigned int i;
 	int ret;
 
-	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (epoll_fd < 0)
-		return -errno;
+	relay->signal_fd = -1;
+	ret = evloop_init(&relay->loop);
+	if (ret < 0)
+		return ret;
+	ev_watcher_init(&relay->signal_watch, on_signal, relay);
+	ev_watcher_init(&relay->fabric_watch, on_fabric, relay);
+	ev_timer_init(&relay->tick, on_tick, relay);
+	ev_timer_init(&relay->ack_timer, on_ack_deadline, relay);
 	if (auth_random(&relay->boot_id, sizeof(relay->boot_id)) < 0)
 		return -EIO;
+	relay->account.limit = config->queue_bytes;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (signal_fd < 0 || timer_fd < 0 || timerfd_settime(timer_fd, 0, &tick, NULL) < 0)
+	relay->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (relay->signal_fd < 0)
 		return -errno;
-	relay_watch(relay, signal_fd, EPOLLIN, &tag_signal);
-	relay_watch(relay, timer_fd, EPOLLIN, &tag_timer);
+	ev_watch(&relay->loop, &relay->signal_watch, relay->signal_fd, EPOLLIN);
+	ev_timer_arm(&relay->loop, &relay->tick, now_ms() + TICK_MS);
 
-	ret = argo_open(relay->config->fabric, &relay->fabric);
+	ret = argo_open(config->fabric, &relay->fabric);
 	if (ret < 0) {
-		relay_log(0, "cannot open fabric %s: %s", relay->config->fabric,
-		          argo_strerror(ret));
+		relay_log(0, "cannot open fabric %s: %s", config->fabric, argo_strerror(ret));
 		return ret;
 	}
 	relay->domid = argo_domid(relay->fabric);
-	relay_watch(relay, argo_event_fd(relay->fabric), EPOLLIN, &tag_fabric);
+	ev_watch(&relay->loop, &relay->fabric_watch, argo_event_fd(relay->fabric), EPOLLIN);
 
-	relay->nlinks = (int)relay->config->nlinks;
-	for (i = 0; i < relay->config->nlinks; i++) {
-		ret = link_init(relay, &relay->links[i], &relay->config->links[i], (int)i);
+	router_init(&relay->router, config);
+	relay->link_env = (struct link_env){
+	    .config = config,
+	    .loop = &relay->loop,
+	    .router = &relay->router,
+	    .account = &relay->account,
+	    .ack_timer = &relay->ack_timer,
+	    .boot_id = relay->boot_id,
+	};
+	relay->nlinks = (int)config->nlinks;
+	for (i = 0; i < config->nlinks; i++) {
+		ret = link_init(&relay->links[i], &relay->link_env, &config->links[i], (int)i);
 		if (ret < 0)
 			return ret;
+		end = link_end(&relay->links[i]);
+		router_set_link(&relay->router, (int)i, &end);
 	}
-	routes_init(relay);
-	ret = dedup_open(relay);
+	ret = dedup_open(&relay->dedup, config->state_dir, relay->fabric);
 	if (ret < 0)
 		return ret;
-	ret = local_init(relay);
+	ret = ports_init(&relay->ports, relay->fabric, config, relay->boot_id);
 	if (ret < 0)
 		return ret;
-	ret = control_init(relay);
-	if (ret < 0)
-		return ret;
-	relay_watch(relay, control_listen_fd, EPOLLIN, &tag_control);
-	return 0;
-}
+	fabric_out_init(&relay->out, relay->fabric, config, &relay->ports, relay->dedup,
+	                &relay->router);
+	end = fabric_out_end(&relay->out);
+	router_set_local(&relay->router, &end);
+	fabric_in_init(&relay->in, config, &relay->ports, &relay->router, &relay->account);
 
-static void on_tick(struct relay *relay)
-{
-	uint64_t now = relay_now_ms(), expirations;
-	int i;
-
-	if (read(timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
-		relay_log(0, "timer: %s", strerror(errno));
-	for (i = 0; i < relay->nlinks; i++)
-		link_tick(&relay->links[i], now);
-	local_tick(relay);
+	view = (struct control_view){
+	    .config = config,
+	    .domid = relay->domid,
+	    .links = relay->links,
+	    .nlinks = relay->nlinks,
+	    .router = &relay->router,
+	    .ports = &relay->ports,
+	    .in = &relay->in,
+	    .out = &relay->out,
+	    .account = &relay->account,
+	    .dedup = relay->dedup,
+	};
+	return control_init(&relay->control, &view, &relay->loop);
 }
 
 static void run(struct relay *relay)
 {
-	struct epoll_event events[64];
-	int n, i;
+	while (!relay->stopping) {
+		int n = evloop_run_once(&relay->loop);
 
-	for (;;) {
-		n = epoll_wait(epoll_fd, events, 64, ack_wait_ms(relay));
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			relay_log(0, "epoll_wait: %s", strerror(errno));
+			relay_log(0, "epoll_wait: %s", strerror(-n));
 			return;
 		}
-		for (i = 0; i < n; i++) {
-			void *tag = events[i].data.ptr;
-
-			if (tag == &tag_signal)
-				return;
-			if (tag == &tag_timer)
-				on_tick(relay);
-
-			else if (tag == &tag_fabric)
-				local_on_event(relay);
-			else if (tag == &tag_control)
-				control_on_event(relay, control_listen_fd);
-			else if ((char *)tag >= (char *)relay->links &&
-			         (char *)tag < (char *)(relay->links + relay->nlinks)) {
-				/* A link watches its session fd with the link itself as
-				 * tag, and its listening fd with &link->listen_fd. */
-				size_t k = (size_t)((char *)tag - (char *)relay->links) /
-				           sizeof(struct link);
-				struct link *link = &relay->links[k];
-
-				link_on_event(link,
-				              tag == &link->listen_fd ? link->listen_fd : link->fd,
-				              events[i].events);
-			}
-		}
-		send_due_acks(relay);
-		/* Ring space released this round is announced once. */
-		local_flush(relay);
-		/* Route changes are announced once per round, not per frame. */
-		if (relay->routes_changed) {
-			relay->routes_changed = false;
-			for (i = 0; i < relay->nlinks; i++)
-				link_send_routes(&relay->links[i]);
-		}
+		end_of_round(relay);
 	}
+}
+
+/* In the order that lets go of every message while its source is still
+ * there to be told (the holds and the links' queues), then the rings. */
+static void teardown(struct relay *relay)
+{
+	int i;
+
+	control_fini(&relay->control, &relay->loop);
+	fabric_out_fini(&relay->out);
+	for (i = 0; i < relay->nlinks; i++)
+		link_fini(&relay->links[i]);
+	DEBUG_ASSERT(relay->account.held_bytes == 0 && relay->account.messages == 0);
+	ports_fini(&relay->ports);
+	dedup_close(relay->dedup);
+	argo_close(relay->fabric);
+	if (relay->signal_fd >= 0)
+		close(relay->signal_fd);
+	evloop_fini(&relay->loop);
 }
 
 static void usage(FILE *out)
@@ -420,7 +313,7 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
 	static struct relay_config config;
-	struct relay *relay = &the_relay;
+	static struct relay relay;
 	bool check_only = false;
 	const char *path = NULL;
 	char why[512];
@@ -455,8 +348,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	relay->config = &config;
-	ret = setup(relay);
+	relay.config = &config;
+	relay_log_set_hvid(config.hvid);
+	ret = setup(&relay);
 	if (ret < 0) {
 		relay_log(0, "start-up failed: %s", strerror(-ret));
 		return 1;
@@ -465,15 +359,10 @@ int main(int argc, char **argv)
 		relay_log(0, "cannot become %s: %s", config.user, strerror(-ret));
 		return 1;
 	}
-	relay_log(0, "serving: domain %u on %s, %d links", relay->domid, config.fabric,
-	          relay->nlinks);
-	run(relay);
+	relay_log(0, "serving: domain %u on %s, %d links", relay.domid, config.fabric,
+	          relay.nlinks);
+	run(&relay);
 	relay_log(0, "stopping");
-	control_fini(relay);
-	local_fini(relay);
-	for (i = 0; i < relay->nlinks; i++)
-		link_fini(&relay->links[i]);
-	dedup_close(relay);
-	argo_close(relay->fabric);
+	teardown(&relay);
 	return 0;
 }

@@ -1,22 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * The route table: which link reaches which hvid. Static routes come from
- * the configuration and always win; the rest is learned from neighbours'
- * ROUTES announcements (distance vector, split horizon, at most
- * WIRE_MAX_ROUTE_HOPS hops) and forgotten when their link goes down.
- */
+/* The route table: see routes.h. */
+#include "routes.h"
+
 #include <string.h>
 
-#include "relay.h"
-
-void routes_init(struct relay *relay)
+void routes_init(struct routes *t, const struct relay_config *config)
 {
-	const struct relay_config *config = relay->config;
 	unsigned int i;
 
-	relay->nroutes = 0;
+	t->config = config;
+	t->n = 0;
+	t->changed = false;
 	for (i = 0; i < config->nroutes; i++) {
-		struct route *r = &relay->routes[relay->nroutes++];
+		struct route *r = &t->table[t->n++];
 
 		memcpy(r->hvid, config->routes[i].hvid, WIRE_HVID_SIZE);
 		r->link = (int)config->routes[i].link;
@@ -25,103 +21,94 @@ void routes_init(struct relay *relay)
 	}
 }
 
-static struct route *find(struct relay *relay, const char *hvid)
+static struct route *find(struct routes *t, const char *hvid)
 {
 	int i;
 
-	for (i = 0; i < relay->nroutes; i++)
-		if (strcmp(relay->routes[i].hvid, hvid) == 0)
-			return &relay->routes[i];
+	for (i = 0; i < t->n; i++)
+		if (strcmp(t->table[i].hvid, hvid) == 0)
+			return &t->table[i];
 	return NULL;
 }
 
-int routes_lookup(const struct relay *relay, const char *hvid)
+int routes_lookup(const struct routes *t, const char *hvid)
 {
-	const struct route *r = find((struct relay *)relay, hvid);
-	int i;
+	const struct route *r = find((struct routes *)t, hvid);
+	unsigned int i;
 
 	if (r)
 		return r->link;
 	/* A direct peer is reachable through its link even before it announces. */
-	for (i = 0; i < relay->nlinks; i++)
-		if (strcmp(relay->links[i].cfg->peer_hvid, hvid) == 0)
-			return i;
+	for (i = 0; i < t->config->nlinks; i++)
+		if (strcmp(t->config->links[i].peer_hvid, hvid) == 0)
+			return (int)i;
 	return -1;
 }
 
-static void changed(struct relay *relay)
+/* Forgets what a link said (not the static routes through it). */
+static void forget(struct routes *t, int link)
 {
-	relay->routes_changed = true;
-}
-
-void routes_learn(struct relay *relay, int link, const struct wire_route *routes, uint32_t n)
-{
-	uint32_t i;
 	int j;
 
-	/* Forget what this link said before: the announcement is complete. */
-	for (j = 0; j < relay->nroutes; j++) {
-		struct route *r = &relay->routes[j];
+	for (j = 0; j < t->n; j++) {
+		struct route *r = &t->table[j];
 
 		if (!r->is_static && r->link == link) {
-			*r = relay->routes[--relay->nroutes];
+			*r = t->table[--t->n];
 			j--;
-			changed(relay);
+			t->changed = true;
 		}
 	}
+}
+
+void routes_learn(struct routes *t, int link, const struct wire_route *routes, uint32_t n)
+{
+	uint32_t i;
+
+	/* Forget what this link said before: the announcement is complete. */
+	forget(t, link);
 	for (i = 0; i < n; i++) {
 		struct route *r;
 
 		if (routes[i].hops >= WIRE_MAX_ROUTE_HOPS ||
-		    strcmp(routes[i].hvid, relay->config->hvid) == 0)
+		    strcmp(routes[i].hvid, t->config->hvid) == 0)
 			continue;
-		r = find(relay, routes[i].hvid);
+		r = find(t, routes[i].hvid);
 		if (r && (r->is_static || r->hops <= routes[i].hops + 1))
 			continue;
 		if (!r) {
-			if (relay->nroutes >=
-			    (int)(sizeof(relay->routes) / sizeof(relay->routes[0])))
+			if (t->n >= (int)(sizeof(t->table) / sizeof(t->table[0])))
 				continue;
-			r = &relay->routes[relay->nroutes++];
+			r = &t->table[t->n++];
 			memcpy(r->hvid, routes[i].hvid, WIRE_HVID_SIZE);
 		}
 		r->link = link;
 		r->hops = (uint8_t)(routes[i].hops + 1);
 		r->is_static = false;
-		changed(relay);
+		t->changed = true;
 	}
 }
 
-void routes_link_down(struct relay *relay, int link)
+void routes_link_down(struct routes *t, int link)
 {
-	int j;
-
-	for (j = 0; j < relay->nroutes; j++) {
-		struct route *r = &relay->routes[j];
-
-		if (!r->is_static && r->link == link) {
-			*r = relay->routes[--relay->nroutes];
-			j--;
-			changed(relay);
-		}
-	}
+	forget(t, link);
 }
 
-uint32_t routes_announcement(const struct relay *relay, int link, struct wire_route *out,
-                             uint32_t cap)
+uint32_t routes_announcement(const struct routes *t, int link, routes_link_up_fn *link_up,
+                             const void *ctx, struct wire_route *out, uint32_t cap)
 {
 	uint32_t n = 0;
 	int j;
 
 	if (cap == 0)
 		return 0;
-	memcpy(out[n].hvid, relay->config->hvid, WIRE_HVID_SIZE);
+	memcpy(out[n].hvid, t->config->hvid, WIRE_HVID_SIZE);
 	out[n++].hops = 0;
-	for (j = 0; j < relay->nroutes && n < cap; j++) {
-		const struct route *r = &relay->routes[j];
+	for (j = 0; j < t->n && n < cap; j++) {
+		const struct route *r = &t->table[j];
 
 		/* Split horizon: never tell a link what we learned from it. */
-		if (r->link == link || r->link < 0 || relay->links[r->link].state != LINK_UP)
+		if (r->link == link || r->link < 0 || !link_up(ctx, r->link))
 			continue;
 		memcpy(out[n].hvid, r->hvid, WIRE_HVID_SIZE);
 		out[n++].hops = r->hops;

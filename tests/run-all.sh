@@ -1,6 +1,6 @@
 #!/bin/bash
 # Runs every test suite of `make check`, for the plain build and the
-# ASan/UBSan build, then cppcheck, then the xen-conformance and relay-vsock
+# ASan/UBSan build, then the include graph and cppcheck, then the xen-conformance and relay-vsock
 # scenarios (real Xen in QEMU; ARGO_CHECK_XEN=0 leaves them out). Each suite prints its own
 # "N passed, N failed" line; this script adds them up and ends with one such
 # line for everything. Logs: $BUILD/test-logs/.
@@ -131,6 +131,8 @@ for variant in plain san; do
 	run_suite "$variant:unit-ring" "$bin/test-ring"
 	run_suite "$variant:unit-routed" "$bin/test-routed"
 	run_suite "$variant:unit-dedup" "$bin/test-dedup"
+	run_suite "$variant:unit-stream" "$bin/test-stream"
+	run_suite "$variant:unit-util" "$bin/test-util"
 	run_suite "$variant:unit-sim-fabric" "$bin/test-sim-fabric"
 	run_suite "$variant:unit-wire" "$bin/test-wire"
 	run_suite "$variant:unit-auth" "$bin/test-auth"
@@ -179,6 +181,9 @@ fuzz_suite() {
 	fi
 }
 run_suite fuzz-wire fuzz_suite
+
+# The include graph: no wrong-way include, no cycle in relay/ or common/.
+run_suite include-graph "$(dirname "$0")/include-graph.sh"
 
 cppcheck_suite() {
 	if make --no-print-directory cppcheck; then

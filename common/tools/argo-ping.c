@@ -12,9 +12,8 @@
  * exits 0 only if every reply came back intact and in order.
  *
  * A request that a relay could not deliver comes back as a control message
- * of the reserved message_type 0xA4600001 (docs/protocol.md, UNDELIVERABLE):
- * payload u32 error (positive errno, little endian), then the 24-byte global
- * address of the destination. It is reported as
+ * of the reserved message_type ARGO_MSGTYPE_UNDELIVERABLE (argo/routed.h,
+ * argo_routed_report_get(): the error and the destination). It is reported as
  *   argo-ping: request #N undeliverable: <strerror(error)> (reported by the relay)
  * and counted as "refused" in the summary.
  */
@@ -26,9 +25,6 @@
 #include "tool_util.h"
 
 #define PING_TYPE 0x50494e47u /* "PING" */
-/* A relay's report of an undeliverable message (common/wire.h). */
-#define UNDELIVERABLE_TYPE 0xA4600001u
-#define UNDELIVERABLE_SIZE (4 + 24)
 
 /* Bounds of --count (one 8-byte round-trip slot each) and --size. */
 #define MAX_COUNT 100000000ul
@@ -213,7 +209,7 @@ int main(int argc, char **argv)
 	}
 	out = malloc(size);
 	/* Room for a relay's report too, whatever the request size. */
-	in = malloc((size < UNDELIVERABLE_SIZE ? UNDELIVERABLE_SIZE : size) + ARGO_ROUTED_HDR_SIZE);
+	in = malloc((size < ARGO_ROUTED_REPORT_SIZE ? ARGO_ROUTED_REPORT_SIZE : size) + ARGO_ROUTED_HDR_SIZE);
 	rtt = calloc(count, sizeof(*rtt));
 	if (!out || !in || !rtt) {
 		fprintf(stderr, "argo-ping: out of memory\n");
@@ -225,7 +221,8 @@ int main(int argc, char **argv)
 		xen_argo_addr_t from;
 		struct argo_gaddr gfrom = {{0}, 0, 0};
 		uint64_t t0, seq = 0;
-		uint32_t type;
+		uint32_t type, error;
+		struct argo_gaddr failed;
 		ssize_t n;
 
 		fill(out, size, i);
@@ -252,7 +249,7 @@ int main(int argc, char **argv)
 					from.aport = gfrom.port;
 				} else {
 					n = argo_recv(ring, &from, &type, in,
-					              size < UNDELIVERABLE_SIZE ? UNDELIVERABLE_SIZE
+					              size < ARGO_ROUTED_REPORT_SIZE ? ARGO_ROUTED_REPORT_SIZE
 					                                        : size);
 				}
 				if (n != -EAGAIN)
@@ -292,10 +289,8 @@ int main(int argc, char **argv)
 				break;
 			continue;
 		}
-		if (type == UNDELIVERABLE_TYPE && n >= 4) {
-			uint32_t error = (uint32_t)in[0] | (uint32_t)in[1] << 8 |
-			                 (uint32_t)in[2] << 16 | (uint32_t)in[3] << 24;
-
+		if (type == ARGO_MSGTYPE_UNDELIVERABLE &&
+		    argo_routed_report_get(in, (size_t)n, &error, &failed) == 0) {
 			fprintf(
 			    stderr,
 			    "argo-ping: request #%lu undeliverable: %s (reported by the relay)\n",

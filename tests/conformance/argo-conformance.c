@@ -35,7 +35,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 
-#include "tools/tool_util.h"
+#include "tool_util.h"
 #include "remote_peer.h"
 
 /* How long an event that must come may take, and a domain's teardown. */

@@ -15,7 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "relay.h"
+#include "config.h"
+#include "dedup.h"
+#include "log.h"
+#include "strbuf.h"
 #include "../cunit_main.h"
 
 /* ---- stubs for what dedup.c uses from the relay and libargo ---- */
@@ -54,18 +57,17 @@ void strbuf_add(struct strbuf *sb, const char *fmt, ...)
 /* ---- helpers ---- */
 
 static struct relay_config config;
-static struct relay relay;
+static struct dedup *table;
 static char dir[] = "/tmp/argo-dedup-test.XXXXXX";
 
 static void open_table(void)
 {
-	relay.config = &config;
-	CU_ASSERT_FATAL(dedup_open(&relay) == 0);
+	CU_ASSERT_FATAL(dedup_open(&table, config.state_dir, NULL) == 0);
 }
 
-static struct relay_msg msg_for(uint64_t epoch, uint32_t index, uint32_t dst_port)
+static struct msg msg_for(uint64_t epoch, uint32_t index, uint32_t dst_port)
 {
-	struct relay_msg m;
+	struct msg m;
 
 	memset(&m, 0, sizeof(m));
 	strcpy(m.src.hvid, "l2");
@@ -79,21 +81,22 @@ static struct relay_msg msg_for(uint64_t epoch, uint32_t index, uint32_t dst_por
 	return m;
 }
 
-/* One delivery as local.c makes it: begin, the send, end. */
-static void deliver(const struct relay_msg *m, bool ok)
+/* One delivery as fabric_out.c makes it: begin, the send, end. */
+static void deliver(const struct msg *m, bool ok)
 {
-	uint64_t tag = dedup_begin(&relay, m);
+	uint64_t tag = dedup_begin(table, m);
 
 	if (ok && tag)
 		fabric_tag = tag; /* the fabric records it with the send */
-	dedup_end(&relay, ok);
+	dedup_end(table, ok);
 }
 
 static void fresh(void)
 {
 	char path[sizeof(dir) + 16];
 
-	dedup_close(&relay);
+	dedup_close(table);
+	table = NULL;
 	snprintf(path, sizeof(path), "%s/delivered", dir);
 	unlink(path);
 	fabric_tag = 0;
@@ -106,91 +109,94 @@ static void fresh(void)
 
 static void test_copies_and_window(void)
 {
-	struct relay_msg m;
+	struct msg m;
 
 	fresh();
 	m = msg_for(77, 10, 7000);
-	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+	CU_ASSERT_FALSE(dedup_seen(table, &m));
 	deliver(&m, true);
-	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+	CU_ASSERT_TRUE(dedup_seen(table, &m));
 	m.origin.index = 9;
-	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+	CU_ASSERT_TRUE(dedup_seen(table, &m));
 	m.origin.index = 11;
-	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+	CU_ASSERT_FALSE(dedup_seen(table, &m));
 	/* Another destination, epoch or source is another stream. */
 	m = msg_for(77, 10, 7001);
-	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+	CU_ASSERT_FALSE(dedup_seen(table, &m));
 	m = msg_for(78, 10, 7000);
-	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+	CU_ASSERT_FALSE(dedup_seen(table, &m));
 	m = msg_for(77, 10, 7000);
 	strcpy(m.src.hvid, "l1");
-	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+	CU_ASSERT_FALSE(dedup_seen(table, &m));
 	/* The window: a copy is at most 2^24 below; a new message may be any
 	 * distance above, even more than 2^31 (a routed port feeding many
 	 * destinations), and across the 2^32 wrap. */
 	m = msg_for(77, 10 - (1u << 24) + 1, 7000);
-	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+	CU_ASSERT_TRUE(dedup_seen(table, &m));
 	m.origin.index = 10 - (1u << 24);
-	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+	CU_ASSERT_FALSE(dedup_seen(table, &m));
 	m.origin.index = 10 + (1u << 31) + 5;
-	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+	CU_ASSERT_FALSE(dedup_seen(table, &m));
 	m = msg_for(77, 0xFFFFFFF0u, 7002);
 	deliver(&m, true);
 	m.origin.index = 3; /* after the wrap */
-	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+	CU_ASSERT_FALSE(dedup_seen(table, &m));
 	deliver(&m, true);
 	m.origin.index = 0xFFFFFFF5u; /* before the wrap: a copy */
-	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+	CU_ASSERT_TRUE(dedup_seen(table, &m));
 }
 
 static void test_failed_send_leaves_nothing(void)
 {
-	struct relay_msg m = msg_for(5, 1, 7000);
+	struct msg m = msg_for(5, 1, 7000);
 
 	fresh();
 	deliver(&m, false);
-	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+	CU_ASSERT_FALSE(dedup_seen(table, &m));
 	CU_ASSERT_EQUAL(fabric_tag, 0);
 	deliver(&m, true);
-	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+	CU_ASSERT_TRUE(dedup_seen(table, &m));
 }
 
 static void test_survives_restart(void)
 {
-	struct relay_msg m = msg_for(9, 100, 7000);
+	struct msg m = msg_for(9, 100, 7000);
 
 	fresh();
 	deliver(&m, true);
-	dedup_close(&relay);
+	dedup_close(table);
+	table = NULL;
 	open_table();
-	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+	CU_ASSERT_TRUE(dedup_seen(table, &m));
 	m.origin.index = 101;
-	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+	CU_ASSERT_FALSE(dedup_seen(table, &m));
 }
 
 /* Killed between the send and the record: the fabric's tag decides. */
 static void test_settle_in_flight(void)
 {
-	struct relay_msg m = msg_for(4, 50, 7000);
+	struct msg m = msg_for(4, 50, 7000);
 	uint64_t tag;
 
 	fresh();
-	tag = dedup_begin(&relay, &m);
+	tag = dedup_begin(table, &m);
 	CU_ASSERT(tag != 0);
 	fabric_tag = tag; /* the send happened; the process died here */
-	dedup_close(&relay);
+	dedup_close(table);
+	table = NULL;
 	open_table();
-	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+	CU_ASSERT_TRUE(dedup_seen(table, &m));
 
 	m = msg_for(4, 51, 7000);
-	tag = dedup_begin(&relay, &m);
+	tag = dedup_begin(table, &m);
 	/* died before the send: the fabric still has the previous tag */
-	dedup_close(&relay);
+	dedup_close(table);
+	table = NULL;
 	open_table();
-	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+	CU_ASSERT_FALSE(dedup_seen(table, &m));
 	/* The next tag is never one the fabric already holds. */
-	CU_ASSERT(dedup_begin(&relay, &m) > fabric_tag);
-	dedup_end(&relay, false);
+	CU_ASSERT(dedup_begin(table, &m) > fabric_tag);
+	dedup_end(table, false);
 	(void)tag;
 }
 
@@ -198,37 +204,39 @@ static void test_settle_in_flight(void)
  * file): new tags start above it, so a stale intent cannot look done. */
 static void test_tags_never_go_back(void)
 {
-	struct relay_msg m = msg_for(1, 1, 7000);
+	struct msg m = msg_for(1, 1, 7000);
 
 	fresh();
-	dedup_close(&relay);
+	dedup_close(table);
+	table = NULL;
 	fabric_tag = 1000;
 	open_table();
-	CU_ASSERT(dedup_begin(&relay, &m) == 1001);
-	dedup_end(&relay, false);
+	CU_ASSERT(dedup_begin(table, &m) == 1001);
+	dedup_end(table, false);
 }
 
 /* Without tags from the fabric (the xen backend before it had them): a
  * warning, untagged sends, and the table still works. */
 static void test_no_tags(void)
 {
-	struct relay_msg m = msg_for(2, 7, 7000);
+	struct msg m = msg_for(2, 7, 7000);
 
 	fresh();
-	dedup_close(&relay);
+	dedup_close(table);
+	table = NULL;
 	fabric_tag_err = -EOPNOTSUPP;
 	log_lines = 0;
 	open_table();
 	CU_ASSERT(log_lines >= 1);
-	CU_ASSERT_EQUAL(dedup_begin(&relay, &m), 0);
-	dedup_end(&relay, true);
-	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+	CU_ASSERT_EQUAL(dedup_begin(table, &m), 0);
+	dedup_end(table, true);
+	CU_ASSERT_TRUE(dedup_seen(table, &m));
 	fabric_tag_err = 0;
 }
 
 static void test_full_table(void)
 {
-	struct relay_msg m;
+	struct msg m;
 	uint32_t i;
 
 	fresh();
@@ -237,32 +245,33 @@ static void test_full_table(void)
 		deliver(&m, true);
 	}
 	m = msg_for(1000, 1, 7000);
-	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+	CU_ASSERT_TRUE(dedup_seen(table, &m));
 	/* Stream 1000 is used again: now 1001 is the oldest. */
 	m.origin.index = 2;
 	deliver(&m, true);
 	log_lines = 0;
 	m = msg_for(99999, 1, 7000);
 	deliver(&m, true);
-	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+	CU_ASSERT_TRUE(dedup_seen(table, &m));
 	CU_ASSERT_EQUAL(log_lines, 1);
 	m = msg_for(1001, 1, 7000);
-	CU_ASSERT_FALSE(dedup_seen(&relay, &m)); /* it made room */
+	CU_ASSERT_FALSE(dedup_seen(table, &m)); /* it made room */
 	m = msg_for(1000, 2, 7000);
-	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+	CU_ASSERT_TRUE(dedup_seen(table, &m));
 	m = msg_for(1002, 1, 7000);
-	CU_ASSERT_TRUE(dedup_seen(&relay, &m));
+	CU_ASSERT_TRUE(dedup_seen(table, &m));
 }
 
 static void test_foreign_file(void)
 {
 	char path[sizeof(dir) + 16];
 	FILE *f;
-	struct relay_msg m = msg_for(3, 3, 7000);
+	struct msg m = msg_for(3, 3, 7000);
 
 	fresh();
 	deliver(&m, true);
-	dedup_close(&relay);
+	dedup_close(table);
+	table = NULL;
 	snprintf(path, sizeof(path), "%s/delivered", dir);
 	f = fopen(path, "r+");
 	CU_ASSERT_FATAL(f != NULL);
@@ -271,7 +280,7 @@ static void test_foreign_file(void)
 	log_lines = 0;
 	open_table();
 	CU_ASSERT_EQUAL(log_lines, 1);
-	CU_ASSERT_FALSE(dedup_seen(&relay, &m));
+	CU_ASSERT_FALSE(dedup_seen(table, &m));
 }
 
 int main(void)
@@ -290,7 +299,8 @@ int main(void)
 		return 2;
 	memcpy(config.state_dir, dir, sizeof(dir));
 	ret = cunit_main(suites, N(suites));
-	dedup_close(&relay);
+	dedup_close(table);
+	table = NULL;
 	snprintf(path, sizeof(path), "%s/delivered", dir);
 	unlink(path);
 	rmdir(dir);

@@ -229,6 +229,45 @@ static void test_recv_reports(void)
 	ring_free(t);
 }
 
+/* The report encoder writes what the decoder (and argo_routed_recv, above)
+ * reads: the error, then the destination as in a routed header. */
+static void test_report_bytes(void)
+{
+	struct argo_gaddr dst = {"l0", 5, 7000}, got, none = {"", 0, 0};
+	uint8_t report[ARGO_ROUTED_REPORT_SIZE + 1], expect[ARGO_ROUTED_REPORT_SIZE] = {0};
+	uint32_t error = 0;
+
+	expect[0] = EHOSTUNREACH;
+	memcpy(expect + 4, hdr_l0_5_7000 + 8, 24);
+	memset(report, 0xAA, sizeof(report));
+	argo_routed_report_put(report, EHOSTUNREACH, &dst);
+	CU_ASSERT_EQUAL(memcmp(report, expect, sizeof(expect)), 0);
+	CU_ASSERT_EQUAL(report[ARGO_ROUTED_REPORT_SIZE], 0xAA); /* nothing past it */
+	CU_ASSERT_EQUAL(argo_routed_report_get(report, ARGO_ROUTED_REPORT_SIZE, &error, &got), 0);
+	CU_ASSERT_EQUAL(error, EHOSTUNREACH);
+	CU_ASSERT_STRING_EQUAL(got.hvid, "l0");
+	CU_ASSERT_EQUAL(got.domid, 5);
+	CU_ASSERT_EQUAL(got.port, 7000);
+	/* No destination (the routed header was unreadable): an empty hvid. */
+	argo_routed_report_put(report, EINVAL, &none);
+	CU_ASSERT_EQUAL(argo_routed_report_get(report, ARGO_ROUTED_REPORT_SIZE, &error, &got), 0);
+	CU_ASSERT_EQUAL(error, EINVAL);
+	CU_ASSERT_STRING_EQUAL(got.hvid, "");
+	/* A wrong length, a bad hvid or a non-zero reserved field is refused. */
+	argo_routed_report_put(report, EINVAL, &dst);
+	CU_ASSERT_EQUAL(argo_routed_report_get(report, ARGO_ROUTED_REPORT_SIZE - 1, &error, &got),
+	                -EBADMSG);
+	CU_ASSERT_EQUAL(argo_routed_report_get(report, ARGO_ROUTED_REPORT_SIZE + 1, &error, &got),
+	                -EBADMSG);
+	report[4 + 2] = '!';
+	CU_ASSERT_EQUAL(argo_routed_report_get(report, ARGO_ROUTED_REPORT_SIZE, &error, &got),
+	                -EBADMSG);
+	argo_routed_report_put(report, EINVAL, &dst);
+	report[4 + 18] = 1;
+	CU_ASSERT_EQUAL(argo_routed_report_get(report, ARGO_ROUTED_REPORT_SIZE, &error, &got),
+	                -EBADMSG);
+}
+
 static void test_sendv_refuses(void)
 {
 	struct argo_gaddr bad = {"", 5, 7000}, good = {"l0", 5, 7000};
@@ -246,7 +285,7 @@ int main(void)
 {
 	static const struct test_def tests[] = {
 	    T(test_gaddr_parse),  T(test_header_bytes),  T(test_recv_routed_and_plain),
-	    T(test_recv_reports), T(test_sendv_refuses),
+	    T(test_recv_reports), T(test_report_bytes), T(test_sendv_refuses),
 	};
 	static const struct suite_def suites[] = {SUITE("routed mode", tests)};
 

@@ -6,7 +6,7 @@
  * messages out of its rings in place, calls notify, and polls one fd that
  * fires as VIRQ_ARGO does. The same program runs unchanged on:
  *   sim:/path/to/socket   the argo-simd user-space fabric (l0/)
- *   (xen and link:... come later behind the same seam)
+ *   xen:/dev/argo         real Xen, through the argo.ko module (l1/kmod)
  *
  * Return conventions, for every function below unless it says otherwise:
  *   >= 0          success (a byte count where the function says so);

@@ -38,6 +38,7 @@
 #define ARGO_ROUTED_PORT           0xA4600000u
 #define ARGO_MSGTYPE_UNDELIVERABLE 0xA4600001u
 #define ARGO_ROUTED_HDR_SIZE       32u
+#define ARGO_ROUTED_REPORT_SIZE    28u /* an undeliverable report's payload */
 #define ARGO_ROUTED_MAGIC          0x54525241u /* "ARRT" */
 #define ARGO_ROUTED_VERSION        1u
 #define ARGO_HVID_SIZE             16u
@@ -56,6 +57,15 @@ int argo_gaddr_parse(const char *text, struct argo_gaddr *addr);
  * reserved field or hvid. */
 void argo_routed_hdr_put(uint8_t *hdr, const struct argo_gaddr *addr);
 int argo_routed_hdr_get(const uint8_t *hdr, struct argo_gaddr *addr);
+
+/* Writes / reads the payload of an undeliverable report (message_type
+ * ARGO_MSGTYPE_UNDELIVERABLE, ARGO_ROUTED_REPORT_SIZE bytes, little endian):
+ * error (a positive errno), then the global destination that failed (an
+ * empty hvid when the routed header that should have named it could not be
+ * read). The relays write it; argo_routed_recv() reads it. Decoding returns
+ * 0, or -EBADMSG for a wrong length, a bad hvid or reserved field. */
+void argo_routed_report_put(uint8_t *out, uint32_t error, const struct argo_gaddr *dst);
+int argo_routed_report_get(const uint8_t *in, size_t len, uint32_t *error, struct argo_gaddr *dst);
 
 /* Sends iov (at most XEN_ARGO_MAXIOV - 1 entries: the header takes one) to
  * dst through the relay whose domid on this fabric is 'relay', from our

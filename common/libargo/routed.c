@@ -11,10 +11,11 @@
  *   26 2  reserved 0
  *   28 4  port
  *
- * An undeliverable report's payload (what the relays send, relay/local.c):
- * u32 error (a positive errno), then the failed destination as hvid[16],
- * u16 domid, u16 0, u32 port (all zero when the routed header that should
- * have named it could not be read: then the error is EINVAL).
+ * An undeliverable report's payload (what the relays send, through
+ * argo_routed_report_put()): u32 error (a positive errno), then the failed
+ * destination as hvid[16], u16 domid, u16 0, u32 port (all zero when the
+ * routed header that should have named it could not be read: then the
+ * error is EINVAL).
  */
 #define _GNU_SOURCE
 #include "argo/routed.h"
@@ -23,29 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REPORT_SIZE (4 + 24)
+#include "bytes.h"
 
-static void put_u16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	put_u16(p, (uint16_t)v);
-	put_u16(p + 2, (uint16_t)(v >> 16));
-}
-
-static uint16_t get_u16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)get_u16(p) | (uint32_t)get_u16(p + 2) << 16;
-}
+_Static_assert(ARGO_ROUTED_REPORT_SIZE == 4 + 24, "a report is an error and a global address");
 
 /* 1..15 bytes of [A-Za-z0-9._-], then NULs to the end of the field. */
 static bool hvid_valid(const char *hvid)
@@ -132,6 +113,20 @@ int argo_routed_hdr_get(const uint8_t *hdr, struct argo_gaddr *addr)
 	return get_gaddr(hdr + 8, addr, false);
 }
 
+void argo_routed_report_put(uint8_t *out, uint32_t error, const struct argo_gaddr *dst)
+{
+	put_u32(out, error);
+	put_gaddr(out + 4, dst);
+}
+
+int argo_routed_report_get(const uint8_t *in, size_t len, uint32_t *error, struct argo_gaddr *dst)
+{
+	if (len != ARGO_ROUTED_REPORT_SIZE || get_gaddr(in + 4, dst, true) < 0)
+		return -EBADMSG;
+	*error = get_u32(in);
+	return 0;
+}
+
 ssize_t argo_routed_sendv(struct argo_fabric *fabric, argo_domid_t relay, uint32_t src_port,
                           const struct argo_gaddr *dst, const struct iovec *iov, unsigned int niov,
                           uint32_t message_type)
@@ -185,9 +180,8 @@ ssize_t argo_routed_recv(struct argo_ring *ring, argo_domid_t relay, struct argo
 	if (type == ARGO_MSGTYPE_UNDELIVERABLE) {
 		uint32_t error;
 
-		if (n != REPORT_SIZE || get_gaddr(p + 4, &from, true) < 0)
+		if (argo_routed_report_get(p, (size_t)n, &error, &from) < 0)
 			return -EBADMSG;
-		error = get_u32(p);
 		if (src)
 			*src = from;
 		return error > 0 && error < 4096 ? -(ssize_t)error : -EBADMSG;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The seam between libargo's front (libargo.c) and its fabric backends
- * (backend_sim.c now; backend_xen.c and backend_link.c later). A backend
+ * (backend_sim.c, backend_xen.c; a leaf endpoint's backend_link.c is
+ * planned, docs/client-api.md). A backend
  * fills in a struct argo_fabric and answers the ops; the front keeps the
  * lock and the list of ring handles, so backends stay small.
  *

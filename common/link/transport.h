@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Link transports: each turns a configured address into a connected,
- * non-blocking byte-stream fd. The link layer (link.c) does everything else
- * (framing, authentication, ordering) the same way on all of them.
+ * non-blocking byte-stream fd. The link layers (session, frames, stream) do
+ * everything else (framing, authentication, ordering) the same way on all
+ * of them.
  *
  * One file per transport: transport_unix.c, transport_tcp.c,
  * transport_serial.c, transport_vsock.c, transport_argo.c.
@@ -13,7 +14,17 @@
 #ifndef ARGO_RELAY_TRANSPORT_H
 #define ARGO_RELAY_TRANSPORT_H
 
-#include "config.h"
+/* The kinds, in the order of the configuration's names (transport_name()). */
+enum transport_kind {
+	TRANSPORT_UNIX,
+	TRANSPORT_TCP,
+	TRANSPORT_SERIAL,
+	TRANSPORT_VSOCK,
+	TRANSPORT_ARGO,
+};
+
+/* The longest address (with its NUL) a transport takes. */
+#define TRANSPORT_ADDR_MAX 256
 
 struct transport_ops {
 	enum transport_kind kind;
@@ -32,6 +43,8 @@ struct transport_ops {
 };
 
 const struct transport_ops *transport_get(enum transport_kind kind);
+/* "unix", "tcp", "serial", "vsock", "argo" ("?" for anything else). */
+const char *transport_name(enum transport_kind kind);
 
 /* argo: messages its pumps dropped since start-up (from a domain or port
  * that is not the peer's, or of an unknown type). For tests. */

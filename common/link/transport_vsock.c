@@ -22,27 +22,10 @@
 
 #include <linux/vm_sockets.h>
 
+#include "parse.h"
 #include "transport.h"
 
 #define VSOCK_BACKLOG 16
-
-/* A decimal or 0x hex number below UINT32_MAX. */
-static int parse_u32(const char *s, size_t len, uint32_t *out)
-{
-	char buf[16], *end;
-	unsigned long long v;
-
-	if (len == 0 || len >= sizeof(buf) || s[0] < '0' || s[0] > '9')
-		return -EINVAL;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	errno = 0;
-	v = strtoull(buf, &end, 0);
-	if (errno || *end || v >= UINT32_MAX)
-		return -EINVAL;
-	*out = (uint32_t)v;
-	return 0;
-}
 
 /* Parses CID:PORT, any:PORT, host:PORT or PORT; *any says the CID was left
  * to the kernel (no CID or "any"). */
@@ -66,11 +49,11 @@ static int vsock_parse(const char *address, uint32_t *cid, uint32_t *port, bool 
 		*cid = VMADDR_CID_ANY;
 	} else if ((size_t)(colon - address) == 4 && !strncmp(address, "host", 4)) {
 		*cid = VMADDR_CID_HOST;
-	} else if (parse_u32(address, (size_t)(colon - address), cid) < 0) {
+	} else if (parse_u32n(address, (size_t)(colon - address), UINT32_MAX - 1, cid) < 0) {
 		*why = "a vsock CID is a number below 4294967295, 'host' or 'any'";
 		return -EINVAL;
 	}
-	if (parse_u32(colon + 1, strlen(colon + 1), port) < 0) {
+	if (parse_u32(colon + 1, UINT32_MAX - 1, port) < 0) {
 		*why = "a vsock port is a number below 4294967295";
 		return -EINVAL;
 	}

@@ -31,8 +31,6 @@
 #define WIRE_MAX_ROUTES         1024u
 #define WIRE_MAX_ROUTE_HOPS     15u
 #define WIRE_CLOSE_TEXT_MAX     128u
-/* message_type of the control message that reports an undeliverable message. */
-#define WIRE_MSGTYPE_UNDELIVERABLE 0xA4600001u
 
 enum wire_type {
 	WIRE_HELLO = 1,

@@ -12,25 +12,25 @@
  * its domid to be known). DOMID is the listener's domid on that fabric,
  * PORT the listener's Argo port (32 bits).
  *
- * A byte stream out of datagrams. link.c wants a non-blocking byte-stream
+ * A byte stream out of datagrams. The link wants a non-blocking byte-stream
  * fd. Each open endpoint (a listener, or a connection) has a pump: a thread
  * that owns a fabric handle, one ring, and one end of a
- * socketpair(AF_UNIX, SOCK_STREAM) per connection; link.c gets the other
- * end. The pump reads what link.c writes and sends it as Argo messages of
+ * socketpair(AF_UNIX, SOCK_STREAM) per connection; the link gets the other
+ * end. The pump reads what the link writes and sends it as Argo messages of
  * at most 64 KiB (type ARLK), and writes the payload of every message from
  * the peer into the socketpair. Argo delivers one sender's messages into a
  * ring reliably and in order, and a sendv sends the whole message or
  * nothing, so nothing needs sequencing here. A full peer ring (-EAGAIN)
  * makes the pump stop reading its socketpair until the fabric's event says
- * there is room, so link.c finds its socket full: back-pressure, as on TCP.
+ * there is room, so the link finds its socket full: back-pressure, as on TCP.
  * A full socketpair makes the pump leave messages in its ring, which fills,
  * and the peer's pump waits in turn. Nothing busy-loops: the pump sleeps in
  * poll() on the fabric's event fd and its socketpair ends.
  *
- * Why a thread. link.c is one-threaded and transport-agnostic: all it knows
+ * Why a thread. The link is one-threaded and transport-agnostic: all it knows
  * of a transport is an fd to poll. An Argo endpoint needs someone to wait on
  * the fabric's event fd and move bytes between ring and stream. A thread per
- * endpoint does that without touching link.c or the relay's epoll loop, and
+ * endpoint does that without touching the link or the relay's epoll loop, and
  * shares nothing with the relay's thread but the socketpair (the kernel is
  * the lock). It has its own fabric handle; libargo serialises the calls on
  * one fabric anyway, and only the pump reads its ring. Its signals are
@@ -38,16 +38,16 @@
  *
  * Connection setup and teardown, as messages with empty payloads:
  *   ARLC  connector -> listener: a new stream from this (domid, port). The
- *         listener's pump makes a socketpair and hands link.c's end to
+ *         listener's pump makes a socketpair and hands the link's end to
  *         accept() through the listening fd, itself one end of an AF_UNIX
  *         SOCK_SEQPACKET socketpair: each pending connection is one packet
  *         carrying an fd (SCM_RIGHTS), so the kernel keeps the queue of
  *         pending connections and the listening fd polls readable while it
  *         is not empty. One connection per peer domain: a new ARLC from a
  *         domain (the peer restarted) replaces its old connection, whose
- *         socketpair is closed, so link.c reads EOF there.
- *   ARLX  the stream ends (link.c closed its end): the other pump closes its
- *         socketpair end; that link.c reads EOF and reconnects by itself.
+ *         socketpair is closed, so the link reads EOF there.
+ *   ARLX  the stream ends (the link closed its end): the other pump closes its
+ *         socketpair end; that link reads EOF and reconnects by itself.
  * A peer whose ring is gone (sendv -ECONNREFUSED: its process or domain
  * died) ends the stream in the same way; so does a connector's own ring
  * gone with the listener's domain, which it checks when it has heard
@@ -67,7 +67,7 @@
  * fabric must allow wildcard rings: argo-simd -m, Xen's mac-permissive).
  * Every failure to open or register is their negative errno.
  *
- * Closing is link.c closing its fds. A pump notices (EOF, hang-up), sends
+ * Closing is the link closing its fds. A pump notices (EOF, hang-up), sends
  * ARLX, unregisters its ring, closes its fabric, frees everything and ends;
  * the threads are detached, and at exit the process waits up to a second
  * for pumps still winding down, so that their last bytes and ARLX go out.
@@ -92,6 +92,8 @@
 #include <unistd.h>
 
 #include "argo/argo.h"
+#include "clock.h"
+#include "parse.h"
 #include "transport.h"
 
 #define ARLK_DATA      0x41524c4bu /* "ARLK": stream bytes */
@@ -108,7 +110,7 @@
 #define ARLK_FORM      "an argo address is FABRIC_URI@DOMID:PORT (connect) or FABRIC_URI@PORT (listen)"
 
 struct arlk_address {
-	char uri[CONFIG_ADDR_MAX];
+	char uri[TRANSPORT_ADDR_MAX];
 	bool has_domid;
 	argo_domid_t domid;
 	uint32_t port;
@@ -126,7 +128,7 @@ struct conn {
 
 struct pump {
 	bool listener;
-	char uri[CONFIG_ADDR_MAX];
+	char uri[TRANSPORT_ADDR_MAX];
 	uint32_t port;              /* our ring's */
 	argo_domid_t partner;       /* our ring's partner: ANY on a listener */
 	struct argo_fabric *fabric; /* NULL while a listener waits to reopen it */
@@ -152,30 +154,6 @@ unsigned long transport_argo_dropped(void)
 }
 
 /* ---- Addresses ---------------------------------------------------------- */
-
-/* Decimal or 0x hex, no sign, no blanks, at most max. */
-static int parse_num(const char *s, size_t len, uint64_t max, uint64_t *out)
-{
-	char buf[24], *end;
-	unsigned long long v;
-	bool hex = len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
-	const char *digits = hex ? buf + 2 : buf;
-
-	if (len == 0 || len >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (!(digits[0] >= '0' && digits[0] <= '9') &&
-	    !(hex &&
-	      ((digits[0] >= 'a' && digits[0] <= 'f') || (digits[0] >= 'A' && digits[0] <= 'F'))))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(digits, &end, hex ? 16 : 10);
-	if (errno || *end || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
 
 /* FABRIC_URI@[DOMID:]PORT. The URI may hold '@' itself: the last one counts. */
 static int arlk_parse(const char *address, struct arlk_address *a, const char **why)
@@ -205,14 +183,14 @@ static int arlk_parse(const char *address, struct arlk_address *a, const char **
 	a->has_domid = colon != NULL;
 	a->domid = 0;
 	if (colon) {
-		if (parse_num(p, (size_t)(colon - p), XEN_DOMID_FIRST_RESERVED - 1, &v) < 0) {
+		if (parse_u64n(p, (size_t)(colon - p), XEN_DOMID_FIRST_RESERVED - 1, &v) < 0) {
 			*why = "a domid is a number below 32752 (0x7FF0)";
 			return -EINVAL;
 		}
 		a->domid = (argo_domid_t)v;
 		p = colon + 1;
 	}
-	if (parse_num(p, strlen(p), UINT32_MAX, &v) < 0) {
+	if (parse_u64(p, UINT32_MAX, &v) < 0) {
 		*why = "an argo port is a number from 0 to 4294967295";
 		return -EINVAL;
 	}
@@ -265,7 +243,7 @@ static bool has_conns(const struct pump *p)
 	return false;
 }
 
-/* A stream to peer: our end in a free slot, link.c's end in *link_end. */
+/* A stream to peer: our end in a free slot, the link's end in *link_end. */
 static struct conn *conn_new(struct pump *p, const xen_argo_addr_t *peer, int *link_end, int *err)
 {
 	struct conn *c = NULL;
@@ -298,7 +276,7 @@ static struct conn *conn_new(struct pump *p, const xen_argo_addr_t *peer, int *l
 	return c;
 }
 
-/* Ends a stream: link.c reads what we wrote, then EOF. */
+/* Ends a stream: the link reads what we wrote, then EOF. */
 static void conn_end(struct pump *p, struct conn *c, bool tell_peer)
 {
 	if (tell_peer && p->fabric)
@@ -321,14 +299,6 @@ static void pump_lost(struct pump *p)
 	argo_close(p->fabric); /* frees the ring handle too */
 	p->fabric = NULL;
 	p->ring = NULL;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static bool fabric_error(int err)
@@ -403,7 +373,7 @@ static void probe_ring(struct pump *p)
 /* ---- The pump ----------------------------------------------------------- */
 
 /* Writes pending peer bytes into the socketpair: 1 all gone, 0 it is full,
- * -1 link.c's end is gone. */
+ * -1 the link's end is gone. */
 static int conn_flush(struct conn *c)
 {
 	while (c->rx_len) {
@@ -420,7 +390,7 @@ static int conn_flush(struct conn *c)
 	return 1;
 }
 
-/* link.c -> peer: what waits for ring space first, then what link.c wrote. */
+/* The link -> peer: what waits for ring space first, then what the link wrote. */
 static void conn_output(struct pump *p, struct conn *c)
 {
 	int i;
@@ -432,7 +402,7 @@ static void conn_output(struct pump *p, struct conn *c)
 			n = recv(c->fd, c->tx, ARLK_MSG_MAX, MSG_DONTWAIT);
 			if (n < 0 && (errno == EAGAIN || errno == EINTR))
 				return;
-			if (n <= 0) { /* EOF: link.c closed its end */
+			if (n <= 0) { /* EOF: the link closed its end */
 				conn_end(p, c, true);
 				return;
 			}
@@ -504,7 +474,7 @@ static void accept_peer(struct pump *p, const xen_argo_addr_t *src)
 	close(link_end);              /* the packet holds its own reference */
 }
 
-/* peer -> link.c: the messages in our ring, in order. 1 when it stopped
+/* peer -> the link: the messages in our ring, in order. 1 when it stopped
  * with messages left that no event will announce again. */
 static int pump_input(struct pump *p)
 {
@@ -597,7 +567,7 @@ static void *pump_main(void *arg)
 			pfd[n++] =
 			    (struct pollfd){.fd = argo_event_fd(p->fabric), .events = POLLIN};
 		}
-		if (p->ctl >= 0) { /* only its hang-up matters: link.c closed it */
+		if (p->ctl >= 0) { /* only its hang-up matters: the link closed it */
 			ctl = n;
 			pfd[n++] = (struct pollfd){.fd = p->ctl, .events = 0};
 		}
@@ -659,7 +629,7 @@ static void *pump_main(void *arg)
 			}
 			if (c->tx_len || (re & POLLIN))
 				conn_output(p, c);
-			/* link.c is gone while we wait for room: nothing to wait for. */
+			/* the link is gone while we wait for room: nothing to wait for. */
 			if (c->fd >= 0 && c->tx_len && (re & (POLLHUP | POLLERR)))
 				conn_end(p, c, true);
 		}
@@ -673,7 +643,7 @@ static void *pump_main(void *arg)
 	return NULL;
 }
 
-/* At exit: give the pumps still winding down (their link.c ends were just
+/* At exit: give the pumps still winding down (their links' ends were just
  * closed) up to a second to send what they hold and ARLX. */
 static void pumps_drain(void)
 {

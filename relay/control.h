@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control socket: argo-relayctl connects, sends one command line
+ * ("status", "links", "routes", "mappings", "counters", each optionally
+ * followed by " json"), reads the answer until the relay closes. The relay
+ * answers at once from its state, which control only reads (every pointer
+ * of its view is const); a client that does not send its command within a
+ * second is dropped, so the loop never waits on it long.
+ */
+#ifndef ARGO_RELAY_CONTROL_H
+#define ARGO_RELAY_CONTROL_H
+
+#include "argo/argo.h"
+#include "config.h"
+#include "dedup.h"
+#include "evloop.h"
+#include "fabric_in.h"
+#include "fabric_out.h"
+#include "link.h"
+#include "msg.h"
+#include "ports.h"
+#include "router.h"
+
+/* What the answers read. */
+struct control_view {
+	const struct relay_config *config;
+	argo_domid_t domid;
+	const struct link *links;
+	int nlinks;
+	const struct router *router;
+	const struct ports *ports;
+	const struct fabric_in *in;
+	const struct fabric_out *out;
+	const struct msg_account *account;
+	const struct dedup *dedup;
+};
+
+struct control {
+	struct control_view view;
+	int listen_fd;
+	struct ev_watcher watch;
+};
+
+int control_init(struct control *c, const struct control_view *view, struct evloop *loop);
+void control_fini(struct control *c, struct evloop *loop);
+
+#endif /* ARGO_RELAY_CONTROL_H */

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The middle of the relay (docs/relay-design.md, "Addresses and the data
+ * path", "Policy and undeliverable messages"): where a message goes (our
+ * own fabric, or the link its route names), whether policy lets it, and
+ * what happens when it cannot go anywhere (counted, logged once per cause,
+ * reported towards its source).
+ *
+ * The router knows the two kinds of ends a message can leave by only as
+ * relay_end ops tables (relay/fabric_out.c, relay/link.c), and nothing of
+ * where a message came from (its custody ops, link/msg.h): the ends call
+ * in, the router calls out, and no call comes back.
+ */
+#ifndef ARGO_RELAY_ROUTER_H
+#define ARGO_RELAY_ROUTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "msg.h"
+#include "routes.h"
+#include "wire.h"
+
+/* A way out of the relay: our own fabric, or one link. */
+struct relay_end_ops {
+	/* Takes a message (ownership) towards its destination. */
+	void (*send)(void *end, struct msg *msg);
+	/* May a message for this end be read from a ring now (room, credit)? */
+	bool (*can_take)(const void *end);
+	/* Sends an undeliverable report on towards the message's source. */
+	void (*report)(void *end, const struct wire_undeliverable *u);
+	/* Is it up (worth announcing routes through)? */
+	bool (*is_up)(const void *end);
+};
+
+struct relay_end {
+	const struct relay_end_ops *ops;
+	void *end;
+};
+
+/* Messages the relay could not deliver, by cause. */
+struct router_counters {
+	uint64_t undeliverable_noring, undeliverable_msgsize, undeliverable_policy,
+	    undeliverable_unreachable, undeliverable_other;
+};
+
+struct router {
+	const struct relay_config *config;
+	struct routes routes;
+	struct relay_end local;                   /* our own fabric */
+	struct relay_end links[CONFIG_MAX_LINKS]; /* by index in the configuration */
+	int nlinks;
+	/* A link gained room (credit, acknowledgements) since the owner last
+	 * looked: rings left for lack of it may be read again. */
+	bool room;
+	uint32_t logged_causes; /* bit per cause already logged once */
+	struct router_counters counters;
+};
+
+void router_init(struct router *r, const struct relay_config *config);
+void router_set_local(struct router *r, const struct relay_end *end);
+void router_set_link(struct router *r, int index, const struct relay_end *end);
+
+/* A message to route (ownership): to our fabric, to a link, or back to its
+ * source as undeliverable. */
+void router_route(struct router *r, struct msg *msg);
+/* Counts and (once per cause) logs an undeliverable message, reports it
+ * towards its source, and is done with it (error: a positive errno). */
+void router_undeliverable(struct router *r, struct msg *msg, int error);
+/* An UNDELIVERABLE report that came in on link from_link: to our guest, or
+ * on towards its source. */
+void router_report(struct router *r, const struct wire_undeliverable *u, int from_link);
+/* Could a message for dst be taken on now (its way out has room)? */
+bool router_can_take(const struct router *r, const struct wire_gaddr *dst);
+/* A link gained room. */
+void router_room(struct router *r);
+
+/* Routes: the link that reaches hvid (or -1), a link's announcement learned,
+ * a link gone down, the announcement to send on a link. */
+int router_lookup(const struct router *r, const char *hvid);
+void router_learn(struct router *r, int link, const struct wire_route *routes, uint32_t n);
+void router_link_down(struct router *r, int link);
+uint32_t router_announcement(const struct router *r, int link, struct wire_route *out,
+                             uint32_t cap);
+
+#endif /* ARGO_RELAY_ROUTER_H */
