@@ -58,8 +58,11 @@ INC_DEFAULT := -Icommon/include
 inc_of = $(or $(INC_$(patsubst %/,%,$(dir $(1)))),$(INC_DEFAULT))
 INC_FOLDERS := common/util common/libargo common/link common/tools l0 relay l1/test tests/unit \
 	tests/integration tests/conformance tests/fuzz
-# Any rule compiling $< gets its folder's paths through CPPFLAGS.
-CPPFLAGS = $(call inc_of,$<)
+# Any rule compiling $< gets its folder's paths through CPPFLAGS, then the
+# CPPFLAGS a user or distribution gave (Debian's -Wdate-time, say), which
+# would otherwise replace them.
+USER_CPPFLAGS := $(CPPFLAGS)
+override CPPFLAGS = $(call inc_of,$<) $(USER_CPPFLAGS)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
