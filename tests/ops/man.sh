@@ -34,11 +34,12 @@ for page in $pages; do
 done
 
 # Every program make install installs has a page, in the right section.
-for prog in argo-simd argo-relayd; do
+for prog in argo-simd argo-relayd argo-vdevd; do
 	[ -f "$ROOT/docs/man/$prog.8" ]
 	result "$prog has a section 8 page" $? "no docs/man/$prog.8"
 done
-for prog in argo-relayctl argo-echo argo-ping argo-stream argo-conformance argo-conformance-peer; do
+for prog in argo-relayctl argo-echo argo-ping argo-stream argo-conformance argo-conformance-peer \
+	argo-vdevctl; do
 	[ -f "$ROOT/docs/man/$prog.1" ]
 	result "$prog has a section 1 page" $? "no docs/man/$prog.1"
 done
@@ -94,6 +95,18 @@ sed -n '/^## Configuration file/,/^Example:/p' "$ROOT/docs/sim-fabric.md" |
 result "docs/sim-fabric.md keys found" $? "only $(wc -l <"$TMP/simd-keys") keys read"
 missing=$(keys_in_page "$ROOT/docs/man/argo-simd.conf.5" "$TMP/simd-keys")
 result "argo-simd.conf.5 has every key of docs/sim-fabric.md" "$([ -z "$missing" ] && echo 0 || echo 1)" \
+	"missing:$missing"
+# argo-vdevd's keys: the ini example of docs/virtio-argo.md (commented-out
+# keys too), against the keys vdev/config.c reads and argo-vdevd(8).
+sed -n '/^### Configuration/,/^### How a device/p' "$ROOT/docs/virtio-argo.md" |
+	sed -n 's/^;* *\([a-z_]*\) *=.*/\1/p' | sort -u >"$TMP/vdev-keys"
+grep -oE 'strcmp\(key, "[a-z_]+"\)' "$ROOT/vdev/config.c" | grep -oE '"[a-z_]+"' | tr -d '"' |
+	sort -u >"$TMP/vdev-code-keys"
+cmp -s "$TMP/vdev-keys" "$TMP/vdev-code-keys" && [ "$(wc -l <"$TMP/vdev-keys")" -ge 15 ]
+result "docs/virtio-argo.md shows every key vdev/config.c reads" $? \
+	"$(diff "$TMP/vdev-code-keys" "$TMP/vdev-keys" | grep '^[<>]' | tr '\n' ' ')"
+missing=$(keys_in_page "$ROOT/docs/man/argo-vdevd.8" "$TMP/vdev-keys")
+result "argo-vdevd.8 has every key of docs/virtio-argo.md" "$([ -z "$missing" ] && echo 0 || echo 1)" \
 	"missing:$missing"
 
 # libargo(3) names every function libargo.so exports (common/libargo.map).
