@@ -69,8 +69,11 @@ INC_DEFAULT := -Icommon/include
 inc_of = $(or $(INC_$(patsubst %/,%,$(dir $(1)))),$(INC_DEFAULT))
 INC_FOLDERS := common/util common/libargo common/link common/tools l0 relay l1/test tests/unit \
 	tests/integration tests/conformance tests/fuzz
-# Any rule compiling $< gets its folder's paths through CPPFLAGS.
-CPPFLAGS = $(call inc_of,$<)
+# Any rule compiling $< gets its folder's paths through CPPFLAGS, then the
+# CPPFLAGS a user or distribution gave (Debian's -Wdate-time, say), which
+# would otherwise replace them.
+USER_CPPFLAGS := $(CPPFLAGS)
+override CPPFLAGS = $(call inc_of,$<) $(USER_CPPFLAGS)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -399,3 +402,143 @@ bench-vdev: deps
 	@$(MAKE) --no-print-directory all
 	@mkdir -p $(BUILD)/bench
 	$(BIN)/vdev-bench --bin $(BIN) --turns $${VDEV_BENCH_TURNS:-11} | tee $(BUILD)/bench/vdev.txt
+
+# ---- Installation: make install [PREFIX=/usr/local] [DESTDIR=] ----------
+# (docs/install.md.) Programs, libargo (static, and shared with a SONAME)
+# and its headers, libargo.pc, man pages, the example configurations,
+# systemd units, tmpfiles.d and sysusers.d entries, the udev rule for
+# /dev/argo. `make install-dkms` puts argo.ko's source and dkms.conf in
+# $(PREFIX)/src/argo-VERSION for DKMS. Every directory is a variable, so that
+# a distribution can place each (debian/rules does). Nothing here builds
+# more than `make all` does, except the shared library's PIC objects.
+ARGO_VERSION := $(shell sed -n 's/^\#define ARGO_VERSION *"\(.*\)"$$/\1/p' common/include/argo/version.h)
+# The shared library's ABI: a new SONAME only when an exported function is
+# removed or changes (common/libargo.map lists them).
+LIBARGO_SOVERSION := 0
+LIBARGO_SONAME := libargo.so.$(LIBARGO_SOVERSION)
+LIBARGO_SO := $(BUILD)/lib/libargo.so.$(ARGO_VERSION)
+LIBARGO_MAP := common/libargo.map
+LIBARGO_HEADERS := $(wildcard common/include/argo/*.h)
+LIBARGO_PC := $(BUILD)/lib/pkgconfig/libargo.pc
+PIC_OBJ := $(OBJ)/pic
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+DOCDIR ?= $(DATADIR)/doc/argo-relay
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
+DKMSDIR ?= $(PREFIX)/src/argo-$(ARGO_VERSION)
+INSTALL ?= install
+
+INSTALL_SBIN := $(BIN)/argo-simd $(BIN)/argo-relayd $(BIN)/argo-vdevd
+INSTALL_BIN := $(BIN)/argo-relayctl $(BIN)/argo-echo $(BIN)/argo-ping $(BIN)/argo-stream \
+	$(BIN)/argo-conformance $(BIN)/argo-conformance-peer $(BIN)/argo-vdevctl
+# Man pages: docs/man/, with the version and the paths filled in.
+MAN_SRC := $(wildcard docs/man/*.[1-8])
+MAN_PAGES := $(patsubst docs/man/%,$(BUILD)/man/%,$(MAN_SRC))
+EXAMPLE_CONFIGS := $(wildcard dist/examples/*.conf)
+# Files whose paths depend on the directories above: made from dist/*.in.
+DIST_GENERATED := $(BUILD)/dist/argo-simd.service $(BUILD)/dist/argo-relayd@.service
+KMOD_SRC := l1/kmod/argo.c l1/kmod/Kbuild l1/kmod/Makefile
+KMOD_UAPI := l1/include/uapi/linux/argo_dev.h
+
+SUBST_PATHS = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+	-e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	-e 's|@VERSION@|$(ARGO_VERSION)|g'
+
+.PHONY: install install-dkms uninstall dist-files FORCE-PATHS
+# Everything install needs and nothing more (no tests: debian/rules builds this).
+dist-files: $(INSTALL_SBIN) $(INSTALL_BIN) $(LIBARGO) $(LIBARGO_SO) $(LIBARGO_PC) \
+	$(DIST_GENERATED) $(MAN_PAGES)
+ifneq ($(SAN),1)
+all: $(LIBARGO_SO) $(LIBARGO_PC) $(DIST_GENERATED) $(MAN_PAGES)
+endif
+
+$(PIC_OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CPPFLAGS) -fPIC -MMD -MP -c $< -o $@
+
+$(LIBARGO_SO): $(patsubst %.c,$(PIC_OBJ)/%.o,$(LIBARGO_SRC)) $(LIBARGO_MAP)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(LIBARGO_SONAME) -Wl,-z,defs \
+		-Wl,--version-script=$(LIBARGO_MAP) $(filter %.o,$^) -lpthread -o $@
+
+# The paths are baked into these files: remade whenever a path variable
+# changes (the stamp holds the last values).
+$(BUILD)/dist/paths: FORCE-PATHS
+	@mkdir -p $(dir $@)
+	@v='$(PREFIX) $(BINDIR) $(SBINDIR) $(LIBDIR) $(INCLUDEDIR) $(SYSCONFDIR) $(ARGO_VERSION)'; \
+	[ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" >$@
+$(LIBARGO_PC): dist/libargo.pc.in $(BUILD)/dist/paths
+	@mkdir -p $(dir $@)
+	$(SUBST_PATHS) $< >$@
+$(BUILD)/dist/%.service: dist/systemd/%.service.in $(BUILD)/dist/paths
+	$(SUBST_PATHS) $< >$@
+$(BUILD)/man/%: docs/man/% $(BUILD)/dist/paths
+	@mkdir -p $(dir $@)
+	$(SUBST_PATHS) $< >$@
+
+install: dist-files
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(INCLUDEDIR)/argo $(DESTDIR)$(SYSCONFDIR)/argo \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(TMPFILESDIR) \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(UDEVRULESDIR)
+	$(INSTALL) -m 755 $(INSTALL_SBIN) $(DESTDIR)$(SBINDIR)
+	$(INSTALL) -m 755 $(INSTALL_BIN) $(DESTDIR)$(BINDIR)
+	$(INSTALL) -m 644 $(LIBARGO) $(DESTDIR)$(LIBDIR)
+	$(INSTALL) -m 644 $(LIBARGO_SO) $(DESTDIR)$(LIBDIR)
+	ln -sf $(notdir $(LIBARGO_SO)) $(DESTDIR)$(LIBDIR)/$(LIBARGO_SONAME)
+	ln -sf $(LIBARGO_SONAME) $(DESTDIR)$(LIBDIR)/libargo.so
+	$(INSTALL) -m 644 $(LIBARGO_PC) $(DESTDIR)$(LIBDIR)/pkgconfig
+	$(INSTALL) -m 644 $(LIBARGO_HEADERS) $(DESTDIR)$(INCLUDEDIR)/argo
+	for page in $(MAN_PAGES); do \
+		s=$${page##*.}; $(INSTALL) -d $(DESTDIR)$(MANDIR)/man$$s && \
+		$(INSTALL) -m 644 $$page $(DESTDIR)$(MANDIR)/man$$s || exit 1; \
+	done
+	$(INSTALL) -m 644 $(EXAMPLE_CONFIGS) $(DESTDIR)$(DOCDIR)/examples
+	@# The fabric's configuration: never overwrites one an administrator has.
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/argo/argo-simd.conf ]; then \
+		echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/argo/argo-simd.conf"; \
+	else \
+		echo "$(INSTALL) -m 644 dist/examples/argo-simd.conf $(DESTDIR)$(SYSCONFDIR)/argo"; \
+		$(INSTALL) -m 644 dist/examples/argo-simd.conf $(DESTDIR)$(SYSCONFDIR)/argo; \
+	fi
+	$(INSTALL) -m 644 $(BUILD)/dist/argo-simd.service $(BUILD)/dist/argo-relayd@.service \
+		$(DESTDIR)$(SYSTEMDUNITDIR)
+	$(INSTALL) -m 644 dist/tmpfiles-argo.conf $(DESTDIR)$(TMPFILESDIR)/argo.conf
+	$(INSTALL) -m 644 dist/sysusers-argo.conf $(DESTDIR)$(SYSUSERSDIR)/argo.conf
+	$(INSTALL) -m 644 dist/udev-argo.rules $(DESTDIR)$(UDEVRULESDIR)/60-argo.rules
+
+# argo.ko's source as DKMS wants it: dkms.conf at the top, the module's
+# folder and the UAPI header it includes in the layout of l1/.
+install-dkms: dist/dkms.conf.in $(KMOD_SRC) $(KMOD_UAPI)
+	$(INSTALL) -d $(DESTDIR)$(DKMSDIR)/kmod $(DESTDIR)$(DKMSDIR)/include/uapi/linux
+	$(SUBST_PATHS) dist/dkms.conf.in >$(DESTDIR)$(DKMSDIR)/dkms.conf
+	$(INSTALL) -m 644 $(KMOD_SRC) $(DESTDIR)$(DKMSDIR)/kmod
+	$(INSTALL) -m 644 $(KMOD_UAPI) $(DESTDIR)$(DKMSDIR)/include/uapi/linux
+
+# Removes what install and install-dkms put in place (configuration in
+# $(SYSCONFDIR)/argo is left, as a package manager leaves conffiles).
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(INSTALL_SBIN))) \
+		$(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(INSTALL_BIN))) \
+		$(DESTDIR)$(LIBDIR)/libargo.a $(DESTDIR)$(LIBDIR)/libargo.so \
+		$(DESTDIR)$(LIBDIR)/$(LIBARGO_SONAME) $(DESTDIR)$(LIBDIR)/$(notdir $(LIBARGO_SO)) \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/libargo.pc \
+		$(addprefix $(DESTDIR)$(INCLUDEDIR)/argo/,$(notdir $(LIBARGO_HEADERS))) \
+		$(foreach p,$(MAN_SRC),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p))) \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/argo-simd.service \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/argo-relayd@.service \
+		$(DESTDIR)$(TMPFILESDIR)/argo.conf $(DESTDIR)$(SYSUSERSDIR)/argo.conf \
+		$(DESTDIR)$(UDEVRULESDIR)/60-argo.rules
+	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DKMSDIR)
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/argo 2>/dev/null

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "simd_config.h"
 
+#include "argo/version.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
@@ -28,10 +30,15 @@ static void usage(FILE *out)
 	        "      --group GROUP         group of every socket (name or number)\n"
 	        "  -d, --daemon              detach once ready (the parent exits 0 when serving)\n"
 	        "      --pidfile FILE        write the daemon's pid here\n"
-	        "  -v, --verbose             log every connection and refused request\n"
+	        "  -v, --verbose             log every connection (twice: and every refused\n"
+	        "                            request)\n"
 	        "      --engine E            auto (default), io_uring or epoll: the event loop\n"
 	        "                            (also ARGO_SIMD_ENGINE in the environment)\n"
-	        "  -h, --help\n");
+	        "  -h, --help                print this help and exit\n"
+	        "  -V, --version             print the version and exit\n"
+	        "SIGUSR1 prints statistics; SIGTERM or SIGINT stops the daemon.\n"
+	        "Exit status: 0 after SIGTERM/SIGINT, 1 when start-up fails, 2 for a\n"
+	        "command-line or configuration error.\n");
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -251,9 +258,10 @@ int simd_config_parse(struct simd_config *config, int argc, char **argv)
 	    {"engine", required_argument, NULL, OPT_ENGINE},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *optstring = "s:D:f:mp:P:c:u:dvh";
+	const char *optstring = "s:D:f:mp:P:c:u:dvhV";
 	const char *why;
 	unsigned long n;
 	int c;
@@ -351,6 +359,9 @@ int simd_config_parse(struct simd_config *config, int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 1;
+		case 'V':
+			printf("argo-simd (%s) %s\n", ARGO_PACKAGE, ARGO_VERSION);
 			return 1;
 		default:
 			usage(stderr);

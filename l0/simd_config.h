@@ -48,7 +48,8 @@ struct simd_config {
 
 /* Fills *config from argv (and the file named by --config). On error prints
  * one line naming the problem (and the file and line, for the file) to
- * stderr and returns -1; for --help prints usage and returns 1. */
+ * stderr and returns -1; for --help or --version prints it to stdout and
+ * returns 1. */
 int simd_config_parse(struct simd_config *config, int argc, char **argv);
 
 #endif /* ARGO_SIMD_CONFIG_H */

@@ -171,6 +171,7 @@ for variant in plain san; do
 	run_suite "$variant:unit-vmsg" "$bin/test-vmsg"
 	run_suite "$variant:unit-vdev-config" "$bin/test-vdev-config"
 	run_suite "$variant:vdev-conformance" "$bin/vdev-conformance" --bin "$bin"
+	run_suite "$variant:ops-cli" "$(dirname "$0")/ops/cli.sh" "$bin"
 done
 
 # The harness's own parts that need no VM: the scenario table, the list,
@@ -188,6 +189,19 @@ bench_quick() {
 	python3 "$(dirname "$0")/../harness/bench-report.py" --check "$BUILD/bench"
 }
 run_suite bench-quick bench_quick
+
+# Operability (issue 13, docs/install.md): man pages, the tree's licences
+# and version, make install, the quick start run as written, and the Debian
+# packages (built, lintian, DKMS, installed into a debootstrap chroot that
+# is booted with systemd). ARGO_CHECK_PACKAGES=0 leaves the packages out.
+"$(dirname "$0")/../harness/install-deps.sh" packaging
+run_suite ops-man "$(dirname "$0")/ops/man.sh" "$BUILD"
+run_suite ops-tree "$(dirname "$0")/ops/tree.sh"
+run_suite ops-install "$(dirname "$0")/ops/install.sh" "$BUILD"
+run_suite ops-quickstart "$(dirname "$0")/ops/quickstart.sh" "$BUILD/bin"
+if [ "${ARGO_CHECK_PACKAGES:-1}" != 0 ]; then
+	run_suite ops-packages "$(dirname "$0")/ops/packages.sh" "$BUILD"
+fi
 
 # Under libFuzzer (clang; ASan/UBSan built in): the link decoder for a
 # minute, the virtio-argo decoder for half a minute, argo-simd's client
