@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "argo/version.h"
 #include "auth.h"
 #include "clock.h"
 #include "debug.h"
@@ -311,7 +312,12 @@ static void teardown(struct relay *relay)
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: argo-relayd [-v] CONFIG\n"
-	             "       argo-relayd --check-config CONFIG\n");
+	             "       argo-relayd --check-config CONFIG\n"
+	             "  -v              log more: links, sessions, state; repeat for more\n"
+	             "  --check-config  read CONFIG and its key files, say whether they are\n"
+	             "                  valid, and exit (0: valid, 2: not)\n"
+	             "  -h, --help      print this help and exit\n"
+	             "  -V, --version   print the version and exit\n");
 }
 
 int main(int argc, char **argv)
@@ -330,6 +336,9 @@ int main(int argc, char **argv)
 			check_only = true;
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
+			printf("argo-relayd (%s) %s\n", ARGO_PACKAGE, ARGO_VERSION);
 			return 0;
 		} else if (argv[i][0] == '-' || path) {
 			usage(stderr);
