@@ -3,17 +3,26 @@
 #   make            build the libraries and programs
 #   make demo       install what is missing, build, run the sim demo
 #   make check      install what is missing, build, run every test
-#                   (also under ASan/UBSan) and cppcheck
+#                   (also under ASan/UBSan), cppcheck, and `make bench`
+#                   BENCH=quick with a check of its report (never speed)
 #   make clean
 #
+#   make bench      benchmarks: build/bench/report.json and plots
+#                   (BENCH=quick or full; docs/benchmarks.md)
 #   make fuzz       build the libFuzzer targets with clang and run them (the
 #                   link decoder FUZZ_SECONDS, default 60; the handshake
-#                   FUZZ_HANDSHAKE_SECONDS, 30; virtio-argo 30); fails on any crash
+#                   FUZZ_HANDSHAKE_SECONDS, 30; virtio-argo's
+#                   FUZZ_VMSG_SECONDS, 30; argo-simd's protocol, the relay
+#                   configuration, routed mode FUZZ_MORE_SECONDS, 20 each);
+#                   fails on any crash
 #
 # Variables: BUILD (output folder), SAN=1 (build with sanitizers), DEBUG=1
 # (no optimisation). Both compile in the run-time invariant checks
 # (ARGO_DEBUG, common/util/debug.h); the plain build, which `make bench`
 # measures, has none.
+
+# `make` alone builds everything (`all`), whatever rule comes first below.
+.DEFAULT_GOAL := all
 
 BUILD ?= build
 comma := ,
@@ -52,16 +61,20 @@ INC_common/tools := -Icommon/include
 INC_l0 := -Icommon/include -Icommon/libargo
 INC_relay := -Icommon/include -Icommon/util -Icommon/link
 INC_l1/test := -Il1/include/uapi
-INC_tests/unit := -Icommon/include -Icommon/util -Icommon/libargo -Icommon/link -Il0 -Irelay
+INC_tests/unit := -Icommon/include -Icommon/util -Icommon/libargo -Icommon/link -Icommon/tools \
+	-Il0 -Irelay
 INC_tests/integration := -Icommon/include -Icommon/util -Icommon/libargo -Icommon/link
 INC_tests/conformance := -Icommon/include -Icommon/libargo -Icommon/tools
-INC_tests/fuzz := -Icommon/include -Icommon/util -Icommon/link
+INC_tests/fuzz := -Icommon/include -Icommon/util -Icommon/libargo -Icommon/link -Il0 -Irelay
 INC_DEFAULT := -Icommon/include
 inc_of = $(or $(INC_$(patsubst %/,%,$(dir $(1)))),$(INC_DEFAULT))
 INC_FOLDERS := common/util common/libargo common/link common/tools l0 relay l1/test tests/unit \
 	tests/integration tests/conformance tests/fuzz
-# Any rule compiling $< gets its folder's paths through CPPFLAGS.
-CPPFLAGS = $(call inc_of,$<)
+# Any rule compiling $< gets its folder's paths through CPPFLAGS, then the
+# CPPFLAGS a user or distribution gave (Debian's -Wdate-time, say), which
+# would otherwise replace them.
+USER_CPPFLAGS := $(CPPFLAGS)
+override CPPFLAGS = $(call inc_of,$<) $(USER_CPPFLAGS)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -99,14 +112,17 @@ $(LIB)/%.a:
 # (NAME_LIBS, in link order) and the system libraries (NAME_LDLIBS); one
 # pattern rule links them all.
 PROGRAMS := $(addprefix $(BIN)/,argo-simd argo-conformance argo-conformance-peer argo-ping \
-	argo-echo argo-stream argo-relayd argo-relayctl)
+	argo-echo argo-stream argo-relayd argo-relayctl argo-bench)
 TESTS := $(addprefix $(BIN)/,test-ring test-routed test-sim-fabric test-simd-hostile test-wire \
 	test-auth test-session test-stream test-util test-relay-config test-transport test-dedup \
-	test-mitm test-rogue)
+	test-mitm test-rogue test-bench-hist)
 
-argo-simd_SRC := l0/simd.c l0/simd_config.c
+# argo-simd: the daemon, its configuration, its side of the protocol
+# (simd_proto.c, which the fuzzer drives too) and its two engines (io_uring,
+# epoll where io_uring is missing; docs/sim-fabric.md).
+argo-simd_SRC := l0/simd.c l0/simd_config.c l0/simd_proto.c l0/simd_epoll.c l0/simd_uring.c
 argo-simd_LIBS := $(LIBSIMFABRIC) $(LIBARGO)
-argo-simd_LDLIBS := -linih
+argo-simd_LDLIBS := -linih -luring
 # The suite and its remote peer (the other domain of cross-domain cases on
 # Xen; docs/xen-fabric.md).
 argo-conformance_SRC := tests/conformance/argo-conformance.c tests/conformance/remote_peer.c \
@@ -121,6 +137,11 @@ argo-echo_SRC := common/tools/argo-echo.c
 argo-echo_LIBS := $(LIBARGO)
 argo-stream_SRC := common/tools/argo-stream.c
 argo-stream_LIBS := $(LIBARGO)
+# argo-bench says which source it was built from (--version, its JSON).
+argo-bench_SRC := common/tools/argo-bench.c
+argo-bench_LIBS := $(LIBARGO)
+BENCH_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(OBJ)/common/tools/argo-bench.o: CFLAGS += -DARGO_BENCH_VERSION='"$(BENCH_VERSION)"'
 # argo-relayd: its files in the order a message meets them (relay.h).
 argo-relayd_SRC := relay/relayd.c relay/config.c relay/log.c relay/fabric_in.c relay/ports.c \
 	relay/router.c relay/routes.c relay/link.c relay/fabric_out.c relay/dedup.c \
@@ -161,6 +182,8 @@ test-transport_LIBS := $(LIBLINK) $(LIBARGO) $(LIBUTIL)
 test-transport_LDLIBS := -linih -lssl -lcrypto
 # relay/dedup.c alone, with the fabric and the relay's log stubbed.
 test-dedup_SRC := tests/unit/test_dedup.c relay/dedup.c
+# argo-bench's latency histogram (a header only).
+test-bench-hist_SRC := tests/unit/test_bench_hist.c
 # A man in the middle of relay links, for tests/integration/test-relay.sh.
 test-mitm_SRC := tests/integration/mitm.c
 test-mitm_LIBS := $(LIBLINK) $(LIBUTIL)
@@ -174,7 +197,7 @@ test-rogue_LDLIBS := -lssl -lcrypto
 # CUnit programs.
 $(foreach t,$(filter-out test-mitm test-rogue,$(notdir $(TESTS))),$(eval $(t)_LDLIBS += -lcunit))
 
-.PHONY: all deps demo check test test-san cppcheck clean format fuzz include-graph
+.PHONY: all deps deps-bench demo check test test-san cppcheck clean format fuzz include-graph
 all: $(PROGRAMS) $(TESTS)
 
 # Every program that names its sources this way (NAME_SRC) is linked here.
@@ -221,8 +244,49 @@ fuzz: $(BUILD)/fuzz/fuzz-wire
 	$(BUILD)/fuzz/fuzz-wire -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 		-artifact_prefix=$(BUILD)/fuzz/artifacts/ $(BUILD)/fuzz/corpus-wire
 
+# argo-simd's client protocol (its dispatch over the fabric model), the
+# relay's configuration reader, routed mode's header, report and text:
+# FUZZ_MORE_SECONDS (default 20) each, before the link decoder, each on a
+# scratch copy of tests/fuzz/corpus/NAME/ (issue 11).
+FUZZ_MORE_SECONDS ?= 20
+FUZZ_MORE := simd relay-config routed
+# libargo as gcc builds it (a notify message with the ring_data's entries
+# after it is a GNU extension clang warns about). The targets' own include
+# paths are INC_tests/fuzz's (in FUZZ_CFLAGS; tests/include-graph.sh checks
+# them); these are what the sources they compile in need besides.
+FUZZ_LIBARGO_FLAGS := -Il1/include/uapi -Wno-gnu-variable-sized-type-not-at-end
+FUZZ_SIMD_SRC := tests/fuzz/fuzz_simd.c l0/simd_proto.c l0/sim_fabric.c l0/sim_policy.c \
+	common/libargo/ring.c
+$(BUILD)/fuzz/fuzz-simd: $(FUZZ_SIMD_SRC) $(wildcard l0/*.h) common/libargo/sim_proto.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $(FUZZ_SIMD_SRC) -o $@
+FUZZ_CONFIG_SRC := tests/fuzz/fuzz_relay_config.c relay/config.c $(LIBLINK_SRC) $(LIBUTIL_SRC) \
+	$(LIBARGO_SRC)
+$(BUILD)/fuzz/fuzz-relay-config: $(FUZZ_CONFIG_SRC) $(wildcard relay/*.h common/link/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $(FUZZ_LIBARGO_FLAGS) $(FUZZ_CONFIG_SRC) -linih -lssl -lcrypto \
+		-lpthread -o $@
+FUZZ_ROUTED_SRC := tests/fuzz/fuzz_routed.c $(LIBARGO_SRC)
+$(BUILD)/fuzz/fuzz-routed: $(FUZZ_ROUTED_SRC) $(wildcard common/include/argo/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $(FUZZ_LIBARGO_FLAGS) $(FUZZ_ROUTED_SRC) -lpthread -o $@
+.PHONY: fuzz-more
+fuzz: fuzz-more
+fuzz-more: $(addprefix $(BUILD)/fuzz/fuzz-,$(FUZZ_MORE))
+	@set -e; for t in $(FUZZ_MORE); do \
+		rm -rf $(BUILD)/fuzz/corpus-$$t $(BUILD)/fuzz/artifacts-$$t; \
+		mkdir -p $(BUILD)/fuzz/corpus-$$t $(BUILD)/fuzz/artifacts-$$t; \
+		cp tests/fuzz/corpus/$$t/* $(BUILD)/fuzz/corpus-$$t/; \
+		echo "fuzz-$$t: $(FUZZ_MORE_SECONDS) s"; \
+		$(BUILD)/fuzz/fuzz-$$t -max_total_time=$(FUZZ_MORE_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(BUILD)/fuzz/artifacts-$$t/ $(BUILD)/fuzz/corpus-$$t; \
+	done
+
 deps:
 	@harness/install-deps.sh base virtio
+
+deps-bench:
+	@harness/install-deps.sh base virtio bench
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -230,7 +294,7 @@ demo: deps
 
 # The whole suite: a plain build, then the same tests under ASan/UBSan,
 # then cppcheck. tests/run-all.sh prints the one summary line at the end.
-check: deps
+check: deps deps-bench
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/san SAN=1 all
 	@tests/run-all.sh $(BUILD)
@@ -281,12 +345,14 @@ e2e: images
 e2e-list:
 	@harness/e2e.sh list
 
-# Benchmarks (not tests): results in $(BUILD)/bench/results.txt, discussed
-# in docs/benchmarks.md.
+# Benchmarks (not tests): $(BUILD)/bench/report.json, results.txt and plots,
+# discussed in docs/benchmarks.md. BENCH=quick (sim paths, under a minute)
+# or BENCH=full (more turns and sizes; the VM paths once they exist).
+BENCH ?= quick
 .PHONY: bench
-bench: deps
+bench: deps-bench
 	@$(MAKE) --no-print-directory all
-	@BUILD=$(BUILD) harness/bench.sh
+	@BUILD=$(BUILD) BENCH=$(BENCH) harness/bench.sh
 
 # ---- virtio-argo (docs/virtio-argo.md): the message decoder, the device
 # side argo-vdevd (vdev/), its tests and fuzzer. Self-contained block. ----
@@ -361,3 +427,143 @@ bench-vdev: deps
 	@$(MAKE) --no-print-directory all
 	@mkdir -p $(BUILD)/bench
 	$(BIN)/vdev-bench --bin $(BIN) --turns $${VDEV_BENCH_TURNS:-11} | tee $(BUILD)/bench/vdev.txt
+
+# ---- Installation: make install [PREFIX=/usr/local] [DESTDIR=] ----------
+# (docs/install.md.) Programs, libargo (static, and shared with a SONAME)
+# and its headers, libargo.pc, man pages, the example configurations,
+# systemd units, tmpfiles.d and sysusers.d entries, the udev rule for
+# /dev/argo. `make install-dkms` puts argo.ko's source and dkms.conf in
+# $(PREFIX)/src/argo-VERSION for DKMS. Every directory is a variable, so that
+# a distribution can place each (debian/rules does). Nothing here builds
+# more than `make all` does, except the shared library's PIC objects.
+ARGO_VERSION := $(shell sed -n 's/^\#define ARGO_VERSION *"\(.*\)"$$/\1/p' common/include/argo/version.h)
+# The shared library's ABI: a new SONAME only when an exported function is
+# removed or changes (common/libargo.map lists them).
+LIBARGO_SOVERSION := 0
+LIBARGO_SONAME := libargo.so.$(LIBARGO_SOVERSION)
+LIBARGO_SO := $(BUILD)/lib/libargo.so.$(ARGO_VERSION)
+LIBARGO_MAP := common/libargo.map
+LIBARGO_HEADERS := $(wildcard common/include/argo/*.h)
+LIBARGO_PC := $(BUILD)/lib/pkgconfig/libargo.pc
+PIC_OBJ := $(OBJ)/pic
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+DOCDIR ?= $(DATADIR)/doc/argo-relay
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
+DKMSDIR ?= $(PREFIX)/src/argo-$(ARGO_VERSION)
+INSTALL ?= install
+
+INSTALL_SBIN := $(BIN)/argo-simd $(BIN)/argo-relayd $(BIN)/argo-vdevd
+INSTALL_BIN := $(BIN)/argo-relayctl $(BIN)/argo-echo $(BIN)/argo-ping $(BIN)/argo-stream \
+	$(BIN)/argo-bench $(BIN)/argo-conformance $(BIN)/argo-conformance-peer $(BIN)/argo-vdevctl
+# Man pages: docs/man/, with the version and the paths filled in.
+MAN_SRC := $(wildcard docs/man/*.[1-8])
+MAN_PAGES := $(patsubst docs/man/%,$(BUILD)/man/%,$(MAN_SRC))
+EXAMPLE_CONFIGS := $(wildcard dist/examples/*.conf)
+# Files whose paths depend on the directories above: made from dist/*.in.
+DIST_GENERATED := $(BUILD)/dist/argo-simd.service $(BUILD)/dist/argo-relayd@.service
+KMOD_SRC := l1/kmod/argo.c l1/kmod/Kbuild l1/kmod/Makefile
+KMOD_UAPI := l1/include/uapi/linux/argo_dev.h
+
+SUBST_PATHS = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+	-e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	-e 's|@VERSION@|$(ARGO_VERSION)|g'
+
+.PHONY: install install-dkms uninstall dist-files FORCE-PATHS
+# Everything install needs and nothing more (no tests: debian/rules builds this).
+dist-files: $(INSTALL_SBIN) $(INSTALL_BIN) $(LIBARGO) $(LIBARGO_SO) $(LIBARGO_PC) \
+	$(DIST_GENERATED) $(MAN_PAGES)
+ifneq ($(SAN),1)
+all: $(LIBARGO_SO) $(LIBARGO_PC) $(DIST_GENERATED) $(MAN_PAGES)
+endif
+
+$(PIC_OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CPPFLAGS) -fPIC -MMD -MP -c $< -o $@
+
+$(LIBARGO_SO): $(patsubst %.c,$(PIC_OBJ)/%.o,$(LIBARGO_SRC)) $(LIBARGO_MAP)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(LIBARGO_SONAME) -Wl,-z,defs \
+		-Wl,--version-script=$(LIBARGO_MAP) $(filter %.o,$^) -lpthread -o $@
+
+# The paths are baked into these files: remade whenever a path variable
+# changes (the stamp holds the last values).
+$(BUILD)/dist/paths: FORCE-PATHS
+	@mkdir -p $(dir $@)
+	@v='$(PREFIX) $(BINDIR) $(SBINDIR) $(LIBDIR) $(INCLUDEDIR) $(SYSCONFDIR) $(ARGO_VERSION)'; \
+	[ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" >$@
+$(LIBARGO_PC): dist/libargo.pc.in $(BUILD)/dist/paths
+	@mkdir -p $(dir $@)
+	$(SUBST_PATHS) $< >$@
+$(BUILD)/dist/%.service: dist/systemd/%.service.in $(BUILD)/dist/paths
+	$(SUBST_PATHS) $< >$@
+$(BUILD)/man/%: docs/man/% $(BUILD)/dist/paths
+	@mkdir -p $(dir $@)
+	$(SUBST_PATHS) $< >$@
+
+install: dist-files
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(INCLUDEDIR)/argo $(DESTDIR)$(SYSCONFDIR)/argo \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(TMPFILESDIR) \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(UDEVRULESDIR)
+	$(INSTALL) -m 755 $(INSTALL_SBIN) $(DESTDIR)$(SBINDIR)
+	$(INSTALL) -m 755 $(INSTALL_BIN) $(DESTDIR)$(BINDIR)
+	$(INSTALL) -m 644 $(LIBARGO) $(DESTDIR)$(LIBDIR)
+	$(INSTALL) -m 644 $(LIBARGO_SO) $(DESTDIR)$(LIBDIR)
+	ln -sf $(notdir $(LIBARGO_SO)) $(DESTDIR)$(LIBDIR)/$(LIBARGO_SONAME)
+	ln -sf $(LIBARGO_SONAME) $(DESTDIR)$(LIBDIR)/libargo.so
+	$(INSTALL) -m 644 $(LIBARGO_PC) $(DESTDIR)$(LIBDIR)/pkgconfig
+	$(INSTALL) -m 644 $(LIBARGO_HEADERS) $(DESTDIR)$(INCLUDEDIR)/argo
+	for page in $(MAN_PAGES); do \
+		s=$${page##*.}; $(INSTALL) -d $(DESTDIR)$(MANDIR)/man$$s && \
+		$(INSTALL) -m 644 $$page $(DESTDIR)$(MANDIR)/man$$s || exit 1; \
+	done
+	$(INSTALL) -m 644 $(EXAMPLE_CONFIGS) $(DESTDIR)$(DOCDIR)/examples
+	@# The fabric's configuration: never overwrites one an administrator has.
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/argo/argo-simd.conf ]; then \
+		echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/argo/argo-simd.conf"; \
+	else \
+		echo "$(INSTALL) -m 644 dist/examples/argo-simd.conf $(DESTDIR)$(SYSCONFDIR)/argo"; \
+		$(INSTALL) -m 644 dist/examples/argo-simd.conf $(DESTDIR)$(SYSCONFDIR)/argo; \
+	fi
+	$(INSTALL) -m 644 $(BUILD)/dist/argo-simd.service $(BUILD)/dist/argo-relayd@.service \
+		$(DESTDIR)$(SYSTEMDUNITDIR)
+	$(INSTALL) -m 644 dist/tmpfiles-argo.conf $(DESTDIR)$(TMPFILESDIR)/argo.conf
+	$(INSTALL) -m 644 dist/sysusers-argo.conf $(DESTDIR)$(SYSUSERSDIR)/argo.conf
+	$(INSTALL) -m 644 dist/udev-argo.rules $(DESTDIR)$(UDEVRULESDIR)/60-argo.rules
+
+# argo.ko's source as DKMS wants it: dkms.conf at the top, the module's
+# folder and the UAPI header it includes in the layout of l1/.
+install-dkms: dist/dkms.conf.in $(KMOD_SRC) $(KMOD_UAPI)
+	$(INSTALL) -d $(DESTDIR)$(DKMSDIR)/kmod $(DESTDIR)$(DKMSDIR)/include/uapi/linux
+	$(SUBST_PATHS) dist/dkms.conf.in >$(DESTDIR)$(DKMSDIR)/dkms.conf
+	$(INSTALL) -m 644 $(KMOD_SRC) $(DESTDIR)$(DKMSDIR)/kmod
+	$(INSTALL) -m 644 $(KMOD_UAPI) $(DESTDIR)$(DKMSDIR)/include/uapi/linux
+
+# Removes what install and install-dkms put in place (configuration in
+# $(SYSCONFDIR)/argo is left, as a package manager leaves conffiles).
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(INSTALL_SBIN))) \
+		$(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(INSTALL_BIN))) \
+		$(DESTDIR)$(LIBDIR)/libargo.a $(DESTDIR)$(LIBDIR)/libargo.so \
+		$(DESTDIR)$(LIBDIR)/$(LIBARGO_SONAME) $(DESTDIR)$(LIBDIR)/$(notdir $(LIBARGO_SO)) \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/libargo.pc \
+		$(addprefix $(DESTDIR)$(INCLUDEDIR)/argo/,$(notdir $(LIBARGO_HEADERS))) \
+		$(foreach p,$(MAN_SRC),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p))) \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/argo-simd.service \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/argo-relayd@.service \
+		$(DESTDIR)$(TMPFILESDIR)/argo.conf $(DESTDIR)$(SYSUSERSDIR)/argo.conf \
+		$(DESTDIR)$(UDEVRULESDIR)/60-argo.rules
+	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DKMSDIR)
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/argo 2>/dev/null

@@ -3,6 +3,8 @@
 # there. Idempotent and quiet on a machine that is ready; needs root (or sudo)
 # only when something is missing. Usage: harness/install-deps.sh [GROUP...]
 #   base  build and unit/integration tests (default)
+#   bench `make bench`: gnuplot for the plots, valgrind (callgrind) and perf
+#         for the costs per message
 #   relay libraries of argo-relayd (OpenSSL, inih)
 #   images  Xen/dom0 images and the QEMU boot harness: QEMU, busybox,
 #           Xen's build tools, and the headers of the kernel that
@@ -13,11 +15,19 @@
 #   virtio  the vhost-user back ends argo-vdevd drives in tests: Debian's
 #           qemu-system-common (qemu-storage-daemon, /usr/lib/qemu/virtiofsd)
 #           and qemu-utils (qemu-img, for qcow2 images)
+#   packaging  make install, man pages, systemd units, Debian packages and
+#           their chroot test, DKMS: debhelper, dh-dkms, lintian,
+#           debootstrap, man-db, groff, systemd (for systemd-analyze:
+#           it is not started on this machine), systemd-container (boots
+#           the packages' test chroot in a container of its own), and the
+#           same kernel headers
 set -eu
 
-pkgs_base="build-essential pkg-config libcunit1-dev libinih-dev libssl-dev openssl cppcheck clang iproute2 socat"
+pkgs_base="build-essential pkg-config libcunit1-dev libinih-dev libssl-dev openssl liburing-dev cppcheck clang iproute2 socat"
+pkgs_bench="gnuplot-nox valgrind linux-perf socat python3"
 pkgs_relay="libssl-dev"
 pkgs_virtio="qemu-system-common qemu-utils"
+pkgs_packaging="debhelper dh-dkms dkms lintian debootstrap fakeroot man-db groff-base systemd systemd-container pkg-config"
 pkgs_images="qemu-system-x86 busybox-static flex bison cpio kmod xz-utils dpkg-dev patch python3 bc"
 pkgs_libvirt="libvirt-daemon-system libvirt-clients dnsmasq-base qemu-system-x86 socat"
 
@@ -67,8 +77,9 @@ for g in $groups; do
 	base) want="$want $pkgs_base" ;;
 	relay) want="$want $pkgs_relay" ;;
 	libvirt) want="$want $pkgs_libvirt" ;;
+	bench) want="$want $pkgs_bench" ;;
 	virtio) want="$want $pkgs_virtio" ;;
-	images)
+	images | packaging)
 		kver=$(debian_kver)
 		if [ -z "$kver" ]; then
 			apt_update
@@ -78,10 +89,14 @@ for g in $groups; do
 			echo "install-deps: apt-cache does not know linux-image-amd64" >&2
 			exit 1
 		fi
+		if [ "$g" = packaging ]; then
+			want="$want $pkgs_packaging linux-headers-$kver"
+			continue
+		fi
 		ensure_deb_src
 		want="$want $pkgs_images linux-headers-$kver"
 		;;
-	*) echo "install-deps: unknown group '$g' (base, relay, virtio, images, libvirt)" >&2; exit 2 ;;
+	*) echo "install-deps: unknown group '$g' (base, relay, bench, virtio, images, libvirt, packaging)" >&2; exit 2 ;;
 	esac
 done
 

@@ -55,6 +55,22 @@ struct sim_ring {
 	int keep_fd; /* -1 unless persistent */
 };
 
+/*
+ * A persistent ring the fabric dropped because its partner died. Xen forgets
+ * such a ring too (argo.c:1263-1311), but its pages are the guest's and
+ * outlive the registration (argo.ko keeps them for ADOPT): so the fabric
+ * keeps the memory of this one, unregistered, for a later process of the
+ * owner to adopt, and for argo_ring_reregister() to register again.
+ */
+struct sim_vanished {
+	struct sim_vanished *next; /* in owner->vanished, oldest first */
+	uint32_t aport;
+	argo_domid_t partner;
+	uint32_t len, npages;
+	int keep_fd;
+	bool adopted;
+};
+
 struct sim_domain {
 	argo_domid_t domid;
 	void *ctx;
@@ -62,10 +78,15 @@ struct sim_domain {
 	/* Xen's ring_count: +1 on every successful register (re-registers
 	 * too), -1 on unregister or when a partner's death removes a ring. */
 	unsigned int nrings;
+	/* Space waiters on this domain's rings (the sum of their nwaiters), and
+	 * where it is published for the domain's process (or NULL). */
+	uint32_t nwaiters;
+	uint32_t *published_waiters;
 	/* Extension (sim_fabric.h, "Durable rings"). */
 	bool may_persist; /* a static domain: may register persistent rings */
 	bool detached;    /* no process: ctx is NULL, signals are deferred */
 	uint64_t last_tag;
+	struct sim_vanished *vanished;
 };
 
 struct sim_fabric {
@@ -149,6 +170,25 @@ static void signal_domain(struct sim_fabric *fabric, argo_domid_t domid)
 	}
 }
 
+/* Every change of a ring's waiter count goes through here, so that the
+ * owner's total stays right and published. */
+static void count_waiters(struct sim_ring *ring, int delta)
+{
+	struct sim_domain *owner = ring->owner;
+
+	ring->nwaiters = (unsigned int)((int)ring->nwaiters + delta);
+	owner->nwaiters = (uint32_t)((int)owner->nwaiters + delta);
+	if (owner->published_waiters)
+		__atomic_store_n(owner->published_waiters, owner->nwaiters, __ATOMIC_SEQ_CST);
+}
+
+void sim_domain_publish_waiters(struct sim_domain *domain, uint32_t *where)
+{
+	domain->published_waiters = where;
+	if (where)
+		__atomic_store_n(where, domain->nwaiters, __ATOMIC_SEQ_CST);
+}
+
 static void free_waiters(struct sim_ring *ring)
 {
 	struct sim_waiter *w = ring->waiters, *next;
@@ -158,7 +198,7 @@ static void free_waiters(struct sim_ring *ring)
 		free(w);
 	}
 	ring->waiters = NULL;
-	ring->nwaiters = 0;
+	count_waiters(ring, -(int)ring->nwaiters);
 }
 
 static void unmap_ring(struct sim_ring *ring)
@@ -173,12 +213,34 @@ static void unmap_ring(struct sim_ring *ring)
 	ring->persistent = false;
 }
 
+/* Messages and bytes still unread in a ring about to go: lost with it
+ * (counted in the fabric's stats, so that a test can account for them).
+ * The owner may have scribbled on the ring: the walk stops at anything
+ * inconsistent. */
+static void count_lost(struct sim_fabric *fabric, const struct sim_ring *ring)
+{
+	uint32_t at, next, steps = ring->len / XEN_ARGO_MSG_SLOT_SIZE;
+	ssize_t n;
+
+	if (!ring->mem)
+		return;
+	at = argo_ring_sanitise_ptr(__atomic_load_n(&ring->mem->rx_ptr, __ATOMIC_ACQUIRE),
+	                            ring->len);
+	while (steps-- &&
+	       (n = argo_ring_read_at(ring->mem, ring->len, at, NULL, NULL, NULL, 0, &next)) >= 0) {
+		fabric->stats.lost_messages++;
+		fabric->stats.lost_bytes += (uint64_t)n;
+		at = next;
+	}
+}
+
 /* Unlinks and frees a ring; its waiters are dropped without a signal. */
 static void remove_ring(struct sim_fabric *fabric, struct sim_ring *ring)
 {
 	struct sim_domain *owner = ring->owner;
 	struct sim_ring **pp;
 
+	count_lost(fabric, ring);
 	for (pp = &owner->rings; *pp; pp = &(*pp)->next) {
 		if (*pp == ring) {
 			*pp = ring->next;
@@ -200,11 +262,67 @@ static void drop_waiter(struct sim_ring *ring, argo_domid_t domid)
 		if (w->domid == domid) {
 			*pp = w->next;
 			free(w);
-			ring->nwaiters--;
+			count_waiters(ring, -1);
 		} else {
 			pp = &w->next;
 		}
 	}
+}
+
+static void free_vanished(struct sim_vanished *v)
+{
+	if (v->keep_fd >= 0)
+		close(v->keep_fd);
+	free(v);
+}
+
+/* Forgets the vanished ring (aport, partner) of domain, if it has one:
+ * 1 when it did. */
+static int drop_vanished(struct sim_domain *domain, uint32_t aport, argo_domid_t partner)
+{
+	struct sim_vanished **pp, *v;
+
+	for (pp = &domain->vanished; (v = *pp); pp = &v->next) {
+		if (v->aport == aport && v->partner == partner) {
+			*pp = v->next;
+			free_vanished(v);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* A ring whose partner died, of a domain whose process lives: unregistered
+ * as Xen does; the owner still has the memory and what is in it. */
+static void remove_ring_kept(struct sim_fabric *fabric, struct sim_ring *ring)
+{
+	munmap(ring->mem, ring->map_size);
+	ring->mem = NULL;
+	remove_ring(fabric, ring);
+}
+
+/* A persistent ring whose partner died: unregistered as Xen does, its
+ * memory kept (struct sim_vanished). */
+static void ring_vanishes(struct sim_fabric *fabric, struct sim_ring *ring)
+{
+	struct sim_domain *owner = ring->owner;
+	struct sim_vanished *v = calloc(1, sizeof(*v)), **pp;
+
+	if (v) {
+		v->aport = ring->aport;
+		v->partner = ring->partner;
+		v->len = ring->len;
+		v->npages = (uint32_t)(ring->map_size / XEN_ARGO_PAGE_SIZE);
+		v->keep_fd = ring->keep_fd;
+		v->adopted = ring->adopted;
+		ring->keep_fd = -1; /* the entry has it now */
+		for (pp = &owner->vanished; *pp; pp = &(*pp)->next)
+			;
+		*pp = v;
+		fabric->stats.rings_vanished++;
+	}
+	/* Its messages are in memory that stays: not lost. */
+	remove_ring_kept(fabric, ring);
 }
 
 void sim_domain_destroy(struct sim_fabric *fabric, struct sim_domain *domain)
@@ -214,6 +332,12 @@ void sim_domain_destroy(struct sim_fabric *fabric, struct sim_domain *domain)
 	/* 1. Its own rings (argo.c:1243-1261). */
 	while (domain->rings)
 		remove_ring(fabric, domain->rings);
+	while (domain->vanished) {
+		struct sim_vanished *v = domain->vanished;
+
+		domain->vanished = v->next;
+		free_vanished(v);
+	}
 	fabric->domains[domain->domid] = NULL;
 	if (domain->detached)
 		fabric->stats.detached--;
@@ -226,9 +350,12 @@ void sim_domain_destroy(struct sim_fabric *fabric, struct sim_domain *domain)
 			continue;
 		for (ring = other->rings; ring; ring = next) {
 			next = ring->next;
-			/* 2. Rings whose single partner it was (argo.c:1263-1311). */
-			if (ring->partner == domain->domid)
-				remove_ring(fabric, ring);
+			/* 2. Rings whose single partner it was (argo.c:1263-1311);
+			 * a persistent one leaves its memory behind. */
+			if (ring->partner == domain->domid && ring->persistent)
+				ring_vanishes(fabric, ring);
+			else if (ring->partner == domain->domid)
+				remove_ring_kept(fabric, ring);
 			/* 3. Its waits on wildcard rings (argo.c:1181-1203). */
 			else
 				drop_waiter(ring, domain->domid);
@@ -300,8 +427,45 @@ static int requeue_waiter(struct sim_ring *ring, argo_domid_t domid, uint32_t le
 	w->len = len;
 	w->next = ring->waiters;
 	ring->waiters = w;
-	ring->nwaiters++;
+	count_waiters(ring, 1);
 	return 0;
+}
+
+/*
+ * domid was just queued (or its wait widened) on ring. If the ring's owner
+ * skips notifies when it sees no waiter published, it may have moved rx_ptr
+ * and read the count just before this waiter was published: then nobody
+ * would wake it. So look at the space once more, after the publication
+ * (the fence pairs with the one libargo puts between its rx_ptr store and
+ * its read of the count: one side sees the other's store), and do for this
+ * waiter what the skipped notify would have done. Waiters published earlier
+ * need nothing: an owner that read the count after them notifies. Without
+ * a concurrent reader the space is what the caller just found too small,
+ * so nothing happens.
+ */
+static void recheck_after_queueing(struct sim_fabric *fabric, struct sim_ring *ring,
+                                   argo_domid_t domid)
+{
+	struct sim_waiter **pp, *w;
+	uint32_t space;
+
+	if (!ring->owner->published_waiters)
+		return;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	space = payload_space(ring);
+	for (pp = &ring->waiters; (w = *pp); pp = &w->next) {
+		if (w->domid != domid)
+			continue;
+		/* The test notify makes (wake_ring_waiters). */
+		if (space && space >= w->len) {
+			*pp = w->next;
+			free(w);
+			count_waiters(ring, -1);
+			fabric->stats.rechecks_woken++;
+			signal_domain(fabric, domid);
+		}
+		return;
+	}
 }
 
 /*
@@ -425,6 +589,8 @@ int sim_register_ring_ext(struct sim_fabric *fabric, struct sim_domain *domain,
 	 * back one). nrings is Xen's count, not the number of rings. */
 	if (existed)
 		domain->nrings++;
+	/* A ring of that name left by a dead partner is replaced. */
+	drop_vanished(domain, reg->aport, reg->partner_id);
 
 	/* Adopt the page's tx_ptr if it is sane, else start at rx (argo.c:1805-1823). */
 	tx = __atomic_load_n(&ring->mem->tx_ptr, __ATOMIC_RELAXED);
@@ -445,8 +611,12 @@ int sim_unregister_ring(struct sim_fabric *fabric, struct sim_domain *domain,
 	if (unreg->pad)
 		return -EINVAL;
 	ring = find_ring_exact(domain, unreg->aport, unreg->partner_id);
-	if (!ring)
+	if (!ring) {
+		/* Xen no longer has a ring its partner's death removed: ENOENT;
+		 * its memory kept here goes too. */
+		drop_vanished(domain, unreg->aport, unreg->partner_id);
 		return -ENOENT;
+	}
 	remove_ring(fabric, ring);
 	return 0;
 }
@@ -520,6 +690,8 @@ int64_t sim_sendv(struct sim_fabric *fabric, struct sim_domain *domain,
 	if (!argo_ring_fits((uint32_t)total, ring_space(ring))) {
 		/* Full now: remember the sender so notify can wake it (argo.c:2044-2053). */
 		ret = requeue_waiter(ring, src_domid, (uint32_t)total);
+		if (ret == 0)
+			recheck_after_queueing(fabric, ring, src_domid);
 		return send_failed(fabric, ret < 0 ? ret : -EAGAIN);
 	}
 
@@ -549,33 +721,38 @@ int64_t sim_sendv(struct sim_fabric *fabric, struct sim_domain *domain,
 	return total;
 }
 
-/* Wakes every sender waiting on one of the caller's rings whose wanted
- * length now fits (argo.c:1876-1900). */
-static void wake_waiters(struct sim_fabric *fabric, struct sim_domain *domain)
+/* Wakes every sender waiting on the ring whose wanted length now fits
+ * (argo.c:1876-1900). */
+static void wake_ring_waiters(struct sim_fabric *fabric, struct sim_ring *ring)
 {
 	argo_domid_t woken[XEN_ARGO_MAX_PENDERS_PER_RING];
+	struct sim_waiter **pp = &ring->waiters, *w;
+	uint32_t space = payload_space(ring);
+	unsigned int nwoken = 0, i;
+
+	if (!space)
+		return;
+	while ((w = *pp)) {
+		if (space >= w->len) {
+			*pp = w->next;
+			woken[nwoken++] = w->domid;
+			count_waiters(ring, -1);
+			free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+	for (i = 0; i < nwoken; i++)
+		signal_domain(fabric, woken[i]);
+}
+
+/* Wakes the waiters of every ring of the caller (notify). */
+static void wake_waiters(struct sim_fabric *fabric, struct sim_domain *domain)
+{
 	struct sim_ring *ring;
 
-	for (ring = domain->rings; ring; ring = ring->next) {
-		struct sim_waiter **pp = &ring->waiters, *w;
-		uint32_t space = payload_space(ring);
-		unsigned int nwoken = 0, i;
-
-		if (!space)
-			continue;
-		while ((w = *pp)) {
-			if (space >= w->len) {
-				*pp = w->next;
-				woken[nwoken++] = w->domid;
-				ring->nwaiters--;
-				free(w);
-			} else {
-				pp = &w->next;
-			}
-		}
-		for (i = 0; i < nwoken; i++)
-			signal_domain(fabric, woken[i]);
-	}
+	for (ring = domain->rings; ring; ring = ring->next)
+		wake_ring_waiters(fabric, ring);
 }
 
 /* One ring_data entry (argo.c:1313-1412). Only flags and max_message_size
@@ -612,6 +789,8 @@ static int fill_ring_data(struct sim_fabric *fabric, struct sim_domain *caller,
 			flags |= XEN_ARGO_RING_EBUSY;
 		else if (ret < 0)
 			return ret;
+		else
+			recheck_after_queueing(fabric, ring, caller->domid);
 	}
 	if (space == max)
 		flags |= XEN_ARGO_RING_EMPTY;
@@ -666,7 +845,7 @@ int sim_domain_detach(struct sim_fabric *fabric, struct sim_domain *domain)
 	for (ring = domain->rings; ring; ring = ring->next)
 		if (ring->persistent)
 			break;
-	if (!ring)
+	if (!ring && !domain->vanished)
 		return -ENOENT;
 
 	/* Its other rings go, as if the process had unregistered them. */
@@ -694,9 +873,13 @@ void sim_domain_attach(struct sim_fabric *fabric, struct sim_domain *domain, voi
 {
 	struct sim_ring *ring;
 
+	struct sim_vanished *v;
+
 	for (ring = domain->rings; ring; ring = ring->next)
 		if (ring->persistent)
 			ring->adopted = false;
+	for (v = domain->vanished; v; v = v->next)
+		v->adopted = false;
 	if (domain->detached)
 		fabric->stats.detached--;
 	domain->ctx = ctx;
@@ -719,8 +902,27 @@ int sim_adopt_ring(struct sim_fabric *fabric, struct sim_domain *domain, struct 
 	for (ring = domain->rings; ring; ring = ring->next)
 		if (ring->persistent && !ring->adopted)
 			found = ring;
-	if (!found)
-		return -ENOENT;
+	if (!found) {
+		/* Then the memory of rings their partner's death unregistered
+		 * (oldest first): the adopter learns that with
+		 * argo_ring_reregister(), as on Xen. */
+		struct sim_vanished *v;
+
+		for (v = domain->vanished; v && v->adopted; v = v->next)
+			;
+		if (!v)
+			return -ENOENT;
+		fd = fcntl(v->keep_fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return errno == EMFILE || errno == ENFILE ? -errno : -ENOMEM;
+		v->adopted = true;
+		out->aport = v->aport;
+		out->partner = v->partner;
+		out->len = v->len;
+		out->npages = v->npages;
+		out->fd = fd;
+		return 0;
+	}
 	fd = fcntl(found->keep_fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return errno == EMFILE || errno == ENFILE ? -errno : -ENOMEM;

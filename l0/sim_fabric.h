@@ -40,7 +40,10 @@ void sim_fabric_free(struct sim_fabric *fabric);
 int sim_domain_create(struct sim_fabric *fabric, argo_domid_t domid, void *ctx,
                       struct sim_domain **domainp);
 /* The domain dies: its rings go, other domains' rings whose single partner
- * it was go, its space waits go. Nobody is signalled (as in Xen). */
+ * it was go, its space waits go. Nobody is signalled (as in Xen). A
+ * persistent ring of another domain that goes this way leaves its memory
+ * behind, unregistered, for sim_adopt_ring() (and a registration of the
+ * same name replaces it): a guest's memory outlives Xen's registration. */
 void sim_domain_destroy(struct sim_fabric *fabric, struct sim_domain *domain);
 argo_domid_t sim_domain_id(const struct sim_domain *domain);
 int sim_domain_exists(const struct sim_fabric *fabric, argo_domid_t domid);
@@ -116,7 +119,8 @@ struct sim_adopted {
 	int fd; /* a new fd for the ring's memory: the caller closes it */
 };
 /* Takes over the next persistent ring of the domain not yet adopted since
- * the last attach, in the order the rings were first registered: 0 and
+ * the last attach, in the order the rings were first registered, then the
+ * memory of persistent rings a partner's death unregistered: 0 and
  * *out. -ENOENT when none is left, -EOPNOTSUPP for a domain that may not
  * persist, -errno when the fd cannot be duplicated (nothing taken then). */
 int sim_adopt_ring(struct sim_fabric *fabric, struct sim_domain *domain, struct sim_adopted *out);
@@ -130,13 +134,30 @@ int64_t sim_sendv_tagged(struct sim_fabric *fabric, struct sim_domain *domain,
 /* The tag of the domain's last successful tagged send; 0 when none. */
 uint64_t sim_domain_last_tag(const struct sim_domain *domain);
 
+/*
+ * Publishing the domain's waiter count (argo-simd's shared page, struct
+ * argo_sim_shared.ring_waiters): from now on the model keeps *where equal
+ * to the number of space waiters queued on the domain's rings (written with
+ * sequentially consistent stores), and, since a process that reads 0 there
+ * skips its notify, it looks at a ring's rx_ptr once more after queueing a
+ * waiter on it, and wakes the waiters whose space is there now, as that
+ * skipped notify would have. NULL stops publishing. Unit tests and a model
+ * without the daemon publish nothing and behave exactly as before.
+ */
+void sim_domain_publish_waiters(struct sim_domain *domain, uint32_t *where);
+
 /* Counters for argo-simd's status line and for tests. */
 struct sim_fabric_stats {
 	uint64_t domains, rings; /* detached domains and their rings included */
 	uint64_t sends_ok, sends_failed, bytes_sent;
 	uint64_t notifies, signals;
+	uint64_t rechecks_woken; /* waiters woken by the check after publishing */
 	uint64_t detached;         /* domains detached now */
 	uint64_t signals_deferred; /* raised on a detached domain: left pending */
+	/* Messages (and their payload bytes) still unread in rings that went:
+	 * their domain died, they were unregistered, their partner died. */
+	uint64_t lost_messages, lost_bytes;
+	uint64_t rings_vanished; /* persistent rings a partner's death unregistered */
 };
 void sim_fabric_get_stats(const struct sim_fabric *fabric, struct sim_fabric_stats *stats);
 

@@ -5,11 +5,12 @@
  * are the argo_op commands (common/libargo/sim_proto.h), carried out by the fabric
  * model (sim_fabric.c); VIRQ_ARGO is an eventfd per domain.
  *
- * One thread, one epoll loop: every request runs to completion before the
+ * One thread, one event loop (an engine, simd.h: io_uring where the kernel
+ * has it, epoll otherwise): every request runs to completion before the
  * next, which gives the fabric its atomicity without locks. A client that
  * floods requests without reading replies is not read from until its reply
  * is taken (one reply in flight per client), so no client can make the
- * daemon's memory grow.
+ * daemon's memory grow. This file is the core: domains, requests, start-up.
  *
  * A static domain with persistent rings (libargo's extension for relays)
  * is detached, not destroyed, when its connection closes, and the next
@@ -26,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
@@ -35,58 +35,27 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "sim_fabric.h"
-#include "sim_proto.h"
-#include "simd_config.h"
-
-#define MAX_FDS_PER_REQUEST 4
-#define REQUESTS_PER_WAKE   64
-
-struct listener {
-	int fd;
-	const char *path;
-	bool is_static; /* gives one fixed domid */
-	argo_domid_t domid;
-	struct client *holder; /* the connected domain, for a static listener */
-	/* The static domain when no process holds it but its persistent rings
-	 * keep it (never set together with holder). */
-	struct sim_domain *detached;
-};
-
-struct client {
-	struct client *prev, *next; /* simd.clients */
-	int fd;
-	int event_fd;
-	int staging_fd;
-	uint8_t *staging;
-	struct sim_domain *domain;
-	struct listener *listener;
-	bool reply_pending; /* waiting for the socket to take 'reply' */
-	size_t reply_len;
-	int reply_fd; /* -1, or an fd of ours that goes with 'reply' (then closed) */
-	_Alignas(
-	    16) uint8_t reply[sizeof(struct argo_sim_reply) + sizeof(struct xen_argo_ring_data) +
-	                      XEN_ARGO_MAX_NOTIFY_COUNT * sizeof(struct xen_argo_ring_data_ent)];
-};
+#include "simd.h"
+#include "simd_proto.h"
 
 static struct {
 	struct simd_config config;
 	struct sim_fabric *fabric;
-	int epoll_fd;
+	const struct simd_engine *engine;
 	int signal_fd;
+	bool stop; /* SIGTERM or SIGINT came */
 	struct listener listeners[SIMD_MAX_STATIC_DOMAINS + 1];
 	unsigned int nlisteners;
 	argo_domid_t next_domid;
 	unsigned long refused_requests;
 	struct client *clients; /* every connected domain, to free at exit */
+	/* Torn down, waiting for the engine to let go of them. */
+	struct client *zombies;
 	/* Out of fds: listeners are not watched until a client goes. */
 	bool accept_paused;
-	/* Requests arrive here; one buffer, as one request runs at a time. */
-	_Alignas(16) uint8_t request[ARGO_SIM_MAX_REQUEST];
 } simd;
 
-static void logmsg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logmsg(int level, const char *fmt, ...)
+void simd_log(int level, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -102,19 +71,16 @@ static void logmsg(int level, const char *fmt, ...)
 static void signal_client(void *ctx)
 {
 	struct client *client = ctx;
-	uint64_t one = 1;
 
-	/* EAGAIN only if the counter is saturated: the event is pending anyway. */
-	if (write(client->event_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		logmsg(0, "cannot raise the event of domain %u: %s", sim_domain_id(client->domain),
-		       strerror(errno));
+	/* Counted before the write is issued, so that the client can tell
+	 * when every write was consumed (sim_proto.h). */
+	__atomic_add_fetch(&client->shared->events_raised, 1, __ATOMIC_SEQ_CST);
+	simd.engine->raise(client);
 }
 
-static int epoll_set(int op, int fd, uint32_t events, void *ptr)
+bool simd_stopping(void)
 {
-	struct epoll_event ev = {.events = events, .data.ptr = ptr};
-
-	return epoll_ctl(simd.epoll_fd, op, fd, &ev);
+	return simd.stop;
 }
 
 /* ---- Connections -------------------------------------------------------- */
@@ -153,9 +119,10 @@ static int send_welcome(int fd, int status, argo_domid_t domid, const int *fds, 
 	    .status = status,
 	    .domid = domid,
 	    .staging_size = ARGO_SIM_STAGING_SIZE,
+	    .shared_size = ARGO_SIM_SHARED_SIZE,
 	};
 	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
+		char buf[CMSG_SPACE(3 * sizeof(int))];
 		struct cmsghdr align;
 	} control;
 	struct iovec iov = {.iov_base = &welcome, .iov_len = sizeof(welcome)};
@@ -194,57 +161,135 @@ static int make_staging(struct client *client)
 	return 0;
 }
 
+/* The page we tell the client things on without a round trip: mapped
+ * read-write here, then sealed so that the client can map it only
+ * read-only (F_SEAL_FUTURE_WRITE), and against shrinking. */
+static int make_shared(struct client *client)
+{
+	void *mem;
+
+	client->shared_fd = memfd_create("argo-sim-shared", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (client->shared_fd < 0)
+		return -errno;
+	if (ftruncate(client->shared_fd, ARGO_SIM_SHARED_SIZE) < 0)
+		return -errno;
+	mem = mmap(NULL, ARGO_SIM_SHARED_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+	           client->shared_fd, 0);
+	if (mem == MAP_FAILED)
+		return -errno;
+	client->shared = mem;
+	if (fcntl(client->shared_fd, F_ADD_SEALS,
+	          F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0)
+		return -errno;
+	return 0;
+}
+
 /* Stops (or resumes) watching the listening sockets. When accept fails
  * for want of fds, the pending connection keeps the listener readable:
  * watching it would spin, so wait for a client to go instead. */
 static void pause_accepting(bool pause)
 {
-	unsigned int i;
-
 	simd.accept_paused = pause;
-	for (i = 0; i < simd.nlisteners; i++)
-		epoll_set(EPOLL_CTL_MOD, simd.listeners[i].fd, pause ? 0 : EPOLLIN,
-		          &simd.listeners[i]);
-	logmsg(0, pause ? "out of file descriptors: not accepting until a domain goes"
-	                : "accepting connections again");
+	simd.engine->pause_listeners(pause);
+	simd_log(0, pause ? "out of file descriptors: not accepting until a domain goes"
+	                  : "accepting connections again");
 }
 
-static void free_client(struct client *client)
+static void list_unlink(struct client **head, struct client *client)
+{
+	if (client->prev)
+		client->prev->next = client->next;
+	else if (*head == client)
+		*head = client->next;
+	if (client->next)
+		client->next->prev = client->prev;
+	client->prev = client->next = NULL;
+}
+
+static void list_push(struct client **head, struct client *client)
+{
+	client->prev = NULL;
+	client->next = *head;
+	if (client->next)
+		client->next->prev = client;
+	*head = client;
+}
+
+/*
+ * The connection is over: the domain goes (or is detached), the fds close.
+ * The struct itself is freed now if the engine holds nothing of it, or
+ * waits among the zombies until the engine calls simd_client_release().
+ */
+static void drop_client(struct client *client, bool listed)
 {
 	struct listener *listener = client->listener;
+	bool free_now;
 
+	if (client->gone)
+		return;
+	client->gone = true;
 	if (client->domain) {
+		/* The page goes with this process; a domain that stays stops
+		 * publishing into it. */
+		sim_domain_publish_waiters(client->domain, NULL);
 		/* A domain that has persistent rings outlives its process; only a
 		 * static domain can have them, so it has a listener to wait on. */
 		if (listener && sim_domain_detach(simd.fabric, client->domain) == 0) {
-			logmsg(1, "domain %u detached", sim_domain_id(client->domain));
+			simd_log(1, "domain %u detached", sim_domain_id(client->domain));
 			listener->detached = client->domain;
 		} else {
-			logmsg(1, "domain %u gone", sim_domain_id(client->domain));
+			simd_log(1, "domain %u gone", sim_domain_id(client->domain));
 			sim_domain_destroy(simd.fabric, client->domain);
 		}
+		client->domain = NULL;
 	}
 	if (listener && listener->holder == client)
 		listener->holder = NULL;
+	/* Before any fd closes: the engine may still have uses of their
+	 * numbers queued. */
+	free_now = simd.engine->forget(client);
 	if (client->reply_fd >= 0)
 		close(client->reply_fd);
+	client->reply_fd = -1;
 	if (client->staging)
 		munmap(client->staging, ARGO_SIM_STAGING_SIZE);
 	if (client->staging_fd >= 0)
 		close(client->staging_fd);
+	if (client->shared)
+		munmap(client->shared, ARGO_SIM_SHARED_SIZE);
+	if (client->shared_fd >= 0)
+		close(client->shared_fd);
 	if (client->event_fd >= 0)
 		close(client->event_fd);
-	if (client->fd >= 0)
+	if (client->fd >= 0) {
+		/* The client sees the end now: an io_uring operation still in
+		 * flight (cancelled asynchronously, even after our exit) holds
+		 * the socket open past close(). */
+		shutdown(client->fd, SHUT_RDWR);
 		close(client->fd);
-	if (client->prev)
-		client->prev->next = client->next;
-	else if (simd.clients == client)
-		simd.clients = client->next;
-	if (client->next)
-		client->next->prev = client->prev;
-	free(client);
+	}
+	client->staging = NULL;
+	client->shared = NULL;
+	client->staging_fd = client->shared_fd = client->event_fd = client->fd = -1;
+	if (listed)
+		list_unlink(&simd.clients, client);
+	if (free_now)
+		free(client);
+	else
+		list_push(&simd.zombies, client);
 	if (simd.accept_paused)
 		pause_accepting(false);
+}
+
+void simd_client_failed(struct client *client)
+{
+	drop_client(client, true);
+}
+
+void simd_client_release(struct client *client)
+{
+	list_unlink(&simd.zombies, client);
+	free(client);
 }
 
 /* Has the other end of this connection hung up (nothing left to read)? */
@@ -261,10 +306,10 @@ static bool peer_gone(int fd)
 	return (pfd.revents & POLLRDHUP) && recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
-static void accept_client(struct listener *listener)
+void simd_accept(struct listener *listener)
 {
 	struct client *client;
-	int fd, domid, ret, fds[2];
+	int fd, domid, ret, fds[3];
 	bool attach = false;
 
 	fd = accept4(listener->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -272,7 +317,7 @@ static void accept_client(struct listener *listener)
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
 			pause_accepting(true);
 		else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			logmsg(0, "accept on %s: %s", listener->path, strerror(errno));
+			simd_log(0, "accept on %s: %s", listener->path, strerror(errno));
 		return;
 	}
 
@@ -280,14 +325,14 @@ static void accept_client(struct listener *listener)
 	 * having seen it yet: its hang-up is pending. Finish it off first, so
 	 * that a quick restart is not refused. */
 	if (listener->is_static && listener->holder && peer_gone(listener->holder->fd))
-		free_client(listener->holder);
+		drop_client(listener->holder, true);
 	if (listener->is_static)
 		domid = listener->holder ? -EBUSY : listener->domid;
 	else
 		domid = allocate_domid();
 	if (domid < 0) {
-		logmsg(0, "refusing a connection on %s: %s", listener->path,
-		       domid == -EBUSY ? "its domain is already connected" : "no domid free");
+		simd_log(0, "refusing a connection on %s: %s", listener->path,
+		         domid == -EBUSY ? "its domain is already connected" : "no domid free");
 		send_welcome(fd, domid, 0, NULL, 0);
 		close(fd);
 		return;
@@ -301,43 +346,57 @@ static void accept_client(struct listener *listener)
 	}
 	client->fd = fd;
 	client->staging_fd = -1;
+	client->shared_fd = -1;
+	client->event_fd = -1;
 	client->reply_fd = -1;
 	client->listener = listener->is_static ? listener : NULL;
 	client->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ret = client->event_fd < 0 ? -errno : make_staging(client);
+	if (!ret)
+		ret = make_shared(client);
 	if (!ret && listener->detached) {
 		/* The domain's previous process has gone; this one takes over. */
 		attach = true;
 		client->domain = listener->detached;
 		listener->detached = NULL;
+		sim_domain_publish_waiters(client->domain, &client->shared->ring_waiters);
 		sim_domain_attach(simd.fabric, client->domain, client);
 	} else if (!ret) {
 		ret = sim_domain_create(simd.fabric, (argo_domid_t)domid, client, &client->domain);
 		if (!ret && listener->is_static)
 			sim_domain_allow_persist(client->domain, 1);
+		if (!ret)
+			sim_domain_publish_waiters(client->domain, &client->shared->ring_waiters);
 	}
 	if (!ret) {
 		fds[0] = client->event_fd;
 		fds[1] = client->staging_fd;
-		ret = send_welcome(fd, 0, (argo_domid_t)domid, fds, 2);
+		fds[2] = client->shared_fd;
+		/* An attached domain's event is raised before it learns it is
+		 * connected. */
+		simd.engine->flush();
+		ret = send_welcome(fd, 0, (argo_domid_t)domid, fds, 3);
 	}
-	if (!ret && epoll_set(EPOLL_CTL_ADD, fd, EPOLLIN, client) < 0)
-		ret = -errno;
 	if (ret) {
-		logmsg(0, "cannot set up domain %d: %s", domid, strerror(-ret));
+		simd_log(0, "cannot set up domain %d: %s", domid, strerror(-ret));
 		if (ret != -EPIPE && ret != -ECONNRESET)
 			send_welcome(fd, ret, 0, NULL, 0);
-		free_client(client);
+		drop_client(client, false);
 		return;
 	}
-	client->next = simd.clients;
-	if (client->next)
-		client->next->prev = client;
-	simd.clients = client;
+	list_push(&simd.clients, client);
 	if (listener->is_static)
 		listener->holder = client;
-	logmsg(1, "domain %d %s on %s", domid, attach ? "attached" : "connected", listener->path);
+	ret = simd.engine->add_client(client);
+	if (ret) {
+		simd_log(0, "cannot watch domain %d: %s", domid, strerror(-ret));
+		drop_client(client, true);
+		return;
+	}
+	simd_log(1, "domain %d %s on %s", domid, attach ? "attached" : "connected", listener->path);
 }
+
+static void print_stats(void);
 
 /* ---- Requests ----------------------------------------------------------- */
 
@@ -349,208 +408,32 @@ static void close_fds(const int *fds, int nfds)
 		close(fds[i]);
 }
 
-/* Runs one request; fills the reply; returns the reply's length. */
+/* Runs one request (simd_proto.c); fills the reply; returns its length. */
 static size_t handle_request(struct client *client, size_t len, bool truncated, const int *fds,
                              int nfds)
 {
-	const struct argo_sim_req_hdr *hdr = (const void *)simd.request;
-	struct argo_sim_reply *reply = (void *)client->reply;
-	size_t reply_len = sizeof(*reply);
-	int64_t ret;
+	const struct argo_sim_req_hdr *hdr = (const void *)client->request;
+	size_t reply_len;
+	int64_t ret =
+	    simd_handle_request(simd.fabric, client->domain, client->staging, client->request, len,
+	                        truncated, fds, nfds, client->reply, &reply_len, &client->reply_fd);
 
-	reply->cookie = len >= sizeof(*hdr) ? hdr->cookie : 0;
-	if (len < sizeof(*hdr)) {
-		ret = -EINVAL;
-		goto out;
-	}
-	/* Only register carries an fd, and exactly one. */
-	if (nfds != (hdr->op == ARGO_SIM_OP_REGISTER ? 1 : 0)) {
-		ret = -EINVAL;
-		goto out;
-	}
-
-	switch (hdr->op) {
-	case ARGO_SIM_OP_REGISTER: {
-		const struct argo_sim_req_register *req = (const void *)simd.request;
-
-		if (len != sizeof(*req) || truncated) {
-			ret = -EINVAL;
-			break;
-		}
-		ret = sim_register_ring_ext(simd.fabric, client->domain, &req->reg, req->npages,
-		                            req->flags, req->lib_flags, fds[0]);
-		break;
-	}
-	case ARGO_SIM_OP_UNREGISTER: {
-		const struct argo_sim_req_unregister *req = (const void *)simd.request;
-
-		if (len != sizeof(*req) || truncated) {
-			ret = -EINVAL;
-			break;
-		}
-		ret = sim_unregister_ring(simd.fabric, client->domain, &req->unreg);
-		break;
-	}
-	case ARGO_SIM_OP_SENDV: {
-		const struct argo_sim_req_sendv *req = (const void *)simd.request;
-		struct xen_argo_iov iovs[XEN_ARGO_MAXIOV];
-		uint32_t niov;
-
-		if (len < sizeof(*req) || truncated) {
-			ret = -EINVAL;
-			break;
-		}
-		/* Dispatch order: niov is checked before the iovs are read. */
-		niov = req->niov;
-		if (niov > XEN_ARGO_MAXIOV) {
-			ret = sim_sendv(simd.fabric, client->domain, &req->addr, NULL, niov,
-			                req->message_type, NULL, 0);
-			break;
-		}
-		if (len != sizeof(*req) + niov * sizeof(iovs[0])) {
-			ret = -EFAULT; /* the iov array is not where it should be */
-			break;
-		}
-		memcpy(iovs, simd.request + sizeof(*req), niov * sizeof(iovs[0]));
-		ret = sim_sendv_tagged(simd.fabric, client->domain, &req->addr, iovs, niov,
-		                       req->message_type, client->staging, ARGO_SIM_STAGING_SIZE,
-		                       req->tag);
-		break;
-	}
-	case ARGO_SIM_OP_NOTIFY: {
-		const struct argo_sim_req_notify *req = (const void *)simd.request;
-		struct xen_argo_ring_data *rd;
-		size_t rd_bytes;
-
-		if (len < sizeof(*req) || truncated) {
-			ret = -EINVAL;
-			break;
-		}
-		if (!req->has_ring_data) {
-			ret = sim_notify(simd.fabric, client->domain, NULL, 0);
-			break;
-		}
-		rd = (void *)(simd.request + sizeof(*req));
-		rd_bytes = len - sizeof(*req);
-		ret = sim_notify(simd.fabric, client->domain, rd, rd_bytes);
-		if (ret == 0) {
-			size_t ents = (size_t)rd->nent * sizeof(rd->data[0]);
-
-			memcpy(client->reply + sizeof(*reply), rd, sizeof(*rd) + ents);
-			reply_len += sizeof(*rd) + ents;
-		}
-		break;
-	}
-	case ARGO_SIM_OP_ADOPT: {
-		struct argo_sim_adopt_reply body;
-		struct sim_adopted adopted;
-
-		if (len != sizeof(*hdr) || truncated) {
-			ret = -EINVAL;
-			break;
-		}
-		ret = sim_adopt_ring(simd.fabric, client->domain, &adopted);
-		if (ret == 0) {
-			body.aport = adopted.aport;
-			body.partner_id = adopted.partner;
-			body.len = adopted.len;
-			body.npages = adopted.npages;
-			memcpy(client->reply + sizeof(*reply), &body, sizeof(body));
-			reply_len += sizeof(body);
-			client->reply_fd = adopted.fd; /* sent with the reply, then closed */
-		}
-		break;
-	}
-	case ARGO_SIM_OP_LAST_TAG: {
-		struct argo_sim_last_tag_reply body;
-
-		if (len != sizeof(*hdr) || truncated) {
-			ret = -EINVAL;
-			break;
-		}
-		body.tag = sim_domain_last_tag(client->domain);
-		memcpy(client->reply + sizeof(*reply), &body, sizeof(body));
-		reply_len += sizeof(body);
-		ret = 0;
-		break;
-	}
-	default:
-		ret = -EOPNOTSUPP;
-		break;
-	}
-out:
-	close_fds(fds, nfds);
 	if (ret < 0 && ret != -EAGAIN) {
 		simd.refused_requests++;
-		logmsg(2, "domain %u: op %u: %s", sim_domain_id(client->domain),
-		       len >= sizeof(*hdr) ? hdr->op : 0, strerror((int)-ret));
+		simd_log(2, "domain %u: op %u: %s", sim_domain_id(client->domain),
+		         len >= sizeof(*hdr) ? hdr->op : 0, strerror((int)-ret));
 	}
-	reply->ret = (int32_t)ret;
 	return reply_len;
 }
 
-/* Sends the reply, with reply_fd if there is one (then closed: it was our
- * own dup); -EAGAIN when the socket is full (try again on EPOLLOUT, the fd
- * kept until then). */
-static int flush_reply(struct client *client)
+/* The fds that came with a request (any beyond SIMD_MAX_FDS_PER_REQUEST
+ * were closed by the kernel's MSG_CTRUNC or here). */
+static int take_fds(const struct msghdr *msg, int *fds)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} control;
-	struct iovec iov = {.iov_base = client->reply, .iov_len = client->reply_len};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-	ssize_t n;
-
-	if (client->reply_fd >= 0) {
-		struct cmsghdr *cmsg;
-
-		memset(&control, 0, sizeof(control));
-		msg.msg_control = control.buf;
-		msg.msg_controllen = sizeof(control.buf);
-		cmsg = CMSG_FIRSTHDR(&msg);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cmsg), &client->reply_fd, sizeof(int));
-	}
-	n = sendmsg(client->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (n >= 0) {
-		client->reply_pending = false;
-		if (client->reply_fd >= 0) {
-			close(client->reply_fd);
-			client->reply_fd = -1;
-		}
-		return 0;
-	}
-	return errno == EAGAIN ? -EAGAIN : -errno;
-}
-
-/* Reads one request. >0: handled; 0: nothing to read; <0: drop the client. */
-static int read_one_request(struct client *client)
-{
-	union {
-		char buf[CMSG_SPACE(MAX_FDS_PER_REQUEST * sizeof(int))];
-		struct cmsghdr align;
-	} control;
-	struct iovec iov = {.iov_base = simd.request, .iov_len = sizeof(simd.request)};
-	struct msghdr msg = {
-	    .msg_iov = &iov,
-	    .msg_iovlen = 1,
-	    .msg_control = control.buf,
-	    .msg_controllen = sizeof(control.buf),
-	};
-	int fds[MAX_FDS_PER_REQUEST], nfds = 0, ret;
 	struct cmsghdr *cmsg;
-	ssize_t n;
+	int nfds = 0;
 
-	n = recvmsg(client->fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-	if (n == 0)
-		return -ECONNRESET; /* the domain has gone */
-
-	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+	for (cmsg = CMSG_FIRSTHDR(msg); cmsg; cmsg = CMSG_NXTHDR((struct msghdr *)msg, cmsg)) {
 		if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
 			int count = (int)((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int)), i;
 
@@ -558,60 +441,59 @@ static int read_one_request(struct client *client)
 				int fd;
 
 				memcpy(&fd, CMSG_DATA(cmsg) + (size_t)i * sizeof(int), sizeof(fd));
-				if (nfds < MAX_FDS_PER_REQUEST)
+				if (nfds < SIMD_MAX_FDS_PER_REQUEST)
 					fds[nfds++] = fd;
 				else
 					close(fd);
 			}
 		}
 	}
-	if (msg.msg_flags & MSG_CTRUNC) {
-		/* More fds than any request carries: refuse the request. */
-		close_fds(fds, nfds);
-		nfds = 0;
-		client->reply_len = handle_request(client,
-		                                   (size_t)n < sizeof(struct argo_sim_req_hdr)
-		                                       ? (size_t)n
-		                                       : sizeof(struct argo_sim_req_hdr),
-		                                   true, NULL, 0);
-	} else {
-		client->reply_len =
-		    handle_request(client, (size_t)n, (msg.msg_flags & MSG_TRUNC) != 0, fds, nfds);
-	}
-	client->reply_pending = true;
-	ret = flush_reply(client);
-	if (ret == -EAGAIN)
-		return epoll_set(EPOLL_CTL_MOD, client->fd, EPOLLOUT, client) < 0 ? -errno : 1;
-	return ret < 0 ? ret : 1;
+	return nfds;
 }
 
-static void service_client(struct client *client, uint32_t events)
+void simd_request(struct client *client, size_t n, const struct msghdr *msg)
 {
-	int i, ret = 0;
+	int fds[SIMD_MAX_FDS_PER_REQUEST], nfds = take_fds(msg, fds);
+	/* Longer than any request may be: refused by every known op. */
+	bool truncated = n > ARGO_SIM_MAX_REQUEST;
 
-	if (client->reply_pending) {
-		ret = flush_reply(client);
-		if (ret == -EAGAIN)
-			return;
-		if (ret == 0 && epoll_set(EPOLL_CTL_MOD, client->fd, EPOLLIN, client) < 0)
-			ret = -errno;
-	} else if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		for (i = 0; i < REQUESTS_PER_WAKE; i++) {
-			ret = read_one_request(client);
-			if (ret <= 0 || client->reply_pending)
-				break;
-		}
+	if (msg->msg_flags & MSG_CTRUNC) {
+		/* More fds than any request carries: refuse the request. */
+		close_fds(fds, nfds);
+		client->reply_len = handle_request(
+		    client,
+		    n < sizeof(struct argo_sim_req_hdr) ? n : sizeof(struct argo_sim_req_hdr), true,
+		    NULL, 0);
+	} else {
+		client->reply_len = handle_request(client, n, truncated, fds, nfds);
 	}
-	if (ret < 0)
-		free_client(client);
+	client->reply_pending = true;
+	simd.engine->send_reply(client);
+}
+
+bool simd_signals(void)
+{
+	struct signalfd_siginfo si;
+
+	while (read(simd.signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGUSR1)
+			print_stats();
+		else
+			simd.stop = true;
+	}
+	return !simd.stop;
 }
 
 /* ---- Start-up ----------------------------------------------------------- */
 
-static int listen_on(struct listener *listener, const char *path)
+/* Binds and listens with an explicit file mode and group, whatever the
+ * umask: the file is made with no permission at all (umask 0777 around
+ * bind), given its group and mode, and only then listened on. */
+static int listen_on(struct listener *listener, const char *path, unsigned int mode)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	int fd;
+	mode_t old_mask;
+	int fd, ret;
 
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
@@ -623,7 +505,12 @@ static int listen_on(struct listener *listener, const char *path)
 		return -EADDRINUSE;
 	}
 	unlink(path);
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 64) < 0) {
+	old_mask = umask(0777);
+	ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old_mask);
+	if (ret < 0 ||
+	    (simd.config.group >= 0 && chown(path, (uid_t)-1, (gid_t)simd.config.group) < 0) ||
+	    chmod(path, (mode_t)mode) < 0 || listen(fd, 64) < 0) {
 		int err = -errno;
 
 		close(fd);
@@ -631,7 +518,7 @@ static int listen_on(struct listener *listener, const char *path)
 	}
 	listener->fd = fd;
 	listener->path = path;
-	return epoll_set(EPOLL_CTL_ADD, fd, EPOLLIN, listener) < 0 ? -errno : 0;
+	return simd.engine->add_listener(listener);
 }
 
 static int drop_privileges(const char *user)
@@ -696,6 +583,33 @@ static void remove_sockets(void)
 		unlink(simd.listeners[i].path);
 }
 
+/* io_uring unless the configuration says otherwise or the kernel (or a
+ * seccomp filter) refuses it; then epoll, which every kernel has. */
+static int pick_engine(void)
+{
+	int ret;
+
+	if (simd.config.engine != SIMD_ENGINE_EPOLL) {
+		ret = simd_engine_uring.init();
+		if (ret == 0) {
+			simd.engine = &simd_engine_uring;
+			return 0;
+		}
+		if (simd.config.engine == SIMD_ENGINE_URING) {
+			fprintf(stderr, "argo-simd: io_uring: %s\n", strerror(-ret));
+			return ret;
+		}
+		simd_log(1, "io_uring not available (%s): epoll", strerror(-ret));
+	}
+	ret = simd_engine_epoll.init();
+	if (ret < 0) {
+		fprintf(stderr, "argo-simd: epoll: %s\n", strerror(-ret));
+		return ret;
+	}
+	simd.engine = &simd_engine_epoll;
+	return 0;
+}
+
 static int setup(void)
 {
 	struct sim_fabric_config fabric_config = {
@@ -708,9 +622,11 @@ static int setup(void)
 	int ret;
 
 	simd.fabric = sim_fabric_new(&fabric_config);
-	simd.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (!simd.fabric || simd.epoll_fd < 0)
+	if (!simd.fabric)
 		return -ENOMEM;
+	ret = pick_engine();
+	if (ret < 0)
+		return ret;
 	simd.next_domid = simd.config.first_domid;
 
 	sigemptyset(&mask);
@@ -720,11 +636,15 @@ static int setup(void)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	simd.signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (simd.signal_fd < 0 || epoll_set(EPOLL_CTL_ADD, simd.signal_fd, EPOLLIN, NULL) < 0)
+	if (simd.signal_fd < 0)
 		return -errno;
+	ret = simd.engine->add_signalfd(simd.signal_fd);
+	if (ret < 0)
+		return ret;
 
 	if (simd.config.socket[0]) {
-		ret = listen_on(&simd.listeners[simd.nlisteners], simd.config.socket);
+		ret = listen_on(&simd.listeners[simd.nlisteners], simd.config.socket,
+		                simd.config.socket_mode);
 		if (ret < 0) {
 			fprintf(stderr, "argo-simd: %s: %s\n", simd.config.socket, strerror(-ret));
 			return ret;
@@ -734,7 +654,7 @@ static int setup(void)
 	for (i = 0; i < simd.config.nstatics; i++) {
 		struct listener *l = &simd.listeners[simd.nlisteners];
 
-		ret = listen_on(l, simd.config.statics[i].socket);
+		ret = listen_on(l, simd.config.statics[i].socket, simd.config.domain_mode);
 		if (ret < 0) {
 			fprintf(stderr, "argo-simd: %s: %s\n", simd.config.statics[i].socket,
 			        strerror(-ret));
@@ -754,48 +674,15 @@ static void print_stats(void)
 	sim_fabric_get_stats(simd.fabric, &st);
 	fprintf(stderr,
 	        "argo-simd: domains %llu rings %llu sends %llu (failed %llu) bytes %llu "
-	        "notifies %llu signals %llu refused %lu detached %llu\n",
+	        "notifies %llu signals %llu refused %lu detached %llu rechecked %llu lost %llu "
+	        "(%llu bytes) vanished %llu\n",
 	        (unsigned long long)st.domains, (unsigned long long)st.rings,
 	        (unsigned long long)st.sends_ok, (unsigned long long)st.sends_failed,
 	        (unsigned long long)st.bytes_sent, (unsigned long long)st.notifies,
 	        (unsigned long long)st.signals, simd.refused_requests,
-	        (unsigned long long)st.detached);
-}
-
-/* Returns when SIGTERM or SIGINT arrives. */
-static void run(void)
-{
-	struct epoll_event events[64];
-	int n, i;
-
-	for (;;) {
-		n = epoll_wait(simd.epoll_fd, events, 64, -1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			logmsg(0, "epoll_wait: %s", strerror(errno));
-			return;
-		}
-		for (i = 0; i < n; i++) {
-			void *ptr = events[i].data.ptr;
-
-			if (!ptr) {
-				struct signalfd_siginfo si;
-
-				while (read(simd.signal_fd, &si, sizeof(si)) == sizeof(si)) {
-					if (si.ssi_signo == SIGUSR1)
-						print_stats();
-					else
-						return;
-				}
-			} else if (ptr >= (void *)simd.listeners &&
-			           ptr < (void *)(simd.listeners + simd.nlisteners)) {
-				accept_client(ptr);
-			} else {
-				service_client(ptr, events[i].events);
-			}
-		}
-	}
+	        (unsigned long long)st.detached, (unsigned long long)st.rechecks_woken,
+	        (unsigned long long)st.lost_messages, (unsigned long long)st.lost_bytes,
+	        (unsigned long long)st.rings_vanished);
 }
 
 int main(int argc, char **argv)
@@ -820,16 +707,21 @@ int main(int argc, char **argv)
 		fprintf(stderr, "argo-simd: %s: %s\n", simd.config.pidfile, strerror(-ret));
 		return 1;
 	}
-	logmsg(1, "serving %u socket(s)%s", simd.nlisteners,
-	       simd.config.mac_permissive ? ", mac-permissive" : "");
+	simd_log(1, "serving %u socket(s)%s, engine %s", simd.nlisteners,
+	         simd.config.mac_permissive ? ", mac-permissive" : "", simd.engine->name);
 	if (ready_fd >= 0) {
 		if (write(ready_fd, "R", 1) != 1)
 			return 1;
 		close(ready_fd);
 	}
-	run();
+	simd.engine->run();
+	/* The engine lets go of everything first (io_uring cancels what is
+	 * in flight), then every domain is torn down. */
+	simd.engine->fini();
 	while (simd.clients)
-		free_client(simd.clients);
+		drop_client(simd.clients, true);
+	while (simd.zombies)
+		simd_client_release(simd.zombies);
 	remove_sockets();
 	sim_fabric_free(simd.fabric);
 	return 0;

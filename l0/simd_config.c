@@ -2,8 +2,11 @@
 #define _GNU_SOURCE
 #include "simd_config.h"
 
+#include "argo/version.h"
+
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,10 +25,20 @@ static void usage(FILE *out)
 	        "  -P, --policy-default A    allow (default) or deny what no rule matches\n"
 	        "  -c, --config FILE         INI file (see docs/sim-fabric.md)\n"
 	        "  -u, --user NAME           drop privileges to NAME once the sockets are bound\n"
+	        "      --socket-mode MODE    file mode of the --socket socket (octal, default 0600)\n"
+	        "      --domain-mode MODE    file mode of the --domain sockets (default 0600)\n"
+	        "      --group GROUP         group of every socket (name or number)\n"
 	        "  -d, --daemon              detach once ready (the parent exits 0 when serving)\n"
 	        "      --pidfile FILE        write the daemon's pid here\n"
-	        "  -v, --verbose             log every connection and refused request\n"
-	        "  -h, --help\n");
+	        "  -v, --verbose             log every connection (twice: and every refused\n"
+	        "                            request)\n"
+	        "      --engine E            auto (default), io_uring or epoll: the event loop\n"
+	        "                            (also ARGO_SIMD_ENGINE in the environment)\n"
+	        "  -h, --help                print this help and exit\n"
+	        "  -V, --version             print the version and exit\n"
+	        "SIGUSR1 prints statistics; SIGTERM or SIGINT stops the daemon.\n"
+	        "Exit status: 0 after SIGTERM/SIGINT, 1 when start-up fails, 2 for a\n"
+	        "command-line or configuration error.\n");
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -56,6 +69,39 @@ static int parse_bool(const char *s, bool *out)
 		return 0;
 	}
 	return -EINVAL;
+}
+
+/* A socket's file mode: octal, at most 0777 (who may connect: write). */
+static int parse_mode(const char *s, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (errno || *end || v > 0777)
+		return -EINVAL;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+/* A group by name or number. */
+static int parse_group(const char *s, long *out)
+{
+	unsigned long n;
+	struct group *gr;
+
+	if (parse_uint(s, 0x7fffffff, &n) == 0) {
+		*out = (long)n;
+		return 0;
+	}
+	gr = getgrnam(s);
+	if (!gr)
+		return -ENOENT;
+	*out = (long)gr->gr_gid;
+	return 0;
 }
 
 static int copy_path(char *dst, size_t size, const char *src)
@@ -129,9 +175,18 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
 				st->why = "user name too long";
 			else
 				memcpy(config->user, value, strlen(value) + 1);
+		} else if (!strcmp(name, "socket_mode")) {
+			if (parse_mode(value, &config->socket_mode) < 0)
+				st->why = "socket_mode is an octal file mode, 0 to 0777";
+		} else if (!strcmp(name, "domain_mode")) {
+			if (parse_mode(value, &config->domain_mode) < 0)
+				st->why = "domain_mode is an octal file mode, 0 to 0777";
+		} else if (!strcmp(name, "group")) {
+			if (parse_group(value, &config->group) < 0)
+				st->why = "group: no such group";
 		} else {
-			st->why =
-			    "unknown key in [fabric] (socket, first_domid, mac_permissive, user)";
+			st->why = "unknown key in [fabric] (socket, first_domid, mac_permissive, user, "
+			          "socket_mode, domain_mode, group)";
 		}
 	} else if (!strcmp(section, "domains")) {
 		st->why = add_static(config, name, value);
@@ -169,7 +224,20 @@ static int parse_file(struct simd_config *config, const char *path)
 	return 0;
 }
 
-enum { OPT_PIDFILE = 256 };
+enum { OPT_PIDFILE = 256, OPT_SOCKET_MODE, OPT_DOMAIN_MODE, OPT_GROUP, OPT_ENGINE };
+
+static int parse_engine(const char *s, enum simd_engine_choice *out)
+{
+	if (!strcmp(s, "auto"))
+		*out = SIMD_ENGINE_AUTO;
+	else if (!strcmp(s, "io_uring"))
+		*out = SIMD_ENGINE_URING;
+	else if (!strcmp(s, "epoll"))
+		*out = SIMD_ENGINE_EPOLL;
+	else
+		return -EINVAL;
+	return 0;
+}
 
 int simd_config_parse(struct simd_config *config, int argc, char **argv)
 {
@@ -184,18 +252,31 @@ int simd_config_parse(struct simd_config *config, int argc, char **argv)
 	    {"user", required_argument, NULL, 'u'},
 	    {"daemon", no_argument, NULL, 'd'},
 	    {"pidfile", required_argument, NULL, OPT_PIDFILE},
+	    {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+	    {"domain-mode", required_argument, NULL, OPT_DOMAIN_MODE},
+	    {"group", required_argument, NULL, OPT_GROUP},
+	    {"engine", required_argument, NULL, OPT_ENGINE},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *optstring = "s:D:f:mp:P:c:u:dvh";
+	const char *optstring = "s:D:f:mp:P:c:u:dvhV";
 	const char *why;
 	unsigned long n;
 	int c;
 
 	memset(config, 0, sizeof(*config));
 	config->first_domid = 1;
+	config->socket_mode = 0600;
+	config->domain_mode = 0600;
+	config->group = -1;
 	sim_policy_init(&config->policy, true);
+	if (getenv("ARGO_SIMD_ENGINE") &&
+	    parse_engine(getenv("ARGO_SIMD_ENGINE"), &config->engine) < 0) {
+		fprintf(stderr, "argo-simd: ARGO_SIMD_ENGINE: auto, io_uring or epoll\n");
+		return -1;
+	}
 
 	/* First pass: the file, so that the command line can override it. */
 	opterr = 0;
@@ -251,6 +332,18 @@ int simd_config_parse(struct simd_config *config, int argc, char **argv)
 		case 'd':
 			config->daemonize = true;
 			break;
+		case OPT_SOCKET_MODE:
+			if (parse_mode(optarg, &config->socket_mode) < 0)
+				why = "an octal file mode, 0 to 0777";
+			break;
+		case OPT_DOMAIN_MODE:
+			if (parse_mode(optarg, &config->domain_mode) < 0)
+				why = "an octal file mode, 0 to 0777";
+			break;
+		case OPT_GROUP:
+			if (parse_group(optarg, &config->group) < 0)
+				why = "no such group";
+			break;
 		case OPT_PIDFILE:
 			if (strlen(optarg) >= sizeof(config->pidfile))
 				why = "pidfile path too long";
@@ -260,8 +353,15 @@ int simd_config_parse(struct simd_config *config, int argc, char **argv)
 		case 'v':
 			config->verbose++;
 			break;
+		case OPT_ENGINE:
+			if (parse_engine(optarg, &config->engine) < 0)
+				why = "--engine takes auto, io_uring or epoll";
+			break;
 		case 'h':
 			usage(stdout);
+			return 1;
+		case 'V':
+			printf("argo-simd (%s) %s\n", ARGO_PACKAGE, ARGO_VERSION);
 			return 1;
 		default:
 			usage(stderr);

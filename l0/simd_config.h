@@ -20,6 +20,13 @@ struct simd_static_domain {
 	char socket[SIMD_PATH_MAX];
 };
 
+/* The event loop (simd.h): io_uring where it works, or epoll. */
+enum simd_engine_choice {
+	SIMD_ENGINE_AUTO,
+	SIMD_ENGINE_URING,
+	SIMD_ENGINE_EPOLL,
+};
+
 struct simd_config {
 	char socket[SIMD_PATH_MAX]; /* allocating socket; may be empty */
 	argo_domid_t first_domid;   /* lowest domid handed out dynamically */
@@ -28,14 +35,21 @@ struct simd_config {
 	struct simd_static_domain statics[SIMD_MAX_STATIC_DOMAINS];
 	unsigned int nstatics;
 	char user[64]; /* drop privileges to this user after binding */
+	/* Who may connect (docs/sim-fabric.md, "Who may connect"): the file
+	 * modes of the dynamic socket and of the static ones, and the group of
+	 * all of them (-1: the daemon's own). */
+	unsigned int socket_mode, domain_mode;
+	long group;
 	char pidfile[256];
 	bool daemonize;
 	int verbose;
+	enum simd_engine_choice engine;
 };
 
 /* Fills *config from argv (and the file named by --config). On error prints
  * one line naming the problem (and the file and line, for the file) to
- * stderr and returns -1; for --help prints usage and returns 1. */
+ * stderr and returns -1; for --help or --version prints it to stdout and
+ * returns 1. */
 int simd_config_parse(struct simd_config *config, int argc, char **argv);
 
 #endif /* ARGO_SIMD_CONFIG_H */

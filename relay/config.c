@@ -22,6 +22,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <grp.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -66,13 +67,18 @@ enum relay_key {
 	RK_RESET_BACKOFF_MS,
 	RK_RECONNECT_MS,
 	RK_PING_MS,
+	RK_REPORT_RATE,
+	RK_CONTROL_MODE,
+	RK_CONTROL_GROUP,
+	RK_STATE_SYNC,
 	RK_COUNT
 };
 
 static const char *const relay_keys[RK_COUNT] = {
     "hvid",         "fabric",   "control",     "state_dir",         "user",
     "queue_bytes",  "ring_len", "proxy_ports", "max_auth_failures", "reset_backoff_ms",
-    "reconnect_ms", "ping_ms",
+    "reconnect_ms", "ping_ms",  "report_rate", "control_mode",      "control_group",
+    "state_sync",
 };
 
 /* Where each [link] key was (0: not given). */
@@ -232,7 +238,7 @@ static void relay_entry(struct parser *p, const char *name, const char *value)
 		fail(p, line,
 		     "unknown key '%s' in [relay] (hvid, fabric, control, state_dir, user, "
 		     "queue_bytes, ring_len, proxy_ports, max_auth_failures, reset_backoff_ms, "
-		     "reconnect_ms, ping_ms)",
+		     "reconnect_ms, ping_ms, report_rate, control_mode, control_group, state_sync)",
 		     name);
 		return;
 	}
@@ -276,6 +282,38 @@ static void relay_entry(struct parser *p, const char *name, const char *value)
 			fail(p, line, "state_dir must be a path of 1 to %zu bytes",
 			     sizeof(c->state_dir) - 1);
 		break;
+	case RK_STATE_SYNC:
+		if (!strcmp(value, "yes"))
+			c->state_sync = true;
+		else if (!strcmp(value, "no"))
+			c->state_sync = false;
+		else
+			fail(p, line, "state_sync must be yes or no");
+		break;
+	case RK_CONTROL_MODE: {
+		char *end;
+		unsigned long m;
+
+		errno = 0;
+		m = strtoul(value, &end, 8);
+		if (!*value || *value == '-' || *value == '+' || errno || *end || m > 0777)
+			fail(p, line, "control_mode must be an octal file mode, 0 to 0777");
+		else
+			c->control_mode = (uint32_t)m;
+		break;
+	}
+	case RK_CONTROL_GROUP: {
+		struct group *gr;
+		uint32_t n;
+
+		if (parse_u32(value, 0x7fffffff, &n) == 0)
+			c->control_group = (int64_t)n;
+		else if ((gr = getgrnam(value)))
+			c->control_group = (int64_t)gr->gr_gid;
+		else
+			fail(p, line, "control_group '%s' is no group (a name or a number)", value);
+		break;
+	}
 	case RK_USER:
 		if (!name_ok(value) || value[0] == '-')
 			fail(p, line,
@@ -339,7 +377,8 @@ static void relay_entry(struct parser *p, const char *name, const char *value)
 	case RK_MAX_AUTH_FAILURES:
 	case RK_RESET_BACKOFF_MS:
 	case RK_RECONNECT_MS:
-	case RK_PING_MS: {
+	case RK_PING_MS:
+	case RK_REPORT_RATE: {
 		static const struct {
 			uint32_t min, max;
 		} bounds[] = {
@@ -347,6 +386,7 @@ static void relay_entry(struct parser *p, const char *name, const char *value)
 		    [RK_RESET_BACKOFF_MS] = {100, 86400000},
 		    [RK_RECONNECT_MS] = {10, 600000},
 		    [RK_PING_MS] = {50, 600000},
+		    [RK_REPORT_RATE] = {0, 1000000},
 		};
 		uint32_t n;
 
@@ -362,8 +402,10 @@ static void relay_entry(struct parser *p, const char *name, const char *value)
 			c->reset_backoff_ms = n;
 		else if (k == RK_RECONNECT_MS)
 			c->reconnect_ms = n;
-		else
+		else if (k == RK_PING_MS)
 			c->ping_ms = n;
+		else
+			c->report_rate = n;
 		break;
 	}
 	case RK_COUNT:
@@ -1050,6 +1092,10 @@ static void whole_file_checks(struct parser *p)
 			fail(p, 0, "missing required key '%s' in [relay]", relay_keys[i]);
 			return;
 		}
+	if (c->state_sync && !c->state_dir[0]) {
+		fail(p, p->relay_lines[RK_STATE_SYNC], "state_sync needs state_dir (the table to write)");
+		return;
+	}
 	for (i = 0; i < c->nlinks; i++)
 		if (!strcmp(c->links[i].peer_hvid, c->hvid)) {
 			fail(p, p->link_lines[i].peer,
@@ -1109,6 +1155,9 @@ static void set_defaults(struct relay_config *c)
 	c->reset_backoff_ms = 30000;
 	c->reconnect_ms = 200;
 	c->ping_ms = 1000;
+	c->report_rate = 100;
+	c->control_mode = 0600;
+	c->control_group = -1;
 	c->default_allow = false;
 }
 

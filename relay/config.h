@@ -71,13 +71,17 @@ struct relay_config {
 	char hvid[WIRE_HVID_SIZE];
 	char fabric[CONFIG_ADDR_MAX];  /* libargo URI */
 	char control[CONFIG_PATH_MAX]; /* control socket for argo-relayctl */
+	uint32_t control_mode;         /* its file mode (0600) */
+	int64_t control_group;         /* its group, -1: the relay's own */
 	char state_dir[CONFIG_PATH_MAX];
+	bool state_sync; /* write state_dir/delivered through to the disk (dedup.h) */
 	char user[CONFIG_NAME_MAX]; /* drop privileges after start-up */
 	uint64_t queue_bytes;       /* bound on messages held, in bytes */
 	uint32_t ring_len;          /* length of the rings the relay registers */
 	uint32_t proxy_port_min, proxy_port_max;
 	unsigned int max_auth_failures;
 	unsigned int reset_backoff_ms, reconnect_ms, ping_ms;
+	uint32_t report_rate; /* undeliverable reports a second per destination; 0: no limit */
 
 	struct config_link links[CONFIG_MAX_LINKS];
 	unsigned int nlinks;

@@ -29,7 +29,8 @@ int control_init(struct control *c, const struct control_view *view, struct evlo
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	const char *path = view->config->control;
-	int fd;
+	mode_t old_mask;
+	int fd, ret;
 
 	c->view = *view;
 	c->listen_fd = -1;
@@ -41,8 +42,15 @@ int control_init(struct control *c, const struct control_view *view, struct evlo
 	if (fd < 0)
 		return -errno;
 	unlink(path);
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(path, 0600) < 0 ||
-	    listen(fd, 8) < 0) {
+	/* Made with no permission at all, whatever the umask, then given its
+	 * group and mode, and only then listened on. */
+	old_mask = umask(0777);
+	ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old_mask);
+	if (ret < 0 ||
+	    (view->config->control_group >= 0 &&
+	     chown(path, (uid_t)-1, (gid_t)view->config->control_group) < 0) ||
+	    chmod(path, (mode_t)view->config->control_mode) < 0 || listen(fd, 8) < 0) {
 		int err = -errno;
 
 		relay_log(0, "control socket %s: %s", path, strerror(errno));
@@ -205,7 +213,10 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		    "limit\":%llu,"
 		    "\"undeliverable\":{\"no_ring\":%llu,\"msgsize\":%llu,\"policy\":%llu,"
 		    "\"unreachable\":%llu,\"other\":%llu},\"reports_sent\":%llu,"
+		    "\"reports_failed\":%llu,\"reports_suppressed\":%llu,"
+		    "\"reserved_dropped\":%llu,"
 		    "\"duplicates_dropped\":%llu,\"rings_adopted\":%llu,"
+		    "\"rings_gone\":%llu,\"rings_reregistered\":%llu,\"proxies_freed\":%llu,"
 		    "\"routed_malformed\":%llu,",
 		    (unsigned long long)in->local_rx, (unsigned long long)out->local_delivered,
 		    (unsigned long long)out->local_held, (unsigned long long)a->held_bytes,
@@ -215,9 +226,14 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		    (unsigned long long)r->undeliverable_policy,
 		    (unsigned long long)r->undeliverable_unreachable,
 		    (unsigned long long)r->undeliverable_other,
-		    (unsigned long long)out->reports_sent,
+		    (unsigned long long)out->reports_sent, (unsigned long long)out->reports_failed,
+		    (unsigned long long)r->reports_suppressed,
+		    (unsigned long long)r->reserved_dropped,
 		    (unsigned long long)out->duplicates_dropped,
 		    (unsigned long long)v->ports->rings_adopted,
+		    (unsigned long long)v->ports->rings_gone,
+		    (unsigned long long)v->ports->rings_reregistered,
+		    (unsigned long long)v->ports->proxies_freed,
 		    (unsigned long long)in->routed_malformed);
 	else
 		strbuf_add(
@@ -225,9 +241,12 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		    "  from fabric %llu, delivered to fabric %llu, held for ring space %llu\n"
 		    "  held bytes %llu (peak %llu) of %llu\n"
 		    "  undeliverable: no ring %llu, too large %llu, policy %llu, no route %llu,"
-		    " other %llu; reports sent %llu\n"
-		    "  copies dropped (delivered before) %llu, rings adopted %llu, routed messages "
-		    "with a bad header %llu\n",
+		    " other %llu; reports sent %llu (refused %llu, suppressed %llu)\n"
+		    "  messages of the reserved type dropped %llu\n"
+		    "  copies dropped (delivered before) %llu, rings adopted %llu\n"
+		    "  rings dropped by the fabric (partner died) %llu, registered again %llu, "
+		    "proxy ports freed %llu\n"
+		    "  routed messages with a bad header %llu\n",
 		    (unsigned long long)in->local_rx, (unsigned long long)out->local_delivered,
 		    (unsigned long long)out->local_held, (unsigned long long)a->held_bytes,
 		    (unsigned long long)a->held_peak, (unsigned long long)v->config->queue_bytes,
@@ -236,9 +255,14 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		    (unsigned long long)r->undeliverable_policy,
 		    (unsigned long long)r->undeliverable_unreachable,
 		    (unsigned long long)r->undeliverable_other,
-		    (unsigned long long)out->reports_sent,
+		    (unsigned long long)out->reports_sent, (unsigned long long)out->reports_failed,
+		    (unsigned long long)r->reports_suppressed,
+		    (unsigned long long)r->reserved_dropped,
 		    (unsigned long long)out->duplicates_dropped,
 		    (unsigned long long)v->ports->rings_adopted,
+		    (unsigned long long)v->ports->rings_gone,
+		    (unsigned long long)v->ports->rings_reregistered,
+		    (unsigned long long)v->ports->proxies_freed,
 		    (unsigned long long)in->routed_malformed);
 	dedup_dump(v->dedup, sb, json);
 	if (json)

@@ -20,8 +20,13 @@
  *
  * The table lives in state_dir/delivered, mapped shared: a store to it is in
  * the page cache the moment it is made, so it survives the process being
- * killed (not the machine losing power: that needs a journal with fsync,
- * and a relay machine that reboots loses its rings anyway).
+ * killed. With state_sync (dedup_set_sync()) every change is also written
+ * through to the disk before the relay goes on (msync MS_SYNC of the pages
+ * it touched: the intent before the send, the record after it), so that it
+ * survives the relay's kernel going down too (power loss; on Xen, the relay's
+ * own domain crashing while the receivers' domains live on). The fabric's
+ * send tag does not survive that, so the one delivery in flight at such a
+ * moment cannot be settled: it may arrive twice (logged), never lost.
  *
  * The one delivery in flight. Between the fabric accepting a message and
  * the table recording it, the process can die. So the relay writes its
@@ -43,6 +48,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,7 +100,11 @@ struct dedup {
 	struct argo_fabric *fabric;
 	struct dedup_file *file;
 	bool tags;        /* the fabric records send tags */
+	bool sync;        /* write every change through to the disk */
+	bool on_disk;     /* the table is a file (state_dir) */
 	bool logged_full; /* "table full" said once */
+	bool logged_sync; /* a failed msync said once */
+	uint64_t syncs;
 	bool current;     /* a delivery is in flight: */
 	struct dedup_key current_key;
 	uint32_t current_index;
@@ -156,6 +166,22 @@ static struct dedup_entry *lookup(struct dedup *d, const struct dedup_key *key, 
 	return e;
 }
 
+/* With state_sync: the pages of [p, p+len) to the disk, now. */
+static void sync_out(struct dedup *d, const void *p, size_t len)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t start = (uintptr_t)p & ~(page - 1), end = (uintptr_t)p + len;
+
+	if (!d->sync || !d->on_disk)
+		return;
+	if (msync((void *)start, end - start, MS_SYNC) < 0 && !d->logged_sync) {
+		d->logged_sync = true;
+		relay_log(0, "state: cannot write the delivered-messages table to disk: %s",
+		          strerror(errno));
+	}
+	d->syncs++;
+}
+
 static void record(struct dedup *d, const struct dedup_key *key, uint32_t index)
 {
 	struct dedup_file *f = d->file;
@@ -164,6 +190,7 @@ static void record(struct dedup *d, const struct dedup_key *key, uint32_t index)
 	e->last_index = index;
 	e->stamp = ++f->deliveries;
 	__atomic_store_n(&e->state, ENTRY_DELIVERED, __ATOMIC_RELEASE);
+	sync_out(d, e, sizeof(*e));
 }
 
 bool dedup_seen(struct dedup *d, const struct msg *msg)
@@ -193,6 +220,7 @@ uint64_t dedup_begin(struct dedup *d, const struct msg *msg)
 	f->intent_index = msg->origin.index;
 	/* Release: the intent's fields are in place before it is valid. */
 	__atomic_store_n(&f->intent_valid, 1, __ATOMIC_RELEASE);
+	sync_out(d, f, offsetof(struct dedup_file, entries));
 	return f->intent_tag;
 }
 
@@ -220,6 +248,9 @@ static void settle_intent(struct dedup *d, uint64_t fabric_tag, int tag_err)
 		record(d, &f->intent_key, f->intent_index);
 		relay_log(1, "state: the delivery in flight when the last run ended happened");
 	} else {
+		/* (Or the fabric restarted since, or the machine, and the table
+		 * came back from the disk: then it may have happened, and may
+		 * happen again.) */
 		relay_log(1,
 		          "state: the delivery in flight when the last run ended did not happen");
 	}
@@ -265,6 +296,7 @@ int dedup_open(struct dedup **dp, const char *dir, struct argo_fabric *fabric)
 		map = mmap(NULL, sizeof(struct dedup_file), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 		           0);
 		close(fd);
+		d->on_disk = true;
 	} else {
 		map = mmap(NULL, sizeof(struct dedup_file), PROT_READ | PROT_WRITE,
 		           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -299,6 +331,16 @@ int dedup_open(struct dedup **dp, const char *dir, struct argo_fabric *fabric)
 	return 0;
 }
 
+void dedup_set_sync(struct dedup *d, bool sync)
+{
+	d->sync = sync;
+}
+
+uint64_t dedup_syncs(const struct dedup *d)
+{
+	return d ? d->syncs : 0;
+}
+
 void dedup_close(struct dedup *d)
 {
 	if (!d)
@@ -315,9 +357,11 @@ void dedup_dump(const struct dedup *d, struct strbuf *out, bool json)
 	for (i = 0; d && i < DEDUP_ENTRIES; i++)
 		streams += d->file->entries[i].state == ENTRY_DELIVERED;
 	if (json)
-		strbuf_add(out, "\"delivered_streams\":%u,\"send_tags\":%s", streams,
-		           d && d->tags ? "true" : "false");
+		strbuf_add(out, "\"delivered_streams\":%u,\"send_tags\":%s,\"state_syncs\":%llu",
+		           streams, d && d->tags ? "true" : "false",
+		           (unsigned long long)(d ? d->syncs : 0));
 	else
-		strbuf_add(out, "  delivered streams %u (of %u), send tags %s\n", streams,
-		           DEDUP_ENTRIES, d && d->tags ? "yes" : "no");
+		strbuf_add(out, "  delivered streams %u (of %u), send tags %s, writes to disk %llu\n",
+		           streams, DEDUP_ENTRIES, d && d->tags ? "yes" : "no",
+		           (unsigned long long)(d ? d->syncs : 0));
 }

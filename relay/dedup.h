@@ -25,6 +25,11 @@ struct dedup;
  * its last send tag. *d is set even on failure (dedup_close() it). */
 int dedup_open(struct dedup **d, const char *state_dir, struct argo_fabric *fabric);
 void dedup_close(struct dedup *d);
+/* state_sync: every change written through to the disk before the relay
+ * goes on (dedup.c says what that buys and costs). */
+void dedup_set_sync(struct dedup *d, bool sync);
+/* How many times the table was written through to the disk. */
+uint64_t dedup_syncs(const struct dedup *d);
 /* Was this message (by origin and destination) delivered already? */
 bool dedup_seen(struct dedup *d, const struct msg *msg);
 /* Around one send into the fabric: begin returns the tag to send with (0:

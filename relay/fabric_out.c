@@ -118,6 +118,11 @@ static int try_send(struct fabric_out *out, struct msg *msg)
 	}
 	if (!p)
 		return err;
+	/* Its partner failed us lately, or left: the ring that takes the
+	 * answers may have gone with it, and must be back before the new
+	 * domain answers (issue 11). */
+	if (p->recheck || p->gone)
+		port_recheck(out->ports, p);
 	addr.src.aport = p->port;
 	addr.src.domain_id = XEN_ARGO_DOMID_ANY;
 	tag = dedup_begin(out->dedup, msg);
@@ -131,6 +136,8 @@ static int try_send(struct fabric_out *out, struct msg *msg)
 		return 1;
 	if (n == -EAGAIN || n == -EBUSY)
 		return 0;
+	if (n == -ESRCH || n == -ECONNREFUSED)
+		ports_partner_failed(out->ports, msg->dst.domid);
 	return (int)n;
 }
 
@@ -223,6 +230,8 @@ static void report_to_guest(struct fabric_out *out, const struct local_port *fro
 	argo_routed_report_put(payload, error, &failed);
 	if (argo_sendv(out->fabric, &addr, &iov, 1, ARGO_MSGTYPE_UNDELIVERABLE) >= 0)
 		out->counters.reports_sent++;
+	else
+		out->counters.reports_failed++;
 }
 
 /* An undeliverable report for a message one of our guests sent (the

@@ -30,6 +30,7 @@ struct fabric_out_counters {
 	uint64_t local_held;         /* messages that waited in a hold queue */
 	uint64_t duplicates_dropped; /* copies of messages already delivered (dedup.h) */
 	uint64_t reports_sent;       /* undeliverable reports to our guests */
+	uint64_t reports_failed;     /* ... that the fabric refused (the guest is gone) */
 };
 
 struct hold;

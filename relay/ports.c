@@ -15,6 +15,9 @@
 #include "clock.h"
 #include "log.h"
 
+/* How often rings with a single partner are checked (port_recheck()). */
+#define PORTS_CHECK_MS 1000
+
 /*
  * Our record in a ring's header (xen_argo_ring.reserved). 'commit' packs the
  * rx_ptr we are about to publish (high half) with the index of the message
@@ -109,7 +112,7 @@ static int register_port(struct ports *ports, struct local_port *p)
 		ret = argo_register_ring(ports->fabric, &reg, XEN_ARGO_REGISTER_FLAG_FAIL_EXIST,
 		                         &p->ring);
 	if (ret < 0 && ret != -EEXIST)
-		relay_log(ret == -ESRCH ? 1 : 0, "cannot register port %u (partner %u): %s",
+		relay_log(ret == -ESRCH ? 2 : 0, "cannot register port %u (partner %u): %s",
 		          p->port, p->partner, argo_strerror(ret));
 	if (ret == 0)
 		ring_state_init(ports, p);
@@ -167,8 +170,9 @@ static void adopt_rings(struct ports *ports)
 			    ports->config->imports[i].partner == ring->partner_id)
 				imp = &ports->config->imports[i];
 		p = new_port_slot(ports);
-		if (__atomic_load_n(&st->magic, __ATOMIC_ACQUIRE) != RING_STATE_MAGIC ||
-		    ring->len != ports->config->ring_len || !p ||
+		/* A ring of another length than ring_len (changed since) is
+		 * kept as it is: ring_len is for rings registered from now on. */
+		if (__atomic_load_n(&st->magic, __ATOMIC_ACQUIRE) != RING_STATE_MAGIC || !p ||
 		    (!imp && st->kind == PORT_ROUTED &&
 		     (ring->aport != ARGO_ROUTED_PORT || ports->routed >= 0)) ||
 		    (!imp && st->kind != PORT_ROUTED &&
@@ -201,6 +205,9 @@ static void adopt_rings(struct ports *ports)
 		ports->rings_adopted++;
 		relay_log(1, "adopted the ring of port %u (%u bytes waiting)", p->port,
 		          argo_ring_used(ring->shared, ring->len));
+		/* Its partner may have died while we were away: the fabric
+		 * kept the memory, not the registration. */
+		port_recheck(ports, p);
 	}
 }
 
@@ -360,6 +367,82 @@ struct local_port *port_for_remote(struct ports *ports, const struct wire_gaddr 
 	return NULL;
 }
 
+int port_recheck(struct ports *ports, struct local_port *p)
+{
+	int ret;
+
+	p->recheck = false;
+	if (!p->ring || p->partner == XEN_ARGO_DOMID_ANY || ports->no_recheck)
+		return 0;
+	ret = argo_ring_reregister(ports->fabric, p->ring);
+	switch (ret) {
+	case -EEXIST:
+		p->gone = false;
+		return 0;
+	case 0:
+		ports->rings_reregistered++;
+		if (!p->gone)
+			ports->rings_gone++;
+		p->gone = false;
+		relay_log(0, "port %u: the fabric had dropped its ring (domain %u died); "
+		             "registered again for the new domain %u",
+		          p->port, p->partner, p->partner);
+		return 0;
+	case -ESRCH:
+		if (!p->gone) {
+			ports->rings_gone++;
+			relay_log(1, "port %u: its partner, domain %u, is gone, and its ring with it",
+			          p->port, p->partner);
+		}
+		p->gone = true;
+		return -ESRCH;
+	case -EOPNOTSUPP:
+		relay_log(0, "the fabric cannot register a ring again: a ring whose partner "
+		             "died stays unreachable when the partner comes back");
+		ports->no_recheck = true;
+		return 0;
+	default:
+		relay_log(0, "port %u: cannot check its ring: %s", p->port, argo_strerror(ret));
+		return 0;
+	}
+}
+
+void ports_partner_failed(struct ports *ports, argo_domid_t domid)
+{
+	int i;
+
+	for (i = 0; i < ports->nports; i++)
+		if (ports->ports[i].ring && ports->ports[i].partner == domid)
+			ports->ports[i].recheck = true;
+}
+
+void ports_check(struct ports *ports, uint64_t now)
+{
+	int i;
+
+	if (now < ports->next_check_ms)
+		return;
+	ports->next_check_ms = now + PORTS_CHECK_MS;
+	for (i = 0; i < ports->nports; i++) {
+		struct local_port *p = &ports->ports[i];
+
+		if (!p->ring || p->partner == XEN_ARGO_DOMID_ANY)
+			continue;
+		port_recheck(ports, p);
+		/* A proxy whose partner stayed gone, holding nothing: its slot
+		 * goes (a remote that writes again gets a new proxy). */
+		if (p->kind == PORT_PROXY && p->gone && !p->pend_count && !p->blocked &&
+		    !argo_ring_used(p->ring->shared, p->ring->len)) {
+			relay_log(1, "proxy port %u (for %s:%u:%u): partner %u gone, port freed",
+			          p->port, p->remote.hvid, p->remote.domid, p->remote.port,
+			          p->partner);
+			argo_unregister_ring(ports->fabric, p->ring);
+			ports->proxies_freed++;
+			free_port_slot(ports, p);
+		}
+	}
+}
+
 uint64_t port_epoch(const struct local_port *p)
 {
 	return p->state->epoch;
@@ -450,17 +533,20 @@ void ports_dump(const struct ports *ports, struct strbuf *out, bool json)
 		if (json)
 			strbuf_add(out,
 			           "%s{\"kind\":\"%s\",\"port\":%u,\"partner\":%u,"
-			           "\"remote\":\"%s:%u:%u\",\"queued\":%u,\"unfinished\":%u}",
+			           "\"remote\":\"%s:%u:%u\",\"queued\":%u,\"unfinished\":%u,"
+			           "\"gone\":%s}",
 			           shown++ ? "," : "", kind, p->port, p->partner, p->remote.hvid,
 			           p->remote.domid, p->remote.port,
-			           argo_ring_used(p->ring->shared, p->ring->len), p->pend_count);
+			           argo_ring_used(p->ring->shared, p->ring->len), p->pend_count,
+			           p->gone ? "true" : "false");
 		else
 			strbuf_add(out,
 			           "  %-6s port %-10u partner %-5u <-> %s:%u:%u  ring bytes %u, "
-			           "%u read and not finished%s\n",
+			           "%u read and not finished%s%s\n",
 			           kind, p->port, p->partner, p->remote.hvid, p->remote.domid,
 			           p->remote.port, argo_ring_used(p->ring->shared, p->ring->len),
-			           p->pend_count, p->blocked ? " (waiting for link credit)" : "");
+			           p->pend_count, p->blocked ? " (waiting for link credit)" : "",
+			           p->gone ? " (partner gone: ring not registered)" : "");
 	}
 	if (json)
 		strbuf_add(out, "]");

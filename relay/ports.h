@@ -67,6 +67,12 @@ struct local_port {
 	struct ring_state *state; /* in the ring's header */
 	uint64_t last_used;
 	bool blocked; /* the message at its head waits for room on its way out */
+	/* The fabric dropped the ring (its partner died; Xen tells nobody):
+	 * found by port_recheck(). Its memory, and what is in it, is still
+	 * ours and still read; it is registered again when the partner is
+	 * back (a sim static domain, a Xen domid used again). */
+	bool gone;
+	bool recheck; /* a send to its partner failed: check before the next use */
 	/* Reading ahead of rx_ptr: read_at is the next message to read, with
 	 * index next_index; first_index is the message at rx_ptr. */
 	uint32_t read_at, next_index, first_index;
@@ -86,7 +92,12 @@ struct ports {
 	int routed;          /* the routed port's slot, -1 when there is none */
 	bool persistent;     /* the fabric keeps our rings across runs */
 	bool notify_pending; /* ring space was released this round */
+	bool no_recheck;     /* the fabric cannot register a ring again */
+	uint64_t next_check_ms;
 	uint64_t rings_adopted;
+	uint64_t rings_gone;         /* rings the fabric dropped (partner died) */
+	uint64_t rings_reregistered; /* ... and that were registered again */
+	uint64_t proxies_freed;      /* proxy ports whose partner stayed gone */
 };
 
 /* Takes over the rings an earlier run left in the fabric, registers the
@@ -115,6 +126,18 @@ uint32_t port_read_commit(struct local_port *p, uint32_t next);
 /* The message of that index left our custody: rx_ptr moves over every
  * message done before it. */
 void port_done(struct local_port *p, uint32_t index);
+/* Is p's ring still registered? If not, registers it again (its partner is
+ * back) or marks it gone (argo_ring_reregister()). -ESRCH when the partner
+ * is not there; 0 otherwise (also where the fabric cannot tell). */
+int port_recheck(struct ports *ports, struct local_port *p);
+/* A send to domain domid failed for want of the domain or its ring: it may
+ * have died, and our rings partnered with it with it; check them before
+ * their next use. */
+void ports_partner_failed(struct ports *ports, argo_domid_t domid);
+/* Once a tick: every PORTS_CHECK_MS, rechecks every ring that has a single
+ * partner, and lets go of proxy ports whose partner stayed gone and whose
+ * ring holds nothing. */
+void ports_check(struct ports *ports, uint64_t now_ms);
 /* End of a round: tell the fabric about released ring space, once. */
 void ports_flush(struct ports *ports);
 

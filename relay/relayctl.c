@@ -12,6 +12,20 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "argo/version.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: argo-relayctl -s SOCKET [status|links|routes|mappings|counters] "
+	             "[--json]\n"
+	             "Shows a running argo-relayd's state, read over its control socket.\n"
+	             "  -s SOCKET       the relay's control socket (its 'control' key); required\n"
+	             "  --json          the answer as one JSON document\n"
+	             "  -h, --help      print this help and exit\n"
+	             "  -V, --version   print the version and exit\n"
+	             "The command is status when none is given.\n");
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -25,11 +39,16 @@ int main(int argc, char **argv)
 			sock = argv[++i];
 		else if (!strcmp(argv[i], "--json"))
 			json = 1;
-		else if (argv[i][0] != '-')
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
+			printf("argo-relayctl (%s) %s\n", ARGO_PACKAGE, ARGO_VERSION);
+			return 0;
+		} else if (argv[i][0] != '-')
 			cmd = argv[i];
 		else {
-			fprintf(stderr, "usage: argo-relayctl -s SOCKET "
-			                "[status|links|routes|mappings|counters] [--json]\n");
+			usage(stderr);
 			return 2;
 		}
 	}

@@ -23,8 +23,10 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "argo/version.h"
 #include "auth.h"
 #include "clock.h"
 #include "debug.h"
@@ -137,6 +139,8 @@ static void on_tick(struct ev_timer *t)
 	 * that got -EBUSY (too many waiters: the fabric will not tell us). */
 	if (fabric_out_holding(&relay->out))
 		fabric_out_retry(&relay->out);
+	router_tick(&relay->router, now);
+	ports_check(&relay->ports, now);
 	check_custody(relay);
 }
 
@@ -258,6 +262,7 @@ static int setup(struct relay *relay)
 	ret = dedup_open(&relay->dedup, config->state_dir, relay->fabric);
 	if (ret < 0)
 		return ret;
+	dedup_set_sync(relay->dedup, config->state_sync);
 	ret = ports_init(&relay->ports, relay->fabric, config, relay->boot_id);
 	if (ret < 0)
 		return ret;
@@ -340,7 +345,12 @@ static int harden(void)
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: argo-relayd [-v] CONFIG\n"
-	             "       argo-relayd --check-config CONFIG\n");
+	             "       argo-relayd --check-config CONFIG\n"
+	             "  -v              log more: links, sessions, state; repeat for more\n"
+	             "  --check-config  read CONFIG and its key files, say whether they are\n"
+	             "                  valid, and exit (0: valid, 2: not)\n"
+	             "  -h, --help      print this help and exit\n"
+	             "  -V, --version   print the version and exit\n");
 }
 
 int main(int argc, char **argv)
@@ -357,6 +367,9 @@ int main(int argc, char **argv)
 			check_only = true;
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
+			printf("argo-relayd (%s) %s\n", ARGO_PACKAGE, ARGO_VERSION);
 			return 0;
 		} else if (argv[i][0] == '-' || path) {
 			usage(stderr);
@@ -388,6 +401,9 @@ int main(int argc, char **argv)
 
 	the_relay.config = &the_config;
 	relay_log_set_hvid(the_config.hvid);
+	/* What the relay makes is its own: state files, unix link sockets;
+	 * the control socket gets its configured mode and group. */
+	umask(077);
 	ret = setup(&the_relay);
 	if (ret < 0) {
 		relay_log(0, "start-up failed: %s", strerror(-ret));

@@ -10,7 +10,11 @@
 #include <string.h>
 
 #include "argo/routed.h"
+#include "clock.h"
 #include "log.h"
+
+/* The periodic summary of what could not be delivered (router_tick()). */
+#define ROUTER_SUMMARY_MS 10000
 
 void router_init(struct router *r, const struct relay_config *config)
 {
@@ -40,9 +44,18 @@ void router_route(struct router *r, struct msg *msg)
 	int link;
 
 	/* The reserved type is the relays' own word (undeliverable reports):
-	 * nobody may send it on, or a guest could forge such reports. */
+	 * nobody may send it on, or a guest could forge such reports. Nor is
+	 * it answered with a report: a guest that sends back what it got (an
+	 * echo service) would answer that report in turn, and the two would
+	 * loop for ever (issue 11). Dropped and counted. */
 	if (msg->message_type == ARGO_MSGTYPE_UNDELIVERABLE) {
-		router_undeliverable(r, msg, EINVAL);
+		if (!r->counters.reserved_dropped++)
+			relay_log(0,
+			          "dropped a message of the reserved type %#x from %s:%u:%u to "
+			          "%s:%u:%u (a report sent back?); counted as reserved_dropped",
+			          ARGO_MSGTYPE_UNDELIVERABLE, msg->src.hvid, msg->src.domid,
+			          msg->src.port, msg->dst.hvid, msg->dst.domid, msg->dst.port);
+		msg_done(msg);
 		return;
 	}
 	/* Our fabric checks policy itself, after its copies check (a copy of a
@@ -90,6 +103,45 @@ static const char *cause_name(struct router *r, int error, int *bit, uint64_t **
 	}
 }
 
+/* May one more report go to dst now? A token bucket per destination:
+ * report_rate a second, as many at once; the destination whose bucket
+ * was used longest ago gives its place to a new one. A second line of
+ * defence against report storms: reports never beget reports (above). */
+static bool report_allowed(struct router *r, const struct wire_gaddr *dst)
+{
+	uint64_t rate = r->config->report_rate, now = now_ms(), cap = rate * 1000;
+	struct report_bucket *b, *oldest = &r->buckets[0];
+	int i;
+
+	if (!rate)
+		return true;
+	for (i = 0; i < ROUTER_REPORT_BUCKETS; i++) {
+		b = &r->buckets[i];
+		if (b->last_ms && b->dst.domid == dst->domid && b->dst.port == dst->port &&
+		    !strcmp(b->dst.hvid, dst->hvid))
+			break;
+		if (b->last_ms < oldest->last_ms)
+			oldest = b;
+	}
+	if (i == ROUTER_REPORT_BUCKETS) {
+		b = oldest;
+		b->dst = *dst;
+		b->tokens = cap;
+	} else {
+		/* rate reports a second is rate thousandths a millisecond. */
+		uint64_t gained = (now - b->last_ms) * rate;
+
+		b->tokens = b->tokens + gained > cap ? cap : b->tokens + gained;
+	}
+	b->last_ms = now ? now : 1;
+	if (b->tokens < 1000) {
+		r->counters.reports_suppressed++;
+		return false;
+	}
+	b->tokens -= 1000;
+	return true;
+}
+
 void router_undeliverable(struct router *r, struct msg *msg, int error)
 {
 	struct wire_undeliverable u = {.msn = msg->msn,
@@ -105,9 +157,11 @@ void router_undeliverable(struct router *r, struct msg *msg, int error)
 	(*counter)++;
 	if (!(r->logged_causes & (1u << bit))) {
 		r->logged_causes |= 1u << bit;
-		relay_log(0, "undeliverable: %s:%u:%u -> %s:%u:%u: %s (logged once per cause)",
+		relay_log(0,
+		          "undeliverable: %s:%u:%u -> %s:%u:%u: %s (the first of this cause; "
+		          "counts every %d s)",
 		          msg->src.hvid, msg->src.domid, msg->src.port, msg->dst.hvid,
-		          msg->dst.domid, msg->dst.port, why);
+		          msg->dst.domid, msg->dst.port, why, ROUTER_SUMMARY_MS / 1000);
 	}
 	router_report(r, &u, msg);
 	msg_done(msg);
@@ -115,6 +169,11 @@ void router_undeliverable(struct router *r, struct msg *msg, int error)
 
 void router_report(struct router *r, const struct wire_undeliverable *u, const struct msg *msg)
 {
+	/* At most report_rate reports a second towards one source (counted
+	 * in reports_suppressed beyond it): a second line of defence against
+	 * a storm, after "reports never beget reports". */
+	if (!report_allowed(r, &u->src))
+		return;
 	/* Back the way the message came: the link it arrived on answers the
 	 * msn it arrived with; a message from our own rings was sent by a
 	 * guest of ours. */
@@ -122,6 +181,43 @@ void router_report(struct router *r, const struct wire_undeliverable *u, const s
 		msg->source_ops->report(msg->source, msg->source_seq, u);
 	else if (is_ours(r, u->src.hvid))
 		r->local.ops->report(r->local.end, u);
+}
+
+uint64_t router_undeliverable_total(const struct router *r)
+{
+	const struct router_counters *c = &r->counters;
+
+	return c->undeliverable_noring + c->undeliverable_msgsize + c->undeliverable_policy +
+	       c->undeliverable_unreachable + c->undeliverable_other;
+}
+
+void router_tick(struct router *r, uint64_t now)
+{
+	const struct router_counters *c = &r->counters;
+	struct router_logged *l = &r->logged;
+	uint64_t undeliverable = router_undeliverable_total(r);
+
+	if (now < l->next_ms)
+		return;
+	l->next_ms = now + ROUTER_SUMMARY_MS;
+	if (undeliverable == l->undeliverable && c->reserved_dropped == l->reserved_dropped &&
+	    c->reports_suppressed == l->reports_suppressed)
+		return;
+	relay_log(0,
+	          "in the last %d s: %llu undeliverable (%llu in all: no ring %llu, too large "
+	          "%llu, policy %llu, no route %llu, other %llu), %llu reports suppressed, %llu "
+	          "messages of the reserved type dropped",
+	          ROUTER_SUMMARY_MS / 1000, (unsigned long long)(undeliverable - l->undeliverable),
+	          (unsigned long long)undeliverable, (unsigned long long)c->undeliverable_noring,
+	          (unsigned long long)c->undeliverable_msgsize,
+	          (unsigned long long)c->undeliverable_policy,
+	          (unsigned long long)c->undeliverable_unreachable,
+	          (unsigned long long)c->undeliverable_other,
+	          (unsigned long long)(c->reports_suppressed - l->reports_suppressed),
+	          (unsigned long long)(c->reserved_dropped - l->reserved_dropped));
+	l->undeliverable = undeliverable;
+	l->reserved_dropped = c->reserved_dropped;
+	l->reports_suppressed = c->reports_suppressed;
 }
 
 bool router_can_take(const struct router *r, const struct wire_gaddr *dst)

@@ -41,10 +41,32 @@ struct relay_end {
 	void *end;
 };
 
-/* Messages the relay could not deliver, by cause. */
+/* Messages the relay could not deliver, by cause; and what became of the
+ * reports. */
 struct router_counters {
 	uint64_t undeliverable_noring, undeliverable_msgsize, undeliverable_policy,
 	    undeliverable_unreachable, undeliverable_other;
+	/* Messages of the reserved type (ARGO_MSGTYPE_UNDELIVERABLE) that a
+	 * guest sent, or a link brought: dropped, never answered (a report
+	 * about a report would loop, issue 11). */
+	uint64_t reserved_dropped;
+	/* Reports over the rate allowed per destination (report_rate): not
+	 * sent. */
+	uint64_t reports_suppressed;
+};
+
+/* Reports per destination: a token bucket each (router.c). */
+#define ROUTER_REPORT_BUCKETS 64
+struct report_bucket {
+	struct wire_gaddr dst;
+	uint64_t last_ms; /* when tokens was last brought up to date; 0: unused */
+	uint64_t tokens;  /* in thousandths of a report */
+};
+
+/* What the periodic log line last said (router_tick()). */
+struct router_logged {
+	uint64_t undeliverable, reserved_dropped, reports_suppressed;
+	uint64_t next_ms;
 };
 
 struct router {
@@ -58,6 +80,8 @@ struct router {
 	bool room;
 	uint32_t logged_causes; /* bit per cause already logged once */
 	struct router_counters counters;
+	struct report_bucket buckets[ROUTER_REPORT_BUCKETS];
+	struct router_logged logged;
 };
 
 void router_init(struct router *r, const struct relay_config *config);
@@ -74,6 +98,12 @@ void router_undeliverable(struct router *r, struct msg *msg, int error);
  * message it answers (still held: the link found it among what it sent):
  * back the way msg came, to our guest or the link before. */
 void router_report(struct router *r, const struct wire_undeliverable *u, const struct msg *msg);
+/* Once per tick: every ROUTER_SUMMARY_MS, one log line with what was
+ * undeliverable, dropped or suppressed since the last one, if anything was
+ * (so that a storm shows in the log, not only its first message). */
+void router_tick(struct router *r, uint64_t now_ms);
+/* Total undeliverable messages, all causes. */
+uint64_t router_undeliverable_total(const struct router *r);
 /* Could a message for dst be taken on now (its way out has room)? */
 bool router_can_take(const struct router *r, const struct wire_gaddr *dst);
 /* A link gained room. */

@@ -126,10 +126,20 @@ relay_demo() {
 	fi
 }
 
+# Runs a command with argo-simd on its epoll engine (io_uring is the
+# default where the kernel has it; docs/sim-fabric.md, "Design").
+epoll_engine() {
+	(
+		export ARGO_SIMD_ENGINE=epoll
+		"$@"
+	)
+}
+
 for variant in plain san; do
 	if [ $variant = plain ]; then bin="$BUILD/bin"; else bin="$BUILD/san/bin"; fi
 	export ARGO_SIMD="$bin/argo-simd"
 	run_suite "$variant:unit-ring" "$bin/test-ring"
+	run_suite "$variant:unit-bench-hist" "$bin/test-bench-hist"
 	run_suite "$variant:unit-routed" "$bin/test-routed"
 	run_suite "$variant:unit-dedup" "$bin/test-dedup"
 	run_suite "$variant:unit-stream" "$bin/test-stream"
@@ -143,6 +153,9 @@ for variant in plain san; do
 	run_suite "$variant:unit-transport" "$bin/test-transport"
 	run_suite "$variant:simd-hostile" "$bin/test-simd-hostile"
 	run_suite "$variant:conformance-mac" conformance "$bin" yes "$LOGS/$variant-conformance-mac"
+	run_suite "$variant:simd-hostile-epoll" epoll_engine "$bin/test-simd-hostile"
+	run_suite "$variant:conformance-mac-epoll" epoll_engine conformance "$bin" yes \
+		"$LOGS/$variant-conformance-mac-epoll"
 	run_suite "$variant:conformance-nomac" conformance "$bin" no "$LOGS/$variant-conformance-nomac"
 	run_suite "$variant:conformance-remote" conformance_remote "$bin" "$LOGS/$variant-conformance-remote"
 	run_suite "$variant:ping-echo" ping_echo "$bin" "$LOGS/$variant-ping-echo"
@@ -162,14 +175,42 @@ for variant in plain san; do
 	run_suite "$variant:unit-vmsg" "$bin/test-vmsg"
 	run_suite "$variant:unit-vdev-config" "$bin/test-vdev-config"
 	run_suite "$variant:vdev-conformance" "$bin/vdev-conformance" --bin "$bin"
+	run_suite "$variant:ops-cli" "$(dirname "$0")/ops/cli.sh" "$bin"
 done
 
 # The harness's own parts that need no VM: the scenario table, the list,
 # l0/argo-deploy's refusals, dry run and deployment on sockets.
 run_suite harness "$(dirname "$0")/integration/test-harness.sh" "$BUILD/bin"
 
-# The link decoder under libFuzzer for a minute, the virtio-argo decoder
-# for half a minute (clang; ASan/UBSan built in).
+# `make bench BENCH=quick` (the sim paths, under a minute), then the check of
+# its report's structure and sanity (never its speed: docs/benchmarks.md).
+bench_quick() {
+	if ! BUILD="$BUILD" BENCH=quick "$(dirname "$0")/../harness/bench.sh" >"$LOGS/bench.out" 2>&1; then
+		tail -n 20 "$LOGS/bench.out"
+		echo "0 passed, 1 failed"
+		return 1
+	fi
+	python3 "$(dirname "$0")/../harness/bench-report.py" --check "$BUILD/bench"
+}
+run_suite bench-quick bench_quick
+
+# Operability (issue 13, docs/install.md): man pages, the tree's licences
+# and version, make install, the quick start run as written, and the Debian
+# packages (built, lintian, DKMS, installed into a debootstrap chroot that
+# is booted with systemd). ARGO_CHECK_PACKAGES=0 leaves the packages out.
+"$(dirname "$0")/../harness/install-deps.sh" packaging
+run_suite ops-man "$(dirname "$0")/ops/man.sh" "$BUILD"
+run_suite ops-tree "$(dirname "$0")/ops/tree.sh"
+run_suite ops-install "$(dirname "$0")/ops/install.sh" "$BUILD"
+run_suite ops-quickstart "$(dirname "$0")/ops/quickstart.sh" "$BUILD/bin"
+if [ "${ARGO_CHECK_PACKAGES:-1}" != 0 ]; then
+	run_suite ops-packages "$(dirname "$0")/ops/packages.sh" "$BUILD"
+fi
+
+# Under libFuzzer (clang; ASan/UBSan built in): the link decoder for a
+# minute, the virtio-argo decoder for half a minute, argo-simd's client
+# protocol, the relay's configuration reader and routed mode's forms for 20 s
+# each.
 fuzz_suite() {
 	if make --no-print-directory BUILD="$BUILD" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}"; then
 		echo "1 passed, 0 failed"

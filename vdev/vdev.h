@@ -20,9 +20,11 @@
 #include <sys/types.h>
 
 #include "argo/argo.h"
+#include "argo/version.h"
 #include "vmsg.h"
 
-#define VDEV_VERSION         "1.0"
+/* The project's one version (argo/version.h): --version, the status line. */
+#define VDEV_VERSION         ARGO_VERSION
 
 #define VDEV_MAX_DEVICES     32u   /* per daemon */
 #define VDEV_MAX_QUEUES      16u   /* per device */

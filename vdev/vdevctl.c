@@ -4,6 +4,7 @@
  * socket (vdev/control.c).
  *
  *   argo-vdevctl -s SOCKET [status|devices|counters] [--json]
+ *   argo-vdevctl --help | --version
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -12,6 +13,28 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include "argo/version.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: argo-vdevctl -s SOCKET [status|devices|counters] [--json]\n"
+	             "       argo-vdevctl --help | --version\n"
+	             "Shows argo-vdevd's state and counters, read from its control socket\n"
+	             "(the control key of its configuration; docs/virtio-argo.md).\n"
+	             "  -s SOCKET   argo-vdevd's control socket\n"
+	             "  status      the bus: domain, bus port, devices, subscribers (default)\n"
+	             "  devices     and each device\n"
+	             "  counters    and every counter\n"
+	             "  --json      the same as one JSON object\n");
+}
+
+/* A usage error: said on stderr by the caller, exit status 2. */
+static int usage_error(void)
+{
+	fprintf(stderr, "Try 'argo-vdevctl --help' for more information.\n");
+	return 2;
+}
 
 int main(int argc, char **argv)
 {
@@ -22,23 +45,36 @@ int main(int argc, char **argv)
 	ssize_t n;
 
 	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-s") && i + 1 < argc)
+		if (!strcmp(argv[i], "-s")) {
+			if (i + 1 == argc) {
+				fprintf(stderr, "argo-vdevctl: -s needs a SOCKET\n");
+				return usage_error();
+			}
 			sock = argv[++i];
-		else if (!strcmp(argv[i], "--json"))
+		} else if (!strcmp(argv[i], "--json"))
 			json = 1;
 		else if (!strcmp(argv[i], "status") || !strcmp(argv[i], "devices") ||
 		         !strcmp(argv[i], "counters"))
 			cmd = argv[i];
-		else {
-			fprintf(
-			    stderr,
-			    "usage: argo-vdevctl -s SOCKET [status|devices|counters] [--json]\n");
-			return 2;
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("argo-vdevctl (%s) %s\n", ARGO_PACKAGE, ARGO_VERSION);
+			return 0;
+		} else {
+			fprintf(stderr, "argo-vdevctl: %s '%s'\n",
+			        argv[i][0] == '-' ? "unknown option" : "unknown command", argv[i]);
+			return usage_error();
 		}
 	}
-	if (!sock || strlen(sock) >= sizeof(addr.sun_path)) {
-		fprintf(stderr,
-		        "usage: argo-vdevctl -s SOCKET [status|devices|counters] [--json]\n");
+	if (!sock) {
+		fprintf(stderr, "argo-vdevctl: -s SOCKET is required\n");
+		return usage_error();
+	}
+	if (strlen(sock) >= sizeof(addr.sun_path)) {
+		fprintf(stderr, "argo-vdevctl: %s: socket path longer than %zu bytes\n", sock,
+		        sizeof(addr.sun_path) - 1);
 		return 2;
 	}
 	memcpy(addr.sun_path, sock, strlen(sock) + 1);

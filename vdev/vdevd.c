@@ -243,10 +243,14 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "--version")) {
-			printf("argo-vdevd %s (virtio-argo bus %d, virtio-msg revision %d)\n",
-			       VDEV_VERSION, VIRTIO_ARGO_BUS_VERSION, VIRTIO_ARGO_REVISION);
+			printf("argo-vdevd (%s) %s\nvirtio-argo bus %d, virtio-msg revision %d\n",
+			       ARGO_PACKAGE, VDEV_VERSION, VIRTIO_ARGO_BUS_VERSION,
+			       VIRTIO_ARGO_REVISION);
 			return 0;
 		} else if (argv[i][0] == '-' || path) {
+			fprintf(stderr, "argo-vdevd: %s '%s'\n",
+			        argv[i][0] == '-' ? "unknown option" : "one CONFIG only, not also",
+			        argv[i]);
 			usage(stderr);
 			return 2;
 		} else

@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libargo's sim backend: talks to argo-simd over its socket
- * (common/sim_proto.h). Called with fabric->lock held (fabric.h).
+ * (common/libargo/sim_proto.h). Called with fabric->lock held (fabric.h).
+ *
+ * The daemon's shared page lets two calls end here without a system call
+ * when they would do nothing: a notify without ring data while no sender
+ * waits on our rings, and an event clear when no event was raised since
+ * the last one we read (docs/sim-fabric.md, "The shared page").
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -23,6 +29,9 @@ struct sim_fabric_client {
 	int staging_fd;
 	uint8_t *staging;
 	size_t staging_size;
+	int shared_fd;
+	const struct argo_sim_shared *shared; /* read-only: the daemon writes it */
+	uint64_t events_consumed;             /* the counts our eventfd reads returned, summed */
 	uint32_t next_cookie;
 };
 
@@ -31,11 +40,13 @@ static struct sim_fabric_client *to_sim(struct argo_fabric *fabric)
 	return (struct sim_fabric_client *)fabric;
 }
 
-/* Receives one packet and up to two fds. Returns its length or -errno. */
+#define MAX_RECV_FDS 3
+
+/* Receives one packet and up to three fds. Returns its length or -errno. */
 static ssize_t recv_packet(int sock, void *buf, size_t len, int *fds, int *nfds)
 {
 	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
+		char buf[CMSG_SPACE(MAX_RECV_FDS * sizeof(int))];
 		struct cmsghdr align;
 	} control;
 	struct iovec iov = {.iov_base = buf, .iov_len = len};
@@ -65,7 +76,7 @@ static ssize_t recv_packet(int sock, void *buf, size_t len, int *fds, int *nfds)
 			int fd;
 
 			memcpy(&fd, CMSG_DATA(cmsg) + (size_t)i * sizeof(int), sizeof(fd));
-			if (*nfds < 2)
+			if (*nfds < MAX_RECV_FDS)
 				fds[(*nfds)++] = fd;
 			else
 				close(fd);
@@ -96,7 +107,7 @@ static int64_t rpc_fd(struct sim_fabric_client *sim, void *req, size_t req_len, 
 	uint8_t reply[sizeof(struct argo_sim_reply) + sizeof(struct xen_argo_ring_data) +
 	              XEN_ARGO_MAX_NOTIFY_COUNT * sizeof(struct xen_argo_ring_data_ent)];
 	struct argo_sim_reply rh;
-	int fds[2], nfds, i;
+	int fds[MAX_RECV_FDS], nfds, i;
 	ssize_t n;
 
 	hdr->cookie = ++sim->next_cookie;
@@ -154,7 +165,8 @@ static int sim_open(const char *address, struct argo_fabric **fabricp)
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	struct argo_sim_welcome welcome;
 	struct sim_fabric_client *sim;
-	int fds[2] = {-1, -1}, nfds = 0, ret;
+	int fds[MAX_RECV_FDS] = {-1, -1, -1}, nfds = 0, ret;
+	void *shared;
 	ssize_t n;
 
 	if (!*address || strlen(address) >= sizeof(addr.sun_path))
@@ -165,6 +177,7 @@ static int sim_open(const char *address, struct argo_fabric **fabricp)
 	if (!sim)
 		return -ENOMEM;
 	sim->staging_fd = -1;
+	sim->shared_fd = -1;
 	sim->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (sim->sock < 0) {
 		ret = -errno;
@@ -188,13 +201,21 @@ static int sim_open(const char *address, struct argo_fabric **fabricp)
 		ret = welcome.status;
 		goto fail;
 	}
-	if (nfds != 2 || welcome.staging_size != ARGO_SIM_STAGING_SIZE) {
+	if (nfds != 3 || welcome.staging_size != ARGO_SIM_STAGING_SIZE ||
+	    welcome.shared_size != ARGO_SIM_SHARED_SIZE) {
 		ret = -EPROTO;
 		goto fail;
 	}
 	sim->base.event_fd = fds[0];
 	sim->staging_fd = fds[1];
+	sim->shared_fd = fds[2];
 	nfds = 0;
+	shared = mmap(NULL, ARGO_SIM_SHARED_SIZE, PROT_READ, MAP_SHARED, sim->shared_fd, 0);
+	if (shared == MAP_FAILED) {
+		ret = -errno;
+		goto fail;
+	}
+	sim->shared = shared;
 	if (fcntl(sim->base.event_fd, F_SETFL, O_NONBLOCK) < 0) {
 		ret = -errno;
 		goto fail;
@@ -214,8 +235,11 @@ static int sim_open(const char *address, struct argo_fabric **fabricp)
 fail:
 	while (nfds > 0)
 		close(fds[--nfds]);
+	if (sim->shared)
+		munmap((void *)sim->shared, ARGO_SIM_SHARED_SIZE);
 	if (sim->staging_fd >= 0) {
 		close(sim->staging_fd);
+		close(sim->shared_fd);
 		close(sim->base.event_fd);
 	}
 	if (sim->sock >= 0)
@@ -232,8 +256,54 @@ static void sim_destroy(struct argo_fabric *fabric)
 	close(sim->sock);
 	munmap(sim->staging, sim->staging_size);
 	close(sim->staging_fd);
+	munmap((void *)sim->shared, ARGO_SIM_SHARED_SIZE);
+	close(sim->shared_fd);
 	close(sim->base.event_fd);
 	free(sim);
+}
+
+/*
+ * argo_event_clear(): the daemon writes 1 per raise and counts the raise in
+ * events_raised before the write is issued, and a read returns (and
+ * consumes) the sum of the writes that landed. So while the reads' counts
+ * add up to events_raised, every write was consumed and the eventfd is not
+ * readable: no read needed. A raise whose write has not landed yet keeps
+ * the sums apart, and we read until it has.
+ */
+static int sim_event_clear(struct argo_fabric *fabric)
+{
+	struct sim_fabric_client *sim = to_sim(fabric);
+	uint64_t raised = __atomic_load_n(&sim->shared->events_raised, __ATOMIC_SEQ_CST);
+	uint64_t count;
+	ssize_t n;
+
+	if (raised == __atomic_load_n(&sim->events_consumed, __ATOMIC_RELAXED))
+		return 0;
+	n = read(fabric->event_fd, &count, sizeof(count));
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	__atomic_add_fetch(&sim->events_consumed, count, __ATOMIC_RELAXED);
+	return 1;
+}
+
+/*
+ * argo_fabric_check(): outside a request (we hold the lock) the daemon
+ * sends us nothing, so our socket is readable or hung up only when the
+ * daemon closed it or died. One poll, no round trip.
+ */
+static int sim_check(struct argo_fabric *fabric)
+{
+	struct pollfd pfd = {.fd = to_sim(fabric)->sock, .events = POLLIN | POLLRDHUP};
+	int n;
+
+	do
+		n = poll(&pfd, 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR))
+		return -ENOTCONN;
+	return pfd.revents & POLLIN ? -EPROTO : 0;
 }
 
 static int register_common(struct argo_fabric *fabric, const xen_argo_register_ring_t *reg,
@@ -274,11 +344,14 @@ static int register_common(struct argo_fabric *fabric, const xen_argo_register_r
 		return ret;
 	}
 	ret = (int)rpc(to_sim(fabric), &req, sizeof(req), fd, NULL, 0, NULL);
-	close(fd);
 	if (ret < 0) {
+		close(fd);
 		munmap(mem, size);
 		return ret;
 	}
+	/* Kept: the same memory can be registered again (sim_reregister_ring). */
+	h->fd = fd;
+	h->persistent = lib_flags & ARGO_SIM_REG_PERSIST;
 	h->pub.shared = mem;
 	h->pub.len = reg->len;
 	h->pub.aport = reg->aport;
@@ -330,9 +403,12 @@ static int sim_adopt_ring(struct argo_fabric *fabric, struct argo_ring_handle *h
 	}
 	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ret = mem == MAP_FAILED ? -errno : 0;
-	close(fd);
-	if (ret < 0)
+	if (ret < 0) {
+		close(fd);
 		return (int)ret;
+	}
+	h->fd = fd;
+	h->persistent = true;
 	h->pub.shared = mem;
 	h->pub.len = body.len;
 	h->pub.aport = body.aport;
@@ -352,6 +428,26 @@ static void sim_release_ring(struct argo_ring_handle *h)
 {
 	munmap(h->pub.shared, h->map_size);
 	h->pub.shared = NULL;
+	if (h->fd >= 0)
+		close(h->fd);
+	h->fd = -1;
+}
+
+/* The same memfd again, with FAIL_EXIST: the daemon maps it anew, and
+ * takes tx_ptr from the page, so the ring goes on where it was. */
+static int sim_reregister_ring(struct argo_fabric *fabric, struct argo_ring_handle *h)
+{
+	struct argo_sim_req_register req = {
+	    .hdr.op = ARGO_SIM_OP_REGISTER,
+	    .reg = {.aport = h->pub.aport, .partner_id = h->pub.partner_id, .len = h->pub.len},
+	    .npages = argo_ring_npages(h->pub.len),
+	    .flags = XEN_ARGO_REGISTER_FLAG_FAIL_EXIST,
+	    .lib_flags = h->persistent ? ARGO_SIM_REG_PERSIST : 0,
+	};
+
+	if (h->fd < 0)
+		return -EOPNOTSUPP;
+	return (int)rpc(to_sim(fabric), &req, sizeof(req), h->fd, NULL, 0, NULL);
 }
 
 static ssize_t sim_sendv_tagged(struct argo_fabric *fabric, const xen_argo_send_addr_t *addr,
@@ -433,8 +529,16 @@ static int sim_notify(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_dat
 
 	memset(&msg.req, 0, sizeof(msg.req));
 	msg.req.hdr.op = ARGO_SIM_OP_NOTIFY;
-	if (!ring_data)
+	if (!ring_data) {
+		/* Nobody to wake: the daemon would do nothing. The fence orders
+		 * our rx_ptr stores (argo_recv) before the load, and pairs with
+		 * the daemon's between publishing a waiter and rechecking the
+		 * space (sim_fabric.c, recheck_after_queueing). */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (!__atomic_load_n(&sim->shared->ring_waiters, __ATOMIC_RELAXED))
+			return 0;
 		return (int)rpc(sim, &msg, len, -1, NULL, 0, NULL);
+	}
 
 	msg.req.has_ring_data = 1;
 	msg.rd = *ring_data;
@@ -471,4 +575,7 @@ const struct argo_backend_ops argo_backend_sim = {
     .adopt_ring = sim_adopt_ring,
     .sendv_tagged = sim_sendv_tagged,
     .last_send_tag = sim_last_send_tag,
+    .reregister_ring = sim_reregister_ring,
+    .event_clear = sim_event_clear,
+    .check = sim_check,
 };

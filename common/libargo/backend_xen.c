@@ -204,6 +204,16 @@ static int xen_adopt_ring(struct argo_fabric *fabric, struct argo_ring_handle *h
 	return 0;
 }
 
+/* The module registers the ring's own pages again (ARGO_IOC_REREGISTER). */
+static int xen_reregister_ring(struct argo_fabric *fabric, struct argo_ring_handle *h)
+{
+	struct argo_dev_reregister arg = {.aport = h->pub.aport, .partner_id = h->pub.partner_id};
+
+	if (ioctl(to_xen(fabric)->fd, ARGO_IOC_REREGISTER, &arg) < 0)
+		return errno == ENOTTY ? -EOPNOTSUPP : -errno;
+	return 0;
+}
+
 static void xen_release_ring(struct argo_ring_handle *h)
 {
 	munmap(h->pub.shared, h->map_size);
@@ -286,4 +296,5 @@ const struct argo_backend_ops argo_backend_xen = {
     .adopt_ring = xen_adopt_ring,
     .sendv_tagged = xen_sendv_tagged,
     .last_send_tag = xen_last_send_tag,
+    .reregister_ring = xen_reregister_ring,
 };

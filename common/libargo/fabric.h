@@ -15,6 +15,7 @@
 #define ARGO_FABRIC_H
 
 #include <pthread.h>
+#include <stdbool.h>
 
 #include "argo/argo.h"
 
@@ -23,6 +24,8 @@ struct argo_ring_handle {
 	struct argo_fabric *fabric;
 	struct argo_ring_handle *prev, *next;
 	size_t map_size;
+	int fd;          /* sim: the ring's memfd, kept to register it again; else -1 */
+	bool persistent; /* registered (or adopted) persistent */
 };
 
 struct argo_backend_ops {
@@ -52,6 +55,16 @@ struct argo_backend_ops {
 	                        const struct iovec *iov, unsigned int niov, uint32_t message_type,
 	                        uint64_t tag);
 	int (*last_send_tag)(struct argo_fabric *fabric, uint64_t *tag);
+	/* Registers the handle's ring again on its own memory, with
+	 * XEN_ARGO_REGISTER_FLAG_FAIL_EXIST (argo_ring_reregister()). */
+	int (*reregister_ring)(struct argo_fabric *fabric, struct argo_ring_handle *handle);
+
+	/* argo_event_clear(), optional: NULL reads event_fd. Called without
+	 * the lock. */
+	int (*event_clear)(struct argo_fabric *fabric);
+	/* argo_fabric_check(), optional: NULL where the fabric cannot go away
+	 * (0). */
+	int (*check)(struct argo_fabric *fabric);
 };
 
 struct argo_fabric {
@@ -60,6 +73,7 @@ struct argo_fabric {
 	argo_domid_t domid;
 	int event_fd;
 	struct argo_ring_handle *rings;
+	int wait_fd; /* argo_event_wait()'s epoll fd, or -1; made under lock */
 };
 
 extern const struct argo_backend_ops argo_backend_sim;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "fabric.h"
@@ -38,6 +39,7 @@ int argo_open(const char *uri, struct argo_fabric **fabricp)
 			return ret;
 		(*fabricp)->ops = ops;
 		(*fabricp)->rings = NULL;
+		(*fabricp)->wait_fd = -1;
 		pthread_mutex_init(&(*fabricp)->lock, NULL);
 		return 0;
 	}
@@ -69,6 +71,8 @@ void argo_close(struct argo_fabric *fabric)
 	}
 	pthread_mutex_unlock(&fabric->lock);
 	pthread_mutex_destroy(&fabric->lock);
+	if (fabric->wait_fd >= 0)
+		close(fabric->wait_fd);
 	fabric->ops->destroy(fabric);
 }
 
@@ -85,11 +89,51 @@ int argo_event_fd(const struct argo_fabric *fabric)
 int argo_event_clear(struct argo_fabric *fabric)
 {
 	uint64_t count;
-	ssize_t n = read(fabric->event_fd, &count, sizeof(count));
+	ssize_t n;
 
+	if (fabric->ops->event_clear)
+		return fabric->ops->event_clear(fabric);
+	n = read(fabric->event_fd, &count, sizeof(count));
 	if (n == (ssize_t)sizeof(count))
 		return 1;
 	return errno == EAGAIN ? 0 : -errno;
+}
+
+/*
+ * Edge-triggered: every raise (an eventfd write, a driver's wake-up) after
+ * the last epoll_wait() is reported once, whether or not the fd was read,
+ * so waiting and taking the event are one call. An fd that was read empty
+ * since the edge is not reported (epoll polls it before reporting): then
+ * whoever read it took the event.
+ */
+int argo_event_wait(struct argo_fabric *fabric, int timeout_ms)
+{
+	struct epoll_event ev;
+	int fd, n;
+
+	fd = __atomic_load_n(&fabric->wait_fd, __ATOMIC_ACQUIRE);
+	if (fd < 0) {
+		pthread_mutex_lock(&fabric->lock);
+		fd = fabric->wait_fd;
+		if (fd < 0) {
+			ev.events = EPOLLIN | EPOLLET;
+			ev.data.u64 = 0;
+			fd = epoll_create1(EPOLL_CLOEXEC);
+			if (fd >= 0 && epoll_ctl(fd, EPOLL_CTL_ADD, fabric->event_fd, &ev) < 0) {
+				close(fd);
+				fd = -1;
+			}
+			if (fd >= 0)
+				__atomic_store_n(&fabric->wait_fd, fd, __ATOMIC_RELEASE);
+		}
+		pthread_mutex_unlock(&fabric->lock);
+		if (fd < 0)
+			return -errno;
+	}
+	do
+		n = epoll_wait(fd, &ev, 1, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
 }
 
 /* A new handle, filled by one of the backend's register/adopt ops: exactly
@@ -107,6 +151,7 @@ static int new_ring(struct argo_fabric *fabric,
 	if (!h)
 		return -ENOMEM;
 	h->fabric = fabric;
+	h->fd = -1;
 	pthread_mutex_lock(&fabric->lock);
 	ret = reg_op ? reg_op(fabric, reg, flags, h) : adopt_op(fabric, h);
 	if (ret == 0) {
@@ -149,6 +194,21 @@ int argo_adopt_ring(struct argo_fabric *fabric, struct argo_ring **ringp)
 	if (!ringp)
 		return -EFAULT;
 	return new_ring(fabric, NULL, fabric->ops->adopt_ring, NULL, 0, ringp);
+}
+
+int argo_ring_reregister(struct argo_fabric *fabric, struct argo_ring *ring)
+{
+	struct argo_ring_handle *h = (struct argo_ring_handle *)ring;
+	int ret;
+
+	if (!ring)
+		return -EFAULT;
+	if (!fabric->ops->reregister_ring)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&fabric->lock);
+	ret = fabric->ops->reregister_ring(fabric, h);
+	pthread_mutex_unlock(&fabric->lock);
+	return ret;
 }
 
 int argo_unregister_raw(struct argo_fabric *fabric, const xen_argo_unregister_ring_t *unreg)
@@ -242,6 +302,18 @@ int argo_notify(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_data)
 	return ret;
 }
 
+int argo_fabric_check(struct argo_fabric *fabric)
+{
+	int ret = 0;
+
+	if (!fabric->ops->check)
+		return 0;
+	pthread_mutex_lock(&fabric->lock);
+	ret = fabric->ops->check(fabric);
+	pthread_mutex_unlock(&fabric->lock);
+	return ret;
+}
+
 const char *argo_strerror(int err)
 {
 	switch (-err) {
@@ -258,7 +330,11 @@ const char *argo_strerror(int err)
 	case EPERM:
 		return "not permitted (EPERM)";
 	case EACCES:
-		return "denied by policy (EACCES)";
+		/* Both meanings, since the number is the same: from sendv, a
+		 * policy; from argo_open, the file mode of the fabric's socket
+		 * or device (docs/sim-fabric.md, "Who may connect"). */
+		return "permission denied (EACCES): refused by a policy, or, opening the fabric, "
+		       "by the mode of its socket or device";
 	case EEXIST:
 		return "ring exists (EEXIST)";
 	case ENOENT:

@@ -5,7 +5,7 @@
  * Transport: a unix SOCK_SEQPACKET socket; one connection is one domain.
  * Every request is one packet and gets exactly one reply packet, in order.
  *
- * On accept the daemon sends a welcome packet carrying two fds (SCM_RIGHTS):
+ * On accept the daemon sends a welcome packet carrying three fds (SCM_RIGHTS):
  *   [0] an eventfd: the domain's VIRQ_ARGO. The daemon adds 1 to it whenever
  *       Xen would raise the VIRQ; the client polls and reads it.
  *   [1] a memfd of ARGO_SIM_STAGING_SIZE bytes: the domain's "guest memory"
@@ -13,6 +13,12 @@
  *       as iov handles; the daemon copies from there into destination rings,
  *       as Xen copies from guest memory. The daemon created it and sealed it
  *       against shrinking, so a client cannot make the daemon fault.
+ *   [2] a memfd of one page, struct argo_sim_shared: what the daemon tells
+ *       the client without a round trip (the space waiters on its rings, the
+ *       events raised). The daemon writes it; the client can map it only
+ *       read-only (F_SEAL_FUTURE_WRITE) and uses it only to skip calls that
+ *       would do nothing: a notify with no waiter to wake, a read of an
+ *       eventfd nothing was written to.
  *
  * register_ring passes the ring's memory as one memfd (SCM_RIGHTS) which the
  * client created, sized to npages pages, and sealed with F_SEAL_SHRINK; the
@@ -36,7 +42,7 @@
 #include "argo/abi.h"
 
 #define ARGO_SIM_MAGIC   0x4f475241u /* "ARGO" */
-#define ARGO_SIM_VERSION 2u
+#define ARGO_SIM_VERSION 3u
 
 /* sendv staging area: the largest message Xen takes, plus a page. */
 #define ARGO_SIM_STAGING_SIZE (XEN_ARGO_MAX_RING_SIZE + XEN_ARGO_PAGE_SIZE)
@@ -69,7 +75,34 @@ struct argo_sim_welcome {
 	int32_t status;
 	uint32_t domid;
 	uint32_t staging_size;
+	uint32_t shared_size; /* ARGO_SIM_SHARED_SIZE */
 };
+
+/*
+ * The shared page (welcome fd [2]). Only the daemon writes it, with
+ * sequentially consistent atomics; each field says what the client may skip
+ * on the strength of it. docs/sim-fabric.md ("The shared page") gives the
+ * orderings that make each skip safe.
+ */
+struct argo_sim_shared {
+	/* Space waiters queued on this domain's rings, all of them. While it is
+	 * 0 a notify without ring data has nobody to wake: libargo answers it
+	 * itself. The daemon publishes a new waiter before it looks at the
+	 * ring's rx_ptr one more time (and wakes the waiter if the space is
+	 * there), so a consumer that read 0 after moving rx_ptr loses nobody. */
+	uint32_t ring_waiters;
+	uint32_t pad;
+	/* VIRQ_ARGO raises, counted before each eventfd write (of 1) is issued.
+	 * When it equals the sum of the counts the client's eventfd reads have
+	 * returned, every write was consumed and the eventfd is not readable:
+	 * argo_event_clear() need not read. */
+	uint64_t events_raised;
+	uint64_t reserved;
+};
+#define ARGO_SIM_SHARED_SIZE 4096u
+
+_Static_assert(sizeof(struct argo_sim_welcome) == 24, "argo_sim_welcome size");
+_Static_assert(sizeof(struct argo_sim_shared) == 24, "argo_sim_shared size");
 
 struct argo_sim_req_hdr {
 	uint32_t op;

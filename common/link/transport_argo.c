@@ -607,8 +607,9 @@ static void *pump_main(void *arg)
 		if (ev >= 0 && (pfd[ev].revents & POLLIN))
 			argo_event_clear(p->fabric);
 		if (rc == 0 && p->listener && !more) {
-			/* Idle: is the fabric still there? */
-			if (fabric_error(argo_notify(p->fabric, NULL))) {
+			/* Idle: is the fabric still there? (A notify may not ask
+			 * it: libargo answers one with nobody to wake itself.) */
+			if (fabric_error(argo_fabric_check(p->fabric))) {
 				pump_lost(p);
 				continue;
 			}

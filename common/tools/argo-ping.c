@@ -1,11 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * argo-ping: sends numbered requests to an echo service and checks every
- * reply: its source, its sequence number and its whole payload.
- *
- *   argo-ping --fabric URI --to DOMID:PORT [--port PORT] [--count N]
- *             [--size BYTES [--max-size BYTES]] [--window N] [--timeout MS]
- *   argo-ping --fabric URI --global HVID:DOMID:PORT [--relay DOMID] ...
+ * reply: its source, its sequence number and its whole payload. Options:
+ * usage() below, and argo-ping(1) (docs/man/argo-ping.1).
  *
  * --global uses routed mode (argo/routed.h): the requests go through the
  * relay of this fabric (domain --relay, 0 by default) to a global address,
@@ -20,6 +17,11 @@
  * Prints one line per failure and a summary with round-trip percentiles;
  * exits 0 only if every reply came back intact and in order.
  *
+ * A reply that does not come within --timeout ends the run, unless
+ * --keep-going: then that request counts as lost and the next one goes (a
+ * reply that comes later still is counted "late", not duplicated). For
+ * tests that restart the service in the middle of a run.
+ *
  * A request that a relay could not deliver comes back as a control message
  * of the reserved message_type ARGO_MSGTYPE_UNDELIVERABLE (argo/routed.h,
  * argo_routed_report_get(): the error and the destination). It is reported as
@@ -28,11 +30,50 @@
  */
 #define _GNU_SOURCE
 #include <getopt.h>
+#include <limits.h>
 
 #include "argo/routed.h"
 #include "tool_util.h"
 
 #define PING_TYPE 0x50494e47u /* "PING" */
+
+/* Bounds of --count (one 8-byte round-trip slot each) and --size. */
+#define MAX_COUNT  100000000ul
+#define MAX_SIZE   (1024ul * 1024)
+#define MAX_WINDOW 64ul
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: argo-ping --fabric URI --to DOMID:PORT [options]\n"
+	        "       argo-ping --fabric URI --global HVID:DOMID:PORT [--relay DOMID] [options]\n"
+	        "Sends numbered requests to an echo service (argo-echo), --window at a time,\n"
+	        "and checks every reply: its source, its number and its whole payload.\n"
+	        "\n"
+	        "  -f, --fabric URI          the fabric: sim:SOCKET (argo-simd) or xen:/dev/argo\n"
+	        "  -t, --to DOMID:PORT       the echo service's ring (through a relay: the\n"
+	        "                            relay's domid and an import port it serves)\n"
+	        "  -g, --global HVID:DOMID:PORT\n"
+	        "                            routed mode: a global address, through the relay\n"
+	        "                            of this fabric\n"
+	        "  -R, --relay DOMID         the relay's domid, with --global (default 0)\n"
+	        "  -p, --port PORT           Argo port of our reply ring (default 40000)\n"
+	        "  -n, --count N             requests to send, 1 to 100000000 (default 1000)\n"
+	        "  -s, --size BYTES          request size, 8 to 1048576 (default 64)\n"
+	        "  -M, --max-size BYTES      requests of every power-of-two size from --size\n"
+	        "                            up to BYTES, in turn (default: --size only)\n"
+	        "  -w, --window N            up to N requests in flight, 1 to 64 (default 1)\n"
+	        "  -T, --timeout MS          give up waiting for space or a reply after MS\n"
+	        "                            milliseconds (default 5000)\n"
+	        "  -k, --keep-going          a reply that does not come within --timeout is\n"
+	        "                            lost, and the run goes on (default: it ends)\n"
+	        "  -h, --help                print this help and exit\n"
+	        "  -V, --version             print the version and exit\n"
+	        "\n"
+	        "Prints one line per failure and a summary with round-trip percentiles.\n"
+	        "Exit status: 0 if every reply came back intact, in order and once; 1 if\n"
+	        "not, or the fabric failed; 2 for a usage error.\n");
+}
 
 static void fill(uint8_t *buf, size_t size, uint64_t seq)
 {
@@ -92,8 +133,14 @@ int main(int argc, char **argv)
 	    {"timeout", required_argument, NULL, 'T'},
 	    {"global", required_argument, NULL, 'g'},
 	    {"relay", required_argument, NULL, 'R'},
+	    {"keep-going", no_argument, NULL, 'k'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
+	int keep_going = 0;
+	unsigned long late = 0;
+	uint8_t *answered;
 	struct argo_gaddr global = {{0}, 0, 0};
 	argo_domid_t relay = 0;
 	int routed = 0;
@@ -111,61 +158,91 @@ int main(int argc, char **argv)
 	uint64_t *t_sent;
 	uint8_t *failed;
 
-	while ((c = getopt_long(argc, argv, "f:t:p:n:s:M:w:T:g:R:", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:t:p:n:s:M:w:T:g:R:khV", options, NULL)) != -1) {
+		unsigned long long v = 0;
+
 		switch (c) {
 		case 'f':
 			uri = optarg;
 			break;
 		case 't':
 			if (tool_parse_addr(optarg, &addr.dst) < 0) {
-				fprintf(stderr, "argo-ping: --to takes DOMID:PORT\n");
+				fprintf(stderr, "argo-ping: --to takes DOMID:PORT, not '%s'\n",
+				        optarg);
 				return 2;
 			}
 			have_to = 1;
 			break;
 		case 'p':
-			addr.src.aport = (uint32_t)strtoul(optarg, NULL, 10);
+			if (tool_parse_number("argo-ping", "port", optarg, 0, UINT32_MAX, &v) < 0)
+				return 2;
+			addr.src.aport = (uint32_t)v;
 			break;
 		case 'n':
-			count = strtoul(optarg, NULL, 10);
+			if (tool_parse_number("argo-ping", "count", optarg, 1, MAX_COUNT, &v) < 0)
+				return 2;
+			count = (unsigned long)v;
 			break;
 		case 's':
-			size = strtoul(optarg, NULL, 10);
+			if (tool_parse_number("argo-ping", "size", optarg, 8, MAX_SIZE, &v) < 0)
+				return 2;
+			size = (unsigned long)v;
 			break;
 		case 'M':
-			max_size = strtoul(optarg, NULL, 10);
+			if (tool_parse_number("argo-ping", "max-size", optarg, 8, MAX_SIZE, &v) < 0)
+				return 2;
+			max_size = (unsigned long)v;
 			break;
 		case 'w':
-			window = strtoul(optarg, NULL, 10);
+			if (tool_parse_number("argo-ping", "window", optarg, 1, MAX_WINDOW, &v) < 0)
+				return 2;
+			window = (unsigned long)v;
 			break;
 		case 'T':
-			timeout_ms = atoi(optarg);
+			if (tool_parse_number("argo-ping", "timeout", optarg, 1, INT_MAX, &v) < 0)
+				return 2;
+			timeout_ms = (int)v;
 			break;
 		case 'g':
 			if (argo_gaddr_parse(optarg, &global) < 0) {
-				fprintf(stderr, "argo-ping: --global takes HVID:DOMID:PORT\n");
+				fprintf(stderr,
+				        "argo-ping: --global takes HVID:DOMID:PORT, not '%s'\n",
+				        optarg);
 				return 2;
 			}
 			routed = have_to = 1;
 			break;
 		case 'R':
-			relay = (argo_domid_t)strtoul(optarg, NULL, 10);
+			if (tool_parse_number("argo-ping", "relay", optarg, 0,
+			                      XEN_DOMID_FIRST_RESERVED - 1, &v) < 0)
+				return 2;
+			relay = (argo_domid_t)v;
 			break;
+		case 'k':
+			keep_going = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			return tool_print_version("argo-ping");
 		default:
-			fprintf(stderr, "usage: argo-ping --fabric URI {--to DOMID:PORT | --global "
-			                "HVID:DOMID:PORT [--relay DOMID]} [--port PORT] "
-			                "[--count N] [--size BYTES [--max-size BYTES]] [--window "
-			                "N] [--timeout MS]\n");
-			return 2;
+			return tool_usage_error("argo-ping");
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "argo-ping: unexpected argument '%s'\n", argv[optind]);
+		return tool_usage_error("argo-ping");
+	}
+	if (!uri || !have_to) {
+		fprintf(stderr, "argo-ping: --fabric and one of --to or --global are required\n");
+		return tool_usage_error("argo-ping");
 	}
 	if (!max_size)
 		max_size = size;
-	if (!uri || !have_to || size < 8 || max_size < size || max_size > 1024 * 1024 ||
-	    count == 0 || window < 1 || window > 64) {
-		fprintf(stderr, "argo-ping: need --fabric and --to or --global; 8 <= --size <= "
-		                "--max-size <= 1048576; --count > 0; --window 1..64\n");
-		return 2;
+	if (max_size < size) {
+		fprintf(stderr, "argo-ping: --max-size %lu is below --size %lu\n", max_size, size);
+		return tool_usage_error("argo-ping");
 	}
 	/* From here on, size is the largest request; cur the one in flight. */
 	min_size = size;
@@ -204,7 +281,8 @@ int main(int argc, char **argv)
 	rtt = calloc(count, sizeof(*rtt));
 	t_sent = calloc(count, sizeof(*t_sent));
 	failed = calloc(count, 1);
-	if (!out || !in || !rtt || !t_sent || !failed) {
+	answered = calloc(count, 1);
+	if (!out || !in || !rtt || !t_sent || !failed || !answered) {
 		fprintf(stderr, "argo-ping: out of memory\n");
 		return 1;
 	}
@@ -281,7 +359,7 @@ int main(int argc, char **argv)
 		if (n < 0) {
 			fprintf(stderr, "argo-ping: reply #%lu: %s\n", next_recv,
 			        argo_strerror((int)n));
-			if (n == -ETIMEDOUT)
+			if (n == -ETIMEDOUT && !keep_going)
 				break; /* everything outstanding is lost */
 			next_recv++;
 			continue;
@@ -298,9 +376,15 @@ int main(int argc, char **argv)
 		}
 		memcpy(&seq, in, n >= 8 ? 8 : 0);
 		if (n >= 8 && seq < next_recv && type == PING_TYPE) {
-			fprintf(stderr, "argo-ping: reply #%llu arrived again\n",
-			        (unsigned long long)seq);
-			dup++;
+			if (answered[seq]) {
+				fprintf(stderr, "argo-ping: reply #%llu arrived again\n",
+				        (unsigned long long)seq);
+				dup++;
+			} else {
+				/* Given up for lost (--keep-going), then came. */
+				answered[seq] = 1;
+				late++;
+			}
 			continue;
 		}
 		if (n >= 8 && seq > next_recv && seq < next_send && type == PING_TYPE) {
@@ -326,6 +410,7 @@ int main(int argc, char **argv)
 		} else {
 			ok++;
 		}
+		answered[next_recv] = 1;
 		next_recv++;
 	}
 
@@ -334,9 +419,9 @@ int main(int argc, char **argv)
 	lost = count - ok - bad - refused;
 	if (ok + bad) {
 		printf("argo-ping: %lu sent, %lu ok, %lu wrong, %lu lost, %lu duplicated, %lu "
-		       "refused; "
+		       "refused, %lu late; "
 		       "round trip p50 %.1f us, p99 %.1f us\n",
-		       count, ok, bad, lost, dup, refused, rtt[(ok + bad) / 2] / 1000.0,
+		       count, ok, bad, lost, dup, refused, late, rtt[(ok + bad) / 2] / 1000.0,
 		       rtt[(ok + bad) * 99 / 100] / 1000.0);
 	} else {
 		printf("argo-ping: %lu sent, no reply, %lu refused\n", count, refused);
@@ -346,6 +431,7 @@ int main(int argc, char **argv)
 	free(rtt);
 	free(t_sent);
 	free(failed);
+	free(answered);
 	argo_unregister_ring(fabric, ring);
 	argo_close(fabric);
 	return ok == count && dup == 0 ? 0 : 1;

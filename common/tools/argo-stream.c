@@ -2,12 +2,7 @@
 /*
  * argo-stream: a one-way stream of numbered messages, checked at the far
  * end for order, loss, duplication and content. For tests and benchmarks.
- *
- *   argo-stream recv --fabric URI --port PORT --count N [--partner DOMID]
- *                    [--ring-len BYTES] [--timeout MS] [--stall-ms MS]
- *                    [--linger-ms MS] [--progress-ms MS] [--from-first]
- *   argo-stream send --fabric URI --to DOMID:PORT --count N [--port PORT]
- *                    [--min-size B] [--max-size B] [--timeout MS]
+ * Options: usage() below, and argo-stream(1) (docs/man/argo-stream.1).
  *
  * Message i carries i in its first 8 bytes and a pattern derived from i in
  * the rest; its size cycles through powers of two from --min-size to
@@ -27,10 +22,13 @@
  */
 #define _GNU_SOURCE
 #include <getopt.h>
+#include <limits.h>
 
 #include "tool_util.h"
 
 #define STREAM_TYPE 0x5354524du /* "STRM" */
+/* The largest message a ring can take (XEN_ARGO_MAX_RING_SIZE - 32 - 32). */
+#define MAX_SIZE 0xFFFFE0u
 
 static uint32_t size_of(uint64_t i, uint32_t min, uint32_t max)
 {
@@ -59,6 +57,49 @@ static int check(const uint8_t *buf, uint32_t size, uint64_t i)
 		if (buf[k] != (uint8_t)(i * 131 + k * 7))
 			return -1;
 	return 0;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: argo-stream recv --fabric URI [--port PORT] [--count N] [options]\n"
+	        "       argo-stream send --fabric URI --to DOMID:PORT [--count N] [options]\n"
+	        "A one-way stream of numbered messages, checked at the receiving end for\n"
+	        "order, loss, duplication and content. Start the receiver first.\n"
+	        "\n"
+	        "Both modes:\n"
+	        "  -f, --fabric URI         the fabric: sim:SOCKET (argo-simd) or xen:/dev/argo\n"
+	        "  -n, --count N            messages in the stream (default 1000)\n"
+	        "  -p, --port PORT          recv: Argo port of the ring; send: source port\n"
+	        "                           (default 41000)\n"
+	        "  -m, --min-size BYTES     smallest message, at least 8 (default 16)\n"
+	        "  -M, --max-size BYTES     largest message, at most 16776672 (default 65536);\n"
+	        "                           sizes cycle through the powers of two between\n"
+	        "                           them, and both ends must be given the same\n"
+	        "  -T, --timeout MS         give up after MS milliseconds without progress\n"
+	        "                           (default 10000)\n"
+	        "recv:\n"
+	        "  -P, --partner DOMID      take messages from DOMID only (default: any\n"
+	        "                           domain, a wildcard ring: argo-simd -m)\n"
+	        "  -r, --ring-len BYTES     ring length, a multiple of 16 (default 1048576)\n"
+	        "  -S, --stall-ms MS        do not read for MS milliseconds first, so that\n"
+	        "                           the ring fills and the sender must wait\n"
+	        "  -L, --linger-ms MS       keep reading MS milliseconds after the last\n"
+	        "                           message, to count late duplicates\n"
+	        "  -G, --progress-ms MS     print 'argo-stream: progress next #N' at most\n"
+	        "                           every MS milliseconds while messages come\n"
+	        "  -F, --from-first         take the first message's number as the start\n"
+	        "                           (a receiver started again mid-stream)\n"
+	        "send:\n"
+	        "  -t, --to DOMID:PORT      the receiver's ring (required)\n"
+	        "\n"
+	        "  -h, --help               print this help and exit\n"
+	        "  -V, --version            print the version and exit\n"
+	        "\n"
+	        "The receiver prints 'argo-stream: domain D receiving on port P' once ready,\n"
+	        "and at the end one line: received N of N, missing, duplicated, reordered,\n"
+	        "corrupted, MB/s. Exit status: 0 if all N arrived once, in order, intact\n"
+	        "(send: if all N were sent); 1 otherwise; 2 for a usage error.\n");
 }
 
 struct opts {
@@ -258,7 +299,8 @@ int main(int argc, char **argv)
 	    {"min-size", required_argument, NULL, 'm'},  {"max-size", required_argument, NULL, 'M'},
 	    {"timeout", required_argument, NULL, 'T'},   {"stall-ms", required_argument, NULL, 'S'},
 	    {"linger-ms", required_argument, NULL, 'L'}, {"progress-ms", required_argument, NULL, 'G'},
-	    {"from-first", no_argument, NULL, 'F'},      {NULL, 0, NULL, 0},
+	    {"from-first", no_argument, NULL, 'F'},      {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
 	};
 	struct opts o = {
 	    .port = 41000,
@@ -272,65 +314,101 @@ int main(int argc, char **argv)
 	int have_to = 0, c;
 	const char *mode;
 
+	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc >= 2 && (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")))
+		return tool_print_version("argo-stream");
 	if (argc < 2 || (strcmp(argv[1], "send") && strcmp(argv[1], "recv"))) {
-		fprintf(stderr, "usage: argo-stream send|recv --fabric URI ... (see the source)\n");
-		return 2;
+		fprintf(stderr, "argo-stream: the first argument is the mode, send or recv\n");
+		return tool_usage_error("argo-stream");
 	}
 	mode = argv[1];
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "f:t:p:P:n:r:m:M:T:S:L:G:F", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:t:p:P:n:r:m:M:T:S:L:G:FhV", options, NULL)) != -1) {
+		unsigned long long v = 0;
+		int bad = 0;
+
 		switch (c) {
 		case 'f':
 			o.uri = optarg;
 			break;
 		case 't':
 			if (tool_parse_addr(optarg, &o.to) < 0) {
-				fprintf(stderr, "argo-stream: --to takes DOMID:PORT\n");
+				fprintf(stderr, "argo-stream: --to takes DOMID:PORT, not '%s'\n",
+				        optarg);
 				return 2;
 			}
 			have_to = 1;
 			break;
 		case 'p':
-			o.port = (uint32_t)strtoul(optarg, NULL, 10);
+			bad = tool_parse_number("argo-stream", "port", optarg, 0, UINT32_MAX, &v);
+			o.port = (uint32_t)v;
 			break;
 		case 'P':
-			o.partner = (argo_domid_t)strtoul(optarg, NULL, 10);
+			bad = tool_parse_number("argo-stream", "partner", optarg, 0,
+			                        XEN_DOMID_FIRST_RESERVED - 1, &v);
+			o.partner = (argo_domid_t)v;
 			break;
 		case 'n':
-			o.count = strtoul(optarg, NULL, 10);
+			bad = tool_parse_number("argo-stream", "count", optarg, 1, ULONG_MAX, &v);
+			o.count = (unsigned long)v;
 			break;
 		case 'r':
-			o.ring_len = (uint32_t)strtoul(optarg, NULL, 10);
+			bad =
+			    tool_parse_number("argo-stream", "ring-len", optarg, 1, UINT32_MAX, &v);
+			o.ring_len = (uint32_t)v;
 			break;
 		case 'm':
-			o.min_size = (uint32_t)strtoul(optarg, NULL, 10);
+			bad = tool_parse_number("argo-stream", "min-size", optarg, 8, MAX_SIZE, &v);
+			o.min_size = (uint32_t)v;
 			break;
 		case 'M':
-			o.max_size = (uint32_t)strtoul(optarg, NULL, 10);
+			bad = tool_parse_number("argo-stream", "max-size", optarg, 8, MAX_SIZE, &v);
+			o.max_size = (uint32_t)v;
 			break;
 		case 'T':
-			o.timeout_ms = atoi(optarg);
+			bad = tool_parse_number("argo-stream", "timeout", optarg, 1, INT_MAX, &v);
+			o.timeout_ms = (int)v;
 			break;
 		case 'S':
-			o.stall_ms = atoi(optarg);
+			bad = tool_parse_number("argo-stream", "stall-ms", optarg, 0, INT_MAX, &v);
+			o.stall_ms = (int)v;
 			break;
 		case 'L':
-			o.linger_ms = atoi(optarg);
+			bad = tool_parse_number("argo-stream", "linger-ms", optarg, 0, INT_MAX, &v);
+			o.linger_ms = (int)v;
 			break;
 		case 'G':
-			o.progress_ms = atoi(optarg);
+			bad = tool_parse_number("argo-stream", "progress-ms", optarg, 0, INT_MAX, &v);
+			o.progress_ms = (int)v;
 			break;
 		case 'F':
 			o.from_first = true;
 			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			return tool_print_version("argo-stream");
 		default:
-			return 2;
+			return tool_usage_error("argo-stream");
 		}
+		if (bad)
+			return 2;
 	}
-	if (!o.uri || o.min_size < 8 || o.max_size < o.min_size || o.max_size > 0xFFFFE0 ||
-	    (!strcmp(mode, "send") && !have_to)) {
-		fprintf(stderr, "argo-stream: need --fabric (and --to for send); 8 <= min-size <= "
-		                "max-size <= 16776672\n");
+	if (optind < argc) {
+		fprintf(stderr, "argo-stream: unexpected argument '%s'\n", argv[optind]);
+		return tool_usage_error("argo-stream");
+	}
+	if (!o.uri || (!strcmp(mode, "send") && !have_to)) {
+		fprintf(stderr, "argo-stream: --fabric is required (and --to, to send)\n");
+		return tool_usage_error("argo-stream");
+	}
+	if (o.max_size < o.min_size) {
+		fprintf(stderr, "argo-stream: --max-size %u is below --min-size %u\n", o.max_size,
+		        o.min_size);
 		return 2;
 	}
 	return !strcmp(mode, "send") ? do_send(&o) : do_recv(&o);

@@ -3,6 +3,7 @@
 #ifndef ARGO_TOOL_UTIL_H
 #define ARGO_TOOL_UTIL_H
 
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -12,6 +13,53 @@
 #include <time.h>
 
 #include "argo/argo.h"
+#include "argo/version.h"
+
+/* --version: one line on stdout, as GNU programs print it. */
+static inline int tool_print_version(const char *prog)
+{
+	printf("%s (%s) %s\n", prog, ARGO_PACKAGE, ARGO_VERSION);
+	return 0;
+}
+
+/* After a usage error (getopt has said what was wrong): exit status 2. */
+static inline int tool_usage_error(const char *prog)
+{
+	fprintf(stderr, "Try '%s --help' for more information.\n", prog);
+	return 2;
+}
+
+/*
+ * Reads option OPT's value S as a number from MIN to MAX: decimal, or
+ * hexadecimal after 0x (no octal, no sign, nothing after the digits). On
+ * anything else prints "PROG: --OPT takes a number from MIN to MAX, not 'S'"
+ * and returns -EINVAL.
+ */
+static inline int tool_parse_number(const char *prog, const char *opt, const char *s,
+                                    unsigned long long min, unsigned long long max,
+                                    unsigned long long *out)
+{
+	int base = 10;
+	const char *digits = s;
+	unsigned long long v;
+	char *end;
+
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		digits = s + 2;
+	}
+	errno = 0;
+	v = strtoull(digits, &end, base);
+	/* strtoull would take blanks and a sign first: the digits must come first. */
+	if (!(base == 16 ? isxdigit((unsigned char)*digits) : isdigit((unsigned char)*digits)) ||
+	    *end || errno || v < min || v > max) {
+		fprintf(stderr, "%s: --%s takes a number from %llu to %llu, not '%s'\n", prog, opt,
+		        min, max, s);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
 
 /* Parses "DOMID:PORT". */
 static inline int tool_parse_addr(const char *s, xen_argo_addr_t *addr)

@@ -96,6 +96,8 @@
 #define XEN_ARGO_OP_sendv		3
 #define XEN_ARGO_OP_notify		4
 
+#define XEN_ARGO_REGISTER_FLAG_FAIL_EXIST	0x1U
+
 #define XEN_ARGO_MAXIOV			8U
 #define XEN_ARGO_MAX_RING_SIZE		0x1000000U
 /* Xen refuses more ring pages than this with -EINVAL, first thing. */
@@ -166,6 +168,7 @@ static_assert(sizeof(struct argo_dev_sendv) == 32);
 static_assert(sizeof(struct argo_dev_notify) == 8);
 static_assert(sizeof(struct argo_dev_sendv_tagged) == 40);
 static_assert(sizeof(struct argo_dev_adopt) == 24);
+static_assert(sizeof(struct argo_dev_reregister) == 8);
 
 /*
  * One ring Xen has our pages for. Every field is protected by argo_lock.
@@ -425,6 +428,52 @@ static long argo_ioc_unregister(struct argo_dev_unregister __user *uarg)
 	if (ret == 0 || ret == -ENOENT)
 		argo_ring_forget(arg.aport, arg.partner_id);
 	mutex_unlock(&argo_lock);
+	return ret;
+}
+
+/*
+ * Register f's ring of that name with Xen again, on its own pages, with
+ * FAIL_EXIST: Xen drops a ring whose partner domain died without telling
+ * us (argo.c's domain_destroy), and this is how its owner asks whether Xen
+ * still has it, and gives it back if not (the partner being there again).
+ * The entry, its pages and its mmap offset stay as they are whatever Xen
+ * says: EEXIST (still there), 0 (registered again), ESRCH (no partner).
+ */
+static long argo_ioc_reregister(struct argo_file *f,
+				struct argo_dev_reregister __user *uarg)
+{
+	struct argo_dev_reregister arg;
+	struct xen_argo_register_ring reg;
+	struct argo_ring *ring;
+	unsigned int i;
+	u64 *gfns;
+	long ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.pad)
+		return -EINVAL;
+	mutex_lock(&argo_lock);
+	ring = argo_ring_find(arg.aport, arg.partner_id);
+	if (!ring || ring->owner != f) {
+		mutex_unlock(&argo_lock);
+		return -ENOENT;
+	}
+	gfns = kvmalloc_array(ring->npages, sizeof(*gfns), GFP_KERNEL);
+	if (!gfns) {
+		mutex_unlock(&argo_lock);
+		return -ENOMEM;
+	}
+	for (i = 0; i < ring->npages; i++)
+		gfns[i] = xen_page_to_gfn(ring->pages[i]);
+	reg.aport = ring->aport;
+	reg.partner_id = ring->partner_id;
+	reg.pad = 0;
+	reg.len = ring->len;
+	ret = argo_op(XEN_ARGO_OP_register_ring, &reg, gfns, ring->npages,
+		      XEN_ARGO_REGISTER_FLAG_FAIL_EXIST);
+	mutex_unlock(&argo_lock);
+	kvfree(gfns);
 	return ret;
 }
 
@@ -762,6 +811,8 @@ static long argo_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return argo_ioc_adopt(f, uarg);
 	case ARGO_IOC_LAST_TAG:
 		return argo_ioc_last_tag(uarg);
+	case ARGO_IOC_REREGISTER:
+		return argo_ioc_reregister(f, uarg);
 	default:
 		return -ENOTTY;
 	}

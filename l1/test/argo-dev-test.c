@@ -11,13 +11,18 @@
  *   argo-dev-test --durable [DEVICE]       persistent rings and send tags
  *   argo-dev-test --leave-orphan [DEVICE]  a killed process's persistent ring
  *   argo-dev-test --orphan-gone [DEVICE]   ... that a module reload removed
+ *   argo-dev-test --vanish DOMID [DEVICE]  rings partnered with a domU that dies
  *
  * --durable checks persistent rings (ARGO_DEV_REG_PERSIST, ARGO_IOC_ADOPT)
  * and send tags (ARGO_IOC_SENDV_TAGGED, ARGO_IOC_LAST_TAG) with processes
  * that are SIGKILLed while they hold rings; each check is named ("PASS
  * NAME: ..."), for the kmod scenario to report as cases. --leave-orphan and
  * --orphan-gone go around an rmmod/insmod: the unload must unregister the
- * orphan from Xen.
+ * orphan from Xen. --vanish registers a ring partnered with domain DOMID
+ * and leaves an orphan partnered with it, prints READY, waits for SIGUSR1
+ * (sent once that domain is gone), then checks that ARGO_IOC_REREGISTER
+ * notices both rings went with their partner, and that the orphan is
+ * still adopted with what the domU sent into it.
  *
  * Output: one line per check, then "N passed, N failed". Exit 0 iff none
  * failed.
@@ -868,6 +873,30 @@ static void t_durable(void)
 	       "orphan %u: UNREGISTER by name from another fd: %s; then ADOPT: %s", D_PORT + 7,
 	       err_name(r2), err_name(r3));
 
+	/* REREGISTER: a ring Xen still has is left alone (EEXIST); only the
+	 * fd that holds a ring may; pad must be 0. */
+	{
+		struct argo_dev_reregister rr = {.aport = D_PORT + 10, .partner_id = me};
+		int x = dev_open();
+
+		r = reg(fd, D_PORT + 10, me, 48, 1, NULL);
+		r2 = xioctl(fd, ARGO_IOC_REREGISTER, &rr);
+		r3 = xioctl(x, ARGO_IOC_REREGISTER, &rr);
+		i = (int)send_str(fd, D_PORT + 10, "still", 1);
+		rr.pad = 1;
+		ok = xioctl(fd, ARGO_IOC_REREGISTER, &rr) == -EINVAL;
+		rr.pad = 0;
+		rr.aport = D_PORT + 11;
+		ok = ok && xioctl(fd, ARGO_IOC_REREGISTER, &rr) == -ENOENT &&
+		     xioctl(fd, ARGO_IOC_REREGISTER, NULL) == -EFAULT;
+		dcheck("reregister-present", r == 0 && r2 == -EEXIST && r3 == -ENOENT && i == 5 && ok,
+		       "REREGISTER of a ring Xen has: %s; through another fd: %s; the ring still "
+		       "takes messages: %s; bad pad, unknown ring, NULL: %s",
+		       err_name(r2), err_name(r3), err_name(i), ok ? "refused" : "not refused");
+		unreg(fd, D_PORT + 10, me);
+		close(x);
+	}
+
 	/* Registering again sets persistence anew. */
 	{
 		int x = dev_open();
@@ -943,9 +972,96 @@ static void t_orphan_gone(void)
 	close(fd);
 }
 
+/* ---- Rings whose partner dies (--vanish DOMID) --------------------------- */
+
+#define V_LIVE   8200u /* held by this process all along */
+#define V_ORPHAN 8201u /* left by a killed child */
+
+static long rereg(int fd, uint32_t aport, uint16_t partner)
+{
+	struct argo_dev_reregister rr = {.aport = aport, .partner_id = partner};
+
+	return xioctl(fd, ARGO_IOC_REREGISTER, &rr);
+}
+
+/* The first message of a mapped ring: from domain 'from', with n bytes? */
+static int first_msg_from(const uint8_t *m, uint16_t from, uint32_t *n)
+{
+	const volatile uint32_t *h = (const volatile uint32_t *)m;
+	const volatile uint32_t *mh = (const volatile uint32_t *)(m + 64 + h[0]);
+
+	*n = mh[0] >= 16 ? mh[0] - 16 : 0;
+	return h[1] != h[0] && (mh[2] & 0xFFFF) == from;
+}
+
+static void t_vanish(uint16_t partner)
+{
+	struct argo_dev_register out;
+	struct argo_dev_adopt a;
+	sigset_t set;
+	struct timespec ts = {.tv_sec = 900};
+	uint8_t *m = MAP_FAILED, *om = MAP_FAILED;
+	uint32_t n = 0, n2 = 0;
+	int fd = dev_open(), x, sig;
+	long r, r2, r3;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	unreg(fd, V_LIVE, partner);
+	unreg(fd, V_ORPHAN, partner);
+	r = reg_dev(fd, V_LIVE, partner, D_LEN, 1, ARGO_DEV_REG_PERSIST, &out);
+	if (r == 0)
+		m = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)out.mmap_offset);
+	x = dev_open();
+	r2 = reg_dev(x, V_ORPHAN, partner, D_LEN, 1, ARGO_DEV_REG_PERSIST, NULL);
+	close(x); /* orphaned */
+	r3 = rereg(fd, V_LIVE, partner);
+	dcheck("partner-alive", r == 0 && m != MAP_FAILED && r2 == 0 && r3 == -EEXIST,
+	       "rings %u (held) and %u (orphaned) partnered with domain %u: %s, %s; REREGISTER "
+	       "while it lives: %s",
+	       V_LIVE, V_ORPHAN, partner, err_name(r), err_name(r2), err_name(r3));
+	printf("READY\n");
+	fflush(stdout);
+	sig = sigtimedwait(&set, NULL, &ts);
+	dcheck("partner-died", sig == SIGUSR1, "told that domain %u is gone: %s", partner,
+	       sig == SIGUSR1 ? "yes" : "timed out");
+
+	/* Xen dropped both (argo.c domain_destroy: partner rings); nobody told us. */
+	r = rereg(fd, V_LIVE, partner);
+	dcheck("vanish-noticed", r == -ESRCH,
+	       "REREGISTER of the held ring after its partner died: expected %s, got %s",
+	       strerror(ESRCH), err_name(r));
+	dcheck("vanish-memory-kept", m != MAP_FAILED && first_msg_from(m, partner, &n) && n == 16,
+	       "what the domU sent is still in the held ring's pages (%u bytes from it)", n);
+	r = adopt(fd, &a);
+	if (r == 0 && a.aport == V_ORPHAN)
+		om = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, (off_t)a.mmap_offset);
+	r2 = r == 0 ? rereg(fd, V_ORPHAN, partner) : r;
+	dcheck("orphan-partner-died",
+	       r == 0 && a.aport == V_ORPHAN && om != MAP_FAILED && r2 == -ESRCH &&
+	           first_msg_from(om, partner, &n2) && n2 == 16,
+	       "ADOPT of the orphan whose partner died: %s (aport %u); REREGISTER: %s; the "
+	       "domU's message still in it (%u bytes)",
+	       err_name(r), a.aport, err_name(r2), n2);
+	r = unreg(fd, V_LIVE, partner);
+	r2 = unreg(fd, V_ORPHAN, partner);
+	r3 = adopt(fd, &a);
+	dcheck("vanished-unregister", r == -ENOENT && r2 == -ENOENT && r3 == -ENOENT,
+	       "UNREGISTER of both: %s, %s (Xen had dropped them; their pages go back); then "
+	       "ADOPT: %s",
+	       err_name(r), err_name(r2), err_name(r3));
+	if (m != MAP_FAILED)
+		munmap(m, PAGE);
+	if (om != MAP_FAILED)
+		munmap(om, PAGE);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = "";
+	unsigned long partner = 0;
 	int fd;
 
 	if (argc > 1 && strncmp(argv[1], "--", 2) == 0) {
@@ -953,12 +1069,21 @@ int main(int argc, char **argv)
 		argc--;
 		argv++;
 	}
+	if (!strcmp(mode, "--vanish")) {
+		char *end = NULL;
+
+		partner = argc > 1 ? strtoul(argv[1], &end, 10) : 0;
+		if (!end || *end || partner == 0 || partner >= DOMID_ANY)
+			mode = "?";
+		argc--;
+		argv++;
+	}
 	if (argc > 1)
 		dev = argv[1];
 	if (*mode && strcmp(mode, "--durable") && strcmp(mode, "--leave-orphan") &&
-	    strcmp(mode, "--orphan-gone")) {
-		fprintf(stderr, "usage: argo-dev-test [--durable|--leave-orphan|--orphan-gone] "
-		                "[DEVICE]\n");
+	    strcmp(mode, "--orphan-gone") && strcmp(mode, "--vanish")) {
+		fprintf(stderr, "usage: argo-dev-test [--durable|--leave-orphan|--orphan-gone|"
+		                "--vanish DOMID] [DEVICE]\n");
 		return 2;
 	}
 	fd = dev_open();
@@ -972,6 +1097,9 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "--orphan-gone")) {
 		close(fd);
 		t_orphan_gone();
+	} else if (!strcmp(mode, "--vanish")) {
+		close(fd);
+		t_vanish((uint16_t)partner);
 	} else {
 		t_register(fd);
 		t_send(fd);

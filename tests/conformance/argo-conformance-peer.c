@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * argo-conformance-peer: a domain for the conformance suite's cross-domain
- * cases, driven from elsewhere.
- *
- *   argo-conformance-peer --fabric URI --listen PATH [--pidfile FILE] [-d] [-v]
+ * cases, driven from elsewhere. Options: usage() below, and
+ * argo-conformance-peer(1).
  *
  * Listens on the UNIX socket PATH and serves one connection at a time: each
  * request of the remote-peer wire (peer_proto.h) becomes the same libargo
@@ -35,6 +34,7 @@
 #include <unistd.h>
 
 #include "argo/argo.h"
+#include "argo/version.h"
 #include "peer_proto.h"
 
 static struct {
@@ -397,24 +397,33 @@ static int listen_on(const char *path)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: argo-conformance-peer --fabric URI --listen PATH [--pidfile FILE] [-d] "
-	           "[-v]\n");
+	fprintf(f,
+	        "usage: argo-conformance-peer --fabric URI --listen PATH [options]\n"
+	        "A domain for argo-conformance's cross-domain cases, driven through a unix\n"
+	        "socket (argo-conformance --peer remote:DIR).\n"
+	        "\n"
+	        "  -f, --fabric URI          the fabric this domain opens\n"
+	        "  -l, --listen PATH         the unix socket to serve, one connection at a time\n"
+	        "  -p, --pidfile FILE        write the pid there\n"
+	        "  -d, --detach              detach once listening\n"
+	        "  -v, --verbose             log every request\n"
+	        "  -h, --help                print this help and exit\n"
+	        "  -V, --version             print the version and exit\n"
+	        "\n"
+	        "Exit status: 0 after the driver's DIE, 1 on an error, 2 for a usage error.\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-	    {"fabric", required_argument, NULL, 'f'},
-	    {"listen", required_argument, NULL, 'l'},
-	    {"pidfile", required_argument, NULL, 'p'},
-	    {"detach", no_argument, NULL, 'd'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"fabric", required_argument, NULL, 'f'},  {"listen", required_argument, NULL, 'l'},
+	    {"pidfile", required_argument, NULL, 'p'}, {"detach", no_argument, NULL, 'd'},
+	    {"verbose", no_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
 	};
 	int c, lfd, status = 1;
 
-	while ((c = getopt_long(argc, argv, "f:l:p:dvh", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:l:p:dvhV", options, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			opt.fabric_uri = optarg;
@@ -433,6 +442,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("argo-conformance-peer (%s) %s\n", ARGO_PACKAGE, ARGO_VERSION);
 			return 0;
 		default:
 			usage(stderr);

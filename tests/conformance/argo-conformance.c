@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * argo-conformance: checks a fabric against what Xen's argo.c guarantees.
- *
- *   argo-conformance --fabric URI [--peer URI] [--mac-permissive yes|no]
- *                    [--peer-wait SECONDS] [--case NAME] [--list]
+ * Options: usage() below, and argo-conformance(1).
  *
  * Every expectation here is a fact of Xen 4.17's xen/common/argo.c, as
  * collected in docs/xen-argo-notes.md (section letters and "A:line" below
@@ -2154,8 +2152,26 @@ static const struct test_case {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: argo-conformance --fabric URI [--peer URI] [--mac-permissive yes|no]\n"
-	           "                        [--peer-wait SECONDS] [--case NAME] [--list]\n");
+	fprintf(f, "usage: argo-conformance --fabric URI [options]\n"
+	           "Checks a fabric against what Xen 4.17's argo.c guarantees: the same cases,\n"
+	           "with the same expected errnos, on sim and on real Xen.\n"
+	           "\n"
+	           "  -f, --fabric URI          the fabric of the primary domain\n"
+	           "  -p, --peer URI            where the other domains come from (default: the\n"
+	           "                            --fabric URI); remote:DIR for\n"
+	           "                            argo-conformance-peer domains listening in DIR\n"
+	           "  -m, --mac-permissive yes|no\n"
+	           "                            whether the fabric allows wildcard rings\n"
+	           "                            (default yes)\n"
+	           "  -w, --peer-wait SECONDS   how long to wait for a free remote peer, 0 to\n"
+	           "                            3600 (default 60)\n"
+	           "  -c, --case NAME           run only that case\n"
+	           "  -l, --list                list the cases and exit\n"
+	           "  -h, --help                print this help and exit\n"
+	           "  -V, --version             print the version and exit\n"
+	           "\n"
+	           "Prints PASS, FAIL or SKIP per case, then 'N passed, N failed[, N skipped]'.\n"
+	           "Exit status: 0 if nothing failed, 1 if something did, 2 for a usage error.\n");
 }
 
 int main(int argc, char **argv)
@@ -2168,6 +2184,7 @@ int main(int argc, char **argv)
 	    {"case", required_argument, NULL, 'c'},
 	    {"list", no_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *only = NULL;
@@ -2178,7 +2195,7 @@ int main(int argc, char **argv)
 
 	opt.mac_permissive = true;
 	opt.peer_wait_ms = 60000;
-	while ((c = getopt_long(argc, argv, "f:p:m:w:c:lh", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:p:m:w:c:lhV", options, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			opt.fabric = optarg;
@@ -2217,6 +2234,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("argo-conformance (%s) %s\n", ARGO_PACKAGE, ARGO_VERSION);
 			return 0;
 		default:
 			usage(stderr);

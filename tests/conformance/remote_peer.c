@@ -529,6 +529,7 @@ static int try_peer(const char *dir, const char *sock, struct argo_fabric **fabr
 	}
 	rf->base.ops = &remote_ops;
 	rf->base.rings = NULL;
+	rf->base.wait_fd = -1; /* argo_event_wait() makes it */
 	pthread_mutex_init(&rf->base.lock, NULL);
 	ret = rpc(rf, PEER_HELLO, NULL, 0, NULL, 0, &reply, sizeof(r), HELLO_TIMEOUT_MS);
 	if (ret == 0) {

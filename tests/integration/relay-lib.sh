@@ -38,6 +38,11 @@ relay_counter() {
 		sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" | head -n 1
 }
 
+# counter_is CTL NAME VALUE: the relay's counter NAME is VALUE now.
+counter_is() {
+	[ "$(relay_counter "$1" "$2")" = "$3" ]
+}
+
 # wait_until SECONDS COMMAND...: 0 as soon as COMMAND succeeds, 1 if it
 # never did.
 wait_until() {

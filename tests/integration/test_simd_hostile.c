@@ -7,7 +7,7 @@
  * its stderr captured to a file there. Readiness is the pidfile the daemon
  * writes once its sockets listen. A "victim" pair of well-behaved libargo
  * domains keeps exchanging messages while a hostile client misbehaves over a
- * raw connection (common/sim_proto.h); afterwards the test checks that the
+ * raw connection (common/libargo/sim_proto.h); afterwards the test checks that the
  * hostile client got the right error, that the daemon is alive and still
  * serves the victims, and, at the end, that every domain is gone and the
  * daemon exits 0 on SIGTERM (under ASan/UBSan a finding makes it exit
@@ -444,7 +444,7 @@ static long daemon_rss_kb(void)
 #define MAX_CHILDREN 8
 
 struct raw {
-	int sock, event_fd, staging_fd;
+	int sock, event_fd, staging_fd, shared_fd;
 	uint8_t *staging; /* mapped on demand */
 	argo_domid_t domid;
 };
@@ -597,7 +597,7 @@ static ssize_t recv_packet(int sock, void *buf, size_t len, int timeout_ms, int 
 			int fd;
 
 			memcpy(&fd, CMSG_DATA(cmsg) + (size_t)i * sizeof(int), sizeof(fd));
-			if (fds && got < 2)
+			if (fds && got < 3)
 				fds[got++] = fd;
 			else
 				close(fd);
@@ -626,6 +626,8 @@ static void raw_close(struct raw *r)
 		munmap(r->staging, ARGO_SIM_STAGING_SIZE);
 	if (r->staging_fd >= 0)
 		close(r->staging_fd);
+	if (r->shared_fd >= 0)
+		close(r->shared_fd);
 	if (r->event_fd >= 0)
 		close(r->event_fd);
 	if (r->sock >= 0)
@@ -643,13 +645,13 @@ static int raw_connect_ret(const char *path, struct raw **out)
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	struct argo_sim_welcome w;
 	struct raw *r = calloc(1, sizeof(*r));
-	int fds[2], nfds = 0, i;
+	int fds[3], nfds = 0, i;
 	ssize_t n;
 
 	*out = NULL;
 	if (!r)
 		return -ENOMEM;
-	r->sock = r->event_fd = r->staging_fd = -1;
+	r->sock = r->event_fd = r->staging_fd = r->shared_fd = -1;
 	for (i = 0; i < MAX_RAWS && raws[i]; i++)
 		;
 	if (i == MAX_RAWS) {
@@ -670,6 +672,8 @@ static int raw_connect_ret(const char *path, struct raw **out)
 		r->event_fd = fds[0];
 	if (nfds > 1)
 		r->staging_fd = fds[1];
+	if (nfds > 2)
+		r->shared_fd = fds[2];
 	if (n <= 0) {
 		raw_close(r);
 		return n == 0 ? -ECONNRESET : (int)n;
@@ -682,7 +686,8 @@ static int raw_connect_ret(const char *path, struct raw **out)
 		raw_close(r);
 		return w.status;
 	}
-	if (nfds != 2 || w.staging_size != ARGO_SIM_STAGING_SIZE) {
+	if (nfds != 3 || w.staging_size != ARGO_SIM_STAGING_SIZE ||
+	    w.shared_size != ARGO_SIM_SHARED_SIZE) {
 		raw_close(r);
 		return -EPROTO;
 	}
@@ -728,7 +733,7 @@ static int raw_call(struct raw *r, void *req, size_t len, const int *fds, int nf
                     struct reply *rep, uint32_t *cookiep)
 {
 	uint8_t buf[sizeof(struct argo_sim_reply) + sizeof(rep->body)];
-	int rfds[2], rnfds;
+	int rfds[3], rnfds;
 	ssize_t n;
 	int ret;
 
@@ -2210,8 +2215,8 @@ static unsigned long count_log_lines(const char *text)
 }
 
 /*
- * A connection flood that runs the daemon out of fds. Three runs with
- * consecutive fd limits: each accepted domain takes three fds, so in one of
+ * A connection flood that runs the daemon out of fds. Four runs with
+ * consecutive fd limits: each accepted domain takes four fds, so in one of
  * them accept() itself is what fails. Whatever the daemon does with the
  * connections it cannot take (leave them queued, or refuse them), it must
  * keep serving the domains it has, must not spin on its listening socket
@@ -2224,7 +2229,7 @@ static void test_fd_exhaustion(void)
 	rlim_t lim;
 
 	memcpy(addr.sun_path, simd.sock, strlen(simd.sock) + 1);
-	for (lim = 40; lim < 43; lim++) {
+	for (lim = 40; lim < 44; lim++) {
 		int socks[20], i;
 		unsigned long spins;
 		struct argo_fabric *late;
@@ -2936,7 +2941,9 @@ static bool wait_requests_read(int sock)
  * is full. First it learns how many replies fit: notifies one at a time,
  * their replies never read, until one is held (each time the daemon has read
  * the request, and a round trip of another domain, barrier, shows that it
- * has finished it: the reply is then either in our queue or held). Then it
+ * has finished it: the reply is then either in our queue or held; a
+ * last_tag request, since a notify without waiters may never reach the
+ * daemon). Then it
  * reads every reply, the held one included, and sends that many notifies
  * and ADOPT: ADOPT's reply finds the socket full. True when it is held.
  * (Waiting for the held reply to go needs many replies read: a unix socket
@@ -2948,11 +2955,12 @@ static bool hold_adopt_reply(struct raw *r, struct argo_fabric *barrier)
 	struct argo_sim_req_hdr adopt = {.op = ARGO_SIM_OP_ADOPT, .cookie = 0xADAD};
 	struct argo_sim_reply rep;
 	int inq = 0, before, fit, i;
+	uint64_t tag;
 
 	for (fit = 0; fit < 100000; fit++) {
 		notify.hdr.cookie = (uint32_t)fit;
 		if (send_packet(r->sock, &notify, sizeof(notify), NULL, 0, 0) < 0 ||
-		    !wait_requests_read(r->sock) || argo_notify(barrier, NULL) != 0)
+		    !wait_requests_read(r->sock) || argo_last_send_tag(barrier, &tag) != 0)
 			return false;
 		before = inq;
 		inq = sock_queue(r->sock, SIOCINQ);
@@ -2979,7 +2987,7 @@ static bool hold_adopt_reply(struct raw *r, struct argo_fabric *barrier)
 		if (send_packet(r->sock, &notify, sizeof(notify), NULL, 0, 0) < 0)
 			return false;
 	if (send_packet(r->sock, &adopt, sizeof(adopt), NULL, 0, 0) < 0 ||
-	    !wait_requests_read(r->sock) || argo_notify(barrier, NULL) != 0)
+	    !wait_requests_read(r->sock) || argo_last_send_tag(barrier, &tag) != 0)
 		return false;
 	inq = sock_queue(r->sock, SIOCINQ);
 	if (inq != fit * (int)sizeof(rep)) {
@@ -2997,7 +3005,7 @@ static bool hold_adopt_reply(struct raw *r, struct argo_fabric *barrier)
 static void test_durable_adopt_reply_held(void)
 {
 	struct argo_sim_adopt_reply body;
-	int memfd, fd_detached, fd_attached, fds[2], nfds = 0;
+	int memfd, fd_detached, fd_attached, fds[3], nfds = 0;
 	unsigned int replies = 0;
 	uint8_t buf[64];
 	char spath[PATH_LEN];
@@ -3020,7 +3028,8 @@ static void test_durable_adopt_reply_held(void)
 	}
 	fd_attached = daemon_fds();
 	raw_close(r);
-	CU_ASSERT_FATAL(wait_daemon_fds(fd_attached - 3)); /* socket, eventfd, staging */
+	/* socket, eventfd, staging, shared page */
+	CU_ASSERT_FATAL(wait_daemon_fds(fd_attached - 4));
 	fd_detached = daemon_fds();
 
 	/* Round 1: the held reply goes out with its fd. */
@@ -3206,13 +3215,14 @@ static void test_command_line_errors(void)
 	const char *no_eq[] = {"-s", simd.sock, "-D", "5", NULL};
 	const char *big_domid[] = {"-s", simd.sock, "--first-domid", "40000", NULL};
 	const char *nothing[] = {"-v", NULL};
-	const char *const *cases[] = {no_eq, big_domid, nothing};
+	const char *engine[] = {"-s", simd.sock, "--engine", "select", NULL};
+	const char *const *cases[] = {no_eq, big_domid, nothing, engine};
 	const char *reasons[] = {"--domain takes DOMID=PATH", "--first-domid is a number below",
-	                         "nothing to serve"};
+	                         "nothing to serve", "--engine takes auto, io_uring or epoll"};
 	int i, status = 0;
 
 	CU_ASSERT_FATAL(tpath(errlog, "cmdline.stderr"));
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		char *err;
 
 		CU_ASSERT_FATAL(run_simd_to_end(cases[i], errlog, &status));
@@ -3273,6 +3283,211 @@ static void test_config_valid(void)
 	finish();
 }
 
+/* ---- The shared page ------------------------------------------------------ */
+
+/*
+ * The page the daemon writes and the client only reads (sim_proto.h,
+ * struct argo_sim_shared): it cannot be mapped writable; it counts the
+ * space waiters on the domain's rings and the events raised for it.
+ */
+static void test_shared_page(void)
+{
+	struct argo_sim_req_notify notify = {.hdr.op = ARGO_SIM_OP_NOTIFY};
+	const uint32_t len = 160; /* holds one 64-byte message */
+	const struct argo_sim_shared *sh;
+	struct argo_fabric *a;
+	struct xen_argo_ring *mem;
+	uint8_t msg[64] = {1};
+	struct iovec iov = {msg, sizeof(msg)};
+	xen_argo_send_addr_t addr = {.src = {.domain_id = XEN_ARGO_DOMID_ANY, .aport = 9}};
+	struct raw *r;
+	void *w;
+	int fd;
+
+	START_DAEMON();
+	a = fab_open(simd.sock);
+	r = raw_connect(simd.sock);
+	CU_ASSERT_FATAL(a && r && r->shared_fd >= 0);
+	w = mmap(NULL, ARGO_SIM_SHARED_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, r->shared_fd, 0);
+	CU_ASSERT(w == MAP_FAILED && errno == EPERM);
+	if (w != MAP_FAILED)
+		munmap(w, ARGO_SIM_SHARED_SIZE);
+	sh = mmap(NULL, ARGO_SIM_SHARED_SIZE, PROT_READ, MAP_SHARED, r->shared_fd, 0);
+	CU_ASSERT_FATAL(sh != MAP_FAILED);
+	CHECK_EQ(sh->ring_waiters, 0, "waiters at first");
+	CHECK_EQ(sh->events_raised, 0, "events at first");
+
+	fd = make_ring_memfd(len);
+	CU_ASSERT_FATAL(fd >= 0);
+	mem = mmap(NULL, argo_ring_npages(len) * XEN_ARGO_PAGE_SIZE, PROT_READ | PROT_WRITE,
+	           MAP_SHARED, fd, 0);
+	CU_ASSERT_FATAL(mem != MAP_FAILED);
+	CHECK_EQ(raw_register(r, 9, argo_domid(a), len, fd), 0, "raw register");
+	close(fd);
+	addr.dst.domain_id = r->domid;
+	addr.dst.aport = 9;
+	CHECK_EQ(argo_sendv(a, &addr, &iov, 1, 0), 64, "the first message");
+	CHECK_EQ(argo_sendv(a, &addr, &iov, 1, 0), -EAGAIN, "the second, the ring full");
+	CHECK_EQ(sh->ring_waiters, 1, "waiters once a sender waits");
+	CHECK_EQ(sh->events_raised, 1, "events raised: the first message's");
+
+	/* The owner consumes (rx to tx) and notifies: the waiter is woken. */
+	argo_event_clear(a);
+	__atomic_store_n(&mem->rx_ptr, __atomic_load_n(&mem->tx_ptr, __ATOMIC_ACQUIRE),
+	                 __ATOMIC_RELEASE);
+	expect_reply(r, &notify, sizeof(notify), NULL, 0, 0, "notify");
+	CHECK_EQ(sh->ring_waiters, 0, "waiters after the notify");
+	CHECK_EQ(poll_in(argo_event_fd(a), TIMEOUT_MS), 1, "the sender's event");
+	CHECK_EQ(argo_sendv(a, &addr, &iov, 1, 0), 64, "the second message now");
+	munmap((void *)sh, ARGO_SIM_SHARED_SIZE);
+	munmap(mem, argo_ring_npages(len) * XEN_ARGO_PAGE_SIZE);
+}
+
+/*
+ * argo_event_wait(): an event raised before the call returns at once, and
+ * is taken (the next call with no new event times out); several raises
+ * make one return; an event the program already read with
+ * argo_event_clear() is not reported again.
+ */
+static void test_event_wait(void)
+{
+	uint8_t msg[16] = {7};
+	struct iovec iov = {msg, sizeof(msg)};
+	xen_argo_send_addr_t addr = {.src = {.domain_id = XEN_ARGO_DOMID_ANY, .aport = 3}};
+	struct argo_fabric *a, *b;
+	struct argo_ring *ring;
+	int64_t t0;
+
+	START_DAEMON();
+	a = fab_open(simd.sock);
+	b = fab_open(simd.sock);
+	CU_ASSERT_FATAL(a && b);
+	ring = register_ring(b, PAIR_PORT, argo_domid(a), 4096);
+	CU_ASSERT_FATAL(ring != NULL);
+	addr.dst.domain_id = argo_domid(b);
+	addr.dst.aport = PAIR_PORT;
+	CHECK_EQ(argo_event_wait(b, 0), 0, "nothing raised yet");
+	t0 = now_ms();
+	CHECK_EQ(argo_event_wait(b, 200), 0, "a time-out");
+	CU_ASSERT(now_ms() - t0 >= 150);
+
+	CHECK_EQ(argo_sendv(a, &addr, &iov, 1, 0), 16, "send");
+	CHECK_EQ(argo_event_wait(b, TIMEOUT_MS), 1, "the event of a message sent before");
+	CHECK_EQ(argo_event_wait(b, 0), 0, "taken");
+	CHECK_EQ(argo_sendv(a, &addr, &iov, 1, 0), 16, "send");
+	CHECK_EQ(argo_sendv(a, &addr, &iov, 1, 0), 16, "send");
+	CHECK_EQ(argo_event_wait(b, TIMEOUT_MS), 1, "two raises");
+	CHECK_EQ(argo_event_wait(b, 0), 0, "one return for both");
+	CHECK_EQ(argo_sendv(a, &addr, &iov, 1, 0), 16, "send");
+	CU_ASSERT_FATAL(poll_in(argo_event_fd(b), TIMEOUT_MS) == 1);
+	CHECK_EQ(argo_event_clear(b), 1, "read by the program");
+	CHECK_EQ(argo_event_wait(b, 0), 0, "an event already taken by a read");
+	CHECK_EQ(argo_recv(ring, NULL, NULL, msg, sizeof(msg)), 16, "message 1");
+}
+
+struct skip_run {
+	const char *sock;
+	argo_domid_t peer; /* the sender: the receiver's partner */
+	argo_domid_t receiver;
+	unsigned int count;
+	unsigned int done;
+	int error; /* 0, or the -errno that stopped the thread */
+	struct argo_fabric *f;
+	struct argo_ring *ring;
+};
+
+/* Waits for our event, at most TIMEOUT_MS: -ETIMEDOUT is a lost wake-up. */
+static int wait_event(struct argo_fabric *f)
+{
+	int n = poll_in(argo_event_fd(f), TIMEOUT_MS);
+
+	return n == 1 ? 0 : n == 0 ? -ETIMEDOUT : -errno;
+}
+
+static void *skip_receiver(void *arg)
+{
+	struct skip_run *s = arg;
+	uint8_t buf[64];
+
+	while (s->done < s->count) {
+		ssize_t n;
+
+		argo_event_clear(s->f);
+		n = argo_recv(s->ring, NULL, NULL, buf, sizeof(buf));
+		if (n == -EAGAIN) {
+			s->error = wait_event(s->f);
+			if (s->error)
+				return NULL;
+			continue;
+		}
+		if (n != sizeof(buf)) {
+			s->error = n < 0 ? (int)n : -EIO;
+			return NULL;
+		}
+		s->done++;
+		/* Mostly skipped: it reaches the daemon only when one waits. */
+		s->error = argo_notify(s->f, NULL);
+		if (s->error)
+			return NULL;
+	}
+	return NULL;
+}
+
+static void *skip_sender(void *arg)
+{
+	struct skip_run *s = arg;
+	uint8_t buf[64] = {0};
+	struct iovec iov = {buf, sizeof(buf)};
+	xen_argo_send_addr_t addr = {.src = {.domain_id = XEN_ARGO_DOMID_ANY, .aport = 1},
+	                             .dst = {.domain_id = s->receiver, .aport = PAIR_PORT}};
+
+	while (s->done < s->count) {
+		ssize_t n = argo_sendv(s->f, &addr, &iov, 1, 0);
+
+		if (n == -EAGAIN) {
+			s->error = wait_event(s->f);
+			if (s->error)
+				return NULL;
+			argo_event_clear(s->f);
+			continue;
+		}
+		if (n != sizeof(buf)) {
+			s->error = n < 0 ? (int)n : -EIO;
+			return NULL;
+		}
+		s->done++;
+	}
+	return NULL;
+}
+
+/*
+ * A receiver skips its notify while no waiter is published; a sender
+ * queued at that very moment must still be woken (the daemon looks at the
+ * ring once more after publishing, sim_fabric.c). A ring that holds one
+ * message makes nearly every send wait: 20000 messages, none may hang.
+ */
+static void test_notify_skip_loses_no_waiter(void)
+{
+	struct skip_run rx = {.count = 20000}, tx = {.count = 20000};
+	pthread_t t1, t2;
+
+	START_DAEMON();
+	rx.f = fab_open(simd.sock);
+	tx.f = fab_open(simd.sock);
+	CU_ASSERT_FATAL(rx.f && tx.f);
+	rx.ring = register_ring(rx.f, PAIR_PORT, argo_domid(tx.f), 160);
+	CU_ASSERT_FATAL(rx.ring != NULL);
+	tx.receiver = argo_domid(rx.f);
+	CU_ASSERT_FATAL(pthread_create(&t1, NULL, skip_receiver, &rx) == 0);
+	CU_ASSERT_FATAL(pthread_create(&t2, NULL, skip_sender, &tx) == 0);
+	pthread_join(t2, NULL);
+	pthread_join(t1, NULL);
+	CHECK_EQ(tx.error, 0, "sender (-ETIMEDOUT: a lost wake-up)");
+	CHECK_EQ(rx.error, 0, "receiver");
+	CHECK_EQ(tx.done, tx.count, "messages sent");
+	CHECK_EQ(rx.done, rx.count, "messages received");
+}
+
 /* ---- Shutdown ------------------------------------------------------------ */
 
 /*
@@ -3310,11 +3525,13 @@ static void test_sigterm_with_domains(void)
 			break;
 	CU_ASSERT(pair_check(&p, 1));
 	CU_ASSERT(daemon_wait_domains(4));
+	CHECK_EQ(argo_fabric_check(p.b), 0, "fabric check while the daemon runs");
 
 	CU_ASSERT(daemon_stop());
 	CU_ASSERT(access(simd.sock, F_OK) < 0 && errno == ENOENT);
 	CU_ASSERT(access(spath, F_OK) < 0 && errno == ENOENT);
-	/* The clients see the fabric gone. */
+	/* The clients see the fabric gone: a check (no round trip), a send. */
+	CHECK_EQ(argo_fabric_check(p.b), -ENOTCONN, "fabric check after the daemon");
 	{
 		xen_argo_send_addr_t addr = {
 		    .src = {.domain_id = XEN_ARGO_DOMID_ANY},
@@ -3353,6 +3570,9 @@ int main(void)
 	    {"config file: the first error wins", test_config_error_first_wins},
 	    {"command line errors", test_command_line_errors},
 	    {"valid config file: static domain and policy", test_config_valid},
+	    {"the shared page: read-only, waiters and events counted", test_shared_page},
+	    {"notify skipped without waiters loses no wake-up", test_notify_skip_loses_no_waiter},
+	    {"argo_event_wait: waits and takes the event in one call", test_event_wait},
 	    {"SIGTERM with domains connected exits 0", test_sigterm_with_domains},
 	};
 	static const struct suite_def suites[] = {
@@ -3362,7 +3582,7 @@ int main(void)
 	struct rlimit rl;
 
 	signal(SIGPIPE, SIG_IGN);
-	/* 500 domains take three fds each, here and in the daemon. */
+	/* 500 domains take four fds each, here and in the daemon. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096 && rl.rlim_max > rl.rlim_cur) {
 		rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
 		setrlimit(RLIMIT_NOFILE, &rl);

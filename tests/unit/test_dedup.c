@@ -172,6 +172,29 @@ static void test_survives_restart(void)
 	CU_ASSERT_FALSE(dedup_seen(table, &m));
 }
 
+/* state_sync: the intent and the record of every delivery are written
+ * through to the disk (two msync calls), and what they wrote is in the file
+ * itself (read back through another mapping: the table a new run maps). */
+static void test_state_sync(void)
+{
+	struct msg m = msg_for(11, 5, 7000);
+	struct dedup *second = NULL;
+
+	fresh();
+	deliver(&m, true);
+	CU_ASSERT_EQUAL(dedup_syncs(table), 0);
+	dedup_set_sync(table, true);
+	m.origin.index = 6;
+	deliver(&m, true);
+	CU_ASSERT_EQUAL(dedup_syncs(table), 2);
+	deliver(&m, false); /* the intent only */
+	CU_ASSERT_EQUAL(dedup_syncs(table), 3);
+	CU_ASSERT_EQUAL(log_lines, 0);
+	CU_ASSERT_FATAL(dedup_open(&second, config.state_dir, NULL) == 0);
+	CU_ASSERT_TRUE(dedup_seen(second, &m));
+	dedup_close(second);
+}
+
 /* Killed between the send and the record: the fabric's tag decides. */
 static void test_settle_in_flight(void)
 {
@@ -290,6 +313,7 @@ int main(void)
 	    T(test_survives_restart),   T(test_settle_in_flight),
 	    T(test_tags_never_go_back), T(test_no_tags),
 	    T(test_full_table),         T(test_foreign_file),
+	    T(test_state_sync),
 	};
 	static const struct suite_def suites[] = {SUITE("delivered-messages table", tests)};
 	char path[sizeof(dir) + 16];

@@ -297,6 +297,33 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(cfg->nrules, 0);
 	CU_ASSERT_STRING_EQUAL(cfg->state_dir, "");
 	CU_ASSERT_STRING_EQUAL(cfg->user, "");
+	CU_ASSERT_EQUAL(cfg->report_rate, 100);
+	CU_ASSERT_EQUAL(cfg->control_mode, 0600);
+	CU_ASSERT_EQUAL(cfg->control_group, -1);
+	CU_ASSERT_FALSE(cfg->state_sync);
+}
+
+/* The keys of issue 11: reports per destination, the control socket's
+ * mode and group, writing the state through to the disk. */
+static void test_reliability_keys(void)
+{
+	CU_ASSERT_EQUAL_FATAL(load(HEAD "report_rate = 0\ncontrol_mode = 0660\ncontrol_group = 100\n"
+	                               "state_dir = /var/lib/argo\nstate_sync = yes\n"),
+	                      0);
+	CU_ASSERT_EQUAL(cfg->report_rate, 0);
+	CU_ASSERT_EQUAL(cfg->control_mode, 0660);
+	CU_ASSERT_EQUAL(cfg->control_group, 100);
+	CU_ASSERT_TRUE(cfg->state_sync);
+	CU_ASSERT_EQUAL(load(HEAD "report_rate = 1000000\ncontrol_group = root\n"), 0);
+	CU_ASSERT_EQUAL(cfg->report_rate, 1000000);
+	CU_ASSERT_EQUAL(cfg->control_group, 0);
+	EXPECT_ERROR(HEAD "report_rate = 1000001\n", 5, "report_rate must be a number from 0");
+	EXPECT_ERROR(HEAD "control_mode = 0800\n", 5, "control_mode must be an octal file mode");
+	EXPECT_ERROR(HEAD "control_mode = -1\n", 5, "control_mode must be an octal file mode");
+	EXPECT_ERROR(HEAD "control_mode = 01000\n", 5, "control_mode must be an octal file mode");
+	EXPECT_ERROR(HEAD "control_group = no-such-group-here\n", 5, "is no group");
+	EXPECT_ERROR(HEAD "state_sync = maybe\n", 5, "state_sync must be yes or no");
+	EXPECT_ERROR(HEAD "state_sync = yes\n", 5, "state_sync needs state_dir");
 }
 
 static void test_size_edges(void)
@@ -897,6 +924,7 @@ int main(void)
 {
 	static const struct test_def tests[] = {
 	    T(test_full_round_trip),     T(test_defaults),
+	    T(test_reliability_keys),
 	    T(test_size_edges),          T(test_good_addresses),
 	    T(test_comments_and_blanks), T(test_doc_example),
 	    T(test_transport_name),      T(test_error_unknown_section),

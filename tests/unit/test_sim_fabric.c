@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <pthread.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -2182,17 +2184,27 @@ static void test_durable_destroy_detached(void)
 	CU_ASSERT_EQUAL(unreg(d2, 7000, 1), -ENOENT);
 	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 1, 3), -ESRCH);
 
-	/* A persistent ring goes when its single partner dies, detached or not. */
+	/* A persistent ring is unregistered when its single partner dies,
+	 * detached or not, as Xen does; but its memory stays (a guest's pages
+	 * outlive the registration), offered by adopt after the registered
+	 * ones. Unregistering it by name then says ENOENT, as Xen, and lets
+	 * the memory go. */
 	d1 = mkdom_static(1);
 	CU_ASSERT_EQUAL(reg_persist(d1, 7000, 2, &p), 0);
 	CU_ASSERT_EQUAL(reg_persist(d1, 7001, ANY, &w), 0);
 	CU_ASSERT_EQUAL(sim_domain_detach(F, d1->d), 0);
+	s = stats();
 	sim_domain_destroy(F, d2->d);
 	d2->d = NULL;
-	CU_ASSERT_EQUAL(count_fds(), fds + 1);
+	CU_ASSERT_EQUAL(count_fds(), fds + 2);
+	CU_ASSERT_EQUAL(stats().rings, s.rings - 1);
+	CU_ASSERT_EQUAL(stats().rings_vanished, s.rings_vanished + 1);
 	sim_domain_attach(F, d1->d, d1);
 	CU_ASSERT_TRUE(adopt_check(d1, 7001, ANY, &w));
+	CU_ASSERT_TRUE(adopt_check(d1, 7000, 2, &p));
+	CU_ASSERT_EQUAL(sim_adopt_ring(F, d1->d, &(struct sim_adopted){.fd = -1}), -ENOENT);
 	CU_ASSERT_EQUAL(unreg(d1, 7000, 2), -ENOENT);
+	CU_ASSERT_EQUAL(count_fds(), fds + 1);
 
 	/* The fabric freed with a detached domain in it frees it too. */
 	d4 = mkdom(4);
@@ -2205,6 +2217,137 @@ static void test_durable_destroy_detached(void)
 	tring_close(&p);
 	tring_close(&w);
 	tring_close(&r2);
+}
+
+/*
+ * A ring whose partner died and came back with the same domid (a static
+ * domain's service restarted): the owner's ring is unregistered, so the new
+ * domain's sends are refused, until the owner registers the same memory
+ * again (argo_ring_reregister(): FAIL_EXIST on the same fd). Then the ring
+ * goes on where it was: what was in it is still there, before what comes
+ * next. FAIL_EXIST on a ring that is there changes nothing.
+ */
+static int rereg(struct dom *d, uint32_t aport, argo_domid_t partner, const struct tring *t,
+                 bool persistent)
+{
+	struct xen_argo_register_ring r = {
+	    .aport = aport, .partner_id = partner, .pad = 0, .len = t->len};
+
+	return sim_register_ring_ext(F, d->d, &r, argo_ring_npages(t->len),
+	                             XEN_ARGO_REGISTER_FLAG_FAIL_EXIST,
+	                             persistent ? SIM_REG_PERSIST : 0, t->fd);
+}
+
+static void test_durable_vanish_reregister(void)
+{
+	struct tring p, q;
+	struct dom *d1, *d2;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		bool persistent = i == 1;
+
+		fx_init(1, NULL);
+		d1 = mkdom_static(1);
+		d2 = mkdom(2);
+		tring_open(&p, 256);
+		CU_ASSERT_EQUAL(persistent ? reg_persist(d1, 7000, 2, &p) : reg(d1, 7000, 2, &p), 0);
+		CU_ASSERT_EQUAL(rereg(d1, 7000, 2, &p, persistent),
+		                -EEXIST);
+		CU_ASSERT_EQUAL(snd(d2, 1, 7000, 24, 1), 24);
+		sim_domain_destroy(F, d2->d);
+		d2 = mkdom(2);
+		CU_ASSERT_EQUAL(snd(d2, 1, 7000, 24, 2), -ECONNREFUSED);
+		/* The owner's memory still holds the message sent before. */
+		CU_ASSERT_EQUAL(argo_ring_used(p.mem, p.len), 48u);
+		CU_ASSERT_EQUAL(rereg(d1, 7000, 2, &p, persistent),
+		                0);
+		CU_ASSERT_EQUAL(snd(d2, 1, 7000, 24, 3), 24);
+		CU_ASSERT_TRUE(rcv_check(&p, 24, 1, 2));
+		CU_ASSERT_TRUE(rcv_check(&p, 24, 3, 2));
+		CU_ASSERT_TRUE(ring_empty(&p));
+		/* With the partner gone for good, the probe says so. */
+		sim_domain_destroy(F, d2->d);
+		d2->d = NULL;
+		CU_ASSERT_EQUAL(rereg(d1, 7000, 2, &p, persistent),
+		                -ESRCH);
+		fx_fini();
+		tring_close(&p);
+	}
+
+	/* Detached: the memory of a persistent ring whose partner died is
+	 * adopted, messages and all, and registered again once the partner
+	 * is back. */
+	fx_init(1, NULL);
+	d1 = mkdom_static(1);
+	d2 = mkdom(2);
+	tring_open(&p, 256);
+	CU_ASSERT_EQUAL(reg_persist(d1, 7000, 2, &p), 0);
+	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 24, 4), 24);
+	CU_ASSERT_EQUAL(sim_domain_detach(F, d1->d), 0);
+	tring_close(&p);
+	sim_domain_destroy(F, d2->d);
+	d2 = mkdom(2);
+	sim_domain_attach(F, d1->d, d1);
+	{
+		struct sim_adopted a = {.fd = -1};
+
+		CU_ASSERT_EQUAL_FATAL(sim_adopt_ring(F, d1->d, &a), 0);
+		CU_ASSERT_EQUAL(a.aport, 7000u);
+		q.len = 256;
+		q.fd = a.fd;
+		q.mem = mmap(NULL, (size_t)a.npages * XEN_ARGO_PAGE_SIZE, PROT_READ | PROT_WRITE,
+		             MAP_SHARED, a.fd, 0);
+		CU_ASSERT_FATAL(q.mem != MAP_FAILED);
+		q.size = (size_t)a.npages * XEN_ARGO_PAGE_SIZE;
+	}
+	CU_ASSERT_EQUAL(rereg(d1, 7000, 2, &q, true), 0);
+	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 24, 5), 24);
+	CU_ASSERT_TRUE(rcv_check(&q, 24, 4, 2));
+	CU_ASSERT_TRUE(rcv_check(&q, 24, 5, 2));
+	fx_fini();
+	tring_close(&q);
+}
+
+/* Messages still unread in a ring that goes are counted as lost (the
+ * accounting of tests), those of a persistent ring whose partner died
+ * excepted: its memory stays. */
+static void test_lost_messages_counted(void)
+{
+	struct tring r, u;
+	struct sim_fabric_stats s;
+	struct dom *d1, *d2;
+
+	fx_init(1, NULL);
+	d1 = mkdom(1);
+	d2 = mkdom(2);
+	tring_open(&r, 1024);
+	tring_open(&u, 1024);
+	CU_ASSERT_EQUAL(reg(d1, 7000, ANY, &r), 0);
+	CU_ASSERT_EQUAL(reg(d1, 7001, 2, &u), 0);
+	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 24, 1), 24);
+	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 100, 2), 100);
+	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 0, 3), 0);
+	CU_ASSERT_TRUE(rcv_check(&r, 24, 1, 2));
+	CU_ASSERT_EQUAL(snd(d2, 1, 7001, 8, 4), 8);
+	/* The partner's death takes the ring from the fabric, not from its
+	 * owner, who can still read it: nothing lost. */
+	s = stats();
+	sim_domain_destroy(F, d2->d);
+	d2 = mkdom(2);
+	CU_ASSERT_EQUAL(stats().lost_messages, s.lost_messages);
+	CU_ASSERT_EQUAL(argo_ring_used(u.mem, u.len), 32u);
+	CU_ASSERT_EQUAL(reg(d1, 7001, 2, &u), 0);
+	CU_ASSERT_EQUAL(unreg(d1, 7001, 2), 0);
+	CU_ASSERT_EQUAL(stats().lost_messages, s.lost_messages + 1);
+	CU_ASSERT_EQUAL(stats().lost_bytes, s.lost_bytes + 8);
+	sim_domain_destroy(F, d1->d);
+	d1->d = NULL;
+	CU_ASSERT_EQUAL(stats().lost_messages, s.lost_messages + 3);
+	CU_ASSERT_EQUAL(stats().lost_bytes, s.lost_bytes + 108);
+	fx_fini();
+	tring_close(&r);
+	tring_close(&u);
 }
 
 /* ---------------------------------------------------------------------------
@@ -2356,6 +2499,167 @@ static void test_policy_match(void)
 /* ---------------------------------------------------------------------------
  */
 
+/* ---------------------------------------------------------------------------
+ * Publishing the waiter count (sim_domain_publish_waiters): the owner's
+ * process skips its notify when it reads 0 after moving rx_ptr.
+ */
+
+static void test_publish_counts_waiters(void)
+{
+	struct dom *a, *b, *c;
+	struct tring t;
+	uint32_t pub = SENTINEL;
+
+	fx_init(0, NULL);
+	a = mkdom(1);
+	b = mkdom(2);
+	c = mkdom(3);
+	tring_open(&t, 160); /* one 64-byte message fills it */
+	CU_ASSERT_EQUAL(reg(a, 7, ANY, &t), -EPERM);
+	CU_ASSERT_EQUAL(reg(a, 7, 2, &t), 0);
+	sim_domain_publish_waiters(a->d, &pub);
+	CU_ASSERT_EQUAL(pub, 0);
+	CU_ASSERT_EQUAL(snd(b, 1, 7, 64, 1), 64);
+	CU_ASSERT_EQUAL(snd(b, 1, 7, 64, 2), -EAGAIN);
+	CU_ASSERT_EQUAL(pub, 1);
+	CU_ASSERT_EQUAL(snd(b, 1, 7, 80, 3), -EAGAIN); /* widened, not a second waiter */
+	CU_ASSERT_EQUAL(pub, 1);
+	/* Nothing moved since the check: the recheck woke nobody. */
+	CU_ASSERT_EQUAL(b->signals, 0);
+	CU_ASSERT_EQUAL(stats().rechecks_woken, 0);
+	/* A notify with ring data that does not fit queues c as well. */
+	{
+		struct {
+			struct xen_argo_ring_data rd;
+			struct xen_argo_ring_data_ent ent;
+		} q = {.rd = {.nent = 1},
+		       .ent = {.ring = {.aport = 7, .domain_id = 1}, .space_required = 64}};
+
+		CU_ASSERT_EQUAL(sim_notify(F, c->d, &q.rd, sizeof(q)), 0);
+		CU_ASSERT_EQUAL(pub, 1); /* c's ring lookup finds no ring of a's for c */
+	}
+	/* The owner consumes and notifies: b is woken, the count drops. */
+	CU_ASSERT(rcv_check(&t, 64, 1, 2));
+	CU_ASSERT_EQUAL(sim_notify(F, a->d, NULL, 0), 0);
+	CU_ASSERT_EQUAL(b->signals, 1);
+	CU_ASSERT_EQUAL(pub, 0);
+	/* Unpublished: the count is no longer written. */
+	sim_domain_publish_waiters(a->d, NULL);
+	CU_ASSERT_EQUAL(snd(b, 1, 7, 64, 4), 64);
+	CU_ASSERT_EQUAL(snd(b, 1, 7, 64, 5), -EAGAIN);
+	CU_ASSERT_EQUAL(pub, 0);
+	sim_domain_publish_waiters(a->d, &pub); /* a new process: told at once */
+	CU_ASSERT_EQUAL(pub, 1);
+	sim_domain_destroy(F, a->d); /* the ring and its waiter go */
+	D[1].d = NULL;
+	fx_fini();
+	tring_close(&t);
+}
+
+struct race_owner {
+	struct tring *t;
+	uint32_t *pub;
+	int stop;
+	int notify_wanted; /* it saw a waiter after consuming: it would notify */
+	unsigned long skipped;
+};
+
+/* The owner's process: consumes whatever arrives at once, then notifies
+ * only if a waiter is published (asks the main thread, which runs the
+ * model, to do it), as libargo's sim backend does. */
+static void *race_owner_main(void *arg)
+{
+	struct race_owner *o = arg;
+	struct xen_argo_ring *mem = o->t->mem;
+
+	while (!__atomic_load_n(&o->stop, __ATOMIC_ACQUIRE)) {
+		uint32_t tx = __atomic_load_n(&mem->tx_ptr, __ATOMIC_ACQUIRE);
+
+		if (tx == __atomic_load_n(&mem->rx_ptr, __ATOMIC_RELAXED))
+			continue;
+		__atomic_store_n(&mem->rx_ptr, tx, __ATOMIC_RELEASE);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (__atomic_load_n(o->pub, __ATOMIC_RELAXED))
+			__atomic_store_n(&o->notify_wanted, 1, __ATOMIC_RELEASE);
+		else
+			o->skipped++;
+	}
+	return NULL;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The race the recheck closes: the owner moves rx_ptr after the sender's
+ * space check and reads the count before the waiter is published, so it
+ * skips its notify. A second thread consumes every message at once while
+ * this one sends two in a row: the second often finds the ring full at
+ * that very moment. Every waiter must be woken (by the recheck or by the
+ * owner's notify); one that is not within a second is a lost wake-up.
+ */
+static void test_publish_race_loses_no_waiter(void)
+{
+	struct race_owner o = {0};
+	struct dom *a, *b;
+	struct tring t;
+	uint32_t pub = 0;
+	unsigned long i, waits = 0, lost = 0;
+	pthread_t th;
+	uint64_t end;
+
+	fx_init(0, NULL);
+	a = mkdom(1);
+	b = mkdom(2);
+	tring_open(&t, 160);
+	CU_ASSERT_EQUAL_FATAL(reg(a, 7, 2, &t), 0);
+	sim_domain_publish_waiters(a->d, &pub);
+	o.t = &t;
+	o.pub = &pub;
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, race_owner_main, &o) == 0);
+	end = now_ns() + 3000000000ull;
+	for (i = 0; i < 2000 && now_ns() < end; i++) {
+		unsigned int before = b->signals;
+		uint64_t deadline;
+		int64_t r;
+
+		/* Wait for an empty ring (the owner consumes at once). */
+		while (__atomic_load_n(&t.mem->rx_ptr, __ATOMIC_ACQUIRE) !=
+		       __atomic_load_n(&t.mem->tx_ptr, __ATOMIC_ACQUIRE))
+			;
+		CU_ASSERT_EQUAL(snd(b, 1, 7, 64, 1), 64);
+		r = snd(b, 1, 7, 64, 2);
+		if (r == 64)
+			continue;
+		CU_ASSERT_EQUAL(r, -EAGAIN);
+		waits++;
+		deadline = now_ns() + 1000000000ull;
+		while (b->signals == before && now_ns() < deadline) {
+			if (__atomic_exchange_n(&o.notify_wanted, 0, __ATOMIC_ACQ_REL))
+				CU_ASSERT_EQUAL(sim_notify(F, a->d, NULL, 0), 0);
+		}
+		if (b->signals == before) {
+			lost++;
+			break;
+		}
+	}
+	__atomic_store_n(&o.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	if (lost || !stats().rechecks_woken)
+		printf("\n    %lu sends waited, %lu lost, %llu woken by the recheck, %lu notifies "
+		       "skipped ",
+		       waits, lost, (unsigned long long)stats().rechecks_woken, o.skipped);
+	CU_ASSERT_EQUAL(lost, 0);
+	sim_domain_publish_waiters(a->d, NULL);
+	fx_fini();
+	tring_close(&t);
+}
+
 int main(void)
 {
 	static const struct test_def domains[] = {
@@ -2396,6 +2700,8 @@ int main(void)
 	    T(test_notify_wakes_fitting_waiters),
 	    T(test_notify_zero_len_waiter),
 	    T(test_notify_wakes_before_arg_checks),
+	    T(test_publish_counts_waiters),
+	    T(test_publish_race_loses_no_waiter),
 	};
 	static const struct test_def teardowns[] = {
 	    T(test_teardown),
@@ -2403,7 +2709,8 @@ int main(void)
 	static const struct test_def durables[] = {
 	    T(test_durable_register_checks),  T(test_durable_detach_attach),
 	    T(test_durable_adopt_order),      T(test_durable_last_tag),
-	    T(test_durable_destroy_detached),
+	    T(test_durable_destroy_detached), T(test_durable_vanish_reregister),
+	    T(test_lost_messages_counted),
 	};
 	static const struct test_def policies[] = {
 	    T(test_policy_parse_valid),

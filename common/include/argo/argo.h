@@ -64,6 +64,17 @@ int argo_event_fd(const struct argo_fabric *fabric);
  * not lost. */
 int argo_event_clear(struct argo_fabric *fabric);
 
+/* Waits until the fabric raises our event, at most timeout_ms (-1: no
+ * limit), and takes it in the same system call: 1 on an event, 0 on
+ * time-out, -errno. An event raised since the previous argo_event_wait()
+ * returned (or pending before the first) returns at once, so the loop
+ * "drain the rings; argo_event_wait()" loses none and needs no
+ * argo_event_clear(). It watches the event fd edge-triggered and never
+ * reads it: a program that also polls argo_event_fd() must clear it as
+ * usual. Safe from several threads; the first call makes an epoll fd,
+ * closed by argo_close(). */
+int argo_event_wait(struct argo_fabric *fabric, int timeout_ms);
+
 /* register_ring. The library allocates and maps the ring's pages (zeroed)
  * and passes them to the fabric; reg is passed as given (pads included),
  * flags likewise. On success *ringp is a new handle. Registering the same
@@ -95,6 +106,14 @@ ssize_t argo_sendv(struct argo_fabric *fabric, const xen_argo_send_addr_t *addr,
  * NULL, fills in flags and max_message_size of each entry (and queues a
  * waiter for space_required where it does not fit). */
 int argo_notify(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_data);
+
+/* Whether the fabric is still there, without waiting: 0, or -ENOTCONN once
+ * it went away (sim: argo-simd closed our connection or died). A call the
+ * library answers itself never finds out (argo_notify(fabric, NULL) while
+ * no sender waits, an argo_event_clear() with nothing raised, argo_recv),
+ * so a program that can sit idle calls this when its wait times out. No
+ * system call to the fabric; on xen always 0 (the hypervisor stays). */
+int argo_fabric_check(struct argo_fabric *fabric);
 
 /*
  * Durable rings and tagged sends: a libargo extension for relays.
@@ -140,6 +159,22 @@ ssize_t argo_sendv_tagged(struct argo_fabric *fabric, const xen_argo_send_addr_t
  * by the fabric across processes of a static sim domain or a Xen guest. 0 or
  * -errno. */
 int argo_last_send_tag(struct argo_fabric *fabric, uint64_t *tag);
+
+/* Registers the ring again, on its own memory and with everything in it,
+ * if the fabric no longer has it. A fabric drops a ring whose partner domain
+ * died, and tells nobody (Xen's domain_destroy does; so argo-simd and
+ * argo.ko do too): a ring partnered with a domain that died and came back
+ * (a sim static domain, a Xen domid used again) is no longer reachable by
+ * the new domain until this is done. Always a register_ring with
+ * XEN_ARGO_REGISTER_FLAG_FAIL_EXIST, so it is also the way to ask whether
+ * the ring is still there:
+ *   0            it was gone and is registered again (its partner lives);
+ *   -EEXIST      the fabric still has it; nothing changed;
+ *   -ESRCH       its partner does not exist: the ring stays unregistered,
+ *                its memory and the messages in it stay readable;
+ *   -EOPNOTSUPP  a fabric that cannot (an argo.ko without it);
+ * otherwise as argo_register_ring(). A persistent ring stays persistent. */
+int argo_ring_reregister(struct argo_fabric *fabric, struct argo_ring *ring);
 
 /* Reads the next message of a ring in place (see argo_ring_recv() in
  * argo/ring.h for the return values). Call argo_notify(fabric, NULL) after

@@ -1,7 +1,10 @@
 #!/bin/sh
 # kmod-cross: argo.ko across domains: dom0 serves argo-echo, a PV domU
 # (scenario kmod-domu) runs its own checks and pings dom0; a dom0 ring whose
-# partner is the domU is unregistered after the domU died, without a leak.
+# partner is the domU is unregistered after the domU died, without a leak;
+# rings partnered with the domU, one held and one orphaned, are noticed gone
+# after it died (ARGO_IOC_REREGISTER says ESRCH) and keep what it sent
+# (argo-dev-test --vanish; the domU sends into them).
 # Based on harness/scenarios/domu-smoke.sh. Kernel options:
 # argo.domu_run=NAME (default kmod-domu), argo.domu_timeout=SECONDS (180).
 # kmod-pvh runs this same script with KMOD_DOMU_TYPE=pvh.
@@ -47,11 +50,22 @@ domid=$(xl domid domu1 2>/dev/null)
 echo "domu1 is domain ${domid:-?}"
 argo-echo --fabric xen: --port 7002 --partner "$domid" >/tmp/echo2.log 2>&1 &
 echo2_pid=$!
+argo-dev-test --vanish "$domid" >/tmp/vanish.out 2>&1 &
+vanish_pid=$!
+vanish_ready() { grep -q '^READY' /tmp/vanish.out; }
+e2e_wait 20 vanish_ready || e2e_case vanish-ready FAIL "argo-dev-test --vanish: $(tail -n 1 /tmp/vanish.out)"
 
 e2e_collect_domu domu1 "$domu_timeout" "$domu_run"
 kill $echo_pid $echo2_pid
 wait $echo_pid $echo2_pid
 cat /tmp/echo.log /tmp/echo2.log | sed 's/^/echo| /'
+# The domU is gone: what became of the rings partnered with it.
+kill -USR1 $vanish_pid
+wait $vanish_pid
+sed 's/^/    /' /tmp/vanish.out
+grep -E '^(PASS|FAIL) [a-z0-9-]+: ' /tmp/vanish.out | while read -r st name msg; do
+	e2e_case "vanish-${name%:}" "$st" "$msg"
+done
 if dmesg | grep -q 'leaking'; then
 	e2e_case no-leak FAIL "$(dmesg | grep leaking | head -n 1)"
 else

@@ -32,4 +32,10 @@ conformance_cases
 e2e_check dev-test argo-dev-test
 e2e_check dev-test-durable argo-dev-test --durable
 e2e_check ping-dom0 argo-ping --fabric xen: --to 0:7000 --count 100 --size 1000 --timeout 10000
+# One message each into two dom0 rings partnered with this domain (kmod-cross
+# checks them once we are gone: argo-dev-test --vanish).
+e2e_check send-vanish-held argo-stream send --fabric xen: --to 0:8200 --count 1 \
+	--min-size 16 --max-size 16
+e2e_check send-vanish-orphan argo-stream send --fabric xen: --to 0:8201 --count 1 \
+	--min-size 16 --max-size 16
 e2e_finish

@@ -142,6 +142,24 @@ struct argo_dev_adopt {
 };
 
 /*
+ * ARGO_IOC_REREGISTER: registers a ring this fd holds (registered or
+ * adopted), named by aport and partner_id, with Xen again, on the same
+ * pages, with XEN_ARGO_REGISTER_FLAG_FAIL_EXIST. Xen drops a ring whose
+ * partner domain dies without telling its owner; this asks whether Xen
+ * still has the ring and, if not, registers it again with everything in it
+ * (Xen takes tx_ptr from the page). Xen's answer: 0 (it was gone and is
+ * registered again), EEXIST (Xen still has it, nothing changed), ESRCH
+ * (the partner does not exist: the ring stays unregistered, its pages this
+ * fd's). The device's own: ENOENT (this fd holds no ring of that name),
+ * EINVAL (pad not 0).
+ */
+struct argo_dev_reregister {
+	__u32 aport;
+	__u16 partner_id;
+	__u16 pad;
+};
+
+/*
  * ARGO_IOC_NOTIFY: ring_data is a user pointer to a xen_argo_ring_data
  * (u32 nent, u32 pad, then nent 20-byte xen_argo_ring_data_ent), or 0 for
  * Xen's NULL. As Xen does, only flags and max_message_size of each entry
@@ -168,5 +186,6 @@ struct argo_dev_notify {
  * (one per domain), kept across processes.
  */
 #define ARGO_IOC_LAST_TAG   _IOR(ARGO_IOC_MAGIC, 8, __u64)
+#define ARGO_IOC_REREGISTER _IOW(ARGO_IOC_MAGIC, 9, struct argo_dev_reregister)
 
 #endif /* _UAPI_LINUX_ARGO_DEV_H */
