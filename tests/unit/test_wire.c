@@ -514,7 +514,7 @@ static void test_header_lengths(void)
 static void test_header_bad_fields(void)
 {
 	static const uint8_t versions[] = {0, 1, 2, 4, 0x81, 0xFF};
-	static const uint8_t types[] = {0, 10, 11, 0x80, 0xFF};
+	static const uint8_t types[] = {0, 17, 18, 0x80, 0xFF};
 	uint8_t h[16];
 	struct wire_header hdr;
 	const char *why;
