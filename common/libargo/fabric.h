@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The seam between libargo's front (libargo.c) and its fabric backends
- * (backend_sim.c, backend_xen.c; a leaf endpoint's backend_link.c is
- * planned, docs/client-api.md). A backend
+ * (backend_sim.c, backend_xen.c, and a leaf endpoint's backend_link.c,
+ * docs/client-api.md). A backend
  * fills in a struct argo_fabric and answers the ops; the front keeps the
  * lock and the list of ring handles, so backends stay small.
  *
@@ -52,6 +52,10 @@ struct argo_backend_ops {
 	                        const struct iovec *iov, unsigned int niov, uint32_t message_type,
 	                        uint64_t tag);
 	int (*last_send_tag)(struct argo_fabric *fabric, uint64_t *tag);
+
+	/* argo_sync(): where ring memory is a copy (a leaf endpoint), bring
+	 * it and the fabric's view together. NULL: nothing to do. */
+	int (*sync)(struct argo_fabric *fabric);
 };
 
 struct argo_fabric {
@@ -64,5 +68,6 @@ struct argo_fabric {
 
 extern const struct argo_backend_ops argo_backend_sim;
 extern const struct argo_backend_ops argo_backend_xen;
+extern const struct argo_backend_ops argo_backend_link;
 
 #endif /* ARGO_FABRIC_H */

@@ -14,6 +14,7 @@
 static const struct argo_backend_ops *const backends[] = {
     &argo_backend_sim,
     &argo_backend_xen,
+    &argo_backend_link,
 };
 
 int argo_open(const char *uri, struct argo_fabric **fabricp)
@@ -242,6 +243,18 @@ int argo_notify(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_data)
 	return ret;
 }
 
+int argo_sync(struct argo_fabric *fabric)
+{
+	int ret;
+
+	if (!fabric->ops->sync)
+		return 0;
+	pthread_mutex_lock(&fabric->lock);
+	ret = fabric->ops->sync(fabric);
+	pthread_mutex_unlock(&fabric->lock);
+	return ret;
+}
+
 const char *argo_strerror(int err)
 {
 	switch (-err) {
@@ -279,6 +292,12 @@ const char *argo_strerror(int err)
 		return "unknown fabric scheme (EPROTONOSUPPORT)";
 	case EOPNOTSUPP:
 		return "not supported by this fabric (EOPNOTSUPP)";
+	case EKEYREJECTED:
+		return "the relay did not accept our key, or we its (EKEYREJECTED)";
+	case EHOSTUNREACH:
+		return "no such hvid there (EHOSTUNREACH)";
+	case ETIMEDOUT:
+		return "timed out (ETIMEDOUT)";
 	default:
 		return strerror(-err);
 	}

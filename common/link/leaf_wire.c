@@ -33,6 +33,11 @@ int leaf_put_attach(uint8_t *out, size_t cap, uint64_t boot, const struct leaf_r
 
 	if (nrings > LEAF_MAX_RINGS || len > cap || boot == 0)
 		return -EMSGSIZE;
+	for (i = 0; i < nrings; i++)
+		if (rings[i].id == 0 || (rings[i].flags & ~LEAF_RING_REGISTERED) ||
+		    !argo_ring_len_valid(rings[i].len) || rings[i].tx >= rings[i].len ||
+		    rings[i].tx % XEN_ARGO_MSG_SLOT_SIZE)
+			return -EMSGSIZE;
 	put_u64(out, boot);
 	put_u32(out + 8, nrings);
 	put_u32(out + 12, 0);
@@ -42,7 +47,7 @@ int leaf_put_attach(uint8_t *out, size_t cap, uint64_t boot, const struct leaf_r
 		put_u32(e, rings[i].id);
 		put_u32(e + 4, rings[i].aport);
 		put_u16(e + 8, rings[i].partner_id);
-		put_u16(e + 10, 0);
+		put_u16(e + 10, rings[i].flags);
 		put_u32(e + 12, rings[i].len);
 		put_u32(e + 16, rings[i].tx);
 		put_u32(e + 20, rings[i].rx);
@@ -75,11 +80,12 @@ int leaf_get_ring_state(const struct leaf_attach *a, uint32_t i, struct leaf_rin
 	s->id = get_u32(e);
 	s->aport = get_u32(e + 4);
 	s->partner_id = get_u16(e + 8);
+	s->flags = get_u16(e + 10);
 	s->len = get_u32(e + 12);
 	s->tx = get_u32(e + 16);
 	s->rx = get_u32(e + 20);
-	if (get_u16(e + 10) != 0)
-		return fail(why, "LEAF_ATTACH ring entry padding is not 0");
+	if (s->flags & ~LEAF_RING_REGISTERED)
+		return fail(why, "LEAF_ATTACH ring flags has bits this version does not know");
 	if (s->id == 0)
 		return fail(why, "LEAF_ATTACH ring id is 0");
 	if (!argo_ring_len_valid(s->len))

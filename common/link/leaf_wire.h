@@ -56,6 +56,9 @@
 #define LEAF_RX_ENT_SIZE   8u
 #define LEAF_RX_MAX        (LEAF_RX_MIN + LEAF_MAX_RINGS * LEAF_RX_ENT_SIZE)
 
+/* LEAF_ATTACH ring entry flags. */
+#define LEAF_RING_REGISTERED 0x1u /* registered as far as the leaf knows */
+
 /* LEAF_WELCOME flags. */
 #define LEAF_WELCOME_RESUMED 0x1u /* the relay kept this leaf's domain and rings */
 
@@ -67,6 +70,7 @@ struct leaf_ring_state {
 	uint32_t id; /* the leaf's name for this handle (its register request's) */
 	uint32_t aport;
 	argo_domid_t partner_id;
+	uint16_t flags; /* LEAF_RING_REGISTERED */
 	uint32_t len;
 	uint32_t tx; /* the last tx_ptr it published: every byte before is there */
 	uint32_t rx; /* its reader's rx_ptr */

@@ -7,6 +7,9 @@
  * fires as VIRQ_ARGO does. The same program runs unchanged on:
  *   sim:/path/to/socket   the argo-simd user-space fabric (l0/)
  *   xen:/dev/argo         real Xen, through the argo.ko module (l1/kmod)
+ *   link:serial:/dev/virtio-ports/argo0?key=/etc/argo/leaf.key&hvid=l0
+ *                         a leaf endpoint: a domain at a relay, where there
+ *                         is no Argo here (docs/client-api.md)
  *
  * Return conventions, for every function below unless it says otherwise:
  *   >= 0          success (a byte count where the function says so);
@@ -140,6 +143,14 @@ ssize_t argo_sendv_tagged(struct argo_fabric *fabric, const xen_argo_send_addr_t
  * by the fabric across processes of a static sim domain or a Xen guest. 0 or
  * -errno. */
 int argo_last_send_tag(struct argo_fabric *fabric, uint64_t *tag);
+
+/* Where this process's ring memory is a copy of the fabric's (a `link:`
+ * leaf endpoint, docs/client-api.md "Leaf endpoints"), waits until every
+ * message the fabric delivered into this domain's rings, and every event it
+ * raised, before the call is here, and the fabric has seen every rx_ptr
+ * this process moved. Elsewhere ring memory is the fabric's own and it
+ * returns 0 at once. 0 or -errno (a transport error). */
+int argo_sync(struct argo_fabric *fabric);
 
 /* Reads the next message of a ring in place (see argo_ring_recv() in
  * argo/ring.h for the return values). Call argo_notify(fabric, NULL) after
