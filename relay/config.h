@@ -33,7 +33,10 @@ struct config_link {
 	char peer_hvid[WIRE_HVID_SIZE]; /* the hvid the peer must announce */
 	char key_file[CONFIG_PATH_MAX];
 	struct auth_psk psk; /* loaded and checked at parse time */
-	unsigned int line;   /* where the section starts, for messages */
+	/* A leaf endpoint's link (relay/leaf.c): the libargo URI of the domain
+	 * the relay holds for it (a sim static socket); "" for a relay link. */
+	char leaf[CONFIG_ADDR_MAX];
+	unsigned int line; /* where the section starts, for messages */
 };
 
 struct config_route {
