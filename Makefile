@@ -131,7 +131,7 @@ argo-stream_LIBS := $(CLIENT_LIBS)
 argo-stream_LDLIBS := $(CLIENT_LDLIBS)
 # argo-relayd: its files in the order a message meets them (relay.h).
 argo-relayd_SRC := relay/relayd.c relay/config.c relay/log.c relay/fabric_in.c relay/ports.c \
-	relay/router.c relay/routes.c relay/link.c relay/fabric_out.c relay/dedup.c \
+	relay/router.c relay/routes.c relay/link.c relay/leaf.c relay/fabric_out.c relay/dedup.c \
 	relay/control.c
 argo-relayd_LIBS := $(CLIENT_LIBS)
 argo-relayd_LDLIBS := -linih -lcrypto

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "leaf.h"
 #include "log.h"
 #include "strbuf.h"
 #include "transport.h"
@@ -61,6 +62,50 @@ void control_fini(struct control *c, struct evloop *loop)
 	}
 }
 
+/* A leaf endpoint's link: its domain and what went to and fro. */
+static void dump_leaf(const struct link *l, struct strbuf *sb, bool json)
+{
+	const struct leaf *leaf = l->leaf;
+	const struct leaf_counters *c;
+	const uint64_t *rq;
+
+	if (!l->leaf_ops || !leaf)
+		return;
+	c = &leaf->counters;
+	rq = c->requests;
+	if (json)
+		strbuf_add(sb,
+		           ",\"leaf\":{\"domain\":\"%s\",\"domid\":%d,\"state\":\"%s\","
+		           "\"rings\":%u,\"attaches\":%llu,\"resumes\":%llu,\"domains\":%llu,"
+		           "\"register\":%llu,\"unregister\":%llu,\"sendv\":%llu,\"notify\":%llu,"
+		           "\"sync\":%llu,\"close\":%llu,\"replayed\":%llu,\"sends_settled\":%llu,"
+		           "\"ring_bytes\":%llu,\"ring_frames\":%llu,\"events\":%llu,"
+		           "\"rx_moves\":%llu,\"malformed\":%llu}",
+		           leaf->cfg->leaf, leaf->domain ? (int)leaf->domid : -1,
+		           leaf_state_name(leaf), leaf->nmaps, (unsigned long long)c->attaches,
+		           (unsigned long long)c->resumes, (unsigned long long)c->domains,
+		           (unsigned long long)rq[LEAF_OP_REGISTER],
+		           (unsigned long long)rq[LEAF_OP_UNREGISTER],
+		           (unsigned long long)rq[LEAF_OP_SENDV], (unsigned long long)rq[LEAF_OP_NOTIFY],
+		           (unsigned long long)rq[LEAF_OP_SYNC], (unsigned long long)rq[LEAF_OP_CLOSE],
+		           (unsigned long long)c->replayed, (unsigned long long)c->sends_settled,
+		           (unsigned long long)c->ring_bytes, (unsigned long long)c->ring_frames,
+		           (unsigned long long)c->events, (unsigned long long)c->rx_moves,
+		           (unsigned long long)c->malformed);
+	else
+		strbuf_add(sb,
+		           "             leaf %s: domain %d (%s), %u rings; attaches %llu (resumed "
+		           "%llu), domains %llu; sendv %llu, notify %llu, register %llu; replayed "
+		           "%llu; to the leaf %llu B in %llu frames, %llu events\n",
+		           leaf->cfg->leaf, leaf->domain ? (int)leaf->domid : -1,
+		           leaf_state_name(leaf), leaf->nmaps, (unsigned long long)c->attaches,
+		           (unsigned long long)c->resumes, (unsigned long long)c->domains,
+		           (unsigned long long)rq[LEAF_OP_SENDV], (unsigned long long)rq[LEAF_OP_NOTIFY],
+		           (unsigned long long)rq[LEAF_OP_REGISTER], (unsigned long long)c->replayed,
+		           (unsigned long long)c->ring_bytes, (unsigned long long)c->ring_frames,
+		           (unsigned long long)c->events);
+}
+
 static void dump_links(const struct control_view *v, struct strbuf *sb, bool json)
 {
 	int i;
@@ -85,7 +130,7 @@ static void dump_links(const struct control_view *v, struct strbuf *sb, bool jso
 			    "\"resets\":%llu,\"drops\":{\"mac\":%llu,\"seq\":%llu,"
 			    "\"malformed\":%llu,\"spoofed\":%llu},\"queue_messages\":%u,"
 			    "\"queue_bytes\":%llu,\"rtt_us\":%llu,\"next_msn\":%llu,"
-			    "\"rx_next_msn\":%llu,\"rx_done_msn\":%llu,\"resent_held\":%llu}",
+			    "\"rx_next_msn\":%llu,\"rx_done_msn\":%llu,\"resent_held\":%llu",
 			    i ? "," : "", l->cfg->name, transport_name(l->cfg->transport),
 			    l->cfg->address, l->cfg->peer_hvid, link_state_name(l->state),
 			    (unsigned long long)f->frames_tx, (unsigned long long)f->frames_rx,
@@ -100,6 +145,8 @@ static void dump_links(const struct control_view *v, struct strbuf *sb, bool jso
 			    (unsigned long long)st->next_msn, (unsigned long long)st->rx_next_msn,
 			    (unsigned long long)st->rx_done_msn,
 			    (unsigned long long)s->resent_held);
+			dump_leaf(l, sb, true);
+			strbuf_add(sb, "}");
 		} else {
 			strbuf_add(
 			    sb,
@@ -119,6 +166,7 @@ static void dump_links(const struct control_view *v, struct strbuf *sb, bool jso
 			    (unsigned long long)c->drop_mac, (unsigned long long)c->drop_seq,
 			    (unsigned long long)c->drop_malformed,
 			    (unsigned long long)c->drop_spoofed);
+			dump_leaf(l, sb, false);
 		}
 	}
 	if (json)

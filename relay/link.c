@@ -73,6 +73,30 @@ static int put_frame(struct link *link, uint8_t type, const void *p1, uint32_t l
 	return frames_put(&link->frames, &link->session, type, p1, l1, p2, l2);
 }
 
+int link_put_frame(struct link *link, uint8_t type, const void *p1, uint32_t l1, const void *p2,
+                   uint32_t l2)
+{
+	if (link->frames.fd < 0)
+		return -ENOTCONN;
+	return put_frame(link, type, p1, l1, p2, l2);
+}
+
+void link_flush(struct link *link)
+{
+	flush_out(link);
+}
+
+size_t link_backlog(const struct link *link)
+{
+	return frames_backlog(&link->frames);
+}
+
+void link_set_leaf(struct link *link, const struct link_leaf_ops *ops, void *leaf)
+{
+	link->leaf_ops = ops;
+	link->leaf = leaf;
+}
+
 /* ---- Acknowledgements --------------------------------------------------- */
 
 void links_ack_soon(const struct link_env *env)
@@ -229,7 +253,7 @@ void link_send_routes(struct link *link)
 	uint32_t n;
 	int len;
 
-	if (link->state != LINK_UP)
+	if (link->state != LINK_UP || link->leaf_ops)
 		return;
 	n = router_announcement(link->env->router, link->index, routes, WIRE_MAX_ROUTES);
 	len = wire_put_routes(payload, sizeof(payload), routes, n);
@@ -281,18 +305,22 @@ static void link_drop(struct link *link, const char *why)
 	} else {
 		link->next_attempt_ms = now_ms() + config->reconnect_ms;
 	}
-	if (was_up)
+	if (was_up && link->leaf_ops)
+		link->leaf_ops->down(link->leaf);
+	else if (was_up)
 		router_link_down(link->env->router, link->index);
 }
 
-static void start_session(struct link *link, int fd, enum wire_role role)
+/* A session on the connection we have: our HELLO goes out. */
+static void begin_session(struct link *link, enum wire_role role)
 {
 	uint8_t payload[WIRE_HELLO_SIZE];
 	struct wire_hello hello = {0};
 	const char *why = NULL;
 
-	end_session(link);
-	frames_attach(&link->frames, fd);
+	/* A leaf always initiates: whichever end connected, we accept. */
+	if (link->leaf_ops)
+		role = WIRE_ROLE_ACCEPTOR;
 	memcpy(hello.hvid, link->env->config->hvid, WIRE_HVID_SIZE);
 	hello.boot_id = link->env->boot_id;
 	stream_hello(&link->stream, &hello);
@@ -306,6 +334,28 @@ static void start_session(struct link *link, int fd, enum wire_role role)
 	watch(link, EPOLLIN);
 	put_frame(link, WIRE_HELLO, payload, WIRE_HELLO_SIZE, NULL, 0);
 	flush_out(link);
+}
+
+static void start_session(struct link *link, int fd, enum wire_role role)
+{
+	end_session(link);
+	frames_attach(&link->frames, fd);
+	begin_session(link, role);
+}
+
+/* A leaf's HELLO in the middle of a session: the leaf started over (a new
+ * process on a serial line, which has no connections to tell us). The old
+ * session ends and a new one starts on the same line; its HELLO is then
+ * taken as the first of the new session. */
+static void restart_session(struct link *link)
+{
+	bool was_up = link->state == LINK_UP;
+
+	relay_log(1, "link %s: a new HELLO from the leaf: new session", link->cfg->name);
+	end_session(link);
+	if (was_up)
+		link->leaf_ops->down(link->leaf);
+	begin_session(link, WIRE_ROLE_ACCEPTOR);
 }
 
 static void on_hello(struct link *link, const uint8_t *payload, uint32_t len)
@@ -341,6 +391,13 @@ static void on_auth(struct link *link, const uint8_t *payload, uint32_t len)
 	}
 	link->consecutive_auth_failures = 0;
 	link->counters.sessions++;
+	if (link->leaf_ops) {
+		set_state(link, LINK_UP);
+		relay_log(0, "link %s: up with leaf %s (%s)", link->cfg->name,
+		          link->session.peer.hvid, link->peer_desc);
+		link->leaf_ops->up(link->leaf);
+		return;
+	}
 	/* The peer's HELLO, now authenticated, tells what it holds of ours. */
 	stream_resume(&link->stream, &link->session.peer);
 	set_state(link, LINK_UP);
@@ -496,6 +553,42 @@ static void on_ping(struct link *link, uint8_t type, const uint8_t *payload, uin
 	}
 }
 
+/* A frame of a leaf's session, authenticated: the leaf's own, pings, or
+ * its goodbye. */
+static int leaf_frame(struct link *link, const struct wire_header *hdr, const uint8_t *payload)
+{
+	struct wire_close close_msg;
+	const char *why = NULL;
+
+	switch (hdr->type) {
+	case WIRE_PING:
+	case WIRE_PONG:
+		on_ping(link, hdr->type, payload, hdr->length);
+		break;
+	case WIRE_CLOSE:
+		if (wire_parse_close(payload, hdr->length, &close_msg, &why) == 0)
+			relay_log(0, "link %s: leaf closed: %s", link->cfg->name, close_msg.text);
+		link_drop(link, "closed by the leaf");
+		return -1;
+	case WIRE_LEAF_ATTACH:
+	case WIRE_LEAF_REQUEST:
+	case WIRE_LEAF_RX:
+		if (link->leaf_ops->frame(link->leaf, hdr->type, payload, hdr->length, &why) < 0) {
+			link->counters.drop_malformed++;
+			link_drop(link, why ? why : "leaf protocol error");
+			return -1;
+		}
+		break;
+	default:
+		/* DATA, ROUTES and the relay's own leaf frames have no business
+		 * coming from a leaf. */
+		link->counters.drop_malformed++;
+		link_drop(link, "a frame a leaf does not send");
+		return -1;
+	}
+	return link->frames.fd >= 0 ? 0 : -1;
+}
+
 /* One whole frame (frames_handler): checked by the session, then by type.
  * Returns < 0 when the connection ended. */
 static int handle_frame(void *ctx, const struct wire_header *hdr, const uint8_t *frame)
@@ -508,6 +601,8 @@ static int handle_frame(void *ctx, const struct wire_header *hdr, const uint8_t 
 
 	link->last_rx_ms = now_ms();
 	if (hdr->type == WIRE_HELLO) {
+		if (link->leaf_ops && link->session.phase != SESSION_HELLO)
+			restart_session(link);
 		on_hello(link, payload, hdr->length);
 		return link->frames.fd >= 0 ? 0 : -1;
 	}
@@ -535,6 +630,8 @@ static int handle_frame(void *ctx, const struct wire_header *hdr, const uint8_t 
 		link_drop(link, "frame before authentication completed");
 		return -1;
 	}
+	if (link->leaf_ops)
+		return leaf_frame(link, hdr, payload);
 	switch (hdr->type) {
 	case WIRE_DATA:
 		on_data(link, payload, hdr->length);
@@ -666,7 +763,10 @@ static void on_conn_event(struct ev_watcher *w, uint32_t events)
 	}
 	if (events & EPOLLOUT) {
 		flush_out(link);
-		pump(link);
+		if (link->leaf_ops && link->state == LINK_UP)
+			link->leaf_ops->writable(link->leaf);
+		else
+			pump(link);
 	}
 	if (link->frames.fd >= 0 && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		read_frames(link);

@@ -244,6 +244,12 @@ static int setup(struct relay *relay)
 			return ret;
 		end = link_end(&relay->links[i]);
 		router_set_link(&relay->router, (int)i, &end);
+		if (config->links[i].leaf[0]) {
+			ret = leaf_init(&relay->leaves[i], &config->links[i], &relay->links[i],
+			                &relay->loop);
+			if (ret < 0)
+				return ret;
+		}
 	}
 	ret = dedup_open(&relay->dedup, config->state_dir, relay->fabric);
 	if (ret < 0)
@@ -294,6 +300,9 @@ static void teardown(struct relay *relay)
 	control_fini(&relay->control, &relay->loop);
 	fabric_out_fini(&relay->out);
 	for (i = 0; i < relay->nlinks; i++)
+		if (relay->config->links[i].leaf[0])
+			leaf_fini(&relay->leaves[i]);
+	for (i = 0; i < relay->nlinks; i++)
 		link_fini(&relay->links[i]);
 	DEBUG_ASSERT(relay->account.held_bytes == 0 && relay->account.messages == 0);
 	ports_fini(&relay->ports);
@@ -343,8 +352,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (check_only) {
-		printf("argo-relayd: %s: valid (hvid %s, %u links, %u routes, %u imports)\n", path,
-		       config.hvid, config.nlinks, config.nroutes, config.nimports);
+		unsigned int leaves = 0;
+
+		for (i = 0; i < (int)config.nlinks; i++)
+			leaves += config.links[i].leaf[0] != 0;
+		printf("argo-relayd: %s: valid (hvid %s, %u links, %u of them to leaf endpoints, %u "
+		       "routes, %u imports)\n",
+		       path, config.hvid, config.nlinks, leaves, config.nroutes, config.nimports);
 		return 0;
 	}
 
