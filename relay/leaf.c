@@ -166,6 +166,7 @@ static void end_domain(struct leaf *leaf, const char *why)
 		argo_unregister_raw(leaf->domain, &u);
 	}
 	relay_log(0, "link %s: leaf domain %u ends (%s)", leaf_name(leaf), leaf->domid, why);
+	leaf->retired[leaf->next_retired++ % LEAF_RETIRED] = leaf->owner;
 	close_domain(leaf);
 }
 
@@ -277,19 +278,22 @@ static void ship_all(struct leaf *leaf)
 		ship(leaf, &leaf->maps[i]);
 		behind |= leaf->maps[i].in_flight;
 	}
-	if (leaf->event_owed && !behind &&
-	    link_put_frame(leaf->link, WIRE_LEAF_EVENT, NULL, 0, NULL, 0) == 0) {
+	if (behind)
+		return;
+	if (leaf->event_owed && link_put_frame(leaf->link, WIRE_LEAF_EVENT, NULL, 0, NULL, 0) == 0) {
 		leaf->event_owed = false;
 		leaf->counters.events++;
 	}
+	/* An answer follows everything the fabric did before it. */
+	if (leaf->reply_owed &&
+	    link_put_frame(leaf->link, WIRE_LEAF_REPLY, leaf->last_reply, leaf->last_len, NULL, 0) == 0)
+		leaf->reply_owed = false;
 }
 
 /* The domain's VIRQ_ARGO, seen now or at the event fd. */
 static void service(struct leaf *leaf)
 {
-	if (!leaf->domain)
-		return;
-	if (argo_event_clear(leaf->domain) == 1)
+	if (leaf->domain && argo_event_clear(leaf->domain) == 1)
 		leaf->event_owed = true;
 	ship_all(leaf);
 }
@@ -342,6 +346,14 @@ static int on_attach(struct leaf *leaf, const uint8_t *p, uint32_t len, const ch
 	for (k = 0; k < a.nrings; k++)
 		if (leaf_get_ring_state(&a, k, &st, why) < 0)
 			return -EBADMSG;
+	/* A leaf process whose domain a newer one ended stays out: two
+	 * processes on one link would otherwise end each other's domain. */
+	for (i = 0; i < LEAF_RETIRED; i++)
+		if (leaf->retired[i] == a.boot) {
+			welcome(leaf, -ENOTCONN, 0);
+			link_flush(leaf->link);
+			return 0;
+		}
 	if (leaf->domain && leaf->owner != a.boot)
 		end_domain(leaf, "a new leaf process");
 	resumed = leaf->domain != NULL;
@@ -497,6 +509,11 @@ static int on_request(struct leaf *leaf, const uint8_t *p, uint32_t len, const c
 	int32_t ret = 0;
 	int rc;
 
+	if (leaf->reply_owed) {
+		*why = "a request before the answer to the last one";
+		return -EPROTO;
+	}
+
 	rc = leaf_parse_request(p, len, &r, why);
 	if (rc < 0)
 		return rc;
@@ -507,10 +524,10 @@ static int on_request(struct leaf *leaf, const uint8_t *p, uint32_t len, const c
 	/* The same request again: the leaf did not get our answer (a cut). */
 	if (leaf->have_last && r.id == leaf->last_id) {
 		leaf->counters.replayed++;
+		leaf->reply_owed = true;
 		service(leaf);
-		rc = link_put_frame(leaf->link, WIRE_LEAF_REPLY, out, leaf->last_len, NULL, 0);
 		link_flush(leaf->link);
-		return rc;
+		return 0;
 	}
 	leaf->counters.requests[r.op]++;
 	rep.id = r.id;
@@ -542,9 +559,6 @@ static int on_request(struct leaf *leaf, const uint8_t *p, uint32_t len, const c
 			break;
 		}
 	}
-	/* What the call delivered (a send to itself) or raised goes before
-	 * its answer: the answer follows everything the fabric did before it. */
-	service(leaf);
 	rep.ret = ret;
 	if (leaf_put_reply(out, LEAF_REPLY_MIN, &rep) < 0) {
 		*why = "an answer that cannot be encoded";
@@ -553,9 +567,13 @@ static int on_request(struct leaf *leaf, const uint8_t *p, uint32_t len, const c
 	leaf->last_len = LEAF_REPLY_MIN + rep.nent * LEAF_REPLY_ENT_SIZE;
 	leaf->last_id = r.id;
 	leaf->have_last = leaf->domain != NULL;
-	rc = link_put_frame(leaf->link, WIRE_LEAF_REPLY, out, leaf->last_len, NULL, 0);
+	/* What the call delivered (a send to itself) or raised goes before
+	 * its answer, which goes once the leaf's copies are up to date
+	 * (ship_all()): the leaf then has everything the fabric did before. */
+	leaf->reply_owed = true;
+	service(leaf);
 	link_flush(leaf->link);
-	return rc;
+	return 0;
 }
 
 /* ---- The link's side ------------------------------------------------------------ */
@@ -573,6 +591,8 @@ static void leaf_down(void *ctx)
 	unsigned int i;
 
 	leaf->attached = false;
+	/* An answer not sent goes when the leaf asks again (have_last). */
+	leaf->reply_owed = false;
 	for (i = 0; i < leaf->nmaps; i++)
 		leaf->maps[i].in_flight = false;
 }

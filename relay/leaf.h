@@ -64,8 +64,13 @@ struct leaf {
 	struct argo_fabric *domain; /* NULL while the leaf has none */
 	argo_domid_t domid;
 	uint64_t owner;    /* the leaf process (ATTACH boot) the domain is for */
+	/* Leaf processes whose domain ended: refused if they come back. */
+#define LEAF_RETIRED 8
+	uint64_t retired[LEAF_RETIRED];
+	unsigned int next_retired;
 	bool attached;     /* this session's ATTACH was answered */
 	bool event_owed;   /* the domain's event came; the leaf has not had it */
+	bool reply_owed;   /* last_reply waits for the leaf's copies to catch up */
 	struct ev_watcher event_watch;
 	struct leaf_ring_map *maps;
 	unsigned int nmaps, cap;

@@ -112,7 +112,8 @@ static void maybe_ack(struct link *link, bool urgent)
 	uint8_t payload[WIRE_ACK_SIZE];
 	struct wire_ack ack;
 
-	if (link->state != LINK_UP)
+	/* A leaf's link carries no stream (its requests are answered). */
+	if (link->state != LINK_UP || link->leaf_ops)
 		return;
 	switch (stream_ack_check(&link->stream, urgent, &ack)) {
 	case STREAM_ACK_NONE:
@@ -131,7 +132,7 @@ static void maybe_ack(struct link *link, bool urgent)
 
 bool link_ack_owed(const struct link *link)
 {
-	return link->state == LINK_UP && stream_ack_owed(&link->stream);
+	return link->state == LINK_UP && !link->leaf_ops && stream_ack_owed(&link->stream);
 }
 
 void link_ack_now(struct link *link)
