@@ -461,6 +461,16 @@ static size_t handle_request(struct client *client, size_t len, bool truncated, 
 		}
 		break;
 	}
+	case ARGO_SIM_OP_KEEP: {
+		const struct argo_sim_req_keep *req = (const void *)simd.request;
+
+		if (len != sizeof(*req) || truncated || req->keep > 1 || req->pad) {
+			ret = -EINVAL;
+			break;
+		}
+		ret = sim_domain_keep(client->domain, (int)req->keep);
+		break;
+	}
 	case ARGO_SIM_OP_LAST_TAG: {
 		struct argo_sim_last_tag_reply body;
 

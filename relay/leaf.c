@@ -135,6 +135,17 @@ static int open_domain(struct leaf *leaf)
 		leaf->domain = NULL;
 		return -EINVAL;
 	}
+	/* The domain is the leaf's: it outlives this relay process, as a
+	 * guest outlives its dom0's relay, with its rings and send tag. */
+	ret = argo_keep_domain(leaf->domain, 1);
+	if (ret < 0) {
+		relay_log(0, "link %s: leaf = %s: cannot keep the domain: %s (an argo-simd without "
+		          "kept domains?)",
+		          leaf_name(leaf), leaf->cfg->leaf, argo_strerror(ret));
+		argo_close(leaf->domain);
+		leaf->domain = NULL;
+		return -EINVAL;
+	}
 	leaf->domid = argo_domid(leaf->domain);
 	ev_watch(leaf->loop, &leaf->event_watch, argo_event_fd(leaf->domain), EPOLLIN);
 	return 0;
@@ -159,6 +170,7 @@ static void end_domain(struct leaf *leaf, const char *why)
 {
 	unsigned int i;
 
+	argo_keep_domain(leaf->domain, 0);
 	for (i = 0; i < leaf->nmaps; i++) {
 		xen_argo_unregister_ring_t u = {.aport = leaf->maps[i].ring->aport,
 		                                 .partner_id = leaf->maps[i].ring->partner_id};
@@ -170,7 +182,9 @@ static void end_domain(struct leaf *leaf, const char *why)
 	close_domain(leaf);
 }
 
-/* At start-up: the domain the previous run left, with its rings. */
+/* At start-up: the domain the previous run left, with its rings, or a
+ * new one (the leaf's domain exists from the relay's start: a send to it
+ * finds no ring, ECONNREFUSED, as with a guest that registered none). */
 static int take_over(struct leaf *leaf)
 {
 	struct argo_ring *ring;
@@ -197,15 +211,12 @@ static int take_over(struct leaf *leaf)
 		leaf->maps[leaf->nmaps - 1].mirrored = false; /* until the leaf says */
 		taken++;
 	}
-	if (!taken) {
-		/* Nothing kept it: it was no domain to take over. */
-		close_domain(leaf);
-		return 0;
-	}
-	/* The previous run may have made the leaf's last send and died before
-	 * answering: its tag tells (leaf.h). */
+	/* Whose it is, the rings' records say; without rings nobody knows
+	 * (owner 0): the first leaf to attach has it. The previous run may
+	 * have made the leaf's last send and died before answering: the
+	 * domain's last send tag tells (leaf.h). */
 	leaf->check_tag = true;
-	relay_log(0, "link %s: took over leaf domain %u with %u rings", leaf_name(leaf), leaf->domid,
+	relay_log(0, "link %s: leaf domain %u, %u rings taken over", leaf_name(leaf), leaf->domid,
 	          taken);
 	return 0;
 }
@@ -331,7 +342,7 @@ static int on_attach(struct leaf *leaf, const uint8_t *p, uint32_t len, const ch
 {
 	struct leaf_ring_state st;
 	struct leaf_attach a;
-	bool resumed;
+	bool resumed, was_owner;
 	unsigned int i;
 	uint32_t k;
 	int ret;
@@ -354,10 +365,25 @@ static int on_attach(struct leaf *leaf, const uint8_t *p, uint32_t len, const ch
 			link_flush(leaf->link);
 			return 0;
 		}
-	if (leaf->domain && leaf->owner != a.boot)
+	if (leaf->domain && leaf->owner && leaf->owner != a.boot)
 		end_domain(leaf, "a new leaf process");
+	/* Resumed: the domain is the one this leaf had (or one nobody had
+	 * yet), with every ring the leaf knows registered (one the fabric
+	 * removed since, its partner dead, still has its handle here). */
+	was_owner = leaf->domain && leaf->owner == a.boot;
 	resumed = leaf->domain != NULL;
-	if (!resumed) {
+	for (k = 0; resumed && k < a.nrings; k++) {
+		leaf_get_ring_state(&a, k, &st, why);
+		if ((st.flags & LEAF_RING_REGISTERED) && !find_map(leaf, st.id))
+			resumed = false;
+	}
+	if (leaf->domain && !leaf->owner) {
+		leaf->owner = a.boot;
+		leaf->counters.domains++;
+		relay_log(0, "link %s: leaf domain %u for %s", leaf_name(leaf), leaf->domid,
+		          leaf->link->session.peer.hvid);
+	}
+	if (!leaf->domain) {
 		ret = open_domain(leaf);
 		if (ret < 0) {
 			/* The leaf's open fails with it; the session may stay. */
@@ -387,7 +413,7 @@ static int on_attach(struct leaf *leaf, const uint8_t *p, uint32_t len, const ch
 	}
 	leaf->attached = true;
 	leaf->counters.attaches++;
-	leaf->counters.resumes += resumed;
+	leaf->counters.resumes += was_owner && resumed;
 	ret = welcome(leaf, 0, resumed ? LEAF_WELCOME_RESUMED : 0);
 	if (ret < 0)
 		return ret;
@@ -462,6 +488,8 @@ static int32_t do_sendv(struct leaf *leaf, const struct leaf_request *r)
 	if (leaf->check_tag) {
 		leaf->check_tag = false;
 		if (argo_last_send_tag(leaf->domain, &tag) == 0 && tag == r->id) {
+			relay_log(1, "link %s: the leaf's send %llu was made before the restart",
+			          leaf_name(leaf), (unsigned long long)r->id);
 			leaf->counters.sends_settled++;
 			return (int32_t)total;
 		}

@@ -416,6 +416,13 @@ static int sim_last_send_tag(struct argo_fabric *fabric, uint64_t *tag)
 	return 0;
 }
 
+static int sim_keep_domain(struct argo_fabric *fabric, int keep)
+{
+	struct argo_sim_req_keep req = {.hdr.op = ARGO_SIM_OP_KEEP, .keep = keep != 0};
+
+	return (int)rpc(to_sim(fabric), &req, sizeof(req), -1, NULL, 0, NULL);
+}
+
 static int sim_notify(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_data)
 {
 	struct sim_fabric_client *sim = to_sim(fabric);
@@ -471,4 +478,5 @@ const struct argo_backend_ops argo_backend_sim = {
     .adopt_ring = sim_adopt_ring,
     .sendv_tagged = sim_sendv_tagged,
     .last_send_tag = sim_last_send_tag,
+    .keep_domain = sim_keep_domain,
 };

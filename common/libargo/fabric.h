@@ -52,6 +52,8 @@ struct argo_backend_ops {
 	                        const struct iovec *iov, unsigned int niov, uint32_t message_type,
 	                        uint64_t tag);
 	int (*last_send_tag)(struct argo_fabric *fabric, uint64_t *tag);
+	/* The domain outlives this process even with no persistent ring. */
+	int (*keep_domain)(struct argo_fabric *fabric, int keep);
 
 	/* argo_sync(): where ring memory is a copy (a leaf endpoint), bring
 	 * it and the fabric's view together. NULL: nothing to do. */

@@ -243,6 +243,18 @@ int argo_notify(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_data)
 	return ret;
 }
 
+int argo_keep_domain(struct argo_fabric *fabric, int keep)
+{
+	int ret;
+
+	if (!fabric->ops->keep_domain)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&fabric->lock);
+	ret = fabric->ops->keep_domain(fabric, keep);
+	pthread_mutex_unlock(&fabric->lock);
+	return ret;
+}
+
 int argo_sync(struct argo_fabric *fabric)
 {
 	int ret;

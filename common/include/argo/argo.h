@@ -144,6 +144,14 @@ ssize_t argo_sendv_tagged(struct argo_fabric *fabric, const xen_argo_send_addr_t
  * -errno. */
 int argo_last_send_tag(struct argo_fabric *fabric, uint64_t *tag);
 
+/* keep != 0: the fabric keeps this domain, with its persistent rings and
+ * last send tag, when this process goes, even if it has no persistent ring
+ * (a relay holding a leaf endpoint's domain: the leaf, not the relay, is
+ * the guest). keep 0: the domain dies with its last process again unless a
+ * persistent ring keeps it. Kept across processes. A sim static domain;
+ * -EOPNOTSUPP elsewhere. 0 or -errno. */
+int argo_keep_domain(struct argo_fabric *fabric, int keep);
+
 /* Where this process's ring memory is a copy of the fabric's (a `link:`
  * leaf endpoint, docs/client-api.md "Leaf endpoints"), waits until every
  * message the fabric delivered into this domain's rings, and every event it
