@@ -26,7 +26,9 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -105,6 +107,7 @@ struct leaf_fabric {
 	/* (mu) */
 	enum leaf_state state;
 	int fail_err;
+	char fail_why[256]; /* what fail_err means here, for argo_open_error() */
 	int last_error; /* the last connect error, for argo_open's answer */
 	bool stop;
 	bool welcomed; /* a WELCOME came once: base.domid is ours */
@@ -139,6 +142,17 @@ static void wake(struct leaf_fabric *L)
 /* ---- The connection (the thread, mu held) -------------------------------- */
 
 static void fail_for_good(struct leaf_fabric *L, int err);
+static void fail_why(struct leaf_fabric *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Says what the failure to come means (before fail_for_good()). */
+static void fail_why(struct leaf_fabric *L, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(L->fail_why, sizeof(L->fail_why), fmt, ap);
+	va_end(ap);
+}
 
 static void disconnect(struct leaf_fabric *L)
 {
@@ -154,8 +168,14 @@ static void disconnect(struct leaf_fabric *L)
 static void handshake_failed(struct leaf_fabric *L)
 {
 	disconnect(L);
-	if (++L->auth_failures >= MAX_AUTH_FAILURES)
+	if (++L->auth_failures >= MAX_AUTH_FAILURES) {
+		fail_why(L,
+		         "%u handshakes with the relay at %s failed: it did not take our key %s "
+		         "(or our name %s), or its proof did not verify with it; both ends need the "
+		         "same key file, and the relay's [link] peer = %s",
+		         L->auth_failures, L->uri.address, L->uri.key, L->uri.name, L->uri.name);
 		fail_for_good(L, -EKEYREJECTED);
+	}
 }
 
 static void fail_for_good(struct leaf_fabric *L, int err)
@@ -335,6 +355,8 @@ static void on_hello(struct leaf_fabric *L, const uint8_t *payload, uint32_t len
 	ret = session_on_hello(&L->session, payload, len, proof, &why);
 	if (ret == -EACCES) {
 		/* The relay there serves another level than we asked for. */
+		fail_why(L, "the relay at %s serves hvid %s, not %s", L->uri.address,
+		         L->session.peer.hvid, L->uri.hvid);
 		fail_for_good(L, -EHOSTUNREACH);
 		return;
 	}
@@ -356,6 +378,8 @@ static void on_welcome(struct leaf_fabric *L, const uint8_t *payload, uint32_t l
 		return;
 	}
 	if (w.status < 0) {
+		fail_why(L, "the relay at %s has no domain for us (%s): its log says why",
+		         L->uri.address, strerror(-w.status));
 		fail_for_good(L, w.status);
 		return;
 	}
@@ -364,6 +388,7 @@ static void on_welcome(struct leaf_fabric *L, const uint8_t *payload, uint32_t l
 	if (L->welcomed && (w.domid != L->base.domid ||
 	                    (have_registered && !(w.flags & LEAF_WELCOME_RESUMED)))) {
 		/* Our domain died at the relay (its fabric went away). */
+		fail_why(L, "our domain at the relay is gone");
 		fail_for_good(L, -ENOTCONN);
 		return;
 	}
@@ -784,11 +809,16 @@ static int link_open(const char *address, struct argo_fabric **fabricp)
 	pthread_cond_init(&L->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	ret = link_uri_parse(address, &L->uri, &uwhy);
-	if (ret < 0)
+	if (ret < 0) {
+		argo_set_open_error("%s", uwhy);
 		goto fail;
+	}
+	why[0] = '\0';
 	ret = auth_load_psk(L->uri.key, geteuid(), &L->psk, why, sizeof(why));
-	if (ret < 0)
+	if (ret < 0) {
+		argo_set_open_error("%s", why[0] ? why : "cannot load the key file");
 		goto fail;
+	}
 	L->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	L->base.event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (L->wake_fd < 0 || L->base.event_fd < 0) {
@@ -820,11 +850,16 @@ static int link_open(const char *address, struct argo_fabric **fabricp)
 		if (pthread_cond_timedwait(&L->cond, &L->mu, &until) == ETIMEDOUT &&
 		    L->state != LEAF_UP) {
 			/* Nobody answered in time: what stopped the last attempt. */
+			fail_why(L, "no relay answered at %s within %u ms%s%s", L->uri.address,
+			         L->uri.timeout_ms, L->state == LEAF_DOWN ? "; connecting: " : "",
+			         L->state == LEAF_DOWN ? strerror(-L->last_error) : "");
 			fail_for_good(L, L->state == LEAF_DOWN ? L->last_error : -ETIMEDOUT);
 			break;
 		}
 	}
 	ret = L->state == LEAF_UP ? 0 : L->fail_err;
+	if (ret < 0 && L->fail_why[0])
+		argo_set_open_error("%s", L->fail_why);
 	pthread_mutex_unlock(&L->mu);
 	if (ret < 0) {
 		stop_thread(L);

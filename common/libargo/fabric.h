@@ -68,6 +68,10 @@ struct argo_fabric {
 	struct argo_ring_handle *rings;
 };
 
+/* A backend's open says why it failed, for argo_open_error() (printf
+ * format; this thread's last open). */
+void argo_set_open_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 extern const struct argo_backend_ops argo_backend_sim;
 extern const struct argo_backend_ops argo_backend_xen;
 extern const struct argo_backend_ops argo_backend_link;

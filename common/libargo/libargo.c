@@ -5,6 +5,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,12 +19,30 @@ static const struct argo_backend_ops *const backends[] = {
     &argo_backend_link,
 };
 
+/* This thread's last argo_open() failure, in words. */
+static _Thread_local char open_error[512];
+
+const char *argo_open_error(void)
+{
+	return open_error;
+}
+
+void argo_set_open_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(open_error, sizeof(open_error), fmt, ap);
+	va_end(ap);
+}
+
 int argo_open(const char *uri, struct argo_fabric **fabricp)
 {
 	const char *colon;
 	size_t i;
 	int ret;
 
+	open_error[0] = '\0';
 	if (!uri || !fabricp)
 		return -EINVAL;
 	colon = strchr(uri, ':');

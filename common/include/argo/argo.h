@@ -50,6 +50,11 @@ struct argo_ring {
  * version mismatch. On success *fabricp is set. */
 int argo_open(const char *uri, struct argo_fabric **fabricp);
 
+/* Why the last argo_open() of this thread failed, in a sentence ("" when
+ * it did not, or when the errno says it all): a `link:` URI's problem, its
+ * key file's, what the relay answered. For messages; never parse it. */
+const char *argo_open_error(void);
+
 /* Closes the fabric: every ring registered through it goes, as when a domain
  * dies (persistent rings excepted: see argo_register_ring_persistent()). Ring
  * handles still held are freed too; do not use them after. */
