@@ -105,7 +105,8 @@ CLIENT_LDLIBS := -lcrypto
 PROGRAMS := $(addprefix $(BIN)/,argo-simd argo-conformance argo-conformance-peer argo-ping \
 	argo-echo argo-stream argo-relayd argo-relayctl)
 TESTS := $(addprefix $(BIN)/,test-ring test-routed test-sim-fabric test-simd-hostile test-wire \
-	test-auth test-stream test-util test-relay-config test-transport test-dedup test-mitm)
+	test-auth test-stream test-util test-relay-config test-transport test-dedup test-mitm \
+	test-leaf)
 
 argo-simd_SRC := l0/simd.c l0/simd_config.c
 argo-simd_LIBS := $(LIBSIMFABRIC) $(LIBARGO)
@@ -156,6 +157,10 @@ test-wire_LDLIBS := -lcrypto
 test-auth_SRC := tests/unit/test_auth.c
 test-auth_LIBS := $(LIBLINK) $(LIBUTIL)
 test-auth_LDLIBS := -lcrypto
+# A leaf endpoint's frame payloads and its link: URI.
+test-leaf_SRC := tests/unit/test_leaf.c common/libargo/link_uri.c
+test-leaf_LIBS := $(CLIENT_LIBS)
+test-leaf_LDLIBS := -lcrypto
 # The reliable stream alone (and the messages it carries).
 test-stream_SRC := tests/unit/test_stream.c common/link/stream.c common/link/msg.c
 test-util_SRC := tests/unit/test_util.c

@@ -398,6 +398,38 @@ static void test_doc_example(void)
  * Errors
  */
 
+/* A leaf endpoint's link (leaf =): lines 5 to 10. */
+#define LEAF_LINK(name, leaf_value)                                                                \
+	"[link " name "]\n"                                                                        \
+	"transport = serial\n"                                                                     \
+	"connect = /dev/virtio-ports/" name "\n"                                                   \
+	"peer = " name "\n"                                                                        \
+	"key = good.key\n"                                                                         \
+	"leaf = " leaf_value "\n"
+
+static void test_leaf_links(void)
+{
+	CU_ASSERT_EQUAL(load(HEAD LEAF_LINK("dd", "sim:/run/argo/l1-dom7.sock")), 0);
+	CU_ASSERT_STRING_EQUAL(cfg->links[0].leaf, "sim:/run/argo/l1-dom7.sock");
+	CU_ASSERT_EQUAL(load(HEAD LINK("a", "listen = /tmp/a.sock")), 0);
+	CU_ASSERT_STRING_EQUAL(cfg->links[0].leaf, "");
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "xen:/dev/argo"), 10,
+	             "on a xen fabric the relay cannot make a domain");
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "link:unix:/x?key=k&hvid=l0"), 10,
+	             "a static socket of the level's argo-simd");
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "sim:"), 10, "sim:PATH");
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "sim:/run/argo/l1.sock"), 10, "this relay's own fabric");
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "sim:/run/x.sock") LEAF_LINK("ee", "sim:/run/x.sock"), 16,
+	             "one domain per leaf");
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "sim:/run/x.sock") "[routes]\nl9 = dd\n", 12,
+	             "serves a leaf endpoint");
+	EXPECT_ERROR(HEAD "[link dd]\ntransport = argo\nconnect = sim:/x@1:7100\npeer = dd\n"
+	                  "key = good.key\nleaf = sim:/run/x.sock\n",
+	             6, "reaches its relay over unix, tcp, serial or vsock");
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "sim:/run/x.sock") "leaf = sim:/run/y.sock\n", 11,
+	             "given twice");
+}
+
 static void test_error_unknown_section(void)
 {
 	EXPECT_ERROR(HEAD "[relays]\nx = 1\n", 5, "unknown section [relays]");
@@ -837,7 +869,7 @@ int main(void)
 	    T(test_error_key_files),     T(test_error_syntax),
 	    T(test_first_error_wins),    T(test_cannot_open),
 	    T(test_policy_default),      T(test_policy_first_match),
-	    T(test_policy_catch_all),
+	    T(test_policy_catch_all),    T(test_leaf_links),
 	};
 	static const struct suite_def suites[] = {
 	    {"relay config", tests, N(tests), suite_init, suite_clean, NULL, NULL},
