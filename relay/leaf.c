@@ -115,7 +115,6 @@ static void on_event(struct ev_watcher *w, uint32_t events);
  * run left (adopt), or be new. */
 static int open_domain(struct leaf *leaf)
 {
-	uint64_t tag;
 	int ret = argo_open(leaf->cfg->leaf, &leaf->domain);
 
 	if (ret < 0) {
@@ -124,23 +123,14 @@ static int open_domain(struct leaf *leaf)
 		          argo_strerror(ret));
 		return ret;
 	}
-	/* Only a static domain keeps rings and send tags for the next run. */
-	ret = argo_last_send_tag(leaf->domain, &tag);
+	/* The domain is the leaf's: it outlives this relay process, as a
+	 * guest outlives its dom0's relay, with its rings and send tag. Only
+	 * a static domain can (a dynamic one is its connection). */
+	ret = argo_keep_domain(leaf->domain, 1);
 	if (ret < 0) {
 		relay_log(0,
 		          "link %s: leaf = %s: %s; a leaf's domain must be a static socket of "
-		          "argo-simd (-D DOMID=PATH)",
-		          leaf_name(leaf), leaf->cfg->leaf, argo_strerror(ret));
-		argo_close(leaf->domain);
-		leaf->domain = NULL;
-		return -EINVAL;
-	}
-	/* The domain is the leaf's: it outlives this relay process, as a
-	 * guest outlives its dom0's relay, with its rings and send tag. */
-	ret = argo_keep_domain(leaf->domain, 1);
-	if (ret < 0) {
-		relay_log(0, "link %s: leaf = %s: cannot keep the domain: %s (an argo-simd without "
-		          "kept domains?)",
+		          "argo-simd (-D DOMID=PATH), of this project's version or later",
 		          leaf_name(leaf), leaf->cfg->leaf, argo_strerror(ret));
 		argo_close(leaf->domain);
 		leaf->domain = NULL;
