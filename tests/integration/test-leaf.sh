@@ -7,6 +7,7 @@
 #
 # Usage: tests/integration/test-leaf.sh BIN_DIR [CASE...]
 #   LEAF_TEST_COUNT  messages per stream (default 20000)
+#   LEAF_TEST_KEEP   set: keep the folders of cases that passed too
 set -u
 BIN=${1:-build/bin}
 shift || true
@@ -16,15 +17,15 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/results.sh"
 COUNT=${LEAF_TEST_COUNT:-20000}
 
-# What a case started; stopped when it ends (or the run is cut short).
+# What a case started; stopped when it ends (or the run is cut short), the
+# last started first: programs before the relay, the relay before the fabric.
 PIDS=()
 stop_all() {
-	local pid
-	for pid in "${PIDS[@]}"; do
+	local i pid
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		pid=${PIDS[$i]}
 		kill -TERM "$pid" 2>/dev/null
-	done
-	for pid in "${PIDS[@]}"; do
-		wait_gone "$pid" 5 || kill -KILL "$pid" 2>/dev/null
+		wait_gone "$pid" 5 || { echo "pid $pid ignored SIGTERM" >&2; kill -KILL "$pid" 2>/dev/null; }
 		wait "$pid" 2>/dev/null
 	done
 	PIDS=()
@@ -146,7 +147,7 @@ conformance_on() {
 	result "$name" $rc "$why"
 	[ $rc -eq 0 ] && echo "    $(tail -n 1 "$dir/leaf.out") on link:$transport, as on sim:" \
 		"$(tail -n 1 "$dir/sim.out")"
-	[ $rc -eq 0 ] && rm -rf "$dir"
+	[ $rc -eq 0 ] && [ -z "${LEAF_TEST_KEEP:-}" ] && rm -rf "$dir"
 }
 case_conformance_unix() { conformance_on unix; }
 case_conformance_serial() { conformance_on serial; }
@@ -179,7 +180,7 @@ case_ping_echo() {
 	result ping-echo-leaf-and-sim $rc "$why"
 	[ $rc -eq 0 ] && echo "    leaf -> sim: $(tail -n 1 "$dir/ping1.log" | sed 's/^argo-ping: //')" &&
 		echo "    sim -> leaf: $(tail -n 1 "$dir/ping2.log" | sed 's/^argo-ping: //')"
-	[ $rc -eq 0 ] && rm -rf "$dir"
+	[ $rc -eq 0 ] && [ -z "${LEAF_TEST_KEEP:-}" ] && rm -rf "$dir"
 }
 
 # A leaf at L0 reached from a guest of L1 through two relays, with plain
@@ -231,7 +232,7 @@ rule = allow src l0:7:7001 dst l1" CHAIN_EXTRA_CONF_1="[imports]
 	result leaf-through-two-relays $rc "$why"
 	[ $rc -eq 0 ] && echo "    l1 guest -> l1 relay -> l0 relay -> leaf: $(tail -n 1 "$dir/ping.log" |
 		sed 's/^argo-ping: //'); stream: $(tail -n 1 "$dir/recv.log" | sed 's/^argo-stream: //')"
-	[ $rc -eq 0 ] && rm -rf "$dir"
+	[ $rc -eq 0 ] && [ -z "${LEAF_TEST_KEEP:-}" ] && rm -rf "$dir"
 }
 # Two streams at once, sim -> leaf dd and leaf ee -> sim, of COUNT
 # messages of 16 B to 64 KiB each, while FAULT (cut_links or kill_relay) is
@@ -315,7 +316,7 @@ streams_under() {
 	clean_logs "$dir"/*.log || { rc=1; why="sanitizer report in $dir"; }
 	result "$name" $rc "$why (logs in $dir)"
 	[ $rc -eq 0 ] && echo "    $FAULTS faults; $why"
-	[ $rc -eq 0 ] && rm -rf "$dir"
+	[ $rc -eq 0 ] && [ -z "${LEAF_TEST_KEEP:-}" ] && rm -rf "$dir"
 }
 case_link_cuts() { streams_under leaf-link-cuts-no-loss-no-dup cut_links unix; }
 case_relay_kills() { streams_under leaf-relay-kills-no-loss-no-dup kill_relay unix; }
@@ -359,7 +360,7 @@ case_wrong_key() {
 	stop_all
 	result leaf-wrong-key-refused $rc "$why"
 	[ $rc -eq 0 ] && echo "    ${out#*: }" | cut -c 1-200
-	[ $rc -eq 0 ] && rm -rf "$dir"
+	[ $rc -eq 0 ] && [ -z "${LEAF_TEST_KEEP:-}" ] && rm -rf "$dir"
 }
 
 # A leaf process killed and started again: its domain dies (its rings go)
@@ -391,7 +392,7 @@ case_leaf_restart() {
 	stop_all
 	clean_logs "$dir"/*.log || { rc=1; why="sanitizer report in $dir"; }
 	result leaf-restart-new-domain $rc "$why"
-	[ $rc -eq 0 ] && rm -rf "$dir"
+	[ $rc -eq 0 ] && [ -z "${LEAF_TEST_KEEP:-}" ] && rm -rf "$dir"
 }
 
 # Configurations a leaf cannot work with: refused, saying why.
@@ -423,7 +424,7 @@ case_config() {
 	fi
 	stop_all
 	result leaf-config-refused $rc "$why"
-	[ $rc -eq 0 ] && rm -rf "$dir"
+	[ $rc -eq 0 ] && [ -z "${LEAF_TEST_KEEP:-}" ] && rm -rf "$dir"
 }
 
 cases=("$@")
