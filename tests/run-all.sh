@@ -149,11 +149,18 @@ for variant in plain san; do
 		"$(dirname "$0")/integration/test-relay.sh" "$bin"
 	run_suite "$variant:relay-argo-link" env RELAY_TEST_COUNT=20000 \
 		"$(dirname "$0")/integration/test-relay-argo.sh" "$bin"
+	# Leaf endpoints: libargo's link: backend, served by argo-relayd.
+	run_suite "$variant:unit-leaf" "$bin/test-leaf"
+	if [ $variant = plain ]; then count=20000; else count=5000; fi
+	run_suite "$variant:leaf-endpoint" env LEAF_TEST_COUNT=$count \
+		"$(dirname "$0")/integration/test-leaf.sh" "$bin"
 	# virtio-argo: the decoder, then argo-vdevd against a user-space
 	# driver, qemu-storage-daemon and virtiofsd (docs/virtio-argo.md).
 	run_suite "$variant:unit-vmsg" "$bin/test-vmsg"
 	run_suite "$variant:unit-vdev-config" "$bin/test-vdev-config"
 	run_suite "$variant:vdev-conformance" "$bin/vdev-conformance" --bin "$bin"
+	# The same, argo-vdevd a leaf endpoint (link:) whose domain a relay holds.
+	run_suite "$variant:vdev-conformance-leaf" "$bin/vdev-conformance" --bin "$bin" --leaf
 done
 
 # The link decoder under libFuzzer for a minute, the virtio-argo decoder
