@@ -546,8 +546,16 @@ static void on_io(struct leaf_fabric *L, short revents)
 		return;
 	}
 	if (revents & (POLLIN | POLLERR | POLLHUP)) {
+		why = NULL;
 		ret = frames_read(&L->frames, on_frame, L, &why);
-		if (ret < 0 && ret != -ECANCELED) {
+		if (ret == -EBADMSG && L->state == LEAF_HANDSHAKE && why &&
+		    strstr(why, "frame version")) {
+			fail_why(L,
+			         "the relay at %s speaks another version of the link protocol (this "
+			         "leaf speaks %u)",
+			         L->uri.address, WIRE_VERSION);
+			fail_for_good(L, -EPROTONOSUPPORT);
+		} else if (ret < 0 && ret != -ECANCELED) {
 			/* The relay hung up in the middle of the handshake: it did not
 			 * take us (a wrong name or key), or it is restarting. */
 			if (L->state == LEAF_HANDSHAKE && ret == -ECONNRESET)

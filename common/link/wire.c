@@ -297,7 +297,7 @@ int64_t wire_parse_header(const uint8_t *buf, size_t len, struct wire_header *hd
 	h.length = get_u32(buf + 4);
 	h.seq = get_u64(buf + 8);
 	if (h.version != WIRE_VERSION)
-		return fail(why, "frame version is not 3 (this relay speaks version 3 only)");
+		return fail(why, "frame version is not 4 (this relay speaks version 4 only)");
 	if (h.type < WIRE_HELLO || h.type > WIRE_LEAF_RX)
 		return fail(why, "unknown frame type");
 	if (h.flags != 0)
@@ -336,7 +336,7 @@ static const char *hello_fields_bad(uint16_t vmin, uint16_t vmax, uint32_t role)
 	if (vmin > vmax)
 		return "HELLO version_min is above version_max";
 	if (vmin > WIRE_VERSION || vmax < WIRE_VERSION)
-		return "HELLO version range does not include 3";
+		return "HELLO version range does not include 4";
 	if (role != WIRE_ROLE_INITIATOR && role != WIRE_ROLE_ACCEPTOR)
 		return "HELLO role is neither 0 (initiator) nor 1 (acceptor)";
 	return NULL;

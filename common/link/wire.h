@@ -16,7 +16,7 @@
 
 #include "argo/abi.h"
 
-#define WIRE_VERSION            3u
+#define WIRE_VERSION            4u
 #define WIRE_HEADER_SIZE        16u
 #define WIRE_MAC_SIZE           32u
 #define WIRE_MAX_MESSAGE        0xFFFFE0u /* Xen's largest sendv payload */

@@ -128,8 +128,8 @@ static struct wire_hello sample_hello(void)
 	unsigned int i;
 
 	memset(&h, 0, sizeof(h));
-	h.version_min = 3;
-	h.version_max = 3;
+	h.version_min = 4;
+	h.version_max = 4;
 	strcpy(h.hvid, "l0-host");
 	for (i = 0; i < WIRE_NONCE_SIZE; i++)
 		h.nonce[i] = (uint8_t)(0xA0 + i);
@@ -142,8 +142,8 @@ static struct wire_hello sample_hello(void)
 
 static const uint8_t hello_bytes[WIRE_HELLO_SIZE] = {
     /* 0 magic "ARGR" */ 'A', 'R', 'G', 'R',
-    /* 4 version_min */ 0x03, 0x00,
-    /* 6 version_max */ 0x03, 0x00,
+    /* 4 version_min */ 0x04, 0x00,
+    /* 6 version_max */ 0x04, 0x00,
     /* 8 hvid */ 'l', '0', '-', 'h', 'o', 's', 't', 0, 0, 0, 0, 0, 0, 0, 0, 0,
     /* 24 nonce */ 0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8, 0xA9, 0xAA, 0xAB, 0xAC,
     0xAD, 0xAE, 0xAF, 0xB0, 0xB1, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6, 0xB7, 0xB8, 0xB9, 0xBA, 0xBB,
@@ -513,7 +513,7 @@ static void test_header_lengths(void)
 
 static void test_header_bad_fields(void)
 {
-	static const uint8_t versions[] = {0, 1, 2, 4, 0x81, 0xFF};
+	static const uint8_t versions[] = {0, 1, 2, 3, 5, 0x81, 0xFF};
 	static const uint8_t types[] = {0, 17, 18, 0x80, 0xFF};
 	uint8_t h[16];
 	struct wire_header hdr;
@@ -661,8 +661,8 @@ static void test_hello_layout(void)
 	CU_ASSERT_EQUAL(wire_put_hello(out, WIRE_HELLO_SIZE, &h), 84);
 	CU_ASSERT_EQUAL(memcmp(out, hello_bytes, 84), 0);
 	CU_ASSERT_EQUAL(wire_parse_hello(out, 84, &back, &why), 0);
-	CU_ASSERT_EQUAL(back.version_min, 3);
-	CU_ASSERT_EQUAL(back.version_max, 3);
+	CU_ASSERT_EQUAL(back.version_min, 4);
+	CU_ASSERT_EQUAL(back.version_max, 4);
 	CU_ASSERT_STRING_EQUAL(back.hvid, "l0-host");
 	CU_ASSERT_EQUAL(memcmp(back.nonce, h.nonce, WIRE_NONCE_SIZE), 0);
 	CU_ASSERT_EQUAL(back.rx_next_msn, h.rx_next_msn);
@@ -701,11 +701,11 @@ static void test_hello_encoder_refuses(void)
 	memset(h.hvid, 'a', sizeof(h.hvid)); /* no NUL */
 	CU_ASSERT_EQUAL(wire_put_hello(out, 84, &h), -EMSGSIZE);
 	h = sample_hello();
-	h.version_min = 4;
-	h.version_max = 5;
+	h.version_min = 5;
+	h.version_max = 6;
 	CU_ASSERT_EQUAL(wire_put_hello(out, 84, &h), -EMSGSIZE);
 	h.version_min = 0;
-	h.version_max = 2;
+	h.version_max = 3;
 	CU_ASSERT_EQUAL(wire_put_hello(out, 84, &h), -EMSGSIZE);
 	h = sample_hello();
 	h.acked_msn = h.rx_next_msn; /* done with a message not yet received */
@@ -736,7 +736,7 @@ static void test_hello_decoder_refuses(void)
 {
 	static const uint8_t magic[4] = {'A', 'R', 'G', 'S'};
 	static const uint8_t magic_be[4] = {'R', 'G', 'R', 'A'};
-	static const uint8_t v0[4] = {0, 0, 1, 0}, v21[4] = {2, 0, 1, 0}, v23[4] = {4, 0, 5, 0};
+	static const uint8_t v0[4] = {0, 0, 1, 0}, v21[4] = {2, 0, 1, 0}, v23[4] = {5, 0, 6, 0};
 	static const uint8_t v00[4] = {0, 0, 0, 0};
 	static const uint8_t role2[4] = {2, 0, 0, 0}, role_hi[4] = {0, 0, 0, 1};
 	static const uint8_t empty[1] = {0};
@@ -756,7 +756,7 @@ static void test_hello_decoder_refuses(void)
 	hello_mut(4, v0, 4, "version_min");
 	hello_mut(4, v00, 4, "version_min");
 	hello_mut(4, v21, 4, "version_min is above");
-	hello_mut(4, v23, 4, "include 3");
+	hello_mut(4, v23, 4, "include 4");
 	hello_mut(76, (const uint8_t *)"\xff\xff\xff\xff\xff\xff\xff\x7f", 8, "acked_msn");
 	hello_mut(72, role2, 4, "role");
 	hello_mut(72, role_hi, 4, "role");
