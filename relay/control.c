@@ -74,24 +74,24 @@ static void dump_leaf(const struct link *l, struct strbuf *sb, bool json)
 	c = &leaf->counters;
 	rq = c->requests;
 	if (json)
-		strbuf_add(sb,
-		           ",\"leaf\":{\"domain\":\"%s\",\"domid\":%d,\"state\":\"%s\","
-		           "\"rings\":%u,\"attaches\":%llu,\"resumes\":%llu,\"domains\":%llu,"
-		           "\"register\":%llu,\"unregister\":%llu,\"sendv\":%llu,\"notify\":%llu,"
-		           "\"sync\":%llu,\"close\":%llu,\"replayed\":%llu,\"sends_settled\":%llu,"
-		           "\"ring_bytes\":%llu,\"ring_frames\":%llu,\"events\":%llu,"
-		           "\"rx_moves\":%llu,\"malformed\":%llu}",
-		           leaf->cfg->leaf, leaf->domain ? (int)leaf->domid : -1,
-		           leaf_state_name(leaf), leaf->nmaps, (unsigned long long)c->attaches,
-		           (unsigned long long)c->resumes, (unsigned long long)c->domains,
-		           (unsigned long long)rq[LEAF_OP_REGISTER],
-		           (unsigned long long)rq[LEAF_OP_UNREGISTER],
-		           (unsigned long long)rq[LEAF_OP_SENDV], (unsigned long long)rq[LEAF_OP_NOTIFY],
-		           (unsigned long long)rq[LEAF_OP_SYNC], (unsigned long long)rq[LEAF_OP_CLOSE],
-		           (unsigned long long)c->replayed, (unsigned long long)c->sends_settled,
-		           (unsigned long long)c->ring_bytes, (unsigned long long)c->ring_frames,
-		           (unsigned long long)c->events, (unsigned long long)c->rx_moves,
-		           (unsigned long long)c->malformed);
+		strbuf_add(
+		    sb,
+		    ",\"leaf\":{\"domain\":\"%s\",\"domid\":%d,\"state\":\"%s\","
+		    "\"rings\":%u,\"attaches\":%llu,\"resumes\":%llu,\"domains\":%llu,"
+		    "\"register\":%llu,\"unregister\":%llu,\"sendv\":%llu,\"notify\":%llu,"
+		    "\"sync\":%llu,\"close\":%llu,\"replayed\":%llu,\"sends_settled\":%llu,"
+		    "\"ring_bytes\":%llu,\"ring_frames\":%llu,\"events\":%llu,"
+		    "\"rx_moves\":%llu,\"malformed\":%llu}",
+		    leaf->cfg->leaf, leaf->domain ? (int)leaf->domid : -1, leaf_state_name(leaf),
+		    leaf->nmaps, (unsigned long long)c->attaches, (unsigned long long)c->resumes,
+		    (unsigned long long)c->domains, (unsigned long long)rq[LEAF_OP_REGISTER],
+		    (unsigned long long)rq[LEAF_OP_UNREGISTER],
+		    (unsigned long long)rq[LEAF_OP_SENDV], (unsigned long long)rq[LEAF_OP_NOTIFY],
+		    (unsigned long long)rq[LEAF_OP_SYNC], (unsigned long long)rq[LEAF_OP_CLOSE],
+		    (unsigned long long)c->replayed, (unsigned long long)c->sends_settled,
+		    (unsigned long long)c->ring_bytes, (unsigned long long)c->ring_frames,
+		    (unsigned long long)c->events, (unsigned long long)c->rx_moves,
+		    (unsigned long long)c->malformed);
 	else
 		strbuf_add(sb,
 		           "             leaf %s: domain %d (%s), %u rings; attaches %llu (resumed "
@@ -100,10 +100,11 @@ static void dump_leaf(const struct link *l, struct strbuf *sb, bool json)
 		           leaf->cfg->leaf, leaf->domain ? (int)leaf->domid : -1,
 		           leaf_state_name(leaf), leaf->nmaps, (unsigned long long)c->attaches,
 		           (unsigned long long)c->resumes, (unsigned long long)c->domains,
-		           (unsigned long long)rq[LEAF_OP_SENDV], (unsigned long long)rq[LEAF_OP_NOTIFY],
-		           (unsigned long long)rq[LEAF_OP_REGISTER], (unsigned long long)c->replayed,
-		           (unsigned long long)c->ring_bytes, (unsigned long long)c->ring_frames,
-		           (unsigned long long)c->events);
+		           (unsigned long long)rq[LEAF_OP_SENDV],
+		           (unsigned long long)rq[LEAF_OP_NOTIFY],
+		           (unsigned long long)rq[LEAF_OP_REGISTER],
+		           (unsigned long long)c->replayed, (unsigned long long)c->ring_bytes,
+		           (unsigned long long)c->ring_frames, (unsigned long long)c->events);
 }
 
 static void dump_links(const struct control_view *v, struct strbuf *sb, bool json)

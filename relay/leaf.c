@@ -22,11 +22,11 @@
 /* The record a leaf ring keeps in its header's reserved bytes (Xen never
  * touches them; the leaf's own copy of the header is its own): whose ring
  * it is, so that a restarted relay knows the rings it takes over. */
-#define RECORD_MAGIC  0x4641454cu /* "LEAF" */
-#define RECORD_OFF    0
-#define RECORD_ID     4
-#define RECORD_OWNER  8
-#define RECORD_SIZE   16
+#define RECORD_MAGIC 0x4641454cu /* "LEAF" */
+#define RECORD_OFF   0
+#define RECORD_ID    4
+#define RECORD_OWNER 8
+#define RECORD_SIZE  16
 
 /*
  * What a sendv whose payload was not sent points its iovs at: the send
@@ -70,7 +70,8 @@ static int add_map(struct leaf *leaf, uint32_t id, struct argo_ring *ring)
 		leaf->maps = m;
 		leaf->cap = cap;
 	}
-	leaf->maps[leaf->nmaps++] = (struct leaf_ring_map){.id = id, .ring = ring, .mirrored = true};
+	leaf->maps[leaf->nmaps++] =
+	    (struct leaf_ring_map){.id = id, .ring = ring, .mirrored = true};
 	return 0;
 }
 
@@ -163,7 +164,7 @@ static void end_domain(struct leaf *leaf, const char *why)
 	argo_keep_domain(leaf->domain, 0);
 	for (i = 0; i < leaf->nmaps; i++) {
 		xen_argo_unregister_ring_t u = {.aport = leaf->maps[i].ring->aport,
-		                                 .partner_id = leaf->maps[i].ring->partner_id};
+		                                .partner_id = leaf->maps[i].ring->partner_id};
 
 		argo_unregister_raw(leaf->domain, &u);
 	}
@@ -256,8 +257,8 @@ static void ship(struct leaf *leaf, struct leaf_ring_map *m)
 		    .n = n,
 		};
 		if (leaf_put_ring(hdr, &rb) < 0 ||
-		    link_put_frame(leaf->link, WIRE_LEAF_RING, hdr, sizeof(hdr), r->shared->ring + m->sent,
-		                   n) < 0)
+		    link_put_frame(leaf->link, WIRE_LEAF_RING, hdr, sizeof(hdr),
+		                   r->shared->ring + m->sent, n) < 0)
 			return;
 		m->sent = next;
 		leaf->counters.ring_frames++;
@@ -281,13 +282,14 @@ static void ship_all(struct leaf *leaf)
 	}
 	if (behind)
 		return;
-	if (leaf->event_owed && link_put_frame(leaf->link, WIRE_LEAF_EVENT, NULL, 0, NULL, 0) == 0) {
+	if (leaf->event_owed &&
+	    link_put_frame(leaf->link, WIRE_LEAF_EVENT, NULL, 0, NULL, 0) == 0) {
 		leaf->event_owed = false;
 		leaf->counters.events++;
 	}
 	/* An answer follows everything the fabric did before it. */
-	if (leaf->reply_owed &&
-	    link_put_frame(leaf->link, WIRE_LEAF_REPLY, leaf->last_reply, leaf->last_len, NULL, 0) == 0)
+	if (leaf->reply_owed && link_put_frame(leaf->link, WIRE_LEAF_REPLY, leaf->last_reply,
+	                                       leaf->last_len, NULL, 0) == 0)
 		leaf->reply_owed = false;
 }
 
@@ -510,8 +512,8 @@ static int32_t do_notify(struct leaf *leaf, const struct leaf_request *r, uint8_
 	ret = argo_notify(leaf->domain, rd);
 	if (ret == 0) {
 		for (i = 0; i < n; i++)
-			leaf_put_reply_ent(ents + (size_t)i * LEAF_REPLY_ENT_SIZE, rd->data[i].flags,
-			                   rd->data[i].max_message_size);
+			leaf_put_reply_ent(ents + (size_t)i * LEAF_REPLY_ENT_SIZE,
+			                   rd->data[i].flags, rd->data[i].max_message_size);
 		*nent = n;
 	}
 	free(rd);
@@ -657,8 +659,8 @@ int leaf_init(struct leaf *leaf, const struct config_link *cfg, struct link *lin
 	leaf->loop = loop;
 	ev_watcher_init(&leaf->event_watch, on_event, leaf);
 	if (!zero_pages) {
-		void *z = mmap(NULL, ZERO_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		               -1, 0);
+		void *z = mmap(NULL, ZERO_SIZE, PROT_READ,
+		               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
 		if (z == MAP_FAILED)
 			return -ENOMEM;

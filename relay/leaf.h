@@ -36,15 +36,15 @@
 #include "link.h"
 
 struct leaf_counters {
-	uint64_t attaches; /* sessions the leaf attached in */
-	uint64_t resumes;  /* ...of them with the domain it had */
-	uint64_t domains;  /* domains made for it */
+	uint64_t attaches;                    /* sessions the leaf attached in */
+	uint64_t resumes;                     /* ...of them with the domain it had */
+	uint64_t domains;                     /* domains made for it */
 	uint64_t requests[LEAF_OP_CLOSE + 1]; /* by op */
-	uint64_t replayed; /* requests that came again, answered from the last answer */
+	uint64_t replayed;      /* requests that came again, answered from the last answer */
 	uint64_t sends_settled; /* a send made before a restart, found by its tag */
 	uint64_t ring_bytes, ring_frames, events; /* to the leaf */
-	uint64_t rx_moves;  /* rx_ptr the leaf moved */
-	uint64_t malformed; /* frames refused (the session ended) */
+	uint64_t rx_moves;                        /* rx_ptr the leaf moved */
+	uint64_t malformed;                       /* frames refused (the session ended) */
 };
 
 /* A ring of the leaf's domain, as the relay holds it. */
@@ -63,14 +63,14 @@ struct leaf {
 	struct evloop *loop;
 	struct argo_fabric *domain; /* NULL while the leaf has none */
 	argo_domid_t domid;
-	uint64_t owner;    /* the leaf process (ATTACH boot) the domain is for */
-	/* Leaf processes whose domain ended: refused if they come back. */
+	uint64_t owner; /* the leaf process (ATTACH boot) the domain is for */
+	                /* Leaf processes whose domain ended: refused if they come back. */
 #define LEAF_RETIRED 8
 	uint64_t retired[LEAF_RETIRED];
 	unsigned int next_retired;
-	bool attached;     /* this session's ATTACH was answered */
-	bool event_owed;   /* the domain's event came; the leaf has not had it */
-	bool reply_owed;   /* last_reply waits for the leaf's copies to catch up */
+	bool attached;   /* this session's ATTACH was answered */
+	bool event_owed; /* the domain's event came; the leaf has not had it */
+	bool reply_owed; /* last_reply waits for the leaf's copies to catch up */
 	struct ev_watcher event_watch;
 	struct leaf_ring_map *maps;
 	unsigned int nmaps, cap;

@@ -356,9 +356,10 @@ int main(int argc, char **argv)
 
 		for (i = 0; i < (int)config.nlinks; i++)
 			leaves += config.links[i].leaf[0] != 0;
-		printf("argo-relayd: %s: valid (hvid %s, %u links, %u of them to leaf endpoints, %u "
-		       "routes, %u imports)\n",
-		       path, config.hvid, config.nlinks, leaves, config.nroutes, config.nimports);
+		printf(
+		    "argo-relayd: %s: valid (hvid %s, %u links, %u of them to leaf endpoints, %u "
+		    "routes, %u imports)\n",
+		    path, config.hvid, config.nlinks, leaves, config.nroutes, config.nimports);
 		return 0;
 	}
 

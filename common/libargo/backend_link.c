@@ -47,12 +47,12 @@
 #include "session.h"
 #include "transport.h"
 
-#define RECONNECT_MS      100  /* between connection attempts */
-#define HANDSHAKE_MS      3000 /* HELLO to WELCOME */
-#define PING_MS           1000
-#define SILENCE_MS        (4 * PING_MS) /* the relay answers every PING */
-#define RX_POLL_MS        10   /* how soon a reader's progress reaches the relay */
-#define CLOSE_TIMEOUT_MS  2000
+#define RECONNECT_MS     100  /* between connection attempts */
+#define HANDSHAKE_MS     3000 /* HELLO to WELCOME */
+#define PING_MS          1000
+#define SILENCE_MS       (4 * PING_MS) /* the relay answers every PING */
+#define RX_POLL_MS       10            /* how soon a reader's progress reaches the relay */
+#define CLOSE_TIMEOUT_MS 2000
 /* Failed handshakes in a row (a proof that does not verify, or the relay
  * hanging up on us) before argo_open gives up: one can be stale bytes of
  * an earlier session on a serial line, three are a wrong key. */
@@ -64,7 +64,7 @@ enum leaf_state {
 	LEAF_HANDSHAKE,  /* HELLO and AUTH */
 	LEAF_ATTACHING,  /* ATTACH sent, waiting for WELCOME */
 	LEAF_UP,
-	LEAF_FAILED,     /* for good: every call returns fail_err */
+	LEAF_FAILED, /* for good: every call returns fail_err */
 };
 
 /* One ring handle of this domain. */
@@ -75,7 +75,7 @@ struct leaf_ring {
 	size_t map_size;
 	uint32_t aport, len;
 	argo_domid_t partner_id;
-	bool registered; /* from register's success to unregister's */
+	bool registered;    /* from register's success to unregister's */
 	uint32_t wpos;      /* where the relay's next bytes go */
 	uint32_t published; /* the tx_ptr we last published */
 	uint32_t rx_told;   /* the rx_ptr the relay last heard of */
@@ -108,7 +108,7 @@ struct leaf_fabric {
 	enum leaf_state state;
 	int fail_err;
 	char fail_why[256]; /* what fail_err means here, for argo_open_error() */
-	int last_error; /* the last connect error, for argo_open's answer */
+	int last_error;     /* the last connect error, for argo_open's answer */
 	bool stop;
 	bool welcomed; /* a WELCOME came once: base.domid is ours */
 	unsigned int auth_failures;
@@ -116,7 +116,7 @@ struct leaf_fabric {
 	struct leaf_ring *rings;
 	uint32_t next_ring_id;
 	uint64_t next_id;
-	uint64_t session_no; /* sessions that reached LEAF_UP */
+	uint64_t session_no;         /* sessions that reached LEAF_UP */
 	uint64_t dropped_ring_bytes; /* LEAF_RING for a handle we freed */
 
 	/* The thread's. */
@@ -142,7 +142,8 @@ static void wake(struct leaf_fabric *L)
 /* ---- The connection (the thread, mu held) -------------------------------- */
 
 static void fail_for_good(struct leaf_fabric *L, int err);
-static void fail_why(struct leaf_fabric *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail_why(struct leaf_fabric *L, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Says what the failure to come means (before fail_for_good()). */
 static void fail_why(struct leaf_fabric *L, const char *fmt, ...)
@@ -169,11 +170,12 @@ static void handshake_failed(struct leaf_fabric *L)
 {
 	disconnect(L);
 	if (++L->auth_failures >= MAX_AUTH_FAILURES) {
-		fail_why(L,
-		         "%u handshakes with the relay at %s failed: it did not take our key %s "
-		         "(or our name %s), or its proof did not verify with it; both ends need the "
-		         "same key file, and the relay's [link] peer = %s",
-		         L->auth_failures, L->uri.address, L->uri.key, L->uri.name, L->uri.name);
+		fail_why(
+		    L,
+		    "%u handshakes with the relay at %s failed: it did not take our key %s "
+		    "(or our name %s), or its proof did not verify with it; both ends need the "
+		    "same key file, and the relay's [link] peer = %s",
+		    L->auth_failures, L->uri.address, L->uri.key, L->uri.name, L->uri.name);
 		fail_for_good(L, -EKEYREJECTED);
 	}
 }
@@ -385,8 +387,8 @@ static void on_welcome(struct leaf_fabric *L, const uint8_t *payload, uint32_t l
 	}
 	for (r = L->rings; r; r = r->next)
 		have_registered |= r->registered;
-	if (L->welcomed && (w.domid != L->base.domid ||
-	                    (have_registered && !(w.flags & LEAF_WELCOME_RESUMED)))) {
+	if (L->welcomed &&
+	    (w.domid != L->base.domid || (have_registered && !(w.flags & LEAF_WELCOME_RESUMED)))) {
 		/* Our domain died at the relay (its fabric went away). */
 		fail_why(L, "our domain at the relay is gone");
 		fail_for_good(L, -ENOTCONN);
@@ -550,10 +552,11 @@ static void on_io(struct leaf_fabric *L, short revents)
 		ret = frames_read(&L->frames, on_frame, L, &why);
 		if (ret == -EBADMSG && L->state == LEAF_HANDSHAKE && why &&
 		    strstr(why, "frame version")) {
-			fail_why(L,
-			         "the relay at %s speaks another version of the link protocol (this "
-			         "leaf speaks %u)",
-			         L->uri.address, WIRE_VERSION);
+			fail_why(
+			    L,
+			    "the relay at %s speaks another version of the link protocol (this "
+			    "leaf speaks %u)",
+			    L->uri.address, WIRE_VERSION);
 			fail_for_good(L, -EPROTONOSUPPORT);
 		} else if (ret < 0 && ret != -ECANCELED) {
 			/* The relay hung up in the middle of the handshake: it did not
@@ -642,7 +645,8 @@ static void *leaf_thread(void *arg)
 			push_rx(L);
 			send_call(L);
 		}
-		if (L->frames.fd >= 0 && L->state != LEAF_CONNECTING && frames_backlog(&L->frames)) {
+		if (L->frames.fd >= 0 && L->state != LEAF_CONNECTING &&
+		    frames_backlog(&L->frames)) {
 			int ret = frames_flush(&L->frames);
 
 			if (ret < 0 && ret != -EAGAIN)
@@ -889,7 +893,8 @@ static void link_destroy(struct argo_fabric *fabric)
 
 	/* The domain dies with the fabric handle, as a sim domain does. */
 	if (c)
-		call(L, c, L->uri.timeout_ms < CLOSE_TIMEOUT_MS ? L->uri.timeout_ms : CLOSE_TIMEOUT_MS);
+		call(L, c,
+		     L->uri.timeout_ms < CLOSE_TIMEOUT_MS ? L->uri.timeout_ms : CLOSE_TIMEOUT_MS);
 	free_call(c);
 	stop_thread(L);
 	leaf_free(L);
@@ -1011,7 +1016,8 @@ static ssize_t link_sendv(struct argo_fabric *fabric, const xen_argo_send_addr_t
 	if (niov <= XEN_ARGO_MAXIOV) {
 		for (i = 0; i < niov; i++) {
 			r.u.send.lens[i] = iov[i].iov_len;
-			total = iov[i].iov_len > UINT64_MAX - total ? UINT64_MAX : total + iov[i].iov_len;
+			total = iov[i].iov_len > UINT64_MAX - total ? UINT64_MAX
+			                                            : total + iov[i].iov_len;
 		}
 		/* The payload goes only when Xen could take it all; otherwise the
 		 * lengths alone get Xen's answer. */

@@ -29,7 +29,7 @@ static int copy_field(char *out, size_t cap, const char *s, size_t n)
 static int parse_transport(const char *s, size_t n, enum transport_kind *kind)
 {
 	static const enum transport_kind kinds[] = {TRANSPORT_UNIX, TRANSPORT_TCP, TRANSPORT_SERIAL,
-	                                             TRANSPORT_VSOCK};
+	                                            TRANSPORT_VSOCK};
 	size_t i;
 
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
@@ -102,8 +102,9 @@ int link_uri_parse(const char *uri, struct link_uri *u, const char **why)
 	memcpy(u->name, LINK_URI_DEFAULT_NAME, sizeof(LINK_URI_DEFAULT_NAME));
 	colon = strchr(uri, ':');
 	if (!colon || parse_transport(uri, (size_t)(colon - uri), &u->transport) < 0)
-		return fail(why, "link: is followed by unix:, tcp:, serial: or vsock: and the relay's "
-		                 "address");
+		return fail(why,
+		            "link: is followed by unix:, tcp:, serial: or vsock: and the relay's "
+		            "address");
 	query = strchr(colon + 1, '?');
 	if (!query)
 		return fail(why, "link: needs ?key=KEYFILE&hvid=HVID after the address");

@@ -100,7 +100,8 @@ int leaf_get_ring_state(const struct leaf_attach *a, uint32_t i, struct leaf_rin
 int leaf_put_welcome(uint8_t *out, size_t cap, const struct leaf_welcome *w)
 {
 	if (cap < LEAF_WELCOME_SIZE || w->status > 0 || w->status < -ERRNO_MAX ||
-	    (w->flags & ~LEAF_WELCOME_RESUMED) || (w->status == 0 && w->domid >= XEN_DOMID_FIRST_RESERVED))
+	    (w->flags & ~LEAF_WELCOME_RESUMED) ||
+	    (w->status == 0 && w->domid >= XEN_DOMID_FIRST_RESERVED))
 		return -EMSGSIZE;
 	put_u32(out, (uint32_t)w->status);
 	put_u16(out + 4, w->status == 0 ? w->domid : 0);
@@ -197,7 +198,8 @@ int leaf_put_request(uint8_t *out, size_t cap, const struct leaf_request *r)
 	case LEAF_OP_SENDV:
 		k = r->u.send.niov <= XEN_ARGO_MAXIOV ? r->u.send.niov : 0;
 		len += LEAF_SENDV_FIXED + 8u * k;
-		if (cap < len || r->u.send.has_data != send_has_data(r->u.send.niov, r->u.send.lens))
+		if (cap < len ||
+		    r->u.send.has_data != send_has_data(r->u.send.niov, r->u.send.lens))
 			return -EMSGSIZE;
 		put_addr(out + 16, &r->u.send.addr.src);
 		put_addr(out + 24, &r->u.send.addr.dst);
@@ -210,7 +212,8 @@ int leaf_put_request(uint8_t *out, size_t cap, const struct leaf_request *r)
 		break;
 	case LEAF_OP_NOTIFY:
 		len += LEAF_NOTIFY_FIXED;
-		if (cap < len || (!r->u.notify.has_ring_data && (r->u.notify.nent || r->u.notify.pad)))
+		if (cap < len ||
+		    (!r->u.notify.has_ring_data && (r->u.notify.nent || r->u.notify.pad)))
 			return -EMSGSIZE;
 		put_u32(out + 16, r->u.notify.has_ring_data);
 		put_u32(out + 20, r->u.notify.nent);
@@ -271,7 +274,8 @@ static int parse_sendv(const uint8_t *p, uint32_t len, struct leaf_request *r, c
 		r->u.send.lens[i] = get_u64(p + 48 + 8 * i);
 	r->u.send.has_data = has_data;
 	if (r->u.send.has_data != send_has_data(r->u.send.niov, r->u.send.lens))
-		return fail(why, "LEAF_REQUEST sendv carries its payload exactly when Xen could take it");
+		return fail(
+		    why, "LEAF_REQUEST sendv carries its payload exactly when Xen could take it");
 	r->u.send.data_len = has_data ? sum_lens(r->u.send.lens, k) : 0;
 	if (len - fixed != r->u.send.data_len)
 		return fail(why, "LEAF_REQUEST sendv payload does not match its iov lengths");
@@ -289,7 +293,8 @@ static int parse_notify(const uint8_t *p, uint32_t len, struct leaf_request *r, 
 	r->u.notify.nent = get_u32(p + 20);
 	r->u.notify.pad = get_u32(p + 24);
 	if (has > 1 || get_u32(p + 28) != 0)
-		return fail(why, "LEAF_REQUEST notify has_ring_data or reserved field out of range");
+		return fail(why,
+		            "LEAF_REQUEST notify has_ring_data or reserved field out of range");
 	r->u.notify.has_ring_data = has;
 	if (!has && (r->u.notify.nent || r->u.notify.pad))
 		return fail(why, "LEAF_REQUEST notify without ring data has entries");
@@ -386,7 +391,8 @@ int leaf_parse_reply(const uint8_t *p, uint32_t len, struct leaf_reply *r, const
 	return 0;
 }
 
-void leaf_get_reply_ent(const uint8_t *ents, uint32_t i, uint16_t *flags, uint32_t *max_message_size)
+void leaf_get_reply_ent(const uint8_t *ents, uint32_t i, uint16_t *flags,
+                        uint32_t *max_message_size)
 {
 	const uint8_t *p = ents + (size_t)i * LEAF_REPLY_ENT_SIZE;
 

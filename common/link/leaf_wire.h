@@ -35,7 +35,7 @@
  * domain; a leaf may still hold handles of rings re-registered away). */
 #define LEAF_MAX_RINGS 1024u
 /* The most ring bytes one LEAF_RING frame carries. */
-#define LEAF_RING_CHUNK (256u * 1024)
+#define LEAF_RING_CHUNK      (256u * 1024)
 
 #define LEAF_ATTACH_MIN      16u
 #define LEAF_RING_STATE_SIZE 24u
@@ -43,18 +43,19 @@
 #define LEAF_WELCOME_SIZE    16u
 #define LEAF_REQUEST_MIN     16u
 /* The largest request: a sendv with 8 lengths and the largest payload. */
-#define LEAF_SENDV_FIXED   32u
-#define LEAF_REQUEST_MAX   (LEAF_REQUEST_MIN + LEAF_SENDV_FIXED + 8u * XEN_ARGO_MAXIOV + LEAF_MAX_MESSAGE)
-#define LEAF_NOTIFY_FIXED  16u
-#define LEAF_NOTIFY_ENT    20u
-#define LEAF_REPLY_MIN     16u
+#define LEAF_SENDV_FIXED 32u
+#define LEAF_REQUEST_MAX                                                                           \
+	(LEAF_REQUEST_MIN + LEAF_SENDV_FIXED + 8u * XEN_ARGO_MAXIOV + LEAF_MAX_MESSAGE)
+#define LEAF_NOTIFY_FIXED   16u
+#define LEAF_NOTIFY_ENT     20u
+#define LEAF_REPLY_MIN      16u
 #define LEAF_REPLY_ENT_SIZE 8u
-#define LEAF_REPLY_MAX     (LEAF_REPLY_MIN + XEN_ARGO_MAX_NOTIFY_COUNT * LEAF_REPLY_ENT_SIZE)
-#define LEAF_RING_MIN      16u
-#define LEAF_RING_MAX      (LEAF_RING_MIN + LEAF_RING_CHUNK)
-#define LEAF_RX_MIN        8u
-#define LEAF_RX_ENT_SIZE   8u
-#define LEAF_RX_MAX        (LEAF_RX_MIN + LEAF_MAX_RINGS * LEAF_RX_ENT_SIZE)
+#define LEAF_REPLY_MAX      (LEAF_REPLY_MIN + XEN_ARGO_MAX_NOTIFY_COUNT * LEAF_REPLY_ENT_SIZE)
+#define LEAF_RING_MIN       16u
+#define LEAF_RING_MAX       (LEAF_RING_MIN + LEAF_RING_CHUNK)
+#define LEAF_RX_MIN         8u
+#define LEAF_RX_ENT_SIZE    8u
+#define LEAF_RX_MAX         (LEAF_RX_MIN + LEAF_MAX_RINGS * LEAF_RX_ENT_SIZE)
 
 /* LEAF_ATTACH ring entry flags. */
 #define LEAF_RING_REGISTERED 0x1u /* registered as far as the leaf knows */
@@ -77,7 +78,7 @@ struct leaf_ring_state {
 };
 
 struct leaf_attach {
-	uint64_t boot;  /* random per argo_open: a new value is a new leaf process */
+	uint64_t boot; /* random per argo_open: a new value is a new leaf process */
 	uint32_t nrings;
 	/* Decoder: nrings entries at 'rings' (wire bytes, leaf_get_ring_state);
 	 * encoder: the caller's array. */
@@ -159,7 +160,8 @@ void leaf_put_notify_ent(uint8_t out[LEAF_NOTIFY_ENT], const xen_argo_ring_data_
 /* The reply's fixed part; nent entries of LEAF_REPLY_ENT_SIZE follow
  * (leaf_put_reply_ent). */
 int leaf_put_reply(uint8_t *out, size_t cap, const struct leaf_reply *r);
-void leaf_put_reply_ent(uint8_t out[LEAF_REPLY_ENT_SIZE], uint16_t flags, uint32_t max_message_size);
+void leaf_put_reply_ent(uint8_t out[LEAF_REPLY_ENT_SIZE], uint16_t flags,
+                        uint32_t max_message_size);
 /* The fixed part of LEAF_RING; r->n bytes follow. */
 int leaf_put_ring(uint8_t out[LEAF_RING_MIN], const struct leaf_ring_bytes *r);
 /* The fixed part of LEAF_RX; count entries follow (leaf_put_rx_ent). */
@@ -176,7 +178,8 @@ int leaf_parse_welcome(const uint8_t *p, uint32_t len, struct leaf_welcome *w, c
 int leaf_parse_request(const uint8_t *p, uint32_t len, struct leaf_request *r, const char **why);
 void leaf_get_notify_ent(const uint8_t *ents, uint32_t i, xen_argo_ring_data_ent_t *e);
 int leaf_parse_reply(const uint8_t *p, uint32_t len, struct leaf_reply *r, const char **why);
-void leaf_get_reply_ent(const uint8_t *ents, uint32_t i, uint16_t *flags, uint32_t *max_message_size);
+void leaf_get_reply_ent(const uint8_t *ents, uint32_t i, uint16_t *flags,
+                        uint32_t *max_message_size);
 int leaf_parse_ring(const uint8_t *p, uint32_t len, struct leaf_ring_bytes *r, const char **why);
 /* *count entries at *ents (leaf_get_rx_ent). */
 int leaf_parse_rx(const uint8_t *p, uint32_t len, uint32_t *count, const uint8_t **ents,

@@ -185,7 +185,8 @@ static void put_gaddr(uint8_t *p, const struct wire_gaddr *a)
 
 _Static_assert(DATA_MAX_LENGTH <= WIRE_MAX_PAYLOAD, "DATA bounds exceed the payload limit");
 _Static_assert(ROUTES_MAX_LENGTH <= WIRE_MAX_PAYLOAD, "ROUTES bounds exceed the payload limit");
-_Static_assert(LEAF_REQUEST_MAX <= WIRE_MAX_PAYLOAD, "LEAF_REQUEST bounds exceed the payload limit");
+_Static_assert(LEAF_REQUEST_MAX <= WIRE_MAX_PAYLOAD,
+               "LEAF_REQUEST bounds exceed the payload limit");
 _Static_assert(LEAF_ATTACH_MAX <= WIRE_MAX_PAYLOAD && LEAF_RING_MAX <= WIRE_MAX_PAYLOAD &&
                    LEAF_RX_MAX <= WIRE_MAX_PAYLOAD && LEAF_REPLY_MAX <= WIRE_MAX_PAYLOAD,
                "leaf frame bounds exceed the payload limit");

@@ -437,7 +437,8 @@ static void sync_all(void)
 			continue;
 		ret = argo_sync(g_doms[i]);
 		if (ret < 0)
-			failf("argo_sync of domain %u: %s", argo_domid(g_doms[i]), argo_strerror(ret));
+			failf("argo_sync of domain %u: %s", argo_domid(g_doms[i]),
+			      argo_strerror(ret));
 	}
 }
 

@@ -41,19 +41,24 @@ static uint8_t *dup_bytes(const uint8_t *p, size_t n)
 static void test_attach_layout(void)
 {
 	static const uint8_t want[16 + 24] = {
-	    /* boot */ 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,
-	    /* nrings */ 1, 0, 0, 0,
-	    /* reserved */ 0, 0, 0, 0,
-	    /* id */ 0x2a, 0, 0, 0,
-	    /* aport */ 0x58, 0x1b, 0, 0,
+	    /* boot */ 0x08,    0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,
+	    /* nrings */ 1,     0,    0,    0,
+	    /* reserved */ 0,   0,    0,    0,
+	    /* id */ 0x2a,      0,    0,    0,
+	    /* aport */ 0x58,   0x1b, 0,    0,
 	    /* partner */ 0x05, 0x00,
-	    /* flags */ 0x01, 0x00,
-	    /* len */ 0x00, 0x01, 0, 0,
-	    /* tx */ 0x40, 0, 0, 0,
-	    /* rx */ 0x20, 0, 0, 0,
+	    /* flags */ 0x01,   0x00,
+	    /* len */ 0x00,     0x01, 0,    0,
+	    /* tx */ 0x40,      0,    0,    0,
+	    /* rx */ 0x20,      0,    0,    0,
 	};
-	struct leaf_ring_state in = {.id = 42, .aport = 7000, .partner_id = 5,
-	                             .flags = LEAF_RING_REGISTERED, .len = 256, .tx = 64, .rx = 32};
+	struct leaf_ring_state in = {.id = 42,
+	                             .aport = 7000,
+	                             .partner_id = 5,
+	                             .flags = LEAF_RING_REGISTERED,
+	                             .len = 256,
+	                             .tx = 64,
+	                             .rx = 32};
 	struct leaf_ring_state out;
 	struct leaf_attach a;
 	uint8_t buf[64], *copy;
@@ -68,7 +73,8 @@ static void test_attach_layout(void)
 	CU_ASSERT_EQUAL(a.nrings, 1);
 	CU_ASSERT_EQUAL(leaf_get_ring_state(&a, 0, &out, &why), 0);
 	CU_ASSERT(out.id == 42 && out.aport == 7000 && out.partner_id == 5 &&
-	          out.flags == LEAF_RING_REGISTERED && out.len == 256 && out.tx == 64 && out.rx == 32);
+	          out.flags == LEAF_RING_REGISTERED && out.len == 256 && out.tx == 64 &&
+	          out.rx == 32);
 	free(copy);
 }
 
@@ -163,15 +169,15 @@ static void test_welcome(void)
 static void test_request_register(void)
 {
 	static const uint8_t want[36] = {
-	    /* id */ 9, 0, 0, 0, 0, 0, 0, 0,
-	    /* op */ 1, 0, 0, 0,
-	    /* reserved */ 0, 0, 0, 0,
-	    /* ring id */ 3, 0, 0, 0,
-	    /* aport */ 0x58, 0x1b, 0, 0,
+	    /* id */ 9,         0,    0, 0, 0, 0, 0, 0,
+	    /* op */ 1,         0,    0, 0,
+	    /* reserved */ 0,   0,    0, 0,
+	    /* ring id */ 3,    0,    0, 0,
+	    /* aport */ 0x58,   0x1b, 0, 0,
 	    /* partner */ 0xf4, 0x7f,
-	    /* pad */ 0x34, 0x12,
-	    /* len */ 0x00, 0x01, 0, 0,
-	    /* flags */ 1, 0, 0, 0,
+	    /* pad */ 0x34,     0x12,
+	    /* len */ 0x00,     0x01, 0, 0,
+	    /* flags */ 1,      0,    0, 0,
 	};
 	struct leaf_request r = {.id = 9, .op = LEAF_OP_REGISTER}, got;
 	uint8_t buf[64], *copy;
@@ -288,7 +294,8 @@ static void test_request_notify(void)
 {
 	struct leaf_request r = {.id = 2, .op = LEAF_OP_NOTIFY}, got;
 	xen_argo_ring_data_ent_t e = {.ring = {.aport = 9, .domain_id = 3, .pad = 0},
-	                              .flags = 0xFFFF, .space_required = 100,
+	                              .flags = 0xFFFF,
+	                              .space_required = 100,
 	                              .max_message_size = 0x5EEDF00D},
 	                         back;
 	uint8_t buf[16 + 16 + 2 * LEAF_NOTIFY_ENT], *copy;
@@ -353,8 +360,11 @@ static void test_reply(void)
 
 static void test_ring(void)
 {
-	struct leaf_ring_bytes rb = {.ring_id = 4, .offset = 240, .flags = LEAF_RING_PUBLISH,
-	                             .tx = 16, .n = 32},
+	struct leaf_ring_bytes rb = {.ring_id = 4,
+	                             .offset = 240,
+	                             .flags = LEAF_RING_PUBLISH,
+	                             .tx = 16,
+	                             .n = 32},
 	                       got;
 	uint8_t buf[16 + 32], *copy;
 	const char *why = NULL;
@@ -411,9 +421,12 @@ static void test_header_bounds(void)
 		uint8_t type;
 		uint32_t min, max, step;
 	} b[] = {
-	    {WIRE_LEAF_ATTACH, 16, LEAF_ATTACH_MAX, 24},  {WIRE_LEAF_WELCOME, 16, 16, 1},
-	    {WIRE_LEAF_REQUEST, 16, LEAF_REQUEST_MAX, 1}, {WIRE_LEAF_REPLY, 16, LEAF_REPLY_MAX, 8},
-	    {WIRE_LEAF_RING, 16, LEAF_RING_MAX, 1},       {WIRE_LEAF_EVENT, 0, 0, 1},
+	    {WIRE_LEAF_ATTACH, 16, LEAF_ATTACH_MAX, 24},
+	    {WIRE_LEAF_WELCOME, 16, 16, 1},
+	    {WIRE_LEAF_REQUEST, 16, LEAF_REQUEST_MAX, 1},
+	    {WIRE_LEAF_REPLY, 16, LEAF_REPLY_MAX, 8},
+	    {WIRE_LEAF_RING, 16, LEAF_RING_MAX, 1},
+	    {WIRE_LEAF_EVENT, 0, 0, 1},
 	    {WIRE_LEAF_RX, 8, LEAF_RX_MAX, 8},
 	};
 	uint8_t h[16];
@@ -448,14 +461,17 @@ static void test_uri_good(void)
 	struct link_uri u;
 	const char *why = NULL;
 
-	CU_ASSERT_EQUAL(link_uri_parse("serial:/dev/virtio-ports/argo0?key=/etc/argo/leaf.key&hvid=l0",
-	                               &u, &why),
-	                0);
-	CU_ASSERT(u.transport == TRANSPORT_SERIAL && !strcmp(u.address, "/dev/virtio-ports/argo0") &&
+	CU_ASSERT_EQUAL(
+	    link_uri_parse("serial:/dev/virtio-ports/argo0?key=/etc/argo/leaf.key&hvid=l0", &u,
+	                   &why),
+	    0);
+	CU_ASSERT(u.transport == TRANSPORT_SERIAL &&
+	          !strcmp(u.address, "/dev/virtio-ports/argo0") &&
 	          !strcmp(u.key, "/etc/argo/leaf.key") && !strcmp(u.hvid, "l0") &&
 	          !strcmp(u.name, "leaf") && u.timeout_ms == 30000);
 	CU_ASSERT_EQUAL(
-	    link_uri_parse("tcp:192.0.2.1:7400?name=dd&timeout=0x3e8&hvid=kvm-a&key=k", &u, &why), 0);
+	    link_uri_parse("tcp:192.0.2.1:7400?name=dd&timeout=0x3e8&hvid=kvm-a&key=k", &u, &why),
+	    0);
 	CU_ASSERT(u.transport == TRANSPORT_TCP && !strcmp(u.address, "192.0.2.1:7400") &&
 	          !strcmp(u.name, "dd") && u.timeout_ms == 1000 && !strcmp(u.hvid, "kvm-a"));
 	CU_ASSERT_EQUAL(link_uri_parse("vsock:2:5000?key=k&hvid=l0", &u, &why), 0);
@@ -499,9 +515,15 @@ static void test_uri_bad(void)
 int main(void)
 {
 	static const struct test_def wire[] = {
-	    T(test_attach_layout),   T(test_attach_refused), T(test_welcome),
-	    T(test_request_register), T(test_request_sendv), T(test_request_notify),
-	    T(test_reply),           T(test_ring),           T(test_rx),
+	    T(test_attach_layout),
+	    T(test_attach_refused),
+	    T(test_welcome),
+	    T(test_request_register),
+	    T(test_request_sendv),
+	    T(test_request_notify),
+	    T(test_reply),
+	    T(test_ring),
+	    T(test_rx),
 	    T(test_header_bounds),
 	};
 	static const struct test_def uri[] = {

@@ -283,11 +283,12 @@ static int setup_world(void)
 		return -1;
 	if (leaf_mode) {
 		/* The relay holds argo-vdevd's domain (VDEVD_DOMID's socket). */
-		expand(cmd, sizeof(cmd),
-		       "umask 077 && head -c 32 /dev/urandom > @D/leaf.key && printf '[relay]\\nhvid "
-		       "= l0\\nfabric = sim:@D/relay.sock\\ncontrol = @D/relay.ctl\\n[link "
-		       "vdevd]\\ntransport = unix\\nlisten = @D/leaf.sock\\npeer = "
-		       "vdevd\\nkey = leaf.key\\nleaf = sim:@D/vdevd.sock\\n' > @D/relay.conf");
+		expand(
+		    cmd, sizeof(cmd),
+		    "umask 077 && head -c 32 /dev/urandom > @D/leaf.key && printf '[relay]\\nhvid "
+		    "= l0\\nfabric = sim:@D/relay.sock\\ncontrol = @D/relay.ctl\\n[link "
+		    "vdevd]\\ntransport = unix\\nlisten = @D/leaf.sock\\npeer = "
+		    "vdevd\\nkey = leaf.key\\nleaf = sim:@D/vdevd.sock\\n' > @D/relay.conf");
 		if (system(cmd))
 			return -1;
 		expand(cmd, sizeof(cmd), "exec @B/argo-relayd -v @D/relay.conf");
@@ -302,8 +303,9 @@ static int setup_world(void)
 	if (!f)
 		return -1;
 	expand(cmd, sizeof(cmd),
-	       leaf_mode ? "[vdevd]\nfabric = link:unix:@D/leaf.sock?key=@D/leaf.key&hvid=l0&name=vdevd\n"
-	                 : "[vdevd]\nfabric = sim:@D/vdevd.sock\n");
+	       leaf_mode
+	           ? "[vdevd]\nfabric = link:unix:@D/leaf.sock?key=@D/leaf.key&hvid=l0&name=vdevd\n"
+	           : "[vdevd]\nfabric = sim:@D/vdevd.sock\n");
 	fputs(cmd, f);
 	expand(
 	    cmd, sizeof(cmd),
