@@ -158,4 +158,7 @@ say "stream 64 KiB through 2 levels:    ${chain_mbs} MB/s (link l1->l0 carried $
 if [ -x "$BIN/bench-auth" ]; then
 	say "$("$BIN/bench-auth")"
 fi
+# Leaf endpoints against a sim domain, in the same run (harness/bench-leaf.sh).
+BUILD="$BUILD" "$(dirname "$0")/bench-leaf.sh" >>"$results" 2>&1 || say "bench-leaf failed"
+tail -n 5 "$results"
 echo "results in $results"

@@ -14,11 +14,12 @@
  * sendv, notify...) hands one request to the thread and waits for its
  * reply; the front's fabric lock keeps it to one at a time.
  *
- * Locking: leaf->mu guards everything below marked (mu): the state, the
- * call in flight, the ring list and the rings' memory writes. The thread
- * holds it except while it polls; a caller holds it except while it waits
- * on leaf->cond. The connection (session, frames, fd) is the thread's
- * alone. Called with fabric->lock held (fabric.h), never taken here.
+ * Locking: leaf->mu guards everything: the state, the call in flight, the
+ * ring list and the rings' memory writes, and the connection (session,
+ * frames), which only the thread opens, reads and closes, and a caller
+ * writes its request to when the link is up. The thread holds mu except
+ * while it polls; a caller holds it except while it waits on leaf->cond.
+ * Called with fabric->lock held (fabric.h), never taken here.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -119,7 +120,7 @@ struct leaf_fabric {
 	uint64_t session_no;         /* sessions that reached LEAF_UP */
 	uint64_t dropped_ring_bytes; /* LEAF_RING for a handle we freed */
 
-	/* The thread's. */
+	/* (mu); opened, read and closed by the thread only. */
 	struct session session;
 	struct frames frames;
 	uint64_t next_try_ms, deadline_ms, last_rx_ms, next_ping_ms;
@@ -709,7 +710,17 @@ static int call(struct leaf_fabric *L, struct leaf_call *c, unsigned int timeout
 	c->id = L->next_id++;
 	put_u64(c->req, c->id);
 	L->call = c;
-	wake(L);
+	/* The request goes from this thread when the link is up (one thread
+	 * switch fewer on every call); what the connection does not take at
+	 * once, the link's thread sends when it can. */
+	if (L->state == LEAF_UP) {
+		push_rx(L);
+		send_call(L);
+		if (frames_flush(&L->frames) < 0)
+			wake(L);
+	} else {
+		wake(L);
+	}
 	while (!c->done && L->state != LEAF_FAILED) {
 		if (pthread_cond_timedwait(&L->cond, &L->mu, &until) == ETIMEDOUT && !c->done) {
 			fail_for_good(L, -ENOTCONN);
