@@ -560,9 +560,13 @@ static void on_io(struct leaf_fabric *L, short revents)
 			    L->uri.address, WIRE_VERSION);
 			fail_for_good(L, -EPROTONOSUPPORT);
 		} else if (ret < 0 && ret != -ECANCELED) {
-			/* The relay hung up in the middle of the handshake: it did not
-			 * take us (a wrong name or key), or it is restarting. */
-			if (L->state == LEAF_HANDSHAKE && ret == -ECONNRESET)
+			/* The relay hung up after its HELLO, in the middle of the
+			 * handshake: it did not take us (a wrong name or key), or it
+			 * is restarting. Before its HELLO, nobody is there yet (a
+			 * virtio-serial port reads as end of file until its host side
+			 * is connected). */
+			if (L->state == LEAF_HANDSHAKE && ret == -ECONNRESET &&
+			    L->session.phase == SESSION_AUTH)
 				handshake_failed(L);
 			else
 				disconnect(L);
