@@ -199,9 +199,10 @@ $(LINKED): $(BIN)/%: $$(call obj,$$($$*_SRC)) $$($$*_LIBS)
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	       -Wall -Wextra -Werror $(INC_tests/fuzz)
 
-$(BUILD)/fuzz/fuzz-wire: tests/fuzz/fuzz_wire.c common/link/wire.c common/link/wire.h common/include/argo/abi.h
+$(BUILD)/fuzz/fuzz-wire: tests/fuzz/fuzz_wire.c common/link/wire.c common/link/wire.h \
+		common/link/leaf_wire.c common/link/leaf_wire.h common/include/argo/abi.h
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_wire.c common/link/wire.c -o $@
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_wire.c common/link/wire.c common/link/leaf_wire.c -o $@
 
 fuzz: $(BUILD)/fuzz/fuzz-wire
 	@rm -rf $(BUILD)/fuzz/corpus-wire $(BUILD)/fuzz/artifacts
