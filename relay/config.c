@@ -998,6 +998,15 @@ static void whole_file_checks(struct parser *p)
 	for (i = 0; i < c->nlinks; i++) {
 		if (!c->links[i].leaf[0])
 			continue;
+		if (strncmp(c->fabric, "sim:", 4) != 0) {
+			fail(
+			    p, p->link_lines[i].leaf,
+			    "[link %s]: a leaf's domain is in this relay's own level, whose fabric "
+			    "%s cannot give the relay one (on Xen, Xen makes domains, not its "
+			    "guests); a program on a Xen level runs in a domain of that Xen",
+			    c->links[i].name, c->fabric);
+			return;
+		}
 		if (!strcmp(c->links[i].leaf, c->fabric)) {
 			fail(p, p->link_lines[i].leaf,
 			     "[link %s]: leaf = %s is this relay's own fabric: a leaf needs a "

@@ -428,6 +428,11 @@ static void test_leaf_links(void)
 	             6, "reaches its relay over unix, tcp, serial or vsock");
 	EXPECT_ERROR(HEAD LEAF_LINK("dd", "sim:/run/x.sock") "leaf = sim:/run/y.sock\n", 11,
 	             "given twice");
+	/* A relay on Xen: its level cannot give it a domain for a leaf. */
+	EXPECT_ERROR(
+	    "[relay]\nhvid = l1\nfabric = xen:/dev/argo\ncontrol = /run/l1.ctl\n" LEAF_LINK(
+	        "dd", "sim:/run/x.sock"),
+	    10, "Xen makes domains");
 }
 
 static void test_error_unknown_section(void)
