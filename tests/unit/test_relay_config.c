@@ -348,12 +348,13 @@ static void test_good_addresses(void)
 	}
 }
 
-/* The three-relay example of docs/relay-config.md loads as written (the
- * tests run from the top of the source tree, as `make check` does). */
+/* The examples of docs/relay-config.md (three relays, then the driver
+ * domain as a leaf endpoint) load as written (the tests run from the top
+ * of the source tree, as `make check` does). */
 static void test_doc_example(void)
 {
 	static const char doc[] = "docs/relay-config.md";
-	static const char *const hvids[] = {"l0", "l1", "l2"};
+	static const char *const hvids[] = {"l0", "l1", "l2", "l0"};
 	char *text = NULL, *p, *end;
 	size_t cap = 0;
 	ssize_t n;
@@ -369,6 +370,7 @@ static void test_doc_example(void)
 	CU_ASSERT_FATAL(n > 0);
 	CU_ASSERT_EQUAL_FATAL(make_key("l1-l0.key", 32, 0600), 0);
 	CU_ASSERT_EQUAL_FATAL(make_key("l2-l1.key", 48, 0600), 0);
+	CU_ASSERT_EQUAL_FATAL(make_key("dd.key", 32, 0600), 0);
 	for (p = strstr(text, "```ini\n"); p; p = strstr(end, "```ini\n")) {
 		p += strlen("```ini\n");
 		end = strstr(p, "```\n");
@@ -377,20 +379,28 @@ static void test_doc_example(void)
 		if (load(p) != 0)
 			fprintf(stderr, "\n    example %u: %s\n", found, why);
 		CU_ASSERT_EQUAL(load(p), 0);
-		if (found < 3)
+		if (found < 4)
 			CU_ASSERT_STRING_EQUAL(cfg->hvid, hvids[found]);
+		if (found == 2) {
+			/* l2: vsock up to the host, an import to the driver. */
+			CU_ASSERT_EQUAL(cfg->nlinks, 1);
+			CU_ASSERT_EQUAL(cfg->links[0].transport, TRANSPORT_VSOCK);
+			CU_ASSERT_STRING_EQUAL(cfg->links[0].address, "host:5000");
+			CU_ASSERT_EQUAL(cfg->links[0].psk.len, 48);
+			CU_ASSERT_EQUAL(cfg->nimports, 1);
+			CU_ASSERT_EQUAL(cfg->imports[0].port, 7000);
+			CU_ASSERT_EQUAL(cfg->imports[0].target.domid, 5);
+			CU_ASSERT_EQUAL(cfg->nrules, 2);
+		}
+		if (found == 3) {
+			/* The driver domain as a leaf endpoint. */
+			CU_ASSERT_EQUAL(cfg->nlinks, 1);
+			CU_ASSERT_EQUAL(cfg->links[0].transport, TRANSPORT_SERIAL);
+			CU_ASSERT_STRING_EQUAL(cfg->links[0].leaf, "sim:/run/argo/l0-dom5.sock");
+		}
 		found++;
 	}
-	CU_ASSERT_EQUAL(found, 3);
-	/* The last one, l2: vsock up to the host, an import to the driver. */
-	CU_ASSERT_EQUAL(cfg->nlinks, 1);
-	CU_ASSERT_EQUAL(cfg->links[0].transport, TRANSPORT_VSOCK);
-	CU_ASSERT_STRING_EQUAL(cfg->links[0].address, "host:5000");
-	CU_ASSERT_EQUAL(cfg->links[0].psk.len, 48);
-	CU_ASSERT_EQUAL(cfg->nimports, 1);
-	CU_ASSERT_EQUAL(cfg->imports[0].port, 7000);
-	CU_ASSERT_EQUAL(cfg->imports[0].target.domid, 5);
-	CU_ASSERT_EQUAL(cfg->nrules, 2);
+	CU_ASSERT_EQUAL(found, 4);
 	free(text);
 }
 
@@ -843,9 +853,9 @@ static int suite_init(void)
 
 static int suite_clean(void)
 {
-	static const char *const files[] = {"good.key",   "good2.key", "open.key",
-	                                    "group.key",  "short.key", "long.key",
-	                                    "relay.conf", "l1-l0.key", "l2-l1.key"};
+	static const char *const files[] = {"good.key",  "good2.key", "open.key",   "group.key",
+	                                    "short.key", "long.key",  "relay.conf", "l1-l0.key",
+	                                    "l2-l1.key", "dd.key"};
 	char path[256];
 	size_t i;
 
