@@ -6,8 +6,9 @@
 #                   (also under ASan/UBSan) and cppcheck
 #   make clean
 #
-#   make fuzz       build the libFuzzer targets with clang and run them for
-#                   FUZZ_SECONDS (default 60) each; fails on any crash
+#   make fuzz       build the libFuzzer targets with clang and run them (the
+#                   link decoder FUZZ_SECONDS, default 60; the handshake
+#                   FUZZ_HANDSHAKE_SECONDS, 30; virtio-argo 30); fails on any crash
 #
 # Variables: BUILD (output folder), SAN=1 (build with sanitizers), DEBUG=1
 # (no optimisation). Both compile in the run-time invariant checks
@@ -93,10 +94,10 @@ $(LIB)/%.a:
 	$(AR) rcs $@ $^
 
 # What a program using libargo links: its link backend (a leaf endpoint)
-# rests on the link protocol and OpenSSL (and the link protocol's argo
+# rests on the link protocol and OpenSSL (libssl: its links are TLS) (and the link protocol's argo
 # transport on libargo: the rule below links libraries as one group).
 CLIENT_LIBS := $(LIBARGO) $(LIBLINK) $(LIBUTIL)
-CLIENT_LDLIBS := -lcrypto
+CLIENT_LDLIBS := -lssl -lcrypto
 
 # ---- Programs ----
 # Each program NAME names its sources (NAME_SRC), the libraries it links
@@ -105,8 +106,8 @@ CLIENT_LDLIBS := -lcrypto
 PROGRAMS := $(addprefix $(BIN)/,argo-simd argo-conformance argo-conformance-peer argo-ping \
 	argo-echo argo-stream argo-relayd argo-relayctl)
 TESTS := $(addprefix $(BIN)/,test-ring test-routed test-sim-fabric test-simd-hostile test-wire \
-	test-auth test-stream test-util test-relay-config test-transport test-dedup test-mitm \
-	test-leaf)
+	test-auth test-session test-stream test-util test-relay-config test-transport test-dedup \
+	test-mitm test-rogue test-leaf)
 
 argo-simd_SRC := l0/simd.c l0/simd_config.c
 argo-simd_LIBS := $(LIBSIMFABRIC) $(LIBARGO)
@@ -135,7 +136,7 @@ argo-relayd_SRC := relay/relayd.c relay/config.c relay/log.c relay/fabric_in.c r
 	relay/router.c relay/routes.c relay/link.c relay/leaf.c relay/fabric_out.c relay/dedup.c \
 	relay/control.c
 argo-relayd_LIBS := $(CLIENT_LIBS)
-argo-relayd_LDLIBS := -linih -lcrypto
+argo-relayd_LDLIBS := -linih -lssl -lcrypto
 argo-relayctl_SRC := relay/relayctl.c
 # The kernel module's test program (in the images, not in `all`).
 argo-dev-test_SRC := l1/test/argo-dev-test.c
@@ -153,33 +154,42 @@ test-simd-hostile_LIBS := $(CLIENT_LIBS)
 test-simd-hostile_LDLIBS := $(CLIENT_LDLIBS)
 test-wire_SRC := tests/unit/test_wire.c
 test-wire_LIBS := $(LIBLINK) $(LIBUTIL)
-test-wire_LDLIBS := -lcrypto
+test-wire_LDLIBS := -lssl -lcrypto
 test-auth_SRC := tests/unit/test_auth.c
 test-auth_LIBS := $(LIBLINK) $(LIBUTIL)
-test-auth_LDLIBS := -lcrypto
+test-auth_LDLIBS := -lssl -lcrypto
+# A link's TLS sessions and frames over socketpairs.
+test-session_SRC := tests/unit/test_session.c
+test-session_LIBS := $(LIBLINK) $(LIBUTIL)
+test-session_LDLIBS := -lssl -lcrypto
 # A leaf endpoint's frame payloads and its link: URI.
 test-leaf_SRC := tests/unit/test_leaf.c common/libargo/link_uri.c
 test-leaf_LIBS := $(CLIENT_LIBS)
-test-leaf_LDLIBS := -lcrypto
+test-leaf_LDLIBS := $(CLIENT_LDLIBS)
 # The reliable stream alone (and the messages it carries).
 test-stream_SRC := tests/unit/test_stream.c common/link/stream.c common/link/msg.c
 test-util_SRC := tests/unit/test_util.c
 test-util_LIBS := $(LIBUTIL)
 test-relay-config_SRC := tests/unit/test_relay_config.c relay/config.c
 test-relay-config_LIBS := $(CLIENT_LIBS)
-test-relay-config_LDLIBS := -linih -lcrypto
+test-relay-config_LDLIBS := -linih $(CLIENT_LDLIBS)
 test-transport_SRC := tests/unit/test_transport.c relay/config.c
 test-transport_LIBS := $(CLIENT_LIBS)
-test-transport_LDLIBS := -linih -lcrypto
+test-transport_LDLIBS := -linih $(CLIENT_LDLIBS)
 # relay/dedup.c alone, with the fabric and the relay's log stubbed.
 test-dedup_SRC := tests/unit/test_dedup.c relay/dedup.c
 # A man in the middle of relay links, for tests/integration/test-relay.sh.
 test-mitm_SRC := tests/integration/mitm.c
 test-mitm_LIBS := $(LIBLINK) $(LIBUTIL)
-test-mitm_LDLIBS := -lcrypto
+test-mitm_LDLIBS := -lssl -lcrypto
+# An attacker of relay links (a stranger, or a neighbour holding its key),
+# for tests/integration/test-link-attacks.sh.
+test-rogue_SRC := tests/integration/rogue.c
+test-rogue_LIBS := $(LIBLINK) $(LIBUTIL)
+test-rogue_LDLIBS := -lssl -lcrypto
 
 # CUnit programs.
-$(foreach t,$(filter-out test-mitm,$(notdir $(TESTS))),$(eval $(t)_LDLIBS += -lcunit))
+$(foreach t,$(filter-out test-mitm test-rogue,$(notdir $(TESTS))),$(eval $(t)_LDLIBS += -lcunit))
 
 .PHONY: all deps demo check test test-san cppcheck clean format fuzz include-graph
 all: $(PROGRAMS) $(TESTS)
@@ -203,6 +213,25 @@ $(BUILD)/fuzz/fuzz-wire: tests/fuzz/fuzz_wire.c common/link/wire.c common/link/w
 		common/link/leaf_wire.c common/link/leaf_wire.h common/include/argo/abi.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_wire.c common/link/wire.c common/link/leaf_wire.c -o $@
+
+# The handshake (tests/fuzz/fuzz_handshake.c): TLS on OpenSSL and the HELLO.
+FUZZ_HANDSHAKE_SECONDS ?= 30
+$(BUILD)/fuzz/fuzz-handshake: tests/fuzz/fuzz_handshake.c common/link/session.c common/link/frames.c \
+		common/link/auth.c common/link/wire.c common/link/session.h common/link/frames.h \
+		common/link/auth.h common/link/wire.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_handshake.c common/link/session.c \
+		common/link/frames.c common/link/auth.c common/link/wire.c -lssl -lcrypto -o $@
+
+.PHONY: fuzz-handshake
+fuzz: fuzz-handshake
+fuzz-handshake: $(BUILD)/fuzz/fuzz-handshake
+	@rm -rf $(BUILD)/fuzz/corpus-handshake $(BUILD)/fuzz/artifacts-handshake
+	@mkdir -p $(BUILD)/fuzz/corpus-handshake $(BUILD)/fuzz/artifacts-handshake
+	@cp tests/fuzz/corpus/handshake/* $(BUILD)/fuzz/corpus-handshake/
+	$(BUILD)/fuzz/fuzz-handshake -max_total_time=$(FUZZ_HANDSHAKE_SECONDS) -print_final_stats=1 \
+		-max_len=61440 -artifact_prefix=$(BUILD)/fuzz/artifacts-handshake/ \
+		$(BUILD)/fuzz/corpus-handshake
 
 fuzz: $(BUILD)/fuzz/fuzz-wire
 	@rm -rf $(BUILD)/fuzz/corpus-wire $(BUILD)/fuzz/artifacts

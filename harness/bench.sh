@@ -154,7 +154,7 @@ hz=$(getconf CLK_TCK)
 msgs=$(( ROUNDS * per * 2 ))
 say "cpu per message (user + system): middle relay $(awk -v t="$middle_ticks" -v hz="$hz" -v m="$msgs" 'BEGIN { printf "%.1f", t / hz / m * 1e6 }') us, socat $(awk -v t="$socat_ticks" -v hz="$hz" -v m="$msgs" 'BEGIN { printf "%.1f", t / hz / m * 1e6 }') us ($msgs messages through each)"
 say "stream 64 KiB direct (one fabric): ${direct_mbs} MB/s"
-say "stream 64 KiB through 2 levels:    ${chain_mbs} MB/s (link l1->l0 carried ${bytes_l1} bytes, HMAC-SHA256 on every frame)"
+say "stream 64 KiB through 2 levels:    ${chain_mbs} MB/s (link l1->l0 carried ${bytes_l1} bytes, TLS 1.3)"
 if [ -x "$BIN/bench-auth" ]; then
 	say "$("$BIN/bench-auth")"
 fi

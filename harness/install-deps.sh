@@ -12,7 +12,7 @@
 #           and qemu-utils (qemu-img, for qcow2 images)
 set -eu
 
-pkgs_base="build-essential pkg-config libcunit1-dev libinih-dev libssl-dev cppcheck clang iproute2 socat"
+pkgs_base="build-essential pkg-config libcunit1-dev libinih-dev libssl-dev openssl cppcheck clang iproute2 socat"
 pkgs_relay="libssl-dev"
 pkgs_virtio="qemu-system-common qemu-utils"
 pkgs_images="qemu-system-x86 busybox-static flex bison cpio kmod xz-utils dpkg-dev patch python3 bc"

@@ -17,13 +17,14 @@
 #include "transport.h"
 #include "wire.h"
 
-#define CONFIG_MAX_LINKS   32
-#define CONFIG_MAX_ROUTES  256
-#define CONFIG_MAX_IMPORTS 256
-#define CONFIG_MAX_RULES   256
-#define CONFIG_NAME_MAX    32
-#define CONFIG_PATH_MAX    256
-#define CONFIG_ADDR_MAX    TRANSPORT_ADDR_MAX
+#define CONFIG_MAX_LINKS    32
+#define CONFIG_MAX_ROUTES   256
+#define CONFIG_MAX_IMPORTS  256
+#define CONFIG_MAX_RULES    256
+#define CONFIG_NAME_MAX     32
+#define CONFIG_PATH_MAX     256
+#define CONFIG_ADDR_MAX     TRANSPORT_ADDR_MAX
+#define CONFIG_MAX_ANNOUNCE 32
 
 struct config_link {
 	char name[CONFIG_NAME_MAX]; /* from [link NAME] */
@@ -31,8 +32,16 @@ struct config_link {
 	bool listen; /* listen = ADDR (else connect = ADDR) */
 	char address[CONFIG_ADDR_MAX];
 	char peer_hvid[WIRE_HVID_SIZE]; /* the hvid the peer must announce */
+	/* How it authenticates: a pre-shared key file (the default), or
+	 * certificates (cert, cert_key, ca) when cert_file is set. */
 	char key_file[CONFIG_PATH_MAX];
-	struct auth_psk psk; /* loaded and checked at parse time */
+	struct auth_psk psk; /* loaded and checked at parse time; wiped once used */
+	char cert_file[CONFIG_PATH_MAX], cert_key_file[CONFIG_PATH_MAX], ca_file[CONFIG_PATH_MAX];
+	/* The hvids the peer may announce routes to and send from, besides
+	 * its own (docs/relay-config.md, "announce"); announce_any: '*'. */
+	char announce[CONFIG_MAX_ANNOUNCE][WIRE_HVID_SIZE];
+	unsigned int nannounce;
+	bool announce_any;
 	/* A leaf endpoint's link (relay/leaf.c): the libargo URI of the domain
 	 * the relay holds for it (a sim static socket); "" for a relay link. */
 	char leaf[CONFIG_ADDR_MAX];
@@ -92,6 +101,10 @@ struct relay_config {
  */
 int config_load(const char *path, uid_t key_owner, struct relay_config *config, char *why,
                 size_t cap);
+
+/* Wipes every key the configuration holds (at exit; after the links have
+ * derived what they need). */
+void config_wipe_keys(struct relay_config *config);
 
 /* Does a rule set allow src to send to dst? */
 bool config_policy_allows(const struct relay_config *config, const struct wire_gaddr *src,

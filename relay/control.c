@@ -18,6 +18,8 @@
 
 #include "control.h"
 #include "leaf.h"
+
+#include "clock.h"
 #include "log.h"
 #include "strbuf.h"
 #include "transport.h"
@@ -109,6 +111,7 @@ static void dump_leaf(const struct link *l, struct strbuf *sb, bool json)
 
 static void dump_links(const struct control_view *v, struct strbuf *sb, bool json)
 {
+	uint64_t now = now_ms();
 	int i;
 
 	if (json)
@@ -116,36 +119,52 @@ static void dump_links(const struct control_view *v, struct strbuf *sb, bool jso
 	for (i = 0; i < v->nlinks; i++) {
 		const struct link *l = &v->links[i];
 		const struct link_counters *c = &l->counters;
-		const struct frames_counters *f = &l->frames.counters;
 		const struct stream_counters *s = &l->stream.counters;
 		const struct stream *st = &l->stream;
+		const struct session *ses = l->up ? &l->up->session : NULL;
+		uint64_t uptime = l->up_since_ms ? now - l->up_since_ms : 0;
+		struct frames_counters f;
 
+		link_frames_counters(l, &f);
 		if (json) {
 			strbuf_add(
 			    sb,
 			    "%s{\"name\":\"%s\",\"transport\":\"%s\",\"address\":\"%s\","
-			    "\"peer\":\"%s\",\"state\":\"%s\",\"frames_tx\":%llu,"
+			    "\"peer\":\"%s\",\"state\":\"%s\",\"auth\":\"%s\",\"peer_address\":\"%"
+			    "s\","
+			    "\"tls_cipher\":\"%s\",\"tls_group\":\"%s\",\"uptime_ms\":%llu,"
+			    "\"pending\":%u,\"frames_tx\":%llu,"
 			    "\"frames_rx\":%llu,\"bytes_tx\":%llu,\"bytes_rx\":%llu,"
 			    "\"data_tx\":%llu,\"data_rx\":%llu,\"retransmits\":%llu,"
 			    "\"duplicates\":%llu,\"sessions\":%llu,\"auth_failures\":%llu,"
-			    "\"resets\":%llu,\"drops\":{\"mac\":%llu,\"seq\":%llu,"
-			    "\"malformed\":%llu,\"spoofed\":%llu},\"queue_messages\":%u,"
+			    "\"resets\":%llu,\"refused\":%llu,\"evicted\":%llu,\"replaced\":%llu,"
+			    "\"drops\":{\"mac\":%llu,\"seq\":%llu,"
+			    "\"malformed\":%llu,\"spoofed\":%llu,\"credit\":%llu,\"report\":%llu,"
+			    "\"route\":%llu},\"queue_messages\":%u,"
 			    "\"queue_bytes\":%llu,\"rtt_us\":%llu,\"next_msn\":%llu,"
-			    "\"rx_next_msn\":%llu,\"rx_done_msn\":%llu,\"resent_held\":%llu",
+			    "\"rx_next_msn\":%llu,\"rx_done_msn\":%llu,\"resent_held\":%llu,"
+			    "\"held_from_peer\":%llu",
 			    i ? "," : "", l->cfg->name, transport_name(l->cfg->transport),
 			    l->cfg->address, l->cfg->peer_hvid, link_state_name(l->state),
-			    (unsigned long long)f->frames_tx, (unsigned long long)f->frames_rx,
-			    (unsigned long long)f->bytes_tx, (unsigned long long)f->bytes_rx,
-			    (unsigned long long)s->data_tx, (unsigned long long)s->data_rx,
-			    (unsigned long long)s->retransmits, (unsigned long long)s->duplicates,
-			    (unsigned long long)c->sessions, (unsigned long long)c->auth_failures,
-			    (unsigned long long)c->resets, (unsigned long long)c->drop_mac,
+			    l->cfg->cert_file[0] ? "cert" : "psk", ses ? l->up->peer.name : "",
+			    ses && ses->cipher ? ses->cipher : "",
+			    ses && ses->group ? ses->group : "", (unsigned long long)uptime,
+			    link_pending(l), (unsigned long long)f.frames_tx,
+			    (unsigned long long)f.frames_rx, (unsigned long long)f.bytes_tx,
+			    (unsigned long long)f.bytes_rx, (unsigned long long)s->data_tx,
+			    (unsigned long long)s->data_rx, (unsigned long long)s->retransmits,
+			    (unsigned long long)s->duplicates, (unsigned long long)c->sessions,
+			    (unsigned long long)c->auth_failures, (unsigned long long)c->resets,
+			    (unsigned long long)c->refused, (unsigned long long)c->evicted,
+			    (unsigned long long)c->replaced, (unsigned long long)c->drop_mac,
 			    (unsigned long long)c->drop_seq, (unsigned long long)c->drop_malformed,
-			    (unsigned long long)c->drop_spoofed, st->unacked.count,
-			    (unsigned long long)st->unacked.bytes, (unsigned long long)c->rtt_us,
-			    (unsigned long long)st->next_msn, (unsigned long long)st->rx_next_msn,
-			    (unsigned long long)st->rx_done_msn,
-			    (unsigned long long)s->resent_held);
+			    (unsigned long long)c->drop_spoofed, (unsigned long long)c->drop_credit,
+			    (unsigned long long)c->drop_report, (unsigned long long)c->drop_route,
+			    st->unacked.count, (unsigned long long)st->unacked.bytes,
+			    (unsigned long long)c->rtt_us, (unsigned long long)st->next_msn,
+			    (unsigned long long)st->rx_next_msn,
+			    (unsigned long long)st->rx_done_msn, (unsigned long long)s->resent_held,
+			    (unsigned long long)st->held_from_peer);
 			dump_leaf(l, sb, true);
 			strbuf_add(sb, "}");
 		} else {
@@ -154,19 +173,29 @@ static void dump_links(const struct control_view *v, struct strbuf *sb, bool jso
 			    "  %-10s %-6s %-28s peer %-8s %-10s frames %llu/%llu bytes "
 			    "%llu/%llu retransmits %llu duplicates %llu queue %u (%llu B) "
 			    "rtt %llu us\n"
-			    "             sessions %llu auth failures %llu resets %llu drops: "
-			    "mac %llu seq %llu malformed %llu spoofed %llu\n",
+			    "             %s%s%s%s%s up %llu ms, pending %u; sessions %llu auth "
+			    "failures "
+			    "%llu resets %llu refused %llu replaced %llu\n"
+			    "             drops: mac %llu seq %llu malformed %llu spoofed %llu "
+			    "credit "
+			    "%llu report %llu route %llu\n",
 			    l->cfg->name, transport_name(l->cfg->transport), l->cfg->address,
 			    l->cfg->peer_hvid, link_state_name(l->state),
-			    (unsigned long long)f->frames_tx, (unsigned long long)f->frames_rx,
-			    (unsigned long long)f->bytes_tx, (unsigned long long)f->bytes_rx,
+			    (unsigned long long)f.frames_tx, (unsigned long long)f.frames_rx,
+			    (unsigned long long)f.bytes_tx, (unsigned long long)f.bytes_rx,
 			    (unsigned long long)s->retransmits, (unsigned long long)s->duplicates,
 			    st->unacked.count, (unsigned long long)st->unacked.bytes,
-			    (unsigned long long)c->rtt_us, (unsigned long long)c->sessions,
-			    (unsigned long long)c->auth_failures, (unsigned long long)c->resets,
-			    (unsigned long long)c->drop_mac, (unsigned long long)c->drop_seq,
-			    (unsigned long long)c->drop_malformed,
-			    (unsigned long long)c->drop_spoofed);
+			    (unsigned long long)c->rtt_us,
+			    l->cfg->cert_file[0] ? "tls cert" : "tls psk",
+			    ses && ses->cipher ? " " : "", ses && ses->cipher ? ses->cipher : "",
+			    ses && ses->group ? " " : "", ses && ses->group ? ses->group : "",
+			    (unsigned long long)uptime, link_pending(l),
+			    (unsigned long long)c->sessions, (unsigned long long)c->auth_failures,
+			    (unsigned long long)c->resets, (unsigned long long)c->refused,
+			    (unsigned long long)c->replaced, (unsigned long long)c->drop_mac,
+			    (unsigned long long)c->drop_seq, (unsigned long long)c->drop_malformed,
+			    (unsigned long long)c->drop_spoofed, (unsigned long long)c->drop_credit,
+			    (unsigned long long)c->drop_report, (unsigned long long)c->drop_route);
 			dump_leaf(l, sb, false);
 		}
 	}

@@ -373,7 +373,7 @@ static int on_attach(struct leaf *leaf, const uint8_t *p, uint32_t len, const ch
 		leaf->owner = a.boot;
 		leaf->counters.domains++;
 		relay_log(0, "link %s: leaf domain %u for %s", leaf_name(leaf), leaf->domid,
-		          leaf->link->session.peer.hvid);
+		          leaf->cfg->peer_hvid);
 	}
 	if (!leaf->domain) {
 		ret = open_domain(leaf);
@@ -386,7 +386,7 @@ static int on_attach(struct leaf *leaf, const uint8_t *p, uint32_t len, const ch
 		leaf->owner = a.boot;
 		leaf->counters.domains++;
 		relay_log(0, "link %s: leaf domain %u for %s", leaf_name(leaf), leaf->domid,
-		          leaf->link->session.peer.hvid);
+		          leaf->cfg->peer_hvid);
 	}
 	/* Where the leaf's copies are, and where its readers are. */
 	for (i = 0; i < leaf->nmaps; i++)

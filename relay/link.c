@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One link of this relay (link.h): the connection and its lifecycle, the
- * frames in and out, and the relay's rules for them. The protocol's layers
- * are in common/link: session.c (handshake, keys), frames.c (framing),
+ * One link of this relay (link.h): its connections and their lifecycle,
+ * the frames in and out, and the relay's rules for them. The protocol's
+ * layers are in common/link: session.c (TLS, HELLO), frames.c (framing),
  * stream.c (msn, acknowledgements, credit, resume). docs/protocol.md is the
- * wire format; docs/relay-design.md, "Order, acknowledgement,
- * retransmission", says why the stream works as it does.
+ * wire format; docs/relay-design.md, "Links and sessions" and "Order,
+ * acknowledgement, retransmission", says why it works as it does.
  */
 #define _GNU_SOURCE
 #include "link.h"
@@ -19,7 +19,6 @@
 
 #include "clock.h"
 #include "log.h"
-#include "transport.h"
 
 #define HANDSHAKE_TIMEOUT_MS 5000
 #define OUT_HIGH_WATER       (1u << 20) /* stop encoding DATA beyond this backlog */
@@ -34,49 +33,100 @@
 
 const char *link_state_name(enum link_state state)
 {
-	static const char *const names[] = {"down", "connecting", "hello", "auth", "up"};
+	static const char *const names[] = {"down", "connecting", "handshake", "up"};
 
 	return state <= LINK_UP ? names[state] : "?";
 }
 
 static void link_drop(struct link *link, const char *why);
+static void conn_error(struct link_conn *c, int err, const char *why);
 
-/* ---- Output ------------------------------------------------------------- */
-
-/* (Re)arms the connection's events; a no-op when they do not change. */
-static void watch(struct link *link, uint32_t events)
+static void set_state(struct link *link, enum link_state state)
 {
-	if (link->frames.fd >= 0)
-		ev_watch(link->env->loop, &link->conn_watch, link->frames.fd, events);
+	if (link->state != state)
+		link->state_since_ms = now_ms();
+	link->state = state;
+}
+
+/* ---- Connections -------------------------------------------------------- */
+
+/* (Re)arms a connection's events; a no-op when they do not change. */
+static void conn_watch(struct link_conn *c, uint32_t events)
+{
+	if (c->fd >= 0)
+		ev_watch(c->link->env->loop, &c->watch, c->fd, events);
+}
+
+/* Closes a connection and frees its slot (the session in use goes through
+ * link_drop(), which calls this). */
+static void conn_close(struct link_conn *c)
+{
+	struct link *link = c->link;
+	const struct frames_counters *f = &c->frames.counters;
+
+	if (c->fd < 0)
+		return;
+	ev_unwatch(link->env->loop, &c->watch);
+	/* What TLS queued last (an alert saying why the handshake failed)
+	 * goes if the fd takes it now: the peer then knows. */
+	if (c->session.ssl && !c->connecting && session_backlog(&c->session))
+		session_send(&c->session, NULL);
+	session_end(&c->session);
+	memset(&c->session, 0, sizeof(c->session));
+	close(c->fd);
+	c->fd = -1;
+	c->connecting = false;
+	frames_detach(&c->frames);
+	link->frames_done.frames_tx += f->frames_tx;
+	link->frames_done.frames_rx += f->frames_rx;
+	link->frames_done.bytes_tx += f->bytes_tx;
+	link->frames_done.bytes_rx += f->bytes_rx;
+	memset(&c->frames.counters, 0, sizeof(c->frames.counters));
+}
+
+static void conn_take(struct link_conn *c, int fd, const struct transport_peer *peer)
+{
+	c->fd = fd;
+	c->since_ms = now_ms();
+	c->peer = *peer;
+	memset(&c->frames.counters, 0, sizeof(c->frames.counters));
 }
 
 /* Writes what the connection takes; watches for EPOLLOUT when it takes
  * less. */
-static void flush_out(struct link *link)
+static void conn_flush(struct link_conn *c)
 {
 	int ret;
 
-	if (link->frames.fd < 0)
+	if (c->fd < 0 || c->connecting)
 		return;
-	ret = frames_flush(&link->frames);
+	ret = frames_flush(&c->frames);
 	if (ret == -EAGAIN)
-		watch(link, EPOLLIN | EPOLLOUT);
+		conn_watch(c, EPOLLIN | EPOLLOUT);
 	else if (ret < 0)
-		link_drop(link, strerror(-ret));
+		conn_error(c, ret, c->frames.why ? c->frames.why : strerror(-ret));
 	else
-		watch(link, EPOLLIN);
+		conn_watch(c, EPOLLIN);
+}
+
+static void flush_out(struct link *link)
+{
+	if (link->up)
+		conn_flush(link->up);
 }
 
 static int put_frame(struct link *link, uint8_t type, const void *p1, uint32_t l1, const void *p2,
                      uint32_t l2)
 {
-	return frames_put(&link->frames, &link->session, type, p1, l1, p2, l2);
+	struct link_conn *c = link->up;
+
+	return frames_put(&c->frames, &c->session, type, p1, l1, p2, l2);
 }
 
 int link_put_frame(struct link *link, uint8_t type, const void *p1, uint32_t l1, const void *p2,
                    uint32_t l2)
 {
-	if (link->frames.fd < 0)
+	if (!link->up)
 		return -ENOTCONN;
 	return put_frame(link, type, p1, l1, p2, l2);
 }
@@ -88,13 +138,81 @@ void link_flush(struct link *link)
 
 size_t link_backlog(const struct link *link)
 {
-	return frames_backlog(&link->frames);
+	return link->up ? frames_backlog(&link->up->frames) : 0;
 }
 
 void link_set_leaf(struct link *link, const struct link_leaf_ops *ops, void *leaf)
 {
 	link->leaf_ops = ops;
 	link->leaf = leaf;
+}
+
+/* ---- Lockout: failed handshakes per source ------------------------------ */
+
+static struct link_lockout *lockout_find(struct link *link, const char *source, bool make)
+{
+	struct link_lockout *free_slot = NULL, *oldest = NULL;
+	uint64_t now = now_ms();
+	int i;
+
+	for (i = 0; i < LINK_LOCKOUT_SLOTS; i++) {
+		struct link_lockout *l = &link->lockout[i];
+
+		if (l->source[0] && !strcmp(l->source, source))
+			return l;
+		if (!l->source[0] || (l->until_ms <= now && !l->failures)) {
+			if (!free_slot)
+				free_slot = l;
+		} else if (l->until_ms <= now && (!oldest || l->last_ms < oldest->last_ms)) {
+			oldest = l; /* not refused now: may be forgotten */
+		}
+	}
+	if (!make)
+		return NULL;
+	if (!free_slot)
+		free_slot = oldest;
+	if (!free_slot)
+		return NULL; /* every slot holds a refused source: remember none more */
+	memset(free_slot, 0, sizeof(*free_slot));
+	snprintf(free_slot->source, sizeof(free_slot->source), "%s", source);
+	return free_slot;
+}
+
+static bool lockout_refuses(struct link *link, const char *source)
+{
+	struct link_lockout *l = lockout_find(link, source, false);
+
+	return l && l->until_ms > now_ms();
+}
+
+/* A handshake from source failed: after max_auth_failures in a row, the
+ * source (and only it) is refused for reset_backoff_ms. */
+static void lockout_fail(struct link *link, const char *source)
+{
+	const struct relay_config *config = link->env->config;
+	struct link_lockout *l = lockout_find(link, source, true);
+
+	if (!l)
+		return;
+	l->last_ms = now_ms();
+	if (++l->failures < config->max_auth_failures)
+		return;
+	l->failures = 0;
+	l->until_ms = l->last_ms + config->reset_backoff_ms;
+	l->refusal_logged = false;
+	link->counters.resets++;
+	relay_log(0,
+	          "link %s: %u failed handshakes in a row from %s: refusing connections from it "
+	          "for %u ms (other sources and the session in use are not affected)",
+	          link->cfg->name, config->max_auth_failures, source, config->reset_backoff_ms);
+}
+
+static void lockout_ok(struct link *link, const char *source)
+{
+	struct link_lockout *l = lockout_find(link, source, false);
+
+	if (l)
+		memset(l, 0, sizeof(*l));
 }
 
 /* ---- Acknowledgements --------------------------------------------------- */
@@ -143,8 +261,10 @@ void link_ack_now(struct link *link)
 	}
 }
 
-/* Custody of a message received on this link: done, it may be
- * acknowledged; let go, the peer keeps it and sends it again. */
+/* ---- Custody of what the peer sent -------------------------------------- */
+
+/* Done, it may be acknowledged; let go, the peer keeps it and sends it
+ * again; undeliverable, the peer is told (the msn it came with). */
 static void link_msg_done(void *source, uint64_t msn, uint32_t len)
 {
 	struct link *link = source;
@@ -164,9 +284,29 @@ static void link_msg_release(void *source, uint64_t msn, uint32_t len)
 	stream_rx_released(&link->stream, len);
 }
 
+static void send_undeliverable(struct link *link, const struct wire_undeliverable *u)
+{
+	uint8_t out[WIRE_UNDELIVERABLE_SIZE];
+
+	if (link->state != LINK_UP || wire_put_undeliverable(out, sizeof(out), u) < 0)
+		return;
+	put_frame(link, WIRE_UNDELIVERABLE, out, sizeof(out), NULL, 0);
+	flush_out(link);
+}
+
+static void link_msg_report(void *source, uint64_t msn, const struct wire_undeliverable *u)
+{
+	struct wire_undeliverable v = *u;
+
+	/* The peer knows the message by the msn it sent it with. */
+	v.msn = msn;
+	send_undeliverable(source, &v);
+}
+
 static const struct msg_source_ops link_source = {
     .done = link_msg_done,
     .release = link_msg_release,
+    .report = link_msg_report,
 };
 
 /* ---- Sending ------------------------------------------------------------ */
@@ -176,10 +316,10 @@ static void pump(struct link *link)
 {
 	struct msg *msg;
 
-	if (link->state != LINK_UP || link->frames.fd < 0)
+	if (link->state != LINK_UP || link->leaf_ops)
 		return;
 	while ((msg = stream_next(&link->stream)) &&
-	       frames_backlog(&link->frames) < OUT_HIGH_WATER) {
+	       frames_backlog(&link->up->frames) < OUT_HIGH_WATER) {
 		uint8_t hdr[WIRE_DATA_HEADER_SIZE];
 		struct wire_data data;
 
@@ -202,6 +342,13 @@ static void enqueue(void *end, struct msg *msg)
 {
 	struct link *link = end;
 
+	/* A leaf's name is no level: nothing is routed to it (its domain is
+	 * in our own fabric), and a message addressed to that hvid goes back
+	 * to its sender as unreachable. */
+	if (link->leaf_ops) {
+		router_undeliverable(link->env->router, msg, EHOSTUNREACH);
+		return;
+	}
 	stream_queue(&link->stream, msg);
 	pump(link);
 }
@@ -212,20 +359,9 @@ static bool can_take(const void *end)
 {
 	const struct link *link = end;
 
+	if (link->leaf_ops)
+		return true; /* refused at once (enqueue()) */
 	return link->state == LINK_UP && stream_can_take(&link->stream);
-}
-
-static void send_undeliverable(void *end, const struct wire_undeliverable *u)
-{
-	struct link *link = end;
-	uint8_t out[WIRE_UNDELIVERABLE_SIZE];
-
-	/* msn 0 (a message read from our own fabric) means nothing to the
-	 * peer: the encoder refuses it. */
-	if (link->state != LINK_UP || wire_put_undeliverable(out, sizeof(out), u) < 0)
-		return;
-	put_frame(link, WIRE_UNDELIVERABLE, out, sizeof(out), NULL, 0);
-	flush_out(link);
 }
 
 static bool is_up(const void *end)
@@ -238,7 +374,7 @@ static bool is_up(const void *end)
 static const struct relay_end_ops link_end_ops = {
     .send = enqueue,
     .can_take = can_take,
-    .report = send_undeliverable,
+    .report = NULL, /* reports go back along the way a message came (msg.h) */
     .is_up = is_up,
 };
 
@@ -266,45 +402,35 @@ void link_send_routes(struct link *link)
 
 /* ---- Sessions ----------------------------------------------------------- */
 
-static void set_state(struct link *link, enum link_state state)
-{
-	link->state = state;
-	link->state_since_ms = now_ms();
-}
-
-/* The session's state goes (keys wiped); the stream stays. */
-static void end_session(struct link *link)
-{
-	session_end(&link->session);
-	stream_new_session(&link->stream);
-	link->ping_token = 0;
-}
-
+/* The session in use ends (the connection is closed; the stream stays). */
 static void link_drop(struct link *link, const char *why)
 {
 	const struct relay_config *config = link->env->config;
+	struct link_conn *c = link->up ? link->up : (!link->cfg->listen ? &link->conns[0] : NULL);
 	bool was_up = link->state == LINK_UP;
 
-	if (link->frames.fd >= 0) {
-		ev_unwatch(link->env->loop, &link->conn_watch);
-		close(link->frames.fd);
-	}
-	frames_detach(&link->frames);
 	relay_log(was_up ? 0 : 1, "link %s: %s%s", link->cfg->name, was_up ? "session ended: " : "",
 	          why);
-	end_session(link);
+	if (c)
+		conn_close(c);
+	link->up = NULL;
+	link->up_since_ms = 0;
+	stream_new_session(&link->stream);
+	link->ping_token = 0;
 	set_state(link, LINK_DOWN);
-	if (link->consecutive_auth_failures >= config->max_auth_failures) {
-		relay_log(
-		    0, "link %s: %u authentication failures in a row: reset, next try in %u ms",
-		    link->cfg->name, link->consecutive_auth_failures, config->reset_backoff_ms);
-		link->counters.resets++;
-		link->consecutive_auth_failures = 0;
-		link->next_attempt_ms = now_ms() + config->reset_backoff_ms;
-		/* A listening end backs off too: it refuses connections meanwhile. */
-		link->refuse_until_ms = link->next_attempt_ms;
-	} else {
-		link->next_attempt_ms = now_ms() + config->reconnect_ms;
+	if (!link->cfg->listen) {
+		if (link->consecutive_failures >= config->max_auth_failures) {
+			relay_log(0,
+			          "link %s: %u authentication failures in a row: reset, next try "
+			          "in %u ms",
+			          link->cfg->name, link->consecutive_failures,
+			          config->reset_backoff_ms);
+			link->counters.resets++;
+			link->consecutive_failures = 0;
+			link->next_attempt_ms = now_ms() + config->reset_backoff_ms;
+		} else {
+			link->next_attempt_ms = now_ms() + config->reconnect_ms;
+		}
 	}
 	if (was_up && link->leaf_ops)
 		link->leaf_ops->down(link->leaf);
@@ -312,103 +438,168 @@ static void link_drop(struct link *link, const char *why)
 		router_link_down(link->env->router, link->index);
 }
 
-/* A session on the connection we have: our HELLO goes out. */
-static void begin_session(struct link *link, enum wire_role role)
+/* A connection that is not (or not yet) the session in use failed or
+ * ended. failed: a handshake that went wrong (counted against its source:
+ * it did not authenticate, or not in time), not a connection that merely
+ * closed. */
+static void conn_end(struct link_conn *c, const char *why, bool failed)
+{
+	struct link *link = c->link;
+
+	if (c == link->up || (!link->cfg->listen && c == &link->conns[0])) {
+		if (failed)
+			link->consecutive_failures++;
+		link_drop(link, why);
+		return;
+	}
+	relay_log(failed ? 0 : 1, "link %s: handshake with %s %s: %s", link->cfg->name,
+	          c->peer.name, failed ? "failed" : "ended", why);
+	if (failed)
+		lockout_fail(link, c->peer.source);
+	conn_close(c);
+}
+
+/* Errors of frames_read()/frames_flush() and of the handlers, counted. */
+static void conn_error(struct link_conn *c, int err, const char *why)
+{
+	struct link *link = c->link;
+	bool up = c == link->up;
+
+	switch (err) {
+	case -EACCES: /* the TLS handshake failed: no key, a wrong one, tampering */
+		link->counters.auth_failures++;
+		conn_end(c, why, true);
+		return;
+	case -EKEYREJECTED:
+		link->counters.drop_mac++;
+		break;
+	case -EPROTO:
+	case -EBADMSG:
+	case -EMSGSIZE:
+		link->counters.drop_malformed++;
+		if (up)
+			relay_log(0, "link %s: malformed: %s", link->cfg->name, why);
+		/* Garbage before the handshake completes is a failed one. */
+		conn_end(c, why, !up && c->session.tls_bytes_seen);
+		return;
+	default:
+		break;
+	}
+	conn_end(c, why, false);
+}
+
+/* Our HELLO, with what we hold of the peer's stream now. */
+static int send_hello(struct link_conn *c, const char **why)
 {
 	uint8_t payload[WIRE_HELLO_SIZE];
 	struct wire_hello hello = {0};
+	int ret;
+
+	hello.boot_id = c->link->env->boot_id;
+	stream_hello(&c->link->stream, &hello);
+	ret = session_hello(&c->session, &hello, payload, why);
+	if (ret < 0)
+		return ret;
+	return frames_put(&c->frames, &c->session, WIRE_HELLO, payload, WIRE_HELLO_SIZE, NULL, 0);
+}
+
+/* A connected fd: its TLS session starts. */
+static void conn_start(struct link_conn *c)
+{
+	struct link *link = c->link;
 	const char *why = NULL;
 
-	/* A leaf always initiates: whichever end connected, we accept. */
-	if (link->leaf_ops)
-		role = WIRE_ROLE_ACCEPTOR;
-	memcpy(hello.hvid, link->env->config->hvid, WIRE_HVID_SIZE);
-	hello.boot_id = link->env->boot_id;
-	stream_hello(&link->stream, &hello);
-	if (session_start(&link->session, role, &link->cfg->psk, link->cfg->peer_hvid, &hello,
-	                  payload, &why) < 0) {
-		link_drop(link, why);
+	c->connecting = false;
+	c->since_ms = now_ms();
+	if (session_start(&c->session, c->fd, &link->creds, &why) < 0) {
+		conn_end(c, why, false);
 		return;
 	}
-	set_state(link, LINK_HELLO);
-	link->last_rx_ms = now_ms();
-	watch(link, EPOLLIN);
-	put_frame(link, WIRE_HELLO, payload, WIRE_HELLO_SIZE, NULL, 0);
-	flush_out(link);
+	frames_attach(&c->frames, &c->session);
+	/* The connecting side's one connection is the link's state (a
+	 * listening link's handshakes run beside its session). */
+	if (!link->cfg->listen)
+		set_state(link, LINK_HANDSHAKE);
+	/* The initiator's HELLO waits in the buffer for the handshake; the
+	 * acceptor (a listening link; a leaf's, whichever end connected) sends
+	 * its own once the peer's has come (promote()). */
+	if (link->creds.role == WIRE_ROLE_INITIATOR && send_hello(c, &why) < 0) {
+		conn_end(c, why ? why : "out of memory", false);
+		return;
+	}
+	conn_watch(c, EPOLLIN);
+	conn_flush(c);
 }
 
-static void start_session(struct link *link, int fd, enum wire_role role)
+/* The peer of c authenticated and sent a good HELLO: c becomes the session
+ * in use, replacing the one before, if any. */
+static void promote(struct link_conn *c)
 {
-	end_session(link);
-	frames_attach(&link->frames, fd);
-	begin_session(link, role);
-}
-
-/* A leaf's HELLO in the middle of a session: the leaf started over (a new
- * process on a serial line, which has no connections to tell us). The old
- * session ends and a new one starts on the same line; its HELLO is then
- * taken as the first of the new session. */
-static void restart_session(struct link *link)
-{
-	bool was_up = link->state == LINK_UP;
-
-	relay_log(1, "link %s: a new HELLO from the leaf: new session", link->cfg->name);
-	end_session(link);
-	if (was_up)
-		link->leaf_ops->down(link->leaf);
-	begin_session(link, WIRE_ROLE_ACCEPTOR);
-}
-
-static void on_hello(struct link *link, const uint8_t *payload, uint32_t len)
-{
-	uint8_t proof[WIRE_MAC_SIZE];
+	struct link *link = c->link;
 	const char *why = NULL;
-	int ret = session_on_hello(&link->session, payload, len, proof, &why);
 
-	if (ret == -EBADMSG)
-		link->counters.drop_malformed++;
-	if (ret == -EACCES)
-		relay_log(0, "link %s: peer says it is '%s', expected '%s'", link->cfg->name,
-		          link->session.peer.hvid, link->cfg->peer_hvid);
-	if (ret < 0) {
-		link_drop(link, why);
+	if (link->up && link->up != c) {
+		char msg[TRANSPORT_PEER_MAX + 64];
+
+		link->counters.replaced++;
+		snprintf(msg, sizeof(msg), "replaced by a new authenticated session from %s",
+		         c->peer.name);
+		link_drop(link, msg);
+	}
+	link->up = c;
+	if (link->cfg->listen)
+		lockout_ok(link, c->peer.source);
+	link->consecutive_failures = 0;
+	stream_new_session(&link->stream);
+	if (link->creds.role == WIRE_ROLE_ACCEPTOR && send_hello(c, &why) < 0) {
+		link->up = NULL;
+		conn_end(c, why ? why : "out of memory", false);
 		return;
 	}
-	/* What the peer says of our stream is acted on only once AUTH has
-	 * proved it holds the key (on_auth): an unauthenticated HELLO must
-	 * not make us free or renumber anything. */
-	set_state(link, LINK_AUTH);
-	put_frame(link, WIRE_AUTH, proof, WIRE_MAC_SIZE, NULL, 0);
-	flush_out(link);
-}
-
-static void on_auth(struct link *link, const uint8_t *payload, uint32_t len)
-{
-	if (session_on_auth(&link->session, payload, len) < 0) {
-		link->counters.auth_failures++;
-		link->consecutive_auth_failures++;
-		link_drop(link, "authentication failed (wrong key?)");
-		return;
-	}
-	link->consecutive_auth_failures = 0;
 	link->counters.sessions++;
+	snprintf(link->peer_desc, sizeof(link->peer_desc), "%s %s",
+	         transport_name(link->cfg->transport), c->peer.name);
 	if (link->leaf_ops) {
 		set_state(link, LINK_UP);
-		relay_log(0, "link %s: up with leaf %s (%s)", link->cfg->name,
-		          link->session.peer.hvid, link->peer_desc);
-		link->leaf_ops->up(link->leaf);
+		link->up_since_ms = link->last_rx_ms = now_ms();
+		relay_log(0, "link %s: up with leaf %s (%s, %s, %s)", link->cfg->name,
+		          c->session.peer.hvid, link->peer_desc, c->session.cipher,
+		          c->session.group);
+		conn_flush(c);
+		if (link->up == c)
+			link->leaf_ops->up(link->leaf);
 		return;
 	}
-	/* The peer's HELLO, now authenticated, tells what it holds of ours. */
-	stream_resume(&link->stream, &link->session.peer);
+	/* The peer's HELLO, authenticated, tells what it holds of ours. */
+	stream_resume(&link->stream, &c->session.peer);
 	set_state(link, LINK_UP);
-	relay_log(0, "link %s: up with %s (%s), resuming at msn %llu", link->cfg->name,
-	          link->session.peer.hvid, link->peer_desc,
+	link->up_since_ms = link->last_rx_ms = now_ms();
+	relay_log(0, "link %s: up with %s (%s, %s, %s), resuming at msn %llu", link->cfg->name,
+	          c->session.peer.hvid, link->peer_desc, c->session.cipher, c->session.group,
 	          (unsigned long long)link->stream.next_msn);
 	link_send_routes(link);
 	maybe_ack(link, true);
 	pump(link);
 	router_room(link->env->router);
+}
+
+static void on_hello(struct link_conn *c, const uint8_t *payload, uint32_t len)
+{
+	struct link *link = c->link;
+	const char *why = NULL;
+	int ret = session_on_hello(&c->session, payload, len, &why);
+
+	if (ret == -EBADMSG)
+		link->counters.drop_malformed++;
+	if (ret == -EACCES)
+		relay_log(0, "link %s: %s says it is '%s', expected '%s'", link->cfg->name,
+		          c->peer.name, c->session.peer.hvid, link->cfg->peer_hvid);
+	if (ret < 0) {
+		/* It holds the key, yet speaks wrong: counted as a failure. */
+		conn_end(c, why, true);
+		return;
+	}
+	promote(c);
 }
 
 /* ---- Frames in ---------------------------------------------------------- */
@@ -440,6 +631,11 @@ static void take_data(struct link *link, const struct wire_data *data)
 		link_drop(link, "gap in the message sequence");
 		return;
 	}
+	if (ret == -EDQUOT) {
+		link->counters.drop_credit++;
+		link_drop(link, "the peer sent DATA beyond its credit or the in-flight limit");
+		return;
+	}
 	msg = ret < 0 ? NULL : msg_new(link->env->account, data->length);
 	if (!msg) {
 		link_drop(link, "out of memory");
@@ -449,8 +645,9 @@ static void take_data(struct link *link, const struct wire_data *data)
 	msg_hold(msg, &link_source, link, data->msn);
 
 	/* The true source cannot be forged by a neighbour: it must be the
-	 * peer's own hvid or one we route through this very link. */
-	if (strcmp(data->src.hvid, link->session.peer.hvid) != 0 &&
+	 * peer's own hvid or one we route through this very link (which it
+	 * may announce only when allowed: routes.h). */
+	if (strncmp(data->src.hvid, link->cfg->peer_hvid, WIRE_HVID_SIZE) != 0 &&
 	    router_lookup(router, data->src.hvid) != link->index) {
 		link->counters.drop_spoofed++;
 		relay_log(1, "link %s: dropped a message claiming to come from %s", link->cfg->name,
@@ -484,7 +681,7 @@ static void on_data(struct link *link, const uint8_t *payload, uint32_t len)
 	/* The acknowledgement it carries first, as an ACK frame before it
 	 * would be; what that lets us send goes after the message. */
 	more = apply_ack(link, data.acked_msn, data.credit);
-	if (link->frames.fd >= 0)
+	if (link->state == LINK_UP)
 		take_data(link, &data);
 	if (more) {
 		pump(link);
@@ -512,27 +709,59 @@ static void on_routes(struct link *link, const uint8_t *payload, uint32_t len)
 {
 	static struct wire_route routes[WIRE_MAX_ROUTES];
 	const char *why = NULL;
-	uint32_t n;
+	uint32_t n, refused;
 
 	if (wire_parse_routes(payload, len, routes, &n, &why) < 0) {
 		link->counters.drop_malformed++;
 		link_drop(link, why);
 		return;
 	}
-	router_learn(link->env->router, link->index, routes, n);
+	refused = router_learn(link->env->router, link->index, routes, n);
+	if (refused) {
+		/* Logged when it changes, not for every announcement. */
+		if (link->counters.drop_route == 0)
+			relay_log(0,
+			          "link %s: peer %s announced %u hvids it may not (another link's "
+			          "peer, or not in 'announce'): ignored",
+			          link->cfg->name, link->cfg->peer_hvid, refused);
+		link->counters.drop_route += refused;
+	}
 }
 
+static bool same_gaddr(const struct wire_gaddr *a, const struct wire_gaddr *b)
+{
+	return !strncmp(a->hvid, b->hvid, WIRE_HVID_SIZE) && a->domid == b->domid &&
+	       a->port == b->port;
+}
+
+/* A report for a message we sent on this link: it must answer one we sent
+ * and the peer still holds, once; then it goes back the way that message
+ * came. */
 static void on_undeliverable(struct link *link, const uint8_t *payload, uint32_t len)
 {
 	struct wire_undeliverable u;
 	const char *why = NULL;
+	struct msg *msg;
 
 	if (wire_parse_undeliverable(payload, len, &u, &why) < 0) {
 		link->counters.drop_malformed++;
 		link_drop(link, why);
 		return;
 	}
-	router_report(link->env->router, &u, link->index);
+	msg = stream_find_sent(&link->stream, u.msn);
+	if (!msg || msg->reported || !same_gaddr(&msg->src, &u.src) ||
+	    !same_gaddr(&msg->dst, &u.dst) ||
+	    (u.flags & WIRE_DATA_ROUTED) != (msg->routed ? WIRE_DATA_ROUTED : 0u)) {
+		if (link->counters.drop_report++ == 0)
+			relay_log(0,
+			          "link %s: dropped an UNDELIVERABLE for msn %llu (%s:%u:%u -> "
+			          "%s:%u:%u) that answers nothing we sent (logged once)",
+			          link->cfg->name, (unsigned long long)u.msn, u.src.hvid,
+			          u.src.domid, u.src.port, u.dst.hvid, u.dst.domid, u.dst.port);
+		return;
+	}
+	msg->reported = true;
+	router_report(link->env->router, &u, msg);
 }
 
 static void on_ping(struct link *link, uint8_t type, const uint8_t *payload, uint32_t len)
@@ -554,9 +783,10 @@ static void on_ping(struct link *link, uint8_t type, const uint8_t *payload, uin
 	}
 }
 
-/* A frame of a leaf's session, authenticated: the leaf's own, pings, or
- * its goodbye. */
-static int leaf_frame(struct link *link, const struct wire_header *hdr, const uint8_t *payload)
+/* A frame of a leaf's session (its HELLO came): the leaf's own, pings, or
+ * its goodbye. Returns < 0 when the connection ended. */
+static int leaf_frame(struct link *link, struct link_conn *c, const struct wire_header *hdr,
+                      const uint8_t *payload)
 {
 	struct wire_close close_msg;
 	const char *why = NULL;
@@ -581,58 +811,43 @@ static int leaf_frame(struct link *link, const struct wire_header *hdr, const ui
 		}
 		break;
 	default:
-		/* DATA, ROUTES and the relay's own leaf frames have no business
-		 * coming from a leaf. */
+		/* DATA, ROUTES, reports and the relay's own leaf frames have no
+		 * business coming from a leaf. */
 		link->counters.drop_malformed++;
 		link_drop(link, "a frame a leaf does not send");
 		return -1;
 	}
-	return link->frames.fd >= 0 ? 0 : -1;
+	return link->up == c ? 0 : -1;
 }
 
 /* One whole frame (frames_handler): checked by the session, then by type.
  * Returns < 0 when the connection ended. */
 static int handle_frame(void *ctx, const struct wire_header *hdr, const uint8_t *frame)
 {
-	struct link *link = ctx;
+	struct link_conn *c = ctx;
+	struct link *link = c->link;
 	const uint8_t *payload = frame + WIRE_HEADER_SIZE;
 	struct wire_close close_msg;
 	const char *why = NULL;
 	int ret;
 
-	link->last_rx_ms = now_ms();
-	if (hdr->type == WIRE_HELLO) {
-		if (link->leaf_ops && link->session.phase != SESSION_HELLO)
-			restart_session(link);
-		on_hello(link, payload, hdr->length);
-		return link->frames.fd >= 0 ? 0 : -1;
-	}
-	ret = session_open(&link->session, hdr, frame, &why);
-	if (ret == -ENOTCONN) {
-		link->counters.drop_malformed++;
-	} else if (ret == -EBADMSG) {
-		link->counters.drop_mac++;
-		if (link->state == LINK_AUTH) {
-			link->counters.auth_failures++;
-			link->consecutive_auth_failures++;
-		}
-	} else if (ret == -EPROTO) {
-		link->counters.drop_seq++;
-	}
+	ret = session_open(&c->session, hdr, frame, &why);
 	if (ret < 0) {
-		link_drop(link, why);
+		if (ret == -EPROTO)
+			link->counters.drop_seq++;
+		else
+			link->counters.drop_malformed++;
+		conn_end(c, why, c != link->up);
 		return -1;
 	}
-	if (hdr->type == WIRE_AUTH) {
-		on_auth(link, payload, hdr->length);
-		return link->frames.fd >= 0 ? 0 : -1;
+	if (hdr->type == WIRE_HELLO) {
+		on_hello(c, payload, hdr->length);
+		return c->fd >= 0 && link->up == c ? 0 : -1;
 	}
-	if (link->state != LINK_UP) {
-		link_drop(link, "frame before authentication completed");
-		return -1;
-	}
+	/* Past session_open, only the session in use has frames but HELLO. */
+	link->last_rx_ms = now_ms();
 	if (link->leaf_ops)
-		return leaf_frame(link, hdr, payload);
+		return leaf_frame(link, c, hdr, payload);
 	switch (hdr->type) {
 	case WIRE_DATA:
 		on_data(link, payload, hdr->length);
@@ -656,76 +871,131 @@ static int handle_frame(void *ctx, const struct wire_header *hdr, const uint8_t 
 		link_drop(link, "closed by the peer");
 		return -1;
 	default:
+		/* A leaf's frames have no business on a link between relays. */
 		link->counters.drop_malformed++;
 		link_drop(link, "unexpected frame type");
 		return -1;
 	}
-	return link->frames.fd >= 0 ? 0 : -1;
+	return link->up == c ? 0 : -1;
 }
 
-static void read_frames(struct link *link)
+static void read_conn(struct link_conn *c)
 {
+	struct link *link = c->link;
 	const char *why = NULL;
-	int ret = frames_read(&link->frames, handle_frame, link, &why);
+	int ret = frames_read(&c->frames, handle_frame, c, &why);
 
 	switch (ret) {
 	case 0:
-		maybe_ack(link, false);
-		flush_out(link);
+		if (c == link->up)
+			maybe_ack(link, false);
+		conn_flush(c);
 		break;
-	case -ECANCELED: /* the session ended in a handler */
-		break;
-	case -ECONNRESET:
-		link_drop(link, "connection closed");
-		break;
-	case -EBADMSG:
-		link->counters.drop_malformed++;
-		relay_log(0, "link %s: malformed frame: %s", link->cfg->name, why);
-		link_drop(link, "malformed frame");
+	case -ECANCELED: /* the connection ended in a handler */
 		break;
 	case -ENOMEM:
-		link_drop(link, "out of memory");
+		conn_end(c, "out of memory", false);
 		break;
 	default:
-		link_drop(link, strerror(-ret));
+		conn_error(c, ret, why ? why : strerror(-ret));
 		break;
 	}
 }
 
-/* ---- Connections -------------------------------------------------------- */
+/* ---- Connecting and accepting ------------------------------------------- */
 
-static void describe_peer(struct link *link)
+/* A free slot for a new handshake; when there is none, the oldest of the
+ * new connection's own source goes if it already has its share, else the
+ * oldest of all. */
+static struct link_conn *pending_slot(struct link *link, const char *source)
 {
-	snprintf(link->peer_desc, sizeof(link->peer_desc), "%s %s",
-	         transport_name(link->cfg->transport), link->cfg->address);
+	struct link_conn *free_slot = NULL, *oldest = NULL, *oldest_same = NULL, *victim;
+	unsigned int same = 0;
+	int i;
+
+	for (i = 0; i < 1 + LINK_MAX_PENDING; i++) {
+		struct link_conn *c = &link->conns[i];
+
+		if (c == link->up)
+			continue;
+		if (c->fd < 0) {
+			if (!free_slot)
+				free_slot = c;
+			continue;
+		}
+		if (!strcmp(c->peer.source, source)) {
+			same++;
+			if (!oldest_same || c->since_ms < oldest_same->since_ms)
+				oldest_same = c;
+		}
+		if (!oldest || c->since_ms < oldest->since_ms)
+			oldest = c;
+	}
+	if (same >= LINK_PENDING_PER_SOURCE)
+		victim = oldest_same;
+	else if (free_slot)
+		return free_slot;
+	else
+		victim = oldest;
+	if (!victim)
+		return NULL;
+	link->counters.evicted++;
+	relay_log(1, "link %s: handshake with %s dropped for a newer connection", link->cfg->name,
+	          victim->peer.name);
+	conn_close(victim);
+	return victim;
 }
 
 static void on_listen_event(struct ev_watcher *w, uint32_t events)
 {
 	struct link *link = w->ctx;
 	const struct transport_ops *t = transport_get(link->cfg->transport);
-	int fd = t->accept(link->listen_fd);
+	struct transport_peer peer;
+	struct link_conn *c;
+	int fd;
 
 	(void)events;
+	memset(&peer, 0, sizeof(peer));
+	fd = t->accept(link->listen_fd, &peer);
 	if (fd < 0) {
 		if (fd != -EAGAIN)
 			relay_log(0, "link %s: accept: %s", link->cfg->name, strerror(-fd));
 		return;
 	}
-	if (now_ms() < link->refuse_until_ms) {
+	if (!peer.source[0])
+		snprintf(peer.source, sizeof(peer.source), "%s", "?");
+	if (!peer.name[0])
+		snprintf(peer.name, sizeof(peer.name), "%s", "?");
+	if (lockout_refuses(link, peer.source)) {
+		struct link_lockout *l = lockout_find(link, peer.source, false);
+
+		link->counters.refused++;
+		if (l && !l->refusal_logged) {
+			l->refusal_logged = true;
+			relay_log(
+			    0,
+			    "link %s: refused a connection from %s (locked out for %llu ms more)",
+			    link->cfg->name, peer.name,
+			    (unsigned long long)(l->until_ms - now_ms()));
+		}
 		close(fd);
 		return;
 	}
-	/* A new connection means the peer started over: it replaces ours. */
-	if (link->frames.fd >= 0)
-		link_drop(link, "replaced by a new connection from the peer");
-	describe_peer(link);
-	start_session(link, fd, WIRE_ROLE_ACCEPTOR);
+	c = pending_slot(link, peer.source);
+	if (!c) {
+		close(fd);
+		return;
+	}
+	relay_log(1, "link %s: connection from %s", link->cfg->name, peer.name);
+	conn_take(c, fd, &peer);
+	conn_start(c);
 }
 
 static void try_connect(struct link *link)
 {
 	const struct transport_ops *t = transport_get(link->cfg->transport);
+	struct link_conn *c = &link->conns[0];
+	struct transport_peer peer;
 	int fd = t->connect(link->cfg->address);
 
 	if (fd < 0) {
@@ -734,59 +1004,73 @@ static void try_connect(struct link *link)
 		link->next_attempt_ms = now_ms() + link->env->config->reconnect_ms;
 		return;
 	}
-	describe_peer(link);
-	frames_attach(&link->frames, fd);
+	memset(&peer, 0, sizeof(peer));
+	snprintf(peer.name, sizeof(peer.name), "%.*s", (int)sizeof(peer.name) - 1,
+	         link->cfg->address);
+	snprintf(peer.source, sizeof(peer.source), "%.*s", (int)sizeof(peer.source) - 1,
+	         link->cfg->address);
+	conn_take(c, fd, &peer);
+	c->connecting = true;
 	set_state(link, LINK_CONNECTING);
-	watch(link, EPOLLOUT);
+	conn_watch(c, EPOLLOUT);
 }
 
-static void on_connected(struct link *link)
+static void on_connected(struct link_conn *c)
 {
-	const struct transport_ops *t = transport_get(link->cfg->transport);
-	int err = 0, fd = link->frames.fd;
+	const struct transport_ops *t = transport_get(c->link->cfg->transport);
+	int err = 0;
 	socklen_t len = sizeof(err);
 
-	if (t->is_socket && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
-		link_drop(link, strerror(err));
+	if (t->is_socket && getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
+		conn_end(c, strerror(err), false);
 		return;
 	}
-	start_session(link, fd, WIRE_ROLE_INITIATOR);
+	conn_start(c);
 }
 
 static void on_conn_event(struct ev_watcher *w, uint32_t events)
 {
-	struct link *link = w->ctx;
+	struct link_conn *c = w->ctx;
 
-	if (link->state == LINK_CONNECTING) {
+	if (c->fd < 0)
+		return;
+	if (c->connecting) {
 		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
-			on_connected(link);
+			on_connected(c);
 		return;
 	}
 	if (events & EPOLLOUT) {
-		flush_out(link);
-		if (link->leaf_ops && link->state == LINK_UP)
-			link->leaf_ops->writable(link->leaf);
-		else
-			pump(link);
+		conn_flush(c);
+		if (c->fd >= 0 && c == c->link->up && c->link->leaf_ops)
+			c->link->leaf_ops->writable(c->link->leaf);
+		else if (c->fd >= 0 && c == c->link->up)
+			pump(c->link);
 	}
-	if (link->frames.fd >= 0 && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-		read_frames(link);
+	if (c->fd >= 0 && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		read_conn(c);
 }
+
+/* ---- Time --------------------------------------------------------------- */
 
 void link_tick(struct link *link, uint64_t now)
 {
 	const struct relay_config *config = link->env->config;
+	int i;
 
+	/* Handshakes that take too long. */
+	for (i = 0; i < 1 + LINK_MAX_PENDING; i++) {
+		struct link_conn *c = &link->conns[i];
+
+		if (c->fd >= 0 && c != link->up && now - c->since_ms > HANDSHAKE_TIMEOUT_MS)
+			conn_end(c, "handshake timed out", c->session.tls_bytes_seen);
+	}
 	switch (link->state) {
 	case LINK_DOWN:
 		if (!link->cfg->listen && now >= link->next_attempt_ms)
 			try_connect(link);
 		break;
 	case LINK_CONNECTING:
-	case LINK_HELLO:
-	case LINK_AUTH:
-		if (now - link->state_since_ms > HANDSHAKE_TIMEOUT_MS)
-			link_drop(link, "handshake timed out");
+	case LINK_HANDSHAKE:
 		break;
 	case LINK_UP:
 		if (now - link->last_rx_ms > 3ull * config->ping_ms + 1000) {
@@ -795,7 +1079,7 @@ void link_tick(struct link *link, uint64_t now)
 		}
 		maybe_ack(link, true);
 		flush_out(link);
-		if (link->frames.fd < 0)
+		if (link->state != LINK_UP)
 			break;
 		if (!link->ping_token || now - link->ping_sent_ms > config->ping_ms) {
 			uint8_t payload[8];
@@ -803,8 +1087,8 @@ void link_tick(struct link *link, uint64_t now)
 			link->ping_token = now ^ (link->env->boot_id << 1) ^ 1;
 			link->ping_sent_ms = now;
 			link->ping_sent_us = now_us();
-			for (int i = 0; i < 8; i++)
-				payload[i] = (uint8_t)(link->ping_token >> (8 * i));
+			for (int k = 0; k < 8; k++)
+				payload[k] = (uint8_t)(link->ping_token >> (8 * k));
 			put_frame(link, WIRE_PING, payload, 8, NULL, 0);
 			flush_out(link);
 		}
@@ -812,26 +1096,49 @@ void link_tick(struct link *link, uint64_t now)
 	}
 }
 
+/* ---- Set-up and the end ------------------------------------------------- */
+
 int link_init(struct link *link, const struct link_env *env, const struct config_link *cfg,
               int index)
 {
 	/* A peer's window: the bound shared by every link and our own rings. */
 	uint64_t window = env->config->queue_bytes / (uint64_t)(env->config->nlinks + 1);
-	int ret;
+	/* A leaf always initiates (it is the TLS client), whichever end
+	 * connects: a leaf's link accepts. */
+	enum wire_role role =
+	    cfg->listen || cfg->leaf[0] ? WIRE_ROLE_ACCEPTOR : WIRE_ROLE_INITIATOR;
+	char why[512];
+	int ret, i;
 
 	memset(link, 0, sizeof(*link));
 	link->env = env;
 	link->cfg = cfg;
 	link->index = index;
 	link->listen_fd = -1;
-	ev_watcher_init(&link->conn_watch, on_conn_event, link);
+	for (i = 0; i < 1 + LINK_MAX_PENDING; i++) {
+		link->conns[i].link = link;
+		link->conns[i].fd = -1;
+		ev_watcher_init(&link->conns[i].watch, on_conn_event, &link->conns[i]);
+		frames_init(&link->conns[i].frames);
+	}
 	ev_watcher_init(&link->listen_watch, on_listen_event, link);
-	frames_init(&link->frames);
+	if (cfg->cert_file[0])
+		ret = session_creds_cert(&link->creds, role, env->config->hvid, cfg->peer_hvid,
+		                         cfg->cert_file, cfg->cert_key_file, cfg->ca_file, why,
+		                         sizeof(why));
+	else
+		ret = session_creds_psk(&link->creds, role, env->config->hvid, cfg->peer_hvid,
+		                        &cfg->psk, why, sizeof(why));
+	if (ret < 0) {
+		relay_log(0, "link %s: %s", cfg->name, why);
+		return ret;
+	}
 	ret = stream_init(&link->stream, env->account, window);
 	if (ret < 0)
 		return ret;
 	set_state(link, LINK_DOWN);
-	describe_peer(link);
+	snprintf(link->peer_desc, sizeof(link->peer_desc), "%s %s", transport_name(cfg->transport),
+	         cfg->address);
 	if (cfg->listen) {
 		const struct transport_ops *t = transport_get(cfg->transport);
 		int fd = t->listen(cfg->address);
@@ -851,26 +1158,53 @@ int link_init(struct link *link, const struct link_env *env, const struct config
 
 void link_fini(struct link *link)
 {
-	if (link->frames.fd >= 0) {
-		if (link->state == LINK_UP) {
-			uint8_t payload[64];
-			int n = wire_put_close(payload, sizeof(payload), 1, "relay shutting down");
+	int i;
 
-			if (n > 0) {
-				put_frame(link, WIRE_CLOSE, payload, (uint32_t)n, NULL, 0);
-				flush_out(link);
-			}
-		}
-		if (link->frames.fd >= 0) {
-			ev_unwatch(link->env->loop, &link->conn_watch);
-			close(link->frames.fd);
+	if (link->state == LINK_UP) {
+		uint8_t payload[64];
+		int n = wire_put_close(payload, sizeof(payload), 1, "relay shutting down");
+
+		if (n > 0) {
+			put_frame(link, WIRE_CLOSE, payload, (uint32_t)n, NULL, 0);
+			flush_out(link);
 		}
 	}
+	for (i = 0; i < 1 + LINK_MAX_PENDING; i++) {
+		conn_close(&link->conns[i]);
+		frames_fini(&link->conns[i].frames);
+	}
+	link->up = NULL;
 	if (link->listen_fd >= 0) {
 		ev_unwatch(link->env->loop, &link->listen_watch);
 		close(link->listen_fd);
+		link->listen_fd = -1;
 	}
 	stream_fini(&link->stream);
-	frames_fini(&link->frames);
-	session_end(&link->session);
+	session_creds_fini(&link->creds);
+}
+
+void link_frames_counters(const struct link *link, struct frames_counters *out)
+{
+	int i;
+
+	*out = link->frames_done;
+	for (i = 0; i < 1 + LINK_MAX_PENDING; i++) {
+		const struct frames_counters *f = &link->conns[i].frames.counters;
+
+		out->frames_tx += f->frames_tx;
+		out->frames_rx += f->frames_rx;
+		out->bytes_tx += f->bytes_tx;
+		out->bytes_rx += f->bytes_rx;
+	}
+}
+
+unsigned int link_pending(const struct link *link)
+{
+	unsigned int n = 0;
+	int i;
+
+	for (i = 0; i < 1 + LINK_MAX_PENDING; i++)
+		if (link->conns[i].fd >= 0 && &link->conns[i] != link->up)
+			n++;
+	return n;
 }

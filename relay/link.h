@@ -1,18 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One link of this relay to a peer relay (docs/protocol.md; docs/
- * relay-design.md, "Order, acknowledgement, retransmission"): connecting
- * or accepting over its transport, and after a cut reconnecting, with a
- * back-off after repeated authentication failures; a session on each
- * connection (link/session.h), its frames (link/frames.h) and the reliable
- * stream across sessions (link/stream.h); pings; and the relay's rules for
- * what comes in (sources a neighbour may speak for, routes it announces).
+ * relay-design.md, "Links and sessions"): connecting or accepting over its
+ * transport, and after a cut reconnecting, with a back-off after repeated
+ * failed handshakes; a TLS session on each connection (link/session.h),
+ * its frames (link/frames.h) and the reliable stream across sessions
+ * (link/stream.h); pings; and the relay's rules for what comes in (credit,
+ * the sources a neighbour may speak for, the routes it may announce, the
+ * reports it may send).
+ *
+ * A listening link runs up to LINK_MAX_PENDING handshakes at once, each on
+ * its own connection, beside the session in use: a connection replaces
+ * that session only once it has authenticated (TLS) and sent a good
+ * HELLO. Failed handshakes are counted per source (the address without its
+ * port, the uid, the CID, the domain: transport.h); a source that fails
+ * max_auth_failures in a row is refused for reset_backoff_ms, and only it.
  *
  * Messages the peer sends go to the router (router.h); the router sends
- * messages and reports out through the link's relay_end (link_end()). The
- * link is the custody source of what it received (link/msg.h): it
- * acknowledges a message to the peer only once the router's way out is
- * done with it.
+ * messages out through the link's relay_end (link_end()). The link is the
+ * custody source of what it received (link/msg.h): it acknowledges a
+ * message to the peer only once the router's way out is done with it, and
+ * reports one that could not be delivered back to the peer.
  */
 #ifndef ARGO_RELAY_LINK_H
 #define ARGO_RELAY_LINK_H
@@ -27,6 +35,13 @@
 #include "router.h"
 #include "session.h"
 #include "stream.h"
+#include "transport.h"
+
+/* Handshakes a listening link runs at once, and from one source. */
+#define LINK_MAX_PENDING        8
+#define LINK_PENDING_PER_SOURCE 4
+/* Sources whose failed handshakes a link remembers. */
+#define LINK_LOCKOUT_SLOTS 16
 
 /* What every link of a relay shares. */
 struct link_env {
@@ -41,10 +56,9 @@ struct link_env {
 };
 
 enum link_state {
-	LINK_DOWN,       /* waiting to (re)connect, or for a peer to connect */
+	LINK_DOWN,       /* no session: waiting to (re)connect, or for the peer */
 	LINK_CONNECTING, /* non-blocking connect in progress */
-	LINK_HELLO,      /* HELLO sent, waiting for the peer's */
-	LINK_AUTH,       /* AUTH sent, waiting for the peer's */
+	LINK_HANDSHAKE,  /* connected: TLS and HELLO running */
 	LINK_UP,
 };
 
@@ -67,7 +81,37 @@ struct link_leaf_ops {
 struct link_counters {
 	uint64_t sessions, auth_failures, resets;
 	uint64_t drop_mac, drop_seq, drop_malformed, drop_spoofed;
-	uint64_t rtt_us; /* last measured */
+	uint64_t drop_credit; /* sessions ended: DATA beyond credit or WIRE_MAX_IN_FLIGHT */
+	uint64_t drop_report; /* UNDELIVERABLE reports that answered nothing we sent */
+	uint64_t drop_route;  /* announced hvids the link may not announce */
+	uint64_t refused;     /* connections refused: their source was locked out */
+	uint64_t evicted;     /* handshakes dropped to make room for newer ones */
+	uint64_t replaced;    /* sessions replaced by a newer authenticated one */
+	uint64_t rtt_us;      /* last measured */
+};
+
+struct link;
+
+/* One connection of a link: the session in use, or one still proving
+ * itself. */
+struct link_conn {
+	struct link *link;
+	int fd; /* -1: this slot is free */
+	bool connecting;
+	struct ev_watcher watch;
+	struct session session;
+	struct frames frames;
+	uint64_t since_ms;
+	struct transport_peer peer;
+};
+
+/* Failed handshakes from one source. */
+struct link_lockout {
+	char source[TRANSPORT_PEER_MAX]; /* "" when free */
+	unsigned int failures;           /* in a row */
+	uint64_t until_ms;               /* refused until then */
+	uint64_t last_ms;
+	bool refusal_logged;
 };
 
 struct link {
@@ -75,19 +119,21 @@ struct link {
 	const struct config_link *cfg;
 	int index;
 	enum link_state state;
-	struct ev_watcher conn_watch; /* the connection: frames.fd */
-	int listen_fd;                /* for listening links, -1 otherwise */
+	struct session_creds creds; /* the link's TLS credentials */
+	/* conns[0] is the connecting side's one connection; a listening
+	 * link uses them all for the handshakes it runs. */
+	struct link_conn conns[1 + LINK_MAX_PENDING];
+	struct link_conn *up; /* the session in use, or NULL */
+	int listen_fd;        /* for listening links, -1 otherwise */
 	struct ev_watcher listen_watch;
-	uint64_t next_attempt_ms; /* reconnect time (connecting side) */
-	uint64_t refuse_until_ms; /* listening side: reset backoff */
-	unsigned int consecutive_auth_failures;
-	char peer_desc[CONFIG_ADDR_MAX + 16]; /* for log lines */
-	uint64_t state_since_ms, last_rx_ms;
+	uint64_t next_attempt_ms;                        /* connecting side: next try */
+	unsigned int consecutive_failures;               /* connecting side: in a row */
+	struct link_lockout lockout[LINK_LOCKOUT_SLOTS]; /* listening side */
+	char peer_desc[CONFIG_ADDR_MAX + 16];            /* the session's peer, for log lines */
+	uint64_t state_since_ms, last_rx_ms, up_since_ms;
 	uint64_t ping_token, ping_sent_ms, ping_sent_us;
-
-	struct session session; /* one connection's handshake and keys */
-	struct frames frames;   /* its bytes and frames */
-	struct stream stream;   /* the message stream, across sessions */
+	struct frames_counters frames_done; /* of the connections that ended */
+	struct stream stream;               /* the message stream, across sessions */
 
 	struct link_counters counters;
 
@@ -113,6 +159,11 @@ void links_ack_soon(const struct link_env *env);
 /* Is an acknowledgement owed to the peer? */
 bool link_ack_owed(const struct link *link);
 const char *link_state_name(enum link_state state);
+/* The frame counters of every connection the link had, the live ones
+ * included. */
+void link_frames_counters(const struct link *link, struct frames_counters *out);
+/* Handshakes running now (not the session in use). */
+unsigned int link_pending(const struct link *link);
 
 /* ---- For a leaf endpoint served on the link (relay/leaf.c) ---- */
 void link_set_leaf(struct link *link, const struct link_leaf_ops *ops, void *leaf);

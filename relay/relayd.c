@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -30,6 +32,11 @@
 #include "relay.h"
 
 #define TICK_MS 50
+
+/* The process's one relay (file scope, so that wipe_keys() reaches it at
+ * any exit). */
+static struct relay_config the_config;
+static struct relay the_relay;
 
 /* ---- Custody checks (ARGO_DEBUG builds) ---------------------------------- */
 
@@ -47,11 +54,11 @@ static void count_held(const struct msg *msg, void *ctx)
 
 	/* Every message in a queue is in someone's custody. */
 	assert(msg->source_ops && msg->custody == MSG_HELD);
-	sums->bytes += msg->len;
+	sums->bytes += msg_cost(msg);
 	sums->messages++;
 	for (i = 0; i < sums->relay->nlinks; i++)
 		if (msg->source == &sums->relay->links[i])
-			sums->from_link[i] += msg->len;
+			sums->from_link[i] += msg_cost(msg);
 }
 
 /*
@@ -65,8 +72,9 @@ static void count_held(const struct msg *msg, void *ctx)
  * granted at most one window beyond what the relay holds for it (so what
  * came from a link is at most a window and the one message it started on
  * its last credit): held_bytes <= queue_bytes + the windows + one message
- * per link and one more. The links' part assumes peers keep to their
- * credit, which the relay does not enforce on receive yet (issue 14).
+ * per link and one more. Peers keep to their credit because the relay
+ * enforces it on receive (stream_rx_check()): a DATA beyond it ends the
+ * session before the message is held. All in cost (WIRE_DATA_COST).
  */
 static void check_custody(const struct relay *relay)
 {
@@ -251,6 +259,8 @@ static int setup(struct relay *relay)
 				return ret;
 		}
 	}
+	/* The links derived their TLS keys: the raw keys are not needed. */
+	config_wipe_keys(&the_config);
 	ret = dedup_open(&relay->dedup, config->state_dir, relay->fabric);
 	if (ret < 0)
 		return ret;
@@ -313,6 +323,29 @@ static void teardown(struct relay *relay)
 	evloop_fini(&relay->loop);
 }
 
+/* Keys never outlive the process's need for them: the raw keys go once the
+ * links have derived theirs (setup()), the derived ones with the links
+ * (teardown()), and whatever is left on any way out. */
+static void wipe_keys(void)
+{
+	int i;
+
+	config_wipe_keys(&the_config);
+	for (i = 0; i < CONFIG_MAX_LINKS; i++)
+		explicit_bzero(the_relay.links[i].creds.psk, sizeof(the_relay.links[i].creds.psk));
+}
+
+/* No core file and no ptrace by other users' processes: both would show
+ * the keys. */
+static int harden(void)
+{
+	struct rlimit none = {0, 0};
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || setrlimit(RLIMIT_CORE, &none) < 0)
+		return -errno;
+	return 0;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: argo-relayd [-v] CONFIG\n"
@@ -321,8 +354,6 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-	static struct relay_config config;
-	static struct relay relay;
 	bool check_only = false;
 	const char *path = NULL;
 	char why[512];
@@ -346,7 +377,13 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	ret = config_load(path, geteuid(), &config, why, sizeof(why));
+	ret = harden();
+	if (ret < 0) {
+		fprintf(stderr, "argo-relayd: cannot turn core dumps off: %s\n", strerror(-ret));
+		return 1;
+	}
+	atexit(wipe_keys);
+	ret = config_load(path, geteuid(), &the_config, why, sizeof(why));
 	if (ret < 0) {
 		fprintf(stderr, "argo-relayd: %s\n", why);
 		return 2;
@@ -354,30 +391,33 @@ int main(int argc, char **argv)
 	if (check_only) {
 		unsigned int leaves = 0;
 
-		for (i = 0; i < (int)config.nlinks; i++)
-			leaves += config.links[i].leaf[0] != 0;
+		for (i = 0; i < (int)the_config.nlinks; i++)
+			leaves += the_config.links[i].leaf[0] != 0;
 		printf(
 		    "argo-relayd: %s: valid (hvid %s, %u links, %u of them to leaf endpoints, %u "
 		    "routes, %u imports)\n",
-		    path, config.hvid, config.nlinks, leaves, config.nroutes, config.nimports);
+		    path, the_config.hvid, the_config.nlinks, leaves, the_config.nroutes,
+		    the_config.nimports);
+		config_wipe_keys(&the_config);
 		return 0;
 	}
 
-	relay.config = &config;
-	relay_log_set_hvid(config.hvid);
-	ret = setup(&relay);
+	the_relay.config = &the_config;
+	relay_log_set_hvid(the_config.hvid);
+	ret = setup(&the_relay);
 	if (ret < 0) {
 		relay_log(0, "start-up failed: %s", strerror(-ret));
 		return 1;
 	}
-	if (config.user[0] && (ret = drop_privileges(config.user)) < 0) {
-		relay_log(0, "cannot become %s: %s", config.user, strerror(-ret));
+	if (the_config.user[0] && (ret = drop_privileges(the_config.user)) < 0) {
+		relay_log(0, "cannot become %s: %s", the_config.user, strerror(-ret));
 		return 1;
 	}
-	relay_log(0, "serving: domain %u on %s, %d links", relay.domid, config.fabric,
-	          relay.nlinks);
-	run(&relay);
+	relay_log(0, "serving: domain %u on %s, %d links", the_relay.domid, the_config.fabric,
+	          the_relay.nlinks);
+	run(&the_relay);
 	relay_log(0, "stopping");
-	teardown(&relay);
+	teardown(&the_relay);
+	wipe_keys();
 	return 0;
 }

@@ -31,18 +31,48 @@ static struct route *find(struct routes *t, const char *hvid)
 	return NULL;
 }
 
+/* The link whose configured peer hvid is, or -1. */
+static int peer_link(const struct routes *t, const char *hvid)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->config->nlinks; i++)
+		if (strncmp(t->config->links[i].peer_hvid, hvid, WIRE_HVID_SIZE) == 0)
+			return (int)i;
+	return -1;
+}
+
 int routes_lookup(const struct routes *t, const char *hvid)
 {
 	const struct route *r = find((struct routes *)t, hvid);
+	int link;
+
+	if (r && r->is_static)
+		return r->link;
+	/* A configured peer is reached through its own link, whatever anyone
+	 * announced, and before it announces anything. */
+	link = peer_link(t, hvid);
+	if (link >= 0)
+		return link;
+	return r ? r->link : -1;
+}
+
+bool routes_may_announce(const struct routes *t, int link, const char *hvid)
+{
+	const struct config_link *l = &t->config->links[link];
+	int peer = peer_link(t, hvid);
 	unsigned int i;
 
-	if (r)
-		return r->link;
-	/* A direct peer is reachable through its link even before it announces. */
-	for (i = 0; i < t->config->nlinks; i++)
-		if (strcmp(t->config->links[i].peer_hvid, hvid) == 0)
-			return (int)i;
-	return -1;
+	if (strncmp(hvid, t->config->hvid, WIRE_HVID_SIZE) == 0)
+		return false;
+	if (peer >= 0)
+		return peer == link; /* a link speaks for its own peer only */
+	if (l->announce_any)
+		return true;
+	for (i = 0; i < l->nannounce; i++)
+		if (strncmp(l->announce[i], hvid, WIRE_HVID_SIZE) == 0)
+			return true;
+	return false;
 }
 
 /* Forgets what a link said (not the static routes through it). */
@@ -61,20 +91,29 @@ static void forget(struct routes *t, int link)
 	}
 }
 
-void routes_learn(struct routes *t, int link, const struct wire_route *routes, uint32_t n)
+uint32_t routes_learn(struct routes *t, int link, const struct wire_route *routes, uint32_t n)
 {
-	uint32_t i;
+	uint32_t i, refused = 0;
 
 	/* Forget what this link said before: the announcement is complete. */
 	forget(t, link);
 	for (i = 0; i < n; i++) {
 		struct route *r;
 
-		if (routes[i].hops >= WIRE_MAX_ROUTE_HOPS ||
-		    strcmp(routes[i].hvid, t->config->hvid) == 0)
+		if (routes[i].hops >= WIRE_MAX_ROUTE_HOPS)
 			continue;
 		r = find(t, routes[i].hvid);
-		if (r && (r->is_static || r->hops <= routes[i].hops + 1))
+		/* What a static route says stands, whoever announces it (our
+		 * own announcement comes back this way too: split horizon
+		 * keeps it out). */
+		if (r && r->is_static)
+			continue;
+		if (!routes_may_announce(t, link, routes[i].hvid)) {
+			if (strncmp(routes[i].hvid, t->config->hvid, WIRE_HVID_SIZE) != 0)
+				refused++;
+			continue;
+		}
+		if (r && r->hops <= routes[i].hops + 1)
 			continue;
 		if (!r) {
 			if (t->n >= (int)(sizeof(t->table) / sizeof(t->table[0])))
@@ -87,6 +126,7 @@ void routes_learn(struct routes *t, int link, const struct wire_route *routes, u
 		r->is_static = false;
 		t->changed = true;
 	}
+	return refused;
 }
 
 void routes_link_down(struct routes *t, int link)

@@ -136,6 +136,7 @@ for variant in plain san; do
 	run_suite "$variant:unit-sim-fabric" "$bin/test-sim-fabric"
 	run_suite "$variant:unit-wire" "$bin/test-wire"
 	run_suite "$variant:unit-auth" "$bin/test-auth"
+	run_suite "$variant:unit-session" "$bin/test-session"
 	run_suite "$variant:unit-relay-config" "$bin/test-relay-config"
 	run_suite "$variant:unit-transport" "$bin/test-transport"
 	run_suite "$variant:simd-hostile" "$bin/test-simd-hostile"
@@ -154,6 +155,9 @@ for variant in plain san; do
 	if [ $variant = plain ]; then count=20000; else count=5000; fi
 	run_suite "$variant:leaf-endpoint" env LEAF_TEST_COUNT=$count \
 		"$(dirname "$0")/integration/test-leaf.sh" "$bin"
+	# Attacks on links (issue 14): strangers and rogue neighbours.
+	run_suite "$variant:link-attacks" env ASAN_BUILD=$asan \
+		"$(dirname "$0")/integration/test-link-attacks.sh" "$bin"
 	# virtio-argo: the decoder, then argo-vdevd against a user-space
 	# driver, qemu-storage-daemon and virtiofsd (docs/virtio-argo.md).
 	run_suite "$variant:unit-vmsg" "$bin/test-vmsg"

@@ -3,8 +3,10 @@
  * libargo's link backend: a leaf endpoint. The program runs where no Argo
  * is (a KVM guest); its domain lives at the relay of the level it joins,
  * which makes its argo_op calls there and keeps this process's copy of
- * its rings up to date over an authenticated link (docs/client-api.md,
- * "Leaf endpoints"; the frames: docs/protocol.md, "Leaf endpoints").
+ * its rings up to date over a link like any relay's: TLS 1.3 on the same
+ * session layer (common/link/session.h), the leaf its client
+ * (docs/client-api.md, "Leaf endpoints"; the frames: docs/protocol.md,
+ * "Leaf endpoints").
  *
  * One thread per fabric plays the hypervisor's part here: it owns the
  * link (connects, handshakes, pings, reconnects and resumes after a cut),
@@ -15,9 +17,9 @@
  * reply; the front's fabric lock keeps it to one at a time.
  *
  * Locking: leaf->mu guards everything: the state, the call in flight, the
- * ring list and the rings' memory writes, and the connection (session,
- * frames), which only the thread opens, reads and closes, and a caller
- * writes its request to when the link is up. The thread holds mu except
+ * ring list and the rings' memory writes, and the connection (fd, TLS
+ * session, frames), which only the thread opens, reads and closes, and a
+ * caller writes its request to when the link is up. The thread holds mu except
  * while it polls; a caller holds it except while it waits on leaf->cond.
  * Called with fabric->lock held (fabric.h), never taken here.
  */
@@ -49,20 +51,21 @@
 #include "transport.h"
 
 #define RECONNECT_MS     100  /* between connection attempts */
-#define HANDSHAKE_MS     3000 /* HELLO to WELCOME */
+#define HANDSHAKE_MS     3000 /* connected to WELCOME: TLS, HELLOs, ATTACH */
 #define PING_MS          1000
 #define SILENCE_MS       (4 * PING_MS) /* the relay answers every PING */
 #define RX_POLL_MS       10            /* how soon a reader's progress reaches the relay */
 #define CLOSE_TIMEOUT_MS 2000
-/* Failed handshakes in a row (a proof that does not verify, or the relay
- * hanging up on us) before argo_open gives up: one can be stale bytes of
- * an earlier session on a serial line, three are a wrong key. */
+/* TLS handshakes refused in a row (the relay did not take our key or
+ * certificate, or we did not take its) before argo_open gives up: one can
+ * be a line that carried bytes of an earlier session, three are a wrong
+ * key. */
 #define MAX_AUTH_FAILURES 3
 
 enum leaf_state {
 	LEAF_DOWN,       /* no connection; the next attempt at next_try_ms */
 	LEAF_CONNECTING, /* a socket connect in progress */
-	LEAF_HANDSHAKE,  /* HELLO and AUTH */
+	LEAF_HANDSHAKE,  /* TLS, then the HELLOs */
 	LEAF_ATTACHING,  /* ATTACH sent, waiting for WELCOME */
 	LEAF_UP,
 	LEAF_FAILED, /* for good: every call returns fail_err */
@@ -97,7 +100,7 @@ struct leaf_call {
 struct leaf_fabric {
 	struct argo_fabric base; /* first, for casts */
 	struct link_uri uri;
-	struct auth_psk psk;
+	struct session_creds creds; /* the link's TLS credentials (the PSK derived) */
 	uint64_t boot; /* this process's attachment: a new one is a new domain */
 
 	pthread_t thread;
@@ -108,7 +111,7 @@ struct leaf_fabric {
 	/* (mu) */
 	enum leaf_state state;
 	int fail_err;
-	char fail_why[256]; /* what fail_err means here, for argo_open_error() */
+	char fail_why[512]; /* what fail_err means here, for argo_open_error() */
 	int last_error;     /* the last connect error, for argo_open's answer */
 	bool stop;
 	bool welcomed; /* a WELCOME came once: base.domid is ours */
@@ -121,8 +124,11 @@ struct leaf_fabric {
 	uint64_t dropped_ring_bytes; /* LEAF_RING for a handle we freed */
 
 	/* (mu); opened, read and closed by the thread only. */
+	int fd; /* the connection, -1 when none */
 	struct session session;
 	struct frames frames;
+	bool want_write; /* the fd took less than we had: wait until it is writable */
+	const char *last_problem; /* what ended the last attempt, for argo_open's answer */
 	uint64_t next_try_ms, deadline_ms, last_rx_ms, next_ping_ms;
 };
 
@@ -158,27 +164,55 @@ static void fail_why(struct leaf_fabric *L, const char *fmt, ...)
 
 static void disconnect(struct leaf_fabric *L)
 {
-	if (L->frames.fd >= 0)
-		close(L->frames.fd);
 	frames_detach(&L->frames);
 	session_end(&L->session);
+	if (L->fd >= 0)
+		close(L->fd);
+	L->fd = -1;
+	L->want_write = false;
 	L->state = LEAF_DOWN;
 	L->next_try_ms = now_ms() + RECONNECT_MS;
 }
 
-/* Counts a failed handshake: a wrong key, said often enough, is final. */
-static void handshake_failed(struct leaf_fabric *L)
+/*
+ * The TLS handshake failed (why: OpenSSL's reason): the relay did not take
+ * our key or certificate (its alert says so), or we did not take its. Said
+ * often enough, that is final. A relay of a version before 4 speaks no TLS:
+ * its first bytes are a frame header, which TLS reads as a record of a
+ * wrong version.
+ */
+static void handshake_failed(struct leaf_fabric *L, const char *why)
 {
+	bool old_relay = why && strstr(why, "wrong version number");
+	const char *tls = why && strstr(why, "): ") ? strstr(why, "): ") + 3 : why;
+
 	disconnect(L);
-	if (++L->auth_failures >= MAX_AUTH_FAILURES) {
-		fail_why(
-		    L,
-		    "%u handshakes with the relay at %s failed: it did not take our key %s "
-		    "(or our name %s), or its proof did not verify with it; both ends need the "
-		    "same key file, and the relay's [link] peer = %s",
-		    L->auth_failures, L->uri.address, L->uri.key, L->uri.name, L->uri.name);
-		fail_for_good(L, -EKEYREJECTED);
+	L->last_problem = "the TLS handshake failed";
+	if (old_relay) {
+		fail_why(L,
+		         "the relay at %s does not speak TLS: it speaks another version of the link "
+		         "protocol (this leaf speaks %u, TLS 1.3)",
+		         L->uri.address, WIRE_VERSION);
+		fail_for_good(L, -EPROTONOSUPPORT);
+		return;
 	}
+	if (++L->auth_failures < MAX_AUTH_FAILURES)
+		return;
+	if (L->creds.certs)
+		fail_why(L,
+		         "%u TLS handshakes with the relay at %s failed: its certificate must name "
+		         "%s and lead to %s, ours (%s) must name %s and lead to the relay's CA "
+		         "(TLS: %s)",
+		         L->auth_failures, L->uri.address, L->uri.hvid, L->uri.ca, L->uri.cert,
+		         L->uri.name, tls ? tls : "?");
+	else
+		fail_why(L,
+		         "%u TLS handshakes with the relay at %s failed: it did not take our key %s "
+		         "as leaf %s's to hvid %s; both ends need the same key file, the relay's "
+		         "[link] peer = %s and its hvid = %s (TLS: %s)",
+		         L->auth_failures, L->uri.address, L->uri.key, L->uri.name, L->uri.hvid,
+		         L->uri.name, L->uri.hvid, tls ? tls : "?");
+	fail_for_good(L, -EKEYREJECTED);
 }
 
 static void fail_for_good(struct leaf_fabric *L, int err)
@@ -196,17 +230,34 @@ static int put(struct leaf_fabric *L, uint8_t type, const void *p1, uint32_t l1,
 	return frames_put(&L->frames, &L->session, type, p1, l1, p2, l2);
 }
 
+/* Moves what it can to the fd: the TLS handshake's flights, then frames. */
+static void flush_out(struct leaf_fabric *L)
+{
+	int ret = frames_flush(&L->frames);
+
+	L->want_write = ret == -EAGAIN;
+	if (ret == -EACCES)
+		handshake_failed(L, L->frames.why);
+	else if (ret < 0 && ret != -EAGAIN)
+		disconnect(L);
+}
+
+/* A connection: TLS starts (we are its client), and our HELLO waits in
+ * the buffer to leave with the end of the handshake. */
 static void start_session(struct leaf_fabric *L)
 {
 	uint8_t payload[WIRE_HELLO_SIZE];
 	struct wire_hello hello = {0};
-	const char *why;
+	const char *why = NULL;
 
-	memcpy(hello.hvid, L->uri.name, WIRE_HVID_SIZE);
 	hello.boot_id = L->boot;
 	hello.rx_next_msn = 1; /* a leaf carries no DATA stream */
-	if (session_start(&L->session, WIRE_ROLE_INITIATOR, &L->psk, L->uri.hvid, &hello, payload,
-	                  &why) < 0 ||
+	if (session_start(&L->session, L->fd, &L->creds, &why) < 0) {
+		disconnect(L);
+		return;
+	}
+	frames_attach(&L->frames, &L->session);
+	if (session_hello(&L->session, &hello, payload, &why) < 0 ||
 	    put(L, WIRE_HELLO, payload, WIRE_HELLO_SIZE, NULL, 0) < 0) {
 		disconnect(L);
 		return;
@@ -214,6 +265,7 @@ static void start_session(struct leaf_fabric *L)
 	L->state = LEAF_HANDSHAKE;
 	L->deadline_ms = now_ms() + HANDSHAKE_MS;
 	L->last_rx_ms = now_ms();
+	flush_out(L); /* the ClientHello */
 }
 
 static void try_connect(struct leaf_fabric *L)
@@ -223,14 +275,11 @@ static void try_connect(struct leaf_fabric *L)
 
 	if (fd < 0) {
 		L->last_error = fd == -ENOENT || fd == -ENXIO ? -ENOENT : -ECONNREFUSED;
+		L->last_problem = NULL;
 		L->next_try_ms = now_ms() + RECONNECT_MS;
 		return;
 	}
-	/* Nothing read before: bytes a serial line kept from an earlier
-	 * session are frames of no session we know (skipped until the
-	 * relay's HELLO) or cut ones (a header that does not parse ends this
-	 * attempt, and the next reads on from there). */
-	frames_attach(&L->frames, fd);
+	L->fd = fd;
 	if (t->is_socket) {
 		L->state = LEAF_CONNECTING;
 		L->deadline_ms = now_ms() + HANDSHAKE_MS;
@@ -244,8 +293,9 @@ static void on_connected(struct leaf_fabric *L)
 	int err = 0;
 	socklen_t len = sizeof(err);
 
-	if (getsockopt(L->frames.fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
+	if (getsockopt(L->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
 		L->last_error = -ECONNREFUSED;
+		L->last_problem = NULL;
 		disconnect(L);
 		return;
 	}
@@ -341,32 +391,26 @@ static struct leaf_ring *find_ring(struct leaf_fabric *L, uint32_t id)
 
 /* ---- Frames in ------------------------------------------------------------ */
 
+/* The relay's HELLO (TLS authenticated it already): we attach. */
 static void on_hello(struct leaf_fabric *L, const uint8_t *payload, uint32_t len)
 {
-	uint8_t proof[WIRE_MAC_SIZE];
-	const char *why;
-	int ret;
+	const char *why = NULL;
+	int ret = session_on_hello(&L->session, payload, len, &why);
 
-	/* A HELLO in the middle of a session: the relay started a new one (it
-	 * restarted, or cut an old one). Start ours again, on the same line. */
-	if (L->session.phase != SESSION_HELLO) {
-		session_end(&L->session);
-		start_session(L);
-		if (L->state != LEAF_HANDSHAKE)
-			return;
-	}
-	ret = session_on_hello(&L->session, payload, len, proof, &why);
 	if (ret == -EACCES) {
-		/* The relay there serves another level than we asked for. */
+		/* The relay there serves another level than we asked for (its
+		 * certificate named it, its HELLO does not). */
 		fail_why(L, "the relay at %s serves hvid %s, not %s", L->uri.address,
 		         L->session.peer.hvid, L->uri.hvid);
 		fail_for_good(L, -EHOSTUNREACH);
 		return;
 	}
-	if (ret < 0 || put(L, WIRE_AUTH, proof, WIRE_MAC_SIZE, NULL, 0) < 0) {
+	if (ret < 0) {
+		L->last_problem = why;
 		disconnect(L);
 		return;
 	}
+	send_attach(L);
 }
 
 static void on_welcome(struct leaf_fabric *L, const uint8_t *payload, uint32_t len)
@@ -472,34 +516,20 @@ static int on_frame(void *ctx, const struct wire_header *hdr, const uint8_t *fra
 {
 	struct leaf_fabric *L = ctx;
 	const uint8_t *payload = frame + WIRE_HEADER_SIZE;
-	int fd = L->frames.fd;
-	const char *why;
+	int fd = L->fd;
+	const char *why = NULL;
 	int ret;
 
 	L->last_rx_ms = now_ms();
-	if (hdr->type == WIRE_HELLO) {
-		on_hello(L, payload, hdr->length);
-		return L->frames.fd == fd ? 0 : -1;
-	}
-	/* Frames of an earlier session that a serial line still held: wait
-	 * for the relay's HELLO. */
-	if (L->session.phase == SESSION_HELLO)
-		return 0;
 	ret = session_open(&L->session, hdr, frame, &why);
 	if (ret < 0) {
-		if (L->session.phase == SESSION_AUTH && hdr->type == WIRE_AUTH)
-			handshake_failed(L);
-		else
-			disconnect(L);
+		L->last_problem = why;
+		disconnect(L);
 		return -1;
 	}
 	switch (hdr->type) {
-	case WIRE_AUTH:
-		if (session_on_auth(&L->session, payload, hdr->length) < 0) {
-			handshake_failed(L);
-			return -1;
-		}
-		send_attach(L);
+	case WIRE_HELLO:
+		on_hello(L, payload, hdr->length);
 		break;
 	case WIRE_LEAF_WELCOME:
 		on_welcome(L, payload, hdr->length);
@@ -523,7 +553,7 @@ static int on_frame(void *ctx, const struct wire_header *hdr, const uint8_t *fra
 		disconnect(L);
 		break;
 	}
-	return L->frames.fd == fd && L->state != LEAF_DOWN ? 0 : -1;
+	return L->fd == fd && L->state != LEAF_DOWN && L->state != LEAF_FAILED ? 0 : -1;
 }
 
 /* ---- The thread ------------------------------------------------------------ */
@@ -548,28 +578,24 @@ static void on_io(struct leaf_fabric *L, short revents)
 			on_connected(L);
 		return;
 	}
-	if (revents & (POLLIN | POLLERR | POLLHUP)) {
+	if (revents & POLLOUT)
+		flush_out(L);
+	if (L->fd >= 0 && (revents & (POLLIN | POLLERR | POLLHUP))) {
 		why = NULL;
 		ret = frames_read(&L->frames, on_frame, L, &why);
-		if (ret == -EBADMSG && L->state == LEAF_HANDSHAKE && why &&
-		    strstr(why, "frame version")) {
-			fail_why(
-			    L,
-			    "the relay at %s speaks another version of the link protocol (this "
-			    "leaf speaks %u)",
-			    L->uri.address, WIRE_VERSION);
-			fail_for_good(L, -EPROTONOSUPPORT);
+		if (ret == -EACCES) {
+			handshake_failed(L, why);
 		} else if (ret < 0 && ret != -ECANCELED) {
-			/* The relay hung up after its HELLO, in the middle of the
-			 * handshake: it did not take us (a wrong name or key), or it
-			 * is restarting. Before its HELLO, nobody is there yet (a
-			 * virtio-serial port reads as end of file until its host side
-			 * is connected). */
-			if (L->state == LEAF_HANDSHAKE && ret == -ECONNRESET &&
-			    L->session.phase == SESSION_AUTH)
-				handshake_failed(L);
-			else
-				disconnect(L);
+			/* The relay hung up: it is restarting, or it refuses our
+			 * source for a while (failed handshakes), or nobody is there
+			 * yet (a virtio-serial port reads as end of file until its
+			 * host side is connected). */
+			if (L->state == LEAF_HANDSHAKE)
+				L->last_problem = L->session.tls_bytes_seen
+				                      ? "the relay closed the connection during the TLS "
+				                        "handshake"
+				                      : "the relay closed the connection before TLS began";
+			disconnect(L);
 		}
 	}
 }
@@ -650,18 +676,16 @@ static void *leaf_thread(void *arg)
 			push_rx(L);
 			send_call(L);
 		}
-		if (L->frames.fd >= 0 && L->state != LEAF_CONNECTING &&
-		    frames_backlog(&L->frames)) {
-			int ret = frames_flush(&L->frames);
-
-			if (ret < 0 && ret != -EAGAIN)
-				disconnect(L);
-		}
-		fd = L->frames.fd;
+		if (L->fd >= 0 && L->state != LEAF_CONNECTING && !L->want_write &&
+		    frames_backlog(&L->frames))
+			flush_out(L);
+		fd = L->fd;
 		if (fd >= 0) {
 			pfd[1].fd = fd;
 			pfd[1].events = POLLIN;
-			if (L->state == LEAF_CONNECTING || frames_backlog(&L->frames))
+			/* Not for a backlog that waits for the TLS handshake: the
+			 * relay's flight (POLLIN) moves it on. */
+			if (L->state == LEAF_CONNECTING || L->want_write)
 				pfd[1].events |= POLLOUT;
 		}
 		n = poll_timeout(L, now_ms());
@@ -674,7 +698,7 @@ static void *leaf_thread(void *arg)
 			if (read(L->wake_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 				break;
 		}
-		if (fd >= 0 && fd == L->frames.fd && pfd[1].revents)
+		if (fd >= 0 && fd == L->fd && pfd[1].revents)
 			on_io(L, pfd[1].revents);
 	}
 	pthread_mutex_unlock(&L->mu);
@@ -692,6 +716,29 @@ static void deadline_ts(struct timespec *ts, unsigned int ms)
 		ts->tv_sec++;
 		ts->tv_nsec -= 1000000000L;
 	}
+}
+
+/*
+ * flush_out() from a caller's thread. A write to a connection the relay
+ * closed raises SIGPIPE in the writing thread, and the signal is the
+ * program's to handle, not ours to cause: it is blocked here, and one it
+ * made is taken back (the write's EPIPE says enough).
+ */
+static void flush_from_caller(struct leaf_fabric *L)
+{
+	static const struct timespec now = {0, 0};
+	sigset_t pipe_set, old, pending;
+	bool was_pending;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+	flush_out(L);
+	if (!was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
+		while (sigtimedwait(&pipe_set, NULL, &now) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /*
@@ -720,7 +767,9 @@ static int call(struct leaf_fabric *L, struct leaf_call *c, unsigned int timeout
 	if (L->state == LEAF_UP) {
 		push_rx(L);
 		send_call(L);
-		if (frames_flush(&L->frames) < 0)
+		if (!L->want_write)
+			flush_from_caller(L);
+		if (L->want_write || L->state != LEAF_UP)
 			wake(L);
 	} else {
 		wake(L);
@@ -786,10 +835,10 @@ static int simple_call(struct leaf_fabric *L, const struct leaf_request *r)
 
 static void leaf_free(struct leaf_fabric *L)
 {
-	if (L->frames.fd >= 0)
-		close(L->frames.fd);
 	frames_fini(&L->frames);
 	session_end(&L->session);
+	if (L->fd >= 0)
+		close(L->fd);
 	while (L->rings) {
 		struct leaf_ring *r = L->rings;
 
@@ -803,7 +852,7 @@ static void leaf_free(struct leaf_fabric *L)
 		close(L->base.event_fd);
 	pthread_cond_destroy(&L->cond);
 	pthread_mutex_destroy(&L->mu);
-	explicit_bzero(&L->psk, sizeof(L->psk));
+	session_creds_fini(&L->creds); /* the derived PSK wiped */
 	free(L);
 }
 
@@ -814,6 +863,32 @@ static void stop_thread(struct leaf_fabric *L)
 	wake(L);
 	pthread_mutex_unlock(&L->mu);
 	pthread_join(L->thread, NULL);
+}
+
+/* The link's TLS credentials, as a relay makes its links': from the key
+ * file (checked, then wiped once the link's PSK is derived), or from
+ * certificates. */
+static int load_creds(struct leaf_fabric *L, char *why, size_t cap)
+{
+	struct auth_psk psk;
+	int ret;
+
+	why[0] = '\0';
+	if (!L->uri.key[0]) {
+		ret = auth_check_private_file(L->uri.cert_key, geteuid(), "certificate key file",
+		                              why, cap);
+		if (ret == 0)
+			ret = session_creds_cert(&L->creds, WIRE_ROLE_INITIATOR, L->uri.name,
+			                         L->uri.hvid, L->uri.cert, L->uri.cert_key,
+			                         L->uri.ca, why, cap);
+		return ret;
+	}
+	ret = auth_load_psk(L->uri.key, geteuid(), &psk, why, cap);
+	if (ret == 0)
+		ret = session_creds_psk(&L->creds, WIRE_ROLE_INITIATOR, L->uri.name, L->uri.hvid,
+		                        &psk, why, cap);
+	auth_psk_wipe(&psk);
+	return ret;
 }
 
 static int link_open(const char *address, struct argo_fabric **fabricp)
@@ -828,7 +903,7 @@ static int link_open(const char *address, struct argo_fabric **fabricp)
 	L = calloc(1, sizeof(*L));
 	if (!L)
 		return -ENOMEM;
-	L->wake_fd = L->base.event_fd = -1;
+	L->wake_fd = L->base.event_fd = L->fd = -1;
 	frames_init(&L->frames);
 	pthread_mutex_init(&L->mu, NULL);
 	pthread_condattr_init(&ca);
@@ -840,10 +915,9 @@ static int link_open(const char *address, struct argo_fabric **fabricp)
 		argo_set_open_error("%s", uwhy);
 		goto fail;
 	}
-	why[0] = '\0';
-	ret = auth_load_psk(L->uri.key, geteuid(), &L->psk, why, sizeof(why));
+	ret = load_creds(L, why, sizeof(why));
 	if (ret < 0) {
-		argo_set_open_error("%s", why[0] ? why : "cannot load the key file");
+		argo_set_open_error("%s", why[0] ? why : "cannot load the link's key");
 		goto fail;
 	}
 	L->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -877,10 +951,16 @@ static int link_open(const char *address, struct argo_fabric **fabricp)
 		if (pthread_cond_timedwait(&L->cond, &L->mu, &until) == ETIMEDOUT &&
 		    L->state != LEAF_UP) {
 			/* Nobody answered in time: what stopped the last attempt. */
-			fail_why(L, "no relay answered at %s within %u ms%s%s", L->uri.address,
-			         L->uri.timeout_ms, L->state == LEAF_DOWN ? "; connecting: " : "",
-			         L->state == LEAF_DOWN ? strerror(-L->last_error) : "");
-			fail_for_good(L, L->state == LEAF_DOWN ? L->last_error : -ETIMEDOUT);
+			if (L->last_problem)
+				fail_why(L, "no relay answered at %s within %u ms: %s",
+				         L->uri.address, L->uri.timeout_ms, L->last_problem);
+			else
+				fail_why(L, "no relay answered at %s within %u ms%s%s",
+				         L->uri.address, L->uri.timeout_ms,
+				         L->state == LEAF_DOWN ? "; connecting: " : "",
+				         L->state == LEAF_DOWN ? strerror(-L->last_error) : "");
+			fail_for_good(L, L->state == LEAF_DOWN && !L->last_problem ? L->last_error
+			                                                            : -ETIMEDOUT);
 			break;
 		}
 	}

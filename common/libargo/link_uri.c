@@ -83,8 +83,19 @@ static int parse_param(const char *s, size_t n, struct link_uri *u, unsigned int
 		if (parse_u32n(v, vlen, LINK_URI_MAX_TIMEOUT, &ms) < 0 || ms < LINK_URI_MIN_TIMEOUT)
 			return fail(why, "link: timeout= is 100 to 3600000 milliseconds");
 		u->timeout_ms = ms;
+	} else if (KEY_IS("cert") || KEY_IS("cert_key") || KEY_IS("ca")) {
+		unsigned int bit = KEY_IS("cert") ? 16 : KEY_IS("cert_key") ? 32 : 64;
+		char *out = bit == 16 ? u->cert : bit == 32 ? u->cert_key : u->ca;
+
+		if (*seen & bit)
+			return fail(why, "link: cert=, cert_key= or ca= given twice");
+		*seen |= bit;
+		if (copy_field(out, LINK_URI_KEY_MAX, v, vlen) < 0)
+			return fail(why, "link: cert=, cert_key= and ca= are file paths of 1 to 255 "
+			                 "bytes");
 	} else {
-		return fail(why, "link: knows the parameters key, hvid, name and timeout only");
+		return fail(why, "link: knows the parameters key, cert, cert_key, ca, hvid, name "
+		                 "and timeout only");
 	}
 #undef KEY_IS
 	return 0;
@@ -124,8 +135,13 @@ int link_uri_parse(const char *uri, struct link_uri *u, const char **why)
 			break;
 		p = amp + 1;
 	}
-	if (!(seen & 1))
-		return fail(why, "link: needs key=KEYFILE (the link's pre-shared key)");
+	if ((seen & 1) && (seen & (16 | 32 | 64)))
+		return fail(why, "link: takes either key= or cert=, cert_key= and ca=, not both");
+	if (!(seen & (1 | 16 | 32 | 64)))
+		return fail(why, "link: needs key=KEYFILE (the link's pre-shared key), or cert=, "
+		                 "cert_key= and ca= (certificates)");
+	if (!(seen & 1) && (seen & (16 | 32 | 64)) != (16 | 32 | 64))
+		return fail(why, "link: certificates need all of cert=, cert_key= and ca=");
 	if (!(seen & 2))
 		return fail(why, "link: needs hvid=HVID (the level the relay serves)");
 	return 0;

@@ -4,13 +4,17 @@
  * "Leaf endpoints"):
  *
  *   link:TRANSPORT:ADDRESS?key=PATH&hvid=HVID[&name=NAME][&timeout=MS]
+ *   link:TRANSPORT:ADDRESS?cert=PEM&cert_key=PEM&ca=PEM&hvid=HVID[&name=NAME]...
  *
  * TRANSPORT is unix, tcp, serial or vsock and ADDRESS the relay's address
  * in that transport's `connect =` form (docs/relay-config.md); it may not
- * contain '?'. key is the link's pre-shared key file, hvid the level the
- * leaf joins (the relay must announce it), name what the leaf announces
- * (the relay's `peer =`, default "leaf"), timeout how long a call may wait
- * for an unreachable relay (default 30000 ms).
+ * contain '?'. The link is TLS 1.3 as every link: key is the link's
+ * pre-shared key file, or cert, cert_key and ca the leaf's certificate
+ * chain, its private key and the CA the relay's certificate must lead to
+ * (as a relay's `cert`, `cert_key`, `ca`). hvid is the level the leaf joins
+ * (the relay's hvid), name what the leaf is to it (the relay's `peer =`,
+ * default "leaf"), timeout how long a call may wait for an unreachable
+ * relay (default 30000 ms).
  *
  * Return conventions: 0, or -EINVAL with *why (a static sentence).
  */
@@ -29,7 +33,8 @@
 struct link_uri {
 	enum transport_kind transport;
 	char address[TRANSPORT_ADDR_MAX];
-	char key[LINK_URI_KEY_MAX];
+	char key[LINK_URI_KEY_MAX]; /* "" with certificates */
+	char cert[LINK_URI_KEY_MAX], cert_key[LINK_URI_KEY_MAX], ca[LINK_URI_KEY_MAX];
 	char hvid[WIRE_HVID_SIZE]; /* the relay's */
 	char name[WIRE_HVID_SIZE]; /* ours */
 	unsigned int timeout_ms;

@@ -8,14 +8,15 @@
  *
  * Decisions the spec leaves open (kept symmetric: the encoders refuse
  * exactly what the decoder refuses, so whatever decodes re-encodes to the
- * same bytes, which auth_proof() relies on when it re-encodes the HELLOs):
+ * same bytes, which the fuzzer checks):
  *
  * - hvids: the first NUL must be at offset 1..15, the bytes before it in
  *   [A-Za-z0-9._-], every byte after it NUL ("NUL padded", non-zero padding
  *   refused).
- * - HELLO: seq must be 0; magic "ARGR"; 1 <= version_min <= version_max and
- *   the range must include WIRE_VERSION; role 0 or 1. Comparing the role to
- *   our own is the session's job.
+ * - Every frame: seq 0 is refused (frames count from 1, HELLO first).
+ * - HELLO: magic "ARGR"; 1 <= version_min <= version_max and the range must
+ *   include WIRE_VERSION; role 0 or 1; the reserved field 0. Comparing the
+ *   role to our own is the session's job.
  * - DATA and UNDELIVERABLE: msn 0 is refused (msns start at 1); both global
  *   addresses must carry valid hvids and a zero reserved field.
  * - UNDELIVERABLE: error must be a positive errno, 1..4095; which ones the
@@ -233,9 +234,9 @@ static int check_length(uint8_t type, uint32_t length, const char **why)
 {
 	switch (type) {
 	case WIRE_HELLO:
-		return length == WIRE_HELLO_SIZE ? 0 : fail(why, "HELLO length is not 84");
-	case WIRE_AUTH:
-		return length == WIRE_MAC_SIZE ? 0 : fail(why, "AUTH length is not 32");
+		return length == WIRE_HELLO_SIZE ? 0 : fail(why, "HELLO length is not 56");
+	case 2:
+		return fail(why, "AUTH (type 2) is not a frame of version 4: TLS authenticates");
 	case WIRE_DATA:
 		if (length < WIRE_DATA_HEADER_SIZE)
 			return fail(why, "DATA length is below the 96-byte data header");
@@ -308,11 +309,11 @@ int64_t wire_parse_header(const uint8_t *buf, size_t len, struct wire_header *hd
 	rc = check_length(h.type, h.length, why);
 	if (rc)
 		return rc;
-	if (h.type == WIRE_HELLO && h.seq != 0)
-		return fail(why, "HELLO seq is not 0");
+	if (h.seq == 0)
+		return fail(why, "frame seq is 0 (frames count from 1)");
 	if (hdr)
 		*hdr = h;
-	return (int64_t)WIRE_HEADER_SIZE + h.length + (h.type == WIRE_HELLO ? 0 : WIRE_MAC_SIZE);
+	return (int64_t)WIRE_HEADER_SIZE + h.length;
 }
 
 /* ---------------------------------------------------------------------------
@@ -323,11 +324,13 @@ int64_t wire_parse_header(const uint8_t *buf, size_t len, struct wire_header *hd
 #define HELLO_VERSION_MIN 4u
 #define HELLO_VERSION_MAX 6u
 #define HELLO_HVID        8u
-#define HELLO_NONCE       24u
-#define HELLO_RX_NEXT_MSN 56u
-#define HELLO_BOOT_ID     64u
-#define HELLO_ROLE        72u
-#define HELLO_ACKED_MSN   76u
+#define HELLO_ROLE        24u
+#define HELLO_RESERVED    28u
+#define HELLO_RX_NEXT_MSN 32u
+#define HELLO_ACKED_MSN   40u
+#define HELLO_BOOT_ID     48u
+
+_Static_assert(HELLO_BOOT_ID + 8 == WIRE_HELLO_SIZE, "HELLO layout");
 
 /* The HELLO fields other than the hvid: NULL if fine, else why not. */
 static const char *hello_fields_bad(uint16_t vmin, uint16_t vmax, uint32_t role)
@@ -361,11 +364,11 @@ int wire_put_hello(uint8_t *out, size_t cap, const struct wire_hello *hello)
 	put_u16(out + HELLO_VERSION_MIN, hello->version_min);
 	put_u16(out + HELLO_VERSION_MAX, hello->version_max);
 	put_hvid(out + HELLO_HVID, hello->hvid);
-	memcpy(out + HELLO_NONCE, hello->nonce, WIRE_NONCE_SIZE);
-	put_u64(out + HELLO_RX_NEXT_MSN, hello->rx_next_msn);
-	put_u64(out + HELLO_BOOT_ID, hello->boot_id);
 	put_u32(out + HELLO_ROLE, hello->role);
+	put_u32(out + HELLO_RESERVED, 0);
+	put_u64(out + HELLO_RX_NEXT_MSN, hello->rx_next_msn);
 	put_u64(out + HELLO_ACKED_MSN, hello->acked_msn);
+	put_u64(out + HELLO_BOOT_ID, hello->boot_id);
 	return (int)WIRE_HELLO_SIZE;
 }
 
@@ -377,7 +380,7 @@ int wire_parse_hello(const uint8_t *payload, uint32_t length, struct wire_hello 
 	int rc;
 
 	if (!payload || length != WIRE_HELLO_SIZE)
-		return fail(why, "HELLO length is not 84");
+		return fail(why, "HELLO length is not 56");
 	if (get_u32(payload + HELLO_MAGIC) != WIRE_HELLO_MAGIC)
 		return fail(why, "HELLO magic is not \"ARGR\"");
 	h.version_min = get_u16(payload + HELLO_VERSION_MIN);
@@ -389,7 +392,8 @@ int wire_parse_hello(const uint8_t *payload, uint32_t length, struct wire_hello 
 	rc = get_hvid(payload + HELLO_HVID, h.hvid, &why_hello_hvid, why);
 	if (rc)
 		return rc;
-	memcpy(h.nonce, payload + HELLO_NONCE, WIRE_NONCE_SIZE);
+	if (get_u32(payload + HELLO_RESERVED) != 0)
+		return fail(why, "HELLO reserved field is not 0");
 	h.rx_next_msn = get_u64(payload + HELLO_RX_NEXT_MSN);
 	h.boot_id = get_u64(payload + HELLO_BOOT_ID);
 	h.acked_msn = get_u64(payload + HELLO_ACKED_MSN);

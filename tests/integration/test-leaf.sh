@@ -345,7 +345,7 @@ case_wrong_key() {
 		rc=1
 		why="the relay counted ${fails:-no} authentication failures"
 	fi
-	if [ $rc -eq 0 ] && ! grep -q "link dd: authentication failed" "$dir/relay.log"; then
+	if [ $rc -eq 0 ] && ! grep -q "link dd: handshake with .* failed: authentication failed (TLS handshake)" "$dir/relay.log"; then
 		rc=1
 		why="the relay's log does not say why"
 	fi
