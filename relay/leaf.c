@@ -293,12 +293,35 @@ static void ship_all(struct leaf *leaf)
 		leaf->reply_owed = false;
 }
 
-/* The domain's VIRQ_ARGO, seen now or at the event fd. */
+/* Is a ring's delivery half sent (ship() stopped at the high water)? */
+static bool shipping(const struct leaf *leaf)
+{
+	unsigned int i;
+
+	for (i = 0; i < leaf->nmaps; i++)
+		if (leaf->maps[i].in_flight)
+			return true;
+	return false;
+}
+
+/* Ships and writes until the connection is behind or nothing is left.
+ * The connection may take everything at once (its reader keeps up): then
+ * it will not poll writable, and leaf_writable() would not come. */
+static void ship_and_flush(struct leaf *leaf)
+{
+	do {
+		ship_all(leaf);
+		link_flush(leaf->link);
+	} while (link_up(leaf) && shipping(leaf) && link_backlog(leaf->link) < OUT_HIGH_WATER);
+}
+
+/* The domain's VIRQ_ARGO, seen now or at the event fd; then what the
+ * rings got goes to the leaf. */
 static void service(struct leaf *leaf)
 {
 	if (leaf->domain && argo_event_clear(leaf->domain) == 1)
 		leaf->event_owed = true;
-	ship_all(leaf);
+	ship_and_flush(leaf);
 }
 
 static void on_event(struct ev_watcher *w, uint32_t events)
@@ -307,15 +330,11 @@ static void on_event(struct ev_watcher *w, uint32_t events)
 
 	(void)events;
 	service(leaf);
-	link_flush(leaf->link);
 }
 
 static void leaf_writable(void *ctx)
 {
-	struct leaf *leaf = ctx;
-
-	ship_all(leaf);
-	link_flush(leaf->link);
+	ship_and_flush(ctx);
 }
 
 /* ---- From the leaf ------------------------------------------------------------- */
@@ -415,7 +434,6 @@ static int on_attach(struct leaf *leaf, const uint8_t *p, uint32_t len, const ch
 	if (resumed)
 		leaf->event_owed = true;
 	service(leaf);
-	link_flush(leaf->link);
 	return 0;
 }
 
@@ -546,7 +564,6 @@ static int on_request(struct leaf *leaf, const uint8_t *p, uint32_t len, const c
 		leaf->counters.replayed++;
 		leaf->reply_owed = true;
 		service(leaf);
-		link_flush(leaf->link);
 		return 0;
 	}
 	leaf->counters.requests[r.op]++;
@@ -592,7 +609,6 @@ static int on_request(struct leaf *leaf, const uint8_t *p, uint32_t len, const c
 	 * (ship_all()): the leaf then has everything the fabric did before. */
 	leaf->reply_owed = true;
 	service(leaf);
-	link_flush(leaf->link);
 	return 0;
 }
 

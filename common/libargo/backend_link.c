@@ -585,6 +585,13 @@ static void on_io(struct leaf_fabric *L, short revents)
 		ret = frames_read(&L->frames, on_frame, L, &why);
 		if (ret == -EACCES) {
 			handshake_failed(L, why);
+		} else if (ret == -ECONNRESET && L->state == LEAF_HANDSHAKE &&
+		           L->session.phase == SESSION_HELLO) {
+			/* Our TLS handshake was done, the relay's was not: in TLS 1.3
+			 * the server checks the client's certificate after the client
+			 * has finished, and says no with an alert instead of its
+			 * HELLO. */
+			handshake_failed(L, why);
 		} else if (ret < 0 && ret != -ECANCELED) {
 			/* The relay hung up: it is restarting, or it refuses our
 			 * source for a while (failed handshakes), or nobody is there

@@ -363,6 +363,67 @@ case_wrong_key() {
 	[ $rc -eq 0 ] && [ -z "${LEAF_TEST_KEEP:-}" ] && rm -rf "$dir"
 }
 
+# A leaf and its relay with certificates instead of a key (TLS 1.3, both
+# ends verified against the CA, each certificate naming its end): pings
+# both ways work, the relay's link says so (auth cert, a TLS cipher); a
+# leaf whose certificate comes from another CA, or names another leaf, is
+# refused with the reason.
+case_certificates() {
+	local dir rc=0 why="" out pki bad brc t0
+	dir=$(mktemp -d /tmp/argo-leaf-test.XXXXXX)
+	pki=$dir/pki
+	SIMD_PID=$(start_simd "$BIN" "$dir/sim.sock" "$dir/simd.log" -m -D "1=$dir/relay.sock" \
+		-D "7=$dir/dd-dom.sock" -D "5=$dir/dom5.sock") || rc=1
+	PIDS+=("$SIMD_PID")
+	chain_certs "$pki" 1 && chain_cert "$pki" dd dd && chain_cert "$pki" ee ee &&
+		chain_certs "$dir/other" 0 && chain_cert "$dir/other" dd dd || rc=1
+	# Two bad leaves of 3 handshakes each, from one source (our uid): not
+	# locked out before the second has had its say.
+	printf '[relay]\nhvid = l0\nfabric = sim:%s/relay.sock\ncontrol = %s/l0.ctl\nping_ms = 500\n' \
+		"$dir" "$dir" >"$dir/l0.conf"
+	printf 'max_auth_failures = 10\n' >>"$dir/l0.conf"
+	printf '[link dd]\ntransport = unix\nlisten = %s/dd.sock\npeer = dd\ncert = %s/l0.crt\n' \
+		"$dir" "$pki" >>"$dir/l0.conf"
+	printf 'cert_key = %s/l0.key\nca = %s/ca.crt\nleaf = sim:%s/dd-dom.sock\n' "$pki" "$pki" \
+		"$dir" >>"$dir/l0.conf"
+	[ $rc -eq 0 ] && relay_start "$dir" || rc=1
+	local uri="link:unix:$dir/dd.sock?cert=$pki/dd.crt&cert_key=$pki/dd.key&ca=$pki/ca.crt&hvid=l0&name=dd&timeout=20000"
+	"$BIN/argo-echo" --fabric "sim:$dir/dom5.sock" --port 7000 >"$dir/echo5.log" 2>&1 &
+	PIDS+=($!)
+	wait_for_line "$dir/echo5.log" "serving port 7000" 5 || rc=1
+	if [ $rc -eq 0 ] && ! "$BIN/argo-ping" --fabric "$uri" --to 5:7000 --count 500 --size 1000 \
+		--timeout 5000 >"$dir/ping.log" 2>&1; then
+		rc=1
+		why="leaf to sim: $(tail -n 1 "$dir/ping.log")"
+	fi
+	if [ $rc -eq 0 ] && { [ "$(leaf_field "$dir" dd auth)" != cert ] ||
+		! grep -q "link dd: up with leaf dd (.*TLS_AES_256_GCM_SHA384" "$dir/relay.log"; }; then
+		rc=1
+		why="the link says auth $(leaf_field "$dir" dd auth); $(grep 'up with' "$dir/relay.log")"
+	fi
+	# Another CA's certificate for dd; our CA's certificate for ee.
+	for bad in "cert=$dir/other/dd.crt&cert_key=$dir/other/dd.key&ca=$pki/ca.crt" \
+		"cert=$pki/ee.crt&cert_key=$pki/ee.key&ca=$pki/ca.crt"; do
+		out=$("$BIN/argo-ping" --fabric "link:unix:$dir/dd.sock?$bad&hvid=l0&name=dd&timeout=5000" \
+			--to 5:7000 --count 1 2>&1)
+		brc=$?
+		if [ $rc -eq 0 ] && { [ $brc -eq 0 ] || ! grep -q "EKEYREJECTED" <<<"$out" ||
+			! grep -q "certificate must name" <<<"$out"; }; then
+			rc=1
+			why="a bad certificate ($bad) said: $out"
+		fi
+	done
+	if [ $rc -eq 0 ] && [ "$(leaf_field "$dir" dd auth_failures)" -lt 2 ]; then
+		rc=1
+		why="the relay counted $(leaf_field "$dir" dd auth_failures) failed handshakes"
+	fi
+	stop_all
+	clean_logs "$dir"/*.log || { rc=1; why="sanitizer report in $dir"; }
+	result leaf-certificates $rc "$why"
+	[ $rc -eq 0 ] && echo "    $(tail -n 1 "$dir/ping.log" | sed 's/^argo-ping: //')"
+	[ $rc -eq 0 ] && [ -z "${LEAF_TEST_KEEP:-}" ] && rm -rf "$dir"
+}
+
 # A leaf process killed and started again: its domain dies (its rings go)
 # and the new process gets a new one, with the same domid.
 case_leaf_restart() {
@@ -429,7 +490,7 @@ case_config() {
 
 cases=("$@")
 [ ${#cases[@]} -eq 0 ] && cases=(config conformance_unix conformance_serial ping_echo
-	through_relays wrong_key leaf_restart link_cuts relay_kills relay_kills_serial)
+	through_relays wrong_key certificates leaf_restart link_cuts relay_kills relay_kills_serial)
 for c in "${cases[@]}"; do
 	t0=$SECONDS
 	"case_$c"
