@@ -16,6 +16,7 @@
 # measures, has none.
 
 BUILD ?= build
+comma := ,
 SAN ?= 0
 DEBUG ?= 0
 FUZZ_SECONDS ?= 60
@@ -280,7 +281,7 @@ clean:
 # (docs: images/README.md, l1/README.md; `make e2e E2E=NAME` runs one.)
 KMOD_MAKE = env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u CFLAGS -u LDFLAGS -u CC -u BUILD -u SAN $(MAKE)
 ARGO_KO := $(BUILD)/images/argo.ko
-.PHONY: kmod kmod-clean e2e
+.PHONY: kmod kmod-clean e2e e2e-list
 kmod: $(ARGO_KO)
 $(ARGO_KO): l1/kmod/argo.c l1/kmod/Kbuild l1/kmod/Makefile l1/include/uapi/linux/argo_dev.h
 	@harness/install-deps.sh images
@@ -292,8 +293,13 @@ kmod-clean:
 IMAGE_BINS := $(PROGRAMS) $(BIN)/argo-dev-test
 include images/images.mk
 
+# make e2e [E2E=NAME|GROUP[,...]] [E2E_OPTS=--no-libvirt]; the scenarios are
+# harness/scenarios.cfg (docs/harness.md).
 e2e: images
-	@BUILD=$(BUILD) E2E='$(E2E)' harness/e2e.sh
+	@harness/install-deps.sh libvirt
+	@BUILD=$(BUILD) harness/e2e.sh run $(E2E_OPTS) $(subst $(comma), ,$(E2E))
+e2e-list:
+	@harness/e2e.sh list
 
 # Benchmarks (not tests): results in $(BUILD)/bench/results.txt, discussed
 # in docs/benchmarks.md.

@@ -7,6 +7,9 @@
 #   images  Xen/dom0 images and the QEMU boot harness: QEMU, busybox,
 #           Xen's build tools, and the headers of the kernel that
 #           linux-image-amd64 points at (for the Argo module)
+#   libvirt libvirtd, virtlogd and virsh for the L0 VMs of the scenarios
+#           and for l0/argo-deploy (the harness starts the daemons itself
+#           where no init system does)
 #   virtio  the vhost-user back ends argo-vdevd drives in tests: Debian's
 #           qemu-system-common (qemu-storage-daemon, /usr/lib/qemu/virtiofsd)
 #           and qemu-utils (qemu-img, for qcow2 images)
@@ -16,6 +19,7 @@ pkgs_base="build-essential pkg-config libcunit1-dev libinih-dev libssl-dev opens
 pkgs_relay="libssl-dev"
 pkgs_virtio="qemu-system-common qemu-utils"
 pkgs_images="qemu-system-x86 busybox-static flex bison cpio kmod xz-utils dpkg-dev patch python3 bc"
+pkgs_libvirt="libvirt-daemon-system libvirt-clients dnsmasq-base qemu-system-x86 socat"
 
 # The kernel version Debian's linux-image-amd64 currently points at, e.g.
 # 6.1.0-56-amd64 (the same derivation as KVER in images/images.mk).
@@ -62,6 +66,7 @@ for g in $groups; do
 	case "$g" in
 	base) want="$want $pkgs_base" ;;
 	relay) want="$want $pkgs_relay" ;;
+	libvirt) want="$want $pkgs_libvirt" ;;
 	virtio) want="$want $pkgs_virtio" ;;
 	images)
 		kver=$(debian_kver)
@@ -76,7 +81,7 @@ for g in $groups; do
 		ensure_deb_src
 		want="$want $pkgs_images linux-headers-$kver"
 		;;
-	*) echo "install-deps: unknown group '$g' (base, relay, virtio, images)" >&2; exit 2 ;;
+	*) echo "install-deps: unknown group '$g' (base, relay, virtio, images, libvirt)" >&2; exit 2 ;;
 	esac
 done
 

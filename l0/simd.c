@@ -2,7 +2,7 @@
 /*
  * argo-simd: the sim fabric daemon. It plays Xen's part for the processes of
  * one OS instance: each connection on its sockets is one domain; requests
- * are the argo_op commands (common/sim_proto.h), carried out by the fabric
+ * are the argo_op commands (common/libargo/sim_proto.h), carried out by the fabric
  * model (sim_fabric.c); VIRQ_ARGO is an eventfd per domain.
  *
  * One thread, one epoll loop: every request runs to completion before the

@@ -123,9 +123,11 @@ static void dump_links(const struct control_view *v, struct strbuf *sb, bool jso
 		const struct stream *st = &l->stream;
 		const struct session *ses = l->up ? &l->up->session : NULL;
 		uint64_t uptime = l->up_since_ms ? now - l->up_since_ms : 0;
+		struct session_serial_counters sc;
 		struct frames_counters f;
 
 		link_frames_counters(l, &f);
+		link_serial_counters(l, &sc);
 		if (json) {
 			strbuf_add(
 			    sb,
@@ -143,7 +145,8 @@ static void dump_links(const struct control_view *v, struct strbuf *sb, bool jso
 			    "\"route\":%llu},\"queue_messages\":%u,"
 			    "\"queue_bytes\":%llu,\"rtt_us\":%llu,\"next_msn\":%llu,"
 			    "\"rx_next_msn\":%llu,\"rx_done_msn\":%llu,\"resent_held\":%llu,"
-			    "\"held_from_peer\":%llu",
+			    "\"held_from_peer\":%llu,\"stale_frames\":%llu,\"stale_bytes\":%llu,"
+			    "\"restarts\":%llu,\"refusals\":%llu",
 			    i ? "," : "", l->cfg->name, transport_name(l->cfg->transport),
 			    l->cfg->address, l->cfg->peer_hvid, link_state_name(l->state),
 			    l->cfg->cert_file[0] ? "cert" : "psk", ses ? l->up->peer.name : "",
@@ -164,7 +167,9 @@ static void dump_links(const struct control_view *v, struct strbuf *sb, bool jso
 			    (unsigned long long)c->rtt_us, (unsigned long long)st->next_msn,
 			    (unsigned long long)st->rx_next_msn,
 			    (unsigned long long)st->rx_done_msn, (unsigned long long)s->resent_held,
-			    (unsigned long long)st->held_from_peer);
+			    (unsigned long long)st->held_from_peer,
+			    (unsigned long long)sc.stale_hellos, (unsigned long long)sc.stale_bytes,
+			    (unsigned long long)sc.restarts, (unsigned long long)sc.refusals);
 			dump_leaf(l, sb, true);
 			strbuf_add(sb, "}");
 		} else {
@@ -196,6 +201,14 @@ static void dump_links(const struct control_view *v, struct strbuf *sb, bool jso
 			    (unsigned long long)c->drop_seq, (unsigned long long)c->drop_malformed,
 			    (unsigned long long)c->drop_spoofed, (unsigned long long)c->drop_credit,
 			    (unsigned long long)c->drop_report, (unsigned long long)c->drop_route);
+			if (l->cfg->transport == TRANSPORT_SERIAL)
+				strbuf_add(sb,
+				           "             serial: restarts %llu, stale bytes %llu, "
+				           "stale hellos %llu, refusals %llu\n",
+				           (unsigned long long)sc.restarts,
+				           (unsigned long long)sc.stale_bytes,
+				           (unsigned long long)sc.stale_hellos,
+				           (unsigned long long)sc.refusals);
 			dump_leaf(l, sb, false);
 		}
 	}

@@ -40,6 +40,8 @@ const char *link_state_name(enum link_state state)
 
 static void link_drop(struct link *link, const char *why);
 static void conn_error(struct link_conn *c, int err, const char *why);
+static int conn_restart(struct link_conn *c, const char *why);
+static void read_conn(struct link_conn *c);
 
 static void set_state(struct link *link, enum link_state state)
 {
@@ -57,6 +59,15 @@ static void conn_watch(struct link_conn *c, uint32_t events)
 		ev_watch(c->link->env->loop, &c->watch, c->fd, events);
 }
 
+static void serial_counters_add(struct session_serial_counters *to,
+                                const struct session_serial_counters *c)
+{
+	to->stale_bytes += c->stale_bytes;
+	to->stale_hellos += c->stale_hellos;
+	to->restarts += c->restarts;
+	to->refusals += c->refusals;
+}
+
 /* Closes a connection and frees its slot (the session in use goes through
  * link_drop(), which calls this). */
 static void conn_close(struct link_conn *c)
@@ -67,6 +78,7 @@ static void conn_close(struct link_conn *c)
 	if (c->fd < 0)
 		return;
 	ev_unwatch(link->env->loop, &c->watch);
+	serial_counters_add(&link->serial_done, &c->session.serial.counters);
 	/* What TLS queued last (an alert saying why the handshake failed)
 	 * goes if the fd takes it now: the peer then knows. */
 	if (c->session.ssl && !c->connecting && session_backlog(&c->session))
@@ -402,6 +414,27 @@ void link_send_routes(struct link *link)
 
 /* ---- Sessions ----------------------------------------------------------- */
 
+/* The session in use is over, its connection kept: a serial stream's next
+ * session starts on it (conn_restart()). The stream keeps what was not
+ * acknowledged, to send again; the routes through the link go (a leaf's
+ * session: the leaf is away until it attaches again). */
+static void session_over(struct link *link)
+{
+	bool was_up = link->state == LINK_UP;
+
+	link->up = NULL;
+	link->up_since_ms = 0;
+	stream_new_session(&link->stream);
+	link->ping_token = 0;
+	set_state(link, link->cfg->listen ? LINK_DOWN : LINK_HANDSHAKE);
+	if (link->leaf_ops) {
+		if (was_up)
+			link->leaf_ops->down(link->leaf);
+	} else {
+		router_link_down(link->env->router, link->index);
+	}
+}
+
 /* The session in use ends (the connection is closed; the stream stays). */
 static void link_drop(struct link *link, const char *why)
 {
@@ -466,6 +499,10 @@ static void conn_error(struct link_conn *c, int err, const char *why)
 	bool up = c == link->up;
 
 	switch (err) {
+	case -ERESTART: /* a serial stream: the next session on the same fd */
+		if (conn_restart(c, why) == 0)
+			read_conn(c);
+		return;
 	case -EACCES: /* the TLS handshake failed: no key, a wrong one, tampering */
 		link->counters.auth_failures++;
 		conn_end(c, why, true);
@@ -516,8 +553,6 @@ static void conn_start(struct link_conn *c)
 		return;
 	}
 	frames_attach(&c->frames, &c->session);
-	/* The connecting side's one connection is the link's state (a
-	 * listening link's handshakes run beside its session). */
 	if (!link->cfg->listen)
 		set_state(link, LINK_HANDSHAKE);
 	/* The initiator's HELLO waits in the buffer for the handshake; the
@@ -529,6 +564,77 @@ static void conn_start(struct link_conn *c)
 	}
 	conn_watch(c, EPOLLIN);
 	conn_flush(c);
+}
+
+/*
+ * Serial links (a virtio-serial port, a pty): a byte stream without
+ * connections, whose two ends come and go unseen (docs/relay-design.md,
+ * "Serial links"). The session layer does most of it (session.h, "Serial
+ * streams": roles from the hvids, handshakes retried and restarted inside
+ * the session, stale bytes skipped); here:
+ * - session_tick() from link_tick(), for the initiator's retries and the
+ *   acceptor's "I am new";
+ * - -ERESTART (the peer started afresh, or the stream lost bytes): the
+ *   session in use is over as if the connection had been cut (routes
+ *   withdrawn, what was not acknowledged kept to send again), and the
+ *   next starts at once on the same fd (conn_restart());
+ * - the handshake time-out: handshakes refused as a wrong key would be
+ *   count as one authentication failure, the rest as no answer.
+ */
+static bool serial_link(const struct link *link)
+{
+	return link->cfg->transport == TRANSPORT_SERIAL;
+}
+
+/* The next session on c's fd, after -ERESTART. 0, or -1 when the
+ * connection ended instead. */
+static int conn_restart(struct link_conn *c, const char *why)
+{
+	struct link *link = c->link;
+	const char *w = NULL;
+
+	if (c == link->up) {
+		relay_log(0,
+		          "link %s: session ended: %s (the peer started afresh, or the stream lost "
+		          "bytes); starting again on the same stream",
+		          link->cfg->name, why);
+		session_over(link);
+	} else {
+		relay_log(1, "link %s: handshake ended: %s; starting again on the same stream",
+		          link->cfg->name, why);
+	}
+	c->since_ms = now_ms();
+	if (session_restart(&c->session, &w) < 0) {
+		conn_end(c, w ? w : "cannot start a new session", false);
+		return -1;
+	}
+	frames_attach(&c->frames, &c->session);
+	if (link->creds.role == WIRE_ROLE_INITIATOR && send_hello(c, &w) < 0) {
+		conn_end(c, w ? w : "out of memory", false);
+		return -1;
+	}
+	conn_flush(c);
+	return c->fd >= 0 ? 0 : -1;
+}
+
+/* A serial handshake that did not come up in time. */
+static void serial_timed_out(struct link_conn *c)
+{
+	struct link *link = c->link;
+	const struct session_serial *r = &c->session.serial;
+	char msg[sizeof(r->refusal) + 96];
+
+	if (!r->refused) {
+		conn_end(c, "handshake timed out (no answer on the serial stream)", false);
+		return;
+	}
+	snprintf(msg, sizeof(msg),
+	         "handshake timed out after %u refused attempts (wrong key or certificate?); "
+	         "last: %s",
+	         r->refused, r->refusal);
+	relay_log(0, "link %s: %s", link->cfg->name, msg);
+	link->counters.auth_failures++;
+	conn_end(c, msg, true);
 }
 
 /* The peer of c authenticated and sent a good HELLO: c becomes the session
@@ -1057,11 +1163,25 @@ void link_tick(struct link *link, uint64_t now)
 	const struct relay_config *config = link->env->config;
 	int i;
 
-	/* Handshakes that take too long. */
+	/* Serial streams' timed work; handshakes that take too long. */
 	for (i = 0; i < 1 + LINK_MAX_PENDING; i++) {
 		struct link_conn *c = &link->conns[i];
+		int ret;
 
-		if (c->fd >= 0 && c != link->up && now - c->since_ms > HANDSHAKE_TIMEOUT_MS)
+		if (c->fd < 0 || c->connecting)
+			continue;
+		if (serial_link(link)) {
+			ret = session_tick(&c->session, now);
+			if (ret > 0)
+				conn_flush(c);
+			else if (ret < 0)
+				conn_end(c, "cannot start a new handshake", false);
+		}
+		if (c->fd < 0 || c == link->up || now - c->since_ms <= HANDSHAKE_TIMEOUT_MS)
+			continue;
+		if (serial_link(link))
+			serial_timed_out(c);
+		else
 			conn_end(c, "handshake timed out", c->session.tls_bytes_seen);
 	}
 	switch (link->state) {
@@ -1104,9 +1224,13 @@ int link_init(struct link *link, const struct link_env *env, const struct config
 	/* A peer's window: the bound shared by every link and our own rings. */
 	uint64_t window = env->config->queue_bytes / (uint64_t)(env->config->nlinks + 1);
 	/* A leaf always initiates (it is the TLS client), whichever end
-	 * connects: a leaf's link accepts. */
-	enum wire_role role =
-	    cfg->listen || cfg->leaf[0] ? WIRE_ROLE_ACCEPTOR : WIRE_ROLE_INITIATOR;
+	 * connects, on a serial line too: a leaf's link accepts. A serial
+	 * link's ends both open the stream: the hvids decide. */
+	enum wire_role role = cfg->leaf[0]                       ? WIRE_ROLE_ACCEPTOR
+	                      : cfg->transport == TRANSPORT_SERIAL
+	                          ? session_serial_role(env->config->hvid, cfg->peer_hvid)
+	                      : cfg->listen ? WIRE_ROLE_ACCEPTOR
+	                                    : WIRE_ROLE_INITIATOR;
 	char why[512];
 	int ret, i;
 
@@ -1133,6 +1257,7 @@ int link_init(struct link *link, const struct link_env *env, const struct config
 		relay_log(0, "link %s: %s", cfg->name, why);
 		return ret;
 	}
+	link->creds.serial = cfg->transport == TRANSPORT_SERIAL;
 	ret = stream_init(&link->stream, env->account, window);
 	if (ret < 0)
 		return ret;
@@ -1196,6 +1321,16 @@ void link_frames_counters(const struct link *link, struct frames_counters *out)
 		out->bytes_tx += f->bytes_tx;
 		out->bytes_rx += f->bytes_rx;
 	}
+}
+
+void link_serial_counters(const struct link *link, struct session_serial_counters *out)
+{
+	int i;
+
+	*out = link->serial_done;
+	for (i = 0; i < 1 + LINK_MAX_PENDING; i++)
+		if (link->conns[i].fd >= 0)
+			serial_counters_add(out, &link->conns[i].session.serial.counters);
 }
 
 unsigned int link_pending(const struct link *link)

@@ -133,6 +133,7 @@ struct link {
 	uint64_t state_since_ms, last_rx_ms, up_since_ms;
 	uint64_t ping_token, ping_sent_ms, ping_sent_us;
 	struct frames_counters frames_done; /* of the connections that ended */
+	struct session_serial_counters serial_done; /* likewise (serial links) */
 	struct stream stream;               /* the message stream, across sessions */
 
 	struct link_counters counters;
@@ -162,6 +163,9 @@ const char *link_state_name(enum link_state state);
 /* The frame counters of every connection the link had, the live ones
  * included. */
 void link_frames_counters(const struct link *link, struct frames_counters *out);
+/* What serial streams skipped and restarted (session.h), every connection
+ * the link had included. */
+void link_serial_counters(const struct link *link, struct session_serial_counters *out);
 /* Handshakes running now (not the session in use). */
 unsigned int link_pending(const struct link *link);
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Runs every test suite of `make check`, for the plain build and the
-# ASan/UBSan build, then the include graph and cppcheck, then the xen-conformance and relay-vsock
-# scenarios (real Xen in QEMU; ARGO_CHECK_XEN=0 leaves them out). Each suite prints its own
+# ASan/UBSan build, then the include graph and cppcheck, then the scenarios
+# of group `check`: xen-conformance, relay-vsock and xen-l1-driver-at-l0
+# (real Xen in QEMU, libvirt; ARGO_CHECK_XEN=0 leaves them out). Each suite prints its own
 # "N passed, N failed" line; this script adds them up and ends with one such
 # line for everything. Logs: $BUILD/test-logs/.
 #
@@ -132,6 +133,7 @@ for variant in plain san; do
 	run_suite "$variant:unit-routed" "$bin/test-routed"
 	run_suite "$variant:unit-dedup" "$bin/test-dedup"
 	run_suite "$variant:unit-stream" "$bin/test-stream"
+	run_suite "$variant:unit-session" "$bin/test-session"
 	run_suite "$variant:unit-util" "$bin/test-util"
 	run_suite "$variant:unit-sim-fabric" "$bin/test-sim-fabric"
 	run_suite "$variant:unit-wire" "$bin/test-wire"
@@ -155,6 +157,8 @@ for variant in plain san; do
 	if [ $variant = plain ]; then count=20000; else count=5000; fi
 	run_suite "$variant:leaf-endpoint" env LEAF_TEST_COUNT=$count \
 		"$(dirname "$0")/integration/test-leaf.sh" "$bin"
+	run_suite "$variant:relay-serial-link" env RELAY_TEST_COUNT=10000 \
+		"$(dirname "$0")/integration/test-relay-serial.sh" "$bin"
 	# Attacks on links (issue 14): strangers and rogue neighbours.
 	run_suite "$variant:link-attacks" env ASAN_BUILD=$asan \
 		"$(dirname "$0")/integration/test-link-attacks.sh" "$bin"
@@ -166,6 +170,10 @@ for variant in plain san; do
 	# The same, argo-vdevd a leaf endpoint (link:) whose domain a relay holds.
 	run_suite "$variant:vdev-conformance-leaf" "$bin/vdev-conformance" --bin "$bin" --leaf
 done
+
+# The harness's own parts that need no VM: the scenario table, the list,
+# l0/argo-deploy's refusals, dry run and deployment on sockets.
+run_suite harness "$(dirname "$0")/integration/test-harness.sh" "$BUILD/bin"
 
 # The link decoder under libFuzzer for a minute, the virtio-argo decoder
 # for half a minute (clang; ASan/UBSan built in).
@@ -215,9 +223,14 @@ xen_conformance() { e2e_scenario xen-conformance; }
 # The relay on real Xen (argo.ko in dom0) linked over AF_VSOCK (the
 # guest's vsock_loopback) to a relay on sim: harness/scenarios/relay-vsock.sh.
 relay_vsock() { e2e_scenario relay-vsock; }
+# The headline: a driver domain at L0 (a libvirt VM) serving a domU of
+# an L1 Xen (another libvirt VM) through three relays, with faults
+# (docs/harness.md).
+headline() { e2e_scenario xen-l1-driver-at-l0; }
 if [ "${ARGO_CHECK_XEN:-1}" != 0 ]; then
 	run_suite xen-conformance xen_conformance
 	run_suite relay-vsock relay_vsock
+	run_suite xen-l1-driver-at-l0 headline
 fi
 
 echo

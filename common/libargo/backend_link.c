@@ -56,6 +56,7 @@
 #define SILENCE_MS       (4 * PING_MS) /* the relay answers every PING */
 #define RX_POLL_MS       10            /* how soon a reader's progress reaches the relay */
 #define CLOSE_TIMEOUT_MS 2000
+#define SERIAL_TICK_MS   100 /* a serial handshake's timed work (session_tick()) */
 /* TLS handshakes refused in a row (the relay did not take our key or
  * certificate, or we did not take its) before argo_open gives up: one can
  * be a line that carried bytes of an earlier session, three are a wrong
@@ -181,11 +182,16 @@ static void disconnect(struct leaf_fabric *L)
  * its first bytes are a frame header, which TLS reads as a record of a
  * wrong version.
  */
-static void handshake_failed(struct leaf_fabric *L, const char *why)
+static void handshake_failed(struct leaf_fabric *L, const char *reason)
 {
-	bool old_relay = why && strstr(why, "wrong version number");
-	const char *tls = why && strstr(why, "): ") ? strstr(why, "): ") + 3 : why;
+	char why[192];
+	bool old_relay;
+	const char *tls;
 
+	/* The reason may be the session's, which disconnect() ends. */
+	snprintf(why, sizeof(why), "%s", reason ? reason : "?");
+	old_relay = strstr(why, "wrong version number") != NULL;
+	tls = strstr(why, "): ") ? strstr(why, "): ") + 3 : why;
 	disconnect(L);
 	L->last_problem = "the TLS handshake failed";
 	if (old_relay) {
@@ -204,14 +210,14 @@ static void handshake_failed(struct leaf_fabric *L, const char *why)
 		         "%s and lead to %s, ours (%s) must name %s and lead to the relay's CA "
 		         "(TLS: %s)",
 		         L->auth_failures, L->uri.address, L->uri.hvid, L->uri.ca, L->uri.cert,
-		         L->uri.name, tls ? tls : "?");
+		         L->uri.name, tls);
 	else
 		fail_why(L,
 		         "%u TLS handshakes with the relay at %s failed: it did not take our key %s "
 		         "as leaf %s's to hvid %s; both ends need the same key file, the relay's "
 		         "[link] peer = %s and its hvid = %s (TLS: %s)",
 		         L->auth_failures, L->uri.address, L->uri.key, L->uri.name, L->uri.hvid,
-		         L->uri.name, L->uri.hvid, tls ? tls : "?");
+		         L->uri.name, L->uri.hvid, tls);
 	fail_for_good(L, -EKEYREJECTED);
 }
 
@@ -242,21 +248,17 @@ static void flush_out(struct leaf_fabric *L)
 		disconnect(L);
 }
 
-/* A connection: TLS starts (we are its client), and our HELLO waits in
- * the buffer to leave with the end of the handshake. */
-static void start_session(struct leaf_fabric *L)
+/* The session's frames start (afresh), with our HELLO: it waits in the
+ * buffer to leave with the end of the TLS handshake. */
+static void begin_frames(struct leaf_fabric *L)
 {
 	uint8_t payload[WIRE_HELLO_SIZE];
 	struct wire_hello hello = {0};
 	const char *why = NULL;
 
+	frames_attach(&L->frames, &L->session);
 	hello.boot_id = L->boot;
 	hello.rx_next_msn = 1; /* a leaf carries no DATA stream */
-	if (session_start(&L->session, L->fd, &L->creds, &why) < 0) {
-		disconnect(L);
-		return;
-	}
-	frames_attach(&L->frames, &L->session);
 	if (session_hello(&L->session, &hello, payload, &why) < 0 ||
 	    put(L, WIRE_HELLO, payload, WIRE_HELLO_SIZE, NULL, 0) < 0) {
 		disconnect(L);
@@ -266,6 +268,38 @@ static void start_session(struct leaf_fabric *L)
 	L->deadline_ms = now_ms() + HANDSHAKE_MS;
 	L->last_rx_ms = now_ms();
 	flush_out(L); /* the ClientHello */
+}
+
+/* A connection: TLS starts, we its client. */
+static void start_session(struct leaf_fabric *L)
+{
+	const char *why = NULL;
+
+	if (session_start(&L->session, L->fd, &L->creds, &why) < 0) {
+		disconnect(L);
+		return;
+	}
+	begin_frames(L);
+}
+
+/*
+ * A serial stream's session failed after TLS came up (session_decrypt()'s
+ * -ERESTART: the relay started afresh and says so, or the line lost
+ * bytes). The next one starts on the same stream (session.h, "Serial
+ * streams"); what the old one had queued is dropped, and a call in flight
+ * goes again once it is up.
+ */
+static void restart_session(struct leaf_fabric *L, const char *why)
+{
+	const char *w = NULL;
+
+	L->last_problem = why;
+	frames_detach(&L->frames);
+	if (session_restart(&L->session, &w) < 0) {
+		disconnect(L);
+		return;
+	}
+	begin_frames(L);
 }
 
 static void try_connect(struct leaf_fabric *L)
@@ -583,6 +617,15 @@ static void on_io(struct leaf_fabric *L, short revents)
 	if (L->fd >= 0 && (revents & (POLLIN | POLLERR | POLLHUP))) {
 		why = NULL;
 		ret = frames_read(&L->frames, on_frame, L, &why);
+		/* A serial session starts again on the same stream, whose
+		 * bytes may already be here. */
+		while (ret == -ERESTART && L->fd >= 0) {
+			restart_session(L, why);
+			if (L->fd < 0)
+				return;
+			why = NULL;
+			ret = frames_read(&L->frames, on_frame, L, &why);
+		}
 		if (ret == -EACCES) {
 			handshake_failed(L, why);
 		} else if (ret == -ECONNRESET && L->state == LEAF_HANDSHAKE &&
@@ -607,11 +650,36 @@ static void on_io(struct leaf_fabric *L, short revents)
 	}
 }
 
+/*
+ * A serial handshake's timed work: its retries (session_tick()), and the
+ * relay's refusals, which on a serial stream do not end the handshake (the
+ * session tries again itself): as many as MAX_AUTH_FAILURES are final, and
+ * fewer at the deadline count as failed handshakes.
+ */
+static void serial_time(struct leaf_fabric *L, uint64_t now)
+{
+	const struct session_serial *r = &L->session.serial;
+	int ret = session_tick(&L->session, now);
+
+	if (ret > 0)
+		flush_out(L);
+	else if (ret < 0)
+		disconnect(L);
+	if (L->state != LEAF_HANDSHAKE || !r->refused)
+		return;
+	if (L->auth_failures + r->refused >= MAX_AUTH_FAILURES || now >= L->deadline_ms) {
+		L->auth_failures += r->refused - 1;
+		handshake_failed(L, r->refusal);
+	}
+}
+
 /* Timers: connecting, handshake time-out, pings, the relay's silence. */
 static void on_time(struct leaf_fabric *L, uint64_t now)
 {
 	uint8_t token[8];
 
+	if (L->creds.serial && L->fd >= 0 && L->state == LEAF_HANDSHAKE)
+		serial_time(L, now);
 	switch (L->state) {
 	case LEAF_DOWN:
 		if (now >= L->next_try_ms)
@@ -651,6 +719,8 @@ static int poll_timeout(const struct leaf_fabric *L, uint64_t now)
 	case LEAF_HANDSHAKE:
 	case LEAF_ATTACHING:
 		at = L->deadline_ms;
+		if (L->creds.serial && L->state == LEAF_HANDSHAKE && now + SERIAL_TICK_MS < at)
+			at = now + SERIAL_TICK_MS;
 		break;
 	case LEAF_UP:
 		at = L->next_ping_ms;
@@ -898,6 +968,18 @@ static int load_creds(struct leaf_fabric *L, char *why, size_t cap)
 	return ret;
 }
 
+/* The creds, and whether the link is a serial stream: the session's rules
+ * for one (session.h, "Serial streams"). On a serial line the leaf is the
+ * TLS client too, whatever the hvids: both ends know the rule. */
+static int make_creds(struct leaf_fabric *L, char *why, size_t cap)
+{
+	int ret = load_creds(L, why, cap);
+
+	if (ret == 0)
+		L->creds.serial = L->uri.transport == TRANSPORT_SERIAL;
+	return ret;
+}
+
 static int link_open(const char *address, struct argo_fabric **fabricp)
 {
 	struct leaf_fabric *L;
@@ -922,7 +1004,7 @@ static int link_open(const char *address, struct argo_fabric **fabricp)
 		argo_set_open_error("%s", uwhy);
 		goto fail;
 	}
-	ret = load_creds(L, why, sizeof(why));
+	ret = make_creds(L, why, sizeof(why));
 	if (ret < 0) {
 		argo_set_open_error("%s", why[0] ? why : "cannot load the link's key");
 		goto fail;

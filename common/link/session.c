@@ -24,6 +24,14 @@
  * system call until the owner's epoll says the fd is readable again.
  * Writing: the records are appended to s->wire, which session_send()
  * writes out. So OpenSSL never sees a full socket.
+ *
+ * Serial streams (session.h, "Serial streams"; docs/protocol.md, "Serial
+ * links") read through a buffer of their own instead (s->serial): the
+ * acceptor and the initiator first look there for the record that starts
+ * their session (a ClientHello; the ServerHello echoing our session id),
+ * then TLS is given one record at a time, without read-ahead, so that when
+ * TLS fails, the record it failed on is still in the buffer: a newer
+ * ClientHello there starts the next session.
  */
 #define _GNU_SOURCE
 #include "session.h"
@@ -45,6 +53,15 @@
 
 /* One read takes up to this many bytes of records (four 16 KiB records). */
 #define SESSION_READ_BUFFER (4u * (16384 + 256))
+/* A serial stream's input buffer: room for a whole record and more. */
+#define SERIAL_BUFFER (64u * 1024)
+/* TLS records: the header, and the largest body TLS 1.3 sends. */
+#define RECORD_HEADER   5
+#define RECORD_BODY_MAX (16384u + 256)
+/* The bytes that tell a ClientHello record, our ServerHello, an alert. */
+#define CLIENT_HELLO_PREFIX 11
+#define SERVER_HELLO_PREFIX 76
+#define ALERT_RECORD        7
 /* s->wire is given back once empty when it grew beyond this. */
 #define SESSION_WIRE_KEEP (256u * 1024)
 
@@ -59,6 +76,22 @@ static void fail(const char **why, const char *what)
 	if (why)
 		*why = what;
 }
+
+static bool serial(const struct session *s)
+{
+	return s->creds && s->creds->serial;
+}
+
+static bool initiator(const struct session *s)
+{
+	return s->creds->role == WIRE_ROLE_INITIATOR;
+}
+
+static int serial_read(struct session *s, BIO *b, char *out, int want);
+static void serial_note_client_hello(struct session *s, const uint8_t *p, size_t n);
+static int serial_handshake(struct session *s, const char **why);
+static bool refused_by_auth(const struct session *s);
+static void note_refusal(struct session *s, const char *what);
 
 /* ---------------------------------------------------------------------------
  * The BIO.
@@ -75,6 +108,8 @@ static int fdbio_read(BIO *b, char *buf, int len)
 	BIO_clear_retry_flags(b);
 	if (len <= 0)
 		return 0;
+	if (serial(s))
+		return serial_read(s, b, buf, len);
 	if (s->drained) {
 		BIO_set_retry_read(b);
 		return -1;
@@ -99,17 +134,14 @@ static int fdbio_read(BIO *b, char *buf, int len)
 	return (int)n;
 }
 
-static int fdbio_write(BIO *b, const char *buf, int len)
+/* Appends bytes to send (records, from OpenSSL or our own). 0 or -1. */
+static int wire_put(struct session *s, const void *buf, size_t len)
 {
-	struct session *s = BIO_get_data(b);
 	size_t need;
 
-	BIO_clear_retry_flags(b);
-	if (len <= 0)
-		return 0;
 	if (s->wire_off && s->wire_off == s->wire_len)
 		s->wire_off = s->wire_len = 0;
-	need = s->wire_len + (size_t)len;
+	need = s->wire_len + len;
 	if (need > s->wire_cap) {
 		size_t cap = need + need / 2;
 		uint8_t *p;
@@ -118,19 +150,33 @@ static int fdbio_write(BIO *b, const char *buf, int len)
 			memmove(s->wire, s->wire + s->wire_off, s->wire_len - s->wire_off);
 			s->wire_len -= s->wire_off;
 			s->wire_off = 0;
-			need = s->wire_len + (size_t)len;
+			need = s->wire_len + len;
 			cap = need + need / 2;
 		}
 		if (need > s->wire_cap) {
 			p = realloc(s->wire, cap);
 			if (!p)
-				return -1; /* no retry flag: a fatal error */
+				return -1;
 			s->wire = p;
 			s->wire_cap = cap;
 		}
 	}
-	memcpy(s->wire + s->wire_len, buf, (size_t)len);
-	s->wire_len += (size_t)len;
+	memcpy(s->wire + s->wire_len, buf, len);
+	s->wire_len += len;
+	return 0;
+}
+
+static int fdbio_write(BIO *b, const char *buf, int len)
+{
+	struct session *s = BIO_get_data(b);
+
+	BIO_clear_retry_flags(b);
+	if (len <= 0)
+		return 0;
+	if (serial(s) && initiator(s) && !s->serial.sid_known)
+		serial_note_client_hello(s, (const uint8_t *)buf, (size_t)len);
+	if (wire_put(s, buf, (size_t)len) < 0)
+		return -1; /* no retry flag: a fatal error */
 	return len;
 }
 
@@ -438,21 +484,18 @@ void session_creds_fini(struct session_creds *c)
  * Sessions.
  */
 
-int session_start(struct session *s, int fd, const struct session_creds *creds, const char **why)
+/* A new TLS connection for s (s->ssl was freed), on our BIO. */
+static int new_ssl(struct session *s, const char **why)
 {
+	const struct session_creds *creds = s->creds;
 	BIO *bio;
 
-	if (s->ssl)
-		session_end(s);
-	memset(s, 0, sizeof(*s));
-	s->fd = fd;
-	s->creds = creds;
 	ERR_clear_error();
+	s->why[0] = '\0';
 	s->ssl = SSL_new(creds->ctx);
 	bio = s->ssl ? BIO_new(bio_method) : NULL;
 	if (!bio) {
 		fail(why, "OpenSSL: cannot make a TLS connection");
-		session_end(s);
 		return -ENOMEM;
 	}
 	BIO_set_data(bio, s);
@@ -462,14 +505,40 @@ int session_start(struct session *s, int fd, const struct session_creds *creds, 
 		SSL_set_hostflags(s->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 		if (SSL_set1_host(s->ssl, creds->peer_hvid) != 1) {
 			fail(why, "OpenSSL: cannot set the peer's name");
-			session_end(s);
 			return -EIO;
 		}
+	}
+	if (creds->serial) {
+		/* One record at a time (serial_read()); and a random
+		 * legacy_session_id in our ClientHello, which the ServerHello
+		 * answering it echoes (RFC 8446, 4.1.3): how the initiator tells
+		 * the answer to this attempt from answers to earlier ones. */
+		SSL_set_read_ahead(s->ssl, 0);
+		if (creds->role == WIRE_ROLE_INITIATOR)
+			SSL_set_options(s->ssl, SSL_OP_ENABLE_MIDDLEBOX_COMPAT);
 	}
 	if (creds->role == WIRE_ROLE_INITIATOR)
 		SSL_set_connect_state(s->ssl);
 	else
 		SSL_set_accept_state(s->ssl);
+	return 0;
+}
+
+int session_start(struct session *s, int fd, const struct session_creds *creds, const char **why)
+{
+	int ret;
+
+	if (s->ssl || s->wire || s->serial.buf)
+		session_end(s);
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	s->creds = creds;
+	ret = new_ssl(s, why);
+	if (ret < 0) {
+		session_end(s);
+		return ret;
+	}
+	s->serial.hunting = creds->serial;
 	s->phase = SESSION_TLS;
 	return 0;
 }
@@ -511,6 +580,8 @@ int session_handshake(struct session *s, const char **why)
 
 	if (s->phase != SESSION_TLS)
 		return s->phase == SESSION_NONE ? -ENOTCONN : 0;
+	if (serial(s))
+		return serial_handshake(s, why);
 	ERR_clear_error();
 	r = SSL_do_handshake(s->ssl);
 	if (r == 1) {
@@ -596,7 +667,8 @@ int session_send(struct session *s, const char **why)
 
 ssize_t session_decrypt(struct session *s, void *buf, size_t cap, const char **why)
 {
-	int n, err;
+	bool refused = false;
+	int n, err, ret;
 
 	if (s->phase != SESSION_HELLO && s->phase != SESSION_UP)
 		return -ENOTCONN;
@@ -612,7 +684,8 @@ ssize_t session_decrypt(struct session *s, void *buf, size_t cap, const char **w
 		return -EAGAIN;
 	case SSL_ERROR_ZERO_RETURN:
 		fail(why, "closed by the peer (TLS close_notify)");
-		return -ECONNRESET;
+		ret = -ECONNRESET;
+		break;
 	case SSL_ERROR_SYSCALL:
 		if (s->io_errno) {
 			fail(why, strerror(s->io_errno));
@@ -623,18 +696,27 @@ ssize_t session_decrypt(struct session *s, void *buf, size_t cap, const char **w
 		fail(why, "connection closed");
 		return -ECONNRESET;
 	default:
+		/* TLS was up on our side and the peer refused it (TLS 1.3: the
+		 * acceptor checks the initiator's certificate after the
+		 * initiator is done): a refusal on a serial stream. */
+		refused = serial(s) && s->phase == SESSION_HELLO && refused_by_auth(s);
 		if (peer_alert()) {
 			fail(why, tls_reason(s, "the peer ended the session (TLS alert)"));
-			return -ECONNRESET;
-		}
-		if (bad_record_mac()) {
+			ret = -ECONNRESET;
+		} else if (bad_record_mac()) {
 			fail(why, tls_reason(s, "TLS record failed authentication (tampered, "
 			                        "replayed, reordered or lost?)"));
-			return -EKEYREJECTED;
+			ret = -EKEYREJECTED;
+		} else {
+			fail(why, tls_reason(s, "TLS refused a record"));
+			ret = -EPROTO;
 		}
-		fail(why, tls_reason(s, "TLS refused a record"));
-		return -EPROTO;
+		break;
 	}
+	if (refused)
+		note_refusal(s, s->why);
+	/* A serial stream: the peer started afresh, or bytes were lost. */
+	return serial(s) ? -ERESTART : ret;
 }
 
 void session_readable(struct session *s)
@@ -679,6 +761,7 @@ int session_on_hello(struct session *s, const uint8_t *payload, uint32_t len, co
 		return -EPROTO;
 	}
 	s->phase = SESSION_UP;
+	s->serial.refused = 0;
 	return 0;
 }
 
@@ -718,6 +801,530 @@ void session_end(struct session *s)
 	}
 	s->wire = NULL;
 	s->wire_off = s->wire_len = s->wire_cap = 0;
+	free(s->serial.buf);
+	s->serial.buf = NULL;
+	s->serial.len = s->serial.cap = s->serial.pos = s->serial.rec = s->serial.rec_end = 0;
 	s->tx_seq = s->rx_seq = 0;
 	s->phase = SESSION_NONE;
+}
+
+/* ---------------------------------------------------------------------------
+ * Serial streams (session.h, "Serial streams").
+ */
+
+enum wire_role session_serial_role(const char *our_hvid, const char *peer_hvid)
+{
+	return strncmp(our_hvid, peer_hvid, WIRE_HVID_SIZE) < 0 ? WIRE_ROLE_INITIATOR
+	                                                       : WIRE_ROLE_ACCEPTOR;
+}
+
+/* Alerts that say "you are not who you must be" (a wrong key, identity or
+ * certificate), rather than "this is not the session I am in". */
+static bool refusal_alert(int desc)
+{
+	switch (desc) {
+	case SSL_AD_HANDSHAKE_FAILURE:
+	case SSL_AD_BAD_CERTIFICATE:
+	case SSL_AD_UNSUPPORTED_CERTIFICATE:
+	case SSL_AD_CERTIFICATE_REVOKED:
+	case SSL_AD_CERTIFICATE_EXPIRED:
+	case SSL_AD_CERTIFICATE_UNKNOWN:
+	case SSL_AD_UNKNOWN_CA:
+	case SSL_AD_ACCESS_DENIED:
+	case SSL_AD_DECRYPT_ERROR:
+	case SSL_AD_ILLEGAL_PARAMETER: /* OpenSSL 3.0's answer to a binder that
+	                                  does not verify (a wrong key) */
+	case SSL_AD_UNKNOWN_PSK_IDENTITY:
+	case SSL_AD_CERTIFICATE_REQUIRED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Did the handshake that just failed fail on authentication? (OpenSSL's
+ * error queue still holds why.) */
+static bool refused_by_auth(const struct session *s)
+{
+	unsigned long e = ERR_peek_last_error();
+	int reason;
+
+	if (!strncmp(s->why, "peer offered", 12))
+		return true; /* psk_find(): another link's identity */
+	if (!e || ERR_GET_LIB(e) != ERR_LIB_SSL)
+		return false;
+	reason = ERR_GET_REASON(e);
+	if (reason >= SSL_AD_REASON_OFFSET)
+		return refusal_alert(reason - SSL_AD_REASON_OFFSET);
+	switch (reason) {
+	case SSL_R_BINDER_DOES_NOT_VERIFY:         /* a wrong key */
+	case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM: /* no PSK, no certificate */
+	case SSL_R_CERTIFICATE_VERIFY_FAILED:
+	case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void note_refusal(struct session *s, const char *what)
+{
+	struct session_serial *r = &s->serial;
+
+	r->refused++;
+	r->counters.refusals++;
+	snprintf(r->refusal, sizeof(r->refusal), "%s", what);
+}
+
+/* Is a ClientHello record at p (n bytes there)? 1 yes, 0 no, -1 cannot
+ * tell yet. Record: handshake (22), version 3.1 to 3.3, a length that holds
+ * the message; then ClientHello (1) of a length that fits, legacy_version
+ * 3.3. */
+static int client_hello_at(const uint8_t *p, size_t n)
+{
+	size_t len, hlen;
+
+	if (n >= 1 && p[0] != 0x16)
+		return 0;
+	if (n >= 2 && p[1] != 0x03)
+		return 0;
+	if (n >= 3 && (p[2] < 0x01 || p[2] > 0x03))
+		return 0;
+	if (n >= 5 && (((size_t)p[3] << 8 | p[4]) < 4 + 38 || ((size_t)p[3] << 8 | p[4]) > 16384))
+		return 0;
+	if (n >= 6 && p[5] != 0x01)
+		return 0;
+	if (n < CLIENT_HELLO_PREFIX)
+		return -1;
+	len = (size_t)p[3] << 8 | p[4];
+	hlen = (size_t)p[6] << 16 | (size_t)p[7] << 8 | p[8];
+	if (hlen + 4 > len || hlen < 38)
+		return 0;
+	return p[9] == 0x03 && p[10] == 0x03 ? 1 : 0;
+}
+
+/* Is a ServerHello record at p? 1 one answering our ClientHello (its
+ * legacy_session_id_echo is sid), 2 one answering another, 0 none, -1
+ * cannot tell yet. */
+static int server_hello_at(const uint8_t *p, size_t n, const uint8_t sid[32])
+{
+	static const uint8_t head[3] = {0x16, 0x03, 0x03};
+	size_t len, hlen, i;
+
+	for (i = 0; i < sizeof(head); i++) {
+		if (i >= n)
+			return -1;
+		if (p[i] != head[i])
+			return 0;
+	}
+	if (n < 6)
+		return -1;
+	if (p[5] != 0x02)
+		return 0;
+	if (n < SERVER_HELLO_PREFIX)
+		return -1;
+	len = (size_t)p[3] << 8 | p[4];
+	hlen = (size_t)p[6] << 16 | (size_t)p[7] << 8 | p[8];
+	if (len > 16384 || hlen + 4 > len || hlen < 70 || p[9] != 0x03 || p[10] != 0x03 ||
+	    p[43] != 32)
+		return 0;
+	return memcmp(p + 44, sid, 32) == 0 ? 1 : 2;
+}
+
+/* Is a plaintext alert record at p? 1 yes (*desc), 0 no, -1 cannot tell. */
+static int alert_at(const uint8_t *p, size_t n, int *desc)
+{
+	static const uint8_t head[5] = {0x15, 0x03, 0x03, 0x00, 0x02};
+	size_t i;
+
+	for (i = 0; i < sizeof(head); i++) {
+		if (i >= n)
+			return -1;
+		if (p[i] != head[i] && !(i == 2 && p[i] >= 0x01 && p[i] <= 0x03))
+			return 0;
+	}
+	if (n < ALERT_RECORD)
+		return -1;
+	if (p[5] != 1 && p[5] != 2)
+		return 0;
+	*desc = p[6];
+	return 1;
+}
+
+/* The initiator's ClientHello, as OpenSSL writes it: its session id. */
+static void serial_note_client_hello(struct session *s, const uint8_t *p, size_t n)
+{
+	if (n >= SERVER_HELLO_PREFIX && client_hello_at(p, n) == 1 && p[43] == 32) {
+		memcpy(s->serial.sid, p + 44, 32);
+		s->serial.sid_known = true;
+	}
+}
+
+/* Reads what the fd has after what is buffered (keeping from the record
+ * TLS reads, or from where the hunt is). The bytes read (0 when there was
+ * nothing), -EAGAIN when there is no room, or -errno (s->io_errno). */
+static ssize_t serial_fill(struct session *s)
+{
+	struct session_serial *r = &s->serial;
+	size_t keep = r->hunting ? r->pos : r->rec;
+	ssize_t n;
+
+	if (r->eof || s->drained)
+		return 0;
+	if (!r->buf) {
+		r->buf = malloc(SERIAL_BUFFER);
+		if (!r->buf) {
+			s->io_errno = ENOMEM;
+			return -ENOMEM;
+		}
+		r->cap = SERIAL_BUFFER;
+	}
+	if (keep) {
+		memmove(r->buf, r->buf + keep, r->len - keep);
+		r->len -= keep;
+		r->pos -= keep;
+		r->rec -= keep;
+		r->rec_end -= keep;
+	}
+	if (r->len == r->cap)
+		return -EAGAIN;
+	do
+		n = read(s->fd, r->buf + r->len, r->cap - r->len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			s->drained = true;
+			return 0;
+		}
+		s->io_errno = errno;
+		return -errno;
+	}
+	if (n == 0) {
+		r->eof = true;
+		return 0;
+	}
+	if ((size_t)n < r->cap - r->len)
+		s->drained = true;
+	r->len += (size_t)n;
+	s->tls_bytes_seen = true;
+	s->wire_rx += (uint64_t)n;
+	return n;
+}
+
+/* The extent of the record whose header is at p: a header that is no
+ * record's is given to TLS alone, which refuses it. */
+static size_t record_extent(const uint8_t *p)
+{
+	size_t len = (size_t)p[3] << 8 | p[4];
+
+	if (p[0] >= 0x14 && p[0] <= 0x17 && p[1] == 0x03 && p[2] <= 0x04 && len <= RECORD_BODY_MAX)
+		return RECORD_HEADER + len;
+	return RECORD_HEADER;
+}
+
+/* The BIO's read on a serial stream: up to the end of the record being
+ * read, never beyond; nothing while the start of a session is looked
+ * for. */
+static int serial_read(struct session *s, BIO *b, char *out, int want)
+{
+	struct session_serial *r = &s->serial;
+	size_t n;
+
+	if (r->hunting)
+		goto retry;
+	if (r->pos == r->rec_end) {
+		/* The last record is done with: a new one's header first. */
+		r->rec = r->rec_end = r->pos;
+		if (r->len - r->pos < RECORD_HEADER && serial_fill(s) < 0 && s->io_errno)
+			return -1;
+		if (r->len - r->pos < RECORD_HEADER)
+			goto starved;
+		r->rec_end = r->pos + record_extent(r->buf + r->pos);
+		r->records++;
+	}
+	if (r->pos == r->len && serial_fill(s) < 0 && s->io_errno)
+		return -1;
+	n = (r->len < r->rec_end ? r->len : r->rec_end) - r->pos;
+	if (!n)
+		goto starved;
+	if (n > (size_t)want)
+		n = (size_t)want;
+	memcpy(out, r->buf + r->pos, n);
+	r->pos += n;
+	return (int)n;
+starved:
+	if (r->eof)
+		return 0;
+retry:
+	BIO_set_retry_read(b);
+	return -1;
+}
+
+/* Skips what cannot start our session, up to the first thing that does
+ * (what to look for: session.h). */
+static void serial_hunt(struct session *s)
+{
+	struct session_serial *r = &s->serial;
+	bool acceptor = !initiator(s);
+	size_t i = r->pos;
+
+	while (i < r->len) {
+		const uint8_t *p = r->buf + i;
+		size_t n = r->len - i;
+		int m, desc = 0;
+
+		if (acceptor) {
+			m = client_hello_at(p, n);
+		} else {
+			m = r->sid_known && !r->waiting ? server_hello_at(p, n, r->sid) : 0;
+			if (m == 2) {
+				r->counters.stale_hellos++; /* answers an earlier ClientHello */
+				m = 0;
+			}
+			if (m == 0) {
+				int a = alert_at(p, n, &desc);
+
+				if (a == 1 && refusal_alert(desc)) {
+					char what[64];
+
+					snprintf(what, sizeof(what), "the peer refused our handshake: %s",
+					         SSL_alert_desc_string_long(desc));
+					note_refusal(s, what);
+				}
+				if (a == 1) {
+					i += ALERT_RECORD;
+					continue;
+				}
+				m = a < 0 ? -1 : 0;
+			}
+		}
+		if (m == 1) {
+			r->counters.stale_bytes += i - r->pos;
+			r->pos = r->rec = r->rec_end = i;
+			r->hunting = false;
+			r->records = 0;
+			return;
+		}
+		if (m < 0)
+			break; /* more bytes will tell */
+		i++;
+	}
+	r->counters.stale_bytes += i - r->pos;
+	r->pos = r->rec = r->rec_end = i;
+}
+
+/* Hunts through what the fd has: 0 found, -EAGAIN not yet, -ECONNRESET at
+ * the end of the stream, or the fd's -errno. */
+static int serial_seek(struct session *s)
+{
+	struct session_serial *r = &s->serial;
+
+	for (;;) {
+		ssize_t n;
+
+		serial_hunt(s);
+		if (!r->hunting)
+			return 0;
+		if (r->eof)
+			return -ECONNRESET;
+		n = serial_fill(s);
+		if (n < 0)
+			return n == -EAGAIN ? -EAGAIN : (int)n;
+		if (n == 0)
+			return r->eof ? -ECONNRESET : -EAGAIN;
+	}
+}
+
+/* Where the next session looks from after this one failed: the record it
+ * failed on, which may be a newer ClientHello; one byte on when that is
+ * the record this session started with. */
+static size_t serial_resume_point(const struct session *s)
+{
+	const struct session_serial *r = &s->serial;
+	size_t from = r->records <= 1 && r->rec < r->len ? r->rec + 1 : r->rec;
+
+	if (r->records == 0)
+		from = r->pos; /* nothing of it was taken */
+	return from < r->len ? from : r->len;
+}
+
+/* The bytes from `from` on are looked through afresh. */
+static void serial_rewind(struct session *s, size_t from)
+{
+	struct session_serial *r = &s->serial;
+
+	r->pos = r->rec = r->rec_end = from;
+	r->hunting = true;
+	r->records = 0;
+}
+
+/* The initiator's next attempt: new TLS state; its ClientHello comes with
+ * the next session_handshake(). Unsent bytes of the last attempt, when
+ * none of them went out, are dropped (they are stale). */
+static int serial_attempt(struct session *s, const char **why)
+{
+	struct session_serial *r = &s->serial;
+
+	SSL_free(s->ssl);
+	s->ssl = NULL;
+	if (s->wire_off == 0)
+		s->wire_len = 0;
+	r->waiting = false;
+	r->sid_known = false;
+	r->hunting = true;
+	r->records = 0;
+	r->counters.restarts++;
+	return new_ssl(s, why);
+}
+
+/* This attempt's handshake failed (why: s->why or static): the acceptor
+ * looks for the next ClientHello at once; the initiator waits for its
+ * next attempt (session_tick()). */
+static int serial_next(struct session *s, const char **why)
+{
+	struct session_serial *r = &s->serial;
+	size_t from = serial_resume_point(s);
+
+	SSL_free(s->ssl);
+	s->ssl = NULL;
+	if (initiator(s)) {
+		/* The next attempt starts an interval after this one did (or
+		 * after the first tick that sees this, if none had). */
+		serial_rewind(s, from);
+		r->waiting = true;
+		r->sid_known = false;
+		return 0;
+	}
+	if (r->records > 1 && client_hello_at(r->buf + r->rec, r->len - r->rec) == 1)
+		r->counters.stale_hellos++; /* a newer ClientHello ended the one we had */
+	serial_rewind(s, from);
+	r->counters.restarts++;
+	return new_ssl(s, why);
+}
+
+static int serial_handshake(struct session *s, const char **why)
+{
+	struct session_serial *r = &s->serial;
+	int ret, err;
+
+	for (;;) {
+		if (r->waiting || (r->hunting && (!initiator(s) || r->sid_known))) {
+			ret = serial_seek(s);
+			if (ret == -ECONNRESET)
+				fail(why, "the stream ended");
+			else if (ret < 0 && ret != -EAGAIN)
+				fail(why, strerror(-ret));
+			if (ret < 0)
+				return ret;
+			if (r->waiting)
+				return -EAGAIN; /* (never found: nothing is looked for) */
+			r->unanswered = 0;
+		}
+		ERR_clear_error();
+		ret = SSL_do_handshake(s->ssl);
+		if (ret == 1) {
+			const char *w = NULL;
+
+			if (handshake_checks(s, &w) == 0) {
+				s->phase = SESSION_HELLO;
+				r->unanswered = 0;
+				return 0;
+			}
+			note_refusal(s, w);
+		} else {
+			err = SSL_get_error(s->ssl, ret);
+			if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+				if (r->hunting && initiator(s)) {
+					if (!r->sid_known) {
+						fail(why, "OpenSSL wrote a ClientHello without a "
+						          "session id");
+						return -EIO;
+					}
+					continue; /* our ClientHello is out: look for its answer */
+				}
+				return -EAGAIN;
+			}
+			if (err == SSL_ERROR_SYSCALL && s->io_errno) {
+				ERR_clear_error();
+				fail(why, strerror(s->io_errno));
+				return -s->io_errno;
+			}
+			if (err == SSL_ERROR_SYSCALL && r->eof) {
+				ERR_clear_error();
+				fail(why, "the stream ended");
+				return -ECONNRESET;
+			}
+			/* Refused: a stale or broken record, or the peer's key. */
+			if (refused_by_auth(s))
+				note_refusal(s, tls_reason(s, "TLS handshake refused"));
+			else
+				ERR_clear_error();
+		}
+		ret = serial_next(s, why);
+		if (ret < 0)
+			return ret;
+	}
+}
+
+int session_tick(struct session *s, uint64_t now_ms)
+{
+	/* A plaintext close_notify alert: "whatever session you had with me
+	 * is over" (a peer whose session is up cannot decrypt it). */
+	static const uint8_t wake[ALERT_RECORD] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00};
+	struct session_serial *r = &s->serial;
+	int ret;
+
+	if (!serial(s) || s->phase != SESSION_TLS)
+		return 0;
+	if (!r->attempt_seen) {
+		r->attempt_seen = true;
+		r->attempt_ms = now_ms;
+	}
+	if (initiator(s)) {
+		unsigned int shift = r->unanswered < 2 ? r->unanswered : 2;
+		uint64_t wait = (uint64_t)SESSION_SERIAL_RETRY_MS << shift;
+
+		if (r->waiting ? now_ms - r->attempt_ms < SESSION_SERIAL_RETRY_MS
+		               : !r->hunting || now_ms - r->attempt_ms < wait)
+			return 0;
+		if (!r->waiting)
+			r->unanswered++;
+		ret = serial_attempt(s, NULL);
+		if (ret < 0)
+			return ret;
+		r->attempt_seen = true;
+		r->attempt_ms = now_ms;
+		return 1;
+	}
+	if (!r->hunting || (r->wake_ms && now_ms - r->wake_ms < SESSION_SERIAL_RETRY_MS))
+		return 0;
+	if (wire_put(s, wake, sizeof(wake)) < 0)
+		return -ENOMEM;
+	r->wake_ms = now_ms ? now_ms : 1;
+	return 1;
+}
+
+int session_restart(struct session *s, const char **why)
+{
+	struct session_serial *r = &s->serial;
+	size_t from;
+
+	if (!serial(s)) {
+		fail(why, "not a serial stream");
+		return -EINVAL;
+	}
+	from = serial_resume_point(s);
+	SSL_free(s->ssl);
+	s->ssl = NULL;
+	s->phase = SESSION_TLS;
+	s->tx_seq = s->rx_seq = 0;
+	s->cipher = s->group = NULL;
+	memset(&s->peer, 0, sizeof(s->peer));
+	serial_rewind(s, from);
+	r->attempt_seen = false;
+	r->waiting = false;
+	r->sid_known = false;
+	r->unanswered = 0;
+	r->counters.restarts++;
+	return new_ssl(s, why);
 }

@@ -32,6 +32,11 @@
  * OpenSSL (no WANT_WRITE to retry with the same buffer), and no read is
  * made just to be told EAGAIN.
  *
+ * A serial link (a virtio-serial port, a pty: a byte stream without
+ * connections) keeps one session on its fd across the peer's restarts; the
+ * rules are at "Serial streams" below and in docs/protocol.md, "Serial
+ * links".
+ *
  * Return conventions: 0 or a negative errno; *why gets a sentence for the
  * log (static, or in the session: valid until the next call on it).
  */
@@ -54,6 +59,10 @@ struct session_creds {
 	struct ssl_ctx_st *ctx;
 	enum wire_role role;
 	bool certs; /* mutual certificates; else the PSK */
+	/* Set by the owner after session_creds_*() when the link is a serial
+	 * stream (role: session_serial_role()); its sessions then follow the
+	 * rules of "Serial streams" below. */
+	bool serial;
 	char our_hvid[WIRE_HVID_SIZE], peer_hvid[WIRE_HVID_SIZE];
 	/* PSK mode: the identity the initiator offers, and the TLS PSK
 	 * (auth_tls_psk(); wiped by session_creds_fini()). */
@@ -79,6 +88,41 @@ int session_creds_cert(struct session_creds *c, enum wire_role role, const char 
                        const char *peer_hvid, const char *cert_file, const char *key_file,
                        const char *ca_file, char *why, size_t cap);
 void session_creds_fini(struct session_creds *c);
+
+/* Serial streams: what was skipped or started again (kept across
+ * session_restart(), zeroed by session_start()). */
+struct session_serial_counters {
+	uint64_t stale_bytes;  /* skipped looking for the start of a session */
+	uint64_t stale_hellos; /* handshakes of another session: a ClientHello
+	                          superseded by a newer one, a ServerHello
+	                          answering an earlier ClientHello of ours */
+	uint64_t restarts;     /* sessions started again on the same fd */
+	uint64_t refusals;     /* handshakes refused as a wrong key or
+	                          certificate is refused */
+};
+
+/* A serial session's own input (session.c): the bytes read from the fd,
+ * of which TLS is given one record at a time, so that the record a failure
+ * came with is still here to look at when the next session starts. */
+struct session_serial {
+	uint8_t *buf;
+	size_t len, cap;
+	size_t pos;             /* the next byte for TLS */
+	size_t rec, rec_end;    /* the record TLS is reading: [rec, rec_end) */
+	unsigned int records;   /* records of this session begun so far */
+	bool hunting;           /* looking for the start of a session */
+	bool waiting;           /* initiator: the next attempt waits for a tick */
+	bool eof;
+	bool sid_known;         /* initiator: sid is our ClientHello's */
+	uint8_t sid[32];        /* its legacy_session_id, echoed by the answer */
+	bool attempt_seen;      /* a tick has seen this attempt: attempt_ms */
+	uint64_t attempt_ms;    /* when the attempt started (tick time) */
+	uint64_t wake_ms;       /* acceptor: when it last said it is new */
+	unsigned int unanswered; /* initiator: attempts in a row without an answer */
+	unsigned int refused;    /* refusals since a session last came up */
+	char refusal[192];       /* the last one, for the log */
+	struct session_serial_counters counters;
+};
 
 enum session_phase {
 	SESSION_NONE,  /* no connection */
@@ -107,6 +151,8 @@ struct session {
 	/* What was negotiated (static strings), from SESSION_HELLO on. */
 	const char *cipher, *group;
 	char why[192];
+
+	struct session_serial serial; /* creds->serial only */
 };
 
 /*
@@ -144,6 +190,71 @@ int session_open(struct session *s, const struct wire_header *hdr, const uint8_t
 /* Ends the session: TLS state freed and wiped. The fd stays the owner's. */
 void session_end(struct session *s);
 
+/* ---- Serial streams ------------------------------------------------------
+ *
+ * On a serial link both ends open their end of one byte stream; neither
+ * sees the other start or stop; what one writes while the other is away
+ * may be lost, or read much later by a new reader. So, with creds->serial
+ * (docs/protocol.md, "Serial links"):
+ *
+ * - Roles come from the two hvids, which both ends know: the lower is the
+ *   initiator (TLS client), session_serial_role().
+ * - The acceptor (TLS server) skips bytes until a ClientHello record starts
+ *   (counters.stale_bytes), and on any failure of the handshake ends that
+ *   attempt and starts a fresh server session on the same fd, looking for
+ *   the next ClientHello from the record that failed on (restarts): a
+ *   newer ClientHello supersedes the one in hand (stale_hellos). While it
+ *   waits for one it says, every SESSION_SERIAL_RETRY_MS (session_tick()),
+ *   that it is new: a plaintext close_notify alert, which a peer whose
+ *   session is up cannot decrypt and so starts afresh.
+ * - The initiator offers a ClientHello with a random legacy_session_id and
+ *   skips everything but the ServerHello that echoes it (stale_bytes; a
+ *   ServerHello answering an earlier one: stale_hellos). An attempt with no
+ *   answer within SESSION_SERIAL_RETRY_MS (1, 2, then 4 times that when
+ *   they go unanswered in a row) or that fails is followed by a fresh one
+ *   (new TLS state, new ClientHello; restarts), not sooner than the
+ *   interval after the last began.
+ * - All of that happens inside session_handshake() and session_tick(): the
+ *   owner sees a session in SESSION_TLS until one comes up. Frames the
+ *   initiator queued before (its HELLO) stay valid.
+ * - A handshake refused as a wrong key or certificate is refused (by us, or
+ *   by the peer's alert) counts in counters.refusals and serial.refused
+ *   (since a session last came up; serial.refusal says the last): the
+ *   owner reports a wrong key when its own time-out for the handshake
+ *   passes with serial.refused > 0, rather than failing at the first.
+ * - Once TLS is up, a record that fails (does not decrypt, is plaintext, an
+ *   alert) means the peer started afresh or the stream lost bytes:
+ *   session_decrypt() returns -ERESTART, and the owner ends what it had of
+ *   the session (frames, the peer's HELLO) and calls session_restart().
+ */
+
+/* How long an initiator's attempt waits for an answer, and how often an
+ * acceptor that waits for a ClientHello says it is new. */
+#define SESSION_SERIAL_RETRY_MS 500
+
+/* The role of our end of a serial link: the lower hvid (strcmp order)
+ * initiates. Both hvids must differ (a link to ourselves is no link). */
+enum wire_role session_serial_role(const char *our_hvid, const char *peer_hvid);
+
+/*
+ * Timed work of a serial session; now_ms from any monotonic clock, called
+ * every 50 to 100 ms (and a no-op for other sessions, or once up). Returns
+ * 1 when it queued bytes to send (call frames_flush()), 0 otherwise, or
+ * -ENOMEM/-EIO when it could not start a new attempt (end the session).
+ */
+int session_tick(struct session *s, uint64_t now_ms);
+
+/*
+ * Starts a new session on the same fd after session_decrypt() said
+ * -ERESTART (or whenever the owner wants a fresh one): TLS state freed, the
+ * bytes read and not yet used kept from the record the last one failed on.
+ * The owner then starts its frames again (frames_attach()), queues its
+ * HELLO if it initiates, and reads (frames_read(): bytes may be waiting
+ * here though the fd is not readable). Serial sessions only: -EINVAL
+ * otherwise; -ENOMEM, -EIO.
+ */
+int session_restart(struct session *s, const char **why);
+
 /* ---- The byte stream, for frames.c --------------------------------------- */
 
 /*
@@ -151,7 +262,8 @@ void session_end(struct session *s);
  * authenticated), -EAGAIN waiting for the peer's bytes, -EACCES failed (the
  * peer does not hold the key or certificate, tampering, or not TLS at all),
  * -ECONNRESET the connection ended, or a read's -errno. Queues what it has
- * to send (session_send()).
+ * to send (session_send()). A serial session never fails here on what TLS
+ * refused: it starts the next attempt itself (see "Serial streams").
  */
 int session_handshake(struct session *s, const char **why);
 /* Encrypts up to len bytes of frames into records to send: the bytes
@@ -167,7 +279,9 @@ int session_send(struct session *s, const char **why);
  * now (wait until the fd is readable); -ECONNRESET the peer closed;
  * -EKEYREJECTED a record failed authentication (tampering, a replayed,
  * reordered or lost record); -EPROTO anything else TLS refused (a record
- * that is not TLS); or a read's -errno.
+ * that is not TLS); or a read's -errno. On a serial stream, every TLS
+ * failure (all but the fd's own errors and end of file) is -ERESTART: see
+ * session_restart().
  */
 ssize_t session_decrypt(struct session *s, void *buf, size_t cap, const char **why);
 /* The fd polled readable: reads may find bytes again. */

@@ -4,12 +4,18 @@
  * reply: its source, its sequence number and its whole payload.
  *
  *   argo-ping --fabric URI --to DOMID:PORT [--port PORT] [--count N]
- *             [--size BYTES] [--timeout MS]
+ *             [--size BYTES [--max-size BYTES]] [--window N] [--timeout MS]
  *   argo-ping --fabric URI --global HVID:DOMID:PORT [--relay DOMID] ...
  *
  * --global uses routed mode (argo/routed.h): the requests go through the
  * relay of this fabric (domain --relay, 0 by default) to a global address,
  * and the replies must come back from that global address.
+ *
+ * With --max-size, request i is --size << (i mod k) bytes, capped at
+ * --max-size (k the number of powers of two from one to the other), so
+ * every size class appears all along the run; each reply is compared byte
+ * for byte with the request it answers. --window N keeps up to N requests
+ * in flight (default 1: one at a time); replies must come back in order.
  *
  * Prints one line per failure and a summary with round-trip percentiles;
  * exits 0 only if every reply came back intact and in order.
@@ -55,6 +61,17 @@ static ssize_t routed_send_wait(struct argo_fabric *fabric, argo_domid_t relay, 
 	}
 }
 
+/* The size of request i: --size, doubled i mod k times, at most max. */
+static unsigned long size_of(unsigned long i, unsigned long min, unsigned long max)
+{
+	unsigned long classes = 0, s;
+
+	for (s = min; s <= max; s <<= 1)
+		classes++;
+	s = min << (i % classes);
+	return s > max ? max : s;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -70,6 +87,8 @@ int main(int argc, char **argv)
 	    {"port", required_argument, NULL, 'p'},
 	    {"count", required_argument, NULL, 'n'},
 	    {"size", required_argument, NULL, 's'},
+	    {"max-size", required_argument, NULL, 'M'},
+	    {"window", required_argument, NULL, 'w'},
 	    {"timeout", required_argument, NULL, 'T'},
 	    {"global", required_argument, NULL, 'g'},
 	    {"relay", required_argument, NULL, 'R'},
@@ -79,7 +98,8 @@ int main(int argc, char **argv)
 	argo_domid_t relay = 0;
 	int routed = 0;
 	xen_argo_send_addr_t addr = {.src = {.aport = 40000, .domain_id = XEN_ARGO_DOMID_ANY}};
-	unsigned long count = 1000, size = 64, ok = 0, bad = 0, lost = 0, dup = 0, refused = 0, i;
+	unsigned long count = 1000, size = 64, max_size = 0, ok = 0, bad = 0, lost = 0, dup = 0,
+	              refused = 0;
 	int timeout_ms = 5000, have_to = 0, c, ret;
 	xen_argo_register_ring_t reg;
 	struct argo_fabric *fabric;
@@ -87,8 +107,11 @@ int main(int argc, char **argv)
 	uint8_t *out, *in;
 	uint64_t *rtt;
 	const char *uri = NULL;
+	unsigned long min_size, cur, window = 1, next_send = 0, next_recv = 0;
+	uint64_t *t_sent;
+	uint8_t *failed;
 
-	while ((c = getopt_long(argc, argv, "f:t:p:n:s:T:g:R:", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:t:p:n:s:M:w:T:g:R:", options, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			uri = optarg;
@@ -109,6 +132,12 @@ int main(int argc, char **argv)
 		case 's':
 			size = strtoul(optarg, NULL, 10);
 			break;
+		case 'M':
+			max_size = strtoul(optarg, NULL, 10);
+			break;
+		case 'w':
+			window = strtoul(optarg, NULL, 10);
+			break;
 		case 'T':
 			timeout_ms = atoi(optarg);
 			break;
@@ -125,15 +154,22 @@ int main(int argc, char **argv)
 		default:
 			fprintf(stderr, "usage: argo-ping --fabric URI {--to DOMID:PORT | --global "
 			                "HVID:DOMID:PORT [--relay DOMID]} [--port PORT] "
-			                "[--count N] [--size BYTES] [--timeout MS]\n");
+			                "[--count N] [--size BYTES [--max-size BYTES]] [--window "
+			                "N] [--timeout MS]\n");
 			return 2;
 		}
 	}
-	if (!uri || !have_to || size < 8 || size > 1024 * 1024 || count == 0) {
-		fprintf(stderr, "argo-ping: need --fabric and --to or --global; --size 8..1048576; "
-		                "--count > 0\n");
+	if (!max_size)
+		max_size = size;
+	if (!uri || !have_to || size < 8 || max_size < size || max_size > 1024 * 1024 ||
+	    count == 0 || window < 1 || window > 64) {
+		fprintf(stderr, "argo-ping: need --fabric and --to or --global; 8 <= --size <= "
+		                "--max-size <= 1048576; --count > 0; --window 1..64\n");
 		return 2;
 	}
+	/* From here on, size is the largest request; cur the one in flight. */
+	min_size = size;
+	size = max_size;
 
 	ret = argo_open(uri, &fabric);
 	if (ret < 0) {
@@ -142,13 +178,20 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* Replies come only from the echo service's domain. */
-	reg = (xen_argo_register_ring_t){
-	    .aport = addr.src.aport,
-	    .partner_id = routed ? relay : addr.dst.domain_id,
-	    .len =
-	        (uint32_t)((size + 32 + 15) / 16 * 16 * 4 < 4096 ? 4032
-	                                                         : (size + 32 + 15) / 16 * 16 * 4),
-	};
+	{
+		/* Room for every reply of the window (and a few more). */
+		unsigned long slot = (size + 32 + 15) / 16 * 16, len = slot * (window + 3);
+
+		if (len < 4096)
+			len = 4032;
+		if (len > XEN_ARGO_MAX_RING_SIZE - 64)
+			len = XEN_ARGO_MAX_RING_SIZE - 64;
+		reg = (xen_argo_register_ring_t){
+		    .aport = addr.src.aport,
+		    .partner_id = routed ? relay : addr.dst.domain_id,
+		    .len = (uint32_t)len,
+		};
+	}
 	ret = argo_register_ring(fabric, &reg, 0, &ring);
 	if (ret < 0) {
 		fprintf(stderr, "argo-ping: register port %u: %s\n", reg.aport, argo_strerror(ret));
@@ -157,111 +200,134 @@ int main(int argc, char **argv)
 	}
 	out = malloc(size);
 	/* Room for a relay's report too, whatever the request size. */
-	in = malloc((size < ARGO_ROUTED_REPORT_SIZE ? ARGO_ROUTED_REPORT_SIZE : size) + ARGO_ROUTED_HDR_SIZE);
+	in = malloc((size < ARGO_ROUTED_REPORT_SIZE ? ARGO_ROUTED_REPORT_SIZE : size) +
+	            ARGO_ROUTED_HDR_SIZE);
 	rtt = calloc(count, sizeof(*rtt));
-	if (!out || !in || !rtt) {
+	t_sent = calloc(count, sizeof(*t_sent));
+	failed = calloc(count, 1);
+	if (!out || !in || !rtt || !t_sent || !failed) {
 		fprintf(stderr, "argo-ping: out of memory\n");
 		return 1;
 	}
 
-	for (i = 0; i < count; i++) {
-		struct iovec iov = {.iov_base = out, .iov_len = size};
+	/* Up to `window` requests in flight; replies come back in order (one
+	 * source, one destination), so the oldest outstanding is the one due. */
+	while (next_recv < count) {
 		xen_argo_addr_t from;
 		struct argo_gaddr gfrom = {{0}, 0, 0};
-		uint64_t t0, seq = 0;
+		uint64_t seq = 0;
 		uint32_t type, error;
-		struct argo_gaddr failed;
+		struct argo_gaddr undelivered;
 		ssize_t n;
 
-		fill(out, size, i);
-		t0 = tool_now_ns();
-		if (routed)
-			n = routed_send_wait(fabric, relay, addr.src.aport, &global, &iov,
-			                     timeout_ms);
-		else
-			n = tool_send_wait(fabric, &addr, &iov, 1, PING_TYPE, timeout_ms);
-		if (n != (ssize_t)size) {
-			fprintf(stderr, "argo-ping: send #%lu: %s\n", i,
-			        argo_strerror(n < 0 ? (int)n : -EIO));
-			lost++;
+		while (next_send < count && next_send - next_recv < window) {
+			struct iovec iov;
+
+			cur = size_of(next_send, min_size, max_size);
+			iov = (struct iovec){.iov_base = out, .iov_len = cur};
+			fill(out, cur, next_send);
+			t_sent[next_send] = tool_now_ns();
+			if (routed)
+				n = routed_send_wait(fabric, relay, addr.src.aport, &global, &iov,
+				                     timeout_ms);
+			else
+				n = tool_send_wait(fabric, &addr, &iov, 1, PING_TYPE, timeout_ms);
+			if (n != (ssize_t)cur) {
+				fprintf(stderr, "argo-ping: send #%lu: %s\n", next_send,
+				        argo_strerror(n < 0 ? (int)n : -EIO));
+				failed[next_send] = 1;
+			}
+			next_send++;
+		}
+		while (next_recv < next_send && failed[next_recv])
+			next_recv++;
+		if (next_recv >= next_send)
 			continue;
-		}
-		/* Wait for reply i; an older reply arriving again is a duplicate. */
+
+		/* The reply due: next_recv; an older one arriving again is a
+		 * duplicate. */
 		for (;;) {
-			for (;;) {
-				argo_event_clear(fabric);
-				if (routed) {
-					n = argo_routed_recv(ring, relay, &gfrom, &type, in,
-					                     size + ARGO_ROUTED_HDR_SIZE);
-					from.domain_id = gfrom.domid;
-					from.aport = gfrom.port;
-				} else {
-					n = argo_recv(ring, &from, &type, in,
-					              size < ARGO_ROUTED_REPORT_SIZE ? ARGO_ROUTED_REPORT_SIZE
-					                                        : size);
-				}
-				if (n != -EAGAIN)
-					break;
-				ret = tool_wait_event(fabric, timeout_ms);
-				if (ret <= 0) {
-					n = ret < 0 ? ret : -ETIMEDOUT;
-					break;
-				}
+			argo_event_clear(fabric);
+			if (routed) {
+				n = argo_routed_recv(ring, relay, &gfrom, &type, in,
+				                     max_size + ARGO_ROUTED_HDR_SIZE);
+				from.domain_id = gfrom.domid;
+				from.aport = gfrom.port;
+			} else {
+				n = argo_recv(ring, &from, &type, in,
+				              max_size < ARGO_ROUTED_REPORT_SIZE
+				                  ? ARGO_ROUTED_REPORT_SIZE
+				                  : max_size);
 			}
-			if (n < 0)
+			if (n != -EAGAIN)
 				break;
-			argo_notify(fabric, NULL);
-			seq = 0;
-			memcpy(&seq, in, n >= 8 ? 8 : 0);
-			if (n >= 8 && seq < i && type == PING_TYPE) {
-				fprintf(stderr, "argo-ping: reply #%llu arrived again\n",
-				        (unsigned long long)seq);
-				dup++;
-				continue;
+			ret = tool_wait_event(fabric, timeout_ms);
+			if (ret <= 0) {
+				n = ret < 0 ? ret : -ETIMEDOUT;
+				break;
 			}
-			break;
 		}
+		if (n >= 0)
+			argo_notify(fabric, NULL);
 		if (n < 0 && routed && n != -ETIMEDOUT && n != -EBADMSG) {
 			/* Routed mode: the relays' report, as the errno Xen gives. */
 			fprintf(
 			    stderr,
 			    "argo-ping: request #%lu undeliverable: %s (%s:%u:%u, routed mode)\n",
-			    i, strerror((int)-n), gfrom.hvid, gfrom.domid, gfrom.port);
+			    next_recv, strerror((int)-n), gfrom.hvid, gfrom.domid, gfrom.port);
 			refused++;
+			next_recv++;
 			continue;
 		}
 		if (n < 0) {
-			fprintf(stderr, "argo-ping: reply #%lu: %s\n", i, argo_strerror((int)n));
-			lost++;
+			fprintf(stderr, "argo-ping: reply #%lu: %s\n", next_recv,
+			        argo_strerror((int)n));
 			if (n == -ETIMEDOUT)
-				break;
+				break; /* everything outstanding is lost */
+			next_recv++;
 			continue;
 		}
 		if (type == ARGO_MSGTYPE_UNDELIVERABLE &&
-		    argo_routed_report_get(in, (size_t)n, &error, &failed) == 0) {
+		    argo_routed_report_get(in, (size_t)n, &error, &undelivered) == 0) {
 			fprintf(
 			    stderr,
 			    "argo-ping: request #%lu undeliverable: %s (reported by the relay)\n",
-			    i, strerror((int)error));
+			    next_recv, strerror((int)error));
 			refused++;
+			next_recv++;
 			continue;
 		}
-		rtt[ok + bad] = tool_now_ns() - t0;
-		fill(out, size, i);
-		if ((size_t)n != size || type != PING_TYPE ||
+		memcpy(&seq, in, n >= 8 ? 8 : 0);
+		if (n >= 8 && seq < next_recv && type == PING_TYPE) {
+			fprintf(stderr, "argo-ping: reply #%llu arrived again\n",
+			        (unsigned long long)seq);
+			dup++;
+			continue;
+		}
+		if (n >= 8 && seq > next_recv && seq < next_send && type == PING_TYPE) {
+			/* The replies before it never came: lost (counted below). */
+			fprintf(stderr, "argo-ping: replies #%lu..#%llu never came\n", next_recv,
+			        (unsigned long long)seq - 1);
+			next_recv = (unsigned long)seq;
+		}
+		cur = size_of(next_recv, min_size, max_size);
+		rtt[ok + bad] = tool_now_ns() - t_sent[next_recv];
+		fill(out, cur, next_recv);
+		if ((size_t)n != cur || type != PING_TYPE ||
 		    (routed
 		         ? strcmp(gfrom.hvid, global.hvid) != 0 || gfrom.domid != global.domid ||
 		               gfrom.port != global.port
 		         : from.domain_id != addr.dst.domain_id || from.aport != addr.dst.aport) ||
-		    seq != i || memcmp(in, out, size) != 0) {
+		    seq != next_recv || memcmp(in, out, cur) != 0) {
 			fprintf(
 			    stderr,
-			    "argo-ping: reply #%lu is wrong (seq %llu, %zd bytes, from %u:%u)\n", i,
-			    (unsigned long long)seq, n, from.domain_id, from.aport);
+			    "argo-ping: reply #%lu is wrong (seq %llu, %zd bytes, from %u:%u)\n",
+			    next_recv, (unsigned long long)seq, n, from.domain_id, from.aport);
 			bad++;
 		} else {
 			ok++;
 		}
+		next_recv++;
 	}
 
 	qsort(rtt, ok + bad, sizeof(*rtt), cmp_u64);
@@ -279,6 +345,8 @@ int main(int argc, char **argv)
 	free(out);
 	free(in);
 	free(rtt);
+	free(t_sent);
+	free(failed);
 	argo_unregister_ring(fabric, ring);
 	argo_close(fabric);
 	return ok == count && dup == 0 ? 0 : 1;

@@ -5,7 +5,7 @@
  *
  *   argo-stream recv --fabric URI --port PORT --count N [--partner DOMID]
  *                    [--ring-len BYTES] [--timeout MS] [--stall-ms MS]
- *                    [--linger-ms MS]
+ *                    [--linger-ms MS] [--progress-ms MS] [--from-first]
  *   argo-stream send --fabric URI --to DOMID:PORT --count N [--port PORT]
  *                    [--min-size B] [--max-size B] [--timeout MS]
  *
@@ -19,6 +19,11 @@
  * back-pressure): the sender must see its ring full and wait, not lose.
  * --linger-ms keeps the receiver reading that long after the last message,
  * so that a copy arriving late (after a relay restart) is counted too.
+ * --progress-ms prints "argo-stream: progress next #N" at most that often
+ * while messages come (what a receiver that dies had taken).
+ * --from-first takes the first message's number as the start (a receiver
+ * in a domain started again mid-stream): the summary then says
+ * "received N of M from #S", M counting from S.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -62,7 +67,8 @@ struct opts {
 	uint32_t port, ring_len, min_size, max_size;
 	argo_domid_t partner;
 	unsigned long count;
-	int timeout_ms, stall_ms, linger_ms;
+	int timeout_ms, stall_ms, linger_ms, progress_ms;
+	bool from_first;
 };
 
 static int do_send(struct opts *o)
@@ -120,7 +126,7 @@ static int do_recv(struct opts *o)
 	xen_argo_register_ring_t reg = {
 	    .aport = o->port, .partner_id = o->partner, .len = o->ring_len};
 	unsigned long got = 0, dup = 0, reorder = 0, corrupt = 0;
-	uint64_t next = 0, bytes = 0, t0 = 0, t_done = 0, linger_end = 0;
+	uint64_t next = 0, bytes = 0, t0 = 0, t_done = 0, linger_end = 0, first = 0, t_progress = 0;
 	struct argo_fabric *fabric;
 	struct argo_ring *ring;
 	uint8_t *buf = malloc(XEN_ARGO_MAX_RING_SIZE);
@@ -158,6 +164,13 @@ static int do_recv(struct opts *o)
 		ssize_t n;
 		bool lingering = next >= o->count;
 
+		if (o->progress_ms > 0 && got &&
+		    tool_now_ns() - t_progress >= (uint64_t)o->progress_ms * 1000000) {
+			printf("argo-stream: progress next #%llu\n", (unsigned long long)next);
+			fflush(stdout);
+			t_progress = tool_now_ns();
+		}
+
 		if (lingering && !linger_end) {
 			t_done = tool_now_ns();
 			linger_end =
@@ -192,6 +205,11 @@ static int do_recv(struct opts *o)
 			bytes += (uint64_t)n;
 		if (n >= 8)
 			memcpy(&seq, buf, 8);
+		if (o->from_first && got == 1 && n >= 8 && type == STREAM_TYPE && seq < o->count) {
+			first = next = seq;
+			printf("argo-stream: first message #%llu\n", (unsigned long long)seq);
+			fflush(stdout);
+		}
 		if (n < 8 || type != STREAM_TYPE) {
 			corrupt++;
 		} else if (seq < next) {
@@ -213,13 +231,17 @@ static int do_recv(struct opts *o)
 	argo_notify(fabric, NULL);
 	{
 		double secs = t0 ? (double)((t_done ? t_done : tool_now_ns()) - t0) / 1e9 : 0;
+		unsigned long want = o->count - (unsigned long)first;
 		unsigned long missing =
-		    o->count - (got - dup - corrupt > o->count ? o->count : got - dup - corrupt);
+		    want - (got - dup - corrupt > want ? want : got - dup - corrupt);
+		char from[40] = "";
 
+		if (o->from_first)
+			snprintf(from, sizeof(from), " from #%llu", (unsigned long long)first);
 		printf(
-		    "argo-stream: received %lu of %lu, %lu missing, %lu duplicated, %lu reordered, "
+		    "argo-stream: received %lu of %lu%s, %lu missing, %lu duplicated, %lu reordered, "
 		    "%lu corrupted, %.1f MB/s\n",
-		    got - dup, o->count, missing, dup, reorder, corrupt,
+		    got - dup, want, from, missing, dup, reorder, corrupt,
 		    secs > 0 ? (double)bytes / secs / 1e6 : 0.0);
 		ret = (missing || dup || reorder || corrupt) ? 1 : 0;
 	}
@@ -237,7 +259,8 @@ int main(int argc, char **argv)
 	    {"count", required_argument, NULL, 'n'},     {"ring-len", required_argument, NULL, 'r'},
 	    {"min-size", required_argument, NULL, 'm'},  {"max-size", required_argument, NULL, 'M'},
 	    {"timeout", required_argument, NULL, 'T'},   {"stall-ms", required_argument, NULL, 'S'},
-	    {"linger-ms", required_argument, NULL, 'L'}, {NULL, 0, NULL, 0},
+	    {"linger-ms", required_argument, NULL, 'L'}, {"progress-ms", required_argument, NULL, 'G'},
+	    {"from-first", no_argument, NULL, 'F'},      {NULL, 0, NULL, 0},
 	};
 	struct opts o = {
 	    .port = 41000,
@@ -257,7 +280,7 @@ int main(int argc, char **argv)
 	}
 	mode = argv[1];
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "f:t:p:P:n:r:m:M:T:S:L:", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:t:p:P:n:r:m:M:T:S:L:G:F", options, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			o.uri = optarg;
@@ -295,6 +318,12 @@ int main(int argc, char **argv)
 			break;
 		case 'L':
 			o.linger_ms = atoi(optarg);
+			break;
+		case 'G':
+			o.progress_ms = atoi(optarg);
+			break;
+		case 'F':
+			o.from_first = true;
 			break;
 		default:
 			return 2;

@@ -16,7 +16,6 @@
 # vsock_loopback in the kernel it FAILs.
 # About 60-85 s under TCG on an idle 2-core host (boot 10 s, scenario
 # 50-70 s, of which the kill stream 30-40 s).
-# e2e-default: E2E_TIMEOUT=240
 . /usr/share/argo-e2e/lib.sh
 
 D=/run/relay-vsock
@@ -344,6 +343,10 @@ done
 argo-relayctl -s "$D/l1.ctl" counters | sed 's/^/    l1 /'
 
 # ---------------------------------------------------------------- the end ----
+# Both relays' counters, as JSON, for the harness (counters-l1.json, counters-l0.json).
+for r in l1 l0; do
+	e2e_json "counters-$r" argo-relayctl -s "$D/$r.ctl" status --json
+done
 # The relays stop on SIGTERM and exit 0.
 stopped=""
 for r in "l1 $PID_L1" "l0 $PID_L0"; do

@@ -19,8 +19,6 @@
 #
 # Kernel options: argo.peers=N domUs (default 4), argo.peer_mem=MiB each
 # (default 256), argo.peer_timeout=SECONDS for one to come up (default 240).
-# e2e-default: E2E_MEM=3072
-# e2e-default: E2E_TIMEOUT=1200
 . /usr/share/argo-e2e/lib.sh
 
 if [ "$(e2e_role)" != dom0 ]; then

@@ -13,6 +13,14 @@ e2e_case() {
 	[ "$_status" != FAIL ] || echo "$_name" >>"$E2E_FAILS"
 }
 
+# e2e_json NAME COMMAND...: COMMAND's output (JSON) on one console line,
+# which the harness writes to NAME.json in the run's folder.
+e2e_json() {
+	_jn=$1
+	shift
+	echo "ARGO-E2E: JSON $_jn $("$@" 2>/dev/null | tr -d '\n')"
+}
+
 # e2e_check NAME COMMAND...: PASS when COMMAND exits 0, else FAIL with the
 # last line of its output. The output goes to the console, indented.
 e2e_check() {
@@ -145,4 +153,21 @@ e2e_collect_domu() {
 		xl list
 		xl destroy "$name"
 	fi
+}
+
+# e2e_virtio_ports [NAME SECONDS]: the /dev/virtio-ports/NAME links that
+# udev makes elsewhere, for every virtio-serial port there is; with NAME,
+# first waits up to SECONDS for that port to appear (1 if it did not).
+e2e_virtio_ports() {
+	if [ -n "${1:-}" ]; then
+		_port_there() { grep -qx "$1" /sys/class/virtio-ports/*/name 2>/dev/null; }
+		e2e_wait "${2:-30}" _port_there "$1" || return 1
+	fi
+	mkdir -p /dev/virtio-ports
+	for _p in /sys/class/virtio-ports/*; do
+		[ -e "$_p/name" ] || continue
+		_n=$(cat "$_p/name")
+		[ -n "$_n" ] && ln -sf "/dev/${_p##*/}" "/dev/virtio-ports/$_n"
+	done
+	return 0
 }

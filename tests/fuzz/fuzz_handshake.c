@@ -8,13 +8,20 @@
  *   1  to an initiator that sent its ClientHello: server flights;
  *   2  to an acceptor whose TLS handshake with a real initiator (the same
  *      key) completed: the plaintext the authenticated peer sends first
- *      (its HELLO, or anything else).
+ *      (its HELLO, or anything else);
+ *   3  to the acceptor of a serial stream (session.h, "Serial streams"),
+ *      which looks for a ClientHello in what comes and starts a new TLS
+ *      session on every failure, its ticks running;
+ *   4  to the initiator of a serial stream, which looks for the
+ *      ServerHello answering its ClientHello, skipping the rest, and
+ *      offers new ClientHellos as its ticks run.
  *
  * Beyond not crashing (ASan/UBSan), it checks: in 0 and 1 no input
  * completes the TLS handshake (the peer would need the key and an
  * ephemeral secret it does not have); in 2 the session comes up only on a
  * HELLO of the right hvid and role, and nothing is buffered beyond one
- * HELLO before it. Seeds: tests/fuzz/corpus/handshake/ (written by
+ * HELLO before it; in 3 and 4 no input completes the handshake either, and
+ * the serial input buffer never grows beyond its 64 KiB. Seeds: tests/fuzz/corpus/handshake/ (written by
  * test-session --write-corpus).
  */
 #define _GNU_SOURCE
@@ -35,6 +42,7 @@
 
 static struct auth_psk key;
 static struct session_creds initiator, acceptor;
+static struct session_creds serial_initiator, serial_acceptor; /* l0 and l1 */
 
 static void check(int cond, const char *what)
 {
@@ -60,6 +68,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	check(session_creds_psk(&acceptor, WIRE_ROLE_ACCEPTOR, "l0", "l1", &key, why,
 	                        sizeof(why)) == 0,
 	      "acceptor creds");
+	check(session_creds_psk(&serial_initiator, session_serial_role("l0", "l1"), "l0", "l1",
+	                        &key, why, sizeof(why)) == 0,
+	      "serial initiator creds");
+	check(session_creds_psk(&serial_acceptor, session_serial_role("l1", "l0"), "l1", "l0",
+	                        &key, why, sizeof(why)) == 0,
+	      "serial acceptor creds");
+	serial_initiator.serial = serial_acceptor.serial = true;
 	return 0;
 }
 
@@ -86,17 +101,21 @@ static void discard(int fd)
 }
 
 /* Drives a session on what is in its socket: frames_read/flush until it
- * fails or nothing more happens. */
+ * fails or nothing more happens; a serial one's ticks 200 ms apart. */
 static void drive(struct frames *f, int other)
 {
+	uint64_t clock_ms = 1000;
 	int i;
 
 	for (i = 0; i < 64; i++) {
+		int t = session_tick(f->session, clock_ms += 200);
 		int r = frames_read(f, on_frame, f->session, NULL);
 		int w = frames_flush(f);
 
 		discard(other);
-		if (r < 0 || (w < 0 && w != -EAGAIN) || f->session->drained)
+		check(f->session->serial.cap <= 64 * 1024, "a serial input buffer grew");
+		if (r < 0 || t < 0 || (w < 0 && w != -EAGAIN) ||
+		    (f->session->drained && !f->session->creds->serial))
 			break;
 	}
 }
@@ -116,7 +135,8 @@ static void raw(const uint8_t *data, size_t len, const struct session_creds *cre
 	discard(sv[1]);
 	if (len && write(sv[1], data, len) != (ssize_t)len)
 		goto out;
-	shutdown(sv[1], SHUT_WR);
+	if (!creds->serial)
+		shutdown(sv[1], SHUT_WR); /* a serial stream never ends: ticks go on */
 	drive(&f, sv[1]);
 	check(s.phase == SESSION_TLS || s.phase == SESSION_NONE,
 	      "a handshake completed with an attacker's bytes");
@@ -178,12 +198,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1 || size > MAX_INPUT)
 		return 0;
-	switch (data[0] % 3) {
+	switch (data[0] % 5) {
 	case 0:
 		raw(data + 1, size - 1, &acceptor);
 		break;
 	case 1:
 		raw(data + 1, size - 1, &initiator);
+		break;
+	case 3:
+		raw(data + 1, size - 1, &serial_acceptor);
+		break;
+	case 4:
+		raw(data + 1, size - 1, &serial_initiator);
 		break;
 	default:
 		authenticated(data + 1, size - 1);

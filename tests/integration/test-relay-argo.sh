@@ -2,7 +2,7 @@
 # argo-relayd over an `argo` link: two relays, each with a fabric of its own
 # (l0: the receiver's, l1: the sender's), both guests of a third, shared
 # argo-simd, "links", on which their link runs as a ring pair
-# (relay/transport_argo.c). l0 listens on links domain 1 (a static socket, so
+# (common/link/transport_argo.c). l0 listens on links domain 1 (a static socket, so
 # that l1 knows where), l1 connects from a dynamic domain:
 #
 #   sender (l1) --argo--> relay l1 ==argo link on "links"==> relay l0 --argo--> receiver (l0:5:7000)

@@ -11,6 +11,16 @@
  * header is refused before anything is buffered); buffers given back after
  * a large frame; and mutual certificates (made here with the openssl
  * command line), with a wrong name and an unknown CA.
+ *
+ * Then the rules of a serial stream (session.h, "Serial streams"), the
+ * socketpair standing for the byte stream and a clock of our own driving
+ * session_tick(): roles from the hvids; bytes, ClientHellos and ServerHellos
+ * of earlier sessions skipped and counted; the initiator's retries and
+ * their back-off; either end restarting mid-session (the acceptor's
+ * wake-up, the ClientHello that ends a session starting the next); half a
+ * record before a new session; a wrong key, another link's identity and a
+ * refused certificate counted as refusals, never as an error; the input
+ * buffer bounded while it looks through a MiB of junk.
  */
 #define _GNU_SOURCE
 #include <CUnit/Basic.h>
@@ -52,6 +62,7 @@ struct end {
 	unsigned int frames;  /* frames handed to the handler (HELLO included) */
 	uint64_t last_length; /* of the last frame */
 	bool send_hello;      /* the acceptor answers the peer's HELLO */
+	unsigned int restarts; /* serial: session_restart() after -ERESTART */
 };
 
 static struct end a, b; /* a: initiator, b: acceptor */
@@ -113,6 +124,7 @@ static void start(void)
 	frames_attach(&b.f, &b.s);
 	a.err = b.err = 0;
 	a.frames = b.frames = 0;
+	a.restarts = b.restarts = 0;
 	a.send_hello = false;
 	b.send_hello = true;
 	put_hello(&a);
@@ -392,6 +404,361 @@ static void test_large_frame_room_back(void)
 }
 
 /* ---------------------------------------------------------------------------
+ * Serial streams: the socketpair stands for the port, clock_ms for time.
+ */
+
+static uint64_t clock_ms = 10000;
+
+/* a: "l0", the lower hvid, so the initiator; b: "l1". */
+static void serial_creds(const struct auth_psk *ka, const struct auth_psk *kb, const char *a_peer)
+{
+	char why[256];
+
+	CU_ASSERT_FATAL(session_creds_psk(&a.creds, session_serial_role("l0", "l1"), "l0", a_peer,
+	                                  ka, why, sizeof(why)) == 0);
+	CU_ASSERT_FATAL(session_creds_psk(&b.creds, session_serial_role("l1", "l0"), "l1", "l0",
+	                                  kb, why, sizeof(why)) == 0);
+	a.creds.serial = b.creds.serial = true;
+}
+
+/* What the owner does on -ERESTART: a new session on the same fd. */
+static void restart(struct end *e)
+{
+	const char *why = NULL;
+
+	CHECKF(session_restart(&e->s, &why) == 0, "session_restart: %s\n", why ? why : "");
+	frames_attach(&e->f, &e->s);
+	e->err = 0;
+	e->restarts++;
+	if (e->s.creds->role == WIRE_ROLE_INITIATOR)
+		put_hello(e);
+}
+
+/* One end's turn: its tick, its flush, its read. */
+static void serial_turn(struct end *e)
+{
+	const char *why = NULL;
+	int ret;
+
+	if (e->err)
+		return;
+	ret = session_tick(&e->s, clock_ms);
+	if (ret < 0) {
+		e->err = ret;
+		return;
+	}
+	ret = frames_flush(&e->f);
+	if (ret < 0 && ret != -EAGAIN) {
+		e->err = ret;
+		e->why = e->f.why;
+		return;
+	}
+	ret = frames_read(&e->f, handler, e, &why);
+	if (ret == -ERESTART) {
+		restart(e);
+		ret = frames_read(&e->f, handler, e, &why);
+	}
+	if (ret < 0 && ret != -ECANCELED && ret != -ERESTART) {
+		e->err = ret;
+		e->why = why;
+	}
+}
+
+static bool both_up(void)
+{
+	return a.s.phase == SESSION_UP && b.s.phase == SESSION_UP && !frames_backlog(&a.f) &&
+	       !frames_backlog(&b.f);
+}
+
+/* Turns until both are up (or one failed), step ms of the clock each. */
+static void serial_run(int rounds, uint64_t step)
+{
+	while (rounds-- > 0 && !a.err && !b.err && !both_up()) {
+		serial_turn(&a);
+		serial_turn(&b);
+		clock_ms += step;
+	}
+}
+
+/* The serial pair, started, and nothing read yet. */
+static void serial_start(const struct auth_psk *ka, const struct auth_psk *kb)
+{
+	serial_creds(ka, kb, "l1");
+	start();
+}
+
+/* A frame from a to b, read there: 0 when it came. */
+static int ping_through(void)
+{
+	uint8_t ping[8] = {9, 8, 7, 6, 5, 4, 3, 2};
+	unsigned int before = b.frames;
+	int i;
+
+	if (frames_put(&a.f, &a.s, WIRE_PING, ping, 8, NULL, 0) < 0)
+		return -1;
+	for (i = 0; i < 10 && b.frames == before; i++) {
+		frames_flush(&a.f);
+		frames_read(&b.f, handler, &b, &b.why);
+	}
+	return b.frames == before + 1 && b.last_length == 8 ? 0 : -1;
+}
+
+static void test_serial_roles(void)
+{
+	CU_ASSERT_EQUAL(session_serial_role("l0", "l1"), WIRE_ROLE_INITIATOR);
+	CU_ASSERT_EQUAL(session_serial_role("l1", "l0"), WIRE_ROLE_ACCEPTOR);
+	CU_ASSERT_EQUAL(session_serial_role("dd", "l0"), WIRE_ROLE_INITIATOR);
+	CU_ASSERT_EQUAL(session_serial_role("l0", "dd"), WIRE_ROLE_ACCEPTOR);
+	/* A prefix is lower: both ends still agree. */
+	CU_ASSERT_EQUAL(session_serial_role("l0", "l00"), WIRE_ROLE_INITIATOR);
+	CU_ASSERT_EQUAL(session_serial_role("l00", "l0"), WIRE_ROLE_ACCEPTOR);
+}
+
+static void test_serial_handshake(void)
+{
+	struct auth_psk k;
+
+	key(&k);
+	serial_start(&k, &k);
+	serial_run(50, 1);
+	CHECKF(both_up(), "phases %d %d, err %d %d (%s / %s)\n", a.s.phase, b.s.phase, a.err,
+	       b.err, a.why ? a.why : "", b.why ? b.why : "");
+	CU_ASSERT_STRING_EQUAL(a.s.cipher, "TLS_AES_256_GCM_SHA384");
+	CU_ASSERT_STRING_EQUAL(b.s.group, "X25519");
+	CU_ASSERT_EQUAL(ping_through(), 0);
+	/* Nothing started twice; nothing skipped but the acceptor's "I am
+	 * new" at its first tick (a plaintext close_notify, 7 bytes). */
+	CU_ASSERT_EQUAL(a.s.serial.counters.restarts + b.s.serial.counters.restarts, 0);
+	CU_ASSERT_EQUAL(b.s.serial.counters.stale_bytes, 0);
+	CHECKF(a.s.serial.counters.stale_bytes == 7, "initiator skipped %llu bytes\n",
+	       (unsigned long long)a.s.serial.counters.stale_bytes);
+	CU_ASSERT(a.f.counters.bytes_tx == b.f.counters.bytes_rx);
+	stop();
+}
+
+/* Junk before anything (the tail of an earlier reader's stream, a
+ * ClientHello's first bytes and no more): skipped and counted. */
+static void test_serial_junk_first(void)
+{
+	uint8_t junk[1000];
+	static const uint8_t almost[] = {0x16, 0x03, 0x01, 0x00, 0x20, 0x02};
+	struct auth_psk k;
+	size_t i;
+
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)(i * 7 + 3);
+	key(&k);
+	serial_start(&k, &k);
+	CU_ASSERT_FATAL(write(a.fd, junk, sizeof(junk)) == (ssize_t)sizeof(junk));
+	CU_ASSERT_FATAL(write(a.fd, almost, sizeof(almost)) == (ssize_t)sizeof(almost));
+	serial_run(50, 1);
+	CHECKF(both_up(), "err %d %d (%s / %s)\n", a.err, b.err, a.why ? a.why : "",
+	       b.why ? b.why : "");
+	CHECKF(b.s.serial.counters.stale_bytes == sizeof(junk) + sizeof(almost),
+	       "stale_bytes %llu\n", (unsigned long long)b.s.serial.counters.stale_bytes);
+	CU_ASSERT_EQUAL(ping_through(), 0);
+	stop();
+}
+
+/* Nobody reads for a while: the initiator offers again after 500 ms, then
+ * 1 s, then every 2 s; the acceptor, coming, answers each ClientHello in
+ * turn, the newest taking over; the initiator skips the answers to its
+ * earlier ones. */
+static void test_serial_retries(void)
+{
+	static const uint64_t at[] = {499, 500, 1499, 1500, 3499, 3500, 5499, 5500};
+	static const uint64_t want[] = {0, 1, 1, 2, 2, 3, 3, 4};
+	uint64_t t0;
+	struct auth_psk k;
+	size_t i;
+
+	key(&k);
+	serial_start(&k, &k);
+	t0 = clock_ms;
+	CU_ASSERT_EQUAL(session_tick(&a.s, t0), 0); /* the first tick sees the attempt */
+	frames_flush(&a.f);                         /* its ClientHello */
+	for (i = 0; i < N(at); i++) {
+		session_tick(&a.s, t0 + at[i]);
+		frames_flush(&a.f);
+		CHECKF(a.s.serial.counters.restarts == want[i], "at +%llu ms: %llu attempts again\n",
+		       (unsigned long long)at[i],
+		       (unsigned long long)a.s.serial.counters.restarts);
+	}
+	clock_ms = t0 + 5600;
+	/* Five ClientHellos wait for b now; a's HELLO waits for TLS. */
+	serial_run(100, 1);
+	CHECKF(both_up(), "err %d %d (%s / %s)\n", a.err, b.err, a.why ? a.why : "",
+	       b.why ? b.why : "");
+	CHECKF(b.s.serial.counters.stale_hellos == 4 && b.s.serial.counters.restarts == 4,
+	       "acceptor: stale_hellos %llu, restarts %llu\n",
+	       (unsigned long long)b.s.serial.counters.stale_hellos,
+	       (unsigned long long)b.s.serial.counters.restarts);
+	CHECKF(a.s.serial.counters.stale_hellos == 4, "initiator: stale_hellos %llu\n",
+	       (unsigned long long)a.s.serial.counters.stale_hellos);
+	CU_ASSERT_EQUAL(a.restarts + b.restarts, 0); /* all of it inside the handshake */
+	CU_ASSERT_EQUAL(a.s.serial.refused + b.s.serial.refused, 0);
+	CU_ASSERT_EQUAL(ping_through(), 0);
+	stop();
+}
+
+/* The acceptor's relay restarts (a new session on its end): it says so
+ * until the initiator, whose session was up, starts afresh. What the
+ * initiator had sent to the old one is skipped. */
+static void test_serial_acceptor_restarts(void)
+{
+	uint8_t ping[8] = {0};
+	struct auth_psk k;
+	uint64_t skipped;
+
+	key(&k);
+	serial_start(&k, &k);
+	serial_run(50, 1);
+	CU_ASSERT_FATAL(both_up());
+	CU_ASSERT_FATAL(frames_put(&a.f, &a.s, WIRE_PING, ping, 8, NULL, 0) == 0);
+	frames_flush(&a.f); /* in the stream, never read by the old b */
+	frames_fini(&b.f);
+	session_end(&b.s);
+	CU_ASSERT_FATAL(session_start(&b.s, b.fd, &b.creds, NULL) == 0);
+	frames_attach(&b.f, &b.s);
+	b.frames = 0;
+	serial_run(100, 20);
+	CHECKF(both_up(), "err %d %d (%s / %s)\n", a.err, b.err, a.why ? a.why : "",
+	       b.why ? b.why : "");
+	CU_ASSERT_EQUAL(a.restarts, 1); /* the wake-up ended its session */
+	CU_ASSERT_EQUAL(b.restarts, 0);
+	skipped = b.s.serial.counters.stale_bytes;
+	CHECKF(skipped >= 8 + WIRE_HEADER_SIZE, "acceptor skipped %llu bytes\n",
+	       (unsigned long long)skipped);
+	CU_ASSERT_EQUAL(ping_through(), 0);
+	stop();
+}
+
+/* The initiator's relay restarts: its new ClientHello ends the acceptor's
+ * session, and starts the next one, nothing of it skipped. */
+static void test_serial_initiator_restarts(void)
+{
+	struct auth_psk k;
+
+	key(&k);
+	serial_start(&k, &k);
+	serial_run(50, 1);
+	CU_ASSERT_FATAL(both_up());
+	frames_fini(&a.f);
+	session_end(&a.s);
+	CU_ASSERT_FATAL(session_start(&a.s, a.fd, &a.creds, NULL) == 0);
+	frames_attach(&a.f, &a.s);
+	put_hello(&a);
+	serial_run(100, 1);
+	CHECKF(both_up(), "err %d %d (%s / %s)\n", a.err, b.err, a.why ? a.why : "",
+	       b.why ? b.why : "");
+	CU_ASSERT_EQUAL(b.restarts, 1);
+	CU_ASSERT_EQUAL(a.restarts, 0);
+	CU_ASSERT_EQUAL(b.s.serial.counters.stale_bytes, 0);
+	CU_ASSERT_EQUAL(ping_through(), 0);
+	stop();
+}
+
+/* Half a record (the initiator killed while writing it), then the
+ * initiator's new session: the acceptor's session ends on the broken
+ * record and the next starts at the ClientHello inside it. */
+static void test_serial_half_record(void)
+{
+	uint8_t ping[64] = {0}, rec[256];
+	struct auth_psk k;
+	ssize_t n;
+
+	key(&k);
+	serial_start(&k, &k);
+	serial_run(50, 1);
+	CU_ASSERT_FATAL(both_up());
+	CU_ASSERT_FATAL(frames_put(&a.f, &a.s, WIRE_PING, ping, 8, NULL, 0) == 0);
+	frames_flush(&a.f);
+	n = read(b.fd, rec, sizeof(rec)); /* the record, taken off the stream */
+	CU_ASSERT_FATAL(n > 20);
+	CU_ASSERT_FATAL(write(a.fd, rec, (size_t)n / 2) == n / 2);
+	frames_fini(&a.f);
+	session_end(&a.s);
+	CU_ASSERT_FATAL(session_start(&a.s, a.fd, &a.creds, NULL) == 0);
+	frames_attach(&a.f, &a.s);
+	put_hello(&a);
+	serial_run(100, 20);
+	CHECKF(both_up(), "err %d %d (%s / %s)\n", a.err, b.err, a.why ? a.why : "",
+	       b.why ? b.why : "");
+	CU_ASSERT_EQUAL(b.restarts, 1);
+	CHECKF(b.s.serial.counters.stale_bytes >= (uint64_t)n / 2 - 5,
+	       "acceptor skipped %llu of the %zd bytes\n",
+	       (unsigned long long)b.s.serial.counters.stale_bytes, n / 2);
+	CU_ASSERT_EQUAL(ping_through(), 0);
+	stop();
+}
+
+/* A wrong key, and another link's identity: no session ever, no error
+ * either (the owner's time-out decides), but refusals on both ends, with
+ * the reason. */
+static void serial_refused(const struct auth_psk *ka, const struct auth_psk *kb,
+                           const char *a_peer, const char *b_word)
+{
+	serial_creds(ka, kb, a_peer);
+	start();
+	serial_run(100, 50); /* five seconds */
+	CU_ASSERT(a.s.phase == SESSION_TLS && b.s.phase == SESSION_TLS);
+	CHECKF(!a.err && !b.err, "err %d %d (%s / %s)\n", a.err, b.err, a.why ? a.why : "",
+	       b.why ? b.why : "");
+	CHECKF(b.s.serial.refused >= 3 && strstr(b.s.serial.refusal, b_word),
+	       "acceptor: %u refusals, last '%s'\n", b.s.serial.refused, b.s.serial.refusal);
+	CHECKF(a.s.serial.refused >= 3 && strstr(a.s.serial.refusal, "the peer refused"),
+	       "initiator: %u refusals, last '%s'\n", a.s.serial.refused, a.s.serial.refusal);
+	CU_ASSERT(a.s.serial.counters.restarts >= 3);
+	stop();
+}
+
+static void test_serial_wrong_key(void)
+{
+	struct auth_psk ka, kb;
+
+	key(&ka);
+	key(&kb);
+	serial_refused(&ka, &kb, "l1", "binder does not verify");
+}
+
+static void test_serial_wrong_identity(void)
+{
+	struct auth_psk k;
+
+	key(&k);
+	serial_refused(&k, &k, "l9", "peer offered PSK identity 'argo-relay/4 l0 l9'");
+}
+
+/* A MiB of junk: skipped as it comes, in a buffer that does not grow. */
+static void test_serial_junk_bounded(void)
+{
+	static uint8_t junk[16384];
+	struct auth_psk k;
+	size_t sent = 0;
+	int i;
+
+	for (i = 0; i < (int)sizeof(junk); i++)
+		junk[i] = (uint8_t)(0x17 + (i % 3)); /* record-ish bytes, never a ClientHello */
+	key(&k);
+	serial_start(&k, &k);
+	while (sent < (1u << 20)) {
+		ssize_t n = write(a.fd, junk, sizeof(junk));
+
+		if (n > 0)
+			sent += (size_t)n;
+		CU_ASSERT_FATAL(frames_read(&b.f, handler, &b, &b.why) == 0);
+	}
+	CU_ASSERT_FATAL(frames_read(&b.f, handler, &b, &b.why) == 0);
+	CHECKF(b.s.serial.cap <= 64 * 1024, "input buffer %zu\n", b.s.serial.cap);
+	CHECKF(b.s.serial.counters.stale_bytes + b.s.serial.len == sent,
+	       "skipped %llu + kept %zu of %zu\n",
+	       (unsigned long long)b.s.serial.counters.stale_bytes, b.s.serial.len, sent);
+	CU_ASSERT(b.s.serial.len <= 16);
+	CU_ASSERT(b.s.phase == SESSION_TLS && b.s.serial.hunting);
+	stop();
+}
+
+/* ---------------------------------------------------------------------------
  * Certificates.
  */
 
@@ -511,6 +878,41 @@ static void test_certificate_refused(void)
 	CHECKF(strstr(why, "certificate file /nonexistent"), "why: %s\n", why);
 }
 
+/* Certificates on a serial stream: up; and a certificate with the wrong
+ * name refused on both ends, counted, not an error. */
+static void test_serial_certificates(void)
+{
+	char why[512];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		int client = i == 0 ? 1 : 2; /* l0's own certificate, then l9's */
+
+		CU_ASSERT_FATAL(session_creds_cert(&a.creds, WIRE_ROLE_INITIATOR, "l0", "l1",
+		                                   certs[client], keys[client], ca, why,
+		                                   sizeof(why)) == 0);
+		CU_ASSERT_FATAL(session_creds_cert(&b.creds, WIRE_ROLE_ACCEPTOR, "l1", "l0",
+		                                   certs[0], keys[0], ca, why, sizeof(why)) == 0);
+		a.creds.serial = b.creds.serial = true;
+		start();
+		serial_run(100, 50);
+		if (i == 0) {
+			CHECKF(both_up(), "err %d %d (%s / %s)\n", a.err, b.err,
+			       a.why ? a.why : "", b.why ? b.why : "");
+		} else {
+			/* TLS 1.3: the initiator is done before the acceptor
+			 * checks its certificate, so it may be past TLS. */
+			CU_ASSERT(a.s.phase != SESSION_UP && b.s.phase == SESSION_TLS);
+			CHECKF(b.s.serial.refused >= 3 &&
+			           strstr(b.s.serial.refusal, "certificate verify failed"),
+			       "acceptor: %u, '%s'\n", b.s.serial.refused, b.s.serial.refusal);
+			CHECKF(a.s.serial.refused >= 3, "initiator: %u, '%s'\n",
+			       a.s.serial.refused, a.s.serial.refusal);
+		}
+		stop();
+	}
+}
+
 /* ---------------------------------------------------------------------------
  * The fuzzer's seed corpus (tests/fuzz/corpus/handshake/), with the key
  * fuzz_handshake.c uses.
@@ -598,6 +1000,48 @@ static int write_corpus(const char *dir)
 	wire_put_header(frames, WIRE_DATA, WIRE_DATA_HEADER_SIZE + WIRE_MAX_MESSAGE, 1);
 	rc |= write_seed(dir, "02-data-first.bin", 2, frames, WIRE_HEADER_SIZE);
 	rc |= write_seed(dir, "00-not-tls.bin", 0, junk, sizeof(junk) - 1);
+	/* Serial streams: junk, then a ClientHello twice, for the acceptor
+	 * (3); an alert, then the answer to another ClientHello, for the
+	 * initiator (4). */
+	if (session_creds_psk(&a.creds, session_serial_role("l0", "l1"), "l0", "l1", &k, why,
+	                      sizeof(why)) ||
+	    session_creds_psk(&b.creds, session_serial_role("l1", "l0"), "l1", "l0", &k, why,
+	                      sizeof(why)))
+		return 1;
+	a.creds.serial = b.creds.serial = true;
+	{
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+			return 1;
+		a.fd = sv[0];
+		b.fd = sv[1];
+		frames_init(&a.f);
+		frames_init(&b.f);
+		if (session_start(&a.s, a.fd, &a.creds, NULL) ||
+		    session_start(&b.s, b.fd, &b.creds, NULL))
+			return 1;
+		frames_attach(&a.f, &a.s);
+		frames_attach(&b.f, &b.s);
+	}
+	frames_flush(&a.f);
+	n = grab(b.fd, buf + 64, sizeof(buf) - 2 * 64);
+	memcpy(buf, junk, sizeof(junk) - 1);
+	memmove(buf + sizeof(junk) - 1, buf + 64, n);
+	memcpy(buf + sizeof(junk) - 1 + n, buf + sizeof(junk) - 1, n);
+	rc |= write_seed(dir, "03-junk-clienthello-twice.bin", 3, buf, sizeof(junk) - 1 + 2 * n);
+	if (write(a.fd, buf + sizeof(junk) - 1, n) != (ssize_t)n)
+		rc = 1;
+	frames_read(&b.f, handler, &b, NULL);
+	frames_flush(&b.f);
+	{
+		static const uint8_t alert[7] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x33};
+
+		memcpy(buf, alert, sizeof(alert));
+		n = grab(a.fd, buf + sizeof(alert), sizeof(buf) - sizeof(alert));
+		rc |= write_seed(dir, "04-alert-stale-serverflight.bin", 4, buf, sizeof(alert) + n);
+	}
+	stop();
 	return rc ? 1 : 0;
 }
 
@@ -612,12 +1056,26 @@ int main(int argc, char **argv)
 	    T(test_before_hello),
 	    T(test_large_frame_room_back),
 	};
+	static const struct test_def serial[] = {
+	    T(test_serial_roles),
+	    T(test_serial_handshake),
+	    T(test_serial_junk_first),
+	    T(test_serial_retries),
+	    T(test_serial_acceptor_restarts),
+	    T(test_serial_initiator_restarts),
+	    T(test_serial_half_record),
+	    T(test_serial_wrong_key),
+	    T(test_serial_wrong_identity),
+	    T(test_serial_junk_bounded),
+	};
 	static const struct test_def cert[] = {
 	    T(test_certificates),
 	    T(test_certificate_refused),
+	    T(test_serial_certificates),
 	};
 	static const struct suite_def suites[] = {
 	    SUITE("session psk", psk),
+	    SUITE("session serial", serial),
 	    {"session certificates", cert, N(cert), certs_init, certs_clean, NULL, NULL},
 	};
 

@@ -1,7 +1,6 @@
 #!/bin/sh
 # kmod-off: Xen booted with argo=0: argo.ko loads, says so, and every
 # operation answers EOPNOTSUPP. (Xen's last argo= option wins.)
-# e2e-default: E2E_XEN_ARGS=argo=0
 . /usr/share/argo-e2e/lib.sh
 if dmesg | grep -q 'Argo disabled'; then
 	e2e_case load-warns PASS "$(dmesg | grep 'Argo disabled')"

@@ -7,7 +7,6 @@
 # Xen runs HVM/PVH guests with shadow paging (no HAP; E2E_CPU=qemu64,+npt
 # gives HAP, which passes too). TCG boots a PVH guest more slowly: the
 # domU gets 300 s. Kernel options as kmod-cross.
-# e2e-default: E2E_TIMEOUT=600
 KMOD_DOMU_TYPE=pvh
 KMOD_DOMU_TIMEOUT=300
 . /scenarios/kmod-cross.sh
