@@ -363,6 +363,44 @@ case_wrong_key() {
 	[ $rc -eq 0 ] && [ -z "${LEAF_TEST_KEEP:-}" ] && rm -rf "$dir"
 }
 
+# The same over a pty as a serial line, where a refused handshake does not
+# end the stream (the session tries again on it): refused within seconds
+# all the same, the relay counts the refusals, the right key then works.
+case_wrong_key_serial() {
+	local dir rc=0 why="" t0 out refusals
+	dir=$(mktemp -d /tmp/argo-leaf-test.XXXXXX)
+	leaf_up "$dir" serial || rc=1
+	chain_key "$dir/other.key"
+	t0=$SECONDS
+	out=$("$BIN/argo-ping" --fabric "link:serial:$dir/dd-b?key=$dir/other.key&hvid=l0&name=dd" \
+		--to 5:7000 --count 1 2>&1)
+	if [ $? -eq 0 ] || ! grep -q "EKEYREJECTED" <<<"$out" || ! grep -q "same key file" <<<"$out"; then
+		rc=1
+		why="argo-ping with a wrong key said: $out"
+	elif [ $((SECONDS - t0)) -gt 8 ]; then
+		rc=1
+		why="refused only after $((SECONDS - t0)) s"
+	fi
+	refusals=$(leaf_field "$dir" dd refusals)
+	if [ $rc -eq 0 ] && [ "${refusals:-0}" -lt 1 ]; then
+		rc=1
+		why="the relay counted ${refusals:-no} refused handshakes"
+	fi
+	"$BIN/argo-echo" --fabric "sim:$dir/dom5.sock" --port 7000 >"$dir/echo.log" 2>&1 &
+	PIDS+=($!)
+	wait_for_line "$dir/echo.log" "serving port 7000" 5 || rc=1
+	if [ $rc -eq 0 ] && ! "$BIN/argo-ping" --fabric "$LEAF" --to 5:7000 --count 10 \
+		>"$dir/ping.log" 2>&1; then
+		rc=1
+		why="the right key after a wrong one: $(cat "$dir/ping.log")"
+	fi
+	stop_all
+	clean_logs "$dir"/*.log || { rc=1; why="sanitizer report in $dir"; }
+	result leaf-wrong-key-serial-refused $rc "$why"
+	[ $rc -eq 0 ] && echo "    in $((SECONDS - t0)) s, $refusals refusals at the relay"
+	[ $rc -eq 0 ] && [ -z "${LEAF_TEST_KEEP:-}" ] && rm -rf "$dir"
+}
+
 # A leaf and its relay with certificates instead of a key (TLS 1.3, both
 # ends verified against the CA, each certificate naming its end): pings
 # both ways work, the relay's link says so (auth cert, a TLS cipher); a
@@ -490,7 +528,8 @@ case_config() {
 
 cases=("$@")
 [ ${#cases[@]} -eq 0 ] && cases=(config conformance_unix conformance_serial ping_echo
-	through_relays wrong_key certificates leaf_restart link_cuts relay_kills relay_kills_serial)
+	through_relays wrong_key wrong_key_serial certificates leaf_restart link_cuts relay_kills
+	relay_kills_serial)
 for c in "${cases[@]}"; do
 	t0=$SECONDS
 	"case_$c"
