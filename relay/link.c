@@ -1226,7 +1226,7 @@ int link_init(struct link *link, const struct link_env *env, const struct config
 	/* A leaf always initiates (it is the TLS client), whichever end
 	 * connects, on a serial line too: a leaf's link accepts. A serial
 	 * link's ends both open the stream: the hvids decide. */
-	enum wire_role role = cfg->leaf[0]                       ? WIRE_ROLE_ACCEPTOR
+	enum wire_role role = cfg->leaf[0] ? WIRE_ROLE_ACCEPTOR
 	                      : cfg->transport == TRANSPORT_SERIAL
 	                          ? session_serial_role(env->config->hvid, cfg->peer_hvid)
 	                      : cfg->listen ? WIRE_ROLE_ACCEPTOR

@@ -102,7 +102,7 @@ struct leaf_fabric {
 	struct argo_fabric base; /* first, for casts */
 	struct link_uri uri;
 	struct session_creds creds; /* the link's TLS credentials (the PSK derived) */
-	uint64_t boot; /* this process's attachment: a new one is a new domain */
+	uint64_t boot;              /* this process's attachment: a new one is a new domain */
 
 	pthread_t thread;
 	int wake_fd; /* callers wake the thread */
@@ -128,7 +128,7 @@ struct leaf_fabric {
 	int fd; /* the connection, -1 when none */
 	struct session session;
 	struct frames frames;
-	bool want_write; /* the fd took less than we had: wait until it is writable */
+	bool want_write;          /* the fd took less than we had: wait until it is writable */
 	const char *last_problem; /* what ended the last attempt, for argo_open's answer */
 	uint64_t next_try_ms, deadline_ms, last_rx_ms, next_ping_ms;
 };
@@ -195,10 +195,11 @@ static void handshake_failed(struct leaf_fabric *L, const char *reason)
 	disconnect(L);
 	L->last_problem = "the TLS handshake failed";
 	if (old_relay) {
-		fail_why(L,
-		         "the relay at %s does not speak TLS: it speaks another version of the link "
-		         "protocol (this leaf speaks %u, TLS 1.3)",
-		         L->uri.address, WIRE_VERSION);
+		fail_why(
+		    L,
+		    "the relay at %s does not speak TLS: it speaks another version of the link "
+		    "protocol (this leaf speaks %u, TLS 1.3)",
+		    L->uri.address, WIRE_VERSION);
 		fail_for_good(L, -EPROTONOSUPPORT);
 		return;
 	}
@@ -212,12 +213,13 @@ static void handshake_failed(struct leaf_fabric *L, const char *reason)
 		         L->auth_failures, L->uri.address, L->uri.hvid, L->uri.ca, L->uri.cert,
 		         L->uri.name, tls);
 	else
-		fail_why(L,
-		         "%u TLS handshakes with the relay at %s failed: it did not take our key %s "
-		         "as leaf %s's to hvid %s; both ends need the same key file, the relay's "
-		         "[link] peer = %s and its hvid = %s (TLS: %s)",
-		         L->auth_failures, L->uri.address, L->uri.key, L->uri.name, L->uri.hvid,
-		         L->uri.name, L->uri.hvid, tls);
+		fail_why(
+		    L,
+		    "%u TLS handshakes with the relay at %s failed: it did not take our key %s "
+		    "as leaf %s's to hvid %s; both ends need the same key file, the relay's "
+		    "[link] peer = %s and its hvid = %s (TLS: %s)",
+		    L->auth_failures, L->uri.address, L->uri.key, L->uri.name, L->uri.hvid,
+		    L->uri.name, L->uri.hvid, tls);
 	fail_for_good(L, -EKEYREJECTED);
 }
 
@@ -641,10 +643,11 @@ static void on_io(struct leaf_fabric *L, short revents)
 			 * yet (a virtio-serial port reads as end of file until its
 			 * host side is connected). */
 			if (L->state == LEAF_HANDSHAKE)
-				L->last_problem = L->session.tls_bytes_seen
-				                      ? "the relay closed the connection during the TLS "
-				                        "handshake"
-				                      : "the relay closed the connection before TLS began";
+				L->last_problem =
+				    L->session.tls_bytes_seen
+				        ? "the relay closed the connection during the TLS "
+				          "handshake"
+				        : "the relay closed the connection before TLS began";
 			disconnect(L);
 		}
 	}
@@ -1049,7 +1052,7 @@ static int link_open(const char *address, struct argo_fabric **fabricp)
 				         L->state == LEAF_DOWN ? "; connecting: " : "",
 				         L->state == LEAF_DOWN ? strerror(-L->last_error) : "");
 			fail_for_good(L, L->state == LEAF_DOWN && !L->last_problem ? L->last_error
-			                                                            : -ETIMEDOUT);
+			                                                           : -ETIMEDOUT);
 			break;
 		}
 	}

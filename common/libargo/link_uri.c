@@ -91,8 +91,9 @@ static int parse_param(const char *s, size_t n, struct link_uri *u, unsigned int
 			return fail(why, "link: cert=, cert_key= or ca= given twice");
 		*seen |= bit;
 		if (copy_field(out, LINK_URI_KEY_MAX, v, vlen) < 0)
-			return fail(why, "link: cert=, cert_key= and ca= are file paths of 1 to 255 "
-			                 "bytes");
+			return fail(why,
+			            "link: cert=, cert_key= and ca= are file paths of 1 to 255 "
+			            "bytes");
 	} else {
 		return fail(why, "link: knows the parameters key, cert, cert_key, ca, hvid, name "
 		                 "and timeout only");

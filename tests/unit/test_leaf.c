@@ -477,9 +477,9 @@ static void test_uri_good(void)
 	CU_ASSERT_EQUAL(link_uri_parse("vsock:2:5000?key=k&hvid=l0", &u, &why), 0);
 	CU_ASSERT_EQUAL(link_uri_parse("unix:/run/x.sock?key=k&hvid=l0", &u, &why), 0);
 	/* Certificates instead of a key. */
-	CU_ASSERT_EQUAL(link_uri_parse("unix:/x?cert=c.pem&hvid=l0&cert_key=k.pem&ca=ca.pem&name=dd",
-	                               &u, &why),
-	                0);
+	CU_ASSERT_EQUAL(
+	    link_uri_parse("unix:/x?cert=c.pem&hvid=l0&cert_key=k.pem&ca=ca.pem&name=dd", &u, &why),
+	    0);
 	CU_ASSERT(!strcmp(u.cert, "c.pem") && !strcmp(u.cert_key, "k.pem") &&
 	          !strcmp(u.ca, "ca.pem") && u.key[0] == '\0' && !strcmp(u.name, "dd"));
 }

@@ -1269,15 +1269,20 @@ static int write_leaf_corpus(const char *dir, int rc)
 	static uint8_t stream[4096];
 	static const uint8_t bytes[8] = {1, 2, 3, 4, 5, 6, 7, 8};
 	const struct leaf_ring_state rings[2] = {
-	    {.id = 1, .aport = 7000, .partner_id = XEN_ARGO_DOMID_ANY,
-	     .flags = LEAF_RING_REGISTERED, .len = 4096, .tx = 64, .rx = 32},
+	    {.id = 1,
+	     .aport = 7000,
+	     .partner_id = XEN_ARGO_DOMID_ANY,
+	     .flags = LEAF_RING_REGISTERED,
+	     .len = 4096,
+	     .tx = 64,
+	     .rx = 32},
 	    {.id = 2, .aport = 7001, .partner_id = 5, .flags = 0, .len = 8192, .tx = 0, .rx = 0},
 	};
 	struct leaf_welcome w = {.status = 0, .domid = 7, .flags = LEAF_WELCOME_RESUMED};
 	struct leaf_request r;
 	struct leaf_reply rep = {.id = 18, .ret = 0, .nent = 1};
-	struct leaf_ring_bytes rb = {.ring_id = 1, .offset = 64, .flags = LEAF_RING_PUBLISH,
-	                             .tx = 72, .n = sizeof(bytes)};
+	struct leaf_ring_bytes rb = {
+	    .ring_id = 1, .offset = 64, .flags = LEAF_RING_PUBLISH, .tx = 72, .n = sizeof(bytes)};
 	xen_argo_ring_data_ent_t ent = {.ring = {.aport = 7000, .domain_id = 5},
 	                                .space_required = 100};
 	uint8_t p[512];
@@ -1336,8 +1341,8 @@ static int write_leaf_corpus(const char *dir, int rc)
 		leaf_put_reply_ent(p + n, XEN_ARGO_RING_EXISTS, 4000);
 		n += (int)LEAF_REPLY_ENT_SIZE;
 	}
-	rc |= n < 0 || write_leaf_frame(dir, "leaf-reply.bin", WIRE_LEAF_REPLY, p, (size_t)n,
-	                                seq++, stream, &off);
+	rc |= n < 0 || write_leaf_frame(dir, "leaf-reply.bin", WIRE_LEAF_REPLY, p, (size_t)n, seq++,
+	                                stream, &off);
 	n = leaf_put_ring(p, &rb);
 	if (n >= 0) {
 		memcpy(p + n, bytes, sizeof(bytes));
@@ -1352,8 +1357,8 @@ static int write_leaf_corpus(const char *dir, int rc)
 		leaf_put_rx_ent(p + n + LEAF_RX_ENT_SIZE, 2, 0);
 		n += 2 * (int)LEAF_RX_ENT_SIZE;
 	}
-	rc |= n < 0 || write_leaf_frame(dir, "leaf-rx.bin", WIRE_LEAF_RX, p, (size_t)n, seq++,
-	                                stream, &off);
+	rc |= n < 0 ||
+	      write_leaf_frame(dir, "leaf-rx.bin", WIRE_LEAF_RX, p, (size_t)n, seq++, stream, &off);
 	rc |= write_file(dir, "leaf-stream.bin", stream, off);
 	return rc ? 1 : 0;
 }
