@@ -239,7 +239,7 @@ static int put(struct leaf_fabric *L, uint8_t type, const void *p1, uint32_t l1,
 }
 
 /* Moves what it can to the fd: the TLS handshake's flights, then frames. */
-static void flush_out(struct leaf_fabric *L)
+static int flush_out(struct leaf_fabric *L)
 {
 	int ret = frames_flush(&L->frames);
 
@@ -248,6 +248,7 @@ static void flush_out(struct leaf_fabric *L)
 		handshake_failed(L, L->frames.why);
 	else if (ret < 0 && ret != -EAGAIN)
 		disconnect(L);
+	return ret;
 }
 
 /* The session's frames start (afresh), with our HELLO: it waits in the
@@ -801,21 +802,24 @@ static void deadline_ts(struct timespec *ts, unsigned int ms)
 /*
  * flush_out() from a caller's thread. A write to a connection the relay
  * closed raises SIGPIPE in the writing thread, and the signal is the
- * program's to handle, not ours to cause: it is blocked here, and one it
- * made is taken back (the write's EPIPE says enough).
+ * program's to handle, not ours to cause: it is blocked here, and one the
+ * write made (EPIPE) is taken back; a program that blocks SIGPIPE itself
+ * finds it pending, as after a write of its own. One system call when the
+ * program blocks it, two otherwise.
  */
 static void flush_from_caller(struct leaf_fabric *L)
 {
 	static const struct timespec now = {0, 0};
-	sigset_t pipe_set, old, pending;
-	bool was_pending;
+	sigset_t pipe_set, old;
+	int ret;
 
 	sigemptyset(&pipe_set);
 	sigaddset(&pipe_set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-	was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
-	flush_out(L);
-	if (!was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
+	ret = flush_out(L);
+	if (sigismember(&old, SIGPIPE))
+		return;
+	if (ret == -EPIPE)
 		while (sigtimedwait(&pipe_set, NULL, &now) < 0 && errno == EINTR)
 			;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
