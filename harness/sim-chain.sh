@@ -38,6 +38,8 @@
 #                                       i's "up" link to come up
 #   CHAIN_RELAY_WRAP_<i>                a command prefix for relay i (e.g.
 #                                       "ip netns exec NS"); it must exec the relay
+#   CHAIN_SIMD_ARGS_<i>                 more options for level i's argo-simd (words:
+#                                       e.g. "-D 7=DIR/l0-leaf.sock", a leaf's domain)
 
 CHAIN_PIDS=()
 declare -a CHAIN_RELAY_PIDS=()
@@ -169,8 +171,10 @@ chain_up() {
 		chain_key "$dir/key-$i-$(( i + 1 ))"
 	done
 	for ((i = 0; i < levels; i++)); do
+		# shellcheck disable=SC2046 # the knob is words on purpose
 		pid=$(start_simd "$bin" "$dir/l$i.sock" "$dir/simd-l$i.log" -m \
-			-D "0=$dir/l$i-relay.sock" -D "5=$dir/l$i-dom5.sock") || return 1
+			-D "0=$dir/l$i-relay.sock" -D "5=$dir/l$i-dom5.sock" \
+			$(chain_knob CHAIN_SIMD_ARGS "$i")) || return 1
 		CHAIN_PIDS+=("$pid")
 		CHAIN_SIMD_PIDS[$i]=$pid
 		chain_relay_config "$dir" "$i" "$levels" "$transport"

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/un.h>
 
 #include "argo/ring.h"
 #include "config.h"
@@ -83,7 +84,7 @@ static const char *const relay_keys[RK_COUNT] = {
 
 /* Where each [link] key was (0: not given). */
 struct link_lines {
-	unsigned int transport, address, peer, key, cert, cert_key, ca, announce;
+	unsigned int transport, address, peer, key, cert, cert_key, ca, announce, leaf;
 };
 
 struct parser {
@@ -431,6 +432,32 @@ static int key_path(const struct parser *p, const char *value, char *out, size_t
 	return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
 }
 
+/* leaf = FABRIC_URI: the domain the relay holds for a leaf endpoint
+ * (relay/leaf.c). Only a sim fabric can give the relay a domain to hold:
+ * a static socket of argo-simd (-D DOMID=PATH). */
+static void leaf_entry(struct parser *p, struct config_link *l, const char *value)
+{
+	struct sockaddr_un sun;
+
+	if (!strncmp(value, "xen:", 4)) {
+		fail(p, p->line,
+		     "leaf = %s: on a xen fabric the relay cannot make a domain for a leaf "
+		     "endpoint (Xen creates domains, not its guests); run the leaf's program in "
+		     "a domain of that Xen, or give this level a sim fabric",
+		     value);
+		return;
+	}
+	if (strncmp(value, "sim:", 4) != 0 || !value[4] ||
+	    strlen(value + 4) >= sizeof(sun.sun_path)) {
+		fail(p, p->line,
+		     "leaf = %s: a leaf's domain is a static socket of the level's argo-simd, "
+		     "sim:PATH (PATH 1 to 107 bytes; argo-simd -D DOMID=PATH)",
+		     value);
+		return;
+	}
+	copy_str(l->leaf, sizeof(l->leaf), value);
+}
+
 /* announce = HVID [HVID...] | *: blanks or commas between. */
 static void announce_entry(struct parser *p, struct config_link *l, const char *value)
 {
@@ -485,10 +512,12 @@ static void link_entry(struct parser *p, const char *name, const char *value)
 		seen = &ll->ca;
 	else if (!strcmp(name, "announce"))
 		seen = &ll->announce;
+	else if (!strcmp(name, "leaf"))
+		seen = &ll->leaf;
 	if (!seen) {
 		fail(p, line,
 		     "unknown key '%s' in [link %s] (transport, listen, connect, peer, key, cert, "
-		     "cert_key, ca, announce)",
+		     "cert_key, ca, announce, leaf)",
 		     name, l->name);
 		return;
 	}
@@ -523,6 +552,8 @@ static void link_entry(struct parser *p, const char *name, const char *value)
 		if (copy_str(l->address, sizeof(l->address), value) < 0)
 			fail(p, line, "%s address must be 1 to %zu bytes long", name,
 			     sizeof(l->address) - 1);
+	} else if (seen == &ll->leaf) {
+		leaf_entry(p, l, value);
 	} else if (seen == &ll->peer) {
 		if (!hvid_ok(value))
 			fail(p, line, "peer '%s' is not a valid hvid (" HVID_RULE ")", value);
@@ -662,6 +693,20 @@ static void link_close(struct parser *p)
 			     l->address);
 			return;
 		}
+	}
+	if (l->leaf[0] && l->transport == TRANSPORT_ARGO) {
+		fail(p, ll->transport,
+		     "[link %s] serves a leaf endpoint, which reaches its relay over unix, tcp, "
+		     "serial or vsock (a program that has Argo needs no leaf)",
+		     l->name);
+		return;
+	}
+	if (l->leaf[0] && ll->announce) {
+		fail(p, ll->announce,
+		     "[link %s] serves a leaf endpoint, which announces no routes and sends only "
+		     "from its own domain: announce has no place here",
+		     l->name);
+		return;
 	}
 	/* Two links cannot listen on one address (unix and serial listen on
 	 * unix socket paths alike). */
@@ -1103,6 +1148,34 @@ static void whole_file_checks(struct parser *p)
 			     c->hvid);
 			return;
 		}
+	for (i = 0; i < c->nlinks; i++) {
+		if (!c->links[i].leaf[0])
+			continue;
+		if (strncmp(c->fabric, "sim:", 4) != 0) {
+			fail(
+			    p, p->link_lines[i].leaf,
+			    "[link %s]: a leaf's domain is in this relay's own level, whose fabric "
+			    "%s cannot give the relay one (on Xen, Xen makes domains, not its "
+			    "guests); a program on a Xen level runs in a domain of that Xen",
+			    c->links[i].name, c->fabric);
+			return;
+		}
+		if (!strcmp(c->links[i].leaf, c->fabric)) {
+			fail(p, p->link_lines[i].leaf,
+			     "[link %s]: leaf = %s is this relay's own fabric: a leaf needs a "
+			     "domain of its own (another static socket, argo-simd -D DOMID=PATH)",
+			     c->links[i].name, c->links[i].leaf);
+			return;
+		}
+		for (j = 0; j < i; j++)
+			if (!strcmp(c->links[j].leaf, c->links[i].leaf)) {
+				fail(p, p->link_lines[i].leaf,
+				     "[link %s]: leaf = %s is [link %s]'s already: one domain per "
+				     "leaf",
+				     c->links[i].name, c->links[i].leaf, c->links[j].name);
+				return;
+			}
+	}
 	/* One key per link: a key that also opens another link would let
 	 * that link's peer speak on this one. */
 	for (i = 0; i < c->nlinks; i++)
@@ -1128,6 +1201,13 @@ static void whole_file_checks(struct parser *p)
 		}
 		if (!strcmp(c->routes[i].hvid, c->hvid)) {
 			fail(p, p->route_line[i], "a route to %s, this relay's own hvid", c->hvid);
+			return;
+		}
+		if (c->links[j].leaf[0]) {
+			fail(p, p->route_line[i],
+			     "route to %s: [link %s] serves a leaf endpoint, whose domain is in "
+			     "this relay's own fabric; nothing is routed through it",
+			     c->routes[i].hvid, c->links[j].name);
 			return;
 		}
 		c->routes[i].link = j;

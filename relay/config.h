@@ -42,6 +42,9 @@ struct config_link {
 	char announce[CONFIG_MAX_ANNOUNCE][WIRE_HVID_SIZE];
 	unsigned int nannounce;
 	bool announce_any;
+	/* A leaf endpoint's link (relay/leaf.c): the libargo URI of the domain
+	 * the relay holds for it (a sim static socket); "" for a relay link. */
+	char leaf[CONFIG_ADDR_MAX];
 	unsigned int line; /* where the section starts, for messages */
 };
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "leaf.h"
 
 #include "clock.h"
 #include "log.h"
@@ -71,6 +72,51 @@ void control_fini(struct control *c, struct evloop *loop)
 	}
 }
 
+/* A leaf endpoint's link: its domain and what went to and fro. */
+static void dump_leaf(const struct link *l, struct strbuf *sb, bool json)
+{
+	const struct leaf *leaf = l->leaf;
+	const struct leaf_counters *c;
+	const uint64_t *rq;
+
+	if (!l->leaf_ops || !leaf)
+		return;
+	c = &leaf->counters;
+	rq = c->requests;
+	if (json)
+		strbuf_add(
+		    sb,
+		    ",\"leaf\":{\"domain\":\"%s\",\"domid\":%d,\"state\":\"%s\","
+		    "\"rings\":%u,\"attaches\":%llu,\"resumes\":%llu,\"domains\":%llu,"
+		    "\"register\":%llu,\"unregister\":%llu,\"sendv\":%llu,\"notify\":%llu,"
+		    "\"sync\":%llu,\"close\":%llu,\"replayed\":%llu,\"sends_settled\":%llu,"
+		    "\"ring_bytes\":%llu,\"ring_frames\":%llu,\"events\":%llu,"
+		    "\"rx_moves\":%llu,\"malformed\":%llu}",
+		    leaf->cfg->leaf, leaf->domain ? (int)leaf->domid : -1, leaf_state_name(leaf),
+		    leaf->nmaps, (unsigned long long)c->attaches, (unsigned long long)c->resumes,
+		    (unsigned long long)c->domains, (unsigned long long)rq[LEAF_OP_REGISTER],
+		    (unsigned long long)rq[LEAF_OP_UNREGISTER],
+		    (unsigned long long)rq[LEAF_OP_SENDV], (unsigned long long)rq[LEAF_OP_NOTIFY],
+		    (unsigned long long)rq[LEAF_OP_SYNC], (unsigned long long)rq[LEAF_OP_CLOSE],
+		    (unsigned long long)c->replayed, (unsigned long long)c->sends_settled,
+		    (unsigned long long)c->ring_bytes, (unsigned long long)c->ring_frames,
+		    (unsigned long long)c->events, (unsigned long long)c->rx_moves,
+		    (unsigned long long)c->malformed);
+	else
+		strbuf_add(sb,
+		           "             leaf %s: domain %d (%s), %u rings; attaches %llu (resumed "
+		           "%llu), domains %llu; sendv %llu, notify %llu, register %llu; replayed "
+		           "%llu; to the leaf %llu B in %llu frames, %llu events\n",
+		           leaf->cfg->leaf, leaf->domain ? (int)leaf->domid : -1,
+		           leaf_state_name(leaf), leaf->nmaps, (unsigned long long)c->attaches,
+		           (unsigned long long)c->resumes, (unsigned long long)c->domains,
+		           (unsigned long long)rq[LEAF_OP_SENDV],
+		           (unsigned long long)rq[LEAF_OP_NOTIFY],
+		           (unsigned long long)rq[LEAF_OP_REGISTER],
+		           (unsigned long long)c->replayed, (unsigned long long)c->ring_bytes,
+		           (unsigned long long)c->ring_frames, (unsigned long long)c->events);
+}
+
 static void dump_links(const struct control_view *v, struct strbuf *sb, bool json)
 {
 	uint64_t now = now_ms();
@@ -108,7 +154,7 @@ static void dump_links(const struct control_view *v, struct strbuf *sb, bool jso
 			    "\"queue_bytes\":%llu,\"rtt_us\":%llu,\"next_msn\":%llu,"
 			    "\"rx_next_msn\":%llu,\"rx_done_msn\":%llu,\"resent_held\":%llu,"
 			    "\"held_from_peer\":%llu,\"stale_frames\":%llu,\"stale_bytes\":%llu,"
-			    "\"restarts\":%llu,\"refusals\":%llu}",
+			    "\"restarts\":%llu,\"refusals\":%llu",
 			    i ? "," : "", l->cfg->name, transport_name(l->cfg->transport),
 			    l->cfg->address, l->cfg->peer_hvid, link_state_name(l->state),
 			    l->cfg->cert_file[0] ? "cert" : "psk", ses ? l->up->peer.name : "",
@@ -132,6 +178,8 @@ static void dump_links(const struct control_view *v, struct strbuf *sb, bool jso
 			    (unsigned long long)st->held_from_peer,
 			    (unsigned long long)sc.stale_hellos, (unsigned long long)sc.stale_bytes,
 			    (unsigned long long)sc.restarts, (unsigned long long)sc.refusals);
+			dump_leaf(l, sb, true);
+			strbuf_add(sb, "}");
 		} else {
 			strbuf_add(
 			    sb,
@@ -169,6 +217,7 @@ static void dump_links(const struct control_view *v, struct strbuf *sb, bool jso
 				           (unsigned long long)sc.stale_bytes,
 				           (unsigned long long)sc.stale_hellos,
 				           (unsigned long long)sc.refusals);
+			dump_leaf(l, sb, false);
 		}
 	}
 	if (json)

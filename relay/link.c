@@ -135,6 +135,30 @@ static int put_frame(struct link *link, uint8_t type, const void *p1, uint32_t l
 	return frames_put(&c->frames, &c->session, type, p1, l1, p2, l2);
 }
 
+int link_put_frame(struct link *link, uint8_t type, const void *p1, uint32_t l1, const void *p2,
+                   uint32_t l2)
+{
+	if (!link->up)
+		return -ENOTCONN;
+	return put_frame(link, type, p1, l1, p2, l2);
+}
+
+void link_flush(struct link *link)
+{
+	flush_out(link);
+}
+
+size_t link_backlog(const struct link *link)
+{
+	return link->up ? frames_backlog(&link->up->frames) : 0;
+}
+
+void link_set_leaf(struct link *link, const struct link_leaf_ops *ops, void *leaf)
+{
+	link->leaf_ops = ops;
+	link->leaf = leaf;
+}
+
 /* ---- Lockout: failed handshakes per source ------------------------------ */
 
 static struct link_lockout *lockout_find(struct link *link, const char *source, bool make)
@@ -218,7 +242,8 @@ static void maybe_ack(struct link *link, bool urgent)
 	uint8_t payload[WIRE_ACK_SIZE];
 	struct wire_ack ack;
 
-	if (link->state != LINK_UP)
+	/* A leaf's link carries no stream (its requests are answered). */
+	if (link->state != LINK_UP || link->leaf_ops)
 		return;
 	switch (stream_ack_check(&link->stream, urgent, &ack)) {
 	case STREAM_ACK_NONE:
@@ -237,7 +262,7 @@ static void maybe_ack(struct link *link, bool urgent)
 
 bool link_ack_owed(const struct link *link)
 {
-	return link->state == LINK_UP && stream_ack_owed(&link->stream);
+	return link->state == LINK_UP && !link->leaf_ops && stream_ack_owed(&link->stream);
 }
 
 void link_ack_now(struct link *link)
@@ -303,7 +328,7 @@ static void pump(struct link *link)
 {
 	struct msg *msg;
 
-	if (link->state != LINK_UP)
+	if (link->state != LINK_UP || link->leaf_ops)
 		return;
 	while ((msg = stream_next(&link->stream)) &&
 	       frames_backlog(&link->up->frames) < OUT_HIGH_WATER) {
@@ -329,6 +354,13 @@ static void enqueue(void *end, struct msg *msg)
 {
 	struct link *link = end;
 
+	/* A leaf's name is no level: nothing is routed to it (its domain is
+	 * in our own fabric), and a message addressed to that hvid goes back
+	 * to its sender as unreachable. */
+	if (link->leaf_ops) {
+		router_undeliverable(link->env->router, msg, EHOSTUNREACH);
+		return;
+	}
 	stream_queue(&link->stream, msg);
 	pump(link);
 }
@@ -339,6 +371,8 @@ static bool can_take(const void *end)
 {
 	const struct link *link = end;
 
+	if (link->leaf_ops)
+		return true; /* refused at once (enqueue()) */
 	return link->state == LINK_UP && stream_can_take(&link->stream);
 }
 
@@ -368,7 +402,7 @@ void link_send_routes(struct link *link)
 	uint32_t n;
 	int len;
 
-	if (link->state != LINK_UP)
+	if (link->state != LINK_UP || link->leaf_ops)
 		return;
 	n = router_announcement(link->env->router, link->index, routes, WIRE_MAX_ROUTES);
 	len = wire_put_routes(payload, sizeof(payload), routes, n);
@@ -380,20 +414,28 @@ void link_send_routes(struct link *link)
 
 /* ---- Sessions ----------------------------------------------------------- */
 
-/* The session in use ends (the connection is closed; the stream stays). */
 /* The session in use is over, its connection kept: a serial stream's next
  * session starts on it (conn_restart()). The stream keeps what was not
- * acknowledged, to send again; the routes through the link go. */
+ * acknowledged, to send again; the routes through the link go (a leaf's
+ * session: the leaf is away until it attaches again). */
 static void session_over(struct link *link)
 {
+	bool was_up = link->state == LINK_UP;
+
 	link->up = NULL;
 	link->up_since_ms = 0;
 	stream_new_session(&link->stream);
 	link->ping_token = 0;
 	set_state(link, link->cfg->listen ? LINK_DOWN : LINK_HANDSHAKE);
-	router_link_down(link->env->router, link->index);
+	if (link->leaf_ops) {
+		if (was_up)
+			link->leaf_ops->down(link->leaf);
+	} else {
+		router_link_down(link->env->router, link->index);
+	}
 }
 
+/* The session in use ends (the connection is closed; the stream stays). */
 static void link_drop(struct link *link, const char *why)
 {
 	const struct relay_config *config = link->env->config;
@@ -423,7 +465,9 @@ static void link_drop(struct link *link, const char *why)
 			link->next_attempt_ms = now_ms() + config->reconnect_ms;
 		}
 	}
-	if (was_up)
+	if (was_up && link->leaf_ops)
+		link->leaf_ops->down(link->leaf);
+	else if (was_up)
 		router_link_down(link->env->router, link->index);
 }
 
@@ -512,7 +556,8 @@ static void conn_start(struct link_conn *c)
 	if (!link->cfg->listen)
 		set_state(link, LINK_HANDSHAKE);
 	/* The initiator's HELLO waits in the buffer for the handshake; the
-	 * acceptor sends its own once the peer's has come (promote()). */
+	 * acceptor (a listening link; a leaf's, whichever end connected) sends
+	 * its own once the peer's has come (promote()). */
 	if (link->creds.role == WIRE_ROLE_INITIATOR && send_hello(c, &why) < 0) {
 		conn_end(c, why ? why : "out of memory", false);
 		return;
@@ -620,6 +665,17 @@ static void promote(struct link_conn *c)
 	link->counters.sessions++;
 	snprintf(link->peer_desc, sizeof(link->peer_desc), "%s %s",
 	         transport_name(link->cfg->transport), c->peer.name);
+	if (link->leaf_ops) {
+		set_state(link, LINK_UP);
+		link->up_since_ms = link->last_rx_ms = now_ms();
+		relay_log(0, "link %s: up with leaf %s (%s, %s, %s)", link->cfg->name,
+		          c->session.peer.hvid, link->peer_desc, c->session.cipher,
+		          c->session.group);
+		conn_flush(c);
+		if (link->up == c)
+			link->leaf_ops->up(link->leaf);
+		return;
+	}
 	/* The peer's HELLO, authenticated, tells what it holds of ours. */
 	stream_resume(&link->stream, &c->session.peer);
 	set_state(link, LINK_UP);
@@ -833,6 +889,43 @@ static void on_ping(struct link *link, uint8_t type, const uint8_t *payload, uin
 	}
 }
 
+/* A frame of a leaf's session (its HELLO came): the leaf's own, pings, or
+ * its goodbye. Returns < 0 when the connection ended. */
+static int leaf_frame(struct link *link, struct link_conn *c, const struct wire_header *hdr,
+                      const uint8_t *payload)
+{
+	struct wire_close close_msg;
+	const char *why = NULL;
+
+	switch (hdr->type) {
+	case WIRE_PING:
+	case WIRE_PONG:
+		on_ping(link, hdr->type, payload, hdr->length);
+		break;
+	case WIRE_CLOSE:
+		if (wire_parse_close(payload, hdr->length, &close_msg, &why) == 0)
+			relay_log(0, "link %s: leaf closed: %s", link->cfg->name, close_msg.text);
+		link_drop(link, "closed by the leaf");
+		return -1;
+	case WIRE_LEAF_ATTACH:
+	case WIRE_LEAF_REQUEST:
+	case WIRE_LEAF_RX:
+		if (link->leaf_ops->frame(link->leaf, hdr->type, payload, hdr->length, &why) < 0) {
+			link->counters.drop_malformed++;
+			link_drop(link, why ? why : "leaf protocol error");
+			return -1;
+		}
+		break;
+	default:
+		/* DATA, ROUTES, reports and the relay's own leaf frames have no
+		 * business coming from a leaf. */
+		link->counters.drop_malformed++;
+		link_drop(link, "a frame a leaf does not send");
+		return -1;
+	}
+	return link->up == c ? 0 : -1;
+}
+
 /* One whole frame (frames_handler): checked by the session, then by type.
  * Returns < 0 when the connection ended. */
 static int handle_frame(void *ctx, const struct wire_header *hdr, const uint8_t *frame)
@@ -859,6 +952,8 @@ static int handle_frame(void *ctx, const struct wire_header *hdr, const uint8_t 
 	}
 	/* Past session_open, only the session in use has frames but HELLO. */
 	link->last_rx_ms = now_ms();
+	if (link->leaf_ops)
+		return leaf_frame(link, c, hdr, payload);
 	switch (hdr->type) {
 	case WIRE_DATA:
 		on_data(link, payload, hdr->length);
@@ -882,6 +977,7 @@ static int handle_frame(void *ctx, const struct wire_header *hdr, const uint8_t 
 		link_drop(link, "closed by the peer");
 		return -1;
 	default:
+		/* A leaf's frames have no business on a link between relays. */
 		link->counters.drop_malformed++;
 		link_drop(link, "unexpected frame type");
 		return -1;
@@ -1051,7 +1147,9 @@ static void on_conn_event(struct ev_watcher *w, uint32_t events)
 	}
 	if (events & EPOLLOUT) {
 		conn_flush(c);
-		if (c->fd >= 0 && c == c->link->up)
+		if (c->fd >= 0 && c == c->link->up && c->link->leaf_ops)
+			c->link->leaf_ops->writable(c->link->leaf);
+		else if (c->fd >= 0 && c == c->link->up)
 			pump(c->link);
 	}
 	if (c->fd >= 0 && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
@@ -1125,8 +1223,11 @@ int link_init(struct link *link, const struct link_env *env, const struct config
 {
 	/* A peer's window: the bound shared by every link and our own rings. */
 	uint64_t window = env->config->queue_bytes / (uint64_t)(env->config->nlinks + 1);
-	/* A serial link's ends both open the stream: the hvids decide. */
-	enum wire_role role = cfg->transport == TRANSPORT_SERIAL
+	/* A leaf always initiates (it is the TLS client), whichever end
+	 * connects, on a serial line too: a leaf's link accepts. A serial
+	 * link's ends both open the stream: the hvids decide. */
+	enum wire_role role = cfg->leaf[0] ? WIRE_ROLE_ACCEPTOR
+	                      : cfg->transport == TRANSPORT_SERIAL
 	                          ? session_serial_role(env->config->hvid, cfg->peer_hvid)
 	                      : cfg->listen ? WIRE_ROLE_ACCEPTOR
 	                                    : WIRE_ROLE_INITIATOR;

@@ -62,6 +62,22 @@ enum link_state {
 	LINK_UP,
 };
 
+/* A leaf endpoint served on this link (relay/leaf.c, docs/protocol.md
+ * "Leaf endpoints"): the link carries its frames (WIRE_LEAF_*) and tells it
+ * when a session comes and goes; nothing of the leaf is routed. The relay
+ * is always the acceptor of a leaf's sessions, whichever end connects. */
+struct link_leaf_ops {
+	/* The session is up (authenticated): the leaf's ATTACH comes next. */
+	void (*up)(void *leaf);
+	/* The session ended. */
+	void (*down)(void *leaf);
+	/* One leaf frame: 0, or < 0 to end the session (*why says why). */
+	int (*frame)(void *leaf, uint8_t type, const uint8_t *payload, uint32_t len,
+	             const char **why);
+	/* The connection took what was queued: more may go. */
+	void (*writable)(void *leaf);
+};
+
 struct link_counters {
 	uint64_t sessions, auth_failures, resets;
 	uint64_t drop_mac, drop_seq, drop_malformed, drop_spoofed;
@@ -121,6 +137,10 @@ struct link {
 	struct stream stream;                       /* the message stream, across sessions */
 
 	struct link_counters counters;
+
+	/* Set for a leaf endpoint's link (link_set_leaf()), NULL otherwise. */
+	const struct link_leaf_ops *leaf_ops;
+	void *leaf;
 };
 
 int link_init(struct link *link, const struct link_env *env, const struct config_link *cfg,
@@ -148,5 +168,14 @@ void link_frames_counters(const struct link *link, struct frames_counters *out);
 void link_serial_counters(const struct link *link, struct session_serial_counters *out);
 /* Handshakes running now (not the session in use). */
 unsigned int link_pending(const struct link *link);
+
+/* ---- For a leaf endpoint served on the link (relay/leaf.c) ---- */
+void link_set_leaf(struct link *link, const struct link_leaf_ops *ops, void *leaf);
+/* Appends one frame of the session (0, -ENOMEM, -EIO); link_flush() sends. */
+int link_put_frame(struct link *link, uint8_t type, const void *p1, uint32_t l1, const void *p2,
+                   uint32_t l2);
+void link_flush(struct link *link);
+/* Bytes queued and not yet written. */
+size_t link_backlog(const struct link *link);
 
 #endif /* ARGO_RELAY_LINK_H */

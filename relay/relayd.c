@@ -256,6 +256,12 @@ static int setup(struct relay *relay)
 			return ret;
 		end = link_end(&relay->links[i]);
 		router_set_link(&relay->router, (int)i, &end);
+		if (config->links[i].leaf[0]) {
+			ret = leaf_init(&relay->leaves[i], &config->links[i], &relay->links[i],
+			                &relay->loop);
+			if (ret < 0)
+				return ret;
+		}
 	}
 	/* The links derived their TLS keys: the raw keys are not needed. */
 	config_wipe_keys(&the_config);
@@ -308,6 +314,9 @@ static void teardown(struct relay *relay)
 
 	control_fini(&relay->control, &relay->loop);
 	fabric_out_fini(&relay->out);
+	for (i = 0; i < relay->nlinks; i++)
+		if (relay->config->links[i].leaf[0])
+			leaf_fini(&relay->leaves[i]);
 	for (i = 0; i < relay->nlinks; i++)
 		link_fini(&relay->links[i]);
 	DEBUG_ASSERT(relay->account.held_bytes == 0 && relay->account.messages == 0);
@@ -393,8 +402,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (check_only) {
-		printf("argo-relayd: %s: valid (hvid %s, %u links, %u routes, %u imports)\n", path,
-		       the_config.hvid, the_config.nlinks, the_config.nroutes, the_config.nimports);
+		unsigned int leaves = 0;
+
+		for (i = 0; i < (int)the_config.nlinks; i++)
+			leaves += the_config.links[i].leaf[0] != 0;
+		printf(
+		    "argo-relayd: %s: valid (hvid %s, %u links, %u of them to leaf endpoints, %u "
+		    "routes, %u imports)\n",
+		    path, the_config.hvid, the_config.nlinks, leaves, the_config.nroutes,
+		    the_config.nimports);
 		config_wipe_keys(&the_config);
 		return 0;
 	}

@@ -165,6 +165,11 @@ for variant in plain san; do
 		"$(dirname "$0")/integration/test-relay.sh" "$bin"
 	run_suite "$variant:relay-argo-link" env RELAY_TEST_COUNT=20000 \
 		"$(dirname "$0")/integration/test-relay-argo.sh" "$bin"
+	# Leaf endpoints: libargo's link: backend, served by argo-relayd.
+	run_suite "$variant:unit-leaf" "$bin/test-leaf"
+	if [ $variant = plain ]; then count=20000; else count=5000; fi
+	run_suite "$variant:leaf-endpoint" env LEAF_TEST_COUNT=$count \
+		"$(dirname "$0")/integration/test-leaf.sh" "$bin"
 	run_suite "$variant:relay-serial-link" env RELAY_TEST_COUNT=10000 \
 		"$(dirname "$0")/integration/test-relay-serial.sh" "$bin"
 	# Attacks on links (issue 14): strangers and rogue neighbours.
@@ -175,6 +180,8 @@ for variant in plain san; do
 	run_suite "$variant:unit-vmsg" "$bin/test-vmsg"
 	run_suite "$variant:unit-vdev-config" "$bin/test-vdev-config"
 	run_suite "$variant:vdev-conformance" "$bin/vdev-conformance" --bin "$bin"
+	# The same, argo-vdevd a leaf endpoint (link:) whose domain a relay holds.
+	run_suite "$variant:vdev-conformance-leaf" "$bin/vdev-conformance" --bin "$bin" --leaf
 	run_suite "$variant:ops-cli" "$(dirname "$0")/ops/cli.sh" "$bin"
 done
 

@@ -537,7 +537,8 @@ int bus_open(struct bus *b, struct vdev_config *cfg)
 		return -ENOMEM;
 	rc = argo_open(cfg->fabric, &b->fabric);
 	if (rc) {
-		vdev_log(0, "cannot open fabric %s: %s", cfg->fabric, argo_strerror(rc));
+		vdev_log(0, "cannot open fabric %s: %s%s%s", cfg->fabric, argo_strerror(rc),
+		         *argo_open_error() ? ": " : "", argo_open_error());
 		return rc;
 	}
 	b->domid = argo_domid(b->fabric);

@@ -5,6 +5,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -15,7 +17,25 @@
 static const struct argo_backend_ops *const backends[] = {
     &argo_backend_sim,
     &argo_backend_xen,
+    &argo_backend_link,
 };
+
+/* This thread's last argo_open() failure, in words. */
+static _Thread_local char open_error[512];
+
+const char *argo_open_error(void)
+{
+	return open_error;
+}
+
+void argo_set_open_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(open_error, sizeof(open_error), fmt, ap);
+	va_end(ap);
+}
 
 int argo_open(const char *uri, struct argo_fabric **fabricp)
 {
@@ -23,6 +43,7 @@ int argo_open(const char *uri, struct argo_fabric **fabricp)
 	size_t i;
 	int ret;
 
+	open_error[0] = '\0';
 	if (!uri || !fabricp)
 		return -EINVAL;
 	colon = strchr(uri, ':');
@@ -314,6 +335,30 @@ int argo_fabric_check(struct argo_fabric *fabric)
 	return ret;
 }
 
+int argo_keep_domain(struct argo_fabric *fabric, int keep)
+{
+	int ret;
+
+	if (!fabric->ops->keep_domain)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&fabric->lock);
+	ret = fabric->ops->keep_domain(fabric, keep);
+	pthread_mutex_unlock(&fabric->lock);
+	return ret;
+}
+
+int argo_sync(struct argo_fabric *fabric)
+{
+	int ret;
+
+	if (!fabric->ops->sync)
+		return 0;
+	pthread_mutex_lock(&fabric->lock);
+	ret = fabric->ops->sync(fabric);
+	pthread_mutex_unlock(&fabric->lock);
+	return ret;
+}
+
 const char *argo_strerror(int err)
 {
 	switch (-err) {
@@ -355,6 +400,12 @@ const char *argo_strerror(int err)
 		return "unknown fabric scheme (EPROTONOSUPPORT)";
 	case EOPNOTSUPP:
 		return "not supported by this fabric (EOPNOTSUPP)";
+	case EKEYREJECTED:
+		return "the relay did not accept our key, or we its (EKEYREJECTED)";
+	case EHOSTUNREACH:
+		return "no such hvid there (EHOSTUNREACH)";
+	case ETIMEDOUT:
+		return "timed out (ETIMEDOUT)";
 	default:
 		return strerror(-err);
 	}

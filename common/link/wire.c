@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "leaf_wire.h"
 
 static int fail(const char **why, const char *what)
 {
@@ -185,6 +186,48 @@ static void put_gaddr(uint8_t *p, const struct wire_gaddr *a)
 
 _Static_assert(DATA_MAX_LENGTH <= WIRE_MAX_PAYLOAD, "DATA bounds exceed the payload limit");
 _Static_assert(ROUTES_MAX_LENGTH <= WIRE_MAX_PAYLOAD, "ROUTES bounds exceed the payload limit");
+_Static_assert(LEAF_REQUEST_MAX <= WIRE_MAX_PAYLOAD,
+               "LEAF_REQUEST bounds exceed the payload limit");
+_Static_assert(LEAF_ATTACH_MAX <= WIRE_MAX_PAYLOAD && LEAF_RING_MAX <= WIRE_MAX_PAYLOAD &&
+                   LEAF_RX_MAX <= WIRE_MAX_PAYLOAD && LEAF_REPLY_MAX <= WIRE_MAX_PAYLOAD,
+               "leaf frame bounds exceed the payload limit");
+_Static_assert(LEAF_MAX_MESSAGE == WIRE_MAX_MESSAGE, "two names for Xen's largest message");
+
+/* The leaf frames' bounds (leaf_wire.h has their layouts). */
+static int leaf_check_length(uint8_t type, uint32_t length, const char **why)
+{
+	switch (type) {
+	case WIRE_LEAF_ATTACH:
+		if (length < LEAF_ATTACH_MIN || length > LEAF_ATTACH_MAX ||
+		    (length - LEAF_ATTACH_MIN) % LEAF_RING_STATE_SIZE != 0)
+			return fail(why, "LEAF_ATTACH length is not 16 + 24 * rings");
+		return 0;
+	case WIRE_LEAF_WELCOME:
+		return length == LEAF_WELCOME_SIZE ? 0 : fail(why, "LEAF_WELCOME length is not 16");
+	case WIRE_LEAF_REQUEST:
+		if (length < LEAF_REQUEST_MIN || length > LEAF_REQUEST_MAX)
+			return fail(why, "LEAF_REQUEST length out of bounds");
+		return 0;
+	case WIRE_LEAF_REPLY:
+		if (length < LEAF_REPLY_MIN || length > LEAF_REPLY_MAX ||
+		    (length - LEAF_REPLY_MIN) % LEAF_REPLY_ENT_SIZE != 0)
+			return fail(why, "LEAF_REPLY length is not 16 + 8 * entries");
+		return 0;
+	case WIRE_LEAF_RING:
+		if (length < LEAF_RING_MIN || length > LEAF_RING_MAX)
+			return fail(why, "LEAF_RING length out of bounds");
+		return 0;
+	case WIRE_LEAF_EVENT:
+		return length == 0 ? 0 : fail(why, "LEAF_EVENT length is not 0");
+	case WIRE_LEAF_RX:
+		if (length < LEAF_RX_MIN || length > LEAF_RX_MAX ||
+		    (length - LEAF_RX_MIN) % LEAF_RX_ENT_SIZE != 0)
+			return fail(why, "LEAF_RX length is not 8 + 8 * rings");
+		return 0;
+	default:
+		return fail(why, "unknown frame type");
+	}
+}
 
 /* Checks a payload length against its type's bounds. */
 static int check_length(uint8_t type, uint32_t length, const char **why)
@@ -225,7 +268,7 @@ static int check_length(uint8_t type, uint32_t length, const char **why)
 			return fail(why, "CLOSE text is longer than 128 bytes");
 		return 0;
 	default:
-		return fail(why, "unknown frame type");
+		return leaf_check_length(type, length, why);
 	}
 }
 
@@ -257,7 +300,7 @@ int64_t wire_parse_header(const uint8_t *buf, size_t len, struct wire_header *hd
 	h.seq = get_u64(buf + 8);
 	if (h.version != WIRE_VERSION)
 		return fail(why, "frame version is not 4 (this relay speaks version 4 only)");
-	if (h.type < WIRE_HELLO || h.type > WIRE_CLOSE)
+	if (h.type < WIRE_HELLO || h.type > WIRE_LEAF_RX)
 		return fail(why, "unknown frame type");
 	if (h.flags != 0)
 		return fail(why, "frame flags are not 0");

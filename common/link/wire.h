@@ -49,6 +49,15 @@ enum wire_type {
 	WIRE_PING = 7,
 	WIRE_PONG = 8,
 	WIRE_CLOSE = 9,
+	/* A leaf endpoint's frames (docs/protocol.md, "Leaf endpoints";
+	 * payloads in leaf_wire.h): only on a link to a leaf. */
+	WIRE_LEAF_ATTACH = 10,
+	WIRE_LEAF_WELCOME = 11,
+	WIRE_LEAF_REQUEST = 12,
+	WIRE_LEAF_REPLY = 13,
+	WIRE_LEAF_RING = 14,
+	WIRE_LEAF_EVENT = 15,
+	WIRE_LEAF_RX = 16,
 };
 
 enum wire_role { WIRE_ROLE_INITIATOR = 0, WIRE_ROLE_ACCEPTOR = 1 };

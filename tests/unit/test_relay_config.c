@@ -382,12 +382,13 @@ static void test_good_addresses(void)
 	}
 }
 
-/* The three-relay example of docs/relay-config.md loads as written (the
- * tests run from the top of the source tree, as `make check` does). */
+/* The examples of docs/relay-config.md (three relays, then the driver
+ * domain as a leaf endpoint) load as written (the tests run from the top
+ * of the source tree, as `make check` does). */
 static void test_doc_example(void)
 {
 	static const char doc[] = "docs/relay-config.md";
-	static const char *const hvids[] = {"l0", "l1", "l2"};
+	static const char *const hvids[] = {"l0", "l1", "l2", "l0"};
 	char *text = NULL, *p, *end;
 	size_t cap = 0;
 	ssize_t n;
@@ -403,6 +404,7 @@ static void test_doc_example(void)
 	CU_ASSERT_FATAL(n > 0);
 	CU_ASSERT_EQUAL_FATAL(make_key("l1-l0.key", 32, 0600), 0);
 	CU_ASSERT_EQUAL_FATAL(make_key("l2-l1.key", 48, 0600), 0);
+	CU_ASSERT_EQUAL_FATAL(make_key_seeded("dd.key", 32, 0600, 3), 0);
 	for (p = strstr(text, "```ini\n"); p; p = strstr(end, "```ini\n")) {
 		p += strlen("```ini\n");
 		end = strstr(p, "```\n");
@@ -411,26 +413,74 @@ static void test_doc_example(void)
 		if (load(p) != 0)
 			fprintf(stderr, "\n    example %u: %s\n", found, why);
 		CU_ASSERT_EQUAL(load(p), 0);
-		if (found < 3)
+		if (found < 4)
 			CU_ASSERT_STRING_EQUAL(cfg->hvid, hvids[found]);
+		if (found == 2) {
+			/* l2: vsock up to the host, an import to the driver. */
+			CU_ASSERT_EQUAL(cfg->nlinks, 1);
+			CU_ASSERT_EQUAL(cfg->links[0].transport, TRANSPORT_VSOCK);
+			CU_ASSERT_STRING_EQUAL(cfg->links[0].address, "host:5000");
+			CU_ASSERT_EQUAL(cfg->links[0].psk.len, 48);
+			CU_ASSERT_EQUAL(cfg->nimports, 1);
+			CU_ASSERT_EQUAL(cfg->imports[0].port, 7000);
+			CU_ASSERT_EQUAL(cfg->imports[0].target.domid, 5);
+			CU_ASSERT_EQUAL(cfg->nrules, 2);
+		}
+		if (found == 3) {
+			/* The driver domain as a leaf endpoint. */
+			CU_ASSERT_EQUAL(cfg->nlinks, 1);
+			CU_ASSERT_EQUAL(cfg->links[0].transport, TRANSPORT_SERIAL);
+			CU_ASSERT_STRING_EQUAL(cfg->links[0].leaf, "sim:/run/argo/l0-dom5.sock");
+		}
 		found++;
 	}
-	CU_ASSERT_EQUAL(found, 3);
-	/* The last one, l2: vsock up to the host, an import to the driver. */
-	CU_ASSERT_EQUAL(cfg->nlinks, 1);
-	CU_ASSERT_EQUAL(cfg->links[0].transport, TRANSPORT_VSOCK);
-	CU_ASSERT_STRING_EQUAL(cfg->links[0].address, "host:5000");
-	CU_ASSERT_EQUAL(cfg->links[0].psk.len, 48);
-	CU_ASSERT_EQUAL(cfg->nimports, 1);
-	CU_ASSERT_EQUAL(cfg->imports[0].port, 7000);
-	CU_ASSERT_EQUAL(cfg->imports[0].target.domid, 5);
-	CU_ASSERT_EQUAL(cfg->nrules, 2);
+	CU_ASSERT_EQUAL(found, 4);
 	free(text);
 }
 
 /* ---------------------------------------------------------------------------
  * Errors
  */
+
+/* A leaf endpoint's link (leaf =): lines 5 to 10. */
+#define LEAF_LINK(name, leaf_value)                                                                \
+	"[link " name "]\n"                                                                        \
+	"transport = serial\n"                                                                     \
+	"connect = /dev/virtio-ports/" name "\n"                                                   \
+	"peer = " name "\n"                                                                        \
+	"key = good.key\n"                                                                         \
+	"leaf = " leaf_value "\n"
+
+static void test_leaf_links(void)
+{
+	CU_ASSERT_EQUAL(load(HEAD LEAF_LINK("dd", "sim:/run/argo/l1-dom7.sock")), 0);
+	CU_ASSERT_STRING_EQUAL(cfg->links[0].leaf, "sim:/run/argo/l1-dom7.sock");
+	CU_ASSERT_EQUAL(load(HEAD LINK("a", "listen = /tmp/a.sock")), 0);
+	CU_ASSERT_STRING_EQUAL(cfg->links[0].leaf, "");
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "xen:/dev/argo"), 10,
+	             "on a xen fabric the relay cannot make a domain");
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "link:unix:/x?key=k&hvid=l0"), 10,
+	             "a static socket of the level's argo-simd");
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "sim:"), 10, "sim:PATH");
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "sim:/run/argo/l1.sock"), 10, "this relay's own fabric");
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "sim:/run/x.sock") LEAF_LINK("ee", "sim:/run/x.sock"), 16,
+	             "one domain per leaf");
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "sim:/run/x.sock") "[routes]\nl9 = dd\n", 12,
+	             "serves a leaf endpoint");
+	EXPECT_ERROR(HEAD "[link dd]\ntransport = argo\nconnect = sim:/x@1:7100\npeer = dd\n"
+	                  "key = good.key\nleaf = sim:/run/x.sock\n",
+	             6, "reaches its relay over unix, tcp, serial or vsock");
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "sim:/run/x.sock") "leaf = sim:/run/y.sock\n", 11,
+	             "given twice");
+	/* A leaf announces nothing and speaks only for its own domain. */
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "sim:/run/x.sock") "announce = l5\n", 11,
+	             "announce has no place here");
+	/* A relay on Xen: its level cannot give it a domain for a leaf. */
+	EXPECT_ERROR(
+	    "[relay]\nhvid = l1\nfabric = xen:/dev/argo\ncontrol = /run/l1.ctl\n" LEAF_LINK(
+	        "dd", "sim:/run/x.sock"),
+	    10, "Xen makes domains");
+}
 
 static void test_error_unknown_section(void)
 {
@@ -907,7 +957,7 @@ static int suite_clean(void)
 	static const char *const files[] = {"good.key",  "good2.key", "open.key",   "group.key",
 	                                    "short.key", "long.key",  "good3.key",  "good4.key",
 	                                    "text.key",  "same.key",  "relay.conf", "l1-l0.key",
-	                                    "l2-l1.key"};
+	                                    "l2-l1.key", "dd.key"};
 	char path[256];
 	size_t i;
 
@@ -938,7 +988,7 @@ int main(void)
 	    T(test_first_error_wins),    T(test_cannot_open),
 	    T(test_policy_default),      T(test_policy_first_match),
 	    T(test_policy_catch_all),    T(test_announce),
-	    T(test_certificates),
+	    T(test_certificates),        T(test_leaf_links),
 	};
 	static const struct suite_def suites[] = {
 	    {"relay config", tests, N(tests), suite_init, suite_clean, NULL, NULL},

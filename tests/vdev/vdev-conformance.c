@@ -5,9 +5,12 @@
  * a real argo-vdevd serving real back ends, qemu-storage-daemon (a raw and
  * a qcow2 vhost-user-blk export) and virtiofsd.
  *
- *   vdev-conformance --bin DIR [--keep]
+ *   vdev-conformance --bin DIR [--leaf] [--keep]
  *
  * DIR holds argo-simd and argo-vdevd (the plain or the sanitizer build).
+ * With --leaf, argo-vdevd runs as a leaf endpoint (fabric link:unix:...)
+ * whose domain an argo-relayd (from DIR too) holds on the same sim fabric,
+ * as a driver domain without Argo of its own would; nothing else changes.
  * The suite starts everything itself in a fresh folder under /tmp (kept
  * with --keep), checks after every test that the daemon is still alive,
  * and stops what it started, by pid. Tests are a table; cunit_main() runs
@@ -66,7 +69,10 @@
 
 static char dir[64], bin[512];
 static bool keep;
-static pid_t simd_pid, qsd_pid, fsd_pid, vdevd_pid;
+static pid_t simd_pid, qsd_pid, fsd_pid, vdevd_pid, relay_pid;
+/* --leaf: argo-vdevd is a leaf endpoint (a link: fabric) whose domain an
+ * argo-relayd holds, as in a driver domain that has no Argo of its own. */
+static bool leaf_mode;
 static char qsd_cmd[2048];
 static struct vdrv drv;
 static struct vdrv_dev blk0, blk1, fs0;
@@ -269,19 +275,41 @@ static int setup_world(void)
 		return -1;
 	expand(cmd, sizeof(cmd),
 	       "exec @B/argo-simd -s @D/sim.sock -m -D " STR(DRIVER_DOMID) "=@D/drv.sock -D " STR(
-	           VDEVD_DOMID) "=@D/vdevd.sock");
+	           VDEVD_DOMID) "=@D/vdevd.sock -D 1=@D/relay.sock");
 	snprintf(path, sizeof(path), "%s/simd.log", dir);
 	simd_pid = spawn(cmd, path);
 	snprintf(path, sizeof(path), "%s/sim.sock", dir);
 	if (!wait_path(path, 5000))
 		return -1;
+	if (leaf_mode) {
+		/* The relay holds argo-vdevd's domain (VDEVD_DOMID's socket). */
+		expand(
+		    cmd, sizeof(cmd),
+		    "umask 077 && head -c 32 /dev/urandom > @D/leaf.key && printf '[relay]\\nhvid "
+		    "= l0\\nfabric = sim:@D/relay.sock\\ncontrol = @D/relay.ctl\\n[link "
+		    "vdevd]\\ntransport = unix\\nlisten = @D/leaf.sock\\npeer = "
+		    "vdevd\\nkey = leaf.key\\nleaf = sim:@D/vdevd.sock\\n' > @D/relay.conf");
+		if (system(cmd))
+			return -1;
+		expand(cmd, sizeof(cmd), "exec @B/argo-relayd -v @D/relay.conf");
+		snprintf(path, sizeof(path), "%s/relay.log", dir);
+		relay_pid = spawn(cmd, path);
+		snprintf(path, sizeof(path), "%s/relay.ctl", dir);
+		if (!wait_path(path, 5000))
+			return -1;
+	}
 	snprintf(path, sizeof(path), "%s/vdevd.conf", dir);
 	f = fopen(path, "w");
 	if (!f)
 		return -1;
+	expand(cmd, sizeof(cmd),
+	       leaf_mode
+	           ? "[vdevd]\nfabric = link:unix:@D/leaf.sock?key=@D/leaf.key&hvid=l0&name=vdevd\n"
+	           : "[vdevd]\nfabric = sim:@D/vdevd.sock\n");
+	fputs(cmd, f);
 	expand(
 	    cmd, sizeof(cmd),
-	    "[vdevd]\nfabric = sim:@D/vdevd.sock\ncontrol = @D/vdevd.ctl\n"
+	    "control = @D/vdevd.ctl\n"
 	    "reconnect_ms = 200\nreset_timeout_ms = 3000\n"
 	    "[device blk0]\ntype = blk\nnumber = " STR(
 	        DEV_BLK0) "\nsocket = @D/blk0.sock\n"
@@ -341,6 +369,7 @@ static void teardown_world(void)
 	vdrv_dev_close(&fs0);
 	vdrv_close(&drv);
 	stop(&vdevd_pid);
+	stop(&relay_pid);
 	stop(&fsd_pid);
 	stop(&qsd_pid);
 	stop(&simd_pid);
@@ -1580,13 +1609,15 @@ int main(int argc, char **argv)
 			snprintf(bin, sizeof(bin), "%s", argv[++i]);
 		else if (!strcmp(argv[i], "--keep"))
 			keep = true;
+		else if (!strcmp(argv[i], "--leaf"))
+			leaf_mode = true;
 		else {
-			fprintf(stderr, "usage: vdev-conformance --bin DIR [--keep]\n");
+			fprintf(stderr, "usage: vdev-conformance --bin DIR [--leaf] [--keep]\n");
 			return 2;
 		}
 	}
 	if (!bin[0]) {
-		fprintf(stderr, "usage: vdev-conformance --bin DIR [--keep]\n");
+		fprintf(stderr, "usage: vdev-conformance --bin DIR [--leaf] [--keep]\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
