@@ -265,3 +265,23 @@ cppcheck-vdev:
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 		--std=c11 --inline-suppr --suppress=missingIncludeSystem \
 		-Icommon/include -Icommon -Il1/include/uapi -Ivdev vdev tests/vdev
+
+VDEVD_SRC := vdev/vdevd.c vdev/bus.c vdev/device.c vdev/vring.c vdev/vhost_user.c \
+	vdev/config.c vdev/control.c $(VMSG_SRC)
+all: $(BIN)/argo-vdevd $(BIN)/argo-vdevctl
+
+$(BIN)/argo-vdevd: $(call obj,$(VDEVD_SRC)) $(LIBARGO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -linih $(LDLIBS) -o $@
+
+$(BIN)/argo-vdevctl: $(call obj,vdev/vdevctl.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# The device-side conformance suite (tests/vdev/): a user-space driver
+# against argo-vdevd, qemu-storage-daemon and virtiofsd on sim.
+VDRV_SRC := tests/vdev/vdrv.c $(VMSG_SRC)
+all: $(BIN)/vdev-conformance
+$(BIN)/vdev-conformance: $(call obj,tests/vdev/vdev-conformance.c $(VDRV_SRC)) $(LIBARGO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -lcunit $(LDLIBS) -o $@

@@ -363,13 +363,18 @@ static int check_buf(struct vmsg *m, const uint8_t *table, size_t tail, const ui
 
 int vmsg_decode(const void *buf, size_t len, struct vmsg *m, int *reason)
 {
+	return vmsg_decode_head(buf, len, len, m, reason);
+}
+
+int vmsg_decode_head(const void *buf, size_t avail, size_t len, struct vmsg *m, int *reason)
+{
 	const uint8_t *p = buf, *pl;
 	const struct kind *k;
 	size_t plen;
 	int why;
 
 	memset(m, 0, sizeof(*m));
-	if (len < VMSG_HDR_SIZE)
+	if (len < VMSG_HDR_SIZE || avail < VMSG_HDR_SIZE || avail > len)
 		return bad(reason, VIRTIO_ARGO_ERR_SHORT);
 	m->type = p[0];
 	m->msg_id = p[1];
@@ -389,6 +394,8 @@ int vmsg_decode(const void *buf, size_t len, struct vmsg *m, int *reason)
 		return bad(reason, VIRTIO_ARGO_ERR_UNKNOWN);
 	}
 	if (k->var != V_BUF && (m->msg_size != len || len > VIRTIO_ARGO_MAX_MSG_SIZE))
+		return bad(reason, VIRTIO_ARGO_ERR_SIZE);
+	if (avail < m->msg_size)
 		return bad(reason, VIRTIO_ARGO_ERR_SIZE);
 	if ((m->type & VIRTIO_ARGO_TYPE_BUS) && m->dev_num)
 		return bad(reason, VIRTIO_ARGO_ERR_FIELD);
@@ -443,7 +450,7 @@ int vmsg_decode(const void *buf, size_t len, struct vmsg *m, int *reason)
 		why = check_buf(m, pl + k->fixed, len - m->msg_size, p + m->msg_size);
 		if (why)
 			return bad(reason, why);
-		if (!m->u.buf.data_len)
+		if (!m->u.buf.data_len || avail < len)
 			m->u.buf.data = NULL;
 		break;
 	}

@@ -104,6 +104,11 @@ struct vmsg {
  * fragment bounds, bitmap lengths). Pointers in *m point into buf. */
 int vmsg_decode(const void *buf, size_t len, struct vmsg *m, int *reason);
 
+/* The same for a message of len bytes of which only the first avail are in
+ * buf (a BUF whose data the caller copies from elsewhere): avail must cover
+ * msg_size (else -EBADMSG, SIZE); a BUF's data pointer is then NULL. */
+int vmsg_decode_head(const void *buf, size_t avail, size_t len, struct vmsg *m, int *reason);
+
 /* Encodes m (as vmsg_decode() would have filled it) into buf: the header
  * and payload, msg_size bytes, then for BUF the data_len data bytes when
  * with_data. Computes msg_size itself (m->msg_size is ignored). Returns the
