@@ -208,19 +208,38 @@ clean:
 # (docs: images/README.md, l1/README.md; `make e2e E2E=NAME` runs one.)
 KMOD_MAKE = env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u CFLAGS -u LDFLAGS -u CC -u BUILD -u SAN $(MAKE)
 ARGO_KO := $(BUILD)/images/argo.ko
+VIRTIO_ARGO_KO := $(BUILD)/images/virtio_argo.ko
 .PHONY: kmod kmod-clean e2e
-kmod: $(ARGO_KO)
-$(ARGO_KO): l1/kmod/argo.c l1/kmod/Kbuild l1/kmod/Makefile l1/include/uapi/linux/argo_dev.h
+kmod: $(ARGO_KO) $(VIRTIO_ARGO_KO)
+$(ARGO_KO): l1/kmod/argo.c l1/kmod/Kbuild l1/kmod/Makefile l1/include/uapi/linux/argo_dev.h \
+		l1/include/linux/argo_kernel.h
 	@harness/install-deps.sh images
 	$(KMOD_MAKE) -C l1/kmod KVER=$(KVER) OUT=$(abspath $(dir $@))
+# The virtio-argo transport (l1/virtio-argo/), linked against argo.ko's API.
+$(VIRTIO_ARGO_KO): $(wildcard l1/virtio-argo/*.c l1/virtio-argo/*.h) l1/virtio-argo/Kbuild \
+		l1/virtio-argo/Makefile l1/include/uapi/linux/virtio_argo.h $(ARGO_KO)
+	$(KMOD_MAKE) -C l1/virtio-argo KVER=$(KVER) OUT=$(abspath $(dir $@))
 kmod-clean:
 	$(KMOD_MAKE) -C l1/kmod clean
+	$(KMOD_MAKE) -C l1/virtio-argo clean
 
 $(BIN)/argo-dev-test: $(call obj,l1/test/argo-dev-test.c)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-IMAGE_BINS := $(PROGRAMS) $(BIN)/argo-dev-test
+# virtio-argo in the images: the device side (argo-vdevd and the vhost-user
+# back ends it drives, from Debian's qemu-system-common), e2fsprogs for the
+# guest's file system checks, a block benchmark.
+IMAGE_BINS := $(PROGRAMS) $(BIN)/argo-dev-test $(BIN)/argo-vdevd $(BIN)/argo-vdevctl \
+	$(BIN)/argo-blkbench
+IMAGE_HOST_BINS := /usr/bin/qemu-storage-daemon /usr/lib/qemu/virtiofsd /usr/sbin/mke2fs \
+	/usr/sbin/e2fsck
+IMAGES_EXTRA_KO := $(VIRTIO_ARGO_KO)
+
+$(BIN)/argo-blkbench: $(call obj,l1/test/argo-blkbench.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 include images/images.mk
 
 e2e: images
