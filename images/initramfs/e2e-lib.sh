@@ -114,9 +114,10 @@ e2e_collect_domu() {
 		finished=0
 	fi
 	# The domU's console, its markers renamed so the harness does not take
-	# them for dom0's.
-	tr -d '\r' <"$glog" 2>/dev/null | sed -e 's/^ARGO-E2E: /domU-E2E: /' \
-		-e "s/^/$([ "$p" = domu ] && echo domU || echo "$p")| /"
+	# them for dom0's (unless e2e_stream_domu showed it already).
+	[ -n "${E2E_STREAMED:-}" ] ||
+		tr -d '\r' <"$glog" 2>/dev/null | sed -e 's/^ARGO-E2E: /domU-E2E: /' \
+			-e "s/^/$([ "$p" = domu ] && echo domU || echo "$p")| /"
 
 	if grep -q '^ARGO-E2E: BEGIN' "$glog" 2>/dev/null; then
 		e2e_case "$p-boot" PASS "domain $domid reached /init"
@@ -147,4 +148,24 @@ e2e_collect_domu() {
 		xl list
 		xl destroy "$name"
 	fi
+}
+
+# e2e_stream_domu NAME PREFIX: copies the console of domU NAME into ours as
+# it grows, each line as "PREFIX| line" (markers renamed), in the
+# background, so that a domU's progress (and any oops, which the harness
+# watches for) shows at once; set E2E_STREAMED=1 so that e2e_collect_domu
+# does not copy it again. Stop it with kill $!.
+e2e_stream_domu() {
+	local glog=/var/log/xen/console/guest-$1.log
+	local cr
+	cr=$(printf '\r')
+	(
+		e2e_wait 60 test -e "$glog"
+		# A line at a time (a pipe through sed or tr would buffer).
+		tail -n +1 -f "$glog" | while IFS= read -r _l; do
+			_l=${_l%"$cr"}
+			case "$_l" in "ARGO-E2E: "*) _l="domU-E2E: ${_l#ARGO-E2E: }" ;; esac
+			echo "$2| $_l"
+		done
+	) &
 }

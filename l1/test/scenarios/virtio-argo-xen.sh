@@ -10,14 +10,14 @@
 # learns the driver domain's id from xenstore (data/virtio-argo-domid).
 # e2e-default: E2E_MEM=3072
 # e2e-default: E2E_DOM0_MEM=768M
-# e2e-default: E2E_TIMEOUT=1200
+# e2e-default: E2E_TIMEOUT=1500
 . /usr/share/argo-e2e/lib.sh
 
 if [ "$(e2e_role)" != dom0 ]; then
 	e2e_case dom0 FAIL "runs in dom0 only (role $(e2e_role))"
 	e2e_finish
 fi
-timeout=$(e2e_cmdline argo.vargo_timeout) || timeout=1000
+timeout=$(e2e_cmdline argo.vargo_timeout) || timeout=1100
 if ! e2e_check xen-tools-start xen_tools_start; then
 	e2e_finish
 fi
@@ -51,6 +51,10 @@ did=$(xl domid vdd)
 echo "guest is domain $gid, driver domain $did"
 # data/ of a domain's home is the domain's own to read.
 e2e_check tell-guest xenstore-write "/local/domain/$gid/data/virtio-argo-domid" "$did"
+# Both consoles as they come: a hang shows where it is.
+E2E_STREAMED=1
+e2e_stream_domu vguest guest
+e2e_stream_domu vdd dd
 e2e_check guest-unpause xl unpause vguest
 
 e2e_collect_domu vguest "$timeout" virtio-argo-guest guest
