@@ -151,21 +151,26 @@ e2e_collect_domu() {
 }
 
 # e2e_stream_domu NAME PREFIX: copies the console of domU NAME into ours as
-# it grows, each line as "PREFIX| line" (markers renamed), in the
-# background, so that a domU's progress (and any oops, which the harness
-# watches for) shows at once; set E2E_STREAMED=1 so that e2e_collect_domu
-# does not copy it again. Stop it with kill $!.
+# it grows, each line as "PREFIX| line" (markers renamed), once a second in
+# the background, so that a domU's progress (and any oops, which the
+# harness watches for) shows at once; set E2E_STREAMED=1 so that
+# e2e_collect_domu does not copy it again. It ends with the domain.
 e2e_stream_domu() {
-	local glog=/var/log/xen/console/guest-$1.log
-	local cr
-	cr=$(printf '\r')
 	(
-		e2e_wait 60 test -e "$glog"
-		# A line at a time (a pipe through sed or tr would buffer).
-		tail -n +1 -f "$glog" | while IFS= read -r _l; do
-			_l=${_l%"$cr"}
-			case "$_l" in "ARGO-E2E: "*) _l="domU-E2E: ${_l#ARGO-E2E: }" ;; esac
-			echo "$2| $_l"
+		_glog=/var/log/xen/console/guest-$1.log
+		_id=$(xl domid "$1" 2>/dev/null)
+		_done=0
+		_seen=0
+		echo "$2| (console of $1, domain ${_id:-?}: $_glog)"
+		while [ "$_done" = 0 ]; do
+			xenstore-exists "/local/domain/$_id" 2>/dev/null || _done=1
+			_n=$(wc -l <"$_glog" 2>/dev/null || echo 0)
+			if [ "$_n" -gt "$_seen" ]; then
+				sed -n "$((_seen + 1)),${_n}p" "$_glog" | tr -d '\r' |
+					sed -e 's/^ARGO-E2E: /domU-E2E: /' -e "s/^/$2| /"
+				_seen=$_n
+			fi
+			[ "$_done" = 1 ] || sleep 1
 		done
 	) &
 }
