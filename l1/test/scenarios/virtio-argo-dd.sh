@@ -3,8 +3,10 @@
 # device (device 0: a 256 MiB raw image, exported by qemu-storage-daemon as
 # vhost-user-blk) and a file system (device 1: virtiofsd on /srv/share, tag
 # "share") to the domain of argo.vdev_frontend, with argo-vdevd on xen:.
-# Ends once the guest left /srv/share/guest.done, after checking the file
-# the guest wrote through virtiofs against the digest it computed itself.
+# Checks the file the guest wrote through virtiofs against the digest it
+# computed itself (once /srv/share/guest.done is there), kills argo-vdevd
+# when the guest asks (kill-vdevd) and starts it again, and ends once the
+# guest attached again and then detached.
 # e2e-helper: a domU of virtio-argo-xen
 . /usr/share/argo-e2e/lib.sh
 
@@ -61,9 +63,33 @@ if [ -f /srv/share/from-guest.bin ] && [ -f /srv/share/from-guest.sha256 ]; then
 else
 	e2e_case fs-file-identical FAIL "the guest's file or its digest is missing"
 fi
-# The guest unloads virtio_argo.ko next: both devices DETACHed.
-detached() { [ "$(argo-vdevctl -s /run/vargo/vdevd.ctl status | grep -c 'driver - ')" = 2 ]; }
-if e2e_wait 120 detached; then
+# The guest's fault test: kill argo-vdevd while it reads; start it again.
+if e2e_wait 300 test -e /srv/share/kill-vdevd; then
+	sleep 2
+	kill -KILL "$vdevd"
+	wait "$vdevd" 2>/dev/null
+	e2e_case vdevd-killed PASS
+	mv /run/vargo/vdevd.log /run/vargo/vdevd-1.log
+	rm -f /srv/share/kill-vdevd /run/vargo/vdevd.ctl
+	# virtiofsd ends with its connection; qemu-storage-daemon waits for the next.
+	wait "$fsd" 2>/dev/null
+	virtiofsd --socket-path=/run/vargo/fs.sock -o source=/srv/share -o sandbox=chroot \
+		-o cache=none >/run/vargo/fsd-2.log 2>&1 &
+	fsd=$!
+	e2e_wait 30 test -S /run/vargo/fs.sock
+	argo-vdevd -v /run/vargo/vdevd.conf >/run/vargo/vdevd.log 2>&1 &
+	vdevd=$!
+	e2e_check vdevd-again e2e_wait 30 test -S /run/vargo/vdevd.ctl
+else
+	e2e_case vdevd-killed FAIL "no /srv/share/kill-vdevd from the guest"
+fi
+
+# The guest finds the devices again, then unloads virtio_argo.ko: both
+# devices DETACHed.
+drivers() { argo-vdevctl -s /run/vargo/vdevd.ctl status | grep -c 'driver - '; }
+attached() { [ "$(drivers)" = 0 ]; }
+detached() { [ "$(drivers)" = 2 ]; }
+if e2e_wait 240 attached && e2e_wait 240 detached; then
 	e2e_case guest-detached PASS
 else
 	e2e_case guest-detached FAIL "$(argo-vdevctl -s /run/vargo/vdevd.ctl status | grep '^device')"
@@ -72,5 +98,7 @@ echo "argo-vdevctl counters:"
 argo-vdevctl -s /run/vargo/vdevd.ctl counters 2>&1 | sed 's/^/    /'
 kill "$vdevd" "$qsd" "$fsd" 2>/dev/null
 wait "$vdevd" "$qsd" "$fsd" 2>/dev/null
-for f in vdevd qsd fsd; do sed "s/^/$f| /" /run/vargo/$f.log | tail -n 40; done
+for f in vdevd-1 vdevd qsd fsd fsd-2; do
+	[ -f /run/vargo/$f.log ] && tail -n 30 /run/vargo/$f.log | sed "s/^/$f| /"
+done
 e2e_finish

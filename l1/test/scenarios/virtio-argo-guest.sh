@@ -4,7 +4,9 @@
 # (mkfs, 64 MiB of random data written, caches dropped, read back, sha256
 # identical, fsck clean), the virtiofs mount (the driver domain's file read,
 # a file written for it to check), the block benchmark with the module's
-# hypercall counters, and a clean unload (both devices DETACHed).
+# hypercall counters; then the driver domain kills argo-vdevd mid-I/O (I/O
+# errors, the devices removed, no hang) and starts it again (the devices
+# come back); a clean unload (both devices DETACHed).
 # e2e-helper: a domU of virtio-argo-xen
 . /usr/share/argo-e2e/lib.sh
 
@@ -15,7 +17,8 @@ else
 	e2e_case dd-domid FAIL "no data/virtio-argo-domid in xenstore"
 	e2e_finish
 fi
-e2e_check vargo-load insmod "$ko" "domid=$did" || e2e_finish
+# Nested TCG is slow: a back end starting at DRIVER_OK may take seconds.
+e2e_check vargo-load insmod "$ko" "domid=$did" timeout_ms=30000 || e2e_finish
 if e2e_wait 180 test -b /dev/vda; then
 	e2e_case blk-vda PASS "$(cat /sys/block/vda/size) sectors"
 else
@@ -91,10 +94,57 @@ for f in "$vstat"/*; do echo "    $(basename "$f") $(cat "$f")"; done
 echo "counters of the bus ($bstat):"
 for f in "$bstat"/*; do echo "    $(basename "$f") $(cat "$f")"; done
 
-# ---- done: tell the driver domain, then leave cleanly ----
+# ---- done: tell the driver domain (it checks our file) ----
 touch /mnt/fs/guest.done
 sync
-umount /mnt/fs
+
+# ---- the device side goes mid-I/O: I/O errors, no hang; then it is back ----
+# The driver domain kills argo-vdevd once it sees kill-vdevd; meanwhile we
+# read /dev/vda in a loop.
+touch /mnt/fs/kill-vdevd
+sync
+rm -f /tmp/fault.rc
+(
+	argo-blkbench /dev/vda seqread -b 65536 -n 4000 >/tmp/fault.out 2>&1
+	echo $? >/tmp/fault.rc
+) &
+if e2e_wait 120 test -s /tmp/fault.rc; then
+	if [ "$(cat /tmp/fault.rc)" != 0 ]; then
+		e2e_case fault-io-error PASS "$(cat /tmp/fault.out)"
+	else
+		e2e_case fault-io-error FAIL "the reads all succeeded: $(cat /tmp/fault.out)"
+	fi
+else
+	e2e_case fault-io-error FAIL "the reads neither ended nor failed within 120 s"
+fi
+gone() { ! test -b /dev/vda; }
+if e2e_wait 60 gone; then
+	e2e_case fault-removed PASS
+else
+	e2e_case fault-removed FAIL "/dev/vda still there 60 s later"
+fi
+# The virtiofs mount of the removed device answers with an error, at once.
+if timeout 30 ls /mnt/fs >/dev/null 2>&1; then
+	e2e_case fault-fs-error FAIL "ls of the removed file system succeeded"
+elif [ $? = 143 ]; then
+	e2e_case fault-fs-error FAIL "ls of the removed file system hung"
+else
+	e2e_case fault-fs-error PASS
+fi
+umount /mnt/fs 2>/dev/null || umount -l /mnt/fs
+dmesg | grep 'virtio_argo' | tail -n 12 | sed 's/^/    /'
+# The driver domain starts argo-vdevd again: the bus finds it, the devices
+# come back as new ones.
+if e2e_wait 180 test -b /dev/vda; then
+	e2e_case fault-readded PASS
+	e2e_check fault-read-again argo-blkbench /dev/vda seqread -n 4
+	e2e_check fault-fs-again mount -t virtiofs share /mnt/fs
+	umount /mnt/fs
+else
+	e2e_case fault-readded FAIL "no /dev/vda within 180 s"
+fi
+
+# ---- leave cleanly: both devices DETACHed ----
 e2e_check vargo-unload rmmod virtio_argo
 if dmesg | grep -q 'WARNING\|leaking'; then
 	e2e_case kernel-log FAIL "$(dmesg | grep 'WARNING\|leaking' | head -n 1)"

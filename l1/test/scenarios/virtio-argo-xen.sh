@@ -59,5 +59,5 @@ e2e_check guest-unpause xl unpause vguest
 
 e2e_collect_domu vguest "$timeout" virtio-argo-guest guest
 # The driver domain ends once the guest told it (through virtiofs) it is done.
-e2e_collect_domu vdd 120 virtio-argo-dd dd
+e2e_collect_domu vdd 300 virtio-argo-dd dd
 e2e_finish
