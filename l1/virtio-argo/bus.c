@@ -57,6 +57,7 @@ module_param(retry_ms, uint, 0644);
 MODULE_PARM_DESC(retry_ms, "HELLO again this often while the driver domain does not answer (default 1000)");
 
 #define VARGO_BUS_RING_LEN	SZ_64K
+#define VARGO_BUS_MAX_RX	4096U
 
 /* One bus per module: the driver domain of the parameters. */
 static struct vargo_bus *vargo_bus;
@@ -552,7 +553,10 @@ static int __init vargo_init(void)
 		       rx_port, domid, ret);
 		goto fail_sysfs;
 	}
-	bus->ep.max_rx = argo_kring_max_msg(bus->ep.ring);
+	/* Bus messages are small: announcing less than the ring holds spares
+	 * us a notify after most reads (vargo_ep_rx_done).
+	 */
+	bus->ep.max_rx = min(argo_kring_max_msg(bus->ep.ring), VARGO_BUS_MAX_RX);
 	pr_info("looking for virtio devices of domain %u (bus port %#x; our ports from %#x)\n",
 		domid, bus_port, rx_port);
 	queue_delayed_work(bus->wq, &bus->hello_work, 0);
