@@ -178,7 +178,7 @@ fuzz: $(BUILD)/fuzz/fuzz-wire
 		-artifact_prefix=$(BUILD)/fuzz/artifacts/ $(BUILD)/fuzz/corpus-wire
 
 deps:
-	@harness/install-deps.sh base
+	@harness/install-deps.sh base virtio
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -258,11 +258,15 @@ CFLAGS += -Ivdev
 VMSG_SRC := vdev/vmsg.c
 FUZZ_VMSG_SECONDS ?= 30
 
-all: $(BIN)/test-vmsg
+all: $(BIN)/test-vmsg $(BIN)/test-vdev-config
 
 $(BIN)/test-vmsg: $(call obj,tests/unit/test_vmsg.c $(VMSG_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -lcunit $(LDLIBS) -o $@
+
+$(BIN)/test-vdev-config: $(call obj,tests/unit/test_vdev_config.c vdev/config.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -linih -lcunit $(LDLIBS) -o $@
 
 $(BUILD)/fuzz/fuzz-vmsg: tests/fuzz/fuzz_vmsg.c $(VMSG_SRC) vdev/vmsg.h \
 		l1/include/uapi/linux/virtio_argo.h
@@ -304,3 +308,16 @@ all: $(BIN)/vdev-conformance
 $(BIN)/vdev-conformance: $(call obj,tests/vdev/vdev-conformance.c $(VDRV_SRC)) $(LIBARGO)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -lcunit $(LDLIBS) -o $@
+
+# virtio-argo against the same qemu-storage-daemon driven directly: figures,
+# not a test (docs/benchmarks.md, "virtio-argo").
+.PHONY: bench-vdev
+all: $(BIN)/vdev-bench
+$(BIN)/vdev-bench: $(call obj,tests/vdev/vdev-bench.c vdev/vhost_user.c vdev/vring.c \
+		$(VDRV_SRC)) $(LIBARGO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+bench-vdev: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p $(BUILD)/bench
+	$(BIN)/vdev-bench --bin $(BIN) --turns $${VDEV_BENCH_TURNS:-11} | tee $(BUILD)/bench/vdev.txt

@@ -147,9 +147,15 @@ for variant in plain san; do
 		"$(dirname "$0")/integration/test-relay.sh" "$bin"
 	run_suite "$variant:relay-argo-link" env RELAY_TEST_COUNT=20000 \
 		"$(dirname "$0")/integration/test-relay-argo.sh" "$bin"
+	# virtio-argo: the decoder, then argo-vdevd against a user-space
+	# driver, qemu-storage-daemon and virtiofsd (docs/virtio-argo.md).
+	run_suite "$variant:unit-vmsg" "$bin/test-vmsg"
+	run_suite "$variant:unit-vdev-config" "$bin/test-vdev-config"
+	run_suite "$variant:vdev-conformance" "$bin/vdev-conformance" --bin "$bin"
 done
 
-# The link decoder under libFuzzer for a minute (clang; ASan/UBSan built in).
+# The link decoder under libFuzzer for a minute, the virtio-argo decoder
+# for half a minute (clang; ASan/UBSan built in).
 fuzz_suite() {
 	if make --no-print-directory BUILD="$BUILD" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}"; then
 		echo "1 passed, 0 failed"

@@ -19,16 +19,17 @@
 
 #include "vdev.h"
 
-#define READ_BATCH       64  /* messages per ring per pass: no ring starves the others */
-#define BUS_OUT_MAX      64  /* bus answers held while a driver's ring is full */
-#define DEVICE_OUT_MAX   256 /* the same per device (it stops reading first) */
-#define RXBUF_SIZE       65536
+#define READ_BATCH     64  /* messages per ring per pass: no ring starves the others */
+#define BUS_OUT_MAX    64  /* bus answers held while a driver's ring is full */
+#define DEVICE_OUT_MAX 256 /* the same per device (it stops reading first) */
+#define RXBUF_SIZE     65536
 
 static int ensure_ring(struct bus *b, struct ringslot *slot, struct device *d, uint64_t now_ms);
 
 static bool visible(const struct device *d, argo_domid_t domid)
 {
-	return device_ready(d) && (d->cfg->frontend == XEN_ARGO_DOMID_ANY || d->cfg->frontend == domid);
+	return device_ready(d) &&
+	       (d->cfg->frontend == XEN_ARGO_DOMID_ANY || d->cfg->frontend == domid);
 }
 
 static int reason_errno(int reason)
@@ -75,6 +76,7 @@ int bus_send(struct bus *b, uint32_t from_port, const xen_argo_addr_t *dst, cons
 
 	a.dst.pad = 0;
 	n = argo_sendv(b->fabric, &a, iov, dlen ? 2 : 1, VIRTIO_ARGO_MSGTYPE);
+	b->c.sendv_calls++;
 	return n < 0 ? (int)n : 0;
 }
 
@@ -157,6 +159,7 @@ int bus_ring_exists(struct bus *b, const xen_argo_addr_t *addr, uint32_t space)
 	u.rd.data[0].ring.domain_id = addr->domain_id;
 	u.rd.data[0].space_required = space;
 	rc = argo_notify(b->fabric, &u.rd);
+	b->c.notify_calls++;
 	if (rc)
 		return rc;
 	return (u.rd.data[0].flags & XEN_ARGO_RING_EXISTS) ? 1 : 0;
@@ -195,8 +198,7 @@ static void bus_answer(struct bus *b, const xen_argo_addr_t *src, const struct v
 	r->type = req->type | VIRTIO_ARGO_TYPE_RESPONSE;
 	r->msg_id = req->msg_id;
 	r->token = req->token;
-	if (bus_reply(b, b->cfg->bus_port, src, r, &b->out_head, &b->out_tail, &b->out_count) ==
-	    0)
+	if (bus_reply(b, b->cfg->bus_port, src, r, &b->out_head, &b->out_tail, &b->out_count) == 0)
 		b->c.msgs_out++;
 }
 
@@ -219,7 +221,8 @@ static void bus_message(struct bus *b, const xen_argo_addr_t *src, const struct 
 
 	b->c.msgs_in++;
 	if (!(m->type & VIRTIO_ARGO_TYPE_BUS)) {
-		bus_refuse(b, src, m, VIRTIO_ARGO_ERR_DEVICE); /* transport messages go to devices */
+		bus_refuse(b, src, m,
+		           VIRTIO_ARGO_ERR_DEVICE); /* transport messages go to devices */
 		return;
 	}
 	if (m->type & VIRTIO_ARGO_TYPE_RESPONSE) {
@@ -237,7 +240,7 @@ static void bus_message(struct bus *b, const xen_argo_addr_t *src, const struct 
 		r.u.hello.revision = VIRTIO_ARGO_REVISION;
 		r.u.hello.features = m->u.hello.features & VIRTIO_ARGO_F_STRICT_CONFIG_GENERATION;
 		r.u.hello.max_msg_size = VIRTIO_ARGO_MAX_MSG_SIZE;
-		r.u.hello.max_rx = argo_ring_max_message_size(b->cfg->ring_len);
+		r.u.hello.max_rx = vdev_max_rx(b->cfg->ring_len);
 		for (i = 0; i < b->ndevices; i++)
 			if (visible(&b->devices[i], src->domain_id))
 				r.u.hello.num_devices++;
@@ -278,7 +281,8 @@ static void bus_message(struct bus *b, const xen_argo_addr_t *src, const struct 
 		/* EVENT_DEVICE and ERROR are ours to send; device messages go
 		 * to device ports. */
 		bus_refuse(b, src, m,
-		           m->msg_id == VIRTIO_ARGO_BUS_ATTACH || m->msg_id == VIRTIO_ARGO_BUS_DETACH ||
+		           m->msg_id == VIRTIO_ARGO_BUS_ATTACH ||
+		                   m->msg_id == VIRTIO_ARGO_BUS_DETACH ||
 		                   m->msg_id == VIRTIO_ARGO_BUS_BUF
 		               ? VIRTIO_ARGO_ERR_DEVICE
 		               : VIRTIO_ARGO_ERR_TYPE);
@@ -304,6 +308,10 @@ static void ring_copy(const struct argo_ring *r, uint32_t rx, uint32_t off, void
 static int read_ring(struct bus *b, struct argo_ring *r, struct device *d)
 {
 	struct counters *c = d ? &d->c : &b->c;
+	/* A sender can have been refused (and wait for a notify) only while
+	 * the ring had less free room than its message needs; our senders'
+	 * messages are at most max_rx (devices) or a transport message (bus). */
+	uint32_t limit = argo_roundup16(d ? vdev_max_rx(r->len) : VIRTIO_ARGO_MAX_MSG_SIZE) + 32;
 	int n;
 
 	for (n = 0; n < READ_BATCH; n++) {
@@ -315,6 +323,10 @@ static int read_ring(struct bus *b, struct argo_ring *r, struct device *d)
 
 		if (d && (d->blocked || d->quiesce != Q_NONE))
 			break;
+		/* Free room only shrinks between our reads: checking before
+		 * each one sees the least there was since the last. */
+		if (r->len - argo_ring_used(r->shared, r->len) < limit)
+			b->notify_due = true;
 		rx = __atomic_load_n(&r->shared->rx_ptr, __ATOMIC_RELAXED); /* ours */
 		len = argo_ring_read_at(r->shared, r->len, rx, &src, &type, NULL, 0, &next);
 		if (len == -EAGAIN)
@@ -369,7 +381,7 @@ static int read_ring(struct bus *b, struct argo_ring *r, struct device *d)
 			}
 		} else
 			device_message(d, &src, &m);
-release:
+	release:
 		argo_ring_release_to(r->shared, next);
 	}
 	return n;
@@ -421,8 +433,11 @@ void bus_poll(struct bus *b)
 			device_kick_all(d);
 		}
 		/* What we consumed is room for senders that wait: tell them. */
-		if (progress)
+		if (b->notify_due) {
+			b->notify_due = false;
 			argo_notify(b->fabric, NULL);
+			b->c.notify_calls++;
+		}
 		flush_bus(b);
 		for (i = 0; i < b->ndevices; i++) {
 			struct device *d = &b->devices[i];
@@ -460,8 +475,8 @@ void bus_tick(struct bus *b, uint64_t now_ms)
  * configuration the fabric refuses). */
 static int ensure_ring(struct bus *b, struct ringslot *slot, struct device *d, uint64_t now_ms)
 {
-	xen_argo_register_ring_t reg = {.aport = slot->port, .partner_id = slot->partner,
-	                                .len = slot->len};
+	xen_argo_register_ring_t reg = {
+	    .aport = slot->port, .partner_id = slot->partner, .len = slot->len};
 	struct argo_ring *ring = NULL;
 	int rc;
 
@@ -499,8 +514,9 @@ static int ensure_ring(struct bus *b, struct ringslot *slot, struct device *d, u
 			vdev_log(0, "port %#x: domain %u does not exist yet; waiting for it",
 			         slot->port, slot->partner);
 		else if (rc == -EPERM && slot->partner == XEN_ARGO_DOMID_ANY)
-			vdev_log(0, "port %#x: a ring for any frontend needs wildcard rings "
-			            "(Xen: argo=1,mac-permissive=1; sim: argo-simd -m)",
+			vdev_log(0,
+			         "port %#x: a ring for any frontend needs wildcard rings "
+			         "(Xen: argo=1,mac-permissive=1; sim: argo-simd -m)",
 			         slot->port);
 		else
 			vdev_log(0, "port %#x (partner %u): register_ring: %s", slot->port,

@@ -18,9 +18,9 @@
 #include "argo/ring.h"
 #include "vdev.h"
 
-#define KiB 1024ull
-#define MiB (1024ull * KiB)
-#define MAX_RING_LEN (XEN_ARGO_MAX_RING_SIZE - sizeof(struct xen_argo_ring))
+#define KiB            1024ull
+#define MiB            (1024ull * KiB)
+#define MAX_RING_LEN   (XEN_ARGO_MAX_RING_SIZE - sizeof(struct xen_argo_ring))
 #define LINE_MAX_BYTES 198 /* libinih's buffer, less its newline and NUL */
 
 enum section { SEC_NONE, SEC_VDEVD, SEC_DEVICE };
@@ -114,11 +114,10 @@ static bool range(struct parser *p, const char *key, const char *value, uint64_t
 
 static bool ring_len_ok(struct parser *p, const char *key, uint64_t v)
 {
-	if (!argo_ring_len_valid((uint32_t)v) || v > MAX_RING_LEN ||
-	    v < VIRTIO_ARGO_MIN_RX + 32) {
+	if (!argo_ring_len_valid((uint32_t)v) || v > MAX_RING_LEN || v < 4096) {
 		fail(p, p->line,
-		     "%s must be a multiple of 16 from %u to %llu (an Argo ring length)", key,
-		     VIRTIO_ARGO_MIN_RX + 32, (unsigned long long)MAX_RING_LEN);
+		     "%s must be a multiple of 16 from 4096 to %llu (an Argo ring length)", key,
+		     (unsigned long long)MAX_RING_LEN);
 		return false;
 	}
 	return true;
@@ -236,7 +235,8 @@ static void device_key(struct parser *p, const char *key, const char *value)
 			d->request_queues = (uint32_t)v;
 	} else if (!strcmp(key, "uuid")) {
 		if (!parse_uuid(value, d->uuid))
-			fail(p, p->line, "uuid must look like 01234567-89ab-cdef-0123-456789abcdef");
+			fail(p, p->line,
+			     "uuid must look like 01234567-89ab-cdef-0123-456789abcdef");
 		d->uuid_set = true;
 	} else
 		fail(p, p->line, "unknown key '%s' in [device]", key);

@@ -96,38 +96,41 @@ static const char *type_name(enum vdev_type t)
 static void counters(struct out *o, const struct counters *c, bool json, const char *indent)
 {
 	static const char *const reasons[] = {
-		"",          "short",     "size",  "type",       "unknown", "device",
-		"not_attached", "busy",   "queue", "id",         "id_in_use", "segs",
-		"too_large", "fragment",  "not_ready", "field",  "needs_reset", "backend",
+	    "",          "short",        "size",      "type",     "unknown",
+	    "device",    "not_attached", "busy",      "queue",    "id",
+	    "id_in_use", "segs",         "too_large", "fragment", "not_ready",
+	    "field",     "needs_reset",  "backend",
 	};
 	const struct {
 		const char *name;
 		uint64_t v;
 	} f[] = {
-		{"msgs_in", c->msgs_in},
-		{"msgs_out", c->msgs_out},
-		{"bytes_in", c->bytes_in},
-		{"bytes_out", c->bytes_out},
-		{"chains", c->chains},
-		{"chain_out_bytes", c->chain_out_bytes},
-		{"chain_in_bytes", c->chain_in_bytes},
-		{"fragments_in", c->fragments_in},
-		{"fragments_out", c->fragments_out},
-		{"errors_sent", c->errors_sent},
-		{"errors_suppressed", c->errors_suppressed},
-		{"send_waits", c->send_waits},
-		{"foreign", c->foreign},
-		{"attaches", c->attaches},
-		{"detaches", c->detaches},
-		{"resets", c->resets},
-		{"driver_gone", c->driver_gone},
-		{"backend_connects", c->backend_connects},
-		{"backend_lost", c->backend_lost},
-		{"backend_errors", c->backend_errors},
-		{"chains_failed", c->chains_failed},
-		{"chains_dropped", c->chains_dropped},
-		{"latency_us_avg", c->latency_samples ? c->latency_us_sum / c->latency_samples : 0},
-		{"latency_us_max", c->latency_us_max},
+	    {"msgs_in", c->msgs_in},
+	    {"msgs_out", c->msgs_out},
+	    {"bytes_in", c->bytes_in},
+	    {"bytes_out", c->bytes_out},
+	    {"chains", c->chains},
+	    {"chain_out_bytes", c->chain_out_bytes},
+	    {"chain_in_bytes", c->chain_in_bytes},
+	    {"fragments_in", c->fragments_in},
+	    {"fragments_out", c->fragments_out},
+	    {"errors_sent", c->errors_sent},
+	    {"errors_suppressed", c->errors_suppressed},
+	    {"sendv_calls", c->sendv_calls},
+	    {"notify_calls", c->notify_calls},
+	    {"send_waits", c->send_waits},
+	    {"foreign", c->foreign},
+	    {"attaches", c->attaches},
+	    {"detaches", c->detaches},
+	    {"resets", c->resets},
+	    {"driver_gone", c->driver_gone},
+	    {"backend_connects", c->backend_connects},
+	    {"backend_lost", c->backend_lost},
+	    {"backend_errors", c->backend_errors},
+	    {"chains_failed", c->chains_failed},
+	    {"chains_dropped", c->chains_dropped},
+	    {"latency_us_avg", c->latency_samples ? c->latency_us_sum / c->latency_samples : 0},
+	    {"latency_us_max", c->latency_us_max},
 	};
 	size_t i;
 
@@ -162,8 +165,9 @@ static void answer(struct out *o, struct bus *b, const char *cmd, bool json)
 		return;
 	}
 	if (json)
-		add(o, "{\n  \"version\": \"%s\",\n  \"domid\": %u,\n  \"bus_port\": %u,\n"
-		       "  \"subscribers\": %u,\n",
+		add(o,
+		    "{\n  \"version\": \"%s\",\n  \"domid\": %u,\n  \"bus_port\": %u,\n"
+		    "  \"subscribers\": %u,\n",
 		    VDEV_VERSION, b->domid, b->cfg->bus_port, b->nsubscribers);
 	else
 		add(o, "argo-vdevd %s domain %u bus port %#x, %u device(s), %u subscriber(s)\n",
@@ -187,10 +191,11 @@ static void answer(struct out *o, struct bus *b, const char *cmd, bool json)
 		if (d->attached)
 			snprintf(drv, sizeof(drv), "%u:%#x", d->driver.domain_id, d->driver.aport);
 		if (json) {
-			add(o, "%s\n    {\"name\": \"%s\", \"number\": %u, \"type\": \"%s\", "
-			       "\"port\": %u, \"backend\": \"%s\", \"backend_up\": %s, "
-			       "\"attached\": %s, \"driver\": \"%s\", \"status\": %u, "
-			       "\"queues\": %u",
+			add(o,
+			    "%s\n    {\"name\": \"%s\", \"number\": %u, \"type\": \"%s\", "
+			    "\"port\": %u, \"backend\": \"%s\", \"backend_up\": %s, "
+			    "\"attached\": %s, \"driver\": \"%s\", \"status\": %u, "
+			    "\"queues\": %u",
 			    i ? "," : "", d->cfg->name, d->cfg->number, type_name(d->cfg->type),
 			    d->port, d->cfg->socket, d->backend_up ? "true" : "false",
 			    d->attached ? "true" : "false", drv, d->status, d->nqueues);
@@ -201,8 +206,9 @@ static void answer(struct out *o, struct bus *b, const char *cmd, bool json)
 			}
 			add(o, "}");
 		} else {
-			add(o, "device %s number %u type %s port %#x backend %s (%s) driver %s "
-			       "status %#x queues %u\n",
+			add(o,
+			    "device %s number %u type %s port %#x backend %s (%s) driver %s "
+			    "status %#x queues %u\n",
 			    d->cfg->name, d->cfg->number, type_name(d->cfg->type), d->port,
 			    d->cfg->socket, d->backend_up ? "up" : "down", drv, d->status,
 			    d->nqueues);

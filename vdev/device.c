@@ -33,26 +33,26 @@
 #define S_FAILED      128u
 
 /* Feature bits. */
-#define F_BLK_SIZE_MAX     1
-#define F_BLK_SEG_MAX      2
-#define F_BLK_MQ           12
-#define F_BLK_CONFIG_WCE   11
-#define F_RING_INDIRECT    28
-#define F_RING_EVENT_IDX   29
-#define F_VERSION_1        32
-#define F_RING_RESET       40
-#define BIT(n)             (1ull << (n))
-#define DEVICE_BITS        0x00FFFFFFull /* device-type specific: 0-23 */
+#define F_BLK_SIZE_MAX   1
+#define F_BLK_SEG_MAX    2
+#define F_BLK_MQ         12
+#define F_BLK_CONFIG_WCE 11
+#define F_RING_INDIRECT  28
+#define F_RING_EVENT_IDX 29
+#define F_VERSION_1      32
+#define F_RING_RESET     40
+#define BIT(n)           (1ull << (n))
+#define DEVICE_BITS      0x00FFFFFFull /* device-type specific: 0-23 */
 
-#define BLK_CONFIG_SIZE 60u /* virtio_blk_config up to write_zeroes_may_unmap */
-#define BLK_SIZE_MAX    8 /* config offsets */
-#define BLK_SEG_MAX     12
-#define BLK_WCE         32
-#define BLK_NUM_QUEUES  34
-#define FS_CONFIG_SIZE  40u /* tag[36], num_request_queues */
+#define BLK_CONFIG_SIZE  60u /* virtio_blk_config up to write_zeroes_may_unmap */
+#define BLK_SIZE_MAX     8   /* config offsets */
+#define BLK_SEG_MAX      12
+#define BLK_WCE          32
+#define BLK_NUM_QUEUES   34
+#define FS_CONFIG_SIZE   40u /* tag[36], num_request_queues */
 
-#define BLK_S_IOERR 1
-#define FUSE_EIO    5
+#define BLK_S_IOERR      1
+#define FUSE_EIO         5
 
 static void queue_stop(struct device *d, uint32_t qi);
 static bool quiet(const struct device *d);
@@ -164,7 +164,8 @@ static int backend_learn(struct device *d)
 		d->config_size = BLK_CONFIG_SIZE;
 		nq = 1;
 		if ((f & BIT(F_BLK_MQ)) && d->config[BLK_NUM_QUEUES])
-			nq = d->config[BLK_NUM_QUEUES] | (uint32_t)d->config[BLK_NUM_QUEUES + 1] << 8;
+			nq = d->config[BLK_NUM_QUEUES] | (uint32_t)d->config[BLK_NUM_QUEUES + 1]
+			                                     << 8;
 		/* A request must fit one chain: seg_max buffers of size_max
 		 * bytes, plus a header and a status (docs §3, Features). */
 		seg_max = cfg->max_segs - 2;
@@ -581,7 +582,8 @@ static int send_chain(struct device *d, struct chain *ch)
 		r.u.buf.data_len = n;
 		r.u.buf.total = ch->used_len;
 		vmsg_encode(hdr, sizeof(hdr), &r, 0);
-		rc = bus_send(d->bus, d->port, &d->driver, hdr, sizeof(hdr), n ? in + ch->sent : NULL, n);
+		rc = bus_send(d->bus, d->port, &d->driver, hdr, sizeof(hdr),
+		              n ? in + ch->sent : NULL, n);
 		if (rc == -EAGAIN) {
 			d->blocked_need = (uint32_t)sizeof(hdr) + n;
 			return rc;
@@ -684,8 +686,7 @@ static bool quiet(const struct device *d)
 	uint32_t i;
 
 	for (i = 0; i < d->nqueues; i++)
-		if (d->q[i].inflight &&
-		    (d->quiesce == Q_RESET || d->quiesce_vq == i))
+		if (d->q[i].inflight && (d->quiesce == Q_RESET || d->quiesce_vq == i))
 			return false;
 	return true;
 }
@@ -738,14 +739,29 @@ static void reset_queue_state(struct device *d, uint32_t qi)
 
 static void finish_quiesce(struct device *d, bool timed_out)
 {
+	enum quiesce kind = d->quiesce;
+	uint32_t vq = d->quiesce_vq, i, id;
 	struct vmsg r;
-	uint32_t i;
 
+	/* Done first, so that what follows cannot finish it a second time. */
+	d->quiesce = Q_NONE;
 	if (timed_out) {
+		/* The chains of what is reset belong to the reset: dropped.
+		 * Those of other queues fail with the back end. */
+		for (i = 0; i < d->nqueues; i++) {
+			if (kind == Q_RESET_VQ && i != vq)
+				continue;
+			for (id = 0; id < d->cfg->queue_size; id++)
+				if (d->q[i].chains[id].state == CHAIN_BACKEND) {
+					d->q[i].chains[id].state = CHAIN_FREE;
+					d->c.chains_dropped++;
+				}
+			d->q[i].inflight = 0;
+		}
 		dlog(d, 0, "the back end kept chains past reset_timeout_ms: dropping it");
 		device_backend_lost(d, "reset timed out");
 	}
-	if (d->quiesce == Q_RESET) {
+	if (kind == Q_RESET) {
 		for (i = 0; i < d->nqueues; i++)
 			reset_queue_state(d, i);
 		d->status = 0;
@@ -753,15 +769,16 @@ static void finish_quiesce(struct device *d, bool timed_out)
 		d->bad_features = false;
 		d->backend_started = false;
 		d->c.resets++;
-	} else if (d->quiesce == Q_RESET_VQ)
-		reset_queue_state(d, d->quiesce_vq);
+	} else if (kind == Q_RESET_VQ)
+		reset_queue_state(d, vq);
 	if (d->quiesce_detach) {
 		d->attached = false;
+		d->quiesce_detach = false;
 		d->c.detaches++;
 	}
-	d->quiesce = Q_NONE;
 	if (!d->quiesce_respond)
 		return;
+	d->quiesce_respond = false;
 	memset(&r, 0, sizeof(r));
 	switch (d->quiesce_req.msg_id) {
 	case VIRTIO_ARGO_MSG_SET_DEVICE_STATUS:
@@ -770,7 +787,7 @@ static void finish_quiesce(struct device *d, bool timed_out)
 	case VIRTIO_ARGO_BUS_ATTACH:
 		r.u.attach.dev_num = d->cfg->number;
 		r.u.attach.features = d->transport_features;
-		r.u.attach.max_rx = argo_ring_max_message_size(d->cfg->ring_len);
+		r.u.attach.max_rx = vdev_max_rx(d->cfg->ring_len);
 		r.u.attach.max_segs = d->cfg->max_segs;
 		r.u.attach.max_chain = d->cfg->max_chain;
 		break;
@@ -1062,7 +1079,7 @@ static void attach(struct device *d, const xen_argo_addr_t *src, const struct vm
 	d->attached = true;
 	d->driver = *src;
 	d->driver_max_rx = m->u.attach.max_rx > ARGO_MAX_MESSAGE_PAYLOAD ? ARGO_MAX_MESSAGE_PAYLOAD
-	                                                                  : m->u.attach.max_rx;
+	                                                                 : m->u.attach.max_rx;
 	d->transport_features = m->u.attach.features & VIRTIO_ARGO_F_STRICT_CONFIG_GENERATION;
 	d->last_liveness_ms = vdev_now_ms();
 	d->c.attaches++;

@@ -22,42 +22,52 @@
 #include "argo/argo.h"
 #include "vmsg.h"
 
-#define VDEV_VERSION "1.0"
+#define VDEV_VERSION         "1.0"
 
-#define VDEV_MAX_DEVICES   32u   /* per daemon */
-#define VDEV_MAX_QUEUES    16u   /* per device */
-#define VDEV_MAX_QUEUE_SIZE 1024u /* libvhost-user's largest ring */
-#define VDEV_MAX_PARTNERS  8u    /* distinct frontend domains (bus rings) */
-#define VDEV_MAX_SUBSCRIBERS 16u /* HELLO'd drivers told of EVENT_DEVICE */
-#define VDEV_CONFIG_SPACE  256u  /* largest device configuration space */
-#define VDEV_ERRORS_PER_SEC 10u  /* ERROR events per port and source */
+#define VDEV_MAX_DEVICES     32u   /* per daemon */
+#define VDEV_MAX_QUEUES      16u   /* per device */
+#define VDEV_MAX_QUEUE_SIZE  1024u /* libvhost-user's largest ring */
+#define VDEV_MAX_PARTNERS    8u    /* distinct frontend domains (bus rings) */
+#define VDEV_MAX_SUBSCRIBERS 16u   /* HELLO'd drivers told of EVENT_DEVICE */
+#define VDEV_CONFIG_SPACE    256u  /* largest device configuration space */
+#define VDEV_ERRORS_PER_SEC  10u   /* ERROR events per port and source */
 
 enum vdev_type { VDEV_BLK = 2, VDEV_FS = 26 };
+
+/* The largest message we let a peer send to a ring of ring_len bytes (we
+ * announce it as max_rx): half the ring, so that a sender that found the
+ * ring full could only have done so while less than max_rx + 32 bytes were
+ * free, and a drain that never saw that little free space owes nobody a
+ * notify (bus.c). */
+static inline uint32_t vdev_max_rx(uint32_t ring_len)
+{
+	return ((ring_len / 2) & ~15u) - 32;
+}
 
 /* ---- config.c: the INI file (docs/virtio-argo.md, "argo-vdevd") ---- */
 
 struct vdev_device_config {
 	char name[32];
 	enum vdev_type type;
-	uint16_t number;        /* device number on the bus */
-	char socket[108];       /* the back end's vhost-user socket */
-	argo_domid_t frontend;  /* ring partner; XEN_ARGO_DOMID_ANY for any */
-	uint32_t ring_len;      /* the device ring */
-	uint32_t queue_size;    /* largest queue size offered */
+	uint16_t number;       /* device number on the bus */
+	char socket[108];      /* the back end's vhost-user socket */
+	argo_domid_t frontend; /* ring partner; XEN_ARGO_DOMID_ANY for any */
+	uint32_t ring_len;     /* the device ring */
+	uint32_t queue_size;   /* largest queue size offered */
 	uint32_t max_segs;
 	uint32_t max_chain;
-	char tag[37];           /* virtio-fs tag */
+	char tag[37];            /* virtio-fs tag */
 	uint32_t request_queues; /* virtio-fs */
 	bool uuid_set;
 	uint8_t uuid[16];
-	unsigned int line;      /* where its section starts */
+	unsigned int line; /* where its section starts */
 };
 
 struct vdev_config {
 	char fabric[256];
 	char control[108];
 	uint32_t bus_port;
-	uint32_t ring_len;       /* bus port rings */
+	uint32_t ring_len; /* bus port rings */
 	uint32_t reset_timeout_ms;
 	uint32_t reconnect_ms;
 	unsigned int ndevices;
@@ -89,17 +99,16 @@ int vhu_set_config(struct vhu *v, uint32_t offset, const uint8_t *buf, uint32_t 
 int vhu_set_features(struct vhu *v, uint64_t features);
 int vhu_set_mem_table(struct vhu *v, int memfd, uint64_t size, uint64_t uaddr);
 int vhu_set_vring_num(struct vhu *v, uint32_t index, uint32_t num);
-int vhu_set_vring_addr(struct vhu *v, uint32_t index, uint64_t desc, uint64_t used,
-                       uint64_t avail);
+int vhu_set_vring_addr(struct vhu *v, uint32_t index, uint64_t desc, uint64_t used, uint64_t avail);
 int vhu_set_vring_base(struct vhu *v, uint32_t index, uint32_t base);
 /* Stops the ring; *base gets the back end's next available index. */
 int vhu_get_vring_base(struct vhu *v, uint32_t index, uint32_t *base);
 int vhu_set_vring_fd(struct vhu *v, uint32_t request, uint32_t index, int fd);
 int vhu_set_vring_enable(struct vhu *v, uint32_t index, bool enable);
 
-#define VHU_SET_VRING_KICK 12u
-#define VHU_SET_VRING_CALL 13u
-#define VHU_F_PROTOCOL_FEATURES 30
+#define VHU_SET_VRING_KICK       12u
+#define VHU_SET_VRING_CALL       13u
+#define VHU_F_PROTOCOL_FEATURES  30
 #define VHU_PROTOCOL_F_MQ        0
 #define VHU_PROTOCOL_F_REPLY_ACK 3
 #define VHU_PROTOCOL_F_CONFIG    9
@@ -174,6 +183,7 @@ struct counters {
 	uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
 	uint64_t chains, chain_out_bytes, chain_in_bytes, fragments_in, fragments_out;
 	uint64_t errors_sent, errors_suppressed, refused[VIRTIO_ARGO_ERR_BACKEND + 1];
+	uint64_t sendv_calls, notify_calls; /* Argo operations (bus: the daemon's) */
 	uint64_t send_waits, foreign, attaches, detaches, resets, driver_gone;
 	uint64_t backend_connects, backend_lost, backend_errors, chains_failed, chains_dropped;
 	uint64_t latency_us_sum, latency_samples, latency_us_max;
@@ -230,14 +240,14 @@ struct device {
 	char backend_why[256]; /* why it is down, logged once per cause */
 	struct shadow shadow;
 	void *backend_watch;
-	uint64_t offered;        /* features offered to the driver */
+	uint64_t offered; /* features offered to the driver */
 	uint8_t config[VDEV_CONFIG_SPACE];
 	uint32_t config_size, generation;
 	uint32_t nqueues;
 
 	/* The driver. */
 	bool attached;
-	xen_argo_addr_t driver;  /* the attached address */
+	xen_argo_addr_t driver; /* the attached address */
 	uint32_t driver_max_rx, transport_features;
 	uint64_t driver_features;
 	bool bad_features; /* the driver chose a bit beyond the offered blocks */
@@ -257,7 +267,7 @@ struct device {
 	struct chain *done_head, *done_tail;
 	struct out_msg *out_head, *out_tail;
 	unsigned int out_count;
-	bool blocked; /* the driver's ring is full: stop reading ours */
+	bool blocked;          /* the driver's ring is full: stop reading ours */
 	uint32_t blocked_need; /* the payload length that did not fit */
 
 	uint64_t last_liveness_ms;
@@ -307,7 +317,8 @@ struct bus {
 	unsigned int out_count;
 	uint64_t err_window_ms;
 	unsigned int err_count;
-	uint8_t *rxbuf; /* one message's control part */
+	uint8_t *rxbuf;  /* one message's control part */
+	bool notify_due; /* a sender may be waiting for room we made */
 	struct counters c;
 };
 

@@ -30,13 +30,15 @@ int main(int argc, char **argv)
 		         !strcmp(argv[i], "counters"))
 			cmd = argv[i];
 		else {
-			fprintf(stderr,
-			        "usage: argo-vdevctl -s SOCKET [status|devices|counters] [--json]\n");
+			fprintf(
+			    stderr,
+			    "usage: argo-vdevctl -s SOCKET [status|devices|counters] [--json]\n");
 			return 2;
 		}
 	}
 	if (!sock || strlen(sock) >= sizeof(addr.sun_path)) {
-		fprintf(stderr, "usage: argo-vdevctl -s SOCKET [status|devices|counters] [--json]\n");
+		fprintf(stderr,
+		        "usage: argo-vdevctl -s SOCKET [status|devices|counters] [--json]\n");
 		return 2;
 	}
 	memcpy(addr.sun_path, sock, strlen(sock) + 1);

@@ -159,7 +159,8 @@ static int run(void)
 {
 	struct itimerspec its = {.it_interval = {0, TICK_MS * 1000000L},
 	                         .it_value = {0, TICK_MS * 1000000L}};
-	int timer_fd, sig_fd, ctl_fd, rc;
+	struct watch *w[4];
+	int timer_fd, sig_fd, ctl_fd, rc, i;
 	sigset_t mask;
 
 	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -174,18 +175,21 @@ static int run(void)
 	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (sig_fd < 0 || timer_fd < 0 || timerfd_settime(timer_fd, 0, &its, NULL) < 0)
 		return -errno;
+	/* The rings and back ends first: once the control socket exists, the
+	 * daemon serves (scripts wait for it). */
+	rc = bus_open(&the_bus, &the_config);
+	if (rc)
+		return rc;
 	ctl_fd = control_open(the_config.control);
 	if (ctl_fd < 0) {
 		vdev_log(0, "control socket %s: %s", the_config.control, strerror(-ctl_fd));
 		return ctl_fd;
 	}
-	rc = bus_open(&the_bus, &the_config);
-	if (rc)
-		return rc;
-	if (!vdev_watch(argo_event_fd(the_bus.fabric), EPOLLIN, on_fabric, NULL) ||
-	    !vdev_watch(timer_fd, EPOLLIN, on_timer, NULL) ||
-	    !vdev_watch(sig_fd, EPOLLIN, on_signal, NULL) ||
-	    !vdev_watch(ctl_fd, EPOLLIN, on_control, NULL))
+	w[0] = vdev_watch(argo_event_fd(the_bus.fabric), EPOLLIN, on_fabric, NULL);
+	w[1] = vdev_watch(timer_fd, EPOLLIN, on_timer, NULL);
+	w[2] = vdev_watch(sig_fd, EPOLLIN, on_signal, NULL);
+	w[3] = vdev_watch(ctl_fd, EPOLLIN, on_control, NULL);
+	if (!w[0] || !w[1] || !w[2] || !w[3])
 		return -ENOMEM;
 	vdev_log(0, "ready; control socket %s", the_config.control);
 	bus_poll(&the_bus);
@@ -211,6 +215,11 @@ static int run(void)
 		}
 	}
 	bus_close(&the_bus);
+	for (i = 0; i < 4; i++)
+		vdev_unwatch(w[i]);
+	bury();
+	close(timer_fd);
+	close(sig_fd);
 	close(ctl_fd);
 	unlink(the_config.control);
 	return 0;

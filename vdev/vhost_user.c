@@ -20,12 +20,12 @@
 
 #include "vdev.h"
 
-#define VHU_VERSION       0x1u
-#define VHU_FLAG_REPLY    0x4u
+#define VHU_VERSION         0x1u
+#define VHU_FLAG_REPLY      0x4u
 #define VHU_FLAG_NEED_REPLY 0x8u
-#define VHU_HDR_SIZE      12u
-#define VHU_MAX_PAYLOAD   (VHU_HDR_SIZE + 8 + 8 * 32 + VDEV_CONFIG_SPACE)
-#define VHU_VRING_NOFD    0x100u
+#define VHU_HDR_SIZE        12u
+#define VHU_MAX_PAYLOAD     (VHU_HDR_SIZE + 8 + 8 * 32 + VDEV_CONFIG_SPACE)
+#define VHU_VRING_NOFD      0x100u
 
 enum {
 	VHU_GET_FEATURES = 1,
@@ -325,8 +325,7 @@ int vhu_set_vring_num(struct vhu *v, uint32_t index, uint32_t num)
 	return set_state(v, VHU_SET_VRING_NUM, index, num);
 }
 
-int vhu_set_vring_addr(struct vhu *v, uint32_t index, uint64_t desc, uint64_t used,
-                       uint64_t avail)
+int vhu_set_vring_addr(struct vhu *v, uint32_t index, uint64_t desc, uint64_t used, uint64_t avail)
 {
 	uint8_t b[40];
 

@@ -29,12 +29,12 @@ struct vmsg_features { /* GET_DEVICE_FEATURES, SET_DRIVER_FEATURES */
 	const uint8_t *blocks; /* num_blocks le32 values, or NULL (request of GET) */
 };
 
-struct vmsg_config { /* GET_CONFIG (request: offset, length only), SET_CONFIG, EVENT_CONFIG */
-	uint32_t status;     /* EVENT_CONFIG only */
+struct vmsg_config {     /* GET_CONFIG (request: offset, length only), SET_CONFIG, EVENT_CONFIG */
+	uint32_t status; /* EVENT_CONFIG only */
 	uint32_t generation; /* not in a GET_CONFIG request */
 	uint32_t offset, length;
-	const uint8_t *data; /* length bytes, or NULL (GET_CONFIG request, EVENT_CONFIG without data,
-	                        SET_CONFIG response of length 0) */
+	const uint8_t *data; /* length bytes, or NULL (GET_CONFIG request, EVENT_CONFIG without
+	                        data, SET_CONFIG response of length 0) */
 };
 
 struct vmsg_vqueue { /* GET_VQUEUE response, SET_VQUEUE request */

@@ -68,7 +68,7 @@ int shadow_create(struct shadow *s, uint32_t nqueues, uint32_t qsize, uint32_t m
 		goto fail;
 	s->base = p;
 	return 0;
-fail: {
+fail : {
 	int err = -errno;
 
 	close(s->memfd);

@@ -56,6 +56,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(reason >= VIRTIO_ARGO_ERR_SHORT && reason <= VIRTIO_ARGO_ERR_BACKEND);
 		CHECK(vmsg_reason_name(reason)[0] != '?');
 	}
+	/* The in-place reader's form: only the head of the message at hand.
+	 * It must agree with the whole-message decode, and never hand out a
+	 * data pointer past what it was given. */
+	if (size >= VMSG_HDR_SIZE) {
+		size_t avail = VMSG_HDR_SIZE + (size - VMSG_HDR_SIZE) / 2;
+		uint8_t *head = malloc(avail);
+		struct vmsg h;
+		int hr = -1, hrc;
+
+		CHECK(head != NULL);
+		memcpy(head, data, avail);
+		hrc = vmsg_decode_head(head, avail, size, &h, &hr);
+		if (hrc == 0) {
+			CHECK(rc == 0 && h.msg_size <= avail);
+			CHECK(h.type == m.type && h.msg_id == m.msg_id && h.token == m.token);
+			if ((h.type & VIRTIO_ARGO_TYPE_BUS) && h.msg_id == VIRTIO_ARGO_BUS_BUF &&
+			    avail < size)
+				CHECK(h.u.buf.data == NULL);
+		} else
+			CHECK(hrc == -EBADMSG && (rc != 0 || hr == VIRTIO_ARGO_ERR_SIZE));
+		free(head);
+	}
 	free(in);
 	free(out);
 	return 0;

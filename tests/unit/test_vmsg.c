@@ -517,8 +517,8 @@ static int write_corpus(const char *dir)
 }
 
 static const struct test_def tests[] = {
-	T(test_round_trip),   T(test_fields),     T(test_header_errors),
-	T(test_payload_errors), T(test_buf_errors), T(test_encode_limits),
+    T(test_round_trip),     T(test_fields),     T(test_header_errors),
+    T(test_payload_errors), T(test_buf_errors), T(test_encode_limits),
 };
 
 static const struct suite_def suites[] = {SUITE("vmsg", tests)};

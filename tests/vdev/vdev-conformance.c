@@ -33,26 +33,26 @@
 #include "vdrv.h"
 #include "../cunit_main.h"
 
-#define DRIVER_DOMID 5
-#define VDEVD_DOMID  2
-#define IMG_BYTES    (64u << 20)
-#define DEV_BLK0     0 /* raw image, frontend DRIVER_DOMID */
-#define DEV_BLK1     1 /* qcow2 image, frontend any */
-#define DEV_FS       2 /* virtiofsd, frontend DRIVER_DOMID */
-#define DEV_HIDDEN   3 /* for domain 9 only: nobody here sees it */
+#define DRIVER_DOMID     5
+#define VDEVD_DOMID      2
+#define IMG_BYTES        (64u << 20)
+#define DEV_BLK0         0 /* raw image, frontend DRIVER_DOMID */
+#define DEV_BLK1         1 /* qcow2 image, frontend any */
+#define DEV_FS           2 /* virtiofsd, frontend DRIVER_DOMID */
+#define DEV_HIDDEN       3 /* for domain 9 only: nobody here sees it */
 
-#define F_VERSION_1 (1ull << 32)
-#define F_RING_RESET (1ull << 40)
-#define F_PACKED    (1ull << 34)
-#define F_BLK_SEG_MAX (1ull << 2)
-#define F_BLK_SIZE_MAX (1ull << 1)
+#define F_VERSION_1      (1ull << 32)
+#define F_RING_RESET     (1ull << 40)
+#define F_PACKED         (1ull << 34)
+#define F_BLK_SEG_MAX    (1ull << 2)
+#define F_BLK_SIZE_MAX   (1ull << 1)
 #define F_BLK_CONFIG_WCE (1ull << 11)
-#define S_OK_ALL 15u /* ACKNOWLEDGE | DRIVER | DRIVER_OK | FEATURES_OK */
+#define S_OK_ALL         15u /* ACKNOWLEDGE | DRIVER | DRIVER_OK | FEATURES_OK */
 
-#define BLK_T_IN     0
-#define BLK_T_OUT    1
-#define BLK_T_FLUSH  4
-#define BLK_T_GET_ID 8
+#define BLK_T_IN         0
+#define BLK_T_OUT        1
+#define BLK_T_FLUSH      4
+#define BLK_T_GET_ID     8
 
 #define CHECKF(cond, ...)                                                                          \
 	do {                                                                                       \
@@ -181,16 +181,42 @@ static long long counter(const char *dev, const char *name)
 	return p ? atoll(p + strlen(key)) : -1;
 }
 
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
+/* Copies template into out, with @D the test folder and @B the binaries'. */
+static void expand(char *out, size_t size, const char *template)
+{
+	size_t n = 0;
+
+	for (; *template && n + 1 < size; template ++) {
+		const char *sub = NULL;
+
+		if (template[0] == '@' && template[1] == 'D')
+			sub = dir;
+		else if (template[0] == '@' && template[1] == 'B')
+			sub = bin;
+		if (sub) {
+			n += (size_t)snprintf(out + n, size - n, "%s", sub);
+			if (n >= size)
+				n = size - 1;
+			template ++;
+		} else
+			out[n++] = *template;
+	}
+	out[n] = 0;
+}
+
 static const char qsd_tail[] =
-    " --blockdev driver=file,node-name=f0,filename=%1$s/disk.raw"
-    " --export type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path=%1$s/blk0.sock,"
+    " --blockdev driver=file,node-name=f0,filename=@D/disk.raw"
+    " --export type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path=@D/blk0.sock,"
     "writable=on"
-    " --blockdev driver=file,node-name=f1,filename=%1$s/disk.qcow2"
+    " --blockdev driver=file,node-name=f1,filename=@D/disk.qcow2"
     " --blockdev driver=qcow2,node-name=q1,file=f1"
-    " --export type=vhost-user-blk,id=e1,node-name=q1,addr.type=unix,addr.path=%1$s/blk1.sock,"
+    " --export type=vhost-user-blk,id=e1,node-name=q1,addr.type=unix,addr.path=@D/blk1.sock,"
     "writable=on"
-    " --blockdev driver=file,node-name=f3,filename=%1$s/small.raw"
-    " --export type=vhost-user-blk,id=e3,node-name=f3,addr.type=unix,addr.path=%1$s/blk3.sock,"
+    " --blockdev driver=file,node-name=f3,filename=@D/small.raw"
+    " --export type=vhost-user-blk,id=e3,node-name=f3,addr.type=unix,addr.path=@D/blk3.sock,"
     "writable=on";
 
 static int start_qsd(void)
@@ -226,26 +252,24 @@ static int setup_world(void)
 	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 %s/disk.qcow2 32M", dir);
 	if (system(cmd))
 		return -1;
-	snprintf(qsd_cmd, sizeof(qsd_cmd), "exec qemu-storage-daemon");
-	snprintf(qsd_cmd + strlen(qsd_cmd), sizeof(qsd_cmd) - strlen(qsd_cmd), qsd_tail, dir);
+	expand(qsd_cmd, sizeof(qsd_cmd), "exec qemu-storage-daemon");
+	expand(qsd_cmd + strlen(qsd_cmd), sizeof(qsd_cmd) - strlen(qsd_cmd), qsd_tail);
 	if (start_qsd())
 		return -1;
 	/* virtiofsd serves one connection, then exits. */
-	snprintf(cmd, sizeof(cmd),
-	         "mkdir -p %1$s/share && printf 'hello from the driver domain\\n' > "
-	         "%1$s/share/hello.txt && exec /usr/lib/qemu/virtiofsd "
-	         "--socket-path=%1$s/fs.sock -o source=%1$s/share -o sandbox=chroot "
-	         "-o cache=none",
-	         dir);
+	expand(cmd, sizeof(cmd),
+	       "mkdir -p @D/share && printf 'hello from the driver domain\\n' > "
+	       "@D/share/hello.txt && exec /usr/lib/qemu/virtiofsd "
+	       "--socket-path=@D/fs.sock -o source=@D/share -o sandbox=chroot "
+	       "-o cache=none");
 	snprintf(path, sizeof(path), "%s/fsd.log", dir);
 	fsd_pid = spawn(cmd, path);
 	snprintf(path, sizeof(path), "%s/fs.sock", dir);
 	if (!wait_path(path, 10000))
 		return -1;
-	snprintf(cmd, sizeof(cmd),
-	         "exec %1$s/argo-simd -s %2$s/sim.sock -m -D %3$d=%2$s/drv.sock "
-	         "-D %4$d=%2$s/vdevd.sock",
-	         bin, dir, DRIVER_DOMID, VDEVD_DOMID);
+	expand(cmd, sizeof(cmd),
+	       "exec @B/argo-simd -s @D/sim.sock -m -D " STR(DRIVER_DOMID) "=@D/drv.sock -D " STR(
+	           VDEVD_DOMID) "=@D/vdevd.sock");
 	snprintf(path, sizeof(path), "%s/simd.log", dir);
 	simd_pid = spawn(cmd, path);
 	snprintf(path, sizeof(path), "%s/sim.sock", dir);
@@ -255,20 +279,32 @@ static int setup_world(void)
 	f = fopen(path, "w");
 	if (!f)
 		return -1;
-	fprintf(f,
-	        "[vdevd]\nfabric = sim:%1$s/vdevd.sock\ncontrol = %1$s/vdevd.ctl\n"
-	        "reconnect_ms = 200\nreset_timeout_ms = 5000\n"
-	        "[device blk0]\ntype = blk\nnumber = %2$d\nsocket = %1$s/blk0.sock\n"
-	        "frontend = %3$d\nring_len = 1M\n"
-	        "[device blk1]\ntype = blk\nnumber = %4$d\nsocket = %1$s/blk1.sock\n"
-	        "frontend = any\nring_len = 256K\n"
-	        "[device fs0]\ntype = fs\nnumber = %5$d\nsocket = %1$s/fs.sock\nfrontend = %3$d\n"
-	        "tag = share\n"
-	        "[device hidden]\ntype = blk\nnumber = %6$d\nsocket = %1$s/blk3.sock\n"
-	        "frontend = 9\n",
-	        dir, DEV_BLK0, DRIVER_DOMID, DEV_BLK1, DEV_FS, DEV_HIDDEN);
+	expand(
+	    cmd, sizeof(cmd),
+	    "[vdevd]\nfabric = sim:@D/vdevd.sock\ncontrol = @D/vdevd.ctl\n"
+	    "reconnect_ms = 200\nreset_timeout_ms = 3000\n"
+	    "[device blk0]\ntype = blk\nnumber = " STR(
+	        DEV_BLK0) "\nsocket = @D/blk0.sock\n"
+	                  "frontend = " STR(
+	                      DRIVER_DOMID) "\nring_len = 1M\n"
+	                                    "[device blk1]\ntype = blk\nnumber = " STR(
+	                                        DEV_BLK1) "\nsocket = @D/blk1.sock\n"
+	                                                  "frontend = any\nring_len = 256K\n"
+	                                                  "[device fs0]\ntype = fs\nnumber = " STR(
+	                                                      DEV_FS) "\nsocket = @D/fs.sock\n"
+	                                                              "frontend = " STR(
+	                                                                  DRIVER_DOMID) "\ntag = "
+	                                                                                "share\n"
+	                                                                                "[device "
+	                                                                                "hidden]"
+	                                                                                "\ntype = "
+	                                                                                "blk\nnumbe"
+	                                                                                "r = " STR(
+	                                                                                    DEV_HIDDEN) "\nsocket = @D/blk3.sock\n"
+	                                                                                                "frontend = 9\n");
+	fputs(cmd, f);
 	fclose(f);
-	snprintf(cmd, sizeof(cmd), "exec %s/argo-vdevd -v %s/vdevd.conf", bin, dir);
+	expand(cmd, sizeof(cmd), "exec @B/argo-vdevd -v @D/vdevd.conf");
 	snprintf(path, sizeof(path), "%s/vdevd.log", dir);
 	vdevd_pid = spawn(cmd, path);
 	snprintf(path, sizeof(path), "%s/vdevd.ctl", dir);
@@ -436,7 +472,7 @@ static void test_bus_hello(void)
 	CU_ASSERT(r.u.hello.revision == VIRTIO_ARGO_REVISION);
 	CU_ASSERT(r.u.hello.features == VIRTIO_ARGO_F_STRICT_CONFIG_GENERATION);
 	CU_ASSERT(r.u.hello.max_msg_size == VIRTIO_ARGO_MAX_MSG_SIZE);
-	CU_ASSERT(r.u.hello.max_rx == 256 * 1024 - 32);
+	CU_ASSERT(r.u.hello.max_rx == 128 * 1024 - 32);
 	/* blk0, blk1 (any) and fs0; not the device for domain 9. */
 	CU_ASSERT(r.u.hello.num_devices == 3);
 }
@@ -490,7 +526,8 @@ static void test_bus_refusals(void)
 	CU_ASSERT(e.reason == VIRTIO_ARGO_ERR_UNKNOWN && e.bad_msg_id == 0x9F);
 	/* A message of another Argo type: ignored, counted, no answer. */
 	raw[1] = VIRTIO_ARGO_BUS_PING;
-	CU_ASSERT(vdrv_send_raw(&drv, &drv.bus, VIRTIO_ARGO_BUS_PORT, raw, 8, NULL, 0, 0x1234) == 0);
+	CU_ASSERT(vdrv_send_raw(&drv, &drv.bus, VIRTIO_ARGO_BUS_PORT, raw, 8, NULL, 0, 0x1234) ==
+	          0);
 	CU_ASSERT(vdrv_wait_error(&drv, NULL, 0xFFFFFFFF, &e, 300) == -ETIMEDOUT);
 }
 
@@ -548,7 +585,7 @@ static void test_attach_and_features(void)
 	vdrv_flush(&blk0);
 	CU_ASSERT_FATAL(vdrv_attach(&blk0, 0, VIRTIO_ARGO_F_STRICT_CONFIG_GENERATION, &st) == 0);
 	CU_ASSERT_FATAL(st == 0);
-	CU_ASSERT(blk0.dev_max_rx == (1u << 20) - 32);
+	CU_ASSERT(blk0.dev_max_rx == (1u << 19) - 32); /* half its 1 MiB ring */
 	CU_ASSERT(blk0.max_segs == 258 && blk0.max_chain == (1u << 20) + 8192);
 	CU_ASSERT(vdrv_set_status(&blk0, 1, &st) == 0 && st == 1);
 	CU_ASSERT(vdrv_set_status(&blk0, 3, &st) == 0 && st == 3);
@@ -689,11 +726,11 @@ static void test_vqueue(void)
 	CU_ASSERT(vdrv_get_vqueue(&blk0, 0, &v) == 0 && v.cur_size == 64 && v.flags == 1);
 	/* An enabled queue keeps its size and state. */
 	CU_ASSERT(vdrv_set_vqueue(&blk0, 0, 32, VIRTIO_ARGO_SETVQ_KEEP_STATE) == 0);
-	CU_ASSERT(vdrv_set_vqueue(&blk0, 0, 0, VIRTIO_ARGO_SETVQ_KEEP_DISABLED |
-	                                           VIRTIO_ARGO_SETVQ_SIZE_IGNORE |
-	                                           VIRTIO_ARGO_SETVQ_DESC_IGNORE |
-	                                           VIRTIO_ARGO_SETVQ_DRIVER_IGNORE |
-	                                           VIRTIO_ARGO_SETVQ_DEVICE_IGNORE) == 0);
+	CU_ASSERT(vdrv_set_vqueue(&blk0, 0, 0,
+	                          VIRTIO_ARGO_SETVQ_KEEP_DISABLED | VIRTIO_ARGO_SETVQ_SIZE_IGNORE |
+	                              VIRTIO_ARGO_SETVQ_DESC_IGNORE |
+	                              VIRTIO_ARGO_SETVQ_DRIVER_IGNORE |
+	                              VIRTIO_ARGO_SETVQ_DEVICE_IGNORE) == 0);
 	CU_ASSERT(vdrv_get_vqueue(&blk0, 0, &v) == 0 && v.cur_size == 64 && v.flags == 1);
 	/* DRIVER_OK, then reset the queue (RING_RESET negotiated). */
 	CU_ASSERT(vdrv_set_status(&blk0, 15, &st) == 0 && st == 15);
@@ -841,13 +878,14 @@ struct fuse_hdr {
 static int fuse_call(uint16_t id, uint32_t opcode, uint64_t nodeid, const void *arg,
                      uint32_t arg_len, uint32_t out_room, struct vdrv_done *d)
 {
-	static uint64_t unique = 1;
-	struct fuse_hdr h = {.len = (uint32_t)sizeof(h) + arg_len, .opcode = opcode,
-	                     .unique = ++unique, .nodeid = nodeid};
+	static uint64_t next_unique = 1;
+	struct fuse_hdr h = {
+	    .len = (uint32_t)sizeof(h) + arg_len, .opcode = opcode, .nodeid = nodeid};
 	const void *out[2] = {&h, arg};
 	uint32_t out_len[2] = {sizeof(h), arg_len}, in_len[2] = {16, out_room};
 	int rc;
 
+	h.unique = ++next_unique;
 	rc = vdrv_submit(&fs0, 1, id, out, out_len, arg_len ? 2 : 1, in_len, out_room ? 2 : 1, 0,
 	                 NULL);
 	if (rc)
@@ -904,6 +942,42 @@ static void test_fs_fuse(void)
 	CU_ASSERT(err == 0 && d.used_len == 16 + 29);
 	CU_ASSERT(memcmp(d.data + 16, "hello from the driver domain\n", 29) == 0);
 	free(d.data);
+	/* FUSE_CREATE (35) and FUSE_WRITE (16) a new file: the driver
+	 * domain sees it in the shared folder, byte for byte. */
+	{
+		uint32_t create_in[4] = {0101 /* O_WRONLY | O_CREAT */, 0644, 0, 0};
+		uint8_t arg[16 + 16];
+		uint64_t wr[5] = {0};
+		uint8_t wbuf[40 + 3000];
+		char text[3000], back[3100];
+		FILE *f;
+		size_t got;
+
+		for (int i = 0; i < 3000; i++)
+			text[i] = (char)('a' + i % 26);
+		memcpy(arg, create_in, 16);
+		memcpy(arg + 16, "written.txt", 12);
+		CU_ASSERT_FATAL(fuse_call(6, 35, 1, arg, 28, 144, &d) == 0);
+		memcpy(&err, d.data + 4, 4);
+		CU_ASSERT_FATAL(err == 0 && d.used_len == 16 + 144);
+		memcpy(&nodeid, d.data + 16, 8);
+		memcpy(&fh, d.data + 16 + 128, 8);
+		free(d.data);
+		wr[0] = fh;
+		wr[2] = 3000; /* size; write_flags 0 */
+		memcpy(wbuf, wr, 40);
+		memcpy(wbuf + 40, text, 3000);
+		CU_ASSERT_FATAL(fuse_call(7, 16, nodeid, wbuf, sizeof(wbuf), 8, &d) == 0);
+		memcpy(&err, d.data + 4, 4);
+		CU_ASSERT(err == 0 && d.used_len == 16 + 8 && *(uint32_t *)(d.data + 16) == 3000);
+		free(d.data);
+		snprintf(back, sizeof(back), "%s/share/written.txt", dir);
+		f = fopen(back, "r");
+		CU_ASSERT_FATAL(f != NULL);
+		got = fread(back, 1, sizeof(back), f);
+		fclose(f);
+		CU_ASSERT(got == 3000 && memcmp(back, text, 3000) == 0);
+	}
 	/* A lookup of what is not there: the back end's own error comes back. */
 	CU_ASSERT_FATAL(fuse_call(5, 1, 1, "nothere", 8, 128, &d) == 0);
 	memcpy(&err, d.data + 4, 4);
@@ -951,8 +1025,8 @@ static void expect_error(struct vdrv_dev *dev, uint32_t token, uint32_t reason, 
 
 static void test_wrong_lengths(void)
 {
-	uint8_t b[64] = {0, VIRTIO_ARGO_MSG_SET_DEVICE_STATUS, DEV_BLK0, 0, 0x31, 0, 12, 0, 1, 0,
-	                 0, 0};
+	uint8_t b[64] = {0, VIRTIO_ARGO_MSG_SET_DEVICE_STATUS, DEV_BLK0, 0, 0x31, 0, 12, 0, 1, 0, 0,
+	                 0};
 
 	CU_ASSERT_FATAL(init_blk(&blk0, 0) == 0);
 	send_bytes(&blk0, b, 11); /* msg_size 12 in 11 bytes */
@@ -1112,8 +1186,7 @@ static void test_busy_and_partners(void)
 	vdrv_flush(&blk1);
 	CU_ASSERT_FATAL(vdrv_init_device(&blk1, ~F_PACKED, 1, 64, 0, &neg) == 0);
 	snprintf(uri, sizeof(uri), "sim:%s/sim.sock", dir);
-	CU_ASSERT_FATAL(vdrv_open(&other, uri, VDEVD_DOMID, VIRTIO_ARGO_BUS_PORT, 64 * 1024) ==
-	                0);
+	CU_ASSERT_FATAL(vdrv_open(&other, uri, VDEVD_DOMID, VIRTIO_ARGO_BUS_PORT, 64 * 1024) == 0);
 	CU_ASSERT_FATAL(vdrv_dev_open(&other, &o1, DEV_BLK1, 256 * 1024, 0) == 0);
 	CU_ASSERT(vdrv_attach(&o1, 0, 0, &st) == 0 && st == EBUSY);
 	CU_ASSERT(vdrv_call(&o1, &q, &r) == -EREMOTEIO &&
@@ -1233,7 +1306,8 @@ static void test_driver_dies(void)
  * rate-limited, everything valid is answered in order once we read. */
 static void test_flood(void)
 {
-	long long waits = counter("blk0", "send_waits"), supp = counter("blk0", "errors_suppressed");
+	long long waits = counter("blk0", "send_waits"),
+	          supp = counter("blk0", "errors_suppressed");
 	unsigned int sent = 0, answered = 0, errors = 0, i;
 	uint16_t first_token = 0, expect = 0;
 	struct vdrv_dev fl;
@@ -1259,8 +1333,8 @@ static void test_flood(void)
 		b[4] = (uint8_t)token;
 		b[5] = (uint8_t)(token >> 8);
 		do {
-			rc = vdrv_send_raw(&drv, &fl.r, fl.port, b, 8, NULL, 0,
-			                   VIRTIO_ARGO_MSGTYPE);
+			rc =
+			    vdrv_send_raw(&drv, &fl.r, fl.port, b, 8, NULL, 0, VIRTIO_ARGO_MSGTYPE);
 			if (rc == -EAGAIN) {
 				/* The device stopped reading: read some answers. */
 				if (vdrv_next_event(&fl, &m, 100) == 0) {
@@ -1333,8 +1407,8 @@ static void test_backend_restart(void)
 		uint32_t out_len[1] = {16}, in_len[2] = {sizeof(r), 1};
 
 		blk_hdr(h, BLK_T_IN, 4096);
-		CU_ASSERT_FATAL(vdrv_submit(&blk0, 0, (uint16_t)(10 + i), out, out_len, 1, in_len, 2,
-		                            0, NULL) == 0);
+		CU_ASSERT_FATAL(vdrv_submit(&blk0, 0, (uint16_t)(10 + i), out, out_len, 1, in_len,
+		                            2, 0, NULL) == 0);
 	}
 	kill(qsd_pid, SIGKILL);
 	waitpid(qsd_pid, NULL, 0);
@@ -1373,24 +1447,110 @@ static void test_backend_restart(void)
 	CU_ASSERT(memcmp(r, w, sizeof(r)) == 0);
 }
 
+/* Last: SIGTERM. The daemon tells HELLO'd drivers each device is gone,
+ * exits 0, and its log has no sanitizer report. */
+static void test_clean_exit(void)
+{
+	unsigned int removed = 0;
+	char path[128], line[512];
+	int status = -1;
+	int64_t end;
+	FILE *f;
+
+	vdrv_flush(&blk0);
+	kill(vdevd_pid, SIGTERM);
+	end = now_ms() + 10000;
+	while (now_ms() < end && waitpid(vdevd_pid, &status, WNOHANG) == 0)
+		nap_ms(20);
+	CU_ASSERT_FATAL(WIFEXITED(status));
+	CU_ASSERT(WEXITSTATUS(status) == 0);
+	vdevd_pid = 0;
+	while (vdrv_pump(&drv, NULL, 0, 200) > 0)
+		;
+	while (drv.bus.head) {
+		struct vdrv_msg *m = drv.bus.head;
+
+		drv.bus.head = m->next;
+		removed += m->m.type == VIRTIO_ARGO_TYPE_BUS &&
+		           m->m.msg_id == VIRTIO_ARGO_BUS_EVENT_DEVICE &&
+		           m->m.u.event_device.state == VIRTIO_ARGO_DEVICE_REMOVED;
+		free(m->buf);
+		free(m);
+	}
+	drv.bus.tail = NULL;
+	CU_ASSERT(removed == 3); /* blk0, blk1, fs0: what domain 5 sees */
+	snprintf(path, sizeof(path), "%s/vdevd.log", dir);
+	f = fopen(path, "r");
+	CU_ASSERT_FATAL(f != NULL);
+	while (fgets(line, sizeof(line), f))
+		CHECKF(!strstr(line, "Sanitizer") && !strstr(line, "runtime error"), "%s", line);
+	fclose(f);
+}
+
+/* A back end that keeps a chain (stopped with SIGSTOP): a reset still
+ * completes, after reset_timeout_ms (3 s here), by dropping that back end;
+ * the chain is never answered; the device works again once the back end
+ * runs and is reconnected. */
+static void test_backend_stuck(void)
+{
+	long long lost = counter("blk0", "backend_lost"),
+	          dropped = counter("blk0", "chains_dropped");
+	uint8_t h[16];
+	const void *out[1] = {h};
+	uint32_t out_len[1] = {16}, in_len[2] = {4096, 1}, st = 99;
+	struct vdrv_done d;
+	int64_t t0, took;
+
+	CU_ASSERT_FATAL(init_blk(&blk0, 0) == 0);
+	CU_ASSERT_FATAL(kill(qsd_pid, SIGSTOP) == 0);
+	blk_hdr(h, BLK_T_IN, 0);
+	CU_ASSERT(vdrv_submit(&blk0, 0, 5, out, out_len, 1, in_len, 2, 0, NULL) == 0);
+	drv.timeout_ms = 15000;
+	t0 = now_ms();
+	CU_ASSERT(vdrv_set_status(&blk0, 0, &st) == 0);
+	took = now_ms() - t0;
+	drv.timeout_ms = 5000;
+	CU_ASSERT(st == 0);
+	CHECKF(took >= 2500 && took < 12000, "the reset took %lld ms\n", (long long)took);
+	CU_ASSERT(counter("blk0", "backend_lost") == lost + 1);
+	CU_ASSERT(counter("blk0", "chains_dropped") >= dropped + 1);
+	CU_ASSERT(vdrv_wait_done(&blk0, &d, 300) == -ETIMEDOUT);
+	kill(qsd_pid, SIGCONT);
+	{
+		int64_t end = now_ms() + 5000;
+		char buf[4096];
+
+		while (now_ms() < end) {
+			if (!control("status", buf, sizeof(buf)) && strstr(buf, "blk0.sock (up)"))
+				break;
+			nap_ms(50);
+		}
+	}
+	CU_ASSERT_FATAL(init_blk(&blk0, 0) == 0);
+	{
+		uint8_t buf[4096];
+
+		CU_ASSERT(blk_read(&blk0, 5, 0, buf, sizeof(buf), 4096, NULL) == 0);
+	}
+}
+
 static const struct test_def bus_tests[] = {
-	T(test_bus_hello),
-	T(test_bus_get_devices),
-	T(test_bus_ping),
-	T(test_bus_refusals),
+    T(test_bus_hello),
+    T(test_bus_get_devices),
+    T(test_bus_ping),
+    T(test_bus_refusals),
 };
 static const struct test_def negotiation_tests[] = {
-	T(test_device_info), T(test_not_attached), T(test_attach_and_features),
-	T(test_config),      T(test_strict_generation), T(test_vqueue),
+    T(test_device_info), T(test_not_attached),      T(test_attach_and_features),
+    T(test_config),      T(test_strict_generation), T(test_vqueue),
 };
 static const struct test_def io_tests[] = {
-	T(test_blk_cycle), T(test_blk_flush_get_id), T(test_blk_fragments),
-	T(test_blk_qcow2), T(test_fs_fuse),
+    T(test_blk_cycle), T(test_blk_flush_get_id), T(test_blk_fragments),
+    T(test_blk_qcow2), T(test_fs_fuse),
 };
 static const struct test_def hostile_tests[] = {
-	T(test_wrong_lengths),     T(test_unknown_ids), T(test_bad_chains),
-	T(test_busy_and_partners), T(test_driver_dies), T(test_flood),
-	T(test_backend_restart),
+    T(test_wrong_lengths), T(test_unknown_ids), T(test_bad_chains),      T(test_busy_and_partners),
+    T(test_driver_dies),   T(test_flood),       T(test_backend_restart), T(test_backend_stuck),
 };
 
 static int suite_init(void)
@@ -1403,11 +1563,12 @@ static int suite_init(void)
 		name, tests, N(tests), suite_init, NULL, NULL, after_test                          \
 	}
 
+static const struct test_def exit_tests[] = {T(test_clean_exit)};
+
 static const struct suite_def suites[] = {
-	VSUITE("bus", bus_tests),
-	VSUITE("negotiation", negotiation_tests),
-	VSUITE("io", io_tests),
-	VSUITE("hostile", hostile_tests),
+    VSUITE("bus", bus_tests),  VSUITE("negotiation", negotiation_tests),
+    VSUITE("io", io_tests),    VSUITE("hostile", hostile_tests),
+    SUITE("exit", exit_tests),
 };
 
 int main(int argc, char **argv)

@@ -51,8 +51,8 @@ static void hold(struct vdrv_msg *m)
 int vdrv_open(struct vdrv *drv, const char *uri, argo_domid_t bus_domid, uint32_t bus_port,
               uint32_t ring_len)
 {
-	xen_argo_register_ring_t reg = {.aport = VDRV_PORT_BASE, .partner_id = bus_domid,
-	                                .len = ring_len};
+	xen_argo_register_ring_t reg = {
+	    .aport = VDRV_PORT_BASE, .partner_id = bus_domid, .len = ring_len};
 	int rc;
 
 	memset(drv, 0, sizeof(*drv));
@@ -110,7 +110,8 @@ int vdrv_dev_open(struct vdrv *drv, struct vdrv_dev *dev, uint16_t dev_num, uint
 	dev->dev_num = dev_num;
 	dev->port = VIRTIO_ARGO_DEVICE_PORT(drv->bus_port, dev_num);
 	dev->r.port = VDRV_PORT_BASE + 1 + dev_num + port_shift;
-	dev->max_rx = argo_ring_max_message_size(ring_len);
+	/* Half the ring (see drain()). */
+	dev->max_rx = ((ring_len / 2) & ~15u) - 32;
 	reg.aport = dev->r.port;
 	return argo_register_ring(drv->fabric, &reg, 0, &dev->r.ring);
 }
@@ -133,13 +134,22 @@ static void push(struct vdrv_ring *r, struct vdrv_msg *m)
 	r->tail = m;
 }
 
+/* As the daemon does (vdev/bus.c): a notify is owed only when a sender
+ * could have found the ring too full for its largest message. */
+static bool owe_notify;
+
 static int drain(struct vdrv_ring *r)
 {
+	uint32_t limit = argo_roundup16(((r->ring->len / 2) & ~15u) - 32) + 32;
 	int n = 0;
 
 	for (;;) {
 		struct vdrv_msg *m;
-		ssize_t len = argo_peek(r->ring, NULL, NULL);
+		ssize_t len;
+
+		if (r->ring->len - argo_ring_used(r->ring->shared, r->ring->len) < limit)
+			owe_notify = true;
+		len = argo_peek(r->ring, NULL, NULL);
 
 		if (len < 0)
 			return n;
@@ -185,19 +195,23 @@ int vdrv_pump(struct vdrv *drv, struct vdrv_dev **devs, unsigned int ndevs, int 
 				n += drain(&devs[i]->r);
 	}
 	/* Room for a device that waits on our rings. */
-	if (n > 0)
+	if (owe_notify) {
+		owe_notify = false;
 		argo_notify(drv->fabric, NULL);
+		drv->notify_calls++;
+	}
 	return n;
 }
 
-int vdrv_send_raw(struct vdrv *drv, struct vdrv_ring *r, uint32_t port, const void *buf,
-                  size_t len, const void *data, size_t dlen, uint32_t message_type)
+int vdrv_send_raw(struct vdrv *drv, struct vdrv_ring *r, uint32_t port, const void *buf, size_t len,
+                  const void *data, size_t dlen, uint32_t message_type)
 {
 	xen_argo_send_addr_t a = {.src = {.aport = r->port, .domain_id = XEN_ARGO_DOMID_ANY},
 	                          .dst = {.aport = port, .domain_id = drv->bus_domid}};
 	struct iovec iov[2] = {{(void *)buf, len}, {(void *)data, dlen}};
 	ssize_t n = argo_sendv(drv->fabric, &a, iov, dlen ? 2 : 1, message_type);
 
+	drv->sendv_calls++;
 	return n < 0 ? (int)n : 0;
 }
 
@@ -214,7 +228,10 @@ static int send_msg(struct vdrv *drv, struct vdrv_ring *r, uint32_t port, struct
 		return (int)len;
 	for (;;) {
 		rc = vdrv_send_raw(drv, r, port, buf, (size_t)len, data, dlen, VIRTIO_ARGO_MSGTYPE);
-		if (rc != -EAGAIN || now_ms() > deadline)
+		/* -ECONNREFUSED: the device side has not registered its ring
+		 * for our domain yet (it does within 100 ms of our domain's
+		 * birth, docs/virtio-argo.md §1): retry, as for a full ring. */
+		if ((rc != -EAGAIN && rc != -ECONNREFUSED) || now_ms() > deadline)
 			return rc;
 		/* The fabric wakes us when the room is there; meanwhile keep
 		 * our own rings drained so that the device is not stuck on us. */
@@ -460,8 +477,8 @@ int vdrv_get_features(struct vdrv_dev *dev, uint64_t *features)
 		return rc;
 	if (r.u.features.num_blocks != 2 || !r.u.features.blocks)
 		return -EPROTO;
-	*features = vmsg_le32(r.u.features.blocks, 0) |
-	            (uint64_t)vmsg_le32(r.u.features.blocks, 1) << 32;
+	*features = vmsg_le32(r.u.features.blocks, 0) | (uint64_t)vmsg_le32(r.u.features.blocks, 1)
+	                                                    << 32;
 	return 0;
 }
 

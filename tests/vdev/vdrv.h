@@ -45,16 +45,17 @@ struct vdrv {
 	struct vdrv_ring bus;
 	uint16_t next_token;
 	int timeout_ms;
+	uint64_t sendv_calls, notify_calls; /* Argo operations made */
 };
 
 struct vdrv_dev {
 	struct vdrv *drv;
 	uint16_t dev_num;
-	uint32_t port; /* the device's port (theirs) */
-	struct vdrv_ring r; /* ours */
-	uint32_t max_rx;                  /* ours, told in ATTACH */
+	uint32_t port;                            /* the device's port (theirs) */
+	struct vdrv_ring r;                       /* ours */
+	uint32_t max_rx;                          /* ours, told in ATTACH */
 	uint32_t dev_max_rx, max_segs, max_chain; /* from the ATTACH response */
-	struct virtio_argo_error last_error; /* host order */
+	struct virtio_argo_error last_error;      /* host order */
 	bool has_error;
 };
 
@@ -81,8 +82,8 @@ void vdrv_dev_close(struct vdrv_dev *dev);
 int vdrv_pump(struct vdrv *drv, struct vdrv_dev **devs, unsigned int ndevs, int timeout_ms);
 
 /* Sends raw bytes from ring r's port to (bus domid, port). */
-int vdrv_send_raw(struct vdrv *drv, struct vdrv_ring *r, uint32_t port, const void *buf,
-                  size_t len, const void *data, size_t dlen, uint32_t message_type);
+int vdrv_send_raw(struct vdrv *drv, struct vdrv_ring *r, uint32_t port, const void *buf, size_t len,
+                  const void *data, size_t dlen, uint32_t message_type);
 
 /* A request on the bus port, waiting for its response (into *resp, whose
  * pointers stay valid until the next call on drv). */
