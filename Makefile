@@ -197,7 +197,7 @@ cppcheck:
 		-Icommon/include -Icommon -Il0 -Irelay common l0 relay tests
 
 format:
-	@clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^l1/kmod/')
+	@clang-format -i $$(git ls-files '*.c' '*.h' | grep -Ev '^l1/(kmod|virtio-argo)/|^l1/include/linux/')
 
 clean:
 	rm -rf $(BUILD)
