@@ -48,9 +48,10 @@ IMAGES_SCENARIO_DIRS ?= harness/scenarios $(wildcard l1/test/scenarios)
 # vsock_loopback (with vsock and vmw_vsock_virtio_transport_common, which
 # modprobe --show-depends adds): AF_VSOCK between processes of one guest
 # (CID 1), for the relay-vsock scenario. virtio_blk and virtiofs: the
-# drivers that bind to virtio-argo's devices.
+# drivers that bind to virtio-argo's devices; ext4 for the file system on
+# its block device.
 IMAGES_MODULES ?= xen-evtchn xen-privcmd xen-gntdev xen-gntalloc xenfs \
-	virtio_pci virtio_console 9pnet_virtio 9p vsock_loopback virtio_blk virtiofs
+	virtio_pci virtio_console 9pnet_virtio 9p vsock_loopback virtio_blk virtiofs ext4
 
 XEN_TREE := $(IMG)/xen-src
 XEN_PATCHES ?= $(sort $(wildcard images/xen-patches/*.patch))

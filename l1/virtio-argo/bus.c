@@ -162,6 +162,19 @@ static void vargo_dev_remove_work(struct work_struct *work)
 		bus->devs[dev->num] = NULL;
 	mutex_unlock(&bus->lock);
 	vargo_dev_destroy(dev);
+
+	/*
+	 * Whatever took it (the device side restarted and forgot us, most
+	 * often), HELLO and list again: that subscribes us anew and adds what
+	 * is there now. A device REMOVED is not listed.
+	 */
+	mutex_lock(&bus->lock);
+	if (bus->up && !bus->stopping) {
+		bus->up = false;
+		queue_delayed_work(bus->wq, &bus->hello_work,
+				   msecs_to_jiffies(retry_ms));
+	}
+	mutex_unlock(&bus->lock);
 }
 
 static void vargo_bus_add(struct vargo_bus *bus, u16 num)
@@ -321,10 +334,19 @@ static void vargo_ping_work(struct work_struct *work)
 	mutex_lock(&bus->lock);
 	if (bus->stopping || !bus->up)
 		goto out;
-	/* Also a safety net: a send that waits for room looks again. */
-	for (i = 0; i < VIRTIO_ARGO_MAX_DEVICES; i++)
-		if (bus->devs[i])
-			vargo_dev_kick(bus->devs[i]);
+	/*
+	 * Each device: a request only an attached driver gets answered. A
+	 * device side that restarted (its rings back at once, so no send
+	 * fails) answers NOT_ATTACHED, and the device is gone: its chains in
+	 * flight would never complete. Also a safety net: a send that waits
+	 * for room looks again.
+	 */
+	for (i = 0; i < VIRTIO_ARGO_MAX_DEVICES; i++) {
+		if (!bus->devs[i])
+			continue;
+		vargo_dev_check(bus->devs[i]);
+		vargo_dev_kick(bus->devs[i]);
+	}
 	ping.data = cpu_to_le32(jiffies);
 	ret = vargo_bus_req(bus, VIRTIO_ARGO_BUS_PING, &ping, sizeof(ping),
 			    &pong, sizeof(pong));

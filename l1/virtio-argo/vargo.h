@@ -220,6 +220,7 @@ static inline void vargo_stat_add(struct vargo_ep *ep, enum vargo_stat st,
 
 /* vdev.c */
 struct vargo_dev *vargo_dev_create(struct vargo_bus *bus, u16 num);
+void vargo_dev_check(struct vargo_dev *dev);
 int vargo_dev_register(struct vargo_dev *dev);
 void vargo_dev_destroy(struct vargo_dev *dev);
 void vargo_dev_rx_work(struct work_struct *work);

@@ -129,15 +129,27 @@ static u32 vargo_generation(struct virtio_device *vdev)
 	return READ_ONCE(to_vargo_dev(vdev)->generation);
 }
 
+/*
+ * Once a device is gone, status and reset act on our copy of the status
+ * only: its driver's remove path resets and checks the status as usual.
+ */
 static u8 vargo_get_status(struct virtio_device *vdev)
 {
 	struct vargo_dev *dev = to_vargo_dev(vdev);
 	struct virtio_argo_status st;
 
-	if (vargo_req(dev, VIRTIO_ARGO_MSG_GET_DEVICE_STATUS, NULL, 0, &st,
+	if (!test_bit(VARGO_DEV_GONE, &dev->flags) &&
+	    vargo_req(dev, VIRTIO_ARGO_MSG_GET_DEVICE_STATUS, NULL, 0, &st,
 		      sizeof(st)) == 0)
 		WRITE_ONCE(dev->status, le32_to_cpu(st.status));
 	return READ_ONCE(dev->status);
+}
+
+/* Whether the device still knows us (bus.c asks now and then). */
+void vargo_dev_check(struct vargo_dev *dev)
+{
+	if (!test_bit(VARGO_DEV_GONE, &dev->flags))
+		vargo_get_status(&dev->vdev);
 }
 
 static int vargo_write_status(struct vargo_dev *dev, u8 status)
@@ -160,6 +172,10 @@ static void vargo_set_status(struct virtio_device *vdev, u8 status)
 	/* 0 is a reset: the reset op does it. */
 	if (WARN_ON(!status))
 		return;
+	if (test_bit(VARGO_DEV_GONE, &dev->flags)) {
+		WRITE_ONCE(dev->status, status);
+		return;
+	}
 	ret = vargo_write_status(dev, status);
 	if (ret)
 		dev_warn(&vdev->dev, "setting status %#x failed: %d\n", status,
@@ -172,17 +188,19 @@ static void vargo_set_status(struct virtio_device *vdev, u8 status)
 static void vargo_reset(struct virtio_device *vdev)
 {
 	struct vargo_dev *dev = to_vargo_dev(vdev);
-	int ret = 0;
+	int ret;
 
-	if (!test_bit(VARGO_DEV_GONE, &dev->flags))
+	if (!test_bit(VARGO_DEV_GONE, &dev->flags)) {
 		ret = vargo_write_status(dev, 0);
-	if (ret)
-		dev_warn(&vdev->dev, "reset failed: %d\n", ret);
-	else if (READ_ONCE(dev->status))
-		dev_warn(&vdev->dev, "status %#x after reset\n",
-			 READ_ONCE(dev->status));
+		if (ret && !test_bit(VARGO_DEV_GONE, &dev->flags))
+			dev_warn(&vdev->dev, "reset failed: %d\n", ret);
+		else if (!ret && READ_ONCE(dev->status))
+			dev_warn(&vdev->dev, "status %#x after reset\n",
+				 READ_ONCE(dev->status));
+	}
 	if (test_bit(VARGO_DEV_GONE, &dev->flags)) {
 		/* Its chains are (being) failed by the reader. */
+		WRITE_ONCE(dev->status, 0);
 		flush_work(&dev->rx_work);
 		return;
 	}
