@@ -199,9 +199,17 @@ xen_conformance() { e2e_scenario xen-conformance; }
 # The relay on real Xen (argo.ko in dom0) linked over AF_VSOCK (the
 # guest's vsock_loopback) to a relay on sim: harness/scenarios/relay-vsock.sh.
 relay_vsock() { e2e_scenario relay-vsock; }
+# virtio-argo on Xen: a guest's /dev/vda and virtiofs mount from a driver
+# domain (l1/test/scenarios/virtio-argo-xen.sh). About 13 minutes under TCG
+# on the 2-core machine, which would take make check past its budget: run it
+# with ARGO_CHECK_VIRTIO_XEN=1 (or make e2e E2E=virtio-argo-xen).
+virtio_argo_xen() { e2e_scenario virtio-argo-xen; }
 if [ "${ARGO_CHECK_XEN:-1}" != 0 ]; then
 	run_suite xen-conformance xen_conformance
 	run_suite relay-vsock relay_vsock
+	if [ "${ARGO_CHECK_VIRTIO_XEN:-0}" != 0 ]; then
+		run_suite virtio-argo-xen virtio_argo_xen
+	fi
 fi
 
 echo
