@@ -8,9 +8,6 @@
 # consoles. The guest is created paused so that the driver domain can be
 # told its domain id (its devices accept that domain only); the guest
 # learns the driver domain's id from xenstore (data/virtio-argo-domid).
-# e2e-default: E2E_MEM=3072
-# e2e-default: E2E_DOM0_MEM=768M
-# e2e-default: E2E_TIMEOUT=1500
 . /usr/share/argo-e2e/lib.sh
 
 if [ "$(e2e_role)" != dom0 ]; then
