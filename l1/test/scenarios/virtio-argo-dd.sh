@@ -1,16 +1,24 @@
 #!/bin/sh
-# virtio-argo-dd: the driver domain of virtio-argo-xen. Serves a block
-# device (device 0: a 256 MiB raw image, exported by qemu-storage-daemon as
-# vhost-user-blk) and a file system (device 1: virtiofsd on /srv/share, tag
-# "share") to the domain of argo.vdev_frontend, with argo-vdevd on xen:.
+# virtio-argo-dd: the driver domain of virtio-argo-xen (a domU of the same
+# Xen) and of virtio-argo-l1-to-l0 (an L0 VM, after virtio-argo-l0dd set up
+# its fabric and relay). Serves a block device (device 0: a 256 MiB raw
+# image, exported by qemu-storage-daemon as vhost-user-blk) and a file
+# system (device 1: virtiofsd on /srv/share, tag "share") to the domain of
+# argo.vdev_frontend, with argo-vdevd on VDEV_FABRIC (default xen:).
 # Checks the file the guest wrote through virtiofs against the digest it
 # computed itself (once /srv/share/guest.done is there), kills argo-vdevd
 # when the guest asks (kill-vdevd) and starts it again, and ends once the
 # guest attached again and then detached.
-# e2e-helper: a domU of virtio-argo-xen
+# Environment (virtio-argo-l0dd): VDEV_FABRIC, VDEV_FRONTEND (else
+# argo.vdev_frontend, else any), VDEV_RING_LEN (each device's ring; the
+# largest message the guest may send is half of it).
+# e2e-helper: a domU of virtio-argo-xen, the L0 driver domain of virtio-argo-l1-to-l0
 . /usr/share/argo-e2e/lib.sh
 
-frontend=$(e2e_cmdline argo.vdev_frontend) || frontend=any
+fabric=${VDEV_FABRIC:-xen:}
+frontend=${VDEV_FRONTEND:-$(e2e_cmdline argo.vdev_frontend)} || frontend=any
+[ -n "$frontend" ] || frontend=any
+ring_len=${VDEV_RING_LEN:+ring_len = $VDEV_RING_LEN}
 mkdir -p /srv/share /run/vargo
 printf 'hello from the driver domain\n' >/srv/share/hello.txt
 truncate -s 256M /srv/disk.raw
@@ -27,19 +35,21 @@ e2e_check backends-up e2e_wait 30 test -S /run/vargo/blk0.sock -a -S /run/vargo/
 
 cat >/run/vargo/vdevd.conf <<CONF
 [vdevd]
-fabric = xen:
+fabric = $fabric
 control = /run/vargo/vdevd.ctl
 [device blk0]
 type = blk
 number = 0
 socket = /run/vargo/blk0.sock
 frontend = $frontend
+$ring_len
 [device fs0]
 type = fs
 number = 1
 socket = /run/vargo/fs.sock
 frontend = $frontend
 tag = share
+$ring_len
 CONF
 e2e_check vdevd-config argo-vdevd --check-config /run/vargo/vdevd.conf
 argo-vdevd -v /run/vargo/vdevd.conf >/run/vargo/vdevd.log 2>&1 &

@@ -1,24 +1,34 @@
 #!/bin/sh
-# virtio-argo-guest: the guest of virtio-argo-xen (no vif, no vbd). Loads
-# virtio_argo.ko for the driver domain named in xenstore, then: /dev/vda
-# (mkfs, 64 MiB of random data written, caches dropped, read back, sha256
-# identical, fsck clean), the virtiofs mount (the driver domain's file read,
-# a file written for it to check), the block benchmark with the module's
+# virtio-argo-guest: the guest of virtio-argo-xen and virtio-argo-l1-to-l0
+# (no vif, no vbd). Loads virtio_argo.ko for the driver domain named in
+# xenstore (data/virtio-argo-domid) or on the command line
+# (argo.vdev_domid: the L1 dom0, whose relay imports the driver domain's
+# ports), with the module parameters of the command line
+# (virtio_argo.NAME=VALUE, as modprobe would), then: /dev/vda (mkfs, 64 MiB
+# of random data written, caches dropped, read back, sha256 identical, fsck
+# clean), the virtiofs mount (the driver domain's file read, a file
+# written for it to check), the block benchmark with the module's
 # hypercall counters; then the driver domain kills argo-vdevd mid-I/O (I/O
 # errors, the devices removed, no hang) and starts it again (the devices
 # come back); a clean unload (both devices DETACHed).
-# e2e-helper: a domU of virtio-argo-xen
+# e2e-helper: a domU of virtio-argo-xen and virtio-argo-l1-to-l0
 . /usr/share/argo-e2e/lib.sh
 
 ko=/lib/modules/$KVER/extra/virtio_argo.ko
-if did=$(xenstore-read data/virtio-argo-domid); then
-	e2e_case dd-domid PASS "driver domain $did"
+if did=$(xenstore-read data/virtio-argo-domid 2>/dev/null); then
+	e2e_case dd-domid PASS "driver domain $did (xenstore)"
+elif did=$(e2e_cmdline argo.vdev_domid); then
+	e2e_case dd-domid PASS "driver domain $did (command line)"
 else
-	e2e_case dd-domid FAIL "no data/virtio-argo-domid in xenstore"
+	e2e_case dd-domid FAIL "no data/virtio-argo-domid in xenstore, no argo.vdev_domid"
 	e2e_finish
 fi
+params=$(for w in $(cat /proc/cmdline); do
+	case "$w" in virtio_argo.*=*) echo "${w#virtio_argo.}" ;; esac
+done)
 # Nested TCG is slow: a back end starting at DRIVER_OK may take seconds.
-e2e_check vargo-load insmod "$ko" "domid=$did" timeout_ms=30000 || e2e_finish
+# shellcheck disable=SC2086
+e2e_check vargo-load insmod "$ko" "domid=$did" timeout_ms=30000 $params || e2e_finish
 if e2e_wait 180 test -b /dev/vda; then
 	e2e_case blk-vda PASS "$(cat /sys/block/vda/size) sectors"
 else
