@@ -12,6 +12,7 @@ else
 	e2e_case vda FAIL "no /dev/vda within 60 s"
 	e2e_finish
 fi
+echo "    vda queue: max_segments $(cat /sys/block/vda/queue/max_segments) max_segment_size $(cat /sys/block/vda/queue/max_segment_size) max_sectors_kb $(cat /sys/block/vda/queue/max_sectors_kb) max_hw_sectors_kb $(cat /sys/block/vda/queue/max_hw_sectors_kb)"
 bench() {
 	out=$(argo-blkbench /dev/vda "$@" 2>&1)
 	rc=$?

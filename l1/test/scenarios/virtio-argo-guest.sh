@@ -37,6 +37,9 @@ else
 	e2e_finish
 fi
 dmesg | grep -i 'virtio.argo\|virtio_argo\|vda' | sed 's/^/    /'
+# What the block layer makes of the device (a request larger than
+# max_segments pages or max_sectors_kb is split before virtio_blk).
+echo "    vda queue: max_segments $(cat /sys/block/vda/queue/max_segments) max_segment_size $(cat /sys/block/vda/queue/max_segment_size) max_sectors_kb $(cat /sys/block/vda/queue/max_sectors_kb) max_hw_sectors_kb $(cat /sys/block/vda/queue/max_hw_sectors_kb)"
 vstat=$(readlink -f /sys/block/vda/device)/argo
 bstat=/sys/devices/virtio-argo/argo
 
