@@ -163,6 +163,8 @@ argo-relayd_LDLIBS := -linih -lssl -lcrypto
 argo-relayctl_SRC := relay/relayctl.c
 # The kernel module's test program (in the images, not in `all`).
 argo-dev-test_SRC := l1/test/argo-dev-test.c
+# A block benchmark for the guests of the virtio-argo scenarios (images only).
+argo-blkbench_SRC := l1/test/argo-blkbench.c
 
 test-ring_SRC := tests/unit/test_ring.c
 test-ring_LIBS := $(CLIENT_LIBS)
@@ -220,7 +222,7 @@ $(foreach t,$(filter-out test-mitm test-rogue,$(notdir $(TESTS))),$(eval $(t)_LD
 all: $(PROGRAMS) $(TESTS)
 
 # Every program that names its sources this way (NAME_SRC) is linked here.
-LINKED := $(foreach p,$(PROGRAMS) $(TESTS) $(BIN)/argo-dev-test,$(if $($(notdir $(p))_SRC),$(p)))
+LINKED := $(foreach p,$(PROGRAMS) $(TESTS) $(BIN)/argo-dev-test $(BIN)/argo-blkbench,$(if $($(notdir $(p))_SRC),$(p)))
 .SECONDEXPANSION:
 $(LINKED): $(BIN)/%: $$(call obj,$$($$*_SRC)) $$($$*_LIBS)
 	@mkdir -p $(dir $@)
@@ -335,7 +337,7 @@ print-include-paths:
 	@echo 'DEFAULT: $(INC_DEFAULT)'
 
 format:
-	@clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^l1/kmod/')
+	@clang-format -i $$(git ls-files '*.c' '*.h' | grep -Ev '^l1/(kmod|virtio-argo)/|^l1/include/linux/')
 
 clean:
 	rm -rf $(BUILD)
@@ -346,16 +348,31 @@ clean:
 # (docs: images/README.md, l1/README.md; `make e2e E2E=NAME` runs one.)
 KMOD_MAKE = env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u CFLAGS -u LDFLAGS -u CC -u BUILD -u SAN $(MAKE)
 ARGO_KO := $(BUILD)/images/argo.ko
+VIRTIO_ARGO_KO := $(BUILD)/images/virtio_argo.ko
 .PHONY: kmod kmod-clean e2e e2e-list
-kmod: $(ARGO_KO)
-$(ARGO_KO): l1/kmod/argo.c l1/kmod/Kbuild l1/kmod/Makefile l1/include/uapi/linux/argo_dev.h
+kmod: $(ARGO_KO) $(VIRTIO_ARGO_KO)
+$(ARGO_KO): l1/kmod/argo.c l1/kmod/Kbuild l1/kmod/Makefile l1/include/uapi/linux/argo_dev.h \
+		l1/include/linux/argo_kernel.h
 	@harness/install-deps.sh images
 	$(KMOD_MAKE) -C l1/kmod KVER=$(KVER) OUT=$(abspath $(dir $@))
+# The virtio-argo transport (l1/virtio-argo/), linked against argo.ko's API.
+$(VIRTIO_ARGO_KO): $(wildcard l1/virtio-argo/*.c l1/virtio-argo/*.h) l1/virtio-argo/Kbuild \
+		l1/virtio-argo/Makefile l1/include/uapi/linux/virtio_argo.h $(ARGO_KO)
+	$(KMOD_MAKE) -C l1/virtio-argo KVER=$(KVER) OUT=$(abspath $(dir $@))
 kmod-clean:
 	$(KMOD_MAKE) -C l1/kmod clean
+	$(KMOD_MAKE) -C l1/virtio-argo clean
 
 
-IMAGE_BINS := $(PROGRAMS) $(BIN)/argo-dev-test
+# virtio-argo in the images: the device side (argo-vdevd and the vhost-user
+# back ends it drives, from Debian's qemu-system-common), e2fsprogs for the
+# guest's file system checks, a block benchmark.
+IMAGE_BINS := $(PROGRAMS) $(BIN)/argo-dev-test $(BIN)/argo-vdevd $(BIN)/argo-vdevctl \
+	$(BIN)/argo-blkbench
+IMAGE_HOST_BINS := /usr/bin/qemu-storage-daemon /usr/lib/qemu/virtiofsd /usr/sbin/mke2fs \
+	/usr/sbin/e2fsck
+IMAGES_EXTRA_KO := $(VIRTIO_ARGO_KO)
+
 include images/images.mk
 
 # make e2e [E2E=NAME|GROUP[,...]] [E2E_OPTS=--no-libvirt]; the scenarios are
