@@ -805,7 +805,8 @@ static void deadline_ts(struct timespec *ts, unsigned int ms)
  * program's to handle, not ours to cause: it is blocked here, and one the
  * write made (EPIPE) is taken back; a program that blocks SIGPIPE itself
  * finds it pending, as after a write of its own. One system call when the
- * program blocks it, two otherwise.
+ * program blocks it, two otherwise; none on a serial line (a tty's write
+ * fails with EIO, never SIGPIPE).
  */
 static void flush_from_caller(struct leaf_fabric *L)
 {
@@ -813,6 +814,10 @@ static void flush_from_caller(struct leaf_fabric *L)
 	sigset_t pipe_set, old;
 	int ret;
 
+	if (!transport_get(L->uri.transport)->is_socket) {
+		flush_out(L);
+		return;
+	}
 	sigemptyset(&pipe_set);
 	sigaddset(&pipe_set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);

@@ -186,9 +186,16 @@ e2e_stream_domu() {
 		_id=$(xl domid "$1" 2>/dev/null)
 		_done=0
 		_seen=0
+		_gone=0
 		echo "$2| (console of $1, domain ${_id:-?}: $_glog)"
 		while [ "$_done" = 0 ]; do
-			xenstore-exists "/local/domain/$_id" 2>/dev/null || _done=1
+			# Gone for good: three looks in a row (xenstored may be slow).
+			if xenstore-exists "/local/domain/$_id" 2>/dev/null; then
+				_gone=0
+			else
+				_gone=$((_gone + 1))
+				[ "$_gone" -lt 3 ] || _done=1
+			fi
 			_n=$(wc -l <"$_glog" 2>/dev/null || echo 0)
 			if [ "$_n" -gt "$_seen" ]; then
 				sed -n "$((_seen + 1)),${_n}p" "$_glog" | tr -d '\r' |

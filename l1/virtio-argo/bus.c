@@ -157,6 +157,11 @@ static void vargo_dev_remove_work(struct work_struct *work)
 					     remove_work);
 	struct vargo_bus *bus = dev->bus;
 
+	/*
+	 * A probe still running ends soon: the device is gone, so its
+	 * requests fail at once and its reader fails its chains.
+	 */
+	cancel_work_sync(&dev->add_work);
 	mutex_lock(&bus->lock);
 	if (bus->devs[dev->num] == dev)
 		bus->devs[dev->num] = NULL;
@@ -177,6 +182,19 @@ static void vargo_dev_remove_work(struct work_struct *work)
 	mutex_unlock(&bus->lock);
 }
 
+/* On probe_wq: the driver binds (and probes, with I/O) now. */
+static void vargo_dev_add_work(struct work_struct *work)
+{
+	struct vargo_dev *dev = container_of(work, struct vargo_dev, add_work);
+
+	if (vargo_dev_register(dev) == 0)
+		dev_info(&dev->vdev.dev,
+			 "device %u of domain %u: type %u, %u queues, messages up to %u bytes, chains up to %u buffers / %u bytes\n",
+			 dev->num, dev->bus->domid, dev->vdev.id.device,
+			 le32_to_cpu(dev->info.max_virtqueues),
+			 dev->dev_max_rx, dev->max_segs, dev->max_chain);
+}
+
 static void vargo_bus_add(struct vargo_bus *bus, u16 num)
 {
 	struct vargo_dev *dev;
@@ -190,15 +208,11 @@ static void vargo_bus_add(struct vargo_bus *bus, u16 num)
 		       bus->domid, PTR_ERR(dev));
 		return;
 	}
+	INIT_WORK(&dev->add_work, vargo_dev_add_work);
 	INIT_WORK(&dev->remove_work, vargo_dev_remove_work);
 	bus->devs[num] = dev;
 	set_bit(VARGO_DEV_PUBLISHED, &dev->flags);
-	if (vargo_dev_register(dev) == 0)
-		dev_info(&dev->vdev.dev,
-			 "device %u of domain %u: type %u, %u queues, messages up to %u bytes, chains up to %u buffers / %u bytes\n",
-			 num, bus->domid, dev->vdev.id.device,
-			 le32_to_cpu(dev->info.max_virtqueues),
-			 dev->dev_max_rx, dev->max_segs, dev->max_chain);
+	queue_work(bus->probe_wq, &dev->add_work);
 }
 
 /* Every device is gone: the driver domain does not answer. */
@@ -345,6 +359,13 @@ static void vargo_ping_work(struct work_struct *work)
 		if (!bus->devs[i])
 			continue;
 		vargo_dev_check(bus->devs[i]);
+		if (vargo_dev_stuck(bus->devs[i],
+				    msecs_to_jiffies(vargo_timeout_ms))) {
+			vargo_stat_add(&bus->devs[i]->ep, VARGO_ST_TIMEOUTS, 1);
+			vargo_dev_gone(bus->devs[i],
+				       "a request not completed within timeout_ms",
+				       -ETIMEDOUT);
+		}
 		vargo_dev_kick(bus->devs[i]);
 	}
 	ping.data = cpu_to_le32(jiffies);
@@ -551,7 +572,8 @@ static int __init vargo_init(void)
 	/* Completions of block I/O come through here: never starve it. */
 	bus->rx_wq = alloc_workqueue("virtio-argo-rx",
 				     WQ_HIGHPRI | WQ_MEM_RECLAIM, 0);
-	if (!bus->wq || !bus->rx_wq)
+	bus->probe_wq = alloc_workqueue("virtio-argo-probe", 0, 0);
+	if (!bus->wq || !bus->rx_wq || !bus->probe_wq)
 		goto fail_wq;
 
 	bus->root = root_device_register("virtio-argo");
@@ -589,6 +611,8 @@ fail_sysfs:
 fail_root:
 	root_device_unregister(bus->root);
 fail_wq:
+	if (bus->probe_wq)
+		destroy_workqueue(bus->probe_wq);
 	if (bus->rx_wq)
 		destroy_workqueue(bus->rx_wq);
 	if (bus->wq)
@@ -628,6 +652,7 @@ static void __exit vargo_exit(void)
 	argo_kring_unregister(bus->ep.ring);
 	sysfs_remove_group(&bus->root->kobj, vargo_stats_group());
 	root_device_unregister(bus->root);
+	destroy_workqueue(bus->probe_wq);
 	destroy_workqueue(bus->rx_wq);
 	destroy_workqueue(bus->wq);
 	kfree(bus);

@@ -54,7 +54,8 @@ enum vargo_stat {
 	VARGO_ST_ERRORS,	/* ERROR events and malformed messages */
 	VARGO_ST_DROPPED,	/* messages not ours (type, source) */
 	VARGO_ST_CTRL,		/* control requests */
-	VARGO_ST_TIMEOUTS,	/* control requests not answered in time */
+	VARGO_ST_TIMEOUTS,	/* control requests not answered in time, and
+				 * devices given up for a chain not completed */
 	VARGO_ST_EVENTS,	/* EVENT_DEVICE / EVENT_CONFIG received */
 	VARGO_NR_STATS,
 };
@@ -95,6 +96,12 @@ struct vargo_bus {
 	struct vargo_ep ep;
 	struct workqueue_struct *wq;	/* ordered: discovery, events, removal */
 	struct workqueue_struct *rx_wq;	/* readers of every ring */
+	/*
+	 * Drivers' probes (register_virtio_device), apart: a probe does I/O
+	 * that only the bus's PING round can fail if the device never
+	 * answers, so it must not hold wq or lock.
+	 */
+	struct workqueue_struct *probe_wq;
 	struct work_struct rx_work;
 	struct delayed_work hello_work;
 	struct delayed_work ping_work;
@@ -118,6 +125,7 @@ enum vargo_chain_state {
 
 struct vargo_chain {
 	u8 state;		/* written with release, read with acquire */
+	unsigned long sent;	/* jiffies when it went (before INFLIGHT) */
 	u32 in_bytes;		/* room in its in-buffers */
 	u32 total;		/* used length the device announced */
 	u32 got;		/* completion bytes received so far */
@@ -154,7 +162,9 @@ struct vargo_dev {
 	u8 status;		/* last device status seen */
 	unsigned long flags;	/* VARGO_DEV_* bits */
 	struct work_struct rx_work;
+	struct work_struct add_work;	/* on probe_wq: registration */
 	struct work_struct remove_work;
+	unsigned long last_rx;	/* jiffies of its last message to us */
 
 	struct mutex vq_lock;
 	struct vargo_vq *vqs[VARGO_MAX_VQS];	/* vq_lock (and tx_lock to clear) */
@@ -222,6 +232,7 @@ static inline void vargo_stat_add(struct vargo_ep *ep, enum vargo_stat st,
 struct vargo_dev *vargo_dev_create(struct vargo_bus *bus, u16 num);
 void vargo_dev_check(struct vargo_dev *dev);
 int vargo_dev_register(struct vargo_dev *dev);
+bool vargo_dev_stuck(struct vargo_dev *dev, unsigned long timeout);
 void vargo_dev_destroy(struct vargo_dev *dev);
 void vargo_dev_rx_work(struct work_struct *work);
 

@@ -494,6 +494,7 @@ static void vargo_rx_msg(struct vargo_dev *dev, const struct argo_kmsg *msg)
 
 	if (vargo_read_hdr(&dev->ep, msg, dev->bus->domid, &hdr))
 		return;
+	WRITE_ONCE(dev->last_rx, jiffies);
 	response = hdr.type & VIRTIO_ARGO_TYPE_RESPONSE;
 	bus = hdr.type & VIRTIO_ARGO_TYPE_BUS;
 	if (bus && hdr.msg_id == VIRTIO_ARGO_BUS_BUF && response) {
@@ -590,6 +591,7 @@ struct vargo_dev *vargo_dev_create(struct vargo_bus *bus, u16 num)
 	dev->bus = bus;
 	dev->num = num;
 	dev->generation = 0;
+	dev->last_rx = jiffies;
 	mutex_init(&dev->vq_lock);
 	spin_lock_init(&dev->tx_lock);
 	INIT_WORK(&dev->rx_work, vargo_dev_rx_work);

@@ -371,6 +371,7 @@ static int vargo_tx_chain(struct vargo_dev *dev, struct vargo_vq *vvq,
 	ch->in_bytes = cd.in_bytes;
 	ch->total = 0;
 	ch->got = 0;
+	ch->sent = jiffies;
 	/* In flight before it goes: the answer may beat sendv's return. */
 	vargo_chain_set(ch, VARGO_CHAIN_INFLIGHT);
 	ret = vargo_tx_msg(dev, dev->txhdr, hlen, &cd, 0, data_len);
@@ -695,6 +696,37 @@ void vargo_rx_buf(struct vargo_dev *dev, const struct virtio_argo_hdr *hdr,
 	WRITE_ONCE(ch->state, VARGO_CHAIN_FREE);
 	vargo_used_add(vvq, id, total);
 	vargo_stat_add(&dev->ep, VARGO_ST_COMPLETIONS, 1);
+}
+
+/*
+ * Whether the device holds a chain it was given more than timeout jiffies
+ * ago, and has sent us nothing for as long: a device that answers PING
+ * but never completes (a back end stuck for good) would otherwise hang its
+ * driver, which has no time-out of its own (virtio_blk). A busy device
+ * that completes other chains is not stuck.
+ */
+bool vargo_dev_stuck(struct vargo_dev *dev, unsigned long timeout)
+{
+	unsigned long now = jiffies;
+	struct vargo_vq *vvq;
+	unsigned int i, id;
+	bool stuck = false;
+
+	if (!time_after(now, READ_ONCE(dev->last_rx) + timeout))
+		return false;
+	mutex_lock(&dev->vq_lock);
+	for (i = 0; i < dev->nvqs && !stuck; i++) {
+		vvq = dev->vqs[i];
+		if (!vvq)
+			continue;
+		for (id = 0; id < vvq->num && !stuck; id++)
+			/* sent is written before the state's release. */
+			stuck = vargo_chain_state(&vvq->chains[id]) ==
+					VARGO_CHAIN_INFLIGHT &&
+				time_after(now, vvq->chains[id].sent + timeout);
+	}
+	mutex_unlock(&dev->vq_lock);
+	return stuck;
 }
 
 /* An ERROR about a BUF request: that chain will not complete; fail it. */

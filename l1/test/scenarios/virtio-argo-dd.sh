@@ -52,6 +52,11 @@ tag = share
 $ring_len
 CONF
 e2e_check vdevd-config argo-vdevd --check-config /run/vargo/vdevd.conf
+# The daemons' logs on our console as they grow (across restarts: -F).
+for f in vdevd qsd; do
+	touch /run/vargo/$f.log
+	tail -F /run/vargo/$f.log 2>/dev/null | sed "s/^/$f| /" &
+done
 argo-vdevd -v /run/vargo/vdevd.conf >/run/vargo/vdevd.log 2>&1 &
 vdevd=$!
 e2e_check vdevd-up e2e_wait 30 test -S /run/vargo/vdevd.ctl

@@ -114,6 +114,10 @@ touch /mnt/fs/guest.done
 sync
 
 # ---- the device side goes mid-I/O: I/O errors, no hang; then it is back ----
+# A task blocked for a minute has its stack on the console (it would be
+# the hang this part checks for).
+echo 60 >/proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
+dmesg -n 7
 # The driver domain kills argo-vdevd once it sees kill-vdevd; meanwhile we
 # read /dev/vda in a loop.
 touch /mnt/fs/kill-vdevd
