@@ -289,10 +289,10 @@ $(BUILD)/fuzz/fuzz-relay-config: $(FUZZ_CONFIG_SRC) $(wildcard relay/*.h common/
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(FUZZ_LIBARGO_FLAGS) $(FUZZ_CONFIG_SRC) -linih -lssl -lcrypto \
 		-lpthread -o $@
-FUZZ_ROUTED_SRC := tests/fuzz/fuzz_routed.c $(LIBARGO_SRC)
+FUZZ_ROUTED_SRC := tests/fuzz/fuzz_routed.c $(LIBARGO_SRC) $(LIBLINK_SRC) $(LIBUTIL_SRC)
 $(BUILD)/fuzz/fuzz-routed: $(FUZZ_ROUTED_SRC) $(wildcard common/include/argo/*.h)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) $(FUZZ_LIBARGO_FLAGS) $(FUZZ_ROUTED_SRC) -lpthread -o $@
+	clang $(FUZZ_CFLAGS) $(FUZZ_LIBARGO_FLAGS) $(FUZZ_ROUTED_SRC) -lssl -lcrypto -lpthread -o $@
 .PHONY: fuzz-more
 fuzz: fuzz-more
 fuzz-more: $(addprefix $(BUILD)/fuzz/fuzz-,$(FUZZ_MORE))
@@ -512,6 +512,8 @@ EXAMPLE_CONFIGS := $(wildcard dist/examples/*.conf)
 DIST_GENERATED := $(BUILD)/dist/argo-simd.service $(BUILD)/dist/argo-relayd@.service
 KMOD_SRC := l1/kmod/argo.c l1/kmod/Kbuild l1/kmod/Makefile
 KMOD_UAPI := l1/include/uapi/linux/argo_dev.h
+# The in-kernel API (argo.ko exports it; virtio_argo.ko uses it).
+KMOD_KAPI := l1/include/linux/argo_kernel.h
 
 SUBST_PATHS = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 	-e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
@@ -586,11 +588,13 @@ install: dist-files
 
 # argo.ko's source as DKMS wants it: dkms.conf at the top, the module's
 # folder and the UAPI header it includes in the layout of l1/.
-install-dkms: dist/dkms.conf.in $(KMOD_SRC) $(KMOD_UAPI)
-	$(INSTALL) -d $(DESTDIR)$(DKMSDIR)/kmod $(DESTDIR)$(DKMSDIR)/include/uapi/linux
+install-dkms: dist/dkms.conf.in $(KMOD_SRC) $(KMOD_UAPI) $(KMOD_KAPI)
+	$(INSTALL) -d $(DESTDIR)$(DKMSDIR)/kmod $(DESTDIR)$(DKMSDIR)/include/uapi/linux \
+		$(DESTDIR)$(DKMSDIR)/include/linux
 	$(SUBST_PATHS) dist/dkms.conf.in >$(DESTDIR)$(DKMSDIR)/dkms.conf
 	$(INSTALL) -m 644 $(KMOD_SRC) $(DESTDIR)$(DKMSDIR)/kmod
 	$(INSTALL) -m 644 $(KMOD_UAPI) $(DESTDIR)$(DKMSDIR)/include/uapi/linux
+	$(INSTALL) -m 644 $(KMOD_KAPI) $(DESTDIR)$(DKMSDIR)/include/linux
 
 # Removes what install and install-dkms put in place (configuration in
 # $(SYSCONFDIR)/argo is left, as a package manager leaves conffiles).
