@@ -102,6 +102,10 @@ $(LIBUTIL): $(call obj,$(LIBUTIL_SRC))
 $(LIBARGO): $(call obj,$(LIBARGO_SRC))
 $(LIBLINK): $(call obj,$(LIBLINK_SRC))
 $(LIBSIMFABRIC): $(call obj,$(LIBSIMFABRIC_SRC))
+# The libargo.a that is installed: the client library with the link backend's
+# protocol and helpers in one archive, as libargo.so holds them.
+LIBARGO_DIST := $(LIB)/dist/libargo.a
+$(LIBARGO_DIST): $(call obj,$(LIBARGO_SRC) $(LIBLINK_SRC) $(LIBUTIL_SRC))
 $(LIB)/%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@
@@ -522,10 +526,10 @@ SUBST_PATHS = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 
 .PHONY: install install-dkms uninstall dist-files FORCE-PATHS
 # Everything install needs and nothing more (no tests: debian/rules builds this).
-dist-files: $(INSTALL_SBIN) $(INSTALL_BIN) $(LIBARGO) $(LIBARGO_SO) $(LIBARGO_PC) \
+dist-files: $(INSTALL_SBIN) $(INSTALL_BIN) $(LIBARGO_DIST) $(LIBARGO_SO) $(LIBARGO_PC) \
 	$(DIST_GENERATED) $(MAN_PAGES)
 ifneq ($(SAN),1)
-all: $(LIBARGO_SO) $(LIBARGO_PC) $(DIST_GENERATED) $(MAN_PAGES)
+all: $(LIBARGO_SO) $(LIBARGO_DIST) $(LIBARGO_PC) $(DIST_GENERATED) $(MAN_PAGES)
 endif
 
 $(PIC_OBJ)/%.o: %.c
@@ -562,7 +566,7 @@ install: dist-files
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(UDEVRULESDIR)
 	$(INSTALL) -m 755 $(INSTALL_SBIN) $(DESTDIR)$(SBINDIR)
 	$(INSTALL) -m 755 $(INSTALL_BIN) $(DESTDIR)$(BINDIR)
-	$(INSTALL) -m 644 $(LIBARGO) $(DESTDIR)$(LIBDIR)
+	$(INSTALL) -m 644 $(LIBARGO_DIST) $(DESTDIR)$(LIBDIR)
 	$(INSTALL) -m 644 $(LIBARGO_SO) $(DESTDIR)$(LIBDIR)
 	ln -sf $(notdir $(LIBARGO_SO)) $(DESTDIR)$(LIBDIR)/$(LIBARGO_SONAME)
 	ln -sf $(LIBARGO_SONAME) $(DESTDIR)$(LIBDIR)/libargo.so
