@@ -27,9 +27,9 @@ total_skip=0
 # summary, counts one failure: a crash must never look like a pass.
 account() {
 	local name=$1 rc=$2 log=$3 line p=0 f=0 s=0
-	line=$(grep -E '^([A-Za-z-]+: )?[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$log" | tail -n 1)
+	line=$(grep -E '^([A-Za-z0-9-]+: )?[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$log" | tail -n 1)
 	if [ -n "$line" ]; then
-		p=$(sed -E 's/^([A-Za-z-]+: )?([0-9]+) passed.*/\2/' <<<"$line")
+		p=$(sed -E 's/^([A-Za-z0-9-]+: )?([0-9]+) passed.*/\2/' <<<"$line")
 		f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
 		if grep -q skipped <<<"$line"; then
 			s=$(sed -E 's/.* ([0-9]+) skipped$/\1/' <<<"$line")
