@@ -238,6 +238,27 @@ static int put(struct leaf_fabric *L, uint8_t type, const void *p1, uint32_t l1,
 	return frames_put(&L->frames, &L->session, type, p1, l1, p2, l2);
 }
 
+static int on_frame(void *ctx, const struct wire_header *hdr, const uint8_t *frame);
+
+/*
+ * Our half of the TLS handshake is done and the relay hung up before its
+ * HELLO: in TLS 1.3 the server checks the client's certificate after the
+ * client has finished, so this is its refusal, which may have come while
+ * we were writing our HELLO (EPIPE). Its alert, if it sent one, is still
+ * to be read, and names the reason.
+ */
+static void refused_after_tls(struct leaf_fabric *L)
+{
+	const char *why = NULL;
+
+	if (frames_read(&L->frames, on_frame, L, &why) == -EACCES && why) {
+		handshake_failed(L, why);
+		return;
+	}
+	handshake_failed(L, "the relay hung up as our TLS handshake ended: it did not take our "
+	                    "certificate or key");
+}
+
 /* Moves what it can to the fd: the TLS handshake's flights, then frames. */
 static int flush_out(struct leaf_fabric *L)
 {
@@ -246,6 +267,9 @@ static int flush_out(struct leaf_fabric *L)
 	L->want_write = ret == -EAGAIN;
 	if (ret == -EACCES)
 		handshake_failed(L, L->frames.why);
+	else if ((ret == -EPIPE || ret == -ECONNRESET) && L->state == LEAF_HANDSHAKE &&
+	         L->session.phase == SESSION_HELLO)
+		refused_after_tls(L);
 	else if (ret < 0 && ret != -EAGAIN)
 		disconnect(L);
 	return ret;
@@ -631,7 +655,7 @@ static void on_io(struct leaf_fabric *L, short revents)
 		}
 		if (ret == -EACCES) {
 			handshake_failed(L, why);
-		} else if (ret == -ECONNRESET && L->state == LEAF_HANDSHAKE &&
+		} else if ((ret == -ECONNRESET || ret == -EPIPE) && L->state == LEAF_HANDSHAKE &&
 		           L->session.phase == SESSION_HELLO) {
 			/* Our TLS handshake was done, the relay's was not: in TLS 1.3
 			 * the server checks the client's certificate after the client
