@@ -133,7 +133,10 @@ cfg_vm_get() {
 	run) [ "$vm" = "$first" ] && def=$s || def="" ;;
 	mem) def=2048 ;;
 	smp) def=2 ;;
-	cpu) def=qemu64 ;;
+	# qemu64 with the instructions OpenSSL's AES-GCM uses: every relay
+	# link is TLS, and TCG runs table-driven AES 2 to 7 times slower
+	# (docs/harness.md, "CPUs").
+	cpu) def=qemu64,+aes,+pclmulqdq,+ssse3,+sse4.1,+sse4.2 ;;
 	dom0_mem) def=1024M ;;
 	markers) [ "$vm" = "$first" ] && def=yes || def=no ;;
 	start) def=yes ;;
