@@ -783,7 +783,9 @@ void link_tick(struct link *link, uint64_t now)
 		flush_out(link);
 		if (link->frames.fd < 0)
 			break;
-		if (!link->ping_token || now - link->ping_sent_ms > config->ping_ms) {
+		/* One PING every ping_ms, answered or not (an answer does not
+		 * bring the next one forward: issue 13). */
+		if (now - link->ping_sent_ms >= config->ping_ms) {
 			uint8_t payload[8];
 
 			link->ping_token = now ^ (link->env->boot_id << 1) ^ 1;

@@ -166,6 +166,9 @@ for variant in plain san; do
 		"$(dirname "$0")/integration/test-relay-argo.sh" "$bin"
 	run_suite "$variant:relay-serial-link" env RELAY_TEST_COUNT=10000 \
 		"$(dirname "$0")/integration/test-relay-serial.sh" "$bin"
+	# The relay as an operator meets it (issue 13): quiet idle links,
+	# ping_ms, the control socket, signals and reload, argo-relayctl.
+	run_suite "$variant:relay-ops" "$(dirname "$0")/integration/test-relay-ops.sh" "$bin"
 	# virtio-argo: the decoder, then argo-vdevd against a user-space
 	# driver, qemu-storage-daemon and virtiofsd (docs/virtio-argo.md).
 	run_suite "$variant:unit-vmsg" "$bin/test-vmsg"

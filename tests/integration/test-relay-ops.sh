@@ -1,0 +1,121 @@
+#!/bin/bash
+# argo-relayd as an operator meets it (issue 13): idle links stay quiet,
+# ping_ms is kept, a running relay's control socket is not taken over, the
+# daemon's conventions (log lines, --pidfile/-d, signals, reload,
+# readiness), argo-relayctl's errors and output, and the messages of the
+# usual mistakes. Multi-process, on sim fabrics (harness/sim-chain.sh).
+# Prints PASS/FAIL lines and ends with "N passed, N failed".
+#
+# Usage: tests/integration/test-relay-ops.sh BIN_DIR [CASE...]
+set -u
+BIN=${1:-build/bin}
+shift || true
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../../harness/lib.sh"
+. "$HERE/../../harness/sim-chain.sh"
+. "$HERE/results.sh"
+
+# What a case started outside chain_up, stopped even if the run is cut short.
+EXTRA_PIDS=()
+stop_extra() {
+	local pid
+	for pid in "${EXTRA_PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	EXTRA_PIDS=()
+}
+trap 'stop_extra; chain_down >/dev/null 2>&1' EXIT
+trap 'exit 130' INT TERM
+
+# wait_until SECONDS COMMAND...: 0 as soon as COMMAND succeeds, 1 if it
+# never did.
+wait_until() {
+	local tries=$(($1 * 20))
+	shift
+	while [ $tries -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.05
+		tries=$((tries - 1))
+	done
+	return 1
+}
+
+# link_field CTL LINK FIELD: a field of that link in `links --json`.
+link_field() {
+	"$BIN/argo-relayctl" -s "$1" links --json 2>/dev/null | sed 's/{"name":"/\n/g' |
+		grep "^$2\"" | sed -n "s/.*\"$3\":\"\{0,1\}\([^,\"}]*\).*/\1/p" | head -n 1
+}
+
+# frames_tx CTL: the frames every link of the relay sent, added up.
+frames_tx() {
+	"$BIN/argo-relayctl" -s "$1" links --json 2>/dev/null |
+		grep -oE '"frames_tx":[0-9]+' | cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }'
+}
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# end_case NAME DIR RC: stops the topology; a daemon that does not stop
+# cleanly or a sanitizer report fails NAME-clean-exit. DIR is removed when
+# all went well, kept otherwise.
+end_case() {
+	local name=$1 dir=$2 rc=$3 bad="" logs
+	stop_extra
+	chain_down || bad="a daemon did not stop cleanly"
+	logs=$(grep -lE 'Sanitizer|runtime error' "$dir"/*.log 2>/dev/null | tr '\n' ' ')
+	[ -n "$logs" ] && bad="sanitizer report in $logs"
+	if [ -n "$bad" ]; then
+		result "$name-clean-exit" 1 "$bad (logs in $dir)"
+	elif [ "$rc" -eq 0 ]; then
+		rm -rf "$dir"
+	fi
+}
+
+# ---- Idle links ----------------------------------------------------------
+
+# ping_ms is kept: an idle link sends one PING per interval and answers
+# each of the peer's, so each end sends at most 2 frames per ping_ms, over
+# any interval (measured here by the clock around two reads of the
+# counters: a slow machine can only send fewer). Before the fix a new PING
+# went as soon as the PONG came back, on the next 50 ms tick: 40 frames a
+# second whatever ping_ms said.
+case_ping_interval() {
+	local name=ping-ms-kept dir rc=0 why="" f0 f1 t0 t1 ms frames bound ping=500
+	dir=$(mktemp -d /tmp/argo-relay-ops.XXXXXX)
+	if ! CHAIN_PING_MS=$ping chain_up "$dir" "$BIN" 2 unix; then
+		result "$name" 1 "topology did not come up (logs in $dir)"
+		end_case "$name" "$dir" 1
+		return
+	fi
+	t0=$(now_ms)
+	f0=$(frames_tx "$dir/l1.ctl")
+	sleep 3
+	f1=$(frames_tx "$dir/l1.ctl")
+	t1=$(now_ms)
+	ms=$((t1 - t0))
+	frames=$((f1 - f0))
+	# 2 frames per interval begun, and the PING and PONG of one more.
+	bound=$((2 * (ms / ping + 1) + 2))
+	if [ "$frames" -gt "$bound" ]; then
+		rc=1
+		why="l1 sent $frames frames in $ms ms on an idle link with ping_ms $ping (at most $bound)"
+	elif [ "$frames" -lt 1 ]; then
+		rc=1
+		why="l1 sent no frame in $ms ms: no PING at all"
+	elif [ "$(link_field "$dir/l1.ctl" up rtt_us)" = 0 ]; then
+		rc=1
+		why="no round trip measured"
+	fi
+	result "$name" $rc "$why (logs in $dir)"
+	[ $rc -eq 0 ] && echo "    l1 sent $frames frames in $ms ms with ping_ms $ping (bound $bound)"
+	end_case "$name" "$dir" $rc
+}
+
+cases=("$@")
+[ ${#cases[@]} -eq 0 ] && cases=(ping_interval)
+for c in "${cases[@]}"; do
+	t0=$SECONDS
+	"case_$c"
+	echo "    ($c: $((SECONDS - t0)) s)"
+done
+results_summary
