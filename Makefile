@@ -114,7 +114,7 @@ PROGRAMS := $(addprefix $(BIN)/,argo-simd argo-conformance argo-conformance-peer
 	argo-echo argo-stream argo-relayd argo-relayctl argo-bench)
 TESTS := $(addprefix $(BIN)/,test-ring test-routed test-sim-fabric test-simd-hostile test-wire \
 	test-auth test-stream test-session test-util test-relay-config test-transport test-dedup \
-	test-mitm test-bench-hist)
+	test-mitm test-bench-hist test-routes)
 
 # argo-simd: the daemon, its configuration, its side of the protocol
 # (simd_proto.c, which the fuzzer drives too) and its two engines (io_uring,
@@ -181,6 +181,8 @@ test-transport_LIBS := $(LIBLINK) $(LIBARGO) $(LIBUTIL)
 test-transport_LDLIBS := -linih -lcrypto
 # relay/dedup.c alone, with the fabric and the relay's log stubbed.
 test-dedup_SRC := tests/unit/test_dedup.c relay/dedup.c
+# The relay's route table alone.
+test-routes_SRC := tests/unit/test_routes.c relay/routes.c
 # argo-bench's latency histogram (a header only).
 test-bench-hist_SRC := tests/unit/test_bench_hist.c
 # A man in the middle of relay links, for tests/integration/test-relay.sh.

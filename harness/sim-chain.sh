@@ -28,6 +28,8 @@
 #   CHAIN_EXTRA_CONF_<i>                text appended to relay i's file (sections)
 #   CHAIN_NO_WAIT_<i>                   when set, chain_up does not wait for relay
 #                                       i's "up" link to come up
+#   CHAIN_NO_ROUTES                     when set, no relay gets a [routes] section:
+#                                       every route is learned from announcements
 #   CHAIN_RELAY_WRAP_<i>                a command prefix for relay i (e.g.
 #                                       "ip netns exec NS"); it must exec the relay
 
@@ -95,12 +97,14 @@ chain_relay_config() {
 			echo "peer = l$(( i + 1 ))"
 			echo "key = $dir/key-$i-$(( i + 1 ))"
 		fi
-		echo "[routes]"
-		local j
-		for ((j = 0; j < levels; j++)); do
-			[ "$j" -lt "$i" ] && echo "l$j = up"
-			[ "$j" -gt "$i" ] && echo "l$j = down"
-		done
+		if [ -z "${CHAIN_NO_ROUTES:-}" ]; then
+			echo "[routes]"
+			local j
+			for ((j = 0; j < levels; j++)); do
+				[ "$j" -lt "$i" ] && echo "l$j = up"
+				[ "$j" -gt "$i" ] && echo "l$j = down"
+			done
+		fi
 		if [ "$i" -eq "$inner" ]; then
 			echo "[imports]"
 			echo "7000 = l0:5:7000"

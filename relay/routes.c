@@ -2,6 +2,7 @@
 /* The route table: see routes.h. */
 #include "routes.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 void routes_init(struct routes *t, const struct relay_config *config)
@@ -61,32 +62,65 @@ static void forget(struct routes *t, int link)
 	}
 }
 
+#define TABLE_SIZE ((int)(sizeof(((struct routes *)0)->table) / sizeof(struct route)))
+
+/*
+ * A link's announcement is complete: what it no longer says is forgotten.
+ * But only what differs counts as a change: neighbours announce again when
+ * their table changed, so a table that called an identical announcement a
+ * change would be announced back and forth for ever (issue 13: two idle
+ * relays without static routes sent each other 33 000 frames a second).
+ * So the routes the link gave before are marked, the announcement is
+ * applied entry by entry (an entry of the link that keeps its hop count is
+ * no change), and what is still marked at the end is forgotten.
+ */
 void routes_learn(struct routes *t, int link, const struct wire_route *routes, uint32_t n)
 {
+	bool before[TABLE_SIZE]; /* a route this link gave before, not repeated yet */
 	uint32_t i;
+	int j;
 
-	/* Forget what this link said before: the announcement is complete. */
-	forget(t, link);
+	for (j = 0; j < t->n; j++)
+		before[j] = !t->table[j].is_static && t->table[j].link == link;
 	for (i = 0; i < n; i++) {
+		uint8_t hops = (uint8_t)(routes[i].hops + 1);
 		struct route *r;
 
 		if (routes[i].hops >= WIRE_MAX_ROUTE_HOPS ||
 		    strcmp(routes[i].hvid, t->config->hvid) == 0)
 			continue;
 		r = find(t, routes[i].hvid);
-		if (r && (r->is_static || r->hops <= routes[i].hops + 1))
+		if (r && before[r - t->table]) {
+			/* What the link said before, said again: a change only
+			 * when the hop count moved. */
+			before[r - t->table] = false;
+			if (r->hops != hops) {
+				r->hops = hops;
+				t->changed = true;
+			}
+			continue;
+		}
+		if (r && (r->is_static || r->hops <= hops))
 			continue;
 		if (!r) {
-			if (t->n >= (int)(sizeof(t->table) / sizeof(t->table[0])))
+			if (t->n >= TABLE_SIZE)
 				continue;
-			r = &t->table[t->n++];
+			r = &t->table[t->n];
+			before[t->n++] = false;
 			memcpy(r->hvid, routes[i].hvid, WIRE_HVID_SIZE);
 		}
 		r->link = link;
-		r->hops = (uint8_t)(routes[i].hops + 1);
+		r->hops = hops;
 		r->is_static = false;
 		t->changed = true;
 	}
+	/* What the link no longer says, from the end so that the entries
+	 * moved into the holes were already looked at. */
+	for (j = t->n - 1; j >= 0; j--)
+		if (before[j]) {
+			t->table[j] = t->table[--t->n];
+			t->changed = true;
+		}
 }
 
 void routes_link_down(struct routes *t, int link)

@@ -142,6 +142,7 @@ for variant in plain san; do
 	run_suite "$variant:unit-bench-hist" "$bin/test-bench-hist"
 	run_suite "$variant:unit-routed" "$bin/test-routed"
 	run_suite "$variant:unit-dedup" "$bin/test-dedup"
+	run_suite "$variant:unit-routes" "$bin/test-routes"
 	run_suite "$variant:unit-stream" "$bin/test-stream"
 	run_suite "$variant:unit-session" "$bin/test-session"
 	run_suite "$variant:unit-util" "$bin/test-util"

@@ -111,8 +111,64 @@ case_ping_interval() {
 	end_case "$name" "$dir" $rc
 }
 
+# Issue 13's first bug: relays without [routes] took a neighbour's identical
+# announcement for a change and announced again, for ever (33 000 frames a
+# second each way). A 3-level chain without static routes: the routes are
+# learned (a ping goes through l2 -> l1 -> l0 and back), and then the idle
+# links carry only their pings: at most 2 frames per link per ping_ms at
+# each relay, counted over an interval measured by the clock.
+case_idle_no_flood() {
+	local name=idle-relays-without-routes-quiet dir rc=0 why="" epid out i ms t0 t1 ping=500
+	local -a f0 f1
+	dir=$(mktemp -d /tmp/argo-relay-ops.XXXXXX)
+	if ! CHAIN_NO_ROUTES=1 CHAIN_PING_MS=$ping chain_up "$dir" "$BIN" 3 unix; then
+		result "$name" 1 "topology did not come up (logs in $dir)"
+		end_case "$name" "$dir" 1
+		return
+	fi
+	if grep -q '^\[routes\]' "$dir"/l*.conf; then
+		rc=1
+		why="the topology has static routes: it tests nothing"
+	fi
+	"$BIN/argo-echo" --fabric "sim:$dir/l0-dom5.sock" --port 7000 >"$dir/echo.log" 2>&1 &
+	epid=$!
+	EXTRA_PIDS+=("$epid")
+	wait_for_line "$dir/echo.log" "serving port 7000" 5 || rc=1
+	# l2 learns l0 from l1's announcement: wait for it, then use it.
+	if [ $rc -eq 0 ] && ! wait_until 10 bash -c "'$BIN/argo-relayctl' -s '$dir/l2.ctl' routes | grep -qE '^  l0 +via up +hops 2\$'"; then
+		rc=1
+		why="l2 did not learn l0: $("$BIN/argo-relayctl" -s "$dir/l2.ctl" routes 2>&1 | tr '\n' ' ')"
+	fi
+	if [ $rc -eq 0 ] && ! out=$("$BIN/argo-ping" --fabric "sim:$dir/l2.sock" --to 0:7000 --count 200 \
+		--timeout 5000 2>&1); then
+		rc=1
+		why="no ping through learned routes: $out"
+	fi
+	if [ $rc -eq 0 ]; then
+		t0=$(now_ms)
+		for i in 0 1 2; do f0[$i]=$(frames_tx "$dir/l$i.ctl"); done
+		sleep 3
+		for i in 0 1 2; do f1[$i]=$(frames_tx "$dir/l$i.ctl"); done
+		t1=$(now_ms)
+		ms=$((t1 - t0))
+		local links=(1 2 1) frames bound summary=""
+		for i in 0 1 2; do
+			frames=$((f1[i] - f0[i]))
+			bound=$((links[i] * (2 * (ms / ping + 1) + 2)))
+			summary="$summary l$i $frames (bound $bound)"
+			if [ "$frames" -gt "$bound" ]; then
+				rc=1
+				why="relay l$i sent $frames frames in $ms ms on ${links[i]} idle link(s) (at most $bound): routes announced for ever?"
+			fi
+		done
+	fi
+	result "$name" $rc "$why (logs in $dir)"
+	[ $rc -eq 0 ] && echo "    frames sent in $ms ms:$summary"
+	end_case "$name" "$dir" $rc
+}
+
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(ping_interval)
+[ ${#cases[@]} -eq 0 ] && cases=(ping_interval idle_no_flood)
 for c in "${cases[@]}"; do
 	t0=$SECONDS
 	"case_$c"
