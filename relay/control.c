@@ -23,40 +23,93 @@
 
 static void on_client(struct ev_watcher *w, uint32_t events);
 
-int control_init(struct control *c, const struct control_view *view, struct evloop *loop)
+/*
+ * The control path must be free: nothing there, or a socket nobody listens
+ * on (left by a relay that died). A live socket belongs to a running relay
+ * and is never taken over (as argo-simd does with its sockets): unlinking
+ * it would leave that relay unreachable for argo-relayctl, and our exit
+ * would remove its file. Nor is anything but a socket removed.
+ */
+static int claim_path(const char *path, const struct sockaddr_un *addr)
+{
+	struct stat st;
+	int fd, err;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		relay_log(0, "control socket %s: the path exists and is not a socket; not removed", path);
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	err = connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0 ? 0 : errno;
+	close(fd);
+	if (err == 0) {
+		relay_log(0,
+		          "control socket %s is in use by a running relay (argo-relayctl -s %s "
+		          "status): stop that one first, or give this one another 'control' path",
+		          path, path);
+		return -EADDRINUSE;
+	}
+	if (err != ECONNREFUSED) {
+		relay_log(0, "control socket %s: cannot tell whether a relay listens there: %s", path,
+		          strerror(err));
+		return -err;
+	}
+	relay_log(1, "control socket %s: left by a relay that is gone; replaced", path);
+	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int control_init(struct control *c, const struct relay_config *config, struct evloop *loop)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	const char *path = view->config->control;
+	const char *path = config->control;
 	mode_t old_mask;
 	int fd, ret;
 
-	c->view = *view;
+	memset(&c->view, 0, sizeof(c->view));
+	c->view.config = config;
 	c->listen_fd = -1;
 	ev_watcher_init(&c->watch, on_client, c);
 	if (strlen(path) >= sizeof(addr.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(addr.sun_path, path, strlen(path) + 1);
+	ret = claim_path(path, &addr);
+	if (ret < 0)
+		return ret;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	unlink(path);
 	/* Made with no permission at all, whatever the umask, then given its
 	 * group and mode, and only then listened on. */
 	old_mask = umask(0777);
 	ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
 	umask(old_mask);
-	if (ret < 0 ||
-	    (view->config->control_group >= 0 &&
-	     chown(path, (uid_t)-1, (gid_t)view->config->control_group) < 0) ||
-	    chmod(path, (mode_t)view->config->control_mode) < 0 || listen(fd, 8) < 0) {
+	if (ret < 0) {
 		int err = -errno;
 
+		/* EADDRINUSE here: another relay bound it since we looked. */
 		relay_log(0, "control socket %s: %s", path, strerror(errno));
 		close(fd);
 		return err;
 	}
 	c->listen_fd = fd;
+	if ((config->control_group >= 0 && chown(path, (uid_t)-1, (gid_t)config->control_group) < 0) ||
+	    chmod(path, (mode_t)config->control_mode) < 0 || listen(fd, 8) < 0) {
+		int err = -errno;
+
+		relay_log(0, "control socket %s: %s", path, strerror(errno));
+		control_fini(c, loop);
+		return err;
+	}
 	return ev_watch(loop, &c->watch, fd, EPOLLIN);
+}
+
+void control_set_view(struct control *c, const struct control_view *view)
+{
+	c->view = *view;
 }
 
 void control_fini(struct control *c, struct evloop *loop)
@@ -64,6 +117,7 @@ void control_fini(struct control *c, struct evloop *loop)
 	if (c->listen_fd >= 0) {
 		ev_unwatch(loop, &c->watch);
 		close(c->listen_fd);
+		/* Ours: we bound it (claim_path() never lets us bind another's). */
 		unlink(c->view.config->control);
 		c->listen_fd = -1;
 	}

@@ -41,7 +41,14 @@ struct control {
 	struct ev_watcher watch;
 };
 
-int control_init(struct control *c, const struct control_view *view, struct evloop *loop);
+/* Listens on the configured control path, first thing at start-up. The
+ * path must be free or a stale socket (replaced); a live socket (a running
+ * relay's) is refused with -EADDRINUSE, anything else there with -EEXIST,
+ * each logged with what to do. */
+int control_init(struct control *c, const struct relay_config *config, struct evloop *loop);
+/* What the answers read, once the relay's parts are set up. */
+void control_set_view(struct control *c, const struct control_view *view);
+/* Stops listening and removes the socket file (ours). */
 void control_fini(struct control *c, struct evloop *loop);
 
 #endif /* ARGO_RELAY_CONTROL_H */

@@ -201,6 +201,7 @@ static int setup(struct relay *relay)
 	int ret;
 
 	relay->signal_fd = -1;
+	relay->control.listen_fd = -1;
 	ret = evloop_init(&relay->loop);
 	if (ret < 0)
 		return ret;
@@ -222,6 +223,11 @@ static int setup(struct relay *relay)
 		return -errno;
 	ev_watch(&relay->loop, &relay->signal_watch, relay->signal_fd, EPOLLIN);
 	ev_timer_arm(&relay->loop, &relay->tick, now_ms() + TICK_MS);
+	/* First: a relay started with a running one's control path stops
+	 * here, before it touches a fabric or a link. */
+	ret = control_init(&relay->control, config, &relay->loop);
+	if (ret < 0)
+		return ret;
 
 	ret = argo_open(config->fabric, &relay->fabric);
 	if (ret < 0) {
@@ -273,7 +279,8 @@ static int setup(struct relay *relay)
 	    .account = &relay->account,
 	    .dedup = relay->dedup,
 	};
-	return control_init(&relay->control, &view, &relay->loop);
+	control_set_view(&relay->control, &view);
+	return 0;
 }
 
 static void run(struct relay *relay)
@@ -360,6 +367,8 @@ int main(int argc, char **argv)
 	ret = setup(&relay);
 	if (ret < 0) {
 		relay_log(0, "start-up failed: %s", strerror(-ret));
+		/* The control socket, if it was ours, goes with us. */
+		control_fini(&relay.control, &relay.loop);
 		return 1;
 	}
 	if (config.user[0] && (ret = drop_privileges(config.user)) < 0) {

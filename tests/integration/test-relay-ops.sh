@@ -167,8 +167,74 @@ case_idle_no_flood() {
 	end_case "$name" "$dir" $rc
 }
 
+# ---- The control socket -------------------------------------------------
+
+# Issue 13's second bug: a relay started with the control path of a running
+# relay unlinked that socket, listened there, and removed the file when it
+# exited, so the first relay could no longer be reached. Now it must refuse
+# (exit 1, saying so) before it touches anything, and the first relay must
+# still answer on its socket after the second is gone. A socket left by a
+# relay that died (SIGKILL) is replaced; a path that is not a socket is
+# never removed.
+case_control_socket_live() {
+	local name=control-socket-not-taken-over dir rc=0 why="" pid out code spid
+	dir=$(mktemp -d /tmp/argo-relay-ops.XXXXXX)
+	if ! chain_up "$dir" "$BIN" 1 unix; then
+		result "$name" 1 "topology did not come up (logs in $dir)"
+		end_case "$name" "$dir" 1
+		return
+	fi
+	# Another relay, of another fabric, with l0's control path.
+	spid=$(start_simd "$BIN" "$dir/o.sock" "$dir/simd-o.log" -m -D "0=$dir/o-relay.sock") || rc=1
+	[ -n "$spid" ] && CHAIN_PIDS+=("$spid")
+	printf '[relay]\nhvid = other\nfabric = sim:%s/o-relay.sock\ncontrol = %s/l0.ctl\n' \
+		"$dir" "$dir" >"$dir/other.conf"
+	timeout 10 "$BIN/argo-relayd" "$dir/other.conf" 2>"$dir/other.log"
+	code=$?
+	if [ $code -ne 1 ]; then
+		rc=1
+		why="the second relay exited $code, not 1 (start-up failed): $(cat "$dir/other.log")"
+	elif ! grep -q "control socket $dir/l0.ctl is in use by a running relay" "$dir/other.log"; then
+		rc=1
+		why="the second relay did not say why: $(cat "$dir/other.log")"
+	elif [ ! -S "$dir/l0.ctl" ]; then
+		rc=1
+		why="l0's control socket file is gone"
+	elif ! out=$("$BIN/argo-relayctl" -s "$dir/l0.ctl" status 2>&1) ||
+		! grep -q "^relay l0:" <<<"$out"; then
+		rc=1
+		why="l0 no longer answers on its control socket: $out"
+	fi
+	# A stale socket: l0 SIGKILLed leaves its file; the next run takes it.
+	if [ $rc -eq 0 ]; then
+		kill -KILL "${CHAIN_RELAY_PIDS[0]}"
+		wait "${CHAIN_RELAY_PIDS[0]}" 2>/dev/null
+		if [ ! -S "$dir/l0.ctl" ]; then
+			rc=1
+			why="no stale socket left by the killed relay: the case tests nothing"
+		elif ! chain_start_relay "$dir" "$BIN" 0; then
+			rc=1
+			why="a relay did not replace the stale control socket: $(tail -n 3 "$dir/relay-l0.log")"
+		fi
+	fi
+	# Not a socket: refused, and left alone.
+	if [ $rc -eq 0 ]; then
+		echo keep >"$dir/file.ctl"
+		sed "s|^control = .*|control = $dir/file.ctl|" "$dir/other.conf" >"$dir/other2.conf"
+		timeout 10 "$BIN/argo-relayd" "$dir/other2.conf" 2>"$dir/other2.log"
+		code=$?
+		if [ $code -ne 1 ] || [ "$(cat "$dir/file.ctl" 2>/dev/null)" != keep ] ||
+			! grep -q "exists and is not a socket" "$dir/other2.log"; then
+			rc=1
+			why="a regular file at the control path: exit $code, file '$(cat "$dir/file.ctl" 2>/dev/null)', said: $(cat "$dir/other2.log")"
+		fi
+	fi
+	result "$name" $rc "$why (logs in $dir)"
+	end_case "$name" "$dir" $rc
+}
+
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(ping_interval idle_no_flood)
+[ ${#cases[@]} -eq 0 ] && cases=(ping_interval idle_no_flood control_socket_live)
 for c in "${cases[@]}"; do
 	t0=$SECONDS
 	"case_$c"
