@@ -442,7 +442,7 @@ INSTALL ?= install
 
 INSTALL_SBIN := $(BIN)/argo-simd $(BIN)/argo-relayd $(BIN)/argo-vdevd
 INSTALL_BIN := $(BIN)/argo-relayctl $(BIN)/argo-echo $(BIN)/argo-ping $(BIN)/argo-stream \
-	$(BIN)/argo-conformance $(BIN)/argo-conformance-peer $(BIN)/argo-vdevctl
+	$(BIN)/argo-bench $(BIN)/argo-conformance $(BIN)/argo-conformance-peer $(BIN)/argo-vdevctl
 # Man pages: docs/man/, with the version and the paths filled in.
 MAN_SRC := $(wildcard docs/man/*.[1-8])
 MAN_PAGES := $(patsubst docs/man/%,$(BUILD)/man/%,$(MAN_SRC))

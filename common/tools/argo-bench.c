@@ -283,6 +283,14 @@ struct opts {
 	int timeout_ms;
 };
 
+/* The project's version (argo/version.h), as every program gives it, then
+ * the source this binary was built from (also in the JSON output). */
+static void print_version(void)
+{
+	tool_print_version("argo-bench");
+	printf("built from %s\n", ARGO_BENCH_VERSION);
+}
+
 static void usage(FILE *out)
 {
 	fprintf(
@@ -404,7 +412,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		return 1;
 	}
 	if (argc >= 2 && !strcmp(argv[1], "--version")) {
-		printf("argo-bench %s\n", ARGO_BENCH_VERSION);
+		print_version();
 		return 1;
 	}
 	if (argc < 2) {
@@ -533,7 +541,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			usage(stdout);
 			return 1;
 		case 'V':
-			printf("argo-bench %s\n", ARGO_BENCH_VERSION);
+			print_version();
 			return 1;
 		default:
 			usage(stderr);

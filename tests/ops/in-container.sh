@@ -46,7 +46,9 @@ rc=$?
 [ $rc -eq 0 ] && [ -S /run/argo/argo.sock ] && [ -S /run/argo/relay.sock ] && [ -S /run/argo/dom5.sock ]
 result "systemctl start argo-simd: serving when it returns" $? "rc $rc; $(ls /run/argo 2>&1 | tr '\n' ' ')"
 st=$(stat -c '%U %G %a' /run/argo/argo.sock 2>&1)
-result "its sockets are for user and group argo only" "$([ "$st" = "argo argo 770" ] && echo 0 || echo 1)" "$st"
+st="$st; $(stat -c '%U %G %a' /run/argo/relay.sock 2>&1)"
+result "the dynamic socket is for user and group argo, the relay's for user argo" \
+	"$([ "$st" = "argo argo 660; argo argo 600" ] && echo 0 || echo 1)" "$st"
 [ "$(systemctl show -P MainPID argo-simd.service)" = "$(cat /run/argo/argo-simd.pid 2>/dev/null)" ] &&
 	[ "$(stat -c %U "/proc/$(cat /run/argo/argo-simd.pid)")" = argo ]
 result "argo-simd runs as argo, its pidfile is systemd's main pid" $? \

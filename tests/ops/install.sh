@@ -24,13 +24,14 @@ D="$TMP/local"
 result "make install DESTDIR (PREFIX /usr/local)" $? "see $(tail -n 3 "$TMP/install-local.log")"
 missing=""
 for f in sbin/argo-simd sbin/argo-relayd sbin/argo-vdevd bin/argo-relayctl bin/argo-echo \
-	bin/argo-ping bin/argo-stream bin/argo-conformance bin/argo-conformance-peer bin/argo-vdevctl \
+	bin/argo-ping bin/argo-stream bin/argo-bench bin/argo-conformance bin/argo-conformance-peer bin/argo-vdevctl \
 	lib/libargo.a lib/libargo.so "lib/libargo.so.0" "lib/libargo.so.$VERSION" \
 	lib/pkgconfig/libargo.pc include/argo/argo.h include/argo/abi.h include/argo/ring.h \
 	include/argo/routed.h include/argo/version.h etc/argo/argo-simd.conf \
 	share/man/man8/argo-simd.8 share/man/man8/argo-relayd.8 share/man/man1/argo-relayctl.1 \
 	share/man/man8/argo-vdevd.8 share/man/man1/argo-vdevctl.1 \
 	share/man/man1/argo-echo.1 share/man/man1/argo-ping.1 share/man/man1/argo-stream.1 \
+	share/man/man1/argo-bench.1 \
 	share/man/man5/argo-relayd.conf.5 share/man/man5/argo-simd.conf.5 share/man/man3/libargo.3 \
 	share/doc/argo-relay/examples/relay.conf share/doc/argo-relay/examples/argo-simd.conf \
 	lib/systemd/system/argo-simd.service "lib/systemd/system/argo-relayd@.service" \

@@ -38,7 +38,7 @@ for prog in argo-simd argo-relayd argo-vdevd; do
 	[ -f "$ROOT/docs/man/$prog.8" ]
 	result "$prog has a section 8 page" $? "no docs/man/$prog.8"
 done
-for prog in argo-relayctl argo-echo argo-ping argo-stream argo-conformance argo-conformance-peer \
+for prog in argo-relayctl argo-echo argo-ping argo-stream argo-bench argo-conformance argo-conformance-peer \
 	argo-vdevctl; do
 	[ -f "$ROOT/docs/man/$prog.1" ]
 	result "$prog has a section 1 page" $? "no docs/man/$prog.1"

@@ -63,7 +63,7 @@ check_has() {
 }
 MA=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 check_has "${debs[0]}" /usr/sbin/argo-simd /usr/sbin/argo-relayd /usr/sbin/argo-vdevd /usr/bin/argo-relayctl \
-	/usr/bin/argo-echo /usr/bin/argo-ping /usr/bin/argo-stream /usr/bin/argo-conformance \
+	/usr/bin/argo-echo /usr/bin/argo-ping /usr/bin/argo-stream /usr/bin/argo-bench /usr/bin/argo-conformance \
 	/usr/bin/argo-conformance-peer /usr/bin/argo-vdevctl /usr/share/man/man8/argo-vdevd.8.gz \
 	/etc/argo/argo-simd.conf /lib/systemd/system/argo-simd.service /lib/systemd/system/argo-relayd@.service \
 	/usr/lib/tmpfiles.d/argo.conf /usr/lib/sysusers.d/argo.conf /lib/udev/rules.d/60-argo.rules \

@@ -52,7 +52,7 @@ fi
 rc=$?
 cat "$TMP/out"
 result "quickstart commands succeed" $rc "exit status $rc (124: time-out)"
-grep -qE '^argo-ping: 1000 sent, 1000 ok, 0 wrong, 0 lost, 0 duplicated, 0 refused;' "$TMP/out"
+grep -qE '^argo-ping: 1000 sent, 1000 ok, 0 wrong, 0 lost, 0 duplicated, 0 refused, 0 late;' "$TMP/out"
 result "quickstart ping gets every reply" $? "no clean argo-ping summary"
 [ ! -s "$TMP/left-jobs" ] && [ ! -e "$TMP/left-dir" ]
 result "quickstart's last step stops everything" $? \
