@@ -2,8 +2,9 @@
 /*
  * argo-relayd: forwards Argo messages between its fabric and other relays.
  *
- *   argo-relayd [-v] CONFIG            run
- *   argo-relayd --check-config CONFIG  validate and exit (0 valid, 2 not)
+ *   argo-relayd [-v] [-d] [--pidfile FILE] [--syslog] CONFIG   run
+ *   argo-relayd --check-config CONFIG   validate and exit (0 valid, 2 not)
+ * (argo-relayd(8), docs/man/argo-relayd.8).
  *
  * Stages, as in OpenBSD's relayd: the configuration is read and checked in
  * full first (config.c); then the fabric, the links and the control socket
@@ -13,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -24,8 +26,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "argo/version.h"
 #include "auth.h"
 #include "clock.h"
+#include "daemon.h"
 #include "debug.h"
 #include "log.h"
 #include "relay.h"
@@ -317,68 +321,150 @@ static void teardown(struct relay *relay)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: argo-relayd [-v] CONFIG\n"
-	             "       argo-relayd --check-config CONFIG\n");
+	fprintf(out,
+	        "usage: argo-relayd [options] CONFIG\n"
+	        "       argo-relayd --check-config CONFIG\n"
+	        "  -v, --verbose         log more: links, sessions, state (repeat for more)\n"
+	        "  -d, --daemon          detach once serving (the parent exits 0 then, 1 if\n"
+	        "                        start-up failed)\n"
+	        "      --pidfile FILE    write the relay's pid here once serving\n"
+	        "      --syslog          log to syslog (facility daemon), not standard error\n"
+	        "      --check-config    read and check CONFIG and its key files, and exit\n"
+	        "  -h, --help            print this help and exit\n"
+	        "  -V, --version         print the version and exit\n"
+	        "Signals: SIGTERM or SIGINT stops the relay.\n"
+	        "Exit status: 0 after SIGTERM/SIGINT or a valid --check-config, 1 when\n"
+	        "start-up fails, 2 for a usage or configuration error.\n"
+	        "See argo-relayd(8) and argo-relayd.conf(5).\n");
+}
+
+/* The command line. */
+struct options {
+	const char *path;
+	const char *pidfile;
+	bool check_only, daemonize, use_syslog;
+};
+
+/* 0: go on; 1: done (--help, --version), exit 0; -1: usage error, exit 2. */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	enum { OPT_PIDFILE = 256, OPT_SYSLOG, OPT_CHECK };
+	static const struct option longopts[] = {
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"daemon", no_argument, NULL, 'd'},
+	    {"pidfile", required_argument, NULL, OPT_PIDFILE},
+	    {"syslog", no_argument, NULL, OPT_SYSLOG},
+	    {"check-config", no_argument, NULL, OPT_CHECK},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":vdhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'v':
+			relay_verbose++;
+			break;
+		case 'd':
+			o->daemonize = true;
+			break;
+		case OPT_PIDFILE:
+			o->pidfile = optarg;
+			break;
+		case OPT_SYSLOG:
+			o->use_syslog = true;
+			break;
+		case OPT_CHECK:
+			o->check_only = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			printf("argo-relayd (" ARGO_PACKAGE ") " ARGO_VERSION "\n");
+			return 1;
+		case ':':
+			fprintf(stderr, "argo-relayd: option %s needs a value\n", argv[optind - 1]);
+			usage(stderr);
+			return -1;
+		default:
+			if (optopt)
+				fprintf(stderr, "argo-relayd: unknown option -%c\n", optopt);
+			else
+				fprintf(stderr, "argo-relayd: unknown option %s\n", argv[optind - 1]);
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "argo-relayd: %s\n",
+		        optind == argc ? "the configuration file is missing"
+		                       : "one configuration file only");
+		usage(stderr);
+		return -1;
+	}
+	o->path = argv[optind];
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	static struct relay_config config;
 	static struct relay relay;
-	bool check_only = false;
-	const char *path = NULL;
+	struct options opts = {0};
+	int ready_fd = -1, ret;
 	char why[512];
-	int i, ret;
 
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-v"))
-			relay_verbose++;
-		else if (!strcmp(argv[i], "--check-config"))
-			check_only = true;
-		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage(stdout);
-			return 0;
-		} else if (argv[i][0] == '-' || path) {
-			usage(stderr);
-			return 2;
-		} else
-			path = argv[i];
-	}
-	if (!path) {
-		usage(stderr);
-		return 2;
-	}
-	ret = config_load(path, geteuid(), &config, why, sizeof(why));
+	ret = parse_options(argc, argv, &opts);
+	if (ret)
+		return ret > 0 ? 0 : 2;
+	ret = config_load(opts.path, geteuid(), &config, why, sizeof(why));
 	if (ret < 0) {
 		fprintf(stderr, "argo-relayd: %s\n", why);
 		return 2;
 	}
-	if (check_only) {
-		printf("argo-relayd: %s: valid (hvid %s, %u links, %u routes, %u imports)\n", path,
-		       config.hvid, config.nlinks, config.nroutes, config.nimports);
+	if (opts.check_only) {
+		printf("argo-relayd: %s: valid (hvid %s, %u links, %u routes, %u imports)\n",
+		       opts.path, config.hvid, config.nlinks, config.nroutes, config.nimports);
 		return 0;
 	}
 
 	relay.config = &config;
 	relay_log_set_hvid(config.hvid);
+	relay_log_open(opts.use_syslog);
+	if (opts.daemonize && (ret = daemon_detach(&ready_fd)) < 0) {
+		relay_log(RELAY_LOG_ERR, "cannot detach: %s", strerror(-ret));
+		return 1;
+	}
 	/* What the relay makes is its own: state files, unix link sockets;
 	 * the control socket gets its configured mode and group. */
 	umask(077);
 	ret = setup(&relay);
 	if (ret < 0) {
-		relay_log(0, "start-up failed: %s", strerror(-ret));
+		relay_log(RELAY_LOG_ERR, "start-up failed: %s", strerror(-ret));
 		/* The control socket, if it was ours, goes with us. */
 		control_fini(&relay.control, &relay.loop);
 		return 1;
 	}
 	if (config.user[0] && (ret = drop_privileges(config.user)) < 0) {
-		relay_log(0, "cannot become %s: %s", config.user, strerror(-ret));
+		relay_log(RELAY_LOG_ERR, "cannot become %s: %s", config.user, strerror(-ret));
+		control_fini(&relay.control, &relay.loop);
+		return 1;
+	}
+	if (opts.pidfile && (ret = daemon_write_pidfile(opts.pidfile)) < 0) {
+		relay_log(RELAY_LOG_ERR, "pid file %s: %s", opts.pidfile, strerror(-ret));
+		control_fini(&relay.control, &relay.loop);
 		return 1;
 	}
 	relay_log(0, "serving: domain %u on %s, %d links", relay.domid, config.fabric,
 	          relay.nlinks);
+	daemon_ready(ready_fd);
 	run(&relay);
 	relay_log(0, "stopping");
 	teardown(&relay);
+	if (opts.pidfile)
+		unlink(opts.pidfile);
 	return 0;
 }

@@ -233,8 +233,137 @@ case_control_socket_live() {
 	end_case "$name" "$dir" $rc
 }
 
+# ---- Daemon conventions --------------------------------------------------
+
+# A one-relay fabric for the daemon cases: argo-simd with the relay's static
+# socket, and a configuration without links. Sets D_SIMD.
+one_relay_setup() {
+	local dir=$1
+	D_SIMD=$(start_simd "$BIN" "$dir/f.sock" "$dir/simd.log" -m -D "0=$dir/r.sock") || return 1
+	CHAIN_PIDS+=("$D_SIMD")
+	printf '[relay]\nhvid = x\nfabric = sim:%s/r.sock\ncontrol = %s/x.ctl\n' "$dir" "$dir" >"$dir/x.conf"
+}
+
+STAMP='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}[+-][0-9]{4} argo-relayd\[x\]: '
+
+# -d returns only once the relay serves (its control socket answers at
+# once), --pidfile names the relay, log lines carry a timestamp, SIGTERM
+# removes the pid file and the socket; a start-up that fails under -d
+# exits 1 with the reason in the log.
+case_daemon() {
+	local name=daemon-detach-pidfile-timestamps dir rc=0 why="" pid code out
+	dir=$(mktemp -d /tmp/argo-relay-ops.XXXXXX)
+	one_relay_setup "$dir" || rc=1
+	"$BIN/argo-relayd" -d --pidfile "$dir/x.pid" "$dir/x.conf" 2>>"$dir/relay-x.log"
+	code=$?
+	pid=$(cat "$dir/x.pid" 2>/dev/null)
+	if [ $rc -ne 0 ] || [ $code -ne 0 ]; then
+		rc=1
+		why="argo-relayd -d exited $code: $(cat "$dir/relay-x.log")"
+	elif ! out=$("$BIN/argo-relayctl" -s "$dir/x.ctl" status 2>&1); then
+		rc=1
+		why="-d returned before the relay served: $out"
+	elif [ -z "$pid" ] || [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != argo-relayd ]; then
+		rc=1
+		why="the pid file names '$pid', not a running argo-relayd"
+	elif ! grep -qE "${STAMP}serving: domain 0" "$dir/relay-x.log"; then
+		rc=1
+		why="no timestamped 'serving' line: $(head -n 2 "$dir/relay-x.log")"
+	fi
+	if [ -n "$pid" ]; then
+		kill -TERM "$pid"
+		if ! wait_gone "$pid" 5; then
+			rc=1
+			why="the relay did not stop on SIGTERM"
+			kill -KILL "$pid"
+		elif [ $rc -eq 0 ] && { [ -e "$dir/x.pid" ] || [ -e "$dir/x.ctl" ]; }; then
+			rc=1
+			why="the pid file or the control socket is left after SIGTERM"
+		elif [ $rc -eq 0 ] && ! grep -qE "${STAMP}stopping" "$dir/relay-x.log"; then
+			rc=1
+			why="no 'stopping' line"
+		fi
+	fi
+	# Start-up fails in the detached child: the parent says so (exit 1).
+	if [ $rc -eq 0 ]; then
+		sed "s|^fabric = .*|fabric = sim:$dir/none.sock|" "$dir/x.conf" >"$dir/bad.conf"
+		timeout 10 "$BIN/argo-relayd" -d --pidfile "$dir/bad.pid" "$dir/bad.conf" 2>"$dir/bad.log"
+		code=$?
+		if [ $code -ne 1 ] || [ -e "$dir/bad.pid" ] || ! grep -q "start-up failed" "$dir/bad.log"; then
+			rc=1
+			why="a failed start-up under -d: exit $code, said: $(cat "$dir/bad.log")"
+		fi
+	fi
+	result "$name" $rc "$why (logs in $dir)"
+	end_case "$name" "$dir" $rc
+}
+
+# Where the lines go: to the journal without a timestamp (systemd stamps
+# them) but with the journal's <PRIORITY> prefix when $JOURNAL_STREAM names
+# standard error; to syslog with --syslog (checked in a mount namespace of
+# its own whose /dev/log is a socket of the test's).
+case_log_targets() {
+	local name=log-journal-and-syslog dir rc=0 why="" pid ns_ok=1 rpid
+	dir=$(mktemp -d /tmp/argo-relay-ops.XXXXXX)
+	one_relay_setup "$dir" || rc=1
+	: >"$dir/journal.log"
+	JOURNAL_STREAM="$(stat -c '%d:%i' "$dir/journal.log")" \
+		"$BIN/argo-relayd" "$dir/x.conf" 2>>"$dir/journal.log" &
+	pid=$!
+	if ! wait_for_line "$dir/journal.log" "serving" 5; then
+		rc=1
+		why="no serving line: $(cat "$dir/journal.log")"
+	elif ! grep -qE '^<5>argo-relayd\[x\]: serving: domain 0' "$dir/journal.log"; then
+		rc=1
+		why="not the journal's form: $(head -n 1 "$dir/journal.log")"
+	fi
+	kill -TERM "$pid"
+	wait "$pid" 2>/dev/null
+	if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null || ! command -v socat >/dev/null; then
+		ns_ok=0
+	fi
+	if [ $rc -eq 0 ] && [ $ns_ok = 1 ]; then
+		socat -u UNIX-RECV:"$dir/log.sock" OPEN:"$dir/syslog.txt",creat,append &
+		rpid=$!
+		EXTRA_PIDS+=("$rpid")
+		wait_until 5 test -S "$dir/log.sock" || rc=1
+		# A /dev of its own (a tmpfs) with what the relay needs from the
+		# real one, and /dev/log the test's socket.
+		unshare --mount --propagation private sh -c '
+			set -e
+			d=$1; shift
+			mkdir "$d/realdev"
+			mount --rbind /dev "$d/realdev"
+			mount -t tmpfs -o size=64k tmpfs /dev
+			for n in null zero random urandom; do
+				touch "/dev/$n"
+				mount --bind "$d/realdev/$n" "/dev/$n"
+			done
+			ln -s "$d/log.sock" /dev/log
+			exec "$@"' sh "$dir" timeout 5 "$BIN/argo-relayd" --syslog "$dir/x.conf" \
+			2>"$dir/syslog-stderr.log" &
+		pid=$!
+		if ! wait_until 5 grep -q "serving" "$dir/syslog.txt"; then
+			rc=1
+			why="no serving line reached /dev/log: $(cat "$dir/syslog.txt" 2>/dev/null) / stderr: $(cat "$dir/syslog-stderr.log")"
+		elif ! grep -qE '^<29>.*argo-relayd\[[0-9]+\]: \[x\] serving: domain 0' "$dir/syslog.txt"; then
+			rc=1
+			why="not a daemon.notice syslog line: $(head -n 1 "$dir/syslog.txt")"
+		elif [ -s "$dir/syslog-stderr.log" ]; then
+			rc=1
+			why="--syslog also wrote to standard error: $(head -n 1 "$dir/syslog-stderr.log")"
+		fi
+		# unshare and sh exec; timeout passes SIGTERM on to the relay.
+		kill -TERM "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	fi
+	result "$name" $rc "$why (logs in $dir)"
+	[ $ns_ok = 0 ] && echo "    (--syslog not checked: needs root, unshare and socat)"
+	end_case "$name" "$dir" $rc
+}
+
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(ping_interval idle_no_flood control_socket_live)
+[ ${#cases[@]} -eq 0 ] && cases=(ping_interval idle_no_flood control_socket_live daemon log_targets)
 for c in "${cases[@]}"; do
 	t0=$SECONDS
 	"case_$c"
