@@ -327,6 +327,11 @@ static void answer(const struct control_view *v, const char *cmd, struct strbuf 
 	}
 }
 
+void control_status(const struct control *c, struct strbuf *sb)
+{
+	answer(&c->view, "status", sb);
+}
+
 static void on_client(struct ev_watcher *w, uint32_t events)
 {
 	struct control *c = w->ctx;

@@ -20,6 +20,7 @@
 #include "msg.h"
 #include "ports.h"
 #include "router.h"
+#include "strbuf.h"
 
 /* What the answers read. */
 struct control_view {
@@ -48,6 +49,8 @@ struct control {
 int control_init(struct control *c, const struct relay_config *config, struct evloop *loop);
 /* What the answers read, once the relay's parts are set up. */
 void control_set_view(struct control *c, const struct control_view *view);
+/* What `argo-relayctl status` shows, as text (SIGUSR1 logs it). */
+void control_status(const struct control *c, struct strbuf *sb);
 /* Stops listening and removes the socket file (ours). */
 void control_fini(struct control *c, struct evloop *loop);
 

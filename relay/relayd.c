@@ -101,12 +101,37 @@ static void check_custody(const struct relay *relay)
 
 /* ---- The loop's handlers -------------------------------------------------- */
 
+/* SIGUSR1: what `argo-relayctl status` shows, into the log, a line each. */
+static void log_counters(const struct relay *relay)
+{
+	struct strbuf sb = {0};
+	char *line, *save = NULL;
+
+	control_status(&relay->control, &sb);
+	relay_log(0, "counters (SIGUSR1):");
+	for (line = sb.buf ? strtok_r(sb.buf, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save))
+		relay_log(0, "%s", line);
+	free(sb.buf);
+}
+
 static void on_signal(struct ev_watcher *w, uint32_t events)
 {
 	struct relay *relay = w->ctx;
+	struct signalfd_siginfo si;
 
 	(void)events;
-	relay->stopping = true;
+	while (read(relay->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGUSR1:
+			log_counters(relay);
+			break;
+		default: /* SIGTERM, SIGINT */
+			relay_log(0, "%s: stopping", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+			relay->stopping = true;
+			break;
+		}
+	}
 }
 
 /* Our fabric raised the event: ring space came back (holds), messages came
@@ -220,6 +245,7 @@ static int setup(struct relay *relay)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	relay->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -332,7 +358,8 @@ static void usage(FILE *out)
 	        "      --check-config    read and check CONFIG and its key files, and exit\n"
 	        "  -h, --help            print this help and exit\n"
 	        "  -V, --version         print the version and exit\n"
-	        "Signals: SIGTERM or SIGINT stops the relay.\n"
+	        "Signals: SIGUSR1 logs the counters (argo-relayctl status), SIGTERM or SIGINT\n"
+	        "stops the relay.\n"
 	        "Exit status: 0 after SIGTERM/SIGINT or a valid --check-config, 1 when\n"
 	        "start-up fails, 2 for a usage or configuration error.\n"
 	        "See argo-relayd(8) and argo-relayd.conf(5).\n");
@@ -462,8 +489,8 @@ int main(int argc, char **argv)
 	          relay.nlinks);
 	daemon_ready(ready_fd);
 	run(&relay);
-	relay_log(0, "stopping");
 	teardown(&relay);
+	relay_log(0, "stopped");
 	if (opts.pidfile)
 		unlink(opts.pidfile);
 	return 0;

@@ -279,9 +279,9 @@ case_daemon() {
 		elif [ $rc -eq 0 ] && { [ -e "$dir/x.pid" ] || [ -e "$dir/x.ctl" ]; }; then
 			rc=1
 			why="the pid file or the control socket is left after SIGTERM"
-		elif [ $rc -eq 0 ] && ! grep -qE "${STAMP}stopping" "$dir/relay-x.log"; then
+		elif [ $rc -eq 0 ] && ! grep -qE "${STAMP}SIGTERM: stopping" "$dir/relay-x.log"; then
 			rc=1
-			why="no 'stopping' line"
+			why="no 'SIGTERM: stopping' line"
 		fi
 	fi
 	# Start-up fails in the detached child: the parent says so (exit 1).
@@ -362,8 +362,47 @@ case_log_targets() {
 	end_case "$name" "$dir" $rc
 }
 
+# SIGUSR1 logs what `argo-relayctl status` shows (argo-simd prints its
+# statistics the same way), and the relay goes on serving; it used to end
+# the relay silently. Counters that moved show: 50 pings through a 2-level
+# chain, and l0's log then has its link line and the delivered count.
+case_sigusr1() {
+	local name=sigusr1-logs-counters dir rc=0 why="" epid out n
+	dir=$(mktemp -d /tmp/argo-relay-ops.XXXXXX)
+	if ! chain_up "$dir" "$BIN" 2 unix; then
+		result "$name" 1 "topology did not come up (logs in $dir)"
+		end_case "$name" "$dir" 1
+		return
+	fi
+	"$BIN/argo-echo" --fabric "sim:$dir/l0-dom5.sock" --port 7000 >"$dir/echo.log" 2>&1 &
+	epid=$!
+	EXTRA_PIDS+=("$epid")
+	wait_for_line "$dir/echo.log" "serving port 7000" 5 || rc=1
+	out=$("$BIN/argo-ping" --fabric "sim:$dir/l1.sock" --to 0:7000 --count 50 --timeout 5000 2>&1) ||
+		{ rc=1; why="ping: $out"; }
+	n=$(grep -c . "$dir/relay-l0.log")
+	kill -USR1 "${CHAIN_RELAY_PIDS[0]}"
+	if [ $rc -eq 0 ] && ! wait_for_line "$dir/relay-l0.log" "counters \(SIGUSR1\):" 5; then
+		rc=1
+		why="no counters in l0's log after SIGUSR1"
+	fi
+	if [ $rc -eq 0 ]; then
+		# The lines after the signal: the link, and what was delivered.
+		wait_until 5 grep -qE "argo-relayd\[l0\]:   from fabric [0-9]+, delivered to fabric 50," "$dir/relay-l0.log" ||
+			{ rc=1; why="no 'delivered to fabric 50' line: $(tail -n +"$n" "$dir/relay-l0.log" | head -n 20)"; }
+		grep -qE "argo-relayd\[l0\]:   down +unix .* up +frames" "$dir/relay-l0.log" ||
+			{ rc=1; why="no line for link down: $(tail -n +"$n" "$dir/relay-l0.log" | head -n 20)"; }
+	fi
+	if ! kill -0 "${CHAIN_RELAY_PIDS[0]}" 2>/dev/null || ! "$BIN/argo-relayctl" -s "$dir/l0.ctl" status >/dev/null 2>&1; then
+		rc=1
+		why="l0 did not survive SIGUSR1"
+	fi
+	result "$name" $rc "$why (logs in $dir)"
+	end_case "$name" "$dir" $rc
+}
+
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(ping_interval idle_no_flood control_socket_live daemon log_targets)
+[ ${#cases[@]} -eq 0 ] && cases=(ping_interval idle_no_flood control_socket_live daemon log_targets sigusr1)
 for c in "${cases[@]}"; do
 	t0=$SECONDS
 	"case_$c"
