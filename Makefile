@@ -144,7 +144,7 @@ $(OBJ)/common/tools/argo-bench.o: CFLAGS += -DARGO_BENCH_VERSION='"$(BENCH_VERSI
 # argo-relayd: its files in the order a message meets them (relay.h).
 argo-relayd_SRC := relay/relayd.c relay/config.c relay/log.c relay/fabric_in.c relay/ports.c \
 	relay/router.c relay/routes.c relay/link.c relay/fabric_out.c relay/dedup.c \
-	relay/control.c relay/daemon.c
+	relay/control.c relay/daemon.c relay/reload.c
 argo-relayd_LIBS := $(LIBLINK) $(LIBARGO) $(LIBUTIL)
 argo-relayd_LDLIBS := -linih -lcrypto
 argo-relayctl_SRC := relay/relayctl.c

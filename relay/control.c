@@ -125,7 +125,7 @@ void control_fini(struct control *c, struct evloop *loop)
 
 static void dump_links(const struct control_view *v, struct strbuf *sb, bool json)
 {
-	int i;
+	int i, first_done = 0;
 
 	if (json)
 		strbuf_add(sb, "\"links\":[");
@@ -135,6 +135,9 @@ static void dump_links(const struct control_view *v, struct strbuf *sb, bool jso
 		const struct frames_counters *f = &l->frames.counters;
 		const struct stream_counters *s = &l->stream.counters;
 		const struct stream *st = &l->stream;
+
+		if (l->retired)
+			continue; /* removed by a reload, its slot still held */
 
 		if (json) {
 			strbuf_add(
@@ -149,7 +152,7 @@ static void dump_links(const struct control_view *v, struct strbuf *sb, bool jso
 			    "\"queue_bytes\":%llu,\"rtt_us\":%llu,\"next_msn\":%llu,"
 			    "\"rx_next_msn\":%llu,\"rx_done_msn\":%llu,\"resent_held\":%llu,"
 			    "\"stale_frames\":%llu,\"stale_bytes\":%llu,\"restarts\":%llu}",
-			    i ? "," : "", l->cfg->name, transport_name(l->cfg->transport),
+			    first_done++ ? "," : "", l->cfg->name, transport_name(l->cfg->transport),
 			    l->cfg->address, l->cfg->peer_hvid, link_state_name(l->state),
 			    (unsigned long long)f->frames_tx, (unsigned long long)f->frames_rx,
 			    (unsigned long long)f->bytes_tx, (unsigned long long)f->bytes_rx,
@@ -327,6 +330,47 @@ static void answer(const struct control_view *v, const char *cmd, struct strbuf 
 	}
 }
 
+/* A JSON string's contents: quotes, backslashes and control bytes escaped. */
+static void json_escaped(struct strbuf *sb, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			strbuf_add(sb, "\\%c", ch);
+		else if (ch < 0x20)
+			strbuf_add(sb, "\\u%04x", ch);
+		else
+			strbuf_add(sb, "%c", ch);
+	}
+}
+
+/* reload: the relay reads its file again (relay_reload()). */
+static void answer_reload(struct control *c, bool json, struct strbuf *sb)
+{
+	char summary[800];
+	int ret = c->reload ? c->reload(c->reload_ctx, summary, sizeof(summary)) : -ENOSYS;
+
+	if (!c->reload)
+		snprintf(summary, sizeof(summary), "this relay cannot reload");
+	if (json) {
+		if (ret < 0)
+			strbuf_add(sb, "{\"error\":\"");
+		else
+			strbuf_add(sb, "{\"hvid\":\"%s\",\"reloaded\":\"", c->view.config->hvid);
+		json_escaped(sb, summary);
+		strbuf_add(sb, "\"}\n");
+	} else {
+		strbuf_add(sb, "%s%s\n", ret < 0 ? "error: " : "", summary);
+	}
+}
+
+void control_set_reload(struct control *c, control_reload_fn *fn, void *ctx)
+{
+	c->reload = fn;
+	c->reload_ctx = ctx;
+}
+
 void control_status(const struct control *c, struct strbuf *sb)
 {
 	answer(&c->view, "status", sb);
@@ -353,7 +397,10 @@ static void on_client(struct ev_watcher *w, uint32_t events)
 	}
 	cmd[n] = '\0';
 	cmd[strcspn(cmd, "\r\n")] = '\0';
-	answer(&c->view, cmd, &sb);
+	if (!strcmp(cmd, "reload") || !strcmp(cmd, "reload json"))
+		answer_reload(c, strstr(cmd, " json") != NULL, &sb);
+	else
+		answer(&c->view, cmd, &sb);
 	while (off < sb.len) {
 		pfd.events = POLLOUT;
 		if (poll(&pfd, 1, 1000) <= 0)

@@ -753,6 +753,9 @@ void link_tick(struct link *link, uint64_t now)
 {
 	const struct relay_config *config = link->env->config;
 
+	if (link->retired)
+		return;
+
 	switch (link->state) {
 	case LINK_DOWN:
 		if (!link->cfg->listen && now >= link->next_attempt_ms)
@@ -800,6 +803,26 @@ void link_tick(struct link *link, uint64_t now)
 	}
 }
 
+/* A listening link's listener (a no-op for one that connects). */
+static int start_listening(struct link *link)
+{
+	const struct config_link *cfg = link->cfg;
+	const struct transport_ops *t = transport_get(cfg->transport);
+	int fd, ret;
+
+	if (!cfg->listen)
+		return 0;
+	fd = t->listen(cfg->address);
+	if (fd < 0) {
+		relay_log(RELAY_LOG_ERR, "link %s: cannot listen on %s: %s", cfg->name,
+		          cfg->address, strerror(-fd));
+		return fd;
+	}
+	link->listen_fd = fd;
+	ret = ev_watch(link->env->loop, &link->listen_watch, fd, EPOLLIN);
+	return ret;
+}
+
 int link_init(struct link *link, const struct link_env *env, const struct config_link *cfg,
               int index)
 {
@@ -822,35 +845,29 @@ int link_init(struct link *link, const struct link_env *env, const struct config
 		return ret;
 	set_state(link, LINK_DOWN);
 	describe_peer(link);
-	if (cfg->listen) {
-		const struct transport_ops *t = transport_get(cfg->transport);
-		int fd = t->listen(cfg->address);
+	return start_listening(link);
+}
 
-		if (fd < 0) {
-			relay_log(0, "link %s: cannot listen on %s: %s", cfg->name, cfg->address,
-			          strerror(-fd));
-			return fd;
-		}
-		link->listen_fd = fd;
-		ret = ev_watch(env->loop, &link->listen_watch, fd, EPOLLIN);
-		if (ret < 0)
-			return ret;
+/* Tells an up peer why we close (a CLOSE frame), as far as the connection
+ * takes it now. */
+static void send_close(struct link *link, const char *why)
+{
+	uint8_t payload[64];
+	int n;
+
+	if (link->frames.fd < 0 || link->state != LINK_UP)
+		return;
+	n = wire_put_close(payload, sizeof(payload), 1, why);
+	if (n > 0) {
+		put_frame(link, WIRE_CLOSE, payload, (uint32_t)n, NULL, 0);
+		flush_out(link);
 	}
-	return 0;
 }
 
 void link_fini(struct link *link)
 {
 	if (link->frames.fd >= 0) {
-		if (link->state == LINK_UP) {
-			uint8_t payload[64];
-			int n = wire_put_close(payload, sizeof(payload), 1, "relay shutting down");
-
-			if (n > 0) {
-				put_frame(link, WIRE_CLOSE, payload, (uint32_t)n, NULL, 0);
-				flush_out(link);
-			}
-		}
+		send_close(link, "relay shutting down");
 		if (link->frames.fd >= 0) {
 			ev_unwatch(link->env->loop, &link->conn_watch);
 			close(link->frames.fd);
@@ -863,4 +880,53 @@ void link_fini(struct link *link)
 	stream_fini(&link->stream);
 	frames_fini(&link->frames);
 	session_end(&link->session);
+}
+
+/* ---- Reconfiguration (SIGHUP, argo-relayctl reload: relay/reload.c) ------ */
+
+void link_stop(struct link *link, const char *why)
+{
+	if (link->frames.fd >= 0) {
+		send_close(link, why);
+		if (link->frames.fd >= 0)
+			link_drop(link, why);
+	}
+	if (link->listen_fd >= 0) {
+		ev_unwatch(link->env->loop, &link->listen_watch);
+		close(link->listen_fd);
+		link->listen_fd = -1;
+	}
+	set_state(link, LINK_DOWN);
+}
+
+int link_start(struct link *link)
+{
+	link->consecutive_auth_failures = 0;
+	link->refuse_until_ms = 0;
+	link->next_attempt_ms = 0; /* a link that connects does at the next tick */
+	link->frames.resync = no_connections(link);
+	link->session.no_connections = no_connections(link);
+	describe_peer(link);
+	return start_listening(link);
+}
+
+void link_retire(struct link *link, struct msg_queue *out)
+{
+	struct msg_queue given = {0};
+	struct msg *msg;
+
+	link_stop(link, "link removed from the configuration");
+	stream_give_back(&link->stream, &given);
+	while ((msg = msg_queue_pop(&given))) {
+		/* The msn it came with (see msg.h), not the one this link gave
+		 * it: what an UNDELIVERABLE answering it names. */
+		msg->msn = msg->source_ops == &link_source ? msg->source_seq : 0;
+		msg_queue_push(out, msg);
+	}
+	link->retired = true;
+}
+
+bool link_reusable(const struct link *link)
+{
+	return link->retired && link->stream.held_from_peer == 0 && link->stream.unacked.count == 0;
 }

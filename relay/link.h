@@ -73,6 +73,10 @@ struct link {
 	uint64_t ping_token, ping_sent_ms, ping_sent_us;
 	uint64_t hello_sent_ms; /* serial links resend HELLO until answered */
 	bool auth_failed;       /* serial links: an AUTH failed in this handshake */
+	/* Removed from the configuration (link_retire()): no connection, no
+	 * listener, only the stream stays, for the messages received on it
+	 * that are still held elsewhere. */
+	bool retired;
 
 	struct session session; /* one connection's handshake and keys */
 	struct frames frames;   /* its bytes and frames */
@@ -98,5 +102,20 @@ void links_ack_soon(const struct link_env *env);
 /* Is an acknowledgement owed to the peer? */
 bool link_ack_owed(const struct link *link);
 const char *link_state_name(enum link_state state);
+
+/* Reconfiguration (relay/reload.c). The stream, and the custody of what
+ * it holds, outlives all three. */
+/* Closes the connection (a CLOSE frame first when up, saying why) and the
+ * listener. */
+void link_stop(struct link *link, const char *why);
+/* After link_stop() and a new cfg: listens again, or connects at the next
+ * tick. */
+int link_start(struct link *link);
+/* Removed from the configuration: stopped for good; every message queued
+ * on it goes to out (ownership), for the router to send another way. */
+void link_retire(struct link *link, struct msg_queue *out);
+/* May a retired link's slot take a new link (nothing it received is
+ * still held anywhere)? */
+bool link_reusable(const struct link *link);
 
 #endif /* ARGO_RELAY_LINK_H */

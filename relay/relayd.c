@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -126,6 +127,13 @@ static void on_signal(struct ev_watcher *w, uint32_t events)
 		case SIGUSR1:
 			log_counters(relay);
 			break;
+		case SIGHUP: {
+			char summary[800];
+
+			relay_log(0, "SIGHUP: reloading the configuration");
+			relay_reload(relay, summary, sizeof(summary)); /* it logs the outcome */
+			break;
+		}
 		default: /* SIGTERM, SIGINT */
 			relay_log(0, "%s: stopping", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
 			relay->stopping = true;
@@ -209,6 +217,12 @@ static void end_of_round(struct relay *relay)
 
 /* ---- Start-up and the loop ---------------------------------------------- */
 
+/* argo-relayctl reload. */
+static int reload_for_control(void *ctx, char *summary, size_t cap)
+{
+	return relay_reload(ctx, summary, cap);
+}
+
 static int drop_privileges(const char *user)
 {
 	struct passwd *pw = getpwnam(user);
@@ -246,6 +260,7 @@ static int setup(struct relay *relay)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	relay->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -310,6 +325,7 @@ static int setup(struct relay *relay)
 	    .dedup = relay->dedup,
 	};
 	control_set_view(&relay->control, &view);
+	control_set_reload(&relay->control, reload_for_control, relay);
 	return 0;
 }
 
@@ -358,8 +374,8 @@ static void usage(FILE *out)
 	        "      --check-config    read and check CONFIG and its key files, and exit\n"
 	        "  -h, --help            print this help and exit\n"
 	        "  -V, --version         print the version and exit\n"
-	        "Signals: SIGUSR1 logs the counters (argo-relayctl status), SIGTERM or SIGINT\n"
-	        "stops the relay.\n"
+	        "Signals: SIGHUP reloads CONFIG (as argo-relayctl reload), SIGUSR1 logs the\n"
+	        "counters (argo-relayctl status), SIGTERM or SIGINT stops the relay.\n"
 	        "Exit status: 0 after SIGTERM/SIGINT or a valid --check-config, 1 when\n"
 	        "start-up fails, 2 for a usage or configuration error.\n"
 	        "See argo-relayd(8) and argo-relayd.conf(5).\n");
@@ -441,13 +457,19 @@ int main(int argc, char **argv)
 	static struct relay_config config;
 	static struct relay relay;
 	struct options opts = {0};
+	static char abs_path[PATH_MAX];
 	int ready_fd = -1, ret;
 	char why[512];
 
 	ret = parse_options(argc, argv, &opts);
 	if (ret)
 		return ret > 0 ? 0 : 2;
-	ret = config_load(opts.path, geteuid(), &config, why, sizeof(why));
+	/* The file is read again on reload, maybe from elsewhere: by its
+	 * absolute path (key files are relative to its folder). */
+	if (!opts.check_only && realpath(opts.path, abs_path))
+		opts.path = abs_path;
+	relay.key_owner = geteuid();
+	ret = config_load(opts.path, relay.key_owner, &config, why, sizeof(why));
 	if (ret < 0) {
 		fprintf(stderr, "argo-relayd: %s\n", why);
 		return 2;

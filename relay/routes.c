@@ -149,3 +149,33 @@ uint32_t routes_announcement(const struct routes *t, int link, routes_link_up_fn
 	}
 	return n;
 }
+
+void routes_reconfigure(struct routes *t)
+{
+	const struct relay_config *config = t->config;
+	unsigned int i;
+	int j;
+
+	for (j = 0; j < t->n; j++) {
+		const struct route *r = &t->table[j];
+		bool gone = r->link < 0 || r->link >= (int)config->nlinks ||
+		            !config->links[r->link].name[0];
+
+		if (r->is_static || gone) {
+			t->table[j] = t->table[--t->n];
+			j--;
+		}
+	}
+	for (i = 0; i < config->nroutes; i++) {
+		struct route *r = find(t, config->routes[i].hvid);
+
+		if (!r) {
+			r = &t->table[t->n++];
+			memcpy(r->hvid, config->routes[i].hvid, WIRE_HVID_SIZE);
+		}
+		r->link = (int)config->routes[i].link;
+		r->hops = 1;
+		r->is_static = true;
+	}
+	t->changed = true;
+}

@@ -36,6 +36,10 @@ int routes_lookup(const struct routes *t, const char *hvid);
 /* A link's announcement (complete: it replaces what the link said before). */
 void routes_learn(struct routes *t, int link, const struct wire_route *routes, uint32_t n);
 void routes_link_down(struct routes *t, int link);
+/* The configuration changed (a reload): the static routes are its own
+ * again (they replace what was learned for their hvid), and what was
+ * learned through a link that is gone is forgotten. Announced again. */
+void routes_reconfigure(struct routes *t);
 /* Fills the announcement for a link (split horizon; only routes through
  * links that are up): returns the count. */
 typedef bool routes_link_up_fn(const void *ctx, int link);

@@ -36,6 +36,16 @@ void stream_fini(struct stream *s)
 	s->rx_done_cap = 0;
 }
 
+void stream_give_back(struct stream *s, struct msg_queue *out)
+{
+	struct msg *msg;
+
+	while ((msg = msg_queue_pop(&s->unacked)))
+		msg_queue_push(out, msg);
+	s->unsent = NULL;
+	s->unsent_bytes = 0;
+}
+
 /* ---- Credit ------------------------------------------------------------- */
 
 /* What we may grant the peer now: one window less what we still hold for

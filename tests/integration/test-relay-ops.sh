@@ -401,8 +401,201 @@ case_sigusr1() {
 	end_case "$name" "$dir" $rc
 }
 
+# ---- Reload (SIGHUP, argo-relayctl reload) --------------------------------
+
+# relay_say CTL COMMAND...: what argo-relayctl answers (stdout and stderr).
+relay_say() {
+	local ctl=$1
+	shift
+	"$BIN/argo-relayctl" -s "$ctl" "$@" 2>&1
+}
+
+# Links and keys that did not change stay up: l1 reloads its unchanged file
+# under a conversation, then with a new link (a third relay, kvm, connects
+# to it and talks through it), then the l1-l0 key changes on both ends
+# (both links restart on their streams: the conversation loses nothing),
+# then the new link is removed again.
+case_reload_links() {
+	local name=reload-keeps-unchanged-links dir rc=0 why="" epid ppid out kpid spid s0 s1
+	dir=$(mktemp -d /tmp/argo-relay-ops.XXXXXX)
+	if ! CHAIN_POLICY_1=$'rule = allow src kvm dst l0:5:7000\nrule = allow src l0:5:7000 dst kvm' \
+		CHAIN_POLICY_0=$'rule = allow src kvm dst l0:5:7000\nrule = allow src l0:5:7000 dst kvm' \
+		chain_up "$dir" "$BIN" 2 unix; then
+		result "$name" 1 "topology did not come up (logs in $dir)"
+		end_case "$name" "$dir" 1
+		return
+	fi
+	"$BIN/argo-echo" --fabric "sim:$dir/l0-dom5.sock" --port 7000 >"$dir/echo.log" 2>&1 &
+	epid=$!
+	EXTRA_PIDS+=("$epid")
+	wait_for_line "$dir/echo.log" "serving port 7000" 5 || rc=1
+	s0=$(link_field "$dir/l1.ctl" up sessions)
+	# 1. The same file: nothing changes, nothing restarts.
+	kill -HUP "${CHAIN_RELAY_PIDS[1]}"
+	if ! wait_for_line "$dir/relay-l1.log" "reloaded .*: 0 links added, 0 restarted, 0 removed, 1 unchanged" 5; then
+		rc=1
+		why="SIGHUP with the same file: $(grep -E 'reload' "$dir/relay-l1.log" | tail -n 2)"
+	elif [ "$(link_field "$dir/l1.ctl" up sessions)" != "$s0" ] ||
+		[ "$(link_field "$dir/l1.ctl" up state)" != up ]; then
+		rc=1
+		why="the unchanged link was touched: sessions $s0 -> $(link_field "$dir/l1.ctl" up sessions)"
+	fi
+	# 2. A new link, used at once by a third fabric's relay.
+	if [ $rc -eq 0 ]; then
+		chain_key "$dir/key-kvm"
+		printf '[link side]\ntransport = unix\nlisten = %s/side.sock\npeer = kvm\nkey = %s/key-kvm\n' \
+			"$dir" "$dir" >>"$dir/l1.conf"
+		out=$(relay_say "$dir/l1.ctl" reload)
+		if ! grep -q "^reloaded .*: 1 links added, 0 restarted, 0 removed, 1 unchanged" <<<"$out"; then
+			rc=1
+			why="reload with a new link: $out"
+		fi
+	fi
+	if [ $rc -eq 0 ]; then
+		spid=$(start_simd "$BIN" "$dir/kvm.sock" "$dir/simd-kvm.log" -m -D "0=$dir/kvm-relay.sock") || rc=1
+		[ -n "$spid" ] && CHAIN_PIDS+=("$spid")
+		cat >"$dir/kvm.conf" <<-EOF
+		[relay]
+		hvid = kvm
+		fabric = sim:$dir/kvm-relay.sock
+		control = $dir/kvm.ctl
+		reconnect_ms = 50
+		[link up]
+		transport = unix
+		connect = $dir/side.sock
+		peer = l1
+		key = $dir/key-kvm
+		[imports]
+		7000 = l0:5:7000
+		[policy]
+		default = deny
+		rule = allow src kvm dst l0:5:7000
+		rule = allow src l0:5:7000 dst kvm
+		EOF
+		"$BIN/argo-relayd" "$dir/kvm.conf" 2>>"$dir/relay-kvm.log" &
+		kpid=$!
+		EXTRA_PIDS+=("$kpid")
+		if ! wait_until 10 bash -c "[ \"\$('$BIN/argo-relayctl' -s '$dir/kvm.ctl' links --json 2>/dev/null | grep -o '\"state\":\"up\"')\" ]"; then
+			rc=1
+			why="kvm's link to the added link did not come up: $(tail -n 3 "$dir/relay-kvm.log")"
+		elif ! out=$("$BIN/argo-ping" --fabric "sim:$dir/kvm.sock" --to 0:7000 --count 100 --timeout 5000 2>&1); then
+			rc=1
+			why="ping through the added link: $out"
+		fi
+	fi
+	# 3. A new key on both ends of l1-l0, under a conversation.
+	if [ $rc -eq 0 ]; then
+		"$BIN/argo-ping" --fabric "sim:$dir/l1.sock" --to 0:7000 --count 8000 --timeout 10000 \
+			>"$dir/ping.log" 2>&1 &
+		ppid=$!
+		EXTRA_PIDS+=("$ppid")
+		s0=$(link_field "$dir/l1.ctl" up sessions)
+		s1=$(link_field "$dir/l1.ctl" side sessions)
+		wait_until 10 bash -c "[ \"\$('$BIN/argo-relayctl' -s '$dir/l0.ctl' counters --json | sed -n 's/.*\"local_delivered\":\([0-9]*\).*/\1/p')\" -ge 1000 ]" || rc=1
+		chain_key "$dir/key-0-1.new"
+		mv "$dir/key-0-1.new" "$dir/key-0-1"
+		kill -HUP "${CHAIN_RELAY_PIDS[0]}" "${CHAIN_RELAY_PIDS[1]}"
+		kill -0 "$ppid" 2>/dev/null || { rc=1; why="the conversation ended before the reload: it tests nothing"; }
+		if ! wait_for_line "$dir/relay-l1.log" "1 restarted, 0 removed, 1 unchanged" 5 ||
+			! wait_for_line "$dir/relay-l0.log" "reloaded .*: 0 links added, 1 restarted" 5; then
+			rc=1
+			why="the key change did not restart the link: $(grep reload "$dir/relay-l1.log" | tail -n 1)"
+		fi
+		if ! wait "$ppid"; then
+			rc=1
+			why="the conversation lost something across the key change: $(tail -n 2 "$dir/ping.log")"
+		fi
+		if [ $rc -eq 0 ] && [ "$(link_field "$dir/l1.ctl" up sessions)" -le "$s0" ]; then
+			rc=1
+			why="link up was not restarted ($s0 sessions before, $(link_field "$dir/l1.ctl" up sessions) after)"
+		elif [ $rc -eq 0 ] && [ "$(link_field "$dir/l1.ctl" side sessions)" != "$s1" ]; then
+			rc=1
+			why="link side, unchanged, was restarted too"
+		elif [ $rc -eq 0 ] && ! grep -q "link up: configuration reloaded: its key changed; restarting" "$dir/relay-l1.log"; then
+			rc=1
+			why="l1's log does not say why link up restarted"
+		fi
+	fi
+	# 4. The new link removed again.
+	if [ $rc -eq 0 ]; then
+		sed -i '/^\[link side\]/,$d' "$dir/l1.conf"
+		out=$(relay_say "$dir/l1.ctl" reload)
+		if ! grep -q "^reloaded .*: 0 links added, 0 restarted, 1 removed, 1 unchanged" <<<"$out"; then
+			rc=1
+			why="reload without the link: $out"
+		elif relay_say "$dir/l1.ctl" links | grep -q "^  side "; then
+			rc=1
+			why="the removed link is still listed"
+		elif ! wait_until 5 bash -c "'$BIN/argo-relayctl' -s '$dir/kvm.ctl' links | grep -qE '^  up .* (down|connecting) '"; then
+			rc=1
+			why="kvm's link stayed up after l1 removed its end"
+		fi
+	fi
+	result "$name" $rc "$why (logs in $dir)"
+	[ $rc -eq 0 ] && echo "    $(tail -n 1 "$dir/ping.log" | sed 's/^argo-ping: //')"
+	end_case "$name" "$dir" $rc
+}
+
+# A reload that cannot be applied changes nothing: a file with an error, a
+# change that takes a restart, a listener on an address in use. Each is
+# refused with the reason, in argo-relayctl's answer and the log, and the
+# running links stay up.
+case_reload_refused() {
+	local name=reload-refused-keeps-running dir rc=0 why="" out s0 t
+	dir=$(mktemp -d /tmp/argo-relay-ops.XXXXXX)
+	if ! chain_up "$dir" "$BIN" 2 unix; then
+		result "$name" 1 "topology did not come up (logs in $dir)"
+		end_case "$name" "$dir" 1
+		return
+	fi
+	cp "$dir/l1.conf" "$dir/l1.conf.good"
+	s0=$(link_field "$dir/l1.ctl" up sessions)
+	for t in "syntax|this is not ini|l1.conf:[0-9]+: syntax error" \
+		"restart|queue_bytes = 4M|queue_bytes changed, which takes a restart" \
+		"listener|[link busy]\ntransport = unix\nlisten = $dir/l0-down.sock\npeer = x\nkey = $dir/key-0-1|link busy: cannot listen on $dir/l0-down.sock"; do
+		local what=${t%%|*} rest=${t#*|}
+		local line=${rest%%|*} expect=${rest#*|}
+		cp "$dir/l1.conf.good" "$dir/l1.conf"
+		if [ "$what" = restart ]; then
+			sed -i "s/^queue_bytes = .*/$line/" "$dir/l1.conf"
+		else
+			printf "$line\n" >>"$dir/l1.conf"
+		fi
+		out=$(relay_say "$dir/l1.ctl" reload)
+		if ! grep -qE "^error: reload refused, the running configuration stays: .*$expect" <<<"$out"; then
+			rc=1
+			why="$what: argo-relayctl reload said: $out"
+			break
+		fi
+		if ! grep -qE "reload refused, the running configuration stays: .*$expect" "$dir/relay-l1.log"; then
+			rc=1
+			why="$what: not in l1's log"
+			break
+		fi
+	done
+	# SIGHUP with a bad file: logged, and the relay goes on.
+	if [ $rc -eq 0 ]; then
+		echo "garbage" >>"$dir/l1.conf"
+		kill -HUP "${CHAIN_RELAY_PIDS[1]}"
+		wait_until 5 bash -c "[ \$(grep -c 'reload refused' '$dir/relay-l1.log') -ge 4 ]" ||
+			{ rc=1; why="SIGHUP with a bad file: no 'reload refused' line"; }
+	fi
+	if [ $rc -eq 0 ] && { [ "$(link_field "$dir/l1.ctl" up state)" != up ] ||
+		[ "$(link_field "$dir/l1.ctl" up sessions)" != "$s0" ]; }; then
+		rc=1
+		why="a refused reload touched link up: $(link_field "$dir/l1.ctl" up state), sessions $s0 -> $(link_field "$dir/l1.ctl" up sessions)"
+	fi
+	if [ $rc -eq 0 ] && ! kill -0 "${CHAIN_RELAY_PIDS[1]}"; then
+		rc=1
+		why="l1 died"
+	fi
+	result "$name" $rc "$why (logs in $dir)"
+	end_case "$name" "$dir" $rc
+}
+
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(ping_interval idle_no_flood control_socket_live daemon log_targets sigusr1)
+[ ${#cases[@]} -eq 0 ] && cases=(ping_interval idle_no_flood control_socket_live daemon log_targets sigusr1
+	reload_links reload_refused)
 for c in "${cases[@]}"; do
 	t0=$SECONDS
 	"case_$c"

@@ -211,6 +211,34 @@ static void test_ignored_entries(void)
 	CU_ASSERT_PTR_NULL(find("toofar"));
 }
 
+/* A reload: the static routes are the new file's, a learned route of a
+ * link that stays is kept, and one of a link that is gone is forgotten. */
+static void test_reconfigure(void)
+{
+	static const char *const statics[] = {"old=1"};
+	struct wire_route via_a[] = {route("a", 0), route("far", 1)};
+	struct wire_route via_b[] = {route("b", 0), route("gone", 1)};
+
+	setup_table(statics, 1);
+	routes_learn(&table, 0, via_a, 2);
+	routes_learn(&table, 1, via_b, 2);
+	/* The new file: link b removed (its slot left empty), a static route
+	 * to far through link a, none to old. */
+	memset(&config.links[1], 0, sizeof(config.links[1]));
+	strcpy(config.routes[0].hvid, "far");
+	config.routes[0].link = 0;
+	table.changed = false;
+	routes_reconfigure(&table);
+	CU_ASSERT_TRUE(table.changed);
+	CU_ASSERT_PTR_NULL(find("old"));
+	CU_ASSERT_PTR_NULL(find("gone"));
+	CU_ASSERT_PTR_NULL(find("b"));
+	CU_ASSERT_PTR_NOT_NULL(find("a"));
+	CU_ASSERT_TRUE(find("far")->is_static);
+	CU_ASSERT_EQUAL(routes_lookup(&table, "far"), 0);
+	CU_ASSERT_EQUAL(routes_lookup(&table, "b"), -1);
+}
+
 int main(void)
 {
 	static const struct test_def tests[] = {
@@ -221,6 +249,7 @@ int main(void)
 	    T(test_static_routes_stay),
 	    T(test_shorter_route_wins),
 	    T(test_ignored_entries),
+	    T(test_reconfigure),
 	};
 	static const struct suite_def suites[] = {SUITE("routes", tests)};
 
