@@ -136,6 +136,7 @@ static void on_signal(struct ev_watcher *w, uint32_t events)
 		}
 		default: /* SIGTERM, SIGINT */
 			relay_log(0, "%s: stopping", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+			daemon_notify("STOPPING=1\n");
 			relay->stopping = true;
 			break;
 		}
@@ -510,6 +511,9 @@ int main(int argc, char **argv)
 	relay_log(0, "serving: domain %u on %s, %d links", relay.domid, config.fabric,
 	          relay.nlinks);
 	daemon_ready(ready_fd);
+	snprintf(why, sizeof(why), "READY=1\nSTATUS=serving: domain %u on %s, %d links\n",
+	         relay.domid, config.fabric, relay.nlinks);
+	daemon_notify(why);
 	run(&relay);
 	teardown(&relay);
 	relay_log(0, "stopped");

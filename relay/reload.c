@@ -30,8 +30,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "log.h"
 #include "relay.h"
 #include "transport.h"
@@ -366,6 +368,28 @@ static void apply(struct reload *r)
 
 /* ---- relay_reload() ------------------------------------------------------- */
 
+/* The service manager is told a reload began (with the time, as systemd's
+ * Type=notify-reload wants it) and when the relay is ready again,
+ * whatever the outcome. */
+static void notify_reloading(void)
+{
+	char state[96];
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu\n",
+	         (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
+	daemon_notify(state);
+}
+
+static void notify_ready(const char *status)
+{
+	char state[900];
+
+	snprintf(state, sizeof(state), "READY=1\nSTATUS=%s\n", status);
+	daemon_notify(state);
+}
+
 int relay_reload(struct relay *relay, char *summary, size_t cap)
 {
 	static struct relay_config next;
@@ -375,6 +399,7 @@ int relay_reload(struct relay *relay, char *summary, size_t cap)
 	int ret;
 
 	relay_log(0, "reloading %s", relay->config->path);
+	notify_reloading();
 	ret = config_load(relay->config->path, relay->key_owner, &next, why, sizeof(why));
 	if (ret < 0)
 		goto refused;
@@ -397,11 +422,13 @@ int relay_reload(struct relay *relay, char *summary, size_t cap)
 	         relay->config->path, r.added, r.restarted, r.removed, r.unchanged,
 	         relay->config->nroutes, relay->config->nrules);
 	relay_log(0, "%s", summary);
+	notify_ready(summary);
 	return 0;
 
 refused:
 	explicit_bzero(&next, sizeof(next));
 	snprintf(summary, cap, "reload refused, the running configuration stays: %s", why);
 	relay_log(RELAY_LOG_ERR, "%s", summary);
+	notify_ready(summary);
 	return ret;
 }

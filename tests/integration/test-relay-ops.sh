@@ -593,9 +593,77 @@ case_reload_refused() {
 	end_case "$name" "$dir" $rc
 }
 
+# Readiness for the service manager (sd_notify's protocol, argo-relayd@'s
+# Type=notify): READY=1 once serving, RELOADING=1 (with MONOTONIC_USEC)
+# then READY=1 around a reload, STOPPING=1 on SIGTERM; received here on a
+# datagram socket of the test's, named by $NOTIFY_SOCKET as systemd does
+# (a path, then an abstract name).
+case_sd_notify() {
+	local name=sd-notify-ready-reloading-stopping dir rc=0 why="" pid rpid got abstract
+	dir=$(mktemp -d /tmp/argo-relay-ops.XXXXXX)
+	if ! command -v socat >/dev/null; then
+		skipped "$name" "needs socat"
+		rm -rf "$dir"
+		return
+	fi
+	one_relay_setup "$dir" || rc=1
+	socat -u UNIX-RECV:"$dir/notify.sock" OPEN:"$dir/notify.txt",creat,append &
+	rpid=$!
+	EXTRA_PIDS+=("$rpid")
+	wait_until 5 test -S "$dir/notify.sock" || rc=1
+	NOTIFY_SOCKET="$dir/notify.sock" "$BIN/argo-relayd" "$dir/x.conf" 2>>"$dir/relay-x.log" &
+	pid=$!
+	if ! wait_until 5 grep -q '^READY=1$' "$dir/notify.txt"; then
+		rc=1
+		why="no READY=1: $(cat "$dir/notify.txt" 2>/dev/null)"
+	elif ! "$BIN/argo-relayctl" -s "$dir/x.ctl" status >/dev/null 2>&1; then
+		rc=1
+		why="READY=1 before the control socket answered"
+	elif ! grep -q '^STATUS=serving: domain 0 on ' "$dir/notify.txt"; then
+		rc=1
+		why="no STATUS with READY: $(cat "$dir/notify.txt")"
+	fi
+	if [ $rc -eq 0 ]; then
+		kill -HUP "$pid"
+		if ! wait_until 5 bash -c "[ \$(grep -c '^READY=1\$' '$dir/notify.txt') -ge 2 ]"; then
+			rc=1
+			why="no READY=1 after the reload: $(cat "$dir/notify.txt")"
+		else
+			got=$(grep -E '^(READY|RELOADING|STOPPING)=1$' "$dir/notify.txt" | tr '\n' ' ')
+			[ "$got" = "READY=1 RELOADING=1 READY=1 " ] ||
+				{ rc=1; why="the order was: $got"; }
+			grep -qE '^MONOTONIC_USEC=[0-9]+$' "$dir/notify.txt" ||
+				{ rc=1; why="RELOADING=1 without MONOTONIC_USEC"; }
+			grep -q '^STATUS=reloaded ' "$dir/notify.txt" ||
+				{ rc=1; why="no STATUS after the reload: $(cat "$dir/notify.txt")"; }
+		fi
+	fi
+	kill -TERM "$pid"
+	wait "$pid"
+	if [ $rc -eq 0 ] && ! wait_until 5 grep -q '^STOPPING=1$' "$dir/notify.txt"; then
+		rc=1
+		why="no STOPPING=1: $(cat "$dir/notify.txt")"
+	fi
+	# An abstract socket name (@...), as systemd gives it.
+	if [ $rc -eq 0 ]; then
+		abstract="argo-ops-notify-$$-$RANDOM"
+		socat -u ABSTRACT-RECV:"$abstract" OPEN:"$dir/notify2.txt",creat,append &
+		EXTRA_PIDS+=("$!")
+		wait_until 5 grep -q "@$abstract\$" /proc/net/unix || rc=1
+		NOTIFY_SOCKET="@$abstract" "$BIN/argo-relayd" "$dir/x.conf" 2>>"$dir/relay-x.log" &
+		pid=$!
+		wait_until 5 grep -q '^READY=1$' "$dir/notify2.txt" ||
+			{ rc=1; why="no READY=1 on the abstract socket @$abstract"; }
+		kill -TERM "$pid"
+		wait "$pid"
+	fi
+	result "$name" $rc "$why (logs in $dir)"
+	end_case "$name" "$dir" $rc
+}
+
 cases=("$@")
 [ ${#cases[@]} -eq 0 ] && cases=(ping_interval idle_no_flood control_socket_live daemon log_targets sigusr1
-	reload_links reload_refused)
+	reload_links reload_refused sd_notify)
 for c in "${cases[@]}"; do
 	t0=$SECONDS
 	"case_$c"
