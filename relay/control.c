@@ -123,69 +123,99 @@ void control_fini(struct control *c, struct evloop *loop)
 	}
 }
 
+/* ---- The answers (docs/relay-control.md names every field) --------------- */
+
+/* A JSON string: quoted, with quotes, backslashes and control bytes escaped. */
+static void json_str(struct strbuf *sb, const char *s)
+{
+	strbuf_add(sb, "\"");
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			strbuf_add(sb, "\\%c", ch);
+		else if (ch < 0x20)
+			strbuf_add(sb, "\\u%04x", ch);
+		else
+			strbuf_add(sb, "%c", ch);
+	}
+	strbuf_add(sb, "\"");
+}
+
+#define U(x) ((unsigned long long)(x))
+
+static void dump_link_json(const struct link *l, struct strbuf *sb)
+{
+	const struct link_counters *c = &l->counters;
+	const struct frames_counters *f = &l->frames.counters;
+	const struct stream_counters *s = &l->stream.counters;
+	const struct stream *st = &l->stream;
+
+	strbuf_add(sb, "{\"name\":");
+	json_str(sb, l->cfg->name);
+	strbuf_add(sb, ",\"transport\":\"%s\",\"address\":", transport_name(l->cfg->transport));
+	json_str(sb, l->cfg->address);
+	strbuf_add(sb,
+	           ",\"listen\":%s,\"peer\":\"%s\",\"state\":\"%s\",\"frames_tx\":%llu,"
+	           "\"frames_rx\":%llu,\"bytes_tx\":%llu,\"bytes_rx\":%llu,"
+	           "\"data_tx\":%llu,\"data_rx\":%llu,\"retransmits\":%llu,"
+	           "\"duplicates\":%llu,\"sessions\":%llu,\"auth_failures\":%llu,"
+	           "\"resets\":%llu,\"drops\":{\"mac\":%llu,\"seq\":%llu,"
+	           "\"malformed\":%llu,\"spoofed\":%llu},\"queue_messages\":%u,"
+	           "\"queue_bytes\":%llu,\"rtt_us\":%llu,\"next_msn\":%llu,"
+	           "\"rx_next_msn\":%llu,\"rx_done_msn\":%llu,\"resent_held\":%llu,"
+	           "\"stale_frames\":%llu,\"stale_bytes\":%llu,\"restarts\":%llu}",
+	           l->cfg->listen ? "true" : "false", l->cfg->peer_hvid, link_state_name(l->state),
+	           U(f->frames_tx), U(f->frames_rx), U(f->bytes_tx), U(f->bytes_rx),
+	           U(s->data_tx), U(s->data_rx), U(s->retransmits), U(s->duplicates),
+	           U(c->sessions), U(c->auth_failures), U(c->resets), U(c->drop_mac),
+	           U(c->drop_seq), U(c->drop_malformed), U(c->drop_spoofed), st->unacked.count,
+	           U(st->unacked.bytes), U(c->rtt_us), U(st->next_msn), U(st->rx_next_msn),
+	           U(st->rx_done_msn), U(s->resent_held), U(c->stale_frames), U(f->stale_bytes),
+	           U(c->restarts));
+}
+
+static void dump_link_text(const struct link *l, struct strbuf *sb)
+{
+	const struct link_counters *c = &l->counters;
+	const struct frames_counters *f = &l->frames.counters;
+	const struct stream_counters *s = &l->stream.counters;
+	const struct stream *st = &l->stream;
+	char rtt[24] = "-";
+
+	/* A round trip is shown while it means something: up, and measured. */
+	if (l->state == LINK_UP && c->rtt_us)
+		snprintf(rtt, sizeof(rtt), "%llu us", U(c->rtt_us));
+	strbuf_add(sb,
+	           "  %-10s %-6s %-28s peer %-8s %-10s frames tx %llu rx %llu, bytes tx %llu "
+	           "rx %llu, messages tx %llu rx %llu, retransmits %llu, duplicates %llu, "
+	           "queue %u (%llu B), rtt %s\n"
+	           "             sessions %llu, auth failures %llu, resets %llu; dropped: "
+	           "mac %llu, seq %llu, malformed %llu, spoofed %llu\n",
+	           l->cfg->name, transport_name(l->cfg->transport), l->cfg->address,
+	           l->cfg->peer_hvid, link_state_name(l->state), U(f->frames_tx), U(f->frames_rx),
+	           U(f->bytes_tx), U(f->bytes_rx), U(s->data_tx), U(s->data_rx),
+	           U(s->retransmits), U(s->duplicates), st->unacked.count, U(st->unacked.bytes),
+	           rtt, U(c->sessions), U(c->auth_failures), U(c->resets), U(c->drop_mac),
+	           U(c->drop_seq), U(c->drop_malformed), U(c->drop_spoofed));
+}
+
 static void dump_links(const struct control_view *v, struct strbuf *sb, bool json)
 {
-	int i, first_done = 0;
+	int i, shown = 0;
 
 	if (json)
 		strbuf_add(sb, "\"links\":[");
 	for (i = 0; i < v->nlinks; i++) {
 		const struct link *l = &v->links[i];
-		const struct link_counters *c = &l->counters;
-		const struct frames_counters *f = &l->frames.counters;
-		const struct stream_counters *s = &l->stream.counters;
-		const struct stream *st = &l->stream;
 
 		if (l->retired)
 			continue; /* removed by a reload, its slot still held */
-
 		if (json) {
-			strbuf_add(
-			    sb,
-			    "%s{\"name\":\"%s\",\"transport\":\"%s\",\"address\":\"%s\","
-			    "\"peer\":\"%s\",\"state\":\"%s\",\"frames_tx\":%llu,"
-			    "\"frames_rx\":%llu,\"bytes_tx\":%llu,\"bytes_rx\":%llu,"
-			    "\"data_tx\":%llu,\"data_rx\":%llu,\"retransmits\":%llu,"
-			    "\"duplicates\":%llu,\"sessions\":%llu,\"auth_failures\":%llu,"
-			    "\"resets\":%llu,\"drops\":{\"mac\":%llu,\"seq\":%llu,"
-			    "\"malformed\":%llu,\"spoofed\":%llu},\"queue_messages\":%u,"
-			    "\"queue_bytes\":%llu,\"rtt_us\":%llu,\"next_msn\":%llu,"
-			    "\"rx_next_msn\":%llu,\"rx_done_msn\":%llu,\"resent_held\":%llu,"
-			    "\"stale_frames\":%llu,\"stale_bytes\":%llu,\"restarts\":%llu}",
-			    first_done++ ? "," : "", l->cfg->name, transport_name(l->cfg->transport),
-			    l->cfg->address, l->cfg->peer_hvid, link_state_name(l->state),
-			    (unsigned long long)f->frames_tx, (unsigned long long)f->frames_rx,
-			    (unsigned long long)f->bytes_tx, (unsigned long long)f->bytes_rx,
-			    (unsigned long long)s->data_tx, (unsigned long long)s->data_rx,
-			    (unsigned long long)s->retransmits, (unsigned long long)s->duplicates,
-			    (unsigned long long)c->sessions, (unsigned long long)c->auth_failures,
-			    (unsigned long long)c->resets, (unsigned long long)c->drop_mac,
-			    (unsigned long long)c->drop_seq, (unsigned long long)c->drop_malformed,
-			    (unsigned long long)c->drop_spoofed, st->unacked.count,
-			    (unsigned long long)st->unacked.bytes, (unsigned long long)c->rtt_us,
-			    (unsigned long long)st->next_msn, (unsigned long long)st->rx_next_msn,
-			    (unsigned long long)st->rx_done_msn, (unsigned long long)s->resent_held,
-			    (unsigned long long)c->stale_frames, (unsigned long long)f->stale_bytes,
-			    (unsigned long long)c->restarts);
+			strbuf_add(sb, "%s", shown++ ? "," : "");
+			dump_link_json(l, sb);
 		} else {
-			strbuf_add(
-			    sb,
-			    "  %-10s %-6s %-28s peer %-8s %-10s frames %llu/%llu bytes "
-			    "%llu/%llu retransmits %llu duplicates %llu queue %u (%llu B) "
-			    "rtt %llu us\n"
-			    "             sessions %llu auth failures %llu resets %llu drops: "
-			    "mac %llu seq %llu malformed %llu spoofed %llu\n",
-			    l->cfg->name, transport_name(l->cfg->transport), l->cfg->address,
-			    l->cfg->peer_hvid, link_state_name(l->state),
-			    (unsigned long long)f->frames_tx, (unsigned long long)f->frames_rx,
-			    (unsigned long long)f->bytes_tx, (unsigned long long)f->bytes_rx,
-			    (unsigned long long)s->retransmits, (unsigned long long)s->duplicates,
-			    st->unacked.count, (unsigned long long)st->unacked.bytes,
-			    (unsigned long long)c->rtt_us, (unsigned long long)c->sessions,
-			    (unsigned long long)c->auth_failures, (unsigned long long)c->resets,
-			    (unsigned long long)c->drop_mac, (unsigned long long)c->drop_seq,
-			    (unsigned long long)c->drop_malformed,
-			    (unsigned long long)c->drop_spoofed);
+			dump_link_text(l, sb);
 		}
 	}
 	if (json)
@@ -235,28 +265,20 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		    "\"duplicates_dropped\":%llu,\"rings_adopted\":%llu,"
 		    "\"rings_gone\":%llu,\"rings_reregistered\":%llu,\"proxies_freed\":%llu,"
 		    "\"routed_malformed\":%llu,",
-		    (unsigned long long)in->local_rx, (unsigned long long)out->local_delivered,
-		    (unsigned long long)out->local_held, (unsigned long long)a->held_bytes,
-		    (unsigned long long)a->held_peak, (unsigned long long)v->config->queue_bytes,
-		    (unsigned long long)r->undeliverable_noring,
-		    (unsigned long long)r->undeliverable_msgsize,
-		    (unsigned long long)r->undeliverable_policy,
-		    (unsigned long long)r->undeliverable_unreachable,
-		    (unsigned long long)r->undeliverable_other,
-		    (unsigned long long)out->reports_sent, (unsigned long long)out->reports_failed,
-		    (unsigned long long)r->reports_suppressed,
-		    (unsigned long long)r->reserved_dropped,
-		    (unsigned long long)out->duplicates_dropped,
-		    (unsigned long long)v->ports->rings_adopted,
-		    (unsigned long long)v->ports->rings_gone,
-		    (unsigned long long)v->ports->rings_reregistered,
-		    (unsigned long long)v->ports->proxies_freed,
-		    (unsigned long long)in->routed_malformed);
+		    U(in->local_rx), U(out->local_delivered), U(out->local_held), U(a->held_bytes),
+		    U(a->held_peak), U(v->config->queue_bytes), U(r->undeliverable_noring),
+		    U(r->undeliverable_msgsize), U(r->undeliverable_policy),
+		    U(r->undeliverable_unreachable), U(r->undeliverable_other),
+		    U(out->reports_sent), U(out->reports_failed), U(r->reports_suppressed),
+		    U(r->reserved_dropped), U(out->duplicates_dropped), U(v->ports->rings_adopted),
+		    U(v->ports->rings_gone), U(v->ports->rings_reregistered),
+		    U(v->ports->proxies_freed), U(in->routed_malformed));
 	else
 		strbuf_add(
 		    sb,
-		    "  from fabric %llu, delivered to fabric %llu, held for ring space %llu\n"
-		    "  held bytes %llu (peak %llu) of %llu\n"
+		    "  messages: from the fabric %llu, delivered to the fabric %llu, held for ring "
+		    "space %llu\n"
+		    "  memory: held %llu B (peak %llu B) of queue_bytes %llu B\n"
 		    "  undeliverable: no ring %llu, too large %llu, policy %llu, no route %llu,"
 		    " other %llu; reports sent %llu (refused %llu, suppressed %llu)\n"
 		    "  messages of the reserved type dropped %llu\n"
@@ -264,23 +286,14 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		    "  rings dropped by the fabric (partner died) %llu, registered again %llu, "
 		    "proxy ports freed %llu\n"
 		    "  routed messages with a bad header %llu\n",
-		    (unsigned long long)in->local_rx, (unsigned long long)out->local_delivered,
-		    (unsigned long long)out->local_held, (unsigned long long)a->held_bytes,
-		    (unsigned long long)a->held_peak, (unsigned long long)v->config->queue_bytes,
-		    (unsigned long long)r->undeliverable_noring,
-		    (unsigned long long)r->undeliverable_msgsize,
-		    (unsigned long long)r->undeliverable_policy,
-		    (unsigned long long)r->undeliverable_unreachable,
-		    (unsigned long long)r->undeliverable_other,
-		    (unsigned long long)out->reports_sent, (unsigned long long)out->reports_failed,
-		    (unsigned long long)r->reports_suppressed,
-		    (unsigned long long)r->reserved_dropped,
-		    (unsigned long long)out->duplicates_dropped,
-		    (unsigned long long)v->ports->rings_adopted,
-		    (unsigned long long)v->ports->rings_gone,
-		    (unsigned long long)v->ports->rings_reregistered,
-		    (unsigned long long)v->ports->proxies_freed,
-		    (unsigned long long)in->routed_malformed);
+		    U(in->local_rx), U(out->local_delivered), U(out->local_held), U(a->held_bytes),
+		    U(a->held_peak), U(v->config->queue_bytes), U(r->undeliverable_noring),
+		    U(r->undeliverable_msgsize), U(r->undeliverable_policy),
+		    U(r->undeliverable_unreachable), U(r->undeliverable_other),
+		    U(out->reports_sent), U(out->reports_failed), U(r->reports_suppressed),
+		    U(r->reserved_dropped), U(out->duplicates_dropped), U(v->ports->rings_adopted),
+		    U(v->ports->rings_gone), U(v->ports->rings_reregistered),
+		    U(v->ports->proxies_freed), U(in->routed_malformed));
 	dedup_dump(v->dedup, sb, json);
 	if (json)
 		strbuf_add(sb, "}");
@@ -293,55 +306,17 @@ static void dump_mappings(const struct control_view *v, struct strbuf *sb, bool 
 	fabric_out_dump(v->out, sb, json);
 }
 
-static void answer(const struct control_view *v, const char *cmd, struct strbuf *sb)
+/* An error answer: "error: TEXT", or {"error":"TEXT"} (argo-relayctl
+ * prints either on standard error and exits 1). */
+static void answer_error(struct strbuf *sb, bool json, const char *text)
 {
-	bool json = strstr(cmd, " json") != NULL;
-	bool all = !strncmp(cmd, "status", 6);
-	bool any = false;
-
-	if (json)
-		strbuf_add(sb, "{\"hvid\":\"%s\",\"domid\":%u,\"fabric\":\"%s\"", v->config->hvid,
-		           v->domid, v->config->fabric);
-	else
-		strbuf_add(sb, "relay %s: domain %u on %s\n", v->config->hvid, v->domid,
-		           v->config->fabric);
-#define SECTION(name, fn)                                                                          \
-	if (all || !strncmp(cmd, name, strlen(name))) {                                            \
-		any = true;                                                                        \
-		if (json)                                                                          \
-			strbuf_add(sb, ",");                                                       \
-		else                                                                               \
-			strbuf_add(sb, name ":\n");                                                \
-		fn(v, sb, json);                                                                   \
-	}
-	SECTION("links", dump_links)
-	SECTION("routes", dump_routes)
-	SECTION("mappings", dump_mappings)
-	SECTION("counters", dump_counters)
-#undef SECTION
-	if (json)
+	sb->len = 0;
+	if (json) {
+		strbuf_add(sb, "{\"error\":");
+		json_str(sb, text);
 		strbuf_add(sb, "}\n");
-	if (!any) {
-		sb->len = 0;
-		strbuf_add(sb,
-		           "error: unknown command '%s' (status, links, routes, mappings, "
-		           "counters; add 'json' for JSON)\n",
-		           cmd);
-	}
-}
-
-/* A JSON string's contents: quotes, backslashes and control bytes escaped. */
-static void json_escaped(struct strbuf *sb, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			strbuf_add(sb, "\\%c", ch);
-		else if (ch < 0x20)
-			strbuf_add(sb, "\\u%04x", ch);
-		else
-			strbuf_add(sb, "%c", ch);
+	} else {
+		strbuf_add(sb, "error: %s\n", text);
 	}
 }
 
@@ -349,19 +324,20 @@ static void json_escaped(struct strbuf *sb, const char *s)
 static void answer_reload(struct control *c, bool json, struct strbuf *sb)
 {
 	char summary[800];
-	int ret = c->reload ? c->reload(c->reload_ctx, summary, sizeof(summary)) : -ENOSYS;
+	int ret = -ENOSYS;
 
-	if (!c->reload)
+	if (c->reload)
+		ret = c->reload(c->reload_ctx, summary, sizeof(summary));
+	else
 		snprintf(summary, sizeof(summary), "this relay cannot reload");
-	if (json) {
-		if (ret < 0)
-			strbuf_add(sb, "{\"error\":\"");
-		else
-			strbuf_add(sb, "{\"hvid\":\"%s\",\"reloaded\":\"", c->view.config->hvid);
-		json_escaped(sb, summary);
-		strbuf_add(sb, "\"}\n");
+	if (ret < 0) {
+		answer_error(sb, json, summary);
+	} else if (json) {
+		strbuf_add(sb, "{\"hvid\":\"%s\",\"reloaded\":", c->view.config->hvid);
+		json_str(sb, summary);
+		strbuf_add(sb, "}\n");
 	} else {
-		strbuf_add(sb, "%s%s\n", ret < 0 ? "error: " : "", summary);
+		strbuf_add(sb, "%s\n", summary);
 	}
 }
 
@@ -371,9 +347,88 @@ void control_set_reload(struct control *c, control_reload_fn *fn, void *ctx)
 	c->reload_ctx = ctx;
 }
 
+/* The sections of the state, in the order status shows them. */
+static const struct {
+	const char *name;
+	void (*dump)(const struct control_view *v, struct strbuf *sb, bool json);
+} sections[] = {
+    {"links", dump_links},
+    {"routes", dump_routes},
+    {"mappings", dump_mappings},
+    {"counters", dump_counters},
+};
+#define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
+
+/* One section (all: status), with the relay's line first. */
+static void answer_state(const struct control_view *v, const char *which, bool json,
+                         struct strbuf *sb)
+{
+	size_t i;
+
+	if (json) {
+		strbuf_add(sb, "{\"hvid\":\"%s\",\"domid\":%u,\"fabric\":", v->config->hvid, v->domid);
+		json_str(sb, v->config->fabric);
+	} else {
+		strbuf_add(sb, "relay %s: domain %u on %s\n", v->config->hvid, v->domid,
+		           v->config->fabric);
+	}
+	for (i = 0; i < NSECTIONS; i++) {
+		if (which && strcmp(which, sections[i].name))
+			continue;
+		strbuf_add(sb, json ? "," : "%s:\n", sections[i].name);
+		sections[i].dump(v, sb, json);
+	}
+	if (json)
+		strbuf_add(sb, "}\n");
+}
+
+/* A command line: COMMAND [json], exactly. */
+static void answer(struct control *c, char *line, struct strbuf *sb)
+{
+	char *save = NULL, *cmd = strtok_r(line, " \t", &save);
+	char *opt = cmd ? strtok_r(NULL, " \t", &save) : NULL;
+	bool json = opt && !strcmp(opt, "json");
+	char why[200];
+	size_t i;
+
+	if (!cmd) {
+		answer_error(sb, false, "no command (status, links, routes, mappings, counters, "
+		                        "reload; add 'json' for JSON)");
+		return;
+	}
+	if (opt && !json) {
+		snprintf(why, sizeof(why), "one command at a time: '%.40s' after '%.40s'", opt, cmd);
+		answer_error(sb, false, why);
+		return;
+	}
+	if ((opt = strtok_r(NULL, " \t", &save))) {
+		snprintf(why, sizeof(why), "nothing may follow 'json': '%.40s'", opt);
+		answer_error(sb, json, why);
+		return;
+	}
+	if (!strcmp(cmd, "reload")) {
+		answer_reload(c, json, sb);
+		return;
+	}
+	if (!strcmp(cmd, "status")) {
+		answer_state(&c->view, NULL, json, sb);
+		return;
+	}
+	for (i = 0; i < NSECTIONS; i++)
+		if (!strcmp(cmd, sections[i].name)) {
+			answer_state(&c->view, cmd, json, sb);
+			return;
+		}
+	snprintf(why, sizeof(why),
+	         "unknown command '%.40s' (status, links, routes, mappings, counters, reload; "
+	         "add 'json' for JSON)",
+	         cmd);
+	answer_error(sb, json, why);
+}
+
 void control_status(const struct control *c, struct strbuf *sb)
 {
-	answer(&c->view, "status", sb);
+	answer_state(&c->view, NULL, false, sb);
 }
 
 static void on_client(struct ev_watcher *w, uint32_t events)
@@ -397,10 +452,7 @@ static void on_client(struct ev_watcher *w, uint32_t events)
 	}
 	cmd[n] = '\0';
 	cmd[strcspn(cmd, "\r\n")] = '\0';
-	if (!strcmp(cmd, "reload") || !strcmp(cmd, "reload json"))
-		answer_reload(c, strstr(cmd, " json") != NULL, &sb);
-	else
-		answer(&c->view, cmd, &sb);
+	answer(c, cmd, &sb);
 	while (off < sb.len) {
 		pfd.events = POLLOUT;
 		if (poll(&pfd, 1, 1000) <= 0)

@@ -661,9 +661,121 @@ case_sd_notify() {
 	end_case "$name" "$dir" $rc
 }
 
+# ---- argo-relayctl ----------------------------------------------------------
+
+# expect_ctl NAME CODE STDOUT-PATTERN STDERR-PATTERN ARGS...: argo-relayctl
+# exits CODE with PATTERN on each stream ('' for an empty stream). Sets why.
+expect_ctl() {
+	local what=$1 code=$2 outp=$3 errp=$4 rc
+	shift 4
+	"$BIN/argo-relayctl" "$@" >"$CTL_TMP/out" 2>"$CTL_TMP/err"
+	rc=$?
+	if [ $rc -ne "$code" ]; then
+		why="$what: exit $rc, not $code ($(head -c 300 "$CTL_TMP/err"))"
+		return 1
+	fi
+	if { [ -z "$outp" ] && [ -s "$CTL_TMP/out" ]; } || { [ -n "$outp" ] && ! grep -qE -- "$outp" "$CTL_TMP/out"; }; then
+		why="$what: stdout: $(head -c 300 "$CTL_TMP/out")"
+		return 1
+	fi
+	if { [ -z "$errp" ] && [ -s "$CTL_TMP/err" ]; } || { [ -n "$errp" ] && ! grep -qE -- "$errp" "$CTL_TMP/err"; }; then
+		why="$what: stderr: $(head -c 300 "$CTL_TMP/err")"
+		return 1
+	fi
+}
+
+# Issue 13: errors on standard error with a non-zero exit (as JSON with
+# --json), one command at a time, unknown commands refused (by argo-relayctl
+# and by the relay), a default socket, labelled tx/rx counters, the wildcard
+# domain and large ports written as the docs write them, and every JSON
+# field documented in docs/relay-control.md.
+case_relayctl() {
+	local name=relayctl-errors-defaults-fields dir rc=0 why="" epid out k missing=""
+	dir=$(mktemp -d /tmp/argo-relay-ops.XXXXXX)
+	CTL_TMP=$dir
+	if ! chain_up "$dir" "$BIN" 2 unix; then
+		result "$name" 1 "topology did not come up (logs in $dir)"
+		end_case "$name" "$dir" 1
+		return
+	fi
+	"$BIN/argo-echo" --fabric "sim:$dir/l0-dom5.sock" --port 7000 >"$dir/echo.log" 2>&1 &
+	epid=$!
+	EXTRA_PIDS+=("$epid")
+	wait_for_line "$dir/echo.log" "serving port 7000" 5 || rc=1
+	"$BIN/argo-ping" --fabric "sim:$dir/l1.sock" --to 0:7000 --count 20 >/dev/null 2>&1 || rc=1
+	local S=(-s "$dir/l1.ctl")
+	[ $rc -eq 0 ] && expect_ctl "unknown command" 2 '' "unknown command 'bogus'" "${S[@]}" bogus || rc=1
+	[ $rc -eq 0 ] && expect_ctl "unknown command, --json" 2 '' '^\{"error":"unknown command .bogus' "${S[@]}" --json bogus || rc=1
+	[ $rc -eq 0 ] && expect_ctl "status links" 2 '' "one command at a time: 'links' after 'status'" "${S[@]}" status links || rc=1
+	[ $rc -eq 0 ] && expect_ctl "unreachable" 1 '' "cannot reach the relay at $dir/none.ctl: No such file" -s "$dir/none.ctl" links || rc=1
+	[ $rc -eq 0 ] && expect_ctl "unreachable, --json" 1 '' '^\{"error":"cannot reach the relay' -s "$dir/none.ctl" --json links || rc=1
+	[ $rc -eq 0 ] && expect_ctl "links" 0 '^  up +unix .* up +frames tx [0-9]+ rx [0-9]+, bytes tx [0-9]+ rx [0-9]+, messages tx 20 rx 20,' '' "${S[@]}" links || rc=1
+	[ $rc -eq 0 ] && expect_ctl "l1's import" 0 '^  import port 7000 +partner any +<-> l0:5:7000 ' '' "${S[@]}" mappings || rc=1
+	[ $rc -eq 0 ] && expect_ctl "l1's routed port" 0 '^  routed port 0xa4600000 partner any ' '' "${S[@]}" mappings || rc=1
+	[ $rc -eq 0 ] && expect_ctl "l0's proxy port" 0 '^  proxy +port 0xf00[0-9a-f]{5} partner 5 +<-> l1:[0-9]+:40000 ' '' -s "$dir/l0.ctl" mappings || rc=1
+	# The relay itself refuses what is not one of its commands.
+	if [ $rc -eq 0 ]; then
+		out=$(printf 'status links\n' | socat - UNIX-CONNECT:"$dir/l1.ctl" 2>&1)
+		grep -q "^error: one command at a time: 'links' after 'status'" <<<"$out" ||
+			{ rc=1; why="the relay took 'status links': $(head -n 1 <<<"$out")"; }
+		out=$(printf 'bogus json\n' | socat - UNIX-CONNECT:"$dir/l1.ctl" 2>&1)
+		grep -q '^{"error":"unknown command' <<<"$out" ||
+			{ rc=1; why="the relay on 'bogus json': $out"; }
+	fi
+	# A refused reload is the relay's error: exit 1, standard error.
+	if [ $rc -eq 0 ]; then
+		cp "$dir/l1.conf" "$dir/l1.conf.good"
+		echo "garbage" >>"$dir/l1.conf"
+		expect_ctl "refused reload" 1 '' '^error: reload refused' "${S[@]}" reload &&
+			expect_ctl "refused reload, --json" 1 '' '^\{"error":"reload refused' "${S[@]}" --json reload || rc=1
+		cp "$dir/l1.conf.good" "$dir/l1.conf"
+		expect_ctl "reload" 0 '^reloaded ' '' "${S[@]}" reload || rc=1
+	fi
+	# The default socket: $ARGO_RELAY_CONTROL, then the one in
+	# /run/argo-relay (a tmpfs of a mount namespace of its own here).
+	if [ $rc -eq 0 ]; then
+		ARGO_RELAY_CONTROL="$dir/l1.ctl" expect_ctl "ARGO_RELAY_CONTROL" 0 '^relay l1:' '' routes || rc=1
+	fi
+	if [ $rc -eq 0 ] && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+		out=$(unshare --mount --propagation private sh -c '
+			mount -t tmpfs -o size=64k tmpfs /run && mkdir /run/argo-relay &&
+			ln -s "$1/l1.ctl" /run/argo-relay/l1.ctl &&
+			echo "one: $("$2/argo-relayctl" routes 2>&1 | head -n 1)" &&
+			echo "by name: $("$2/argo-relayctl" -n l1 routes 2>&1 | head -n 1)" &&
+			ln -s "$1/l0.ctl" /run/argo-relay/l0.ctl &&
+			echo "two: $("$2/argo-relayctl" routes 2>&1; echo " exit $?")"' sh "$dir" "$BIN" 2>&1)
+		if ! grep -q "^one: relay l1:" <<<"$out" || ! grep -q "^by name: relay l1:" <<<"$out" ||
+			! grep -qE "^two: argo-relayctl: 2 relays run here \((l0, l1|l1, l0)\): say which with -n NAME or -s SOCKET" <<<"$out" ||
+			! grep -q "^ exit 1" <<<"$out"; then
+			rc=1
+			why="the default socket in /run/argo-relay: $out"
+		fi
+	fi
+	# Every field of the JSON is in docs/relay-control.md.
+	if [ $rc -eq 0 ]; then
+		{
+			"$BIN/argo-relayctl" -s "$dir/l0.ctl" --json status
+			"$BIN/argo-relayctl" -s "$dir/l1.ctl" --json status
+			"$BIN/argo-relayctl" -s "$dir/l1.ctl" --json reload
+		} | grep -oE '"[a-z_]+":' | tr -d '":' | sort -u >"$dir/fields"
+		for k in $(cat "$dir/fields"); do
+			grep -qE "[\`.]$k\`" "$HERE/../../docs/relay-control.md" || missing="$missing $k"
+		done
+		if [ "$(wc -l <"$dir/fields")" -lt 60 ]; then
+			rc=1
+			why="only $(wc -l <"$dir/fields") JSON fields seen"
+		elif [ -n "$missing" ]; then
+			rc=1
+			why="JSON fields not in docs/relay-control.md:$missing"
+		fi
+	fi
+	result "$name" $rc "$why (logs in $dir)"
+	end_case "$name" "$dir" $rc
+}
+
 cases=("$@")
 [ ${#cases[@]} -eq 0 ] && cases=(ping_interval idle_no_flood control_socket_live daemon log_targets sigusr1
-	reload_links reload_refused sd_notify)
+	reload_links reload_refused sd_notify relayctl)
 for c in "${cases[@]}"; do
 	t0=$SECONDS
 	"case_$c"
