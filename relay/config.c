@@ -89,6 +89,7 @@ struct parser {
 	struct relay_config *config;
 	const char *path;
 	uid_t key_owner;
+	unsigned int flags; /* CONFIG_SYNTAX_ONLY */
 	FILE *file;
 	char *buf;
 	size_t bufcap;
@@ -309,6 +310,8 @@ static void relay_entry(struct parser *p, const char *name, const char *value)
 			c->control_group = (int64_t)n;
 		else if ((gr = getgrnam(value)))
 			c->control_group = (int64_t)gr->gr_gid;
+		else if ((p->flags & CONFIG_SYNTAX_ONLY) && name_ok(value))
+			c->control_group = -1; /* a name this machine may not have */
 		else
 			fail(p, line, "control_group '%s' is no group (a name or a number)", value);
 		break;
@@ -500,6 +503,8 @@ static void link_entry(struct parser *p, const char *name, const char *value)
 			     sizeof(l->key_file) - 1);
 			return;
 		}
+		if (p->flags & CONFIG_SYNTAX_ONLY)
+			return; /* the key file is not read */
 		reason[0] = '\0';
 		rc = auth_load_psk(l->key_file, p->key_owner, &l->psk, reason, sizeof(reason));
 		if (rc < 0)
@@ -1050,6 +1055,12 @@ static void set_defaults(struct relay_config *c)
 int config_load(const char *path, uid_t key_owner, struct relay_config *config, char *why,
                 size_t cap)
 {
+	return config_load_flags(path, key_owner, 0, config, why, cap);
+}
+
+int config_load_flags(const char *path, uid_t key_owner, unsigned int flags,
+                      struct relay_config *config, char *why, size_t cap)
+{
 	struct parser *p;
 	int rc, line, err;
 
@@ -1068,6 +1079,7 @@ int config_load(const char *path, uid_t key_owner, struct relay_config *config, 
 	p->config = config;
 	p->path = path;
 	p->key_owner = key_owner;
+	p->flags = flags;
 	if (strlen(path) >= sizeof(config->path)) {
 		fail(p, 0, "configuration file path longer than %zu bytes",
 		     sizeof(config->path) - 1);
@@ -1150,4 +1162,39 @@ bool config_policy_allows(const struct relay_config *config, const struct wire_g
 			return r->allow;
 	}
 	return config->default_allow;
+}
+
+/* ---------------------------------------------------------------------------
+ * Warnings: valid, but probably not what was meant
+ */
+
+unsigned int config_warnings(const struct relay_config *config, uid_t euid,
+                             void (*say)(void *ctx, const char *text), void *ctx)
+{
+	unsigned int i, n = 0, allows = 0;
+	char text[400];
+
+	for (i = 0; i < config->nrules; i++)
+		allows += config->rules[i].allow;
+	if (!config->default_allow && !allows) {
+		say(ctx, "[policy] allows nothing (no 'rule = allow ...', and 'default' is deny): "
+		         "this relay forwards no message, every one is refused and reported "
+		         "EACCES; see 'Default deny' in docs/relay-config.md");
+		n++;
+	}
+	if (!config->state_dir[0]) {
+		say(ctx, "no state_dir: the table of what was delivered lives in memory, so after "
+		         "a crash or SIGKILL the relay may deliver a message twice; give it a folder "
+		         "of its own (state_dir = /var/lib/argo-relay/NAME)");
+		n++;
+	}
+	if (!config->user[0] && euid == 0) {
+		snprintf(text, sizeof(text),
+		         "no user: started by root, the relay keeps root's privileges (fine under "
+		         "argo-relayd@.service, which runs it as user argo; elsewhere set user = "
+		         "argo)");
+		say(ctx, text);
+		n++;
+	}
+	return n;
 }

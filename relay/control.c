@@ -155,6 +155,8 @@ static void dump_link_json(const struct link *l, struct strbuf *sb)
 	json_str(sb, l->cfg->name);
 	strbuf_add(sb, ",\"transport\":\"%s\",\"address\":", transport_name(l->cfg->transport));
 	json_str(sb, l->cfg->address);
+	strbuf_add(sb, ",\"down_reason\":");
+	json_str(sb, l->state == LINK_UP ? "" : l->down_reason);
 	strbuf_add(sb,
 	           ",\"listen\":%s,\"peer\":\"%s\",\"state\":\"%s\",\"frames_tx\":%llu,"
 	           "\"frames_rx\":%llu,\"bytes_tx\":%llu,\"bytes_rx\":%llu,"
@@ -198,6 +200,8 @@ static void dump_link_text(const struct link *l, struct strbuf *sb)
 	           U(s->retransmits), U(s->duplicates), st->unacked.count, U(st->unacked.bytes),
 	           rtt, U(c->sessions), U(c->auth_failures), U(c->resets), U(c->drop_mac),
 	           U(c->drop_seq), U(c->drop_malformed), U(c->drop_spoofed));
+	if (l->state != LINK_UP && l->down_reason[0])
+		strbuf_add(sb, "             not up: %s\n", l->down_reason);
 }
 
 static void dump_links(const struct control_view *v, struct strbuf *sb, bool json)

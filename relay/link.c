@@ -11,6 +11,7 @@
 #include "link.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -257,6 +258,43 @@ static void end_session(struct link *link)
 	link->ping_token = 0;
 }
 
+/*
+ * Why the link is not up, kept for argo-relayctl (down_reason) and logged:
+ * at the default level when it is news (the session ended, or the reason
+ * changed: "Connection refused" after "No such file"), with -v when the
+ * same failure repeats at every attempt.
+ */
+static void set_down_reason(struct link *link, bool news, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_down_reason(struct link *link, bool news, const char *fmt, ...)
+{
+	char why[sizeof(link->down_reason)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (strcmp(why, link->down_reason)) {
+		news = true;
+		memcpy(link->down_reason, why, sizeof(why));
+	}
+	relay_log(news ? 0 : 1, "link %s: %s", link->cfg->name, why);
+}
+
+/* A handshake failed authentication: counted, and said at the default
+ * level once until the link comes up (then with -v), with what to check. */
+static void auth_failed(struct link *link)
+{
+	link->counters.auth_failures++;
+	link->consecutive_auth_failures++;
+	if (!link->auth_failure_said++)
+		relay_log(0,
+		          "link %s: authentication failed with %s: the two ends do not hold the "
+		          "same key for this link (check 'key' at both ends; also that the peer "
+		          "is %s); said again only with -v, counted in auth failures",
+		          link->cfg->name, link->peer_desc, link->cfg->peer_hvid);
+}
+
 static void link_drop(struct link *link, const char *why)
 {
 	const struct relay_config *config = link->env->config;
@@ -267,8 +305,7 @@ static void link_drop(struct link *link, const char *why)
 		close(link->frames.fd);
 	}
 	frames_detach(&link->frames);
-	relay_log(was_up ? 0 : 1, "link %s: %s%s", link->cfg->name, was_up ? "session ended: " : "",
-	          why);
+	set_down_reason(link, was_up, "%s%s", was_up ? "session ended: " : "", why);
 	end_session(link);
 	set_state(link, LINK_DOWN);
 	if (link->consecutive_auth_failures >= config->max_auth_failures) {
@@ -401,8 +438,7 @@ static void on_hello(struct link *link, const uint8_t *payload, uint32_t len)
 static void on_auth(struct link *link, const uint8_t *payload, uint32_t len)
 {
 	if (session_on_auth(&link->session, payload, len) < 0) {
-		link->counters.auth_failures++;
-		link->consecutive_auth_failures++;
+		auth_failed(link);
 		link_drop(link, "authentication failed (wrong key?)");
 		return;
 	}
@@ -411,6 +447,8 @@ static void on_auth(struct link *link, const uint8_t *payload, uint32_t len)
 	/* The peer's HELLO, now authenticated, tells what it holds of ours. */
 	stream_resume(&link->stream, &link->session.peer);
 	set_state(link, LINK_UP);
+	link->down_reason[0] = '\0';
+	link->auth_failure_said = 0;
 	relay_log(0, "link %s: up with %s (%s), resuming at msn %llu", link->cfg->name,
 	          link->session.peer.hvid, link->peer_desc,
 	          (unsigned long long)link->stream.next_msn);
@@ -593,10 +631,8 @@ static int handle_frame(void *ctx, const struct wire_header *hdr, const uint8_t 
 		link->counters.drop_malformed++;
 	} else if (ret == -EBADMSG) {
 		link->counters.drop_mac++;
-		if (link->state == LINK_AUTH) {
-			link->counters.auth_failures++;
-			link->consecutive_auth_failures++;
-		}
+		if (link->state == LINK_AUTH)
+			auth_failed(link);
 	} else if (ret == -EPROTO) {
 		link->counters.drop_seq++;
 	}
@@ -708,8 +744,8 @@ static void try_connect(struct link *link)
 	int fd = t->connect(link->cfg->address);
 
 	if (fd < 0) {
-		relay_log(1, "link %s: connect %s: %s", link->cfg->name, link->cfg->address,
-		          strerror(-fd));
+		set_down_reason(link, false, "cannot connect to %s: %s (trying again every %u ms)",
+		                link->cfg->address, strerror(-fd), link->env->config->reconnect_ms);
 		link->next_attempt_ms = now_ms() + link->env->config->reconnect_ms;
 		return;
 	}
@@ -726,7 +762,11 @@ static void on_connected(struct link *link)
 	socklen_t len = sizeof(err);
 
 	if (t->is_socket && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
-		link_drop(link, strerror(err));
+		char why[CONFIG_ADDR_MAX + 64];
+
+		snprintf(why, sizeof(why), "cannot connect to %s: %s", link->cfg->address,
+		         strerror(err));
+		link_drop(link, why);
 		return;
 	}
 	start_session(link, fd, WIRE_ROLE_INITIATOR);
@@ -766,8 +806,7 @@ void link_tick(struct link *link, uint64_t now)
 	case LINK_AUTH:
 		if (now - link->state_since_ms > HANDSHAKE_TIMEOUT_MS && link->auth_failed) {
 			link->counters.drop_mac++;
-			link->counters.auth_failures++;
-			link->consecutive_auth_failures++;
+			auth_failed(link);
 			link_drop(link,
 			          "handshake timed out after an AUTH that failed (wrong key?)");
 		} else if (now - link->state_since_ms > HANDSHAKE_TIMEOUT_MS) {
@@ -814,8 +853,9 @@ static int start_listening(struct link *link)
 		return 0;
 	fd = t->listen(cfg->address);
 	if (fd < 0) {
-		relay_log(RELAY_LOG_ERR, "link %s: cannot listen on %s: %s", cfg->name,
-		          cfg->address, strerror(-fd));
+		snprintf(link->down_reason, sizeof(link->down_reason), "cannot listen on %s: %s",
+		         cfg->address, strerror(-fd));
+		relay_log(RELAY_LOG_ERR, "link %s: %s", cfg->name, link->down_reason);
 		return fd;
 	}
 	link->listen_fd = fd;

@@ -226,10 +226,12 @@ static int reload_for_control(void *ctx, char *summary, size_t cap)
 
 static int drop_privileges(const char *user)
 {
-	struct passwd *pw = getpwnam(user);
+	struct passwd *pw;
 
+	errno = 0;
+	pw = getpwnam(user);
 	if (!pw)
-		return -ENOENT;
+		return errno ? -errno : -ESRCH; /* ESRCH: no such user (config.c checked) */
 	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
 		return -errno;
 	return 0;
@@ -277,7 +279,10 @@ static int setup(struct relay *relay)
 
 	ret = argo_open(config->fabric, &relay->fabric);
 	if (ret < 0) {
-		relay_log(0, "cannot open fabric %s: %s", config->fabric, argo_strerror(ret));
+		char why[512];
+
+		relay_log(RELAY_LOG_ERR, "cannot open fabric %s: %s", config->fabric,
+		          argo_open_error(config->fabric, ret, why, sizeof(why)));
 		return ret;
 	}
 	relay->domid = argo_domid(relay->fabric);
@@ -372,7 +377,10 @@ static void usage(FILE *out)
 	        "                        start-up failed)\n"
 	        "      --pidfile FILE    write the relay's pid here once serving\n"
 	        "      --syslog          log to syslog (facility daemon), not standard error\n"
-	        "      --check-config    read and check CONFIG and its key files, and exit\n"
+	        "      --check-config    read and check CONFIG and its key files, say what is\n"
+	        "                        valid but probably not meant, and exit\n"
+	        "      --syntax-only     with --check-config: the file alone, without reading\n"
+	        "                        the key files or looking up the user and group\n"
 	        "  -h, --help            print this help and exit\n"
 	        "  -V, --version         print the version and exit\n"
 	        "Signals: SIGHUP reloads CONFIG (as argo-relayctl reload), SIGUSR1 logs the\n"
@@ -382,23 +390,36 @@ static void usage(FILE *out)
 	        "See argo-relayd(8) and argo-relayd.conf(5).\n");
 }
 
+/* What the configuration probably did not mean (config_warnings()). */
+static void warn_stderr(void *ctx, const char *text)
+{
+	fprintf(stderr, "argo-relayd: %s: warning: %s\n", (const char *)ctx, text);
+}
+
+static void warn_log(void *ctx, const char *text)
+{
+	(void)ctx;
+	relay_log(0, "warning: %s", text);
+}
+
 /* The command line. */
 struct options {
 	const char *path;
 	const char *pidfile;
-	bool check_only, daemonize, use_syslog;
+	bool check_only, syntax_only, daemonize, use_syslog;
 };
 
 /* 0: go on; 1: done (--help, --version), exit 0; -1: usage error, exit 2. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_PIDFILE = 256, OPT_SYSLOG, OPT_CHECK };
+	enum { OPT_PIDFILE = 256, OPT_SYSLOG, OPT_CHECK, OPT_SYNTAX };
 	static const struct option longopts[] = {
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"daemon", no_argument, NULL, 'd'},
 	    {"pidfile", required_argument, NULL, OPT_PIDFILE},
 	    {"syslog", no_argument, NULL, OPT_SYSLOG},
 	    {"check-config", no_argument, NULL, OPT_CHECK},
+	    {"syntax-only", no_argument, NULL, OPT_SYNTAX},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -422,6 +443,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_CHECK:
 			o->check_only = true;
+			break;
+		case OPT_SYNTAX:
+			o->syntax_only = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -449,6 +473,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 		usage(stderr);
 		return -1;
 	}
+	if (o->syntax_only && !o->check_only) {
+		fprintf(stderr, "argo-relayd: --syntax-only goes with --check-config\n");
+		usage(stderr);
+		return -1;
+	}
 	o->path = argv[optind];
 	return 0;
 }
@@ -470,20 +499,36 @@ int main(int argc, char **argv)
 	if (!opts.check_only && realpath(opts.path, abs_path))
 		opts.path = abs_path;
 	relay.key_owner = geteuid();
-	ret = config_load(opts.path, relay.key_owner, &config, why, sizeof(why));
+	ret = config_load_flags(opts.path, relay.key_owner, opts.syntax_only ? CONFIG_SYNTAX_ONLY : 0,
+	                        &config, why, sizeof(why));
 	if (ret < 0) {
 		fprintf(stderr, "argo-relayd: %s\n", why);
 		return 2;
 	}
+	/* A user that does not exist here is this file's error on this
+	 * machine: said now, not as "cannot become" after start-up. */
+	if (!opts.syntax_only && config.user[0] && !getpwnam(config.user)) {
+		fprintf(stderr,
+		        "argo-relayd: %s: user '%s' does not exist on this system (getent passwd %s "
+		        "finds nothing): the relay could not drop privileges to it\n",
+		        opts.path, config.user, config.user);
+		explicit_bzero(&config, sizeof(config));
+		return 2;
+	}
 	if (opts.check_only) {
-		printf("argo-relayd: %s: valid (hvid %s, %u links, %u routes, %u imports)\n",
-		       opts.path, config.hvid, config.nlinks, config.nroutes, config.nimports);
+		config_warnings(&config, geteuid(), warn_stderr, (void *)opts.path);
+		printf("argo-relayd: %s: %s (hvid %s, %u links, %u routes, %u imports, %u rules)%s\n",
+		       opts.path, opts.syntax_only ? "syntax valid" : "valid", config.hvid,
+		       config.nlinks, config.nroutes, config.nimports, config.nrules,
+		       opts.syntax_only ? "; key files, user and group not checked" : "");
+		explicit_bzero(&config, sizeof(config));
 		return 0;
 	}
 
 	relay.config = &config;
 	relay_log_set_hvid(config.hvid);
 	relay_log_open(opts.use_syslog);
+	config_warnings(&config, geteuid(), warn_log, NULL);
 	if (opts.daemonize && (ret = daemon_detach(&ready_fd)) < 0) {
 		relay_log(RELAY_LOG_ERR, "cannot detach: %s", strerror(-ret));
 		return 1;
@@ -499,7 +544,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (config.user[0] && (ret = drop_privileges(config.user)) < 0) {
-		relay_log(RELAY_LOG_ERR, "cannot become %s: %s", config.user, strerror(-ret));
+		relay_log(RELAY_LOG_ERR, "cannot become user %s: %s", config.user,
+		          ret == -ESRCH ? "no such user" : strerror(-ret));
 		control_fini(&relay.control, &relay.loop);
 		return 1;
 	}

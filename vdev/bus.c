@@ -537,7 +537,10 @@ int bus_open(struct bus *b, struct vdev_config *cfg)
 		return -ENOMEM;
 	rc = argo_open(cfg->fabric, &b->fabric);
 	if (rc) {
-		vdev_log(0, "cannot open fabric %s: %s", cfg->fabric, argo_strerror(rc));
+		char why[512];
+
+		vdev_log(0, "cannot open fabric %s: %s", cfg->fabric,
+		         argo_open_error(cfg->fabric, rc, why, sizeof(why)));
 		return rc;
 	}
 	b->domid = argo_domid(b->fabric);

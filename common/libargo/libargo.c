@@ -5,6 +5,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -312,6 +314,91 @@ int argo_fabric_check(struct argo_fabric *fabric)
 	ret = fabric->ops->check(fabric);
 	pthread_mutex_unlock(&fabric->lock);
 	return ret;
+}
+
+const char *argo_open_error(const char *uri, int err, char *buf, size_t cap)
+{
+	const char *colon = uri ? strchr(uri, ':') : NULL;
+	const char *where = colon ? colon + 1 : "";
+	bool sim = colon && colon - uri == 3 && !strncmp(uri, "sim", 3);
+	bool xen = colon && colon - uri == 3 && !strncmp(uri, "xen", 3);
+
+	if (!buf || !cap)
+		return "";
+	switch (-err) {
+	case ENOENT:
+		if (sim) {
+			snprintf(buf, cap, "no fabric socket at %s (ENOENT): is argo-simd running on %s?",
+			         where, where);
+			return buf;
+		}
+		if (xen) {
+			snprintf(buf, cap,
+			         "%s does not exist (ENOENT): is this Xen with Argo, and the argo module "
+			         "loaded (modprobe argo)?",
+			         where);
+			return buf;
+		}
+		break;
+	case ECONNREFUSED:
+		if (sim) {
+			snprintf(buf, cap,
+			         "nothing serves %s (ECONNREFUSED; a socket left by an argo-simd that "
+			         "stopped?): is argo-simd running on %s?",
+			         where, where);
+			return buf;
+		}
+		break;
+	case ENOTSOCK:
+		if (sim) {
+			snprintf(buf, cap, "%s is not a socket (ENOTSOCK): sim: takes argo-simd's socket",
+			         where);
+			return buf;
+		}
+		break;
+	case EBUSY:
+		if (sim) {
+			snprintf(buf, cap,
+			         "the static domain of %s is taken (EBUSY): another process is connected "
+			         "on it, and a static domain is one process at a time; is this relay or "
+			         "program already running?",
+			         where);
+			return buf;
+		}
+		break;
+	case EACCES:
+		snprintf(buf, cap,
+		         "permission denied (EACCES): %s refuses you by the mode of its socket or "
+		         "device; its file mode and group say who may use it (argo-simd "
+		         "--socket-mode, --domain-mode, --group; the group argo when installed)",
+		         where);
+		return buf;
+	case ENOSPC:
+		if (sim) {
+			snprintf(buf, cap, "argo-simd on %s has no domid free (ENOSPC)", where);
+			return buf;
+		}
+		break;
+	case EPROTO:
+		snprintf(buf, cap,
+		         "%s does not speak this library's protocol (EPROTO): an argo-simd of "
+		         "another version, or not argo-simd at all?",
+		         where);
+		return buf;
+	case EPROTONOSUPPORT:
+		snprintf(buf, cap, "'%s': unknown fabric scheme (EPROTONOSUPPORT): sim:SOCKET or "
+		                   "xen:/dev/argo",
+		         uri ? uri : "");
+		return buf;
+	case EINVAL:
+		snprintf(buf, cap, "'%s' is not a fabric URI (EINVAL): sim:SOCKET or xen:/dev/argo",
+		         uri ? uri : "");
+		return buf;
+	default:
+		break;
+	}
+	snprintf(buf, cap, "%s: %s", where, argo_strerror(err));
+	return buf;
 }
 
 const char *argo_strerror(int err)

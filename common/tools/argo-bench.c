@@ -618,7 +618,9 @@ static int open_argo(const struct opts *o, struct chan *c)
 
 	ret = argo_open(o->uri, &c->fabric);
 	if (ret < 0) {
-		fprintf(stderr, "argo-bench: %s: %s\n", o->uri, argo_strerror(ret));
+		char why[512];
+
+		fprintf(stderr, "argo-bench: %s\n", argo_open_error(o->uri, ret, why, sizeof(why)));
 		return ret;
 	}
 	if (o->mode == MODE_SERVER) {

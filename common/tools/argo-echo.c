@@ -174,7 +174,9 @@ int main(int argc, char **argv)
 
 	ret = argo_open(uri, &fabric);
 	if (ret < 0) {
-		fprintf(stderr, "argo-echo: %s: %s\n", uri, argo_strerror(ret));
+		char why[512];
+
+		fprintf(stderr, "argo-echo: %s\n", argo_open_error(uri, ret, why, sizeof(why)));
 		return 1;
 	}
 	ret = argo_register_ring(fabric, &reg, 0, &ring);

@@ -250,7 +250,9 @@ int main(int argc, char **argv)
 
 	ret = argo_open(uri, &fabric);
 	if (ret < 0) {
-		fprintf(stderr, "argo-ping: %s: %s\n", uri, argo_strerror(ret));
+		char why[512];
+
+		fprintf(stderr, "argo-ping: %s\n", argo_open_error(uri, ret, why, sizeof(why)));
 		return 1;
 	}
 	/* Replies come only from the echo service's domain. */

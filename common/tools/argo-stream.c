@@ -125,7 +125,9 @@ static int do_send(struct opts *o)
 		return 1;
 	ret = argo_open(o->uri, &fabric);
 	if (ret < 0) {
-		fprintf(stderr, "argo-stream: %s: %s\n", o->uri, argo_strerror(ret));
+		char why[512];
+
+		fprintf(stderr, "argo-stream: %s\n", argo_open_error(o->uri, ret, why, sizeof(why)));
 		free(buf);
 		return 1;
 	}
@@ -176,7 +178,9 @@ static int do_recv(struct opts *o)
 		return 1;
 	ret = argo_open(o->uri, &fabric);
 	if (ret < 0) {
-		fprintf(stderr, "argo-stream: %s: %s\n", o->uri, argo_strerror(ret));
+		char why[512];
+
+		fprintf(stderr, "argo-stream: %s\n", argo_open_error(o->uri, ret, why, sizeof(why)));
 		free(buf);
 		return 1;
 	}

@@ -773,9 +773,159 @@ case_relayctl() {
 	end_case "$name" "$dir" $rc
 }
 
+# ---- Messages ---------------------------------------------------------------
+
+# Issue 13's misleading errors, each now saying what failed and what to do:
+# a missing fabric socket ("is argo-simd running on PATH?", not "no such
+# ring"), a static domain already taken (not "too many waiters"), an
+# unknown user (at --check-config, not "No such file or directory"), a
+# wrong key (at the default level, once), a link that cannot connect (why,
+# in argo-relayctl and once in the log); --check-config's warnings and
+# --syntax-only. Relays run without -v here: what the default level shows.
+case_messages() {
+	local name=messages-say-what-to-do dir rc=0 why="" out code pid pid2 n
+	dir=$(mktemp -d /tmp/argo-relay-ops.XXXXXX)
+	one_relay_setup "$dir" || rc=1
+	# The fabric socket is missing.
+	sed "s|^fabric = .*|fabric = sim:$dir/none.sock|" "$dir/x.conf" >"$dir/nofabric.conf"
+	out=$(timeout 10 "$BIN/argo-relayd" "$dir/nofabric.conf" 2>&1)
+	code=$?
+	if [ $code -ne 1 ] || ! grep -qF "cannot open fabric sim:$dir/none.sock: no fabric socket at $dir/none.sock (ENOENT): is argo-simd running on $dir/none.sock?" <<<"$out"; then
+		rc=1
+		why="missing fabric: exit $code: $out"
+	fi
+	out=$("$BIN/argo-ping" --fabric "sim:$dir/none.sock" --to 5:7000 2>&1)
+	if [ $rc -eq 0 ] && ! grep -qF "is argo-simd running on $dir/none.sock?" <<<"$out"; then
+		rc=1
+		why="argo-ping on a missing fabric: $out"
+	fi
+	# A static domain already taken: a second relay on the first one's socket.
+	"$BIN/argo-relayd" "$dir/x.conf" 2>"$dir/relay-x.log" &
+	pid=$!
+	EXTRA_PIDS+=("$pid")
+	wait_until 5 "$BIN/argo-relayctl" -s "$dir/x.ctl" status >/dev/null 2>&1 || rc=1
+	sed "s|^control = .*|control = $dir/y.ctl|" "$dir/x.conf" >"$dir/y.conf"
+	out=$(timeout 10 "$BIN/argo-relayd" "$dir/y.conf" 2>&1)
+	code=$?
+	if [ $rc -eq 0 ] && { [ $code -ne 1 ] || ! grep -qF "the static domain of $dir/r.sock is taken (EBUSY)" <<<"$out"; }; then
+		rc=1
+		why="a second relay on a static domain: exit $code: $out"
+	fi
+	# An unknown user: the configuration is refused, and says so.
+	printf 'user = nosuchuser%s\n' "$$" >"$dir/user.line"
+	sed "/^\[relay\]/r $dir/user.line" "$dir/x.conf" >"$dir/user.conf"
+	out=$("$BIN/argo-relayd" --check-config "$dir/user.conf" 2>&1)
+	code=$?
+	if [ $rc -eq 0 ] && { [ $code -ne 2 ] || ! grep -q "user 'nosuchuser$$' does not exist on this system" <<<"$out"; }; then
+		rc=1
+		why="an unknown user: exit $code: $out"
+	fi
+	# --check-config: valid, and warned about; --syntax-only without key files.
+	out=$("$BIN/argo-relayd" --check-config "$dir/x.conf" 2>"$dir/warn.txt")
+	code=$?
+	if [ $rc -eq 0 ] && { [ $code -ne 0 ] || ! grep -q ": valid " <<<"$out" ||
+		! grep -q "warning: \[policy\] allows nothing" "$dir/warn.txt" ||
+		! grep -q "warning: no state_dir" "$dir/warn.txt"; }; then
+		rc=1
+		why="--check-config without policy and state_dir: exit $code, said: $out / $(cat "$dir/warn.txt")"
+	fi
+	if [ $rc -eq 0 ] && [ "$(id -u)" = 0 ] && ! grep -q "warning: no user: started by root" "$dir/warn.txt"; then
+		rc=1
+		why="--check-config as root without user: $(cat "$dir/warn.txt")"
+	fi
+	printf '[link up]\ntransport = unix\nconnect = %s/nobody.sock\npeer = far\nkey = %s/no-such.key\n[policy]\nrule = allow\n' \
+		"$dir" "$dir" >>"$dir/nokey.conf"
+	cat "$dir/x.conf" "$dir/nokey.conf" >"$dir/nokey2.conf"
+	out=$("$BIN/argo-relayd" --check-config "$dir/nokey2.conf" 2>&1)
+	code=$?
+	if [ $rc -eq 0 ] && [ $code -ne 2 ]; then
+		rc=1
+		why="--check-config with a missing key file: exit $code: $out"
+	fi
+	out=$("$BIN/argo-relayd" --check-config --syntax-only "$dir/nokey2.conf" 2>/dev/null)
+	code=$?
+	if [ $rc -eq 0 ] && { [ $code -ne 0 ] || ! grep -q "syntax valid .*key files, user and group not checked" <<<"$out"; }; then
+		rc=1
+		why="--syntax-only with a missing key file: exit $code: $out"
+	fi
+	# A link that cannot connect says why: in argo-relayctl, and once in the
+	# log while the same failure repeats (every 50 ms here).
+	kill -TERM "$pid"
+	wait "$pid"
+	chain_key "$dir/k"
+	printf '[link far]\ntransport = unix\nconnect = %s/nobody.sock\npeer = far\nkey = %s/k\n' "$dir" "$dir" >"$dir/link.conf"
+	sed 's/^\[relay\]$/[relay]\nreconnect_ms = 50/' "$dir/x.conf" | cat - "$dir/link.conf" >"$dir/down.conf"
+	"$BIN/argo-relayd" "$dir/down.conf" 2>"$dir/relay-down.log" &
+	pid2=$!
+	EXTRA_PIDS+=("$pid2")
+	wait_until 5 "$BIN/argo-relayctl" -s "$dir/x.ctl" status >/dev/null 2>&1 || rc=1
+	# 20 attempts at least (1 s at 50 ms): the log says it once.
+	wait_until 10 bash -c "[ \$(grep -c . '$dir/relay-down.log') -ge 2 ]"
+	sleep 1
+	out=$("$BIN/argo-relayctl" -s "$dir/x.ctl" links 2>&1)
+	n=$(grep -c "cannot connect to $dir/nobody.sock" "$dir/relay-down.log")
+	if [ $rc -eq 0 ] && ! grep -qF "not up: cannot connect to $dir/nobody.sock: No such file or directory (trying again every 50 ms)" <<<"$out"; then
+		rc=1
+		why="argo-relayctl links does not say why link far is down: $out"
+	elif [ $rc -eq 0 ] && [ "$n" -ne 1 ]; then
+		rc=1
+		why="the log said 'cannot connect' $n times at the default level, not once: $(head -n 5 "$dir/relay-down.log")"
+	elif [ $rc -eq 0 ] && ! "$BIN/argo-relayctl" -s "$dir/x.ctl" --json links | grep -qF "\"down_reason\":\"cannot connect to $dir/nobody.sock"; then
+		rc=1
+		why="no down_reason in links --json"
+	fi
+	result "$name" $rc "$why (logs in $dir)"
+	end_case "$name" "$dir" $rc
+}
+
+# A wrong key, at the default level: each end says once that the link did
+# not authenticate, with what to check, and says it again only with -v,
+# however many handshakes fail (max_auth_failures 2: a reset every 2,
+# reset_backoff_ms 100).
+case_wrong_key_said() {
+	local name=wrong-key-said-once dir rc=0 why="" i n0 n1 af
+	dir=$(mktemp -d /tmp/argo-relay-ops.XXXXXX)
+	chain_key "$dir/wrong-key"
+	if ! CHAIN_EXTRA_RELAY_CONF=$'max_auth_failures = 2\nreset_backoff_ms = 100' \
+		CHAIN_UP_KEY_1="$dir/wrong-key" CHAIN_NO_WAIT_1=1 chain_up "$dir" "$BIN" 2 unix; then
+		result "$name" 1 "relays did not start (logs in $dir)"
+		end_case "$name" "$dir" 1
+		return
+	fi
+	# Again without -v: what an operator sees by default.
+	for i in 1 0; do
+		kill -TERM "${CHAIN_RELAY_PIDS[$i]}"
+		wait "${CHAIN_RELAY_PIDS[$i]}"
+	done
+	: >"$dir/relay-l0.log"
+	: >"$dir/relay-l1.log"
+	for i in 0 1; do
+		"$BIN/argo-relayd" "$dir/l$i.conf" 2>>"$dir/relay-l$i.log" &
+		CHAIN_RELAY_PIDS[$i]=$!
+	done
+	if ! wait_until 20 bash -c "[ \"\$('$BIN/argo-relayctl' -s '$dir/l1.ctl' links --json | grep -oE '\"auth_failures\":[0-9]+' | cut -d: -f2)\" -ge 6 ]"; then
+		rc=1
+		why="not 6 authentication failures at l1: $("$BIN/argo-relayctl" -s "$dir/l1.ctl" links 2>&1)"
+	fi
+	af=$("$BIN/argo-relayctl" -s "$dir/l1.ctl" links --json | grep -oE '"auth_failures":[0-9]+' | cut -d: -f2)
+	n1=$(grep -c "link up: authentication failed with .*the two ends do not hold the same key" "$dir/relay-l1.log")
+	n0=$(grep -c "link down: authentication failed with .*the two ends do not hold the same key" "$dir/relay-l0.log")
+	if [ $rc -eq 0 ] && { [ "$n1" -ne 1 ] || [ "$n0" -ne 1 ]; }; then
+		rc=1
+		why="'authentication failed ... same key' said $n1 times by l1 and $n0 by l0 after $af failures, not once each: $(head -n 8 "$dir/relay-l1.log")"
+	fi
+	if [ $rc -eq 0 ] && ! "$BIN/argo-relayctl" -s "$dir/l1.ctl" links | grep -q "not up: "; then
+		rc=1
+		why="argo-relayctl does not say why l1's link is down"
+	fi
+	result "$name" $rc "$why (logs in $dir)"
+	[ $rc -eq 0 ] && echo "    $af authentication failures at l1, said once by each end"
+	end_case "$name" "$dir" $rc
+}
+
 cases=("$@")
 [ ${#cases[@]} -eq 0 ] && cases=(ping_interval idle_no_flood control_socket_live daemon log_targets sigusr1
-	reload_links reload_refused sd_notify relayctl)
+	reload_links reload_refused sd_notify relayctl messages wrong_key_said)
 for c in "${cases[@]}"; do
 	t0=$SECONDS
 	"case_$c"

@@ -195,4 +195,10 @@ static inline ssize_t argo_peek(const struct argo_ring *ring, xen_argo_addr_t *s
 /* A readable name for a negative errno value returned by this library. */
 const char *argo_strerror(int err);
 
+/* Why argo_open(uri) failed with err, and what to check, for a message
+ * (a fabric's transport, not Argo: "no fabric socket at PATH (ENOENT): is
+ * argo-simd running on PATH?"). Written into buf (cap bytes), which it
+ * returns. */
+const char *argo_open_error(const char *uri, int err, char *buf, size_t cap);
+
 #endif /* ARGO_ARGO_H */
