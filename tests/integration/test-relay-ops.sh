@@ -388,7 +388,7 @@ case_sigusr1() {
 	fi
 	if [ $rc -eq 0 ]; then
 		# The lines after the signal: the link, and what was delivered.
-		wait_until 5 grep -qE "argo-relayd\[l0\]:   from fabric [0-9]+, delivered to fabric 50," "$dir/relay-l0.log" ||
+		wait_until 5 grep -qE "argo-relayd\[l0\]:   messages: from the fabric [0-9]+, delivered to the fabric 50," "$dir/relay-l0.log" ||
 			{ rc=1; why="no 'delivered to fabric 50' line: $(tail -n +"$n" "$dir/relay-l0.log" | head -n 20)"; }
 		grep -qE "argo-relayd\[l0\]:   down +unix .* up +frames" "$dir/relay-l0.log" ||
 			{ rc=1; why="no line for link down: $(tail -n +"$n" "$dir/relay-l0.log" | head -n 20)"; }
@@ -903,7 +903,7 @@ case_wrong_key_said() {
 		"$BIN/argo-relayd" "$dir/l$i.conf" 2>>"$dir/relay-l$i.log" &
 		CHAIN_RELAY_PIDS[$i]=$!
 	done
-	if ! wait_until 20 bash -c "[ \"\$('$BIN/argo-relayctl' -s '$dir/l1.ctl' links --json | grep -oE '\"auth_failures\":[0-9]+' | cut -d: -f2)\" -ge 6 ]"; then
+	if ! wait_until 20 bash -c "[ \"\$('$BIN/argo-relayctl' -s '$dir/l1.ctl' links --json 2>/dev/null | grep -oE '\"auth_failures\":[0-9]+' | cut -d: -f2)\" -ge 6 ] 2>/dev/null"; then
 		rc=1
 		why="not 6 authentication failures at l1: $("$BIN/argo-relayctl" -s "$dir/l1.ctl" links 2>&1)"
 	fi
