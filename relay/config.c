@@ -1183,9 +1183,10 @@ unsigned int config_warnings(const struct relay_config *config, uid_t euid,
 		n++;
 	}
 	if (!config->state_dir[0]) {
-		say(ctx, "no state_dir: the table of what was delivered lives in memory, so after "
-		         "a crash or SIGKILL the relay may deliver a message twice; give it a folder "
-		         "of its own (state_dir = /var/lib/argo-relay/NAME)");
+		say(ctx,
+		    "no state_dir: the table of what was delivered lives in memory, so after "
+		    "a crash or SIGKILL the relay may deliver a message twice; give it a folder "
+		    "of its own (state_dir = /var/lib/argo-relay/NAME)");
 		n++;
 	}
 	if (!config->user[0] && euid == 0) {

@@ -38,7 +38,8 @@ static int claim_path(const char *path, const struct sockaddr_un *addr)
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(st.st_mode)) {
-		relay_log(0, "control socket %s: the path exists and is not a socket; not removed", path);
+		relay_log(0, "control socket %s: the path exists and is not a socket; not removed",
+		          path);
 		return -EEXIST;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -54,8 +55,8 @@ static int claim_path(const char *path, const struct sockaddr_un *addr)
 		return -EADDRINUSE;
 	}
 	if (err != ECONNREFUSED) {
-		relay_log(0, "control socket %s: cannot tell whether a relay listens there: %s", path,
-		          strerror(err));
+		relay_log(0, "control socket %s: cannot tell whether a relay listens there: %s",
+		          path, strerror(err));
 		return -err;
 	}
 	relay_log(1, "control socket %s: left by a relay that is gone; replaced", path);
@@ -96,7 +97,8 @@ int control_init(struct control *c, const struct relay_config *config, struct ev
 		return err;
 	}
 	c->listen_fd = fd;
-	if ((config->control_group >= 0 && chown(path, (uid_t)-1, (gid_t)config->control_group) < 0) ||
+	if ((config->control_group >= 0 &&
+	     chown(path, (uid_t)-1, (gid_t)config->control_group) < 0) ||
 	    chmod(path, (mode_t)config->control_mode) < 0 || listen(fd, 8) < 0) {
 		int err = -errno;
 
@@ -168,10 +170,10 @@ static void dump_link_json(const struct link *l, struct strbuf *sb)
 	           "\"rx_next_msn\":%llu,\"rx_done_msn\":%llu,\"resent_held\":%llu,"
 	           "\"stale_frames\":%llu,\"stale_bytes\":%llu,\"restarts\":%llu}",
 	           l->cfg->listen ? "true" : "false", l->cfg->peer_hvid, link_state_name(l->state),
-	           U(f->frames_tx), U(f->frames_rx), U(f->bytes_tx), U(f->bytes_rx),
-	           U(s->data_tx), U(s->data_rx), U(s->retransmits), U(s->duplicates),
-	           U(c->sessions), U(c->auth_failures), U(c->resets), U(c->drop_mac),
-	           U(c->drop_seq), U(c->drop_malformed), U(c->drop_spoofed), st->unacked.count,
+	           U(f->frames_tx), U(f->frames_rx), U(f->bytes_tx), U(f->bytes_rx), U(s->data_tx),
+	           U(s->data_rx), U(s->retransmits), U(s->duplicates), U(c->sessions),
+	           U(c->auth_failures), U(c->resets), U(c->drop_mac), U(c->drop_seq),
+	           U(c->drop_malformed), U(c->drop_spoofed), st->unacked.count,
 	           U(st->unacked.bytes), U(c->rtt_us), U(st->next_msn), U(st->rx_next_msn),
 	           U(st->rx_done_msn), U(s->resent_held), U(c->stale_frames), U(f->stale_bytes),
 	           U(c->restarts));
@@ -196,10 +198,10 @@ static void dump_link_text(const struct link *l, struct strbuf *sb)
 	           "mac %llu, seq %llu, malformed %llu, spoofed %llu\n",
 	           l->cfg->name, transport_name(l->cfg->transport), l->cfg->address,
 	           l->cfg->peer_hvid, link_state_name(l->state), U(f->frames_tx), U(f->frames_rx),
-	           U(f->bytes_tx), U(f->bytes_rx), U(s->data_tx), U(s->data_rx),
-	           U(s->retransmits), U(s->duplicates), st->unacked.count, U(st->unacked.bytes),
-	           rtt, U(c->sessions), U(c->auth_failures), U(c->resets), U(c->drop_mac),
-	           U(c->drop_seq), U(c->drop_malformed), U(c->drop_spoofed));
+	           U(f->bytes_tx), U(f->bytes_rx), U(s->data_tx), U(s->data_rx), U(s->retransmits),
+	           U(s->duplicates), st->unacked.count, U(st->unacked.bytes), rtt, U(c->sessions),
+	           U(c->auth_failures), U(c->resets), U(c->drop_mac), U(c->drop_seq),
+	           U(c->drop_malformed), U(c->drop_spoofed));
 	if (l->state != LINK_UP && l->down_reason[0])
 		strbuf_add(sb, "             not up: %s\n", l->down_reason);
 }
@@ -257,26 +259,26 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 	const struct msg_account *a = v->account;
 
 	if (json)
-		strbuf_add(
-		    sb,
-		    "\"counters\":{\"local_rx\":%llu,\"local_delivered\":%llu,"
-		    "\"local_held\":%llu,\"held_bytes\":%llu,\"held_peak\":%llu,\"queue_"
-		    "limit\":%llu,"
-		    "\"undeliverable\":{\"no_ring\":%llu,\"msgsize\":%llu,\"policy\":%llu,"
-		    "\"unreachable\":%llu,\"other\":%llu},\"reports_sent\":%llu,"
-		    "\"reports_failed\":%llu,\"reports_suppressed\":%llu,"
-		    "\"reserved_dropped\":%llu,"
-		    "\"duplicates_dropped\":%llu,\"rings_adopted\":%llu,"
-		    "\"rings_gone\":%llu,\"rings_reregistered\":%llu,\"proxies_freed\":%llu,"
-		    "\"routed_malformed\":%llu,",
-		    U(in->local_rx), U(out->local_delivered), U(out->local_held), U(a->held_bytes),
-		    U(a->held_peak), U(v->config->queue_bytes), U(r->undeliverable_noring),
-		    U(r->undeliverable_msgsize), U(r->undeliverable_policy),
-		    U(r->undeliverable_unreachable), U(r->undeliverable_other),
-		    U(out->reports_sent), U(out->reports_failed), U(r->reports_suppressed),
-		    U(r->reserved_dropped), U(out->duplicates_dropped), U(v->ports->rings_adopted),
-		    U(v->ports->rings_gone), U(v->ports->rings_reregistered),
-		    U(v->ports->proxies_freed), U(in->routed_malformed));
+		strbuf_add(sb,
+		           "\"counters\":{\"local_rx\":%llu,\"local_delivered\":%llu,"
+		           "\"local_held\":%llu,\"held_bytes\":%llu,\"held_peak\":%llu,\"queue_"
+		           "limit\":%llu,"
+		           "\"undeliverable\":{\"no_ring\":%llu,\"msgsize\":%llu,\"policy\":%llu,"
+		           "\"unreachable\":%llu,\"other\":%llu},\"reports_sent\":%llu,"
+		           "\"reports_failed\":%llu,\"reports_suppressed\":%llu,"
+		           "\"reserved_dropped\":%llu,"
+		           "\"duplicates_dropped\":%llu,\"rings_adopted\":%llu,"
+		           "\"rings_gone\":%llu,\"rings_reregistered\":%llu,\"proxies_freed\":%llu,"
+		           "\"routed_malformed\":%llu,",
+		           U(in->local_rx), U(out->local_delivered), U(out->local_held),
+		           U(a->held_bytes), U(a->held_peak), U(v->config->queue_bytes),
+		           U(r->undeliverable_noring), U(r->undeliverable_msgsize),
+		           U(r->undeliverable_policy), U(r->undeliverable_unreachable),
+		           U(r->undeliverable_other), U(out->reports_sent), U(out->reports_failed),
+		           U(r->reports_suppressed), U(r->reserved_dropped),
+		           U(out->duplicates_dropped), U(v->ports->rings_adopted),
+		           U(v->ports->rings_gone), U(v->ports->rings_reregistered),
+		           U(v->ports->proxies_freed), U(in->routed_malformed));
 	else
 		strbuf_add(
 		    sb,
@@ -370,7 +372,8 @@ static void answer_state(const struct control_view *v, const char *which, bool j
 	size_t i;
 
 	if (json) {
-		strbuf_add(sb, "{\"hvid\":\"%s\",\"domid\":%u,\"fabric\":", v->config->hvid, v->domid);
+		strbuf_add(sb, "{\"hvid\":\"%s\",\"domid\":%u,\"fabric\":", v->config->hvid,
+		           v->domid);
 		json_str(sb, v->config->fabric);
 	} else {
 		strbuf_add(sb, "relay %s: domain %u on %s\n", v->config->hvid, v->domid,
@@ -396,12 +399,14 @@ static void answer(struct control *c, char *line, struct strbuf *sb)
 	size_t i;
 
 	if (!cmd) {
-		answer_error(sb, false, "no command (status, links, routes, mappings, counters, "
-		                        "reload; add 'json' for JSON)");
+		answer_error(sb, false,
+		             "no command (status, links, routes, mappings, counters, "
+		             "reload; add 'json' for JSON)");
 		return;
 	}
 	if (opt && !json) {
-		snprintf(why, sizeof(why), "one command at a time: '%.40s' after '%.40s'", opt, cmd);
+		snprintf(why, sizeof(why), "one command at a time: '%.40s' after '%.40s'", opt,
+		         cmd);
 		answer_error(sb, false, why);
 		return;
 	}

@@ -307,7 +307,8 @@ void fabric_out_dump(const struct fabric_out *out, struct strbuf *sb, bool json)
 			           (unsigned long long)h->q.bytes);
 		else
 			strbuf_add(sb, "  held for %u:%s: %u messages, %llu bytes\n", h->domid,
-			           show_port(&port, h->port), h->q.count, (unsigned long long)h->q.bytes);
+			           show_port(&port, h->port), h->q.count,
+			           (unsigned long long)h->q.bytes);
 	}
 	if (json)
 		strbuf_add(sb, "]");

@@ -68,7 +68,7 @@ struct link {
 	uint64_t next_attempt_ms; /* reconnect time (connecting side) */
 	uint64_t refuse_until_ms; /* listening side: reset backoff */
 	unsigned int consecutive_auth_failures;
-	unsigned int auth_failure_said; /* since the link was last up: logged once */
+	unsigned int auth_failure_said;       /* since the link was last up: logged once */
 	char peer_desc[CONFIG_ADDR_MAX + 16]; /* for log lines */
 	uint64_t state_since_ms, last_rx_ms;
 	uint64_t ping_token, ping_sent_ms, ping_sent_us;

@@ -72,8 +72,8 @@ void relay_log(int level, const char *fmt, ...)
 		localtime_r(&ts.tv_sec, &tm);
 		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 		strftime(zone, sizeof(zone), "%z", &tm);
-		fprintf(stderr, "%s.%03ld%s argo-relayd[%s]: %s\n", stamp, ts.tv_nsec / 1000000L, zone,
-		        log_hvid, text);
+		fprintf(stderr, "%s.%03ld%s argo-relayd[%s]: %s\n", stamp, ts.tv_nsec / 1000000L,
+		        zone, log_hvid, text);
 		break;
 	}
 }

@@ -551,9 +551,10 @@ void ports_dump(const struct ports *ports, struct strbuf *out, bool json)
 			strbuf_add(out,
 			           "  %-6s port %-10s partner %-5s <-> %s  ring bytes %u, "
 			           "%u read and not finished%s%s\n",
-			           kind, show_port(&port, p->port), show_domid(&partner, p->partner),
-			           remote.s, argo_ring_used(p->ring->shared, p->ring->len),
-			           p->pend_count, p->blocked ? " (waiting for link credit)" : "",
+			           kind, show_port(&port, p->port),
+			           show_domid(&partner, p->partner), remote.s,
+			           argo_ring_used(p->ring->shared, p->ring->len), p->pend_count,
+			           p->blocked ? " (waiting for link credit)" : "",
 			           p->gone ? " (partner gone: ring not registered)" : "");
 	}
 	if (json)

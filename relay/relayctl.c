@@ -28,8 +28,8 @@
  * (dist/tmpfiles-argo.conf, the example configuration). */
 #define CONTROL_DIR "/run/argo-relay"
 
-static const char *const commands[] = {"status", "links", "routes", "mappings", "counters",
-                                       "reload"};
+static const char *const commands[] = {"status",   "links",    "routes",
+                                       "mappings", "counters", "reload"};
 
 static bool json;
 
@@ -50,8 +50,7 @@ static void usage(FILE *out)
 	        "  -j, --json            answer in JSON (fields: docs/relay-control.md)\n"
 	        "  -h, --help            print this help and exit\n"
 	        "  -V, --version         print the version and exit\n"
-	        "Without -s or -n: $ARGO_RELAY_CONTROL, else the one socket in " CONTROL_DIR
-	        "/.\n"
+	        "Without -s or -n: $ARGO_RELAY_CONTROL, else the one socket in " CONTROL_DIR "/.\n"
 	        "Exit status: 0 when the relay answered, 1 when it could not be reached or\n"
 	        "answered with an error (on standard error; as JSON with --json), 2 for a\n"
 	        "usage error.\n");
@@ -193,12 +192,9 @@ static int ask(const char *sock, const char *cmd, char **answer, size_t *len)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"socket", required_argument, NULL, 's'},
-	    {"name", required_argument, NULL, 'n'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 's'}, {"name", required_argument, NULL, 'n'},
+	    {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
 	};
 	const char *sock = NULL, *name = NULL, *cmd = "status";
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 64], *answer = NULL;
@@ -224,14 +220,16 @@ int main(int argc, char **argv)
 			printf("argo-relayctl (" ARGO_PACKAGE ") " ARGO_VERSION "\n");
 			return 0;
 		case ':':
-			fprintf(stderr, "argo-relayctl: option %s needs a value\n", argv[optind - 1]);
+			fprintf(stderr, "argo-relayctl: option %s needs a value\n",
+			        argv[optind - 1]);
 			usage(stderr);
 			return 2;
 		default:
 			if (optopt)
 				fprintf(stderr, "argo-relayctl: unknown option -%c\n", optopt);
 			else
-				fprintf(stderr, "argo-relayctl: unknown option %s\n", argv[optind - 1]);
+				fprintf(stderr, "argo-relayctl: unknown option %s\n",
+				        argv[optind - 1]);
 			usage(stderr);
 			return 2;
 		}

@@ -461,7 +461,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (optopt)
 				fprintf(stderr, "argo-relayd: unknown option -%c\n", optopt);
 			else
-				fprintf(stderr, "argo-relayd: unknown option %s\n", argv[optind - 1]);
+				fprintf(stderr, "argo-relayd: unknown option %s\n",
+				        argv[optind - 1]);
 			usage(stderr);
 			return -1;
 		}
@@ -499,8 +500,9 @@ int main(int argc, char **argv)
 	if (!opts.check_only && realpath(opts.path, abs_path))
 		opts.path = abs_path;
 	relay.key_owner = geteuid();
-	ret = config_load_flags(opts.path, relay.key_owner, opts.syntax_only ? CONFIG_SYNTAX_ONLY : 0,
-	                        &config, why, sizeof(why));
+	ret =
+	    config_load_flags(opts.path, relay.key_owner, opts.syntax_only ? CONFIG_SYNTAX_ONLY : 0,
+	                      &config, why, sizeof(why));
 	if (ret < 0) {
 		fprintf(stderr, "argo-relayd: %s\n", why);
 		return 2;
@@ -508,19 +510,21 @@ int main(int argc, char **argv)
 	/* A user that does not exist here is this file's error on this
 	 * machine: said now, not as "cannot become" after start-up. */
 	if (!opts.syntax_only && config.user[0] && !getpwnam(config.user)) {
-		fprintf(stderr,
-		        "argo-relayd: %s: user '%s' does not exist on this system (getent passwd %s "
-		        "finds nothing): the relay could not drop privileges to it\n",
-		        opts.path, config.user, config.user);
+		fprintf(
+		    stderr,
+		    "argo-relayd: %s: user '%s' does not exist on this system (getent passwd %s "
+		    "finds nothing): the relay could not drop privileges to it\n",
+		    opts.path, config.user, config.user);
 		explicit_bzero(&config, sizeof(config));
 		return 2;
 	}
 	if (opts.check_only) {
 		config_warnings(&config, geteuid(), warn_stderr, (void *)opts.path);
-		printf("argo-relayd: %s: %s (hvid %s, %u links, %u routes, %u imports, %u rules)%s\n",
-		       opts.path, opts.syntax_only ? "syntax valid" : "valid", config.hvid,
-		       config.nlinks, config.nroutes, config.nimports, config.nrules,
-		       opts.syntax_only ? "; key files, user and group not checked" : "");
+		printf(
+		    "argo-relayd: %s: %s (hvid %s, %u links, %u routes, %u imports, %u rules)%s\n",
+		    opts.path, opts.syntax_only ? "syntax valid" : "valid", config.hvid,
+		    config.nlinks, config.nroutes, config.nimports, config.nrules,
+		    opts.syntax_only ? "; key files, user and group not checked" : "");
 		explicit_bzero(&config, sizeof(config));
 		return 0;
 	}

@@ -307,7 +307,8 @@ static void apply(struct reload *r)
 		if (relay->links[i].retired)
 			continue;
 		if (k < 0) {
-			relay_log(0, "link %s: removed from the configuration", config->links[i].name);
+			relay_log(0, "link %s: removed from the configuration",
+			          config->links[i].name);
 			link_retire(&relay->links[i], &orphans);
 			r->removed++;
 		} else if (r->plan[k] == PLAN_RESTART) {
@@ -378,7 +379,8 @@ static void notify_reloading(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu\n",
-	         (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
+	         (unsigned long long)ts.tv_sec * 1000000ull +
+	             (unsigned long long)ts.tv_nsec / 1000);
 	daemon_notify(state);
 }
 

@@ -328,41 +328,45 @@ const char *argo_open_error(const char *uri, int err, char *buf, size_t cap)
 	switch (-err) {
 	case ENOENT:
 		if (sim) {
-			snprintf(buf, cap, "no fabric socket at %s (ENOENT): is argo-simd running on %s?",
+			snprintf(buf, cap,
+			         "no fabric socket at %s (ENOENT): is argo-simd running on %s?",
 			         where, where);
 			return buf;
 		}
 		if (xen) {
 			snprintf(buf, cap,
-			         "%s does not exist (ENOENT): is this Xen with Argo, and the argo module "
-			         "loaded (modprobe argo)?",
+			         "%s does not exist (ENOENT): is this Xen with Argo, and the argo "
+			         "module loaded (modprobe argo)?",
 			         where);
 			return buf;
 		}
 		break;
 	case ECONNREFUSED:
 		if (sim) {
-			snprintf(buf, cap,
-			         "nothing serves %s (ECONNREFUSED; a socket left by an argo-simd that "
-			         "stopped?): is argo-simd running on %s?",
-			         where, where);
+			snprintf(
+			    buf, cap,
+			    "nothing serves %s (ECONNREFUSED; a socket left by an argo-simd that "
+			    "stopped?): is argo-simd running on %s?",
+			    where, where);
 			return buf;
 		}
 		break;
 	case ENOTSOCK:
 		if (sim) {
-			snprintf(buf, cap, "%s is not a socket (ENOTSOCK): sim: takes argo-simd's socket",
+			snprintf(buf, cap,
+			         "%s is not a socket (ENOTSOCK): sim: takes argo-simd's socket",
 			         where);
 			return buf;
 		}
 		break;
 	case EBUSY:
 		if (sim) {
-			snprintf(buf, cap,
-			         "the static domain of %s is taken (EBUSY): another process is connected "
-			         "on it, and a static domain is one process at a time; is this relay or "
-			         "program already running?",
-			         where);
+			snprintf(
+			    buf, cap,
+			    "the static domain of %s is taken (EBUSY): another process is "
+			    "connected on it, and a static domain is one process at a time; is "
+			    "this relay or program already running?",
+			    where);
 			return buf;
 		}
 		break;
@@ -386,8 +390,9 @@ const char *argo_open_error(const char *uri, int err, char *buf, size_t cap)
 		         where);
 		return buf;
 	case EPROTONOSUPPORT:
-		snprintf(buf, cap, "'%s': unknown fabric scheme (EPROTONOSUPPORT): sim:SOCKET or "
-		                   "xen:/dev/argo",
+		snprintf(buf, cap,
+		         "'%s': unknown fabric scheme (EPROTONOSUPPORT): sim:SOCKET or "
+		         "xen:/dev/argo",
 		         uri ? uri : "");
 		return buf;
 	case EINVAL:

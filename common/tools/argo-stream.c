@@ -127,7 +127,8 @@ static int do_send(struct opts *o)
 	if (ret < 0) {
 		char why[512];
 
-		fprintf(stderr, "argo-stream: %s\n", argo_open_error(o->uri, ret, why, sizeof(why)));
+		fprintf(stderr, "argo-stream: %s\n",
+		        argo_open_error(o->uri, ret, why, sizeof(why)));
 		free(buf);
 		return 1;
 	}
@@ -180,7 +181,8 @@ static int do_recv(struct opts *o)
 	if (ret < 0) {
 		char why[512];
 
-		fprintf(stderr, "argo-stream: %s\n", argo_open_error(o->uri, ret, why, sizeof(why)));
+		fprintf(stderr, "argo-stream: %s\n",
+		        argo_open_error(o->uri, ret, why, sizeof(why)));
 		free(buf);
 		return 1;
 	}
