@@ -294,7 +294,7 @@ void fabric_out_each(const struct fabric_out *out, void (*fn)(const struct msg *
 void fabric_out_dump(const struct fabric_out *out, struct strbuf *sb, bool json)
 {
 	const struct hold *h;
-	struct show_buf port;
+	struct show_buf port = {{0}};
 	int i;
 
 	if (json)

@@ -529,8 +529,8 @@ void ports_dump(const struct ports *ports, struct strbuf *out, bool json)
 		                   : p->kind == PORT_PROXY ? "proxy"
 		                                           : "routed";
 
-		struct show_buf port, partner;
-		struct show_gaddr remote;
+		struct show_buf port = {{0}}, partner = {{0}};
+		struct show_gaddr remote = {{0}};
 
 		if (p->kind == PORT_FREE)
 			continue;

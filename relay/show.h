@@ -41,7 +41,7 @@ struct show_gaddr {
 static inline const char *show_gaddr(struct show_gaddr *b, const char *hvid, uint32_t domid,
                                      uint32_t port)
 {
-	struct show_buf d, p;
+	struct show_buf d = {{0}}, p = {{0}};
 
 	snprintf(b->s, sizeof(b->s), "%s:%s:%s", hvid, show_domid(&d, domid), show_port(&p, port));
 	return b->s;
