@@ -859,6 +859,9 @@ static int start_listening(struct link *link)
 		return fd;
 	}
 	link->listen_fd = fd;
+	if (!link->down_reason[0])
+		snprintf(link->down_reason, sizeof(link->down_reason),
+		         "listening on %s; %s has not connected yet", cfg->address, cfg->peer_hvid);
 	ret = ev_watch(link->env->loop, &link->listen_watch, fd, EPOLLIN);
 	return ret;
 }
