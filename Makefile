@@ -10,7 +10,8 @@
 #   make bench      benchmarks: build/bench/report.json and plots
 #                   (BENCH=quick or full; docs/benchmarks.md)
 #   make fuzz       build the libFuzzer targets with clang and run them (the
-#                   link decoder FUZZ_SECONDS, default 60; virtio-argo's
+#                   link decoder FUZZ_SECONDS, default 60; the handshake
+#                   FUZZ_HANDSHAKE_SECONDS, 30; virtio-argo's
 #                   FUZZ_VMSG_SECONDS, 30; argo-simd's protocol, the relay
 #                   configuration, routed mode FUZZ_MORE_SECONDS, 20 each);
 #                   fails on any crash
@@ -50,11 +51,11 @@ LIB := $(BUILD)/lib
 # ---- What each folder may include (docs/README.md, "Source layout") ----
 # A file is compiled with its own folder's include paths only, so the build
 # itself refuses a wrong-way #include (common/ never sees relay/ or l0/;
-# libargo never sees the link protocol). tests/include-graph.sh checks the
+# libargo sees the link protocol for its leaf backend only). tests/include-graph.sh checks the
 # same rules and that relay/ has no cycle. A folder not listed here sees the
 # public headers only.
 INC_common/util := -Icommon/util
-INC_common/libargo := -Icommon/include -Icommon/util -Il1/include/uapi
+INC_common/libargo := -Icommon/include -Icommon/util -Icommon/link -Il1/include/uapi
 INC_common/link := -Icommon/include -Icommon/util
 INC_common/tools := -Icommon/include
 INC_l0 := -Icommon/include -Icommon/libargo
@@ -106,6 +107,12 @@ $(LIB)/%.a:
 	rm -f $@
 	$(AR) rcs $@ $^
 
+# What a program using libargo links: its link backend (a leaf endpoint)
+# rests on the link protocol and OpenSSL (libssl: its links are TLS) (and the link protocol's argo
+# transport on libargo: the rule below links libraries as one group).
+CLIENT_LIBS := $(LIBARGO) $(LIBLINK) $(LIBUTIL)
+CLIENT_LDLIBS := -lssl -lcrypto
+
 # ---- Programs ----
 # Each program NAME names its sources (NAME_SRC), the libraries it links
 # (NAME_LIBS, in link order) and the system libraries (NAME_LDLIBS); one
@@ -113,72 +120,87 @@ $(LIB)/%.a:
 PROGRAMS := $(addprefix $(BIN)/,argo-simd argo-conformance argo-conformance-peer argo-ping \
 	argo-echo argo-stream argo-relayd argo-relayctl argo-bench)
 TESTS := $(addprefix $(BIN)/,test-ring test-routed test-sim-fabric test-simd-hostile test-wire \
-	test-auth test-stream test-session test-util test-relay-config test-transport test-dedup \
-	test-mitm test-bench-hist test-routes)
+	test-auth test-session test-stream test-util test-relay-config test-transport test-dedup \
+	test-mitm test-rogue test-bench-hist test-leaf test-routes)
 
 # argo-simd: the daemon, its configuration, its side of the protocol
 # (simd_proto.c, which the fuzzer drives too) and its two engines (io_uring,
 # epoll where io_uring is missing; docs/sim-fabric.md).
 argo-simd_SRC := l0/simd.c l0/simd_config.c l0/simd_proto.c l0/simd_epoll.c l0/simd_uring.c
-argo-simd_LIBS := $(LIBSIMFABRIC) $(LIBARGO)
-argo-simd_LDLIBS := -linih -luring
+argo-simd_LIBS := $(LIBSIMFABRIC) $(CLIENT_LIBS)
+argo-simd_LDLIBS := -linih -luring $(CLIENT_LDLIBS)
 # The suite and its remote peer (the other domain of cross-domain cases on
 # Xen; docs/xen-fabric.md).
 argo-conformance_SRC := tests/conformance/argo-conformance.c tests/conformance/remote_peer.c \
 	tests/conformance/peer_wire.c
-argo-conformance_LIBS := $(LIBARGO)
+argo-conformance_LIBS := $(CLIENT_LIBS)
+argo-conformance_LDLIBS := $(CLIENT_LDLIBS)
 argo-conformance-peer_SRC := tests/conformance/argo-conformance-peer.c \
 	tests/conformance/peer_wire.c
-argo-conformance-peer_LIBS := $(LIBARGO)
+argo-conformance-peer_LIBS := $(CLIENT_LIBS)
+argo-conformance-peer_LDLIBS := $(CLIENT_LDLIBS)
 argo-ping_SRC := common/tools/argo-ping.c
-argo-ping_LIBS := $(LIBARGO)
+argo-ping_LIBS := $(CLIENT_LIBS)
+argo-ping_LDLIBS := $(CLIENT_LDLIBS)
 argo-echo_SRC := common/tools/argo-echo.c
-argo-echo_LIBS := $(LIBARGO)
+argo-echo_LIBS := $(CLIENT_LIBS)
+argo-echo_LDLIBS := $(CLIENT_LDLIBS)
 argo-stream_SRC := common/tools/argo-stream.c
-argo-stream_LIBS := $(LIBARGO)
+argo-stream_LIBS := $(CLIENT_LIBS)
+argo-stream_LDLIBS := $(CLIENT_LDLIBS)
 # argo-bench says which source it was built from (--version, its JSON).
 argo-bench_SRC := common/tools/argo-bench.c
-argo-bench_LIBS := $(LIBARGO)
+argo-bench_LIBS := $(CLIENT_LIBS)
+argo-bench_LDLIBS := $(CLIENT_LDLIBS)
 BENCH_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 $(OBJ)/common/tools/argo-bench.o: CFLAGS += -DARGO_BENCH_VERSION='"$(BENCH_VERSION)"'
 # argo-relayd: its files in the order a message meets them (relay.h).
 argo-relayd_SRC := relay/relayd.c relay/config.c relay/log.c relay/fabric_in.c relay/ports.c \
-	relay/router.c relay/routes.c relay/link.c relay/fabric_out.c relay/dedup.c \
+	relay/router.c relay/routes.c relay/link.c relay/leaf.c relay/fabric_out.c relay/dedup.c \
 	relay/control.c relay/daemon.c relay/reload.c
-argo-relayd_LIBS := $(LIBLINK) $(LIBARGO) $(LIBUTIL)
-argo-relayd_LDLIBS := -linih -lcrypto
+argo-relayd_LIBS := $(CLIENT_LIBS)
+argo-relayd_LDLIBS := -linih -lssl -lcrypto
 argo-relayctl_SRC := relay/relayctl.c
 # The kernel module's test program (in the images, not in `all`).
 argo-dev-test_SRC := l1/test/argo-dev-test.c
+# A block benchmark for the guests of the virtio-argo scenarios (images only).
+argo-blkbench_SRC := l1/test/argo-blkbench.c
 
 test-ring_SRC := tests/unit/test_ring.c
-test-ring_LIBS := $(LIBARGO)
+test-ring_LIBS := $(CLIENT_LIBS)
+test-ring_LDLIBS := $(CLIENT_LDLIBS)
 test-routed_SRC := tests/unit/test_routed.c
-test-routed_LIBS := $(LIBARGO)
+test-routed_LIBS := $(CLIENT_LIBS)
+test-routed_LDLIBS := $(CLIENT_LDLIBS)
 test-sim-fabric_SRC := tests/unit/test_sim_fabric.c
 test-sim-fabric_LIBS := $(LIBSIMFABRIC) $(LIBARGO)
 test-simd-hostile_SRC := tests/integration/test_simd_hostile.c
-test-simd-hostile_LIBS := $(LIBARGO)
+test-simd-hostile_LIBS := $(CLIENT_LIBS)
+test-simd-hostile_LDLIBS := $(CLIENT_LDLIBS)
 test-wire_SRC := tests/unit/test_wire.c
 test-wire_LIBS := $(LIBLINK) $(LIBUTIL)
-test-wire_LDLIBS := -lcrypto
+test-wire_LDLIBS := -lssl -lcrypto
 test-auth_SRC := tests/unit/test_auth.c
 test-auth_LIBS := $(LIBLINK) $(LIBUTIL)
-test-auth_LDLIBS := -lcrypto
-# The reliable stream alone (and the messages it carries).
-test-stream_SRC := tests/unit/test_stream.c common/link/stream.c common/link/msg.c
-# The session's handshake and the frames' resync on a serial link.
+test-auth_LDLIBS := -lssl -lcrypto
+# A link's TLS sessions and frames over socketpairs.
 test-session_SRC := tests/unit/test_session.c
 test-session_LIBS := $(LIBLINK) $(LIBUTIL)
-test-session_LDLIBS := -lcrypto
+test-session_LDLIBS := -lssl -lcrypto
+# A leaf endpoint's frame payloads and its link: URI.
+test-leaf_SRC := tests/unit/test_leaf.c common/libargo/link_uri.c
+test-leaf_LIBS := $(CLIENT_LIBS)
+test-leaf_LDLIBS := $(CLIENT_LDLIBS)
+# The reliable stream alone (and the messages it carries).
+test-stream_SRC := tests/unit/test_stream.c common/link/stream.c common/link/msg.c
 test-util_SRC := tests/unit/test_util.c
 test-util_LIBS := $(LIBUTIL)
 test-relay-config_SRC := tests/unit/test_relay_config.c relay/config.c
-test-relay-config_LIBS := $(LIBLINK) $(LIBARGO) $(LIBUTIL)
-test-relay-config_LDLIBS := -linih -lcrypto
+test-relay-config_LIBS := $(CLIENT_LIBS)
+test-relay-config_LDLIBS := -linih $(CLIENT_LDLIBS)
 test-transport_SRC := tests/unit/test_transport.c relay/config.c
-test-transport_LIBS := $(LIBLINK) $(LIBARGO) $(LIBUTIL)
-test-transport_LDLIBS := -linih -lcrypto
+test-transport_LIBS := $(CLIENT_LIBS)
+test-transport_LDLIBS := -linih $(CLIENT_LDLIBS)
 # relay/dedup.c alone, with the fabric and the relay's log stubbed.
 test-dedup_SRC := tests/unit/test_dedup.c relay/dedup.c
 # The relay's route table alone.
@@ -188,20 +210,26 @@ test-bench-hist_SRC := tests/unit/test_bench_hist.c
 # A man in the middle of relay links, for tests/integration/test-relay.sh.
 test-mitm_SRC := tests/integration/mitm.c
 test-mitm_LIBS := $(LIBLINK) $(LIBUTIL)
-test-mitm_LDLIBS := -lcrypto
+test-mitm_LDLIBS := -lssl -lcrypto
+# An attacker of relay links (a stranger, or a neighbour holding its key),
+# for tests/integration/test-link-attacks.sh.
+test-rogue_SRC := tests/integration/rogue.c
+test-rogue_LIBS := $(LIBLINK) $(LIBUTIL)
+test-rogue_LDLIBS := -lssl -lcrypto
 
 # CUnit programs.
-$(foreach t,$(filter-out test-mitm,$(notdir $(TESTS))),$(eval $(t)_LDLIBS += -lcunit))
+$(foreach t,$(filter-out test-mitm test-rogue,$(notdir $(TESTS))),$(eval $(t)_LDLIBS += -lcunit))
 
 .PHONY: all deps deps-bench demo check test test-san cppcheck clean format fuzz include-graph
 all: $(PROGRAMS) $(TESTS)
 
 # Every program that names its sources this way (NAME_SRC) is linked here.
-LINKED := $(foreach p,$(PROGRAMS) $(TESTS) $(BIN)/argo-dev-test,$(if $($(notdir $(p))_SRC),$(p)))
+LINKED := $(foreach p,$(PROGRAMS) $(TESTS) $(BIN)/argo-dev-test $(BIN)/argo-blkbench,$(if $($(notdir $(p))_SRC),$(p)))
 .SECONDEXPANSION:
 $(LINKED): $(BIN)/%: $$(call obj,$$($$*_SRC)) $$($$*_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $(filter %.o,$^) $($*_LIBS) $($*_LDLIBS) $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $(filter %.o,$^) -Wl,--start-group $($*_LIBS) -Wl,--end-group \
+		$($*_LDLIBS) $(LDLIBS) -o $@
 
 # libFuzzer targets: clang with ASan/UBSan (any UB aborts), built from the
 # sources directly (not from $(OBJ)). `make fuzz` runs each on a scratch copy
@@ -210,9 +238,29 @@ $(LINKED): $(BIN)/%: $$(call obj,$$($$*_SRC)) $$($$*_LIBS)
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	       -Wall -Wextra -Werror $(INC_tests/fuzz)
 
-$(BUILD)/fuzz/fuzz-wire: tests/fuzz/fuzz_wire.c common/link/wire.c common/link/wire.h common/include/argo/abi.h
+$(BUILD)/fuzz/fuzz-wire: tests/fuzz/fuzz_wire.c common/link/wire.c common/link/wire.h \
+		common/link/leaf_wire.c common/link/leaf_wire.h common/include/argo/abi.h
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_wire.c common/link/wire.c -o $@
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_wire.c common/link/wire.c common/link/leaf_wire.c -o $@
+
+# The handshake (tests/fuzz/fuzz_handshake.c): TLS on OpenSSL and the HELLO.
+FUZZ_HANDSHAKE_SECONDS ?= 30
+$(BUILD)/fuzz/fuzz-handshake: tests/fuzz/fuzz_handshake.c common/link/session.c common/link/frames.c \
+		common/link/auth.c common/link/wire.c common/link/session.h common/link/frames.h \
+		common/link/auth.h common/link/wire.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_handshake.c common/link/session.c \
+		common/link/frames.c common/link/auth.c common/link/wire.c -lssl -lcrypto -o $@
+
+.PHONY: fuzz-handshake
+fuzz: fuzz-handshake
+fuzz-handshake: $(BUILD)/fuzz/fuzz-handshake
+	@rm -rf $(BUILD)/fuzz/corpus-handshake $(BUILD)/fuzz/artifacts-handshake
+	@mkdir -p $(BUILD)/fuzz/corpus-handshake $(BUILD)/fuzz/artifacts-handshake
+	@cp tests/fuzz/corpus/handshake/* $(BUILD)/fuzz/corpus-handshake/
+	$(BUILD)/fuzz/fuzz-handshake -max_total_time=$(FUZZ_HANDSHAKE_SECONDS) -print_final_stats=1 \
+		-max_len=61440 -artifact_prefix=$(BUILD)/fuzz/artifacts-handshake/ \
+		$(BUILD)/fuzz/corpus-handshake
 
 fuzz: $(BUILD)/fuzz/fuzz-wire
 	@rm -rf $(BUILD)/fuzz/corpus-wire $(BUILD)/fuzz/artifacts
@@ -241,7 +289,7 @@ FUZZ_CONFIG_SRC := tests/fuzz/fuzz_relay_config.c relay/config.c $(LIBLINK_SRC) 
 	$(LIBARGO_SRC)
 $(BUILD)/fuzz/fuzz-relay-config: $(FUZZ_CONFIG_SRC) $(wildcard relay/*.h common/link/*.h)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) $(FUZZ_LIBARGO_FLAGS) $(FUZZ_CONFIG_SRC) -linih -lcrypto \
+	clang $(FUZZ_CFLAGS) $(FUZZ_LIBARGO_FLAGS) $(FUZZ_CONFIG_SRC) -linih -lssl -lcrypto \
 		-lpthread -o $@
 FUZZ_ROUTED_SRC := tests/fuzz/fuzz_routed.c $(LIBARGO_SRC)
 $(BUILD)/fuzz/fuzz-routed: $(FUZZ_ROUTED_SRC) $(wildcard common/include/argo/*.h)
@@ -291,7 +339,7 @@ print-include-paths:
 	@echo 'DEFAULT: $(INC_DEFAULT)'
 
 format:
-	@clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^l1/kmod/')
+	@clang-format -i $$(git ls-files '*.c' '*.h' | grep -Ev '^l1/(kmod|virtio-argo)/|^l1/include/linux/')
 
 clean:
 	rm -rf $(BUILD)
@@ -302,16 +350,31 @@ clean:
 # (docs: images/README.md, l1/README.md; `make e2e E2E=NAME` runs one.)
 KMOD_MAKE = env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u CFLAGS -u LDFLAGS -u CC -u BUILD -u SAN $(MAKE)
 ARGO_KO := $(BUILD)/images/argo.ko
+VIRTIO_ARGO_KO := $(BUILD)/images/virtio_argo.ko
 .PHONY: kmod kmod-clean e2e e2e-list
-kmod: $(ARGO_KO)
-$(ARGO_KO): l1/kmod/argo.c l1/kmod/Kbuild l1/kmod/Makefile l1/include/uapi/linux/argo_dev.h
+kmod: $(ARGO_KO) $(VIRTIO_ARGO_KO)
+$(ARGO_KO): l1/kmod/argo.c l1/kmod/Kbuild l1/kmod/Makefile l1/include/uapi/linux/argo_dev.h \
+		l1/include/linux/argo_kernel.h
 	@harness/install-deps.sh images
 	$(KMOD_MAKE) -C l1/kmod KVER=$(KVER) OUT=$(abspath $(dir $@))
+# The virtio-argo transport (l1/virtio-argo/), linked against argo.ko's API.
+$(VIRTIO_ARGO_KO): $(wildcard l1/virtio-argo/*.c l1/virtio-argo/*.h) l1/virtio-argo/Kbuild \
+		l1/virtio-argo/Makefile l1/include/uapi/linux/virtio_argo.h $(ARGO_KO)
+	$(KMOD_MAKE) -C l1/virtio-argo KVER=$(KVER) OUT=$(abspath $(dir $@))
 kmod-clean:
 	$(KMOD_MAKE) -C l1/kmod clean
+	$(KMOD_MAKE) -C l1/virtio-argo clean
 
 
-IMAGE_BINS := $(PROGRAMS) $(BIN)/argo-dev-test
+# virtio-argo in the images: the device side (argo-vdevd and the vhost-user
+# back ends it drives, from Debian's qemu-system-common), e2fsprogs for the
+# guest's file system checks, a block benchmark.
+IMAGE_BINS := $(PROGRAMS) $(BIN)/argo-dev-test $(BIN)/argo-vdevd $(BIN)/argo-vdevctl \
+	$(BIN)/argo-blkbench
+IMAGE_HOST_BINS := /usr/bin/qemu-storage-daemon /usr/lib/qemu/virtiofsd /usr/sbin/mke2fs \
+	/usr/sbin/e2fsck
+IMAGES_EXTRA_KO := $(VIRTIO_ARGO_KO)
+
 include images/images.mk
 
 # make e2e [E2E=NAME|GROUP[,...]] [E2E_OPTS=--no-libvirt]; the scenarios are
@@ -376,9 +439,9 @@ VDEVD_SRC := vdev/vdevd.c vdev/bus.c vdev/device.c vdev/vring.c vdev/vhost_user.
 	vdev/config.c vdev/control.c $(VMSG_SRC)
 all: $(BIN)/argo-vdevd $(BIN)/argo-vdevctl
 
-$(BIN)/argo-vdevd: $(call obj,$(VDEVD_SRC)) $(LIBARGO)
+$(BIN)/argo-vdevd: $(call obj,$(VDEVD_SRC)) $(CLIENT_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -linih $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $(filter %.o,$^) -Wl,--start-group $(CLIENT_LIBS) -Wl,--end-group -linih $(CLIENT_LDLIBS) $(LDLIBS) -o $@
 
 $(BIN)/argo-vdevctl: $(call obj,vdev/vdevctl.c)
 	@mkdir -p $(dir $@)
@@ -388,18 +451,18 @@ $(BIN)/argo-vdevctl: $(call obj,vdev/vdevctl.c)
 # against argo-vdevd, qemu-storage-daemon and virtiofsd on sim.
 VDRV_SRC := tests/vdev/vdrv.c $(VMSG_SRC)
 all: $(BIN)/vdev-conformance
-$(BIN)/vdev-conformance: $(call obj,tests/vdev/vdev-conformance.c $(VDRV_SRC)) $(LIBARGO)
+$(BIN)/vdev-conformance: $(call obj,tests/vdev/vdev-conformance.c $(VDRV_SRC)) $(CLIENT_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -lcunit $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $(filter %.o,$^) -Wl,--start-group $(CLIENT_LIBS) -Wl,--end-group -lcunit $(CLIENT_LDLIBS) $(LDLIBS) -o $@
 
 # virtio-argo against the same qemu-storage-daemon driven directly: figures,
 # not a test (docs/benchmarks.md, "virtio-argo").
 .PHONY: bench-vdev
 all: $(BIN)/vdev-bench
 $(BIN)/vdev-bench: $(call obj,tests/vdev/vdev-bench.c vdev/vhost_user.c vdev/vring.c \
-		$(VDRV_SRC)) $(LIBARGO)
+		$(VDRV_SRC)) $(CLIENT_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $(filter %.o,$^) -Wl,--start-group $(CLIENT_LIBS) -Wl,--end-group $(CLIENT_LDLIBS) $(LDLIBS) -o $@
 bench-vdev: deps
 	@$(MAKE) --no-print-directory all
 	@mkdir -p $(BUILD)/bench
@@ -469,10 +532,13 @@ $(PIC_OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CPPFLAGS) -fPIC -MMD -MP -c $< -o $@
 
-$(LIBARGO_SO): $(patsubst %.c,$(PIC_OBJ)/%.o,$(LIBARGO_SRC)) $(LIBARGO_MAP)
+# The shared library holds the link backend too (a leaf endpoint): the link
+# protocol and the helpers under it, on OpenSSL.
+$(LIBARGO_SO): $(patsubst %.c,$(PIC_OBJ)/%.o,$(LIBARGO_SRC) $(LIBLINK_SRC) $(LIBUTIL_SRC)) \
+	$(LIBARGO_MAP)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(LIBARGO_SONAME) -Wl,-z,defs \
-		-Wl,--version-script=$(LIBARGO_MAP) $(filter %.o,$^) -lpthread -o $@
+		-Wl,--version-script=$(LIBARGO_MAP) $(filter %.o,$^) -lssl -lcrypto -lpthread -o $@
 
 # The paths are baked into these files: remade whenever a path variable
 # changes (the stamp holds the last values).

@@ -401,6 +401,13 @@ else
 	echo "vm_paths=not measured: BENCH=quick measures the sim paths only" >>"$RAW/meta"
 fi
 
+# Leaf endpoints against a sim domain (harness/bench-leaf.sh), in the same
+# run; not in the quick variant that make check runs.
+if [ "$BENCH" != quick ]; then
+	step "leaf endpoints (bench-leaf.sh)"
+	BUILD="$BUILD" "$HERE/bench-leaf.sh" >"$OUT/leaf.log" 2>&1 || fail "bench-leaf failed (see $OUT/leaf.log)"
+fi
+
 # ---- Machine facts, then the report ------------------------------------------
 
 {
@@ -426,3 +433,4 @@ fi
 step "report: $OUT/report.json, plots, $OUT/results.txt"
 python3 "$HERE/bench-report.py" "$RAW" "$OUT" || fail "the report could not be made"
 cat "$OUT/results.txt"
+[ -f "$OUT/leaf.txt" ] && tail -n 5 "$OUT/leaf.txt"

@@ -31,7 +31,7 @@ if ! chain_up "$RUN" "$BIN" 3 unix; then
 	tail -n 5 "$RUN"/relay-*.log
 	exit 1
 fi
-echo "   fabrics l2, l1, l0 up; relays linked: l2 <-> l1 <-> l0 (unix, HMAC-SHA256)"
+echo "   fabrics l2, l1, l0 up; relays linked: l2 <-> l1 <-> l0 (unix, TLS 1.3)"
 
 "$BIN/argo-echo" --fabric "sim:$RUN/l0-dom5.sock" --port 7000 >"$RUN/echo.log" 2>&1 &
 echo_pid=$!

@@ -23,12 +23,12 @@
 #           same kernel headers
 set -eu
 
-pkgs_base="build-essential pkg-config libcunit1-dev libinih-dev libssl-dev liburing-dev cppcheck clang iproute2 socat"
+pkgs_base="build-essential pkg-config libcunit1-dev libinih-dev libssl-dev openssl liburing-dev cppcheck clang iproute2 socat"
 pkgs_bench="gnuplot-nox valgrind linux-perf socat python3"
 pkgs_relay="libssl-dev"
 pkgs_virtio="qemu-system-common qemu-utils"
 pkgs_packaging="debhelper dh-dkms dkms lintian debootstrap fakeroot man-db groff-base systemd systemd-container pkg-config"
-pkgs_images="qemu-system-x86 busybox-static flex bison cpio kmod xz-utils dpkg-dev patch python3 bc"
+pkgs_images="qemu-system-x86 busybox-static flex bison cpio kmod xz-utils dpkg-dev patch python3 bc e2fsprogs"
 pkgs_libvirt="libvirt-daemon-system libvirt-clients dnsmasq-base qemu-system-x86 socat"
 
 # The kernel version Debian's linux-image-amd64 currently points at, e.g.

@@ -144,6 +144,7 @@ if [ -z "$state" ]; then
 		VM_MEM=$(cfg_vm_get "$name" "$vm" mem) VM_SMP=$(cfg_vm_get "$name" "$vm" smp)
 		VM_CPU=${E2E_CPU:-$(cfg_vm_get "$name" "$vm" cpu)}
 		VM_CHANNELS=$(cfg_vm_get "$name" "$vm" channels)
+		VM_VHOST_BLK=$(cfg_vm_get "$name" "$vm" vhost_user_blk)
 		VM_DOMAIN=argo-e2e-$name-$vm
 		kargs="${run:+argo.run=$run} $(cfg_vm_get "$name" "$vm" kernel_args) ${E2E_DOM0_ARGS:-}"
 		if [ "$kind" = xen ]; then
@@ -230,12 +231,14 @@ fi
 t_boot=$(now)
 if [ -z "$state" ]; then
 	for vm in $vms; do
+		# V.start = no: a hook starts it (harness/vmctl V start).
+		[ "$(cfg_vm_get "$name" "$vm" start)" = yes ] || continue
 		if ! err=$(vm_start "$out/vm/$vm"); then
 			state=error why="VM $vm: $err"
 			break
 		fi
 	done
-	progress "started: $vms"
+	progress "started: $(for vm in $vms; do [ "$(cfg_vm_get "$name" "$vm" start)" = no ] || printf '%s ' "$vm"; done)"
 fi
 if [ -z "$state" ] && [ -n "$(cfg_get "$name" host)" ]; then
 	run_hook host host.log background

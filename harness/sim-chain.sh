@@ -23,6 +23,14 @@
 #   CHAIN_DOWN_LISTEN_<i>               the address relay i's "down" link listens
 #                                       on instead of the generated one
 #   CHAIN_UP_KEY_<i>                    the key file of relay i's "up" link
+#   CHAIN_CERTS                         a folder: the links authenticate with
+#                                       certificates instead of keys, relay i
+#                                       with l<i>.crt and l<i>.key, trusting
+#                                       ca.crt (chain_certs makes them)
+#   CHAIN_DOWN_EXTRA_<i>                more lines for relay i's [link down]
+#                                       (e.g. "announce = kvm-a")
+#   CHAIN_NO_ROUTES_<i>                 when set, relay i gets no [routes]: its
+#                                       links' peers and announcements only
 #   CHAIN_POLICY_<i>                    lines put first in relay i's [policy],
 #                                       before the generated allow rules
 #   CHAIN_EXTRA_CONF_<i>                text appended to relay i's file (sections)
@@ -32,6 +40,8 @@
 #                                       every route is learned from announcements
 #   CHAIN_RELAY_WRAP_<i>                a command prefix for relay i (e.g.
 #                                       "ip netns exec NS"); it must exec the relay
+#   CHAIN_SIMD_ARGS_<i>                 more options for level i's argo-simd (words:
+#                                       e.g. "-D 7=DIR/l0-leaf.sock", a leaf's domain)
 
 CHAIN_PIDS=()
 declare -a CHAIN_RELAY_PIDS=()
@@ -40,6 +50,45 @@ declare -a CHAIN_SIMD_PIDS=()
 # A fresh key file, private to us.
 chain_key() {
 	(umask 077 && head -c 32 /dev/urandom >"$1")
+}
+
+# chain_certs DIR LEVELS: a CA and a certificate per relay (l<i>, the hvid as
+# its subjectAltName), with the openssl command line.
+chain_certs() {
+	local dir=$1 i
+	mkdir -p "$dir"
+	(
+		cd "$dir" || exit 1
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
+			-out ca.crt -subj /CN=argo-test-ca -days 2 2>/dev/null || exit 1
+		for ((i = 0; i < $2; i++)); do
+			chain_cert "$dir" "l$i" "l$i" || exit 1
+		done
+	)
+}
+
+# chain_cert DIR FILE NAME: DIR/FILE.crt and .key, a certificate for NAME
+# signed by DIR/ca.
+chain_cert() {
+	(
+		cd "$1" || exit 1
+		umask 077
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$2.key" \
+			-out "$2.csr" -subj "/CN=$3" 2>/dev/null &&
+			printf 'subjectAltName=DNS:%s\n' "$3" >"$2.ext" &&
+			openssl x509 -req -in "$2.csr" -CA ca.crt -CAkey ca.key -CAcreateserial \
+				-out "$2.crt" -days 2 -extfile "$2.ext" 2>/dev/null
+	)
+}
+
+# How relay i's links authenticate: a key file, or its certificate.
+chain_auth_lines() {
+	if [ -n "${CHAIN_CERTS:-}" ]; then
+		printf 'cert = %s\ncert_key = %s\nca = %s\n' "$CHAIN_CERTS/l$2.crt" \
+			"$CHAIN_CERTS/l$2.key" "$CHAIN_CERTS/ca.crt"
+	else
+		printf 'key = %s\n' "$1"
+	fi
 }
 
 # The value of knob NAME_<i> (empty when not set).
@@ -82,7 +131,7 @@ chain_relay_config() {
 				echo "connect = $dir/l$(( i - 1 ))-down.sock"
 			fi
 			echo "peer = l$(( i - 1 ))"
-			echo "key = ${up_key:-$dir/key-$(( i - 1 ))-$i}"
+			chain_auth_lines "${up_key:-$dir/key-$(( i - 1 ))-$i}" "$i"
 		fi
 		if [ "$i" -lt "$inner" ]; then
 			echo "[link down]"
@@ -95,9 +144,12 @@ chain_relay_config() {
 				echo "listen = $dir/l$i-down.sock"
 			fi
 			echo "peer = l$(( i + 1 ))"
-			echo "key = $dir/key-$i-$(( i + 1 ))"
+			chain_auth_lines "$dir/key-$i-$(( i + 1 ))" "$i"
+			chain_lines "$(chain_knob CHAIN_DOWN_EXTRA "$i")"
 		fi
-		if [ -z "${CHAIN_NO_ROUTES:-}" ]; then
+		# CHAIN_NO_ROUTES: no relay has static routes; CHAIN_NO_ROUTES_<i>:
+		# relay i has none.
+		if [ -z "${CHAIN_NO_ROUTES:-}" ] && [ -z "$(chain_knob CHAIN_NO_ROUTES "$i")" ]; then
 			echo "[routes]"
 			local j
 			for ((j = 0; j < levels; j++)); do
@@ -124,8 +176,10 @@ chain_up() {
 		chain_key "$dir/key-$i-$(( i + 1 ))"
 	done
 	for ((i = 0; i < levels; i++)); do
+		# shellcheck disable=SC2046 # the knob is words on purpose
 		pid=$(start_simd "$bin" "$dir/l$i.sock" "$dir/simd-l$i.log" -m \
-			-D "0=$dir/l$i-relay.sock" -D "5=$dir/l$i-dom5.sock") || return 1
+			-D "0=$dir/l$i-relay.sock" -D "5=$dir/l$i-dom5.sock" \
+			$(chain_knob CHAIN_SIMD_ARGS "$i")) || return 1
 		CHAIN_PIDS+=("$pid")
 		CHAIN_SIMD_PIDS[$i]=$pid
 		chain_relay_config "$dir" "$i" "$levels" "$transport"

@@ -17,8 +17,11 @@
 #                      an explicit version
 #   ARGO_KO            the Argo module to put in the initramfs (default:
 #                      $(IMG)/argo.ko when it exists; empty: none)
+#   IMAGES_EXTRA_KO    more of our modules, in /lib/modules/KVER/extra, not
+#                      loaded by /init (scenarios load them with parameters)
 #   IMAGE_BINS         our programs to put in /usr/bin of the initramfs
 #                      (default: $(PROGRAMS) of the top-level Makefile)
+#   IMAGE_HOST_BINS    programs of the host (Debian packages) to put there too
 #   IMAGES_SCENARIO_DIRS folders whose *.sh go to /scenarios (default
 #                      harness/scenarios and l1/test/scenarios)
 #   IMAGES_MODULES     kernel modules to load in /init (with dependencies)
@@ -38,13 +41,17 @@ KVER ?= $(eval KVER := $(shell apt-cache depends linux-image-amd64 2>/dev/null |
 
 XEN_TOOLS_VERSION ?= src
 ARGO_KO ?= $(wildcard $(IMG)/argo.ko)
+IMAGES_EXTRA_KO ?=
 IMAGE_BINS ?= $(or $(PROGRAMS),$(BIN)/argo-simd $(BIN)/argo-conformance $(BIN)/argo-ping $(BIN)/argo-echo)
+IMAGE_HOST_BINS ?=
 IMAGES_SCENARIO_DIRS ?= harness/scenarios $(wildcard l1/test/scenarios)
 # vsock_loopback (with vsock and vmw_vsock_virtio_transport_common, which
 # modprobe --show-depends adds): AF_VSOCK between processes of one guest
-# (CID 1), for the relay-vsock scenario.
+# (CID 1), for the relay-vsock scenario. virtio_blk and virtiofs: the
+# drivers that bind to virtio-argo's devices; ext4 for the file system on
+# its block device.
 IMAGES_MODULES ?= xen-evtchn xen-privcmd xen-gntdev xen-gntalloc xenfs \
-	virtio_pci virtio_console 9pnet_virtio 9p vsock_loopback
+	virtio_pci virtio_console 9pnet_virtio 9p vsock_loopback virtio_blk virtiofs ext4
 
 XEN_TREE := $(IMG)/xen-src
 XEN_PATCHES ?= $(sort $(wildcard images/xen-patches/*.patch))
@@ -64,7 +71,7 @@ kernel: $(IMG)/vmlinuz
 initramfs: $(IMG)/initrd.gz
 
 images-deps:
-	@harness/install-deps.sh base images
+	@harness/install-deps.sh base images virtio
 
 images-FORCE:
 
@@ -147,9 +154,10 @@ IMAGES_INITRAMFS_INPUTS := images/mkinitramfs.sh images/images.mk \
 	$(wildcard images/initramfs/*) $(wildcard $(addsuffix /*.sh,$(IMAGES_SCENARIO_DIRS)))
 
 $(IMG)/initrd.gz: $(IMAGES_INITRAMFS_INPUTS) $(IMG)/linux/.extracted $(IMG)/vmlinuz \
-		$(IMG)/xen-tools/.staged $(IMG)/bin/argo-hcall $(IMAGE_BINS) $(ARGO_KO)
+		$(IMG)/xen-tools/.staged $(IMG)/bin/argo-hcall $(IMAGE_BINS) $(ARGO_KO) $(IMAGES_EXTRA_KO)
 	IMG=$(IMG) KVER=$$(cat $(IMG)/kver) LINUX_ROOT=$(LINUX_ROOT) TOOLS_ROOT=$(TOOLS_ROOT) \
-	MODULES='$(IMAGES_MODULES)' BINS='$(IMAGE_BINS) $(IMG)/bin/argo-hcall' ARGO_KO='$(ARGO_KO)' \
+	MODULES='$(IMAGES_MODULES)' BINS='$(IMAGE_BINS) $(IMG)/bin/argo-hcall $(IMAGE_HOST_BINS)' \
+	ARGO_KO='$(ARGO_KO)' EXTRA_KO='$(IMAGES_EXTRA_KO)' \
 	SCENARIOS='$(IMAGES_SCENARIO_DIRS)' \
 		images/mkinitramfs.sh $@
 

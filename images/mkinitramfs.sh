@@ -4,19 +4,22 @@
 #   the kernel modules MODULES with their dependencies (modprobe -d against
 #   the extracted Debian modules tree LINUX_ROOT, version KVER),
 #   the staged Xen dom0 tools TOOLS_ROOT, our programs BINS and, if set,
-#   the Argo module ARGO_KO, each with the shared libraries ldd finds,
+#   the Argo module ARGO_KO (loaded by /init) and the modules EXTRA_KO (in
+#   /lib/modules/KVER/extra, for scenarios to load), each program with the
+#   shared libraries ldd finds,
 #   the scenario scripts DIR/*.sh of each folder in SCENARIOS (in
 #   /scenarios; a name may occur once),
 # and, appended as a second cpio, the kernel IMG/vmlinuz and a copy of the
 # first cpio (/boot/vmlinuz, /boot/initrd-domu.gz), so that dom0 can start
 # a domU from the same kernel and root file system.
 # Usage: IMG=.. KVER=.. LINUX_ROOT=.. TOOLS_ROOT=.. MODULES=.. BINS=.. \
-#        ARGO_KO=.. SCENARIOS=.. images/mkinitramfs.sh OUT
+#        ARGO_KO=.. EXTRA_KO=.. SCENARIOS=.. images/mkinitramfs.sh OUT
 set -eu
 
 out=${1:?usage: mkinitramfs.sh OUT}
 : "${IMG:?} ${KVER:?} ${LINUX_ROOT:?} ${TOOLS_ROOT:?} ${MODULES:?} ${BINS:?} ${SCENARIOS:?}"
 ARGO_KO=${ARGO_KO:-}
+EXTRA_KO=${EXTRA_KO:-}
 here=$(cd "$(dirname "$0")" && pwd)
 # Everything absolute: the work happens inside the staging folder.
 abs() { realpath -m "$1"; }
@@ -28,6 +31,9 @@ dirs=""
 for d in $SCENARIOS; do dirs="$dirs $(abs "$d")"; done
 SCENARIOS=$dirs
 [ -z "$ARGO_KO" ] || ARGO_KO=$(abs "$ARGO_KO")
+kos=""
+for k in $EXTRA_KO; do kos="$kos $(abs "$k")"; done
+EXTRA_KO=$kos
 bins=""
 for b in $BINS; do bins="$bins $(abs "$b")"; done
 BINS=$bins
@@ -93,6 +99,11 @@ if [ -n "$ARGO_KO" ]; then
 	cp "$ARGO_KO" "lib/modules/$KVER/extra/argo.ko"
 	echo "/lib/modules/$KVER/extra/argo.ko" >etc/argo-e2e/argo-ko
 fi
+for k in $EXTRA_KO; do
+	[ -f "$k" ] || die "EXTRA_KO: $k does not exist"
+	mkdir -p "lib/modules/$KVER/extra"
+	cp "$k" "lib/modules/$KVER/extra/"
+done
 cp "$LINUX_ROOT/lib/modules/$KVER"/modules.{order,builtin,builtin.modinfo} "lib/modules/$KVER/"
 depmod -b "$stage" "$KVER"
 

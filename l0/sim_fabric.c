@@ -85,6 +85,7 @@ struct sim_domain {
 	/* Extension (sim_fabric.h, "Durable rings"). */
 	bool may_persist; /* a static domain: may register persistent rings */
 	bool detached;    /* no process: ctx is NULL, signals are deferred */
+	bool keep;        /* detached, not destroyed, even with no persistent ring */
 	uint64_t last_tag;
 	struct sim_vanished *vanished;
 };
@@ -837,6 +838,14 @@ int sim_domain_is_detached(const struct sim_domain *domain)
 	return domain->detached;
 }
 
+int sim_domain_keep(struct sim_domain *domain, int keep)
+{
+	if (!domain->may_persist)
+		return -EOPNOTSUPP;
+	domain->keep = keep != 0;
+	return 0;
+}
+
 int sim_domain_detach(struct sim_fabric *fabric, struct sim_domain *domain)
 {
 	struct sim_ring *ring, *next;
@@ -845,7 +854,7 @@ int sim_domain_detach(struct sim_fabric *fabric, struct sim_domain *domain)
 	for (ring = domain->rings; ring; ring = ring->next)
 		if (ring->persistent)
 			break;
-	if (!ring && !domain->vanished)
+	if (!ring && !domain->vanished && !domain->keep)
 		return -ENOENT;
 
 	/* Its other rings go, as if the process had unregistered them. */

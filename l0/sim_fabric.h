@@ -95,9 +95,15 @@ int sim_register_ring_ext(struct sim_fabric *fabric, struct sim_domain *domain,
                           const struct xen_argo_register_ring *reg, uint32_t npages, uint32_t flags,
                           uint32_t lib_flags, int ring_fd);
 
+/* Whether the domain outlives its process even without a persistent ring
+ * (its last send tag with it): for a domain a relay holds for a leaf
+ * endpoint, whose guest is elsewhere. -EOPNOTSUPP for a domain that may not
+ * persist. Off at creation; kept across detach and attach. */
+int sim_domain_keep(struct sim_domain *domain, int keep);
+
 /*
- * The domain's process has gone. With no persistent ring this does nothing
- * and returns -ENOENT (destroy the domain then). Otherwise the domain is
+ * The domain's process has gone. With no persistent ring, and not kept,
+ * this does nothing and returns -ENOENT (destroy the domain then). Otherwise the domain is
  * detached and 0 returned: its other rings are removed (as if unregistered),
  * its space waits on any ring are dropped, its ctx is forgotten (signals for
  * it are remembered as pending, not delivered); it keeps its domid, its

@@ -135,6 +135,16 @@ int64_t simd_handle_request(struct sim_fabric *fabric, struct sim_domain *domain
 		}
 		break;
 	}
+	case ARGO_SIM_OP_KEEP: {
+		const struct argo_sim_req_keep *req = (const void *)request;
+
+		if (len != sizeof(*req) || truncated || req->keep > 1 || req->pad) {
+			ret = -EINVAL;
+			break;
+		}
+		ret = sim_domain_keep(domain, (int)req->keep);
+		break;
+	}
 	case ARGO_SIM_OP_LAST_TAG: {
 		struct argo_sim_last_tag_reply body;
 

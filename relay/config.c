@@ -30,10 +30,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/un.h>
 
 #include "argo/ring.h"
 #include "config.h"
 #include "parse.h"
+#include "session.h"
 #include "transport.h"
 
 #define KiB                 1024ull
@@ -82,7 +84,7 @@ static const char *const relay_keys[RK_COUNT] = {
 
 /* Where each [link] key was (0: not given). */
 struct link_lines {
-	unsigned int transport, address, peer, key;
+	unsigned int transport, address, peer, key, cert, cert_key, ca, announce, leaf;
 };
 
 struct parser {
@@ -433,6 +435,63 @@ static int key_path(const struct parser *p, const char *value, char *out, size_t
 	return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
 }
 
+/* leaf = FABRIC_URI: the domain the relay holds for a leaf endpoint
+ * (relay/leaf.c). Only a sim fabric can give the relay a domain to hold:
+ * a static socket of argo-simd (-D DOMID=PATH). */
+static void leaf_entry(struct parser *p, struct config_link *l, const char *value)
+{
+	struct sockaddr_un sun;
+
+	if (!strncmp(value, "xen:", 4)) {
+		fail(p, p->line,
+		     "leaf = %s: on a xen fabric the relay cannot make a domain for a leaf "
+		     "endpoint (Xen creates domains, not its guests); run the leaf's program in "
+		     "a domain of that Xen, or give this level a sim fabric",
+		     value);
+		return;
+	}
+	if (strncmp(value, "sim:", 4) != 0 || !value[4] ||
+	    strlen(value + 4) >= sizeof(sun.sun_path)) {
+		fail(p, p->line,
+		     "leaf = %s: a leaf's domain is a static socket of the level's argo-simd, "
+		     "sim:PATH (PATH 1 to 107 bytes; argo-simd -D DOMID=PATH)",
+		     value);
+		return;
+	}
+	copy_str(l->leaf, sizeof(l->leaf), value);
+}
+
+/* announce = HVID [HVID...] | *: blanks or commas between. */
+static void announce_entry(struct parser *p, struct config_link *l, const char *value)
+{
+	char buf[256], *tok, *save = NULL;
+
+	if (copy_str(buf, sizeof(buf), value) < 0 || !*value) {
+		fail(p, p->line, "announce takes hvids separated by blanks, or '*'");
+		return;
+	}
+	for (tok = strtok_r(buf, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+		if (!strcmp(tok, "*")) {
+			l->announce_any = true;
+			continue;
+		}
+		if (!hvid_ok(tok)) {
+			fail(p, p->line, "announce: '%s' is not a valid hvid (" HVID_RULE ")", tok);
+			return;
+		}
+		if (l->nannounce >= CONFIG_MAX_ANNOUNCE) {
+			fail(p, p->line, "announce: more than %d hvids", CONFIG_MAX_ANNOUNCE);
+			return;
+		}
+		set_hvid(l->announce[l->nannounce++], tok);
+	}
+	if (l->announce_any && l->nannounce) {
+		fail(p, p->line,
+		     "announce: '*' already allows every hvid; give either '*' or a list");
+		return;
+	}
+}
+
 static void link_entry(struct parser *p, const char *name, const char *value)
 {
 	struct config_link *l = &p->config->links[p->link];
@@ -448,10 +507,21 @@ static void link_entry(struct parser *p, const char *name, const char *value)
 		seen = &ll->peer;
 	else if (!strcmp(name, "key"))
 		seen = &ll->key;
+	else if (!strcmp(name, "cert"))
+		seen = &ll->cert;
+	else if (!strcmp(name, "cert_key"))
+		seen = &ll->cert_key;
+	else if (!strcmp(name, "ca"))
+		seen = &ll->ca;
+	else if (!strcmp(name, "announce"))
+		seen = &ll->announce;
+	else if (!strcmp(name, "leaf"))
+		seen = &ll->leaf;
 	if (!seen) {
 		fail(p, line,
-		     "unknown key '%s' in [link %s] (transport, listen, connect, peer, key)", name,
-		     l->name);
+		     "unknown key '%s' in [link %s] (transport, listen, connect, peer, key, cert, "
+		     "cert_key, ca, announce, leaf)",
+		     name, l->name);
 		return;
 	}
 	if (*seen) {
@@ -485,12 +555,16 @@ static void link_entry(struct parser *p, const char *name, const char *value)
 		if (copy_str(l->address, sizeof(l->address), value) < 0)
 			fail(p, line, "%s address must be 1 to %zu bytes long", name,
 			     sizeof(l->address) - 1);
+	} else if (seen == &ll->leaf) {
+		leaf_entry(p, l, value);
 	} else if (seen == &ll->peer) {
 		if (!hvid_ok(value))
 			fail(p, line, "peer '%s' is not a valid hvid (" HVID_RULE ")", value);
 		else
 			set_hvid(l->peer_hvid, value);
-	} else {
+	} else if (seen == &ll->announce) {
+		announce_entry(p, l, value);
+	} else if (seen == &ll->key) {
 		char reason[512];
 		int rc;
 
@@ -509,6 +583,27 @@ static void link_entry(struct parser *p, const char *name, const char *value)
 		rc = auth_load_psk(l->key_file, p->key_owner, &l->psk, reason, sizeof(reason));
 		if (rc < 0)
 			fail(p, line, "%s", reason[0] ? reason : "cannot load the key file");
+	} else {
+		char *out = seen == &ll->cert       ? l->cert_file
+		            : seen == &ll->cert_key ? l->cert_key_file
+		                                    : l->ca_file;
+
+		if (!*value) {
+			fail(p, line, "%s needs the path of a file", name);
+			return;
+		}
+		if (key_path(p, value, out, CONFIG_PATH_MAX) < 0) {
+			fail(p, line, "%s path longer than %d bytes", name, CONFIG_PATH_MAX - 1);
+			return;
+		}
+		if (seen == &ll->cert_key && !(p->flags & CONFIG_SYNTAX_ONLY)) {
+			char reason[512];
+
+			reason[0] = '\0';
+			if (auth_check_private_file(out, p->key_owner, "certificate key file",
+			                            reason, sizeof(reason)) < 0)
+				fail(p, line, "%s", reason);
+		}
 	}
 }
 
@@ -522,13 +617,49 @@ static void link_close(struct parser *p)
 	const char *why = NULL;
 	unsigned int i;
 
-	if (!ll->transport || !ll->address || !ll->peer || !ll->key) {
+	if (!ll->transport || !ll->address || !ll->peer) {
 		fail(p, l->line, "[link %s]: missing required key '%s'", l->name,
 		     !ll->transport ? "transport"
 		     : !ll->address ? "listen' or 'connect"
-		     : !ll->peer    ? "peer"
-		                    : "key");
+		                    : "peer");
 		return;
+	}
+	if (!ll->key && !ll->cert && !ll->cert_key && !ll->ca) {
+		fail(p, l->line,
+		     "[link %s]: missing required key 'key' (a pre-shared key file; or cert, "
+		     "cert_key and ca for certificates)",
+		     l->name);
+		return;
+	}
+	if (ll->key && (ll->cert || ll->cert_key || ll->ca)) {
+		fail(p,
+		     ll->cert       ? ll->cert
+		     : ll->cert_key ? ll->cert_key
+		                    : ll->ca,
+		     "[link %s] has both a key (line %u) and certificates: a link uses one or the "
+		     "other",
+		     l->name, ll->key);
+		return;
+	}
+	if (!ll->key && (!ll->cert || !ll->cert_key || !ll->ca)) {
+		fail(p, l->line,
+		     "[link %s]: certificates need cert, cert_key and ca; '%s' is missing", l->name,
+		     !ll->cert       ? "cert"
+		     : !ll->cert_key ? "cert_key"
+		                     : "ca");
+		return;
+	}
+	if (!ll->key && !(p->flags & CONFIG_SYNTAX_ONLY)) {
+		/* Loaded once now, so that a bad file stops the relay here. */
+		struct session_creds creds;
+		char reason[512];
+
+		if (session_creds_cert(&creds, WIRE_ROLE_INITIATOR, "check", "check", l->cert_file,
+		                       l->cert_key_file, l->ca_file, reason, sizeof(reason)) < 0) {
+			fail(p, ll->cert, "%s", reason);
+			return;
+		}
+		session_creds_fini(&creds);
 	}
 	ops = transport_get(l->transport);
 	if (!ops) { /* refused at the transport line already */
@@ -567,6 +698,20 @@ static void link_close(struct parser *p)
 			     l->address);
 			return;
 		}
+	}
+	if (l->leaf[0] && l->transport == TRANSPORT_ARGO) {
+		fail(p, ll->transport,
+		     "[link %s] serves a leaf endpoint, which reaches its relay over unix, tcp, "
+		     "serial or vsock (a program that has Argo needs no leaf)",
+		     l->name);
+		return;
+	}
+	if (l->leaf[0] && ll->announce) {
+		fail(p, ll->announce,
+		     "[link %s] serves a leaf endpoint, which announces no routes and sends only "
+		     "from its own domain: announce has no place here",
+		     l->name);
+		return;
 	}
 	/* Two links cannot listen on one address (unix and serial listen on
 	 * unix socket paths alike). */
@@ -1008,6 +1153,49 @@ static void whole_file_checks(struct parser *p)
 			     c->hvid);
 			return;
 		}
+	for (i = 0; i < c->nlinks; i++) {
+		if (!c->links[i].leaf[0])
+			continue;
+		if (strncmp(c->fabric, "sim:", 4) != 0) {
+			fail(
+			    p, p->link_lines[i].leaf,
+			    "[link %s]: a leaf's domain is in this relay's own level, whose fabric "
+			    "%s cannot give the relay one (on Xen, Xen makes domains, not its "
+			    "guests); a program on a Xen level runs in a domain of that Xen",
+			    c->links[i].name, c->fabric);
+			return;
+		}
+		if (!strcmp(c->links[i].leaf, c->fabric)) {
+			fail(p, p->link_lines[i].leaf,
+			     "[link %s]: leaf = %s is this relay's own fabric: a leaf needs a "
+			     "domain of its own (another static socket, argo-simd -D DOMID=PATH)",
+			     c->links[i].name, c->links[i].leaf);
+			return;
+		}
+		for (j = 0; j < i; j++)
+			if (!strcmp(c->links[j].leaf, c->links[i].leaf)) {
+				fail(p, p->link_lines[i].leaf,
+				     "[link %s]: leaf = %s is [link %s]'s already: one domain per "
+				     "leaf",
+				     c->links[i].name, c->links[i].leaf, c->links[j].name);
+				return;
+			}
+	}
+	/* One key per link: a key that also opens another link would let
+	 * that link's peer speak on this one. (Not checked without the key
+	 * files: CONFIG_SYNTAX_ONLY.) */
+	for (i = 0; i < c->nlinks && !(p->flags & CONFIG_SYNTAX_ONLY); i++)
+		for (j = 0; j < i; j++)
+			if (p->link_lines[i].key && p->link_lines[j].key &&
+			    auth_same_key(&c->links[i].psk, &c->links[j].psk)) {
+				fail(p, p->link_lines[i].key,
+				     "[link %s]: key file %s is also the key of [link %s] (line "
+				     "%u); "
+				     "give each link its own key (%s)",
+				     c->links[i].name, c->links[i].key_file, c->links[j].name,
+				     p->link_lines[j].key, "head -c 32 /dev/urandom > FILE");
+				return;
+			}
 	for (i = 0; i < c->nroutes; i++) {
 		for (j = 0; j < c->nlinks; j++)
 			if (!strcmp(c->links[j].name, p->route_link[i]))
@@ -1019,6 +1207,13 @@ static void whole_file_checks(struct parser *p)
 		}
 		if (!strcmp(c->routes[i].hvid, c->hvid)) {
 			fail(p, p->route_line[i], "a route to %s, this relay's own hvid", c->hvid);
+			return;
+		}
+		if (c->links[j].leaf[0]) {
+			fail(p, p->route_line[i],
+			     "route to %s: [link %s] serves a leaf endpoint, whose domain is in "
+			     "this relay's own fabric; nothing is routed through it",
+			     c->routes[i].hvid, c->links[j].name);
 			return;
 		}
 		c->routes[i].link = j;
@@ -1132,6 +1327,14 @@ out:
 		explicit_bzero(config, sizeof(*config));
 	}
 	return rc;
+}
+
+void config_wipe_keys(struct relay_config *config)
+{
+	unsigned int i;
+
+	for (i = 0; i < CONFIG_MAX_LINKS; i++)
+		auth_psk_wipe(&config->links[i].psk);
 }
 
 /* ---------------------------------------------------------------------------

@@ -17,13 +17,14 @@
 #include "transport.h"
 #include "wire.h"
 
-#define CONFIG_MAX_LINKS   32
-#define CONFIG_MAX_ROUTES  256
-#define CONFIG_MAX_IMPORTS 256
-#define CONFIG_MAX_RULES   256
-#define CONFIG_NAME_MAX    32
-#define CONFIG_PATH_MAX    256
-#define CONFIG_ADDR_MAX    TRANSPORT_ADDR_MAX
+#define CONFIG_MAX_LINKS    32
+#define CONFIG_MAX_ROUTES   256
+#define CONFIG_MAX_IMPORTS  256
+#define CONFIG_MAX_RULES    256
+#define CONFIG_NAME_MAX     32
+#define CONFIG_PATH_MAX     256
+#define CONFIG_ADDR_MAX     TRANSPORT_ADDR_MAX
+#define CONFIG_MAX_ANNOUNCE 32
 
 struct config_link {
 	char name[CONFIG_NAME_MAX]; /* from [link NAME] */
@@ -31,9 +32,20 @@ struct config_link {
 	bool listen; /* listen = ADDR (else connect = ADDR) */
 	char address[CONFIG_ADDR_MAX];
 	char peer_hvid[WIRE_HVID_SIZE]; /* the hvid the peer must announce */
+	/* How it authenticates: a pre-shared key file (the default), or
+	 * certificates (cert, cert_key, ca) when cert_file is set. */
 	char key_file[CONFIG_PATH_MAX];
-	struct auth_psk psk; /* loaded and checked at parse time */
-	unsigned int line;   /* where the section starts, for messages */
+	struct auth_psk psk; /* loaded and checked at parse time; wiped once used */
+	char cert_file[CONFIG_PATH_MAX], cert_key_file[CONFIG_PATH_MAX], ca_file[CONFIG_PATH_MAX];
+	/* The hvids the peer may announce routes to and send from, besides
+	 * its own (docs/relay-config.md, "announce"); announce_any: '*'. */
+	char announce[CONFIG_MAX_ANNOUNCE][WIRE_HVID_SIZE];
+	unsigned int nannounce;
+	bool announce_any;
+	/* A leaf endpoint's link (relay/leaf.c): the libargo URI of the domain
+	 * the relay holds for it (a sim static socket); "" for a relay link. */
+	char leaf[CONFIG_ADDR_MAX];
+	unsigned int line; /* where the section starts, for messages */
 };
 
 struct config_route {
@@ -94,7 +106,8 @@ struct relay_config {
 int config_load(const char *path, uid_t key_owner, struct relay_config *config, char *why,
                 size_t cap);
 /* The same, with flags: CONFIG_SYNTAX_ONLY checks the file alone, without
- * reading the key files (each link's psk stays empty) or looking up
+ * reading the key and certificate files (each link's psk stays empty, one
+ * key per link is not checked) or looking up
  * control_group (argo-relayd --check-config --syntax-only). Whether 'user'
  * exists is the caller's to check (argo-relayd does, unless syntax only). */
 #define CONFIG_SYNTAX_ONLY 1u
@@ -106,6 +119,10 @@ int config_load_flags(const char *path, uid_t key_owner, unsigned int flags,
  * returns the count. */
 unsigned int config_warnings(const struct relay_config *config, uid_t euid,
                              void (*say)(void *ctx, const char *text), void *ctx);
+
+/* Wipes every key the configuration holds (at exit; after the links have
+ * derived what they need). */
+void config_wipe_keys(struct relay_config *config);
 
 /* Does a rule set allow src to send to dst? */
 bool config_policy_allows(const struct relay_config *config, const struct wire_gaddr *src,

@@ -17,6 +17,9 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "leaf.h"
+
+#include "clock.h"
 #include "log.h"
 #include "strbuf.h"
 #include "transport.h"
@@ -146,47 +149,134 @@ static void json_str(struct strbuf *sb, const char *s)
 
 #define U(x) ((unsigned long long)(x))
 
+/* A leaf endpoint's link: its domain and what went to and fro. */
+static void dump_leaf(const struct link *l, struct strbuf *sb, bool json)
+{
+	const struct leaf *leaf = l->leaf;
+	const struct leaf_counters *c;
+	const uint64_t *rq;
+
+	if (!l->leaf_ops || !leaf)
+		return;
+	c = &leaf->counters;
+	rq = c->requests;
+	if (json) {
+		strbuf_add(sb, ",\"leaf\":{\"domain\":");
+		json_str(sb, leaf->cfg->leaf);
+		strbuf_add(sb,
+		           ",\"domid\":%d,\"state\":\"%s\","
+		           "\"rings\":%u,\"attaches\":%llu,\"resumes\":%llu,\"domains\":%llu,"
+		           "\"register\":%llu,\"unregister\":%llu,\"sendv\":%llu,\"notify\":%llu,"
+		           "\"sync\":%llu,\"close\":%llu,\"replayed\":%llu,\"sends_settled\":%llu,"
+		           "\"ring_bytes\":%llu,\"ring_frames\":%llu,\"events\":%llu,"
+		           "\"rx_moves\":%llu,\"malformed\":%llu}",
+		           leaf->domain ? (int)leaf->domid : -1, leaf_state_name(leaf), leaf->nmaps,
+		           U(c->attaches), U(c->resumes), U(c->domains), U(rq[LEAF_OP_REGISTER]),
+		           U(rq[LEAF_OP_UNREGISTER]), U(rq[LEAF_OP_SENDV]), U(rq[LEAF_OP_NOTIFY]),
+		           U(rq[LEAF_OP_SYNC]), U(rq[LEAF_OP_CLOSE]), U(c->replayed),
+		           U(c->sends_settled), U(c->ring_bytes), U(c->ring_frames), U(c->events),
+		           U(c->rx_moves), U(c->malformed));
+	} else {
+		strbuf_add(sb,
+		           "             leaf %s: domain %d (%s), %u rings; attaches %llu (resumed "
+		           "%llu), domains %llu; sendv %llu, notify %llu, register %llu; replayed "
+		           "%llu; to the leaf %llu B in %llu frames, %llu events\n",
+		           leaf->cfg->leaf, leaf->domain ? (int)leaf->domid : -1,
+		           leaf_state_name(leaf), leaf->nmaps, U(c->attaches), U(c->resumes),
+		           U(c->domains), U(rq[LEAF_OP_SENDV]), U(rq[LEAF_OP_NOTIFY]),
+		           U(rq[LEAF_OP_REGISTER]), U(c->replayed), U(c->ring_bytes),
+		           U(c->ring_frames), U(c->events));
+	}
+}
+
+/* What every line of a link says, gathered once. */
+struct link_view {
+	const struct link_counters *c;
+	const struct stream_counters *s;
+	const struct stream *st;
+	const struct session *ses; /* the session in use, or NULL */
+	uint64_t uptime;
+	struct session_serial_counters sc;
+	struct frames_counters f;
+};
+
+static void link_view(const struct link *l, struct link_view *lv)
+{
+	lv->c = &l->counters;
+	lv->s = &l->stream.counters;
+	lv->st = &l->stream;
+	lv->ses = l->up ? &l->up->session : NULL;
+	lv->uptime = l->up_since_ms ? now_ms() - l->up_since_ms : 0;
+	link_frames_counters(l, &lv->f);
+	link_serial_counters(l, &lv->sc);
+}
+
 static void dump_link_json(const struct link *l, struct strbuf *sb)
 {
-	const struct link_counters *c = &l->counters;
-	const struct frames_counters *f = &l->frames.counters;
-	const struct stream_counters *s = &l->stream.counters;
-	const struct stream *st = &l->stream;
+	struct link_view lv;
+	const struct link_counters *c;
+	const struct stream_counters *s;
+	const struct stream *st;
+	const struct session *ses;
 
+	link_view(l, &lv);
+	c = lv.c;
+	s = lv.s;
+	st = lv.st;
+	ses = lv.ses;
 	strbuf_add(sb, "{\"name\":");
 	json_str(sb, l->cfg->name);
 	strbuf_add(sb, ",\"transport\":\"%s\",\"address\":", transport_name(l->cfg->transport));
 	json_str(sb, l->cfg->address);
 	strbuf_add(sb, ",\"down_reason\":");
 	json_str(sb, l->state == LINK_UP ? "" : l->down_reason);
+	strbuf_add(sb, ",\"peer_address\":");
+	json_str(sb, ses ? l->up->peer.name : "");
 	strbuf_add(sb,
-	           ",\"listen\":%s,\"peer\":\"%s\",\"state\":\"%s\",\"frames_tx\":%llu,"
+	           ",\"listen\":%s,\"peer\":\"%s\",\"state\":\"%s\",\"auth\":\"%s\","
+	           "\"tls_cipher\":\"%s\",\"tls_group\":\"%s\",\"uptime_ms\":%llu,"
+	           "\"pending\":%u,\"frames_tx\":%llu,"
 	           "\"frames_rx\":%llu,\"bytes_tx\":%llu,\"bytes_rx\":%llu,"
 	           "\"data_tx\":%llu,\"data_rx\":%llu,\"retransmits\":%llu,"
 	           "\"duplicates\":%llu,\"sessions\":%llu,\"auth_failures\":%llu,"
-	           "\"resets\":%llu,\"drops\":{\"mac\":%llu,\"seq\":%llu,"
-	           "\"malformed\":%llu,\"spoofed\":%llu},\"queue_messages\":%u,"
+	           "\"resets\":%llu,\"refused\":%llu,\"evicted\":%llu,\"replaced\":%llu,"
+	           "\"drops\":{\"mac\":%llu,\"seq\":%llu,"
+	           "\"malformed\":%llu,\"spoofed\":%llu,\"credit\":%llu,\"report\":%llu,"
+	           "\"route\":%llu},\"queue_messages\":%u,"
 	           "\"queue_bytes\":%llu,\"rtt_us\":%llu,\"next_msn\":%llu,"
 	           "\"rx_next_msn\":%llu,\"rx_done_msn\":%llu,\"resent_held\":%llu,"
-	           "\"stale_frames\":%llu,\"stale_bytes\":%llu,\"restarts\":%llu}",
+	           "\"held_from_peer\":%llu,\"stale_frames\":%llu,\"stale_bytes\":%llu,"
+	           "\"restarts\":%llu,\"refusals\":%llu",
 	           l->cfg->listen ? "true" : "false", l->cfg->peer_hvid, link_state_name(l->state),
-	           U(f->frames_tx), U(f->frames_rx), U(f->bytes_tx), U(f->bytes_rx), U(s->data_tx),
-	           U(s->data_rx), U(s->retransmits), U(s->duplicates), U(c->sessions),
-	           U(c->auth_failures), U(c->resets), U(c->drop_mac), U(c->drop_seq),
-	           U(c->drop_malformed), U(c->drop_spoofed), st->unacked.count,
-	           U(st->unacked.bytes), U(c->rtt_us), U(st->next_msn), U(st->rx_next_msn),
-	           U(st->rx_done_msn), U(s->resent_held), U(c->stale_frames), U(f->stale_bytes),
-	           U(c->restarts));
+	           l->cfg->cert_file[0] ? "cert" : "psk", ses && ses->cipher ? ses->cipher : "",
+	           ses && ses->group ? ses->group : "", U(lv.uptime), link_pending(l),
+	           U(lv.f.frames_tx), U(lv.f.frames_rx), U(lv.f.bytes_tx), U(lv.f.bytes_rx),
+	           U(s->data_tx), U(s->data_rx), U(s->retransmits), U(s->duplicates),
+	           U(c->sessions), U(c->auth_failures), U(c->resets), U(c->refused),
+	           U(c->evicted), U(c->replaced), U(c->drop_mac), U(c->drop_seq),
+	           U(c->drop_malformed), U(c->drop_spoofed), U(c->drop_credit),
+	           U(c->drop_report), U(c->drop_route), st->unacked.count, U(st->unacked.bytes),
+	           U(c->rtt_us), U(st->next_msn), U(st->rx_next_msn), U(st->rx_done_msn),
+	           U(s->resent_held), U(st->held_from_peer), U(lv.sc.stale_hellos),
+	           U(lv.sc.stale_bytes), U(lv.sc.restarts), U(lv.sc.refusals));
+	dump_leaf(l, sb, true);
+	strbuf_add(sb, "}");
 }
 
 static void dump_link_text(const struct link *l, struct strbuf *sb)
 {
-	const struct link_counters *c = &l->counters;
-	const struct frames_counters *f = &l->frames.counters;
-	const struct stream_counters *s = &l->stream.counters;
-	const struct stream *st = &l->stream;
+	struct link_view lv;
+	const struct link_counters *c;
+	const struct stream_counters *s;
+	const struct stream *st;
+	const struct session *ses;
 	char rtt[24] = "-";
 
+	link_view(l, &lv);
+	c = lv.c;
+	s = lv.s;
+	st = lv.st;
+	ses = lv.ses;
 	/* A round trip is shown while it means something: up, and measured. */
 	if (l->state == LINK_UP && c->rtt_us)
 		snprintf(rtt, sizeof(rtt), "%llu us", U(c->rtt_us));
@@ -194,16 +284,30 @@ static void dump_link_text(const struct link *l, struct strbuf *sb)
 	           "  %-10s %-6s %-28s peer %-8s %-10s frames tx %llu rx %llu, bytes tx %llu "
 	           "rx %llu, messages tx %llu rx %llu, retransmits %llu, duplicates %llu, "
 	           "queue %u (%llu B), rtt %s\n"
-	           "             sessions %llu, auth failures %llu, resets %llu; dropped: "
-	           "mac %llu, seq %llu, malformed %llu, spoofed %llu\n",
+	           "             %s%s%s%s%s, up %llu ms, pending %u; sessions %llu, auth failures "
+	           "%llu, resets %llu, refused %llu, replaced %llu\n"
+	           "             dropped: mac %llu, seq %llu, malformed %llu, spoofed %llu, "
+	           "credit %llu, report %llu, route %llu\n",
 	           l->cfg->name, transport_name(l->cfg->transport), l->cfg->address,
-	           l->cfg->peer_hvid, link_state_name(l->state), U(f->frames_tx), U(f->frames_rx),
-	           U(f->bytes_tx), U(f->bytes_rx), U(s->data_tx), U(s->data_rx), U(s->retransmits),
-	           U(s->duplicates), st->unacked.count, U(st->unacked.bytes), rtt, U(c->sessions),
-	           U(c->auth_failures), U(c->resets), U(c->drop_mac), U(c->drop_seq),
-	           U(c->drop_malformed), U(c->drop_spoofed));
+	           l->cfg->peer_hvid, link_state_name(l->state), U(lv.f.frames_tx),
+	           U(lv.f.frames_rx), U(lv.f.bytes_tx), U(lv.f.bytes_rx), U(s->data_tx),
+	           U(s->data_rx), U(s->retransmits), U(s->duplicates), st->unacked.count,
+	           U(st->unacked.bytes), rtt, l->cfg->cert_file[0] ? "tls cert" : "tls psk",
+	           ses && ses->cipher ? " " : "", ses && ses->cipher ? ses->cipher : "",
+	           ses && ses->group ? " " : "", ses && ses->group ? ses->group : "",
+	           U(lv.uptime), link_pending(l), U(c->sessions), U(c->auth_failures),
+	           U(c->resets), U(c->refused), U(c->replaced), U(c->drop_mac), U(c->drop_seq),
+	           U(c->drop_malformed), U(c->drop_spoofed), U(c->drop_credit),
+	           U(c->drop_report), U(c->drop_route));
+	if (l->cfg->transport == TRANSPORT_SERIAL)
+		strbuf_add(sb,
+		           "             serial: restarts %llu, stale bytes %llu, stale hellos %llu, "
+		           "refusals %llu\n",
+		           U(lv.sc.restarts), U(lv.sc.stale_bytes), U(lv.sc.stale_hellos),
+		           U(lv.sc.refusals));
 	if (l->state != LINK_UP && l->down_reason[0])
 		strbuf_add(sb, "             not up: %s\n", l->down_reason);
+	dump_leaf(l, sb, false);
 }
 
 static void dump_links(const struct control_view *v, struct strbuf *sb, bool json)

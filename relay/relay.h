@@ -42,6 +42,7 @@
 #include "evloop.h"
 #include "fabric_in.h"
 #include "fabric_out.h"
+#include "leaf.h"
 #include "link.h"
 #include "msg.h"
 #include "ports.h"
@@ -70,6 +71,7 @@ struct relay {
 	struct router router;
 	struct link links[CONFIG_MAX_LINKS];
 	int nlinks;
+	struct leaf leaves[CONFIG_MAX_LINKS]; /* for the links that serve one */
 	struct fabric_out out;
 	struct dedup *dedup;
 	struct control control;

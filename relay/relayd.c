@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,6 +38,11 @@
 #include "relay.h"
 
 #define TICK_MS 50
+
+/* The process's one relay (file scope, so that wipe_keys() reaches it at
+ * any exit). */
+static struct relay_config the_config;
+static struct relay the_relay;
 
 /* ---- Custody checks (ARGO_DEBUG builds) ---------------------------------- */
 
@@ -53,11 +60,11 @@ static void count_held(const struct msg *msg, void *ctx)
 
 	/* Every message in a queue is in someone's custody. */
 	assert(msg->source_ops && msg->custody == MSG_HELD);
-	sums->bytes += msg->len;
+	sums->bytes += msg_cost(msg);
 	sums->messages++;
 	for (i = 0; i < sums->relay->nlinks; i++)
 		if (msg->source == &sums->relay->links[i])
-			sums->from_link[i] += msg->len;
+			sums->from_link[i] += msg_cost(msg);
 }
 
 /*
@@ -71,8 +78,9 @@ static void count_held(const struct msg *msg, void *ctx)
  * granted at most one window beyond what the relay holds for it (so what
  * came from a link is at most a window and the one message it started on
  * its last credit): held_bytes <= queue_bytes + the windows + one message
- * per link and one more. The links' part assumes peers keep to their
- * credit, which the relay does not enforce on receive yet (issue 14).
+ * per link and one more. Peers keep to their credit because the relay
+ * enforces it on receive (stream_rx_check()): a DATA beyond it ends the
+ * session before the message is held. All in cost (WIRE_DATA_COST).
  */
 static void check_custody(const struct relay *relay)
 {
@@ -279,10 +287,8 @@ static int setup(struct relay *relay)
 
 	ret = argo_open(config->fabric, &relay->fabric);
 	if (ret < 0) {
-		char why[512];
-
 		relay_log(RELAY_LOG_ERR, "cannot open fabric %s: %s", config->fabric,
-		          argo_open_error(config->fabric, ret, why, sizeof(why)));
+		          argo_open_error());
 		return ret;
 	}
 	relay->domid = argo_domid(relay->fabric);
@@ -304,7 +310,15 @@ static int setup(struct relay *relay)
 			return ret;
 		end = link_end(&relay->links[i]);
 		router_set_link(&relay->router, (int)i, &end);
+		if (config->links[i].leaf[0]) {
+			ret = leaf_init(&relay->leaves[i], &config->links[i], &relay->links[i],
+			                &relay->loop);
+			if (ret < 0)
+				return ret;
+		}
 	}
+	/* The links derived their TLS keys: the raw keys are not needed. */
+	config_wipe_keys(&the_config);
 	ret = dedup_open(&relay->dedup, config->state_dir, relay->fabric);
 	if (ret < 0)
 		return ret;
@@ -357,6 +371,9 @@ static void teardown(struct relay *relay)
 	control_fini(&relay->control, &relay->loop);
 	fabric_out_fini(&relay->out);
 	for (i = 0; i < relay->nlinks; i++)
+		if (relay->config->links[i].leaf[0])
+			leaf_fini(&relay->leaves[i]);
+	for (i = 0; i < relay->nlinks; i++)
 		link_fini(&relay->links[i]);
 	DEBUG_ASSERT(relay->account.held_bytes == 0 && relay->account.messages == 0);
 	ports_fini(&relay->ports);
@@ -365,6 +382,29 @@ static void teardown(struct relay *relay)
 	if (relay->signal_fd >= 0)
 		close(relay->signal_fd);
 	evloop_fini(&relay->loop);
+}
+
+/* Keys never outlive the process's need for them: the raw keys go once the
+ * links have derived theirs (setup()), the derived ones with the links
+ * (teardown()), and whatever is left on any way out. */
+static void wipe_keys(void)
+{
+	int i;
+
+	config_wipe_keys(&the_config);
+	for (i = 0; i < CONFIG_MAX_LINKS; i++)
+		explicit_bzero(the_relay.links[i].creds.psk, sizeof(the_relay.links[i].creds.psk));
+}
+
+/* No core file and no ptrace by other users' processes: both would show
+ * the keys. */
+static int harden(void)
+{
+	struct rlimit none = {0, 0};
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || setrlimit(RLIMIT_CORE, &none) < 0)
+		return -errno;
+	return 0;
 }
 
 static void usage(FILE *out)
@@ -485,8 +525,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 int main(int argc, char **argv)
 {
-	static struct relay_config config;
-	static struct relay relay;
+	struct relay_config *config = &the_config;
+	struct relay *relay = &the_relay;
 	struct options opts = {0};
 	static char abs_path[PATH_MAX];
 	int ready_fd = -1, ret;
@@ -495,44 +535,54 @@ int main(int argc, char **argv)
 	ret = parse_options(argc, argv, &opts);
 	if (ret)
 		return ret > 0 ? 0 : 2;
+	ret = harden();
+	if (ret < 0) {
+		fprintf(stderr, "argo-relayd: cannot turn core dumps off: %s\n", strerror(-ret));
+		return 1;
+	}
+	atexit(wipe_keys);
 	/* The file is read again on reload, maybe from elsewhere: by its
 	 * absolute path (key files are relative to its folder). */
 	if (!opts.check_only && realpath(opts.path, abs_path))
 		opts.path = abs_path;
-	relay.key_owner = geteuid();
+	relay->key_owner = geteuid();
 	ret =
-	    config_load_flags(opts.path, relay.key_owner, opts.syntax_only ? CONFIG_SYNTAX_ONLY : 0,
-	                      &config, why, sizeof(why));
+	    config_load_flags(opts.path, relay->key_owner, opts.syntax_only ? CONFIG_SYNTAX_ONLY : 0,
+	                      config, why, sizeof(why));
 	if (ret < 0) {
 		fprintf(stderr, "argo-relayd: %s\n", why);
 		return 2;
 	}
 	/* A user that does not exist here is this file's error on this
 	 * machine: said now, not as "cannot become" after start-up. */
-	if (!opts.syntax_only && config.user[0] && !getpwnam(config.user)) {
+	if (!opts.syntax_only && config->user[0] && !getpwnam(config->user)) {
 		fprintf(
 		    stderr,
 		    "argo-relayd: %s: user '%s' does not exist on this system (getent passwd %s "
 		    "finds nothing): the relay could not drop privileges to it\n",
-		    opts.path, config.user, config.user);
-		explicit_bzero(&config, sizeof(config));
+		    opts.path, config->user, config->user);
+		config_wipe_keys(config);
 		return 2;
 	}
 	if (opts.check_only) {
-		config_warnings(&config, geteuid(), warn_stderr, (void *)opts.path);
-		printf(
-		    "argo-relayd: %s: %s (hvid %s, %u links, %u routes, %u imports, %u rules)%s\n",
-		    opts.path, opts.syntax_only ? "syntax valid" : "valid", config.hvid,
-		    config.nlinks, config.nroutes, config.nimports, config.nrules,
-		    opts.syntax_only ? "; key files, user and group not checked" : "");
-		explicit_bzero(&config, sizeof(config));
+		unsigned int i, leaves = 0;
+
+		for (i = 0; i < config->nlinks; i++)
+			leaves += config->links[i].leaf[0] != 0;
+		config_warnings(config, geteuid(), warn_stderr, (void *)opts.path);
+		printf("argo-relayd: %s: %s (hvid %s, %u links, %u of them to leaf endpoints, %u "
+		       "routes, %u imports, %u rules)%s\n",
+		       opts.path, opts.syntax_only ? "syntax valid" : "valid", config->hvid,
+		       config->nlinks, leaves, config->nroutes, config->nimports, config->nrules,
+		       opts.syntax_only ? "; key files, user and group not checked" : "");
+		config_wipe_keys(config);
 		return 0;
 	}
 
-	relay.config = &config;
-	relay_log_set_hvid(config.hvid);
+	relay->config = config;
+	relay_log_set_hvid(config->hvid);
 	relay_log_open(opts.use_syslog);
-	config_warnings(&config, geteuid(), warn_log, NULL);
+	config_warnings(config, geteuid(), warn_log, NULL);
 	if (opts.daemonize && (ret = daemon_detach(&ready_fd)) < 0) {
 		relay_log(RELAY_LOG_ERR, "cannot detach: %s", strerror(-ret));
 		return 1;
@@ -540,32 +590,33 @@ int main(int argc, char **argv)
 	/* What the relay makes is its own: state files, unix link sockets;
 	 * the control socket gets its configured mode and group. */
 	umask(077);
-	ret = setup(&relay);
+	ret = setup(relay);
 	if (ret < 0) {
 		relay_log(RELAY_LOG_ERR, "start-up failed: %s", strerror(-ret));
 		/* The control socket, if it was ours, goes with us. */
-		control_fini(&relay.control, &relay.loop);
+		control_fini(&relay->control, &relay->loop);
 		return 1;
 	}
-	if (config.user[0] && (ret = drop_privileges(config.user)) < 0) {
-		relay_log(RELAY_LOG_ERR, "cannot become user %s: %s", config.user,
+	if (config->user[0] && (ret = drop_privileges(config->user)) < 0) {
+		relay_log(RELAY_LOG_ERR, "cannot become user %s: %s", config->user,
 		          ret == -ESRCH ? "no such user" : strerror(-ret));
-		control_fini(&relay.control, &relay.loop);
+		control_fini(&relay->control, &relay->loop);
 		return 1;
 	}
 	if (opts.pidfile && (ret = daemon_write_pidfile(opts.pidfile)) < 0) {
 		relay_log(RELAY_LOG_ERR, "pid file %s: %s", opts.pidfile, strerror(-ret));
-		control_fini(&relay.control, &relay.loop);
+		control_fini(&relay->control, &relay->loop);
 		return 1;
 	}
-	relay_log(0, "serving: domain %u on %s, %d links", relay.domid, config.fabric,
-	          relay.nlinks);
+	relay_log(0, "serving: domain %u on %s, %d links", relay->domid, config->fabric,
+	          relay->nlinks);
 	daemon_ready(ready_fd);
-	snprintf(why, sizeof(why), "READY=1\nSTATUS=serving: domain %u on %s, %d links\n",
-	         relay.domid, config.fabric, relay.nlinks);
-	daemon_notify(why);
-	run(&relay);
-	teardown(&relay);
+	if (snprintf(why, sizeof(why), "READY=1\nSTATUS=serving: domain %u on %s, %d links\n",
+	             relay->domid, the_config.fabric, relay->nlinks) < (int)sizeof(why))
+		daemon_notify(why);
+	run(relay);
+	teardown(relay);
+	wipe_keys();
 	relay_log(0, "stopped");
 	if (opts.pidfile)
 		unlink(opts.pidfile);

@@ -17,12 +17,16 @@
  * moved so that a link keeps its slot (links[i], its index in routes and
  * custody) for as long as it lives: a link is named by its NAME across
  * reloads. Unchanged links are not touched; a link whose address,
- * transport or key changed is stopped and started again on the same
- * stream (nothing it holds is lost, the peer resumes); a link whose peer
- * changed is a new link; a removed link is retired: its connection and
+ * transport, key or certificate files changed is stopped and started
+ * again on the same stream with new TLS credentials (nothing it holds is
+ * lost, the peer resumes); a link whose peer changed is a new link; a
+ * removed link is retired: its connection and
  * listener close, the messages queued on it go back to the router (another
  * route, or undeliverable and reported), and its slot stays until nothing
- * it received is held any more.
+ * it received is held any more. Links to leaf endpoints (relay/leaf.c)
+ * hold a domain in our fabric: one may change its address or key, but
+ * adding, removing or pointing one at another domain takes a restart.
+ * Keys are wiped again once the links have made their credentials.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -40,7 +44,7 @@
 
 enum plan {
 	PLAN_KEEP,    /* unchanged */
-	PLAN_RESTART, /* same peer; its address, transport or key changed */
+	PLAN_RESTART, /* same peer; its address, transport, key or certificates changed */
 	PLAN_NEW,     /* a new link (or its peer changed) */
 };
 
@@ -97,11 +101,6 @@ static const char *needs_restart(const struct relay_config *a, const struct rela
 	return NULL;
 }
 
-static bool same_key(const struct auth_psk *a, const struct auth_psk *b)
-{
-	return a->len == b->len && memcmp(a->key, b->key, a->len) == 0;
-}
-
 static bool same_address(const struct config_link *a, const struct config_link *b)
 {
 	return a->transport == b->transport && a->listen == b->listen &&
@@ -141,8 +140,9 @@ static int make_plan(struct reload *r, char *why, size_t cap)
 	struct relay *relay = r->relay;
 	const struct relay_config *old = relay->config, *next = r->next;
 	bool taken[CONFIG_MAX_LINKS] = {false};
+	uint8_t digest[LINK_CREDS_DIGEST_SIZE];
 	unsigned int j;
-	int i;
+	int i, ret;
 
 	for (i = 0; i < CONFIG_MAX_LINKS; i++)
 		r->kept_by[i] = -1;
@@ -159,16 +159,47 @@ static int make_plan(struct reload *r, char *why, size_t cap)
 		r->slot[j] = i;
 		r->kept_by[i] = (int)j;
 		taken[i] = true;
+		if (strcmp(old->links[i].leaf, n->leaf)) {
+			snprintf(why, cap,
+			         "link %s: its 'leaf' changed, which takes a restart of the relay",
+			         n->name);
+			return -EINVAL;
+		}
+		ret = link_creds_digest(&relay->link_env, n, digest);
+		if (ret < 0) {
+			snprintf(why, cap, "link %s: cannot read its %s: %s", n->name,
+			         n->cert_file[0] ? "certificate files" : "key", strerror(-ret));
+			return ret;
+		}
 		if (!same_address(&old->links[i], n)) {
 			r->plan[j] = PLAN_RESTART;
 			r->why[j] = "configuration reloaded: its address changed";
-		} else if (!same_key(&old->links[i].psk, &n->psk)) {
+		} else if (!!old->links[i].cert_file[0] != !!n->cert_file[0] ||
+		           memcmp(digest, relay->links[i].creds_digest, sizeof(digest))) {
 			r->plan[j] = PLAN_RESTART;
-			r->why[j] = "configuration reloaded: its key changed";
+			r->why[j] = n->cert_file[0] ? "configuration reloaded: its certificates changed"
+			                            : "configuration reloaded: its key changed";
 		} else {
 			r->plan[j] = PLAN_KEEP;
 		}
 	}
+	/* A link to a leaf endpoint holds a domain of our fabric (leaf.c):
+	 * one comes and goes with the relay. */
+	for (j = 0; j < next->nlinks; j++)
+		if (r->plan[j] == PLAN_NEW && next->links[j].leaf[0]) {
+			snprintf(why, cap,
+			         "link %s: adding a link to a leaf endpoint takes a restart of the relay",
+			         next->links[j].name);
+			return -EINVAL;
+		}
+	for (i = 0; i < relay->nlinks; i++)
+		if (!relay->links[i].retired && r->kept_by[i] < 0 && old->links[i].leaf[0]) {
+			snprintf(why, cap,
+			         "link %s: removing a link to a leaf endpoint takes a restart of the "
+			         "relay",
+			         old->links[i].name);
+			return -EINVAL;
+		}
 	r->nslots = (unsigned int)relay->nlinks;
 	for (j = 0; j < next->nlinks; j++) {
 		if (r->plan[j] != PLAN_NEW)
@@ -333,7 +364,11 @@ static void apply(struct reload *r)
 			continue; /* retired */
 		if (r->kept_by[j] >= 0) {
 			if (r->plan[r->kept_by[j]] == PLAN_RESTART) {
-				link_start(link);
+				ret = link_start(link);
+				if (ret < 0)
+					relay_log(RELAY_LOG_ERR,
+					          "link %s: cannot start again: %s (it stays down)",
+					          config->links[j].name, strerror(-ret));
 				r->restarted++;
 			} else {
 				r->unchanged++;
@@ -355,6 +390,9 @@ static void apply(struct reload *r)
 		router_set_link(&relay->router, (int)j, &end);
 		r->added++;
 	}
+
+	/* The links made their TLS credentials: the raw keys are not needed. */
+	config_wipe_keys(config);
 
 	/* What removed links had queued goes another way, or back to its
 	 * sender as undeliverable. */

@@ -151,7 +151,7 @@ void router_undeliverable(struct router *r, struct msg *msg, int error)
 	                               .flags = msg->routed ? WIRE_DATA_ROUTED : 0};
 	uint64_t *counter;
 	const char *why;
-	int bit, link;
+	int bit;
 
 	why = cause_name(r, error, &bit, &counter);
 	(*counter)++;
@@ -163,32 +163,24 @@ void router_undeliverable(struct router *r, struct msg *msg, int error)
 		          msg->src.hvid, msg->src.domid, msg->src.port, msg->dst.hvid,
 		          msg->dst.domid, msg->dst.port, why, ROUTER_SUMMARY_MS / 1000);
 	}
-	if (!report_allowed(r, &msg->src)) {
-		/* Counted (reports_suppressed); the message is done. */
-	} else if (is_ours(r, msg->src.hvid)) {
-		r->local.ops->report(r->local.end, &u);
-	} else {
-		link = routes_lookup(&r->routes, msg->src.hvid);
-		if (link >= 0)
-			r->links[link].ops->report(r->links[link].end, &u);
-	}
+	router_report(r, &u, msg);
 	msg_done(msg);
 }
 
-void router_report(struct router *r, const struct wire_undeliverable *u, int from_link)
+void router_report(struct router *r, const struct wire_undeliverable *u, const struct msg *msg)
 {
-	int next;
-
+	/* At most report_rate reports a second towards one source (counted
+	 * in reports_suppressed beyond it): a second line of defence against
+	 * a storm, after "reports never beget reports". */
 	if (!report_allowed(r, &u->src))
 		return;
-	if (is_ours(r, u->src.hvid)) {
+	/* Back the way the message came: the link it arrived on answers the
+	 * msn it arrived with; a message from our own rings was sent by a
+	 * guest of ours. */
+	if (msg->source_ops && msg->source_ops->report)
+		msg->source_ops->report(msg->source, msg->source_seq, u);
+	else if (is_ours(r, u->src.hvid))
 		r->local.ops->report(r->local.end, u);
-		return;
-	}
-	/* On its way back to the sender's relay. */
-	next = routes_lookup(&r->routes, u->src.hvid);
-	if (next >= 0 && next != from_link && r->links[next].ops->is_up(r->links[next].end))
-		r->links[next].ops->report(r->links[next].end, u);
 }
 
 uint64_t router_undeliverable_total(const struct router *r)
@@ -248,9 +240,9 @@ int router_lookup(const struct router *r, const char *hvid)
 	return routes_lookup(&r->routes, hvid);
 }
 
-void router_learn(struct router *r, int link, const struct wire_route *routes, uint32_t n)
+uint32_t router_learn(struct router *r, int link, const struct wire_route *routes, uint32_t n)
 {
-	routes_learn(&r->routes, link, routes, n);
+	return routes_learn(&r->routes, link, routes, n);
 }
 
 void router_link_down(struct router *r, int link)

@@ -28,7 +28,9 @@ struct relay_end_ops {
 	void (*send)(void *end, struct msg *msg);
 	/* May a message for this end be read from a ring now (room, credit)? */
 	bool (*can_take)(const void *end);
-	/* Sends an undeliverable report on towards the message's source. */
+	/* Tells one of our own guests that a message it sent could not be
+	 * delivered (our fabric's end only; reports for messages that came
+	 * from a link go back along it, link/msg.h). */
 	void (*report)(void *end, const struct wire_undeliverable *u);
 	/* Is it up (worth announcing routes through)? */
 	bool (*is_up)(const void *end);
@@ -92,9 +94,10 @@ void router_route(struct router *r, struct msg *msg);
 /* Counts and (once per cause) logs an undeliverable message, reports it
  * towards its source, and is done with it (error: a positive errno). */
 void router_undeliverable(struct router *r, struct msg *msg, int error);
-/* An UNDELIVERABLE report that came in on link from_link: to our guest, or
- * on towards its source. */
-void router_report(struct router *r, const struct wire_undeliverable *u, int from_link);
+/* An UNDELIVERABLE report that came in on a link, matched to msg, the
+ * message it answers (still held: the link found it among what it sent):
+ * back the way msg came, to our guest or the link before. */
+void router_report(struct router *r, const struct wire_undeliverable *u, const struct msg *msg);
 /* Once per tick: every ROUTER_SUMMARY_MS, one log line with what was
  * undeliverable, dropped or suppressed since the last one, if anything was
  * (so that a storm shows in the log, not only its first message). */
@@ -109,7 +112,8 @@ void router_room(struct router *r);
 /* Routes: the link that reaches hvid (or -1), a link's announcement learned,
  * a link gone down, the announcement to send on a link. */
 int router_lookup(const struct router *r, const char *hvid);
-void router_learn(struct router *r, int link, const struct wire_route *routes, uint32_t n);
+/* Returns the count of entries the link was not allowed to announce. */
+uint32_t router_learn(struct router *r, int link, const struct wire_route *routes, uint32_t n);
 void router_link_down(struct router *r, int link);
 uint32_t router_announcement(const struct router *r, int link, struct wire_route *out,
                              uint32_t cap);

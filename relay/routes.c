@@ -32,18 +32,48 @@ static struct route *find(struct routes *t, const char *hvid)
 	return NULL;
 }
 
+/* The link whose configured peer hvid is, or -1. */
+static int peer_link(const struct routes *t, const char *hvid)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->config->nlinks; i++)
+		if (strncmp(t->config->links[i].peer_hvid, hvid, WIRE_HVID_SIZE) == 0)
+			return (int)i;
+	return -1;
+}
+
 int routes_lookup(const struct routes *t, const char *hvid)
 {
 	const struct route *r = find((struct routes *)t, hvid);
+	int link;
+
+	if (r && r->is_static)
+		return r->link;
+	/* A configured peer is reached through its own link, whatever anyone
+	 * announced, and before it announces anything. */
+	link = peer_link(t, hvid);
+	if (link >= 0)
+		return link;
+	return r ? r->link : -1;
+}
+
+bool routes_may_announce(const struct routes *t, int link, const char *hvid)
+{
+	const struct config_link *l = &t->config->links[link];
+	int peer = peer_link(t, hvid);
 	unsigned int i;
 
-	if (r)
-		return r->link;
-	/* A direct peer is reachable through its link even before it announces. */
-	for (i = 0; i < t->config->nlinks; i++)
-		if (strcmp(t->config->links[i].peer_hvid, hvid) == 0)
-			return (int)i;
-	return -1;
+	if (strncmp(hvid, t->config->hvid, WIRE_HVID_SIZE) == 0)
+		return false;
+	if (peer >= 0)
+		return peer == link; /* a link speaks for its own peer only */
+	if (l->announce_any)
+		return true;
+	for (i = 0; i < l->nannounce; i++)
+		if (strncmp(l->announce[i], hvid, WIRE_HVID_SIZE) == 0)
+			return true;
+	return false;
 }
 
 /* Forgets what a link said (not the static routes through it). */
@@ -72,12 +102,13 @@ static void forget(struct routes *t, int link)
  * relays without static routes sent each other 33 000 frames a second).
  * So the routes the link gave before are marked, the announcement is
  * applied entry by entry (an entry of the link that keeps its hop count is
- * no change), and what is still marked at the end is forgotten.
+ * no change), and what is still marked at the end is forgotten. What the
+ * link may not announce (routes_may_announce()) is refused and counted.
  */
-void routes_learn(struct routes *t, int link, const struct wire_route *routes, uint32_t n)
+uint32_t routes_learn(struct routes *t, int link, const struct wire_route *routes, uint32_t n)
 {
 	bool before[TABLE_SIZE]; /* a route this link gave before, not repeated yet */
-	uint32_t i;
+	uint32_t i, refused = 0;
 	int j;
 
 	for (j = 0; j < t->n; j++)
@@ -86,10 +117,19 @@ void routes_learn(struct routes *t, int link, const struct wire_route *routes, u
 		uint8_t hops = (uint8_t)(routes[i].hops + 1);
 		struct route *r;
 
-		if (routes[i].hops >= WIRE_MAX_ROUTE_HOPS ||
-		    strcmp(routes[i].hvid, t->config->hvid) == 0)
+		if (routes[i].hops >= WIRE_MAX_ROUTE_HOPS)
 			continue;
 		r = find(t, routes[i].hvid);
+		/* What a static route says stands, whoever announces it (our
+		 * own announcement comes back this way too: split horizon
+		 * keeps it out). */
+		if (r && r->is_static)
+			continue;
+		if (!routes_may_announce(t, link, routes[i].hvid)) {
+			if (strncmp(routes[i].hvid, t->config->hvid, WIRE_HVID_SIZE) != 0)
+				refused++;
+			continue;
+		}
 		if (r && before[r - t->table]) {
 			/* What the link said before, said again: a change only
 			 * when the hop count moved. */
@@ -100,7 +140,7 @@ void routes_learn(struct routes *t, int link, const struct wire_route *routes, u
 			}
 			continue;
 		}
-		if (r && (r->is_static || r->hops <= hops))
+		if (r && r->hops <= hops)
 			continue;
 		if (!r) {
 			if (t->n >= TABLE_SIZE)
@@ -121,6 +161,7 @@ void routes_learn(struct routes *t, int link, const struct wire_route *routes, u
 			t->table[j] = t->table[--t->n];
 			t->changed = true;
 		}
+	return refused;
 }
 
 void routes_link_down(struct routes *t, int link)
@@ -161,7 +202,9 @@ void routes_reconfigure(struct routes *t)
 		bool gone = r->link < 0 || r->link >= (int)config->nlinks ||
 		            !config->links[r->link].name[0];
 
-		if (r->is_static || gone) {
+		/* Static routes are made again below; a learned one goes with
+		 * its link, or when the link may no longer announce it. */
+		if (r->is_static || gone || !routes_may_announce(t, r->link, r->hvid)) {
 			t->table[j] = t->table[--t->n];
 			j--;
 		}

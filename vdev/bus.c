@@ -26,6 +26,18 @@
 
 static int ensure_ring(struct bus *b, struct ringslot *slot, struct device *d, uint64_t now_ms);
 
+void bus_partner_alive(struct bus *b, argo_domid_t domid)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->nrings; i++)
+		if (b->rings[i].partner == domid)
+			b->rings[i].heard = true;
+	for (i = 0; i < b->ndevices; i++)
+		if (b->devices[i].rs.partner == domid)
+			b->devices[i].rs.heard = true;
+}
+
 static bool visible(const struct device *d, argo_domid_t domid)
 {
 	return device_ready(d) &&
@@ -303,10 +315,11 @@ static void ring_copy(const struct argo_ring *r, uint32_t rx, uint32_t off, void
 		memcpy((uint8_t *)dst + first, r->shared->ring, n - first);
 }
 
-/* Reads up to READ_BATCH messages of ring r (of device d, or the bus port
- * when d is NULL). Returns how many it read. */
-static int read_ring(struct bus *b, struct argo_ring *r, struct device *d)
+/* Reads up to READ_BATCH messages of slot's ring (of device d, or the bus
+ * port when d is NULL). Returns how many it read. */
+static int read_ring(struct bus *b, struct ringslot *slot, struct device *d)
 {
+	struct argo_ring *r = slot->ring;
 	struct counters *c = d ? &d->c : &b->c;
 	/* A sender can have been refused (and wait for a notify) only while
 	 * the ring had less free room than its message needs; our senders'
@@ -384,6 +397,10 @@ static int read_ring(struct bus *b, struct argo_ring *r, struct device *d)
 	release:
 		argo_ring_release_to(r->shared, next);
 	}
+	/* Its sender lives; a ring of ours may have gone meanwhile (a
+	 * message handler can release it): then there is no slot to mark. */
+	if (n && slot->ring && slot->partner != XEN_ARGO_DOMID_ANY)
+		slot->heard = true;
 	return n;
 }
 
@@ -424,12 +441,12 @@ void bus_poll(struct bus *b)
 		progress = 0;
 		for (i = 0; i < b->nrings; i++)
 			if (b->rings[i].ring)
-				progress += read_ring(b, b->rings[i].ring, NULL);
+				progress += read_ring(b, &b->rings[i], NULL);
 		for (i = 0; i < b->ndevices; i++) {
 			struct device *d = &b->devices[i];
 
 			if (d->rs.ring)
-				progress += read_ring(b, d->rs.ring, d);
+				progress += read_ring(b, &d->rs, d);
 			device_kick_all(d);
 		}
 		/* What we consumed is room for senders that wait: tell them. */
@@ -456,10 +473,15 @@ void bus_tick(struct bus *b, uint64_t now_ms)
 	unsigned int i;
 
 	for (i = 0; i < b->nsubscribers;) {
-		if (bus_ring_exists(b, &b->subscribers[i], 0) == 0)
+		int rc = bus_ring_exists(b, &b->subscribers[i], 0);
+
+		if (rc == 0) {
 			b->subscribers[i] = b->subscribers[--b->nsubscribers];
-		else
-			i++;
+			continue;
+		}
+		if (rc > 0)
+			bus_partner_alive(b, b->subscribers[i].domain_id);
+		i++;
 	}
 	for (i = 0; i < b->nrings; i++)
 		ensure_ring(b, &b->rings[i], NULL, now_ms);
@@ -471,27 +493,50 @@ void bus_tick(struct bus *b, uint64_t now_ms)
 }
 
 /* Registers slot's ring when it is absent; checks that it still exists
- * when it is due. Returns 0 or a negative errno that stops the daemon (a
- * configuration the fabric refuses). */
+ * when it is due (struct ringslot: free when the partner was heard from,
+ * else a FAIL_EXIST probe, backing off while the partner stays silent).
+ * Returns 0 or a negative errno that stops the daemon (a configuration the
+ * fabric refuses). */
 static int ensure_ring(struct bus *b, struct ringslot *slot, struct device *d, uint64_t now_ms)
 {
 	xen_argo_register_ring_t reg = {
 	    .aport = slot->port, .partner_id = slot->partner, .len = slot->len};
+	struct counters *c = d ? &d->c : &b->c;
+	uint32_t min_ms = b->cfg->ring_check_ms;
 	struct argo_ring *ring = NULL;
 	int rc;
 
-	if (slot->ring && (slot->partner == XEN_ARGO_DOMID_ANY || now_ms < slot->next_check_ms))
-		return 0;
-	slot->next_check_ms = now_ms + 2000;
+	if (slot->ring) {
+		if (slot->partner == XEN_ARGO_DOMID_ANY || now_ms < slot->next_check_ms)
+			return 0;
+		c->ring_checks++;
+		if (slot->heard) {
+			slot->heard = false;
+			slot->check_ms = min_ms;
+			slot->next_check_ms = now_ms + slot->check_ms;
+			return 0;
+		}
+		c->ring_probes++;
+	}
 	rc = argo_register_ring(b->fabric, &reg, slot->ring ? XEN_ARGO_REGISTER_FLAG_FAIL_EXIST : 0,
 	                        &ring);
-	if (rc == -EEXIST && slot->ring)
-		return 0; /* still there */
+	if (rc == -EEXIST && slot->ring) {
+		/* Still there; its partner silent: look again, less often. */
+		slot->check_ms = 2 * (slot->check_ms ? slot->check_ms : min_ms);
+		if (slot->check_ms > RING_CHECK_BACKOFF * min_ms)
+			slot->check_ms = RING_CHECK_BACKOFF * min_ms;
+		slot->next_check_ms = now_ms + slot->check_ms;
+		return 0;
+	}
+	slot->check_ms = min_ms;
+	slot->next_check_ms = now_ms + slot->check_ms;
+	slot->heard = false;
 	if (slot->ring) {
 		/* It vanished with its partner: a new ring (rc 0), or none
 		 * until the partner is back (ESRCH). */
 		vdev_log(0, "port %#x: ring for domain %u vanished (the domain died)%s", slot->port,
 		         slot->partner, rc ? "" : "; registered again");
+		c->rings_lost++;
 		argo_ring_release(slot->ring);
 		slot->ring = NULL;
 		if (d)
@@ -537,10 +582,7 @@ int bus_open(struct bus *b, struct vdev_config *cfg)
 		return -ENOMEM;
 	rc = argo_open(cfg->fabric, &b->fabric);
 	if (rc) {
-		char why[512];
-
-		vdev_log(0, "cannot open fabric %s: %s", cfg->fabric,
-		         argo_open_error(cfg->fabric, rc, why, sizeof(why)));
+		vdev_log(0, "cannot open fabric %s: %s", cfg->fabric, argo_open_error());
 		return rc;
 	}
 	b->domid = argo_domid(b->fabric);

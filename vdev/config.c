@@ -183,6 +183,9 @@ static void vdevd_key(struct parser *p, const char *key, const char *value)
 	} else if (!strcmp(key, "reconnect_ms")) {
 		if (range(p, key, value, 10, 600000, false, &v))
 			c->reconnect_ms = (uint32_t)v;
+	} else if (!strcmp(key, "ring_check_ms")) {
+		if (range(p, key, value, 100, 60000, false, &v))
+			c->ring_check_ms = (uint32_t)v;
 	} else
 		fail(p, p->line, "unknown key '%s' in [vdevd]", key);
 }
@@ -397,6 +400,7 @@ int vdev_config_load(const char *path, struct vdev_config *cfg, char *err, size_
 	cfg->ring_len = 256 * 1024;
 	cfg->reset_timeout_ms = 10000;
 	cfg->reconnect_ms = 1000;
+	cfg->ring_check_ms = 2000;
 	p.file = fopen(path, "r");
 	if (!p.file) {
 		int e = errno;

@@ -72,6 +72,7 @@ struct vdev_config {
 	uint32_t ring_len; /* bus port rings */
 	uint32_t reset_timeout_ms;
 	uint32_t reconnect_ms;
+	uint32_t ring_check_ms; /* struct ringslot: the shortest check interval */
 	unsigned int ndevices;
 	struct vdev_device_config devices[VDEV_MAX_DEVICES];
 };
@@ -168,15 +169,24 @@ int svring_used(struct svring *r, const struct shadow *s, uint32_t *id, uint32_t
 
 /* One ring we keep registered. A ring for one partner domain exists only
  * while that domain does: registration waits for it (ESRCH), and the
- * hypervisor drops the ring when the partner dies, silently; a periodic
- * register with FAIL_EXIST (EEXIST: still there) notices and re-registers. */
+ * hypervisor drops the ring when the partner dies, silently. Only a
+ * register with FAIL_EXIST tells that the ring is still there (EEXIST),
+ * and Xen logs every such refusal on its console. So a due check is free
+ * when the partner showed itself alive since the last one (a message read
+ * from one of its rings, a ring of its found by a query: it lives, so our
+ * ring does), and the FAIL_EXIST probes of a silent partner back off,
+ * doubling from ring_check_ms (configuration) to RING_CHECK_BACKOFF times
+ * that (counters ring_checks, ring_probes, rings_lost). */
+#define RING_CHECK_BACKOFF 32u
 struct ringslot {
 	uint32_t port;
 	argo_domid_t partner;
 	uint32_t len;
 	struct argo_ring *ring; /* NULL: not registered now */
 	uint64_t next_check_ms;
-	int last_err; /* logged once per cause */
+	uint32_t check_ms; /* the interval to the next check (0: the shortest) */
+	bool heard;        /* the partner showed itself alive since the last check */
+	int last_err;      /* logged once per cause */
 };
 
 /* ---- device.c: one virtio device ---- */
@@ -185,7 +195,8 @@ struct counters {
 	uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
 	uint64_t chains, chain_out_bytes, chain_in_bytes, fragments_in, fragments_out;
 	uint64_t errors_sent, errors_suppressed, refused[VIRTIO_ARGO_ERR_BACKEND + 1];
-	uint64_t sendv_calls, notify_calls; /* Argo operations (bus: the daemon's) */
+	uint64_t sendv_calls, notify_calls;            /* Argo operations (bus: the daemon's) */
+	uint64_t ring_checks, ring_probes, rings_lost; /* our rings' existence (struct ringslot) */
 	uint64_t send_waits, foreign, attaches, detaches, resets, driver_gone;
 	uint64_t backend_connects, backend_lost, backend_errors, chains_failed, chains_dropped;
 	uint64_t latency_us_sum, latency_samples, latency_us_max;
@@ -347,6 +358,9 @@ void bus_device_event(struct bus *b, struct device *d, uint16_t state);
  * as a sendv that got -EAGAIN did (a notify entry with space_required 0
  * would cancel that wait). */
 int bus_ring_exists(struct bus *b, const xen_argo_addr_t *addr, uint32_t space);
+/* Domain domid showed itself alive: the next existence check of our rings
+ * for it needs no hypercall (struct ringslot). */
+void bus_partner_alive(struct bus *b, argo_domid_t domid);
 
 /* ---- control.c: the control socket ---- */
 

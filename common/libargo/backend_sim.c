@@ -512,6 +512,13 @@ static int sim_last_send_tag(struct argo_fabric *fabric, uint64_t *tag)
 	return 0;
 }
 
+static int sim_keep_domain(struct argo_fabric *fabric, int keep)
+{
+	struct argo_sim_req_keep req = {.hdr.op = ARGO_SIM_OP_KEEP, .keep = keep != 0};
+
+	return (int)rpc(to_sim(fabric), &req, sizeof(req), -1, NULL, 0, NULL);
+}
+
 static int sim_notify(struct argo_fabric *fabric, xen_argo_ring_data_t *ring_data)
 {
 	struct sim_fabric_client *sim = to_sim(fabric);
@@ -578,4 +585,5 @@ const struct argo_backend_ops argo_backend_sim = {
     .reregister_ring = sim_reregister_ring,
     .event_clear = sim_event_clear,
     .check = sim_check,
+    .keep_domain = sim_keep_domain,
 };

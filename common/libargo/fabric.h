@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The seam between libargo's front (libargo.c) and its fabric backends
- * (backend_sim.c, backend_xen.c; a leaf endpoint's backend_link.c is
- * planned, docs/client-api.md). A backend
+ * (backend_sim.c, backend_xen.c, and a leaf endpoint's backend_link.c,
+ * docs/client-api.md). A backend
  * fills in a struct argo_fabric and answers the ops; the front keeps the
  * lock and the list of ring handles, so backends stay small.
  *
@@ -65,6 +65,12 @@ struct argo_backend_ops {
 	/* argo_fabric_check(), optional: NULL where the fabric cannot go away
 	 * (0). */
 	int (*check)(struct argo_fabric *fabric);
+	/* The domain outlives this process even with no persistent ring. */
+	int (*keep_domain)(struct argo_fabric *fabric, int keep);
+
+	/* argo_sync(): where ring memory is a copy (a leaf endpoint), bring
+	 * it and the fabric's view together. NULL: nothing to do. */
+	int (*sync)(struct argo_fabric *fabric);
 };
 
 struct argo_fabric {
@@ -76,7 +82,12 @@ struct argo_fabric {
 	int wait_fd; /* argo_event_wait()'s epoll fd, or -1; made under lock */
 };
 
+/* A backend's open says why it failed, for argo_open_error() (printf
+ * format; this thread's last open). */
+void argo_set_open_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 extern const struct argo_backend_ops argo_backend_sim;
 extern const struct argo_backend_ops argo_backend_xen;
+extern const struct argo_backend_ops argo_backend_link;
 
 #endif /* ARGO_FABRIC_H */

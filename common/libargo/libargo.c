@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +18,29 @@
 static const struct argo_backend_ops *const backends[] = {
     &argo_backend_sim,
     &argo_backend_xen,
+    &argo_backend_link,
 };
 
-int argo_open(const char *uri, struct argo_fabric **fabricp)
+/* This thread's last argo_open() failure, in words. */
+static _Thread_local char open_error[512];
+
+static const char *explain_open_error(const char *uri, int err, char *buf, size_t cap);
+
+const char *argo_open_error(void)
+{
+	return open_error;
+}
+
+void argo_set_open_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(open_error, sizeof(open_error), fmt, ap);
+	va_end(ap);
+}
+
+static int open_backend(const char *uri, struct argo_fabric **fabricp)
 {
 	const char *colon;
 	size_t i;
@@ -46,6 +67,31 @@ int argo_open(const char *uri, struct argo_fabric **fabricp)
 		return 0;
 	}
 	return -EPROTONOSUPPORT;
+}
+
+/*
+ * A failed open always leaves a sentence naming the errno: the backend's
+ * own words (a link: URI's problem, its key file's, the relay's answer)
+ * after argo_strerror()'s, else what the fabric's transport error means.
+ */
+int argo_open(const char *uri, struct argo_fabric **fabricp)
+{
+	char why[sizeof(open_error)];
+	int ret;
+
+	open_error[0] = '\0';
+	ret = open_backend(uri, fabricp);
+	if (ret >= 0)
+		return ret;
+	if (open_error[0]) {
+		memcpy(why, open_error, sizeof(why));
+		/* Cut at the buffer's end, if ever that long. */
+		if (snprintf(open_error, sizeof(open_error), "%s: %s", argo_strerror(ret), why) < 0)
+			open_error[0] = '\0';
+	} else {
+		explain_open_error(uri, ret, open_error, sizeof(open_error));
+	}
+	return ret;
 }
 
 static void unlink_handle(struct argo_ring_handle *h)
@@ -316,7 +362,12 @@ int argo_fabric_check(struct argo_fabric *fabric)
 	return ret;
 }
 
-const char *argo_open_error(const char *uri, int err, char *buf, size_t cap)
+/*
+ * Why argo_open(uri) failed with err when the backend did not say: a
+ * fabric's transport is not Argo (-ENOENT is no socket, not no ring), so
+ * say what failed and what to check, naming the errno.
+ */
+static const char *explain_open_error(const char *uri, int err, char *buf, size_t cap)
 {
 	const char *colon = uri ? strchr(uri, ':') : NULL;
 	const char *where = colon ? colon + 1 : "";
@@ -384,6 +435,8 @@ const char *argo_open_error(const char *uri, int err, char *buf, size_t cap)
 		}
 		break;
 	case EPROTO:
+		if (!sim && !xen)
+			break; /* a link: backend says what its relay answered */
 		snprintf(buf, cap,
 		         "%s does not speak this library's protocol (EPROTO): an argo-simd of "
 		         "another version, or not argo-simd at all?",
@@ -391,12 +444,12 @@ const char *argo_open_error(const char *uri, int err, char *buf, size_t cap)
 		return buf;
 	case EPROTONOSUPPORT:
 		snprintf(buf, cap,
-		         "'%s': unknown fabric scheme (EPROTONOSUPPORT): sim:SOCKET or "
+		         "'%s': unknown fabric scheme (EPROTONOSUPPORT): sim:SOCKET, link:URI or "
 		         "xen:/dev/argo",
 		         uri ? uri : "");
 		return buf;
 	case EINVAL:
-		snprintf(buf, cap, "'%s' is not a fabric URI (EINVAL): sim:SOCKET or xen:/dev/argo",
+		snprintf(buf, cap, "'%s' is not a fabric URI (EINVAL): sim:SOCKET, xen:/dev/argo or link:URI",
 		         uri ? uri : "");
 		return buf;
 	default:
@@ -404,6 +457,30 @@ const char *argo_open_error(const char *uri, int err, char *buf, size_t cap)
 	}
 	snprintf(buf, cap, "%s: %s", where, argo_strerror(err));
 	return buf;
+}
+
+int argo_keep_domain(struct argo_fabric *fabric, int keep)
+{
+	int ret;
+
+	if (!fabric->ops->keep_domain)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&fabric->lock);
+	ret = fabric->ops->keep_domain(fabric, keep);
+	pthread_mutex_unlock(&fabric->lock);
+	return ret;
+}
+
+int argo_sync(struct argo_fabric *fabric)
+{
+	int ret;
+
+	if (!fabric->ops->sync)
+		return 0;
+	pthread_mutex_lock(&fabric->lock);
+	ret = fabric->ops->sync(fabric);
+	pthread_mutex_unlock(&fabric->lock);
+	return ret;
 }
 
 const char *argo_strerror(int err)
@@ -447,6 +524,12 @@ const char *argo_strerror(int err)
 		return "unknown fabric scheme (EPROTONOSUPPORT)";
 	case EOPNOTSUPP:
 		return "not supported by this fabric (EOPNOTSUPP)";
+	case EKEYREJECTED:
+		return "the relay did not accept our key, or we its (EKEYREJECTED)";
+	case EHOSTUNREACH:
+		return "no such hvid there (EHOSTUNREACH)";
+	case ETIMEDOUT:
+		return "timed out (ETIMEDOUT)";
 	default:
 		return strerror(-err);
 	}

@@ -31,6 +31,8 @@
  * connection of the same static domain takes it over with ADOPT, whose reply
  * carries the ring's memfd. sendv carries a tag that the daemon records as
  * the domain's last send tag when the send succeeds; LAST_TAG reads it.
+ * KEEP makes a static domain outlive its connection even without a
+ * persistent ring (a relay holding a leaf endpoint's domain).
  *
  * All integers are host-endian: both ends are on one machine.
  */
@@ -61,6 +63,7 @@ enum argo_sim_op {
 	ARGO_SIM_OP_NOTIFY = XEN_ARGO_OP_notify,
 	ARGO_SIM_OP_ADOPT = 0x100,    /* struct argo_sim_req_hdr alone */
 	ARGO_SIM_OP_LAST_TAG = 0x101, /* struct argo_sim_req_hdr alone */
+	ARGO_SIM_OP_KEEP = 0x102,     /* struct argo_sim_req_keep */
 };
 
 /* register's lib_flags (not Xen's flags): any other bit is -EINVAL. */
@@ -130,6 +133,14 @@ struct argo_sim_req_sendv {
 	uint32_t message_type; /* arg4 */
 	uint64_t tag;          /* 0, or the domain's last send tag if this send succeeds */
 	/* + niov struct xen_argo_iov, iov_hnd = offset into the staging memfd */
+};
+
+/* Keep (1) or no longer keep (0) this static domain when its connection
+ * closes, rings or not (argo_keep_domain()). */
+struct argo_sim_req_keep {
+	struct argo_sim_req_hdr hdr;
+	uint32_t keep;
+	uint32_t pad;
 };
 
 struct argo_sim_req_notify {

@@ -23,10 +23,10 @@ struct msg *msg_new(struct msg_account *account, uint32_t len)
 	msg->len = len;
 	msg->account = account;
 	SET_CUSTODY(msg, MSG_NEW);
-	account->held_bytes += len;
+	account->held_bytes += WIRE_DATA_COST(len);
 	account->messages++;
-	if (len > account->largest)
-		account->largest = len;
+	if (WIRE_DATA_COST(len) > account->largest)
+		account->largest = WIRE_DATA_COST(len);
 	if (account->held_bytes > account->held_peak)
 		account->held_peak = account->held_bytes;
 	return msg;
@@ -55,8 +55,8 @@ static void msg_free(struct msg *msg)
 	bool was_full = account->held_bytes >= account->limit;
 
 	DEBUG_ASSERT(!msg->queued);
-	DEBUG_ASSERT(account->held_bytes >= msg->len && account->messages > 0);
-	account->held_bytes -= msg->len;
+	DEBUG_ASSERT(account->held_bytes >= msg_cost(msg) && account->messages > 0);
+	account->held_bytes -= msg_cost(msg);
 	account->messages--;
 	SET_CUSTODY(msg, MSG_GONE);
 	free(msg);

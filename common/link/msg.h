@@ -12,9 +12,16 @@
  * and never needs to know what the source is. Each message held is either
  * done or released exactly once; ARGO_DEBUG builds check it (util/debug.h).
  *
- * Memory. Every message alive is counted in its msg_account, against a
- * bound (the relay's queue_bytes): the stream grants credit and the fabric
- * side reads rings only below it (stream.h, relay/fabric_in.c).
+ * Memory. Every message alive is counted in its msg_account at its cost
+ * (WIRE_DATA_COST: its length plus a DATA header, so that empty messages
+ * count too), against a bound (the relay's queue_bytes): the stream grants
+ * credit and the fabric side reads rings only below it (stream.h,
+ * relay/fabric_in.c).
+ *
+ * Reports. When a message cannot be delivered, whoever finds out tells the
+ * source the way it came, hop by hop (report below): a link sends an
+ * UNDELIVERABLE answering the msn the message arrived with; our own ring
+ * has no report op, and the relay tells its guest itself.
  *
  * One thread: nothing here is locked.
  */
@@ -38,15 +45,19 @@ struct msg_source_ops {
 	 * still has it and offers it again (it stays in its ring; the hop
 	 * before sends it again). */
 	void (*release)(void *source, uint64_t seq, uint32_t len);
+	/* Optional: it could not be delivered (u: what the report says,
+	 * its msn to be replaced by seq): tell whoever gave it to us. Called
+	 * while the message is still held. */
+	void (*report)(void *source, uint64_t seq, const struct wire_undeliverable *u);
 };
 
 /* What every message alive costs, against a bound. */
 struct msg_account {
-	uint64_t held_bytes; /* payload bytes of every message alive */
+	uint64_t held_bytes; /* cost (WIRE_DATA_COST) of every message alive */
 	uint64_t held_peak;  /* the most ever held, to check the bound */
 	uint64_t limit;      /* the bound: credit and ring reads stop here */
 	uint64_t messages;   /* messages alive */
-	uint32_t largest;    /* the largest message ever held (for the bound's checks) */
+	uint64_t largest;    /* the largest cost ever held (for the bound's checks) */
 	/* held_bytes fell below limit since the holder last looked: peers
 	 * may be granted credit again (the holder clears it). */
 	bool room_again;
@@ -67,7 +78,8 @@ struct msg {
 	uint64_t source_seq;
 	struct msg_account *account;
 	struct wire_origin origin;
-	bool routed; /* routed mode: delivered with a routed header (argo/routed.h) */
+	bool routed;   /* routed mode: delivered with a routed header (argo/routed.h) */
+	bool reported; /* an UNDELIVERABLE for it came back (one is taken, no more) */
 	struct wire_gaddr src, dst;
 	uint32_t message_type;
 	uint32_t len;
@@ -84,6 +96,12 @@ struct msg_queue {
 	uint64_t bytes;
 	uint32_t count;
 };
+
+/* What a message costs in its account. */
+static inline uint64_t msg_cost(const struct msg *msg)
+{
+	return WIRE_DATA_COST(msg->len);
+}
 
 /* A message of len payload bytes, counted in account; no source yet. NULL
  * when out of memory. */

@@ -36,6 +36,12 @@ void stream_fini(struct stream *s)
 	s->rx_done_cap = 0;
 }
 
+/* What a queue's messages cost in credit. */
+static uint64_t queue_cost(const struct msg_queue *q)
+{
+	return q->bytes + (uint64_t)q->count * WIRE_DATA_HEADER_SIZE;
+}
+
 void stream_give_back(struct stream *s, struct msg_queue *out)
 {
 	struct msg *msg;
@@ -79,7 +85,7 @@ void stream_new_session(struct stream *s)
 {
 	s->credit = s->sent_bytes = s->granted = s->received_bytes = 0;
 	s->unsent = s->unacked.head;
-	s->unsent_bytes = s->unacked.bytes;
+	s->unsent_bytes = queue_cost(&s->unacked);
 }
 
 void stream_hello(const struct stream *s, struct wire_hello *hello)
@@ -97,7 +103,7 @@ static void free_acked(struct stream *s, uint64_t acked)
 
 		if (s->unsent == msg) {
 			s->unsent = msg->next;
-			s->unsent_bytes -= msg->len;
+			s->unsent_bytes -= WIRE_DATA_COST(msg->len);
 		}
 		msg_done(msg);
 	}
@@ -112,12 +118,16 @@ void stream_resume(struct stream *s, const struct wire_hello *peer)
 		/* The same peer process as before, and we are too (a peer
 		 * only knows our boot after a session with us): it still
 		 * has what it received; send only the rest. */
-		free_acked(s, peer->acked_msn < s->highest_sent_msn ? peer->acked_msn
-		                                                    : s->highest_sent_msn);
+		uint64_t done =
+		    peer->acked_msn < s->highest_sent_msn ? peer->acked_msn : s->highest_sent_msn;
+
+		free_acked(s, done);
+		if (done > s->peer_done_msn)
+			s->peer_done_msn = done;
 		s->unsent = s->unacked.head;
-		s->unsent_bytes = s->unacked.bytes;
+		s->unsent_bytes = queue_cost(&s->unacked);
 		while (s->unsent && s->unsent->msn < expect) {
-			s->unsent_bytes -= s->unsent->len;
+			s->unsent_bytes -= WIRE_DATA_COST(s->unsent->len);
 			s->unsent = s->unsent->next;
 			s->counters.resent_held++;
 		}
@@ -130,8 +140,9 @@ void stream_resume(struct stream *s, const struct wire_hello *peer)
 			m->msn = msn++;
 		s->next_msn = msn;
 		s->highest_sent_msn = expect - 1;
+		s->peer_done_msn = peer->acked_msn;
 		s->unsent = s->unacked.head;
-		s->unsent_bytes = s->unacked.bytes;
+		s->unsent_bytes = queue_cost(&s->unacked);
 	}
 	s->peer_boot_id = peer->boot_id;
 }
@@ -144,7 +155,7 @@ void stream_queue(struct stream *s, struct msg *msg)
 	msg_queue_push(&s->unacked, msg);
 	if (!s->unsent)
 		s->unsent = msg;
-	s->unsent_bytes += msg->len;
+	s->unsent_bytes += WIRE_DATA_COST(msg->len);
 }
 
 bool stream_can_take(const struct stream *s)
@@ -156,8 +167,13 @@ bool stream_can_take(const struct stream *s)
 struct msg *stream_next(const struct stream *s)
 {
 	/* A message starts with any credit left (so that one larger than the
-	 * window still goes), and overshoots by at most itself. */
-	return s->unsent && s->sent_bytes < s->credit ? s->unsent : NULL;
+	 * window still goes), and overshoots by at most itself; and never more
+	 * than WIRE_MAX_IN_FLIGHT msns beyond what the peer is done with
+	 * (the peer's own count is at least ours: it told us). */
+	if (!s->unsent || s->sent_bytes >= s->credit ||
+	    s->unsent->msn - s->peer_done_msn > WIRE_MAX_IN_FLIGHT)
+		return NULL;
+	return s->unsent;
 }
 
 void stream_data(const struct stream *s, const struct msg *msg, struct wire_data *data)
@@ -186,8 +202,8 @@ void stream_sent(struct stream *s, const struct wire_data *data)
 	s->rx_acked_msn = data->acked_msn;
 	s->granted = data->credit;
 	s->done_bytes_unacked = 0;
-	s->sent_bytes += msg->len;
-	s->unsent_bytes -= msg->len;
+	s->sent_bytes += WIRE_DATA_COST(msg->len);
+	s->unsent_bytes -= WIRE_DATA_COST(msg->len);
 	s->unsent = msg->next;
 	s->counters.data_tx++;
 	if (msg->msn <= s->highest_sent_msn)
@@ -202,6 +218,8 @@ int stream_on_ack(struct stream *s, uint64_t acked_msn, uint64_t credit)
 
 	if (acked_msn >= s->next_msn)
 		return -EPROTO;
+	if (acked_msn > s->peer_done_msn)
+		s->peer_done_msn = acked_msn;
 	if (s->unacked.head && s->unacked.head->msn <= acked_msn) {
 		free_acked(s, acked_msn);
 		more = 1;
@@ -211,6 +229,18 @@ int stream_on_ack(struct stream *s, uint64_t acked_msn, uint64_t credit)
 		more = 1;
 	}
 	return more;
+}
+
+struct msg *stream_find_sent(const struct stream *s, uint64_t msn)
+{
+	struct msg *m;
+
+	if (msn == 0 || msn > s->highest_sent_msn)
+		return NULL;
+	for (m = s->unacked.head; m && m->msn <= msn; m = m->next)
+		if (m->msn == msn)
+			return m;
+	return NULL;
 }
 
 /* ---- Receiving ---------------------------------------------------------- */
@@ -266,6 +296,13 @@ int stream_rx_check(struct stream *s, uint64_t msn)
 	}
 	if (msn > s->rx_next_msn)
 		return -EPROTO;
+	/* A message may start while the peer has credit left (it may then
+	 * overshoot by itself), and while we hold fewer than
+	 * WIRE_MAX_IN_FLIGHT of its messages. */
+	if (s->received_bytes >= s->granted || msn - s->rx_done_msn > WIRE_MAX_IN_FLIGHT) {
+		s->counters.overruns++;
+		return -EDQUOT;
+	}
 	return done_bits_reserve(s, msn);
 }
 
@@ -273,14 +310,16 @@ void stream_rx_accept(struct stream *s, uint64_t msn, uint32_t len)
 {
 	DEBUG_ASSERT(msn == s->rx_next_msn && msn - s->rx_done_msn < s->rx_done_cap);
 	s->rx_next_msn = msn + 1;
-	s->received_bytes += len;
-	s->held_from_peer += len;
+	s->received_bytes += WIRE_DATA_COST(len);
+	s->held_from_peer += WIRE_DATA_COST(len);
 	s->counters.data_rx++;
 }
 
 void stream_rx_released(struct stream *s, uint32_t len)
 {
-	s->held_from_peer -= len < s->held_from_peer ? len : s->held_from_peer;
+	uint64_t cost = WIRE_DATA_COST(len);
+
+	s->held_from_peer -= cost < s->held_from_peer ? cost : s->held_from_peer;
 }
 
 void stream_rx_done(struct stream *s, uint64_t msn, uint32_t len)

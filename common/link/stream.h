@@ -5,8 +5,8 @@
  * acknowledgement, retransmission"): message sequence numbers (msn),
  * cumulative acknowledgements, byte credit, and resuming after a cut.
  *
- * Pure state: no I/O, no clock, no knowledge of the session under it (keys,
- * HMAC or TLS) or of the frames that carry it. The owner moves frames and
+ * Pure state: no I/O, no clock, no knowledge of the session under it (TLS)
+ * or of the frames that carry it. The owner moves frames and
  * asks this layer what to put in them and what the peer's mean. A relay
  * link and a leaf endpoint use it the same way.
  *
@@ -24,7 +24,12 @@
  * Credit. We grant the peer 'window' bytes beyond what we still hold of
  * its messages, and nothing new while our account is at its bound; a
  * sender starts a message while it has any credit left, so it overshoots
- * by at most one message.
+ * by at most one message. A message costs its length plus its DATA header
+ * (WIRE_DATA_COST), on both ends, so empty messages are not free. Both
+ * are enforced on receive: a DATA that starts beyond our grant, or that
+ * would leave more than WIRE_MAX_IN_FLIGHT messages received and not done,
+ * is refused (stream_rx_check()), and the owner ends the session; a sender
+ * keeps to both by itself (stream_next()).
  *
  * Return conventions: 0 or a negative errno; booleans where noted.
  */
@@ -52,6 +57,7 @@ struct stream_counters {
 	uint64_t retransmits; /* DATA sent again after a cut */
 	uint64_t duplicates;  /* DATA received again (msn already had): dropped */
 	uint64_t resent_held; /* after a cut: not sent again, the peer still had them */
+	uint64_t overruns;    /* DATA refused: beyond our grant or WIRE_MAX_IN_FLIGHT */
 };
 
 struct stream {
@@ -62,26 +68,27 @@ struct stream {
 	uint64_t next_msn;         /* msn of the next new message to queue */
 	struct msg_queue unacked;  /* queued or sent, waiting for an ack, in msn order */
 	struct msg *unsent;        /* first of unacked not sent in this session */
-	uint64_t unsent_bytes;     /* message bytes from unsent to the tail */
+	uint64_t unsent_bytes;     /* cost of the messages from unsent to the tail */
 	uint64_t highest_sent_msn; /* to tell retransmissions from first sends */
 	uint64_t peer_boot_id;     /* the peer process our msns are known to */
+	uint64_t peer_done_msn;    /* the peer said it is done with every msn up to this */
 	/* ...this session only. */
 	uint64_t credit;     /* the peer's grant: bytes we may send */
-	uint64_t sent_bytes; /* DATA message bytes sent */
+	uint64_t sent_bytes; /* DATA cost sent (WIRE_DATA_COST of each message) */
 
 	/* Receiving: kept across sessions. */
 	uint64_t rx_next_msn;        /* next msn we expect from the peer */
 	uint64_t rx_done_msn;        /* every msn up to this one has left our custody */
 	uint64_t rx_acked_msn;       /* highest msn we acknowledged (<= rx_done_msn) */
 	uint64_t done_bytes_unacked; /* message bytes done since our last ACK */
-	uint64_t held_from_peer;     /* bytes received from the peer still held here */
+	uint64_t held_from_peer;     /* cost of what we received from the peer and still hold */
 	/* Done flags of msns rx_done_msn+1 .. rx_next_msn-1: bit (msn % cap),
 	 * cap a power of two, grown as needed. */
 	uint8_t *rx_done_bits;
 	uint64_t rx_done_cap;
 	/* ...this session only. */
 	uint64_t granted;        /* our last grant to the peer */
-	uint64_t received_bytes; /* DATA message bytes received */
+	uint64_t received_bytes; /* DATA cost received */
 
 	struct stream_counters counters;
 };
@@ -110,7 +117,8 @@ void stream_queue(struct stream *s, struct msg *msg);
 /* Could another message be taken on now (credit left after what is queued,
  * and the account below its bound)? */
 bool stream_can_take(const struct stream *s);
-/* The next message to send, or NULL (none, or no credit left). */
+/* The next message to send, or NULL (none, no credit left, or
+ * WIRE_MAX_IN_FLIGHT messages the peer has not said it is done with). */
 struct msg *stream_next(const struct stream *s);
 /* The DATA header for msg (stream_next()'s), our acknowledgement and grant
  * riding along; stream_sent() once the frame is out. */
@@ -121,10 +129,15 @@ void stream_sent(struct stream *s, const struct wire_data *data);
  * -EPROTO when it acknowledges a message never sent. */
 int stream_on_ack(struct stream *s, uint64_t acked_msn, uint64_t credit);
 
+/* A message we sent (in this session or an earlier one) and the peer has
+ * not acknowledged yet, by its msn: NULL when there is none. */
+struct msg *stream_find_sent(const struct stream *s, uint64_t msn);
+
 /* ---- Receiving ---- */
 /* A DATA with this msn arrived: 0 it is the next one (reserve done, then
  * stream_accept() it), 1 a duplicate (counted; drop it), -EPROTO a gap,
- * -ENOMEM. */
+ * -EDQUOT the peer overran its credit or WIRE_MAX_IN_FLIGHT (counted; the
+ * session must end), -ENOMEM. */
 int stream_rx_check(struct stream *s, uint64_t msn);
 void stream_rx_accept(struct stream *s, uint64_t msn, uint32_t len);
 /* A message received on this stream left our custody (msg_source_ops

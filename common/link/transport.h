@@ -25,6 +25,18 @@ enum transport_kind {
 
 /* The longest address (with its NUL) a transport takes. */
 #define TRANSPORT_ADDR_MAX 256
+#define TRANSPORT_PEER_MAX 64
+
+/* Who connected (accept()), as far as the transport can tell. */
+struct transport_peer {
+	/* For the log: "127.0.0.1:40312", "uid 1000 pid 4242", "cid 3 port
+	 * 1025", "domain 7 port 0xf1000003". */
+	char name[TRANSPORT_PEER_MAX];
+	/* What failed handshakes are counted against (a lockout keeps this
+	 * source out, and only it): the address without the port, the uid,
+	 * the CID, the domain. */
+	char source[TRANSPORT_PEER_MAX];
+};
 
 struct transport_ops {
 	enum transport_kind kind;
@@ -33,8 +45,9 @@ struct transport_ops {
 	/* A listening fd (non-blocking); NULL when the transport has no
 	 * listening side (serial in a guest opens a device instead). */
 	int (*listen)(const char *address);
-	/* Accepts one connection from a listening fd: a non-blocking fd. */
-	int (*accept)(int listen_fd);
+	/* Accepts one connection from a listening fd: a non-blocking fd;
+	 * peer (may be NULL) says who connected. */
+	int (*accept)(int listen_fd, struct transport_peer *peer);
 	/* Starts connecting: a non-blocking fd, possibly still connecting
 	 * (the link waits for it to become writable and checks SO_ERROR
 	 * when is_socket). */

@@ -84,6 +84,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -436,8 +437,9 @@ static void ring_skip(struct argo_ring *ring)
 /* A connect request on a listener: a new stream for accept(). */
 static void accept_peer(struct pump *p, const xen_argo_addr_t *src)
 {
-	char byte = 0;
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	/* The packet says who connected (accept()'s peer). */
+	xen_argo_addr_t who = *src;
+	struct iovec iov = {.iov_base = &who, .iov_len = sizeof(who)};
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -744,10 +746,10 @@ fail:
 	return ret;
 }
 
-static int arlk_accept(int listen_fd)
+static int arlk_accept(int listen_fd, struct transport_peer *peer)
 {
-	char byte;
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	xen_argo_addr_t who;
+	struct iovec iov = {.iov_base = &who, .iov_len = sizeof(who)};
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -766,10 +768,16 @@ static int arlk_accept(int listen_fd)
 	if (n < 0)
 		return -errno;
 	cmsg = CMSG_FIRSTHDR(&msg);
-	if (n == 0 || !cmsg || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS ||
-	    cmsg->cmsg_len != CMSG_LEN(sizeof(int)))
+	if (n != (ssize_t)sizeof(who) || !cmsg || cmsg->cmsg_level != SOL_SOCKET ||
+	    cmsg->cmsg_type != SCM_RIGHTS || cmsg->cmsg_len != CMSG_LEN(sizeof(int)))
 		return -ECONNABORTED; /* cannot happen: only our pump writes there */
 	memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+	if (peer) {
+		snprintf(peer->name, sizeof(peer->name), "domain %u port 0x%x",
+		         (unsigned int)who.domain_id, (unsigned int)who.aport);
+		snprintf(peer->source, sizeof(peer->source), "domain %u",
+		         (unsigned int)who.domain_id);
+	}
 	return fd;
 }
 

@@ -102,9 +102,9 @@ static int serial_listen(const char *address)
 	return transport_get(TRANSPORT_UNIX)->listen(address);
 }
 
-static int serial_accept(int listen_fd)
+static int serial_accept(int listen_fd, struct transport_peer *peer)
 {
-	return transport_get(TRANSPORT_UNIX)->accept(listen_fd);
+	return transport_get(TRANSPORT_UNIX)->accept(listen_fd, peer);
 }
 
 extern const struct transport_ops transport_serial_ops;

@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -236,15 +237,44 @@ static int tcp_listen(const char *address)
 	return fd >= 0 ? fd : rc;
 }
 
-static int tcp_accept(int listen_fd)
+/* "ADDR:PORT" ("[ADDR]:PORT" for IPv6) and "ADDR". */
+static void tcp_describe(const struct sockaddr_storage *ss, struct transport_peer *peer)
 {
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned int port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+		snprintf(peer->name, sizeof(peer->name), "%s:%u", host, port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+		snprintf(peer->name, sizeof(peer->name), "[%s]:%u", host, port);
+	} else {
+		snprintf(peer->name, sizeof(peer->name), "?");
+	}
+	snprintf(peer->source, sizeof(peer->source), "%s", host);
+}
+
+static int tcp_accept(int listen_fd, struct transport_peer *peer)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
 	int fd, rc;
 
+	memset(&ss, 0, sizeof(ss));
 	do
-		fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0)
 		return -errno;
+	if (peer)
+		tcp_describe(&ss, peer);
 	rc = tcp_tune(fd);
 	if (rc < 0) {
 		close(fd);

@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -124,14 +125,35 @@ fail:
 	return rc;
 }
 
-static int unix_accept(int listen_fd)
+/* The connecting process's credentials, as the kernel took them at
+ * connect(): "uid U pid P", source "uid U". */
+static void unix_describe(int fd, struct transport_peer *peer)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+		snprintf(peer->name, sizeof(peer->name), "uid %u pid %d", (unsigned int)cred.uid,
+		         (int)cred.pid);
+		snprintf(peer->source, sizeof(peer->source), "uid %u", (unsigned int)cred.uid);
+	} else {
+		snprintf(peer->name, sizeof(peer->name), "?");
+		snprintf(peer->source, sizeof(peer->source), "?");
+	}
+}
+
+static int unix_accept(int listen_fd, struct transport_peer *peer)
 {
 	int fd;
 
 	do
 		fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	while (fd < 0 && errno == EINTR);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	if (peer)
+		unix_describe(fd, peer);
+	return fd;
 }
 
 static int unix_connect(const char *address)

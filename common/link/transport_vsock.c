@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -113,14 +114,25 @@ static int vsock_listen(const char *address)
 	return fd;
 }
 
-static int vsock_accept(int listen_fd)
+static int vsock_accept(int listen_fd, struct transport_peer *peer)
 {
+	struct sockaddr_vm svm;
+	socklen_t len = sizeof(svm);
 	int fd;
 
+	memset(&svm, 0, sizeof(svm));
 	do
-		fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd =
+		    accept4(listen_fd, (struct sockaddr *)&svm, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	while (fd < 0 && errno == EINTR);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	if (peer) {
+		snprintf(peer->name, sizeof(peer->name), "cid %u port %u", svm.svm_cid,
+		         svm.svm_port);
+		snprintf(peer->source, sizeof(peer->source), "cid %u", svm.svm_cid);
+	}
+	return fd;
 }
 
 static int vsock_connect(const char *address)

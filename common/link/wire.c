@@ -8,14 +8,15 @@
  *
  * Decisions the spec leaves open (kept symmetric: the encoders refuse
  * exactly what the decoder refuses, so whatever decodes re-encodes to the
- * same bytes, which auth_proof() relies on when it re-encodes the HELLOs):
+ * same bytes, which the fuzzer checks):
  *
  * - hvids: the first NUL must be at offset 1..15, the bytes before it in
  *   [A-Za-z0-9._-], every byte after it NUL ("NUL padded", non-zero padding
  *   refused).
- * - HELLO: seq must be 0; magic "ARGR"; 1 <= version_min <= version_max and
- *   the range must include WIRE_VERSION; role 0 or 1. Comparing the role to
- *   our own is the session's job.
+ * - Every frame: seq 0 is refused (frames count from 1, HELLO first).
+ * - HELLO: magic "ARGR"; 1 <= version_min <= version_max and the range must
+ *   include WIRE_VERSION; role 0 or 1; the reserved field 0. Comparing the
+ *   role to our own is the session's job.
  * - DATA and UNDELIVERABLE: msn 0 is refused (msns start at 1); both global
  *   addresses must carry valid hvids and a zero reserved field.
  * - UNDELIVERABLE: error must be a positive errno, 1..4095; which ones the
@@ -37,6 +38,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "leaf_wire.h"
 
 static int fail(const char **why, const char *what)
 {
@@ -184,15 +186,57 @@ static void put_gaddr(uint8_t *p, const struct wire_gaddr *a)
 
 _Static_assert(DATA_MAX_LENGTH <= WIRE_MAX_PAYLOAD, "DATA bounds exceed the payload limit");
 _Static_assert(ROUTES_MAX_LENGTH <= WIRE_MAX_PAYLOAD, "ROUTES bounds exceed the payload limit");
+_Static_assert(LEAF_REQUEST_MAX <= WIRE_MAX_PAYLOAD,
+               "LEAF_REQUEST bounds exceed the payload limit");
+_Static_assert(LEAF_ATTACH_MAX <= WIRE_MAX_PAYLOAD && LEAF_RING_MAX <= WIRE_MAX_PAYLOAD &&
+                   LEAF_RX_MAX <= WIRE_MAX_PAYLOAD && LEAF_REPLY_MAX <= WIRE_MAX_PAYLOAD,
+               "leaf frame bounds exceed the payload limit");
+_Static_assert(LEAF_MAX_MESSAGE == WIRE_MAX_MESSAGE, "two names for Xen's largest message");
+
+/* The leaf frames' bounds (leaf_wire.h has their layouts). */
+static int leaf_check_length(uint8_t type, uint32_t length, const char **why)
+{
+	switch (type) {
+	case WIRE_LEAF_ATTACH:
+		if (length < LEAF_ATTACH_MIN || length > LEAF_ATTACH_MAX ||
+		    (length - LEAF_ATTACH_MIN) % LEAF_RING_STATE_SIZE != 0)
+			return fail(why, "LEAF_ATTACH length is not 16 + 24 * rings");
+		return 0;
+	case WIRE_LEAF_WELCOME:
+		return length == LEAF_WELCOME_SIZE ? 0 : fail(why, "LEAF_WELCOME length is not 16");
+	case WIRE_LEAF_REQUEST:
+		if (length < LEAF_REQUEST_MIN || length > LEAF_REQUEST_MAX)
+			return fail(why, "LEAF_REQUEST length out of bounds");
+		return 0;
+	case WIRE_LEAF_REPLY:
+		if (length < LEAF_REPLY_MIN || length > LEAF_REPLY_MAX ||
+		    (length - LEAF_REPLY_MIN) % LEAF_REPLY_ENT_SIZE != 0)
+			return fail(why, "LEAF_REPLY length is not 16 + 8 * entries");
+		return 0;
+	case WIRE_LEAF_RING:
+		if (length < LEAF_RING_MIN || length > LEAF_RING_MAX)
+			return fail(why, "LEAF_RING length out of bounds");
+		return 0;
+	case WIRE_LEAF_EVENT:
+		return length == 0 ? 0 : fail(why, "LEAF_EVENT length is not 0");
+	case WIRE_LEAF_RX:
+		if (length < LEAF_RX_MIN || length > LEAF_RX_MAX ||
+		    (length - LEAF_RX_MIN) % LEAF_RX_ENT_SIZE != 0)
+			return fail(why, "LEAF_RX length is not 8 + 8 * rings");
+		return 0;
+	default:
+		return fail(why, "unknown frame type");
+	}
+}
 
 /* Checks a payload length against its type's bounds. */
 static int check_length(uint8_t type, uint32_t length, const char **why)
 {
 	switch (type) {
 	case WIRE_HELLO:
-		return length == WIRE_HELLO_SIZE ? 0 : fail(why, "HELLO length is not 84");
-	case WIRE_AUTH:
-		return length == WIRE_MAC_SIZE ? 0 : fail(why, "AUTH length is not 32");
+		return length == WIRE_HELLO_SIZE ? 0 : fail(why, "HELLO length is not 56");
+	case 2:
+		return fail(why, "AUTH (type 2) is not a frame of version 4: TLS authenticates");
 	case WIRE_DATA:
 		if (length < WIRE_DATA_HEADER_SIZE)
 			return fail(why, "DATA length is below the 96-byte data header");
@@ -224,7 +268,7 @@ static int check_length(uint8_t type, uint32_t length, const char **why)
 			return fail(why, "CLOSE text is longer than 128 bytes");
 		return 0;
 	default:
-		return fail(why, "unknown frame type");
+		return leaf_check_length(type, length, why);
 	}
 }
 
@@ -255,8 +299,8 @@ int64_t wire_parse_header(const uint8_t *buf, size_t len, struct wire_header *hd
 	h.length = get_u32(buf + 4);
 	h.seq = get_u64(buf + 8);
 	if (h.version != WIRE_VERSION)
-		return fail(why, "frame version is not 3 (this relay speaks version 3 only)");
-	if (h.type < WIRE_HELLO || h.type > WIRE_CLOSE)
+		return fail(why, "frame version is not 4 (this relay speaks version 4 only)");
+	if (h.type < WIRE_HELLO || h.type > WIRE_LEAF_RX)
 		return fail(why, "unknown frame type");
 	if (h.flags != 0)
 		return fail(why, "frame flags are not 0");
@@ -265,11 +309,11 @@ int64_t wire_parse_header(const uint8_t *buf, size_t len, struct wire_header *hd
 	rc = check_length(h.type, h.length, why);
 	if (rc)
 		return rc;
-	if (h.type == WIRE_HELLO && h.seq != 0)
-		return fail(why, "HELLO seq is not 0");
+	if (h.seq == 0)
+		return fail(why, "frame seq is 0 (frames count from 1)");
 	if (hdr)
 		*hdr = h;
-	return (int64_t)WIRE_HEADER_SIZE + h.length + (h.type == WIRE_HELLO ? 0 : WIRE_MAC_SIZE);
+	return (int64_t)WIRE_HEADER_SIZE + h.length;
 }
 
 /* ---------------------------------------------------------------------------
@@ -280,11 +324,13 @@ int64_t wire_parse_header(const uint8_t *buf, size_t len, struct wire_header *hd
 #define HELLO_VERSION_MIN 4u
 #define HELLO_VERSION_MAX 6u
 #define HELLO_HVID        8u
-#define HELLO_NONCE       24u
-#define HELLO_RX_NEXT_MSN 56u
-#define HELLO_BOOT_ID     64u
-#define HELLO_ROLE        72u
-#define HELLO_ACKED_MSN   76u
+#define HELLO_ROLE        24u
+#define HELLO_RESERVED    28u
+#define HELLO_RX_NEXT_MSN 32u
+#define HELLO_ACKED_MSN   40u
+#define HELLO_BOOT_ID     48u
+
+_Static_assert(HELLO_BOOT_ID + 8 == WIRE_HELLO_SIZE, "HELLO layout");
 
 /* The HELLO fields other than the hvid: NULL if fine, else why not. */
 static const char *hello_fields_bad(uint16_t vmin, uint16_t vmax, uint32_t role)
@@ -294,7 +340,7 @@ static const char *hello_fields_bad(uint16_t vmin, uint16_t vmax, uint32_t role)
 	if (vmin > vmax)
 		return "HELLO version_min is above version_max";
 	if (vmin > WIRE_VERSION || vmax < WIRE_VERSION)
-		return "HELLO version range does not include 3";
+		return "HELLO version range does not include 4";
 	if (role != WIRE_ROLE_INITIATOR && role != WIRE_ROLE_ACCEPTOR)
 		return "HELLO role is neither 0 (initiator) nor 1 (acceptor)";
 	return NULL;
@@ -318,11 +364,11 @@ int wire_put_hello(uint8_t *out, size_t cap, const struct wire_hello *hello)
 	put_u16(out + HELLO_VERSION_MIN, hello->version_min);
 	put_u16(out + HELLO_VERSION_MAX, hello->version_max);
 	put_hvid(out + HELLO_HVID, hello->hvid);
-	memcpy(out + HELLO_NONCE, hello->nonce, WIRE_NONCE_SIZE);
-	put_u64(out + HELLO_RX_NEXT_MSN, hello->rx_next_msn);
-	put_u64(out + HELLO_BOOT_ID, hello->boot_id);
 	put_u32(out + HELLO_ROLE, hello->role);
+	put_u32(out + HELLO_RESERVED, 0);
+	put_u64(out + HELLO_RX_NEXT_MSN, hello->rx_next_msn);
 	put_u64(out + HELLO_ACKED_MSN, hello->acked_msn);
+	put_u64(out + HELLO_BOOT_ID, hello->boot_id);
 	return (int)WIRE_HELLO_SIZE;
 }
 
@@ -334,7 +380,7 @@ int wire_parse_hello(const uint8_t *payload, uint32_t length, struct wire_hello 
 	int rc;
 
 	if (!payload || length != WIRE_HELLO_SIZE)
-		return fail(why, "HELLO length is not 84");
+		return fail(why, "HELLO length is not 56");
 	if (get_u32(payload + HELLO_MAGIC) != WIRE_HELLO_MAGIC)
 		return fail(why, "HELLO magic is not \"ARGR\"");
 	h.version_min = get_u16(payload + HELLO_VERSION_MIN);
@@ -346,7 +392,8 @@ int wire_parse_hello(const uint8_t *payload, uint32_t length, struct wire_hello 
 	rc = get_hvid(payload + HELLO_HVID, h.hvid, &why_hello_hvid, why);
 	if (rc)
 		return rc;
-	memcpy(h.nonce, payload + HELLO_NONCE, WIRE_NONCE_SIZE);
+	if (get_u32(payload + HELLO_RESERVED) != 0)
+		return fail(why, "HELLO reserved field is not 0");
 	h.rx_next_msn = get_u64(payload + HELLO_RX_NEXT_MSN);
 	h.boot_id = get_u64(payload + HELLO_BOOT_ID);
 	h.acked_msn = get_u64(payload + HELLO_ACKED_MSN);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The relay link protocol's frames (docs/protocol.md): layout constants,
- * encoders, and a strict decoder. No I/O and no crypto here: auth.h adds and
- * checks MACs, the link layer moves bytes.
+ * encoders, and a strict decoder. No I/O and no crypto here: the frames
+ * travel inside TLS 1.3 (session.h), which protects them; frames.h moves
+ * them.
  *
  * Return conventions: 0 or a length on success; negative errno values on
  * failure: -EMSGSIZE (too large to encode), -EAGAIN (decoder: not enough
@@ -16,25 +17,31 @@
 
 #include "argo/abi.h"
 
-#define WIRE_VERSION            3u
+#define WIRE_VERSION            4u
 #define WIRE_HEADER_SIZE        16u
-#define WIRE_MAC_SIZE           32u
 #define WIRE_MAX_MESSAGE        0xFFFFE0u /* Xen's largest sendv payload */
 #define WIRE_DATA_HEADER_SIZE   96u
 #define WIRE_MAX_PAYLOAD        (16u * 1024 * 1024 + 4096)
 #define WIRE_HVID_SIZE          16u         /* NUL padded; 1..15 significant bytes */
 #define WIRE_HELLO_MAGIC        0x52475241u /* "ARGR" */
-#define WIRE_HELLO_SIZE         84u
-#define WIRE_NONCE_SIZE         32u
+#define WIRE_HELLO_SIZE         56u
 #define WIRE_ACK_SIZE           16u
 #define WIRE_UNDELIVERABLE_SIZE 64u
 #define WIRE_MAX_ROUTES         1024u
 #define WIRE_MAX_ROUTE_HOPS     15u
 #define WIRE_CLOSE_TEXT_MAX     128u
+/* What a DATA message costs in credit and in a holder's memory account, on
+ * both ends of a link: its length plus its DATA header, so that empty
+ * messages are not free (docs/protocol.md, "ACK"). */
+#define WIRE_DATA_COST(len) ((uint64_t)(len) + WIRE_DATA_HEADER_SIZE)
+/* A sender never has DATA more than this many msns above the last one the
+ * peer acknowledged; a receiver refuses what would hold more. */
+#define WIRE_MAX_IN_FLIGHT 8192u
 
 enum wire_type {
 	WIRE_HELLO = 1,
-	WIRE_AUTH = 2,
+	/* 2 was AUTH (version 3 and before): TLS authenticates now, and the
+	 * decoder refuses the type. */
 	WIRE_DATA = 3,
 	WIRE_ACK = 4,
 	WIRE_ROUTES = 5,
@@ -42,6 +49,15 @@ enum wire_type {
 	WIRE_PING = 7,
 	WIRE_PONG = 8,
 	WIRE_CLOSE = 9,
+	/* A leaf endpoint's frames (docs/protocol.md, "Leaf endpoints";
+	 * payloads in leaf_wire.h): only on a link to a leaf. */
+	WIRE_LEAF_ATTACH = 10,
+	WIRE_LEAF_WELCOME = 11,
+	WIRE_LEAF_REQUEST = 12,
+	WIRE_LEAF_REPLY = 13,
+	WIRE_LEAF_RING = 14,
+	WIRE_LEAF_EVENT = 15,
+	WIRE_LEAF_RX = 16,
 };
 
 enum wire_role { WIRE_ROLE_INITIATOR = 0, WIRE_ROLE_ACCEPTOR = 1 };
@@ -62,11 +78,10 @@ struct wire_header {
 struct wire_hello {
 	uint16_t version_min, version_max;
 	char hvid[WIRE_HVID_SIZE];
-	uint8_t nonce[WIRE_NONCE_SIZE];
-	uint64_t rx_next_msn; /* next msn we expect: we hold everything before it */
-	uint64_t boot_id;
 	uint32_t role;
-	uint64_t acked_msn; /* we are done with every msn up to this one */
+	uint64_t rx_next_msn; /* next msn we expect: we hold everything before it */
+	uint64_t acked_msn;   /* we are done with every msn up to this one */
+	uint64_t boot_id;
 };
 
 /* Where a message entered the relays: the ring it was read from (a random
@@ -126,7 +141,7 @@ size_t wire_put_header(uint8_t *out, uint8_t type, uint32_t length, uint64_t seq
  * Payload encoders: write the payload of one frame type into out (which has
  * room for cap bytes) and return its length, or -EMSGSIZE when cap is too
  * small or a field is out of bounds. The caller frames it with
- * wire_put_header() and appends the MAC (auth.h).
+ * wire_put_header().
  */
 int wire_put_hello(uint8_t *out, size_t cap, const struct wire_hello *hello);
 /* DATA: writes the 96-byte data header only; the message bytes follow it. */
@@ -139,12 +154,12 @@ int wire_put_close(uint8_t *out, size_t cap, uint32_t reason, const char *text);
 
 /*
  * Decoder, step 1: the header of the frame at the start of buf (len bytes
- * available). Returns the frame's total size on the wire (header + payload
- * + MAC when the type carries one) once the header is valid, -EAGAIN when
- * fewer than WIRE_HEADER_SIZE bytes are there, -EBADMSG on a bad version,
- * type, flags or length. The total may exceed len: read more, then go on.
- * The length is checked against the type's own bounds here already (e.g. a
- * PING must say 8), and a HELLO's seq must be 0.
+ * available). Returns the frame's total size (header + payload) once the
+ * header is valid, -EAGAIN when fewer than WIRE_HEADER_SIZE bytes are
+ * there, -EBADMSG on a bad version, type, flags or length. The total may
+ * exceed len: read more, then go on. The length is checked against the
+ * type's own bounds here already (e.g. a PING must say 8), and seq must not
+ * be 0 (frames count from 1).
  */
 int64_t wire_parse_header(const uint8_t *buf, size_t len, struct wire_header *hdr,
                           const char **why);

@@ -618,9 +618,7 @@ static int open_argo(const struct opts *o, struct chan *c)
 
 	ret = argo_open(o->uri, &c->fabric);
 	if (ret < 0) {
-		char why[512];
-
-		fprintf(stderr, "argo-bench: %s\n", argo_open_error(o->uri, ret, why, sizeof(why)));
+		fprintf(stderr, "argo-bench: %s\n", argo_open_error());
 		return ret;
 	}
 	if (o->mode == MODE_SERVER) {

@@ -174,9 +174,7 @@ int main(int argc, char **argv)
 
 	ret = argo_open(uri, &fabric);
 	if (ret < 0) {
-		char why[512];
-
-		fprintf(stderr, "argo-echo: %s\n", argo_open_error(uri, ret, why, sizeof(why)));
+		fprintf(stderr, "argo-echo: %s\n", argo_open_error());
 		return 1;
 	}
 	ret = argo_register_ring(fabric, &reg, 0, &ring);

@@ -250,9 +250,7 @@ int main(int argc, char **argv)
 
 	ret = argo_open(uri, &fabric);
 	if (ret < 0) {
-		char why[512];
-
-		fprintf(stderr, "argo-ping: %s\n", argo_open_error(uri, ret, why, sizeof(why)));
+		fprintf(stderr, "argo-ping: %s\n", argo_open_error());
 		return 1;
 	}
 	/* Replies come only from the echo service's domain. */

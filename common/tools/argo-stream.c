@@ -125,10 +125,7 @@ static int do_send(struct opts *o)
 		return 1;
 	ret = argo_open(o->uri, &fabric);
 	if (ret < 0) {
-		char why[512];
-
-		fprintf(stderr, "argo-stream: %s\n",
-		        argo_open_error(o->uri, ret, why, sizeof(why)));
+		fprintf(stderr, "argo-stream: %s\n", argo_open_error());
 		free(buf);
 		return 1;
 	}
@@ -179,10 +176,7 @@ static int do_recv(struct opts *o)
 		return 1;
 	ret = argo_open(o->uri, &fabric);
 	if (ret < 0) {
-		char why[512];
-
-		fprintf(stderr, "argo-stream: %s\n",
-		        argo_open_error(o->uri, ret, why, sizeof(why)));
+		fprintf(stderr, "argo-stream: %s\n", argo_open_error());
 		free(buf);
 		return 1;
 	}

@@ -16,7 +16,7 @@ declare -ga CFG_NAMES=()
 
 # Keys a section may have; V.KEY for every VM V of `vms`.
 CFG_SCENARIO_KEYS="description groups timeout vms setup host host_after driver links helpers"
-CFG_VM_KEYS="kind run mem smp cpu dom0_mem xen_args kernel_args channels markers files"
+CFG_VM_KEYS="kind run mem smp cpu dom0_mem xen_args kernel_args channels markers files start vhost_user_blk"
 
 cfg_load() {
 	local file=$1 line n=0 sec="" key val k ok
@@ -96,6 +96,14 @@ cfg_check() {
 				return 1
 				;;
 			esac
+			for k in start vhost_user_blk; do
+				v=$(cfg_vm_get "$s" "$vm" $k)
+				case "$v" in yes | no) ;; *)
+					echo "$file:${CFG[$s.$vm.$k.__line]}: [$s] $vm.$k must be yes or no" >&2
+					return 1
+					;;
+				esac
+			done
 			for k in mem smp; do
 				v=$(cfg_vm_get "$s" "$vm" $k)
 				if ! [[ "$v" =~ ^[1-9][0-9]*$ ]]; then
@@ -128,6 +136,8 @@ cfg_vm_get() {
 	cpu) def=qemu64 ;;
 	dom0_mem) def=1024M ;;
 	markers) [ "$vm" = "$first" ] && def=yes || def=no ;;
+	start) def=yes ;;
+	vhost_user_blk) def=no ;;
 	*) def="" ;;
 	esac
 	cfg_get "$s" "$vm.$key" "$def"

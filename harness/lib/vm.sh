@@ -11,7 +11,10 @@
 #
 # VM_* inputs of vm_define: VM_KERNEL (xen: Xen), VM_DOM0_KERNEL, VM_INITRD, VM_MODULE_CMDLINE (xen:
 # the dom0 kernel's command line), VM_CMDLINE (Xen's, or Linux's), VM_MEM
-# (MiB), VM_SMP, VM_CPU, VM_CHANNELS (names), VM_DOMAIN (libvirt name).
+# (MiB), VM_SMP, VM_CPU, VM_CHANNELS (names), VM_DOMAIN (libvirt name),
+# VM_VHOST_BLK (yes: a vhost-user-blk disk, /dev/vda in the VM, whose back
+# end listens on VMDIR/vhost-user-blk.sock; the VM's RAM is then a shared
+# memfd, which vhost-user needs).
 #
 # Xen is a multiboot kernel: QEMU loads its modules from one -initrd
 # argument, "KERNEL ARGS,INITRD", split on commas. libvirt's <initrd> is a
@@ -76,6 +79,7 @@ vm_define() {
 		VM_ACCEL=$accel
 		VM_DOMAIN=${VM_DOMAIN:-}
 		VM_CHANNELS="${VM_CHANNELS:-}"
+		VM_VHOST_BLK=${VM_VHOST_BLK:-no}
 	ENV
 	printf '%s\n' "$VM_KERNEL" >"$vmdir/kernel"
 	printf '%s\n' "${VM_DOM0_KERNEL:-}" >"$vmdir/dom0-kernel"
@@ -146,6 +150,11 @@ vm_libvirt_xml() {
 		  <description>argo e2e VM $vmdir (runner pid $$)</description>
 		  <memory unit='MiB'>$mem</memory>
 		  <vcpu>$smp</vcpu>
+	XML
+	if [ "$VM_VHOST_BLK" = yes ]; then
+		echo "  <memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>"
+	fi
+	cat <<-XML
 		  <os>
 		    <type arch='x86_64' machine='pc'>hvm</type>
 		    <kernel>$(vm_xml_escape <<<"$kernel")</kernel>
@@ -177,6 +186,15 @@ vm_libvirt_xml() {
 			    </channel>
 		XML
 	done
+	if [ "$VM_VHOST_BLK" = yes ]; then
+		cat <<-XML
+			    <disk type='vhostuser' device='disk'>
+			      <driver name='qemu' type='raw'/>
+			      <source type='unix' path='$vmdir/vhost-user-blk.sock'/>
+			      <target dev='vda' bus='virtio'/>
+			    </disk>
+		XML
+	fi
 	cat <<-XML
 		    <memballoon model='none'/>
 		  </devices>
@@ -216,6 +234,12 @@ vm_qemu_argv() {
 		printf '%s\n' -initrd "$(cat "$vmdir/dom0-kernel") $(cat "$vmdir/module-cmdline"),$(cat "$vmdir/initrd")"
 	else
 		printf '%s\n' -initrd "$(cat "$vmdir/initrd")"
+	fi
+	if [ "$VM_VHOST_BLK" = yes ]; then
+		printf '%s\n' -object "memory-backend-memfd,id=mem0,size=${mem}M,share=on" \
+			-machine memory-backend=mem0 \
+			-chardev "socket,id=vhublk0,path=$vmdir/vhost-user-blk.sock" \
+			-device vhost-user-blk-pci,chardev=vhublk0
 	fi
 	if [ -n "$VM_CHANNELS" ]; then
 		printf '%s\n' -device virtio-serial-pci,id=vser0

@@ -106,12 +106,13 @@ xen_tools_start() {
 	return 0
 }
 
-# e2e_collect_domu NAME TIMEOUT RUN: waits up to TIMEOUT seconds for the
-# domU NAME (running scenario RUN) to print its RESULT, copies its console
-# into ours with the markers renamed, turns its cases into domu-* cases of
-# this scenario, and checks that it went away (destroying it otherwise).
+# e2e_collect_domu NAME TIMEOUT RUN [PREFIX]: waits up to TIMEOUT seconds
+# for the domU NAME (running scenario RUN) to print its RESULT, copies its
+# console into ours with the markers renamed, turns its cases into PREFIX-*
+# cases of this scenario (PREFIX: domu), and checks that it went away
+# (destroying it otherwise).
 e2e_collect_domu() {
-	local name=$1 timeout=$2 run=$3 domid finished rc
+	local name=$1 timeout=$2 run=$3 p=${4:-domu} domid finished rc
 	local glog=/var/log/xen/console/guest-$name.log
 	domid=$(xl domid "$name" 2>/dev/null)
 	domu_done() { grep -q '^ARGO-E2E: RESULT' "$glog"; }
@@ -121,35 +122,37 @@ e2e_collect_domu() {
 		finished=0
 	fi
 	# The domU's console, its markers renamed so the harness does not take
-	# them for dom0's.
-	tr -d '\r' <"$glog" 2>/dev/null | sed -e 's/^ARGO-E2E: /domU-E2E: /' -e 's/^/domU| /'
+	# them for dom0's (unless e2e_stream_domu showed it already).
+	[ -n "${E2E_STREAMED:-}" ] ||
+		tr -d '\r' <"$glog" 2>/dev/null | sed -e 's/^ARGO-E2E: /domU-E2E: /' \
+			-e "s/^/$([ "$p" = domu ] && echo domU || echo "$p")| /"
 
 	if grep -q '^ARGO-E2E: BEGIN' "$glog" 2>/dev/null; then
-		e2e_case domu-boot PASS "domain $domid reached /init"
+		e2e_case "$p-boot" PASS "domain $domid reached /init"
 	else
-		e2e_case domu-boot FAIL "no BEGIN on the domU console within ${timeout}s"
+		e2e_case "$p-boot" FAIL "no BEGIN on the domU console within ${timeout}s"
 	fi
 	# Each of the domU scenario's cases, as a case of this scenario.
 	tr -d '\r' <"$glog" 2>/dev/null | grep '^ARGO-E2E: CASE ' | while read -r _ _ n st msg; do
-		e2e_case "domu-$n" "$st" "$msg"
+		e2e_case "$p-$n" "$st" "$msg"
 	done
 	if [ "$finished" = 1 ]; then
 		rc=$(tr -d '\r' <"$glog" | sed -n 's/^ARGO-E2E: RESULT rc=\([0-9]*\).*/\1/p' | head -n 1)
 		if [ "$rc" = 0 ]; then
-			e2e_case domu-result PASS
+			e2e_case "$p-result" PASS
 		else
-			e2e_case domu-result FAIL "domU scenario $run: rc=$rc"
+			e2e_case "$p-result" FAIL "domU scenario $run: rc=$rc"
 		fi
 		gone() { ! xl domid "$name" >/dev/null 2>&1; }
 		if e2e_wait 30 gone; then
-			e2e_case domu-shutdown PASS
+			e2e_case "$p-shutdown" PASS
 		else
-			e2e_case domu-shutdown FAIL "$name still exists 30s after its RESULT"
+			e2e_case "$p-shutdown" FAIL "$name still exists 30s after its RESULT"
 			xl list
 			xl destroy "$name"
 		fi
 	else
-		e2e_case domu-result FAIL "no RESULT within ${timeout}s"
+		e2e_case "$p-result" FAIL "no RESULT within ${timeout}s"
 		xl list
 		xl destroy "$name"
 	fi
@@ -170,4 +173,36 @@ e2e_virtio_ports() {
 		[ -n "$_n" ] && ln -sf "/dev/${_p##*/}" "/dev/virtio-ports/$_n"
 	done
 	return 0
+}
+
+# e2e_stream_domu NAME PREFIX: copies the console of domU NAME into ours as
+# it grows, each line as "PREFIX| line" (markers renamed), once a second in
+# the background, so that a domU's progress (and any oops, which the
+# harness watches for) shows at once; set E2E_STREAMED=1 so that
+# e2e_collect_domu does not copy it again. It ends with the domain.
+e2e_stream_domu() {
+	(
+		_glog=/var/log/xen/console/guest-$1.log
+		_id=$(xl domid "$1" 2>/dev/null)
+		_done=0
+		_seen=0
+		_gone=0
+		echo "$2| (console of $1, domain ${_id:-?}: $_glog)"
+		while [ "$_done" = 0 ]; do
+			# Gone for good: three looks in a row (xenstored may be slow).
+			if xenstore-exists "/local/domain/$_id" 2>/dev/null; then
+				_gone=0
+			else
+				_gone=$((_gone + 1))
+				[ "$_gone" -lt 3 ] || _done=1
+			fi
+			_n=$(wc -l <"$_glog" 2>/dev/null || echo 0)
+			if [ "$_n" -gt "$_seen" ]; then
+				sed -n "$((_seen + 1)),${_n}p" "$_glog" | tr -d '\r' |
+					sed -e 's/^ARGO-E2E: /domU-E2E: /' -e "s/^/$2| /"
+				_seen=$_n
+			fi
+			[ "$_done" = 1 ] || sleep 1
+		done
+	) &
 }

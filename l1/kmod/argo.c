@@ -18,7 +18,12 @@
  *    adopts it (ADOPT), so that a killed process's successor finds its rings
  *    with their contents, as the domain (which did not die) still has them;
  *  - send tags: a tagged SENDV records its tag once Xen took the message;
- *  - events: VIRQ_ARGO feeds one counter that every fd can poll and read.
+ *  - events: VIRQ_ARGO feeds one counter that every fd can poll and read;
+ *  - an in-kernel API (linux/argo_kernel.h) for other modules: rings in
+ *    kernel memory with an event function, sends from kernel buffers,
+ *    notify. Kernel rings share the domain's ring namespace with those of
+ *    /dev/argo, so this module keeps both and refuses to let one take the
+ *    other's ring by name.
  *
  * Arguments are otherwise handed to Xen unchanged (pads included), and its
  * return value is handed back, so that user space sees Xen's own errors in
@@ -69,8 +74,10 @@
 #include <linux/mutex.h>
 #include <linux/overflow.h>
 #include <linux/poll.h>
+#include <linux/rculist.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/vmalloc.h>
 #include <linux/wait.h>
 
 #include <xen/events.h>
@@ -82,6 +89,7 @@
 #include <asm/xen/hypercall.h>
 
 #include <linux/argo_dev.h>
+#include <linux/argo_kernel.h>
 
 /* Xen's public interface, xen/include/public/xen.h and argo.h (Xen 4.17). */
 #ifndef __HYPERVISOR_argo_op
@@ -99,6 +107,9 @@
 #define XEN_ARGO_REGISTER_FLAG_FAIL_EXIST	0x1U
 
 #define XEN_ARGO_MAXIOV			8U
+#define XEN_ARGO_DOMID_ANY		0x7FF4U
+#define XEN_ARGO_REGISTER_FLAG_FAIL_EXIST 0x1U
+#define XEN_ARGO_MSG_SLOT		16U
 #define XEN_ARGO_MAX_RING_SIZE		0x1000000U
 /* Xen refuses more ring pages than this with -EINVAL, first thing. */
 #define ARGO_MAX_RING_PAGES		(XEN_ARGO_MAX_RING_SIZE / XEN_PAGE_SIZE)
@@ -153,7 +164,23 @@ struct xen_argo_ring_data {
 	struct xen_argo_ring_data_ent data[];
 };
 
+/* The shared ring: Xen writes tx_ptr and messages, the reader rx_ptr. */
+struct xen_argo_ring {
+	u32 rx_ptr;
+	u32 tx_ptr;
+	u8 reserved[56];
+	u8 ring[];
+};
+
+struct xen_argo_ring_message_header {
+	u32 len;			/* header + payload */
+	struct xen_argo_addr source;
+	u32 message_type;
+};
+
 static_assert(sizeof(struct xen_argo_addr) == 8);
+static_assert(sizeof(struct xen_argo_ring) == ARGO_RING_HEADER);
+static_assert(sizeof(struct xen_argo_ring_message_header) == ARGO_KMSG_HEADER);
 static_assert(sizeof(struct xen_argo_send_addr) == 16);
 static_assert(sizeof(struct xen_argo_register_ring) == 12);
 static_assert(sizeof(struct xen_argo_unregister_ring) == 8);
@@ -181,8 +208,8 @@ static_assert(sizeof(struct argo_dev_reregister) == 8);
  */
 struct argo_ring {
 	struct list_head node;		/* in argo_rings, oldest first */
-	struct list_head orphan;	/* in argo_orphans iff owner is NULL,
-					 * else empty */
+	/* in argo_orphans iff owner is NULL, else empty */
+	struct list_head orphan;
 	struct argo_file *owner;	/* NULL: orphaned */
 	bool persistent;		/* ARGO_DEV_REG_PERSIST */
 	u32 aport;
@@ -193,15 +220,37 @@ struct argo_ring {
 	struct page **pages;
 };
 
+/*
+ * A kernel user's ring (linux/argo_kernel.h). The fields are set before
+ * the ring is published on argo_krings and never change after; node is
+ * guarded by argo_lock (writers) and RCU (the VIRQ handler). The ring
+ * memory's rx_ptr belongs to the ring's one reader, tx_ptr to Xen.
+ */
+struct argo_kring {
+	struct list_head node;		/* in argo_krings */
+	u32 aport;
+	u16 partner_id;
+	u32 len;
+	unsigned int npages;
+	struct xen_argo_ring *mem;	/* vmalloc'd, npages pages */
+	argo_kring_event_fn event;
+	void *priv;
+};
+
 /* One open file description of /dev/argo. */
 struct argo_file {
-	atomic64_t seen;		/* argo_events at this fd's last read,
-					 * less one for each kick since */
+	/* argo_events at this fd's last read, less one for each kick since */
+	atomic64_t seen;
 };
 
 /* argo_lock guards argo_rings, argo_orphans, argo_next_pgoff, every ring. */
 static DEFINE_MUTEX(argo_lock);
 static LIST_HEAD(argo_rings);		/* every ring of ours Xen has */
+/*
+ * Kernel users' rings: changed under argo_lock, walked under RCU by the
+ * VIRQ handler.
+ */
+static LIST_HEAD(argo_krings);
 static LIST_HEAD(argo_orphans);	/* orphaned rings, oldest first */
 static unsigned long argo_next_pgoff = 1;
 
@@ -231,8 +280,15 @@ static long argo_op(unsigned int cmd, void *arg1, void *arg2,
 
 static irqreturn_t argo_virq_handler(int irq, void *dev_id)
 {
+	struct argo_kring *kr;
+
 	atomic64_inc(&argo_events);
 	wake_up_interruptible_poll(&argo_wq, EPOLLIN | EPOLLRDNORM);
+	/* The VIRQ does not say which ring: every kernel user hears it. */
+	rcu_read_lock();
+	list_for_each_entry_rcu(kr, &argo_krings, node)
+		kr->event(kr->priv);
+	rcu_read_unlock();
 	return IRQ_HANDLED;
 }
 
@@ -294,6 +350,17 @@ static struct argo_ring *argo_ring_find(u32 aport, u16 partner_id)
 	list_for_each_entry(ring, &argo_rings, node)
 		if (ring->aport == aport && ring->partner_id == partner_id)
 			return ring;
+	return NULL;
+}
+
+static struct argo_kring *argo_kring_find(u32 aport, u16 partner_id)
+{
+	struct argo_kring *kr;
+
+	lockdep_assert_held(&argo_lock);
+	list_for_each_entry(kr, &argo_krings, node)
+		if (kr->aport == aport && kr->partner_id == partner_id)
+			return kr;
 	return NULL;
 }
 
@@ -375,7 +442,12 @@ static long argo_ioc_register(struct argo_file *f,
 	ring->len = arg.len;
 
 	mutex_lock(&argo_lock);
-	ret = argo_op(XEN_ARGO_OP_register_ring, &reg, gfns, npages, arg.flags);
+	/* A kernel user's ring: Xen would hand it over to us. */
+	if (argo_kring_find(arg.aport, arg.partner_id))
+		ret = -EADDRINUSE;
+	else
+		ret = argo_op(XEN_ARGO_OP_register_ring, &reg, gfns, npages,
+			      arg.flags);
 	if (ret == 0) {
 		/*
 		 * Registering a ring that exists (same size, no FAIL_EXIST)
@@ -418,6 +490,10 @@ static long argo_ioc_unregister(struct argo_dev_unregister __user *uarg)
 	unreg.pad = arg.pad;
 
 	mutex_lock(&argo_lock);
+	if (argo_kring_find(arg.aport, arg.partner_id)) {
+		mutex_unlock(&argo_lock);
+		return -EADDRINUSE;
+	}
 	ret = argo_op(XEN_ARGO_OP_unregister_ring, &unreg, NULL, 0, 0);
 	/*
 	 * 0: Xen dropped the ring and its pages. -ENOENT: Xen has no such ring
@@ -749,6 +825,243 @@ static long argo_ioc_get_domid(u32 __user *uarg)
 	return put_user((u32)id, uarg);
 }
 
+/* ---- The in-kernel API (linux/argo_kernel.h) ----------------------------- */
+
+struct argo_kring *argo_kring_register(u32 aport, u16 partner, u32 len,
+				       argo_kring_event_fn event, void *priv)
+{
+	struct xen_argo_register_ring reg = {
+		.aport = aport,
+		.partner_id = partner,
+		.len = len,
+	};
+	struct argo_kring *kr;
+	u64 npages, *gfns = NULL;
+	unsigned int i;
+	long ret;
+
+	npages = DIV_ROUND_UP((u64)len + ARGO_RING_HEADER, XEN_PAGE_SIZE);
+	if (!event || !len || len % XEN_ARGO_MSG_SLOT ||
+	    npages > ARGO_MAX_RING_PAGES)
+		return ERR_PTR(-EINVAL);
+
+	kr = kzalloc(sizeof(*kr), GFP_KERNEL);
+	if (!kr)
+		return ERR_PTR(-ENOMEM);
+	kr->aport = aport;
+	kr->partner_id = partner;
+	kr->len = len;
+	kr->npages = npages;
+	kr->event = event;
+	kr->priv = priv;
+	kr->mem = vzalloc(npages * XEN_PAGE_SIZE);
+	if (kr->mem)
+		gfns = kvmalloc_array(npages, sizeof(*gfns), GFP_KERNEL);
+	if (!gfns) {
+		vfree(kr->mem);
+		kfree(kr);
+		return ERR_PTR(-ENOMEM);
+	}
+	for (i = 0; i < npages; i++)
+		gfns[i] = xen_page_to_gfn(vmalloc_to_page((u8 *)kr->mem +
+							  i * XEN_PAGE_SIZE));
+
+	mutex_lock(&argo_lock);
+	/*
+	 * Never take a ring over: one of /dev/argo's is refused here, anything
+	 * else Xen has (registered behind our back) by FAIL_EXIST.
+	 */
+	if (argo_ring_find(aport, partner) || argo_kring_find(aport, partner))
+		ret = -EEXIST;
+	else
+		ret = argo_op(XEN_ARGO_OP_register_ring, &reg, gfns, npages,
+			      XEN_ARGO_REGISTER_FLAG_FAIL_EXIST);
+	if (ret == 0)
+		list_add_tail_rcu(&kr->node, &argo_krings);
+	mutex_unlock(&argo_lock);
+	kvfree(gfns);
+
+	if (ret) {
+		/* Xen holds no reference to pages of a failed registration. */
+		vfree(kr->mem);
+		kfree(kr);
+		return ERR_PTR(ret);
+	}
+	return kr;
+}
+EXPORT_SYMBOL_GPL(argo_kring_register);
+
+void argo_kring_unregister(struct argo_kring *kr)
+{
+	struct xen_argo_unregister_ring unreg = {
+		.aport = kr->aport,
+		.partner_id = kr->partner_id,
+	};
+	long ret;
+
+	mutex_lock(&argo_lock);
+	list_del_rcu(&kr->node);
+	ret = argo_op(XEN_ARGO_OP_unregister_ring, &unreg, NULL, 0, 0);
+	mutex_unlock(&argo_lock);
+	/* No VIRQ handler still runs kr->event once this returns. */
+	synchronize_rcu();
+	if (ret == 0 || ret == -ENOENT)
+		vfree(kr->mem);
+	else
+		pr_warn_ratelimited("unregistering kernel ring (aport %u, partner %u) failed (%ld): leaking its %u pages\n",
+				    kr->aport, kr->partner_id, ret, kr->npages);
+	kfree(kr);
+}
+EXPORT_SYMBOL_GPL(argo_kring_unregister);
+
+u32 argo_kring_max_msg(const struct argo_kring *kr)
+{
+	/* Xen's largest message: a header and one slot less than the ring. */
+	return kr->len - ARGO_KMSG_HEADER - XEN_ARGO_MSG_SLOT;
+}
+EXPORT_SYMBOL_GPL(argo_kring_max_msg);
+
+bool argo_kring_pending(const struct argo_kring *kr)
+{
+	return READ_ONCE(kr->mem->rx_ptr) != READ_ONCE(kr->mem->tx_ptr);
+}
+EXPORT_SYMBOL_GPL(argo_kring_pending);
+
+u32 argo_kring_space(const struct argo_kring *kr)
+{
+	u32 rx = READ_ONCE(kr->mem->rx_ptr);
+	u32 tx = READ_ONCE(kr->mem->tx_ptr);
+
+	if (rx >= kr->len || tx >= kr->len)
+		return 0;
+	if (rx == tx)
+		return kr->len;
+	return rx > tx ? rx - tx : kr->len - (tx - rx);
+}
+EXPORT_SYMBOL_GPL(argo_kring_space);
+
+int argo_kring_peek(struct argo_kring *kr, struct argo_kmsg *msg)
+{
+	struct xen_argo_ring_message_header hdr;
+	struct xen_argo_ring *r = kr->mem;
+	u32 len = kr->len, rx, tx, used, size;
+
+	/* Pairs with Xen's barrier between writing a message and tx_ptr. */
+	tx = smp_load_acquire(&r->tx_ptr);
+	rx = READ_ONCE(r->rx_ptr);
+	if (tx >= len || rx >= len || (tx | rx) % XEN_ARGO_MSG_SLOT)
+		return -EBADMSG;
+	if (rx == tx)
+		return -EAGAIN;
+	used = tx > rx ? tx - rx : len - (rx - tx);
+	/* rx is slot aligned and len a multiple of a slot: no wrap inside. */
+	memcpy(&hdr, r->ring + rx, sizeof(hdr));
+	if (hdr.len < sizeof(hdr) || hdr.len > used)
+		return -EBADMSG;
+	size = ALIGN(hdr.len, XEN_ARGO_MSG_SLOT);
+	if (size > used)
+		return -EBADMSG;
+	msg->src_aport = hdr.source.aport;
+	msg->src_domid = hdr.source.domain_id;
+	msg->type = hdr.message_type;
+	msg->len = hdr.len - sizeof(hdr);
+	msg->data = rx + sizeof(hdr);
+	if (msg->data == len)
+		msg->data = 0;
+	msg->next = rx + size;
+	if (msg->next >= len)
+		msg->next -= len;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(argo_kring_peek);
+
+void argo_kmsg_copy(const struct argo_kring *kr, const struct argo_kmsg *msg,
+		    u32 off, void *dst, u32 n)
+{
+	u32 at, to_end;
+
+	if (WARN_ON_ONCE(off > msg->len || n > msg->len - off))
+		return;
+	at = msg->data + off;	/* below 2 * len: off < len */
+	if (at >= kr->len)
+		at -= kr->len;
+	to_end = kr->len - at;
+	if (n > to_end) {
+		memcpy(dst, kr->mem->ring + at, to_end);
+		memcpy((u8 *)dst + to_end, kr->mem->ring, n - to_end);
+	} else {
+		memcpy(dst, kr->mem->ring + at, n);
+	}
+}
+EXPORT_SYMBOL_GPL(argo_kmsg_copy);
+
+u32 argo_kring_consume(struct argo_kring *kr, const struct argo_kmsg *msg)
+{
+	u32 before = argo_kring_space(kr);
+
+	/* Our copies are done before Xen may see the bytes as free. */
+	smp_store_release(&kr->mem->rx_ptr, msg->next);
+	return before;
+}
+EXPORT_SYMBOL_GPL(argo_kring_consume);
+
+int argo_ksendv(u32 src_aport, u16 dst_domid, u32 dst_aport,
+		const struct kvec *iov, unsigned int niov, u32 message_type)
+{
+	struct xen_argo_send_addr addr = {
+		/* Xen fills in our domain id. */
+		.src = { .aport = src_aport, .domain_id = XEN_ARGO_DOMID_ANY },
+		.dst = { .aport = dst_aport, .domain_id = dst_domid },
+	};
+	struct xen_argo_iov xiov[XEN_ARGO_MAXIOV] = {};
+	unsigned int i;
+
+	if (niov > XEN_ARGO_MAXIOV)
+		return -EINVAL;
+	for (i = 0; i < niov; i++) {
+		if (iov[i].iov_len > ARGO_MAX_MESSAGE)
+			return -EMSGSIZE;
+		xiov[i].iov_hnd = (unsigned long)iov[i].iov_base;
+		xiov[i].iov_len = iov[i].iov_len;
+	}
+	return argo_sendv_hcall(&addr, xiov, niov, message_type);
+}
+EXPORT_SYMBOL_GPL(argo_ksendv);
+
+/* xen_argo_ring_data with room for ARGO_KNOTIFY_MAX entries. */
+struct argo_knotify_data {
+	u32 nent;
+	u32 pad;
+	struct xen_argo_ring_data_ent data[ARGO_KNOTIFY_MAX];
+};
+static_assert(offsetof(struct argo_knotify_data, data) ==
+	      offsetof(struct xen_argo_ring_data, data));
+
+int argo_knotify(struct argo_knotify_ent *ents, unsigned int n)
+{
+	struct argo_knotify_data rd = {};
+	unsigned int i;
+	long ret;
+
+	if (!n)
+		return argo_op(XEN_ARGO_OP_notify, NULL, NULL, 0, 0);
+	if (n > ARGO_KNOTIFY_MAX)
+		return -EINVAL;
+	rd.nent = n;
+	for (i = 0; i < n; i++) {
+		rd.data[i].ring.aport = ents[i].aport;
+		rd.data[i].ring.domain_id = ents[i].domid;
+		rd.data[i].space_required = ents[i].space_required;
+	}
+	ret = argo_op(XEN_ARGO_OP_notify, &rd, NULL, 0, 0);
+	for (i = 0; i < n; i++) {
+		ents[i].flags = rd.data[i].flags;
+		ents[i].max_message_size = rd.data[i].max_message_size;
+	}
+	return ret;
+}
+EXPORT_SYMBOL_GPL(argo_knotify);
+
 /* ---- File operations ----------------------------------------------------- */
 
 static int argo_open(struct inode *inode, struct file *file)
@@ -914,6 +1227,8 @@ static int __init argo_init(void)
 	long probe;
 	int ret;
 
+	/* Ring pages are named to Xen one kernel page each. */
+	BUILD_BUG_ON(XEN_PAGE_SIZE != PAGE_SIZE);
 	if (!xen_domain())
 		return -ENODEV;
 
@@ -956,8 +1271,10 @@ static void __exit argo_exit(void)
 
 	/*
 	 * Every file is closed (we own the fops), so only orphans are left:
-	 * nobody can adopt them any more.
+	 * nobody can adopt them any more. Kernel users hold a reference on
+	 * this module, so none of their rings is left either.
 	 */
+	WARN_ON(!list_empty(&argo_krings));
 	mutex_lock(&argo_lock);
 	list_for_each_entry_safe(ring, tmp, &argo_rings, node) {
 		WARN_ON(ring->owner);
@@ -971,5 +1288,5 @@ module_init(argo_init);
 module_exit(argo_exit);
 
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("Xen Argo inter-domain messaging: /dev/argo");
+MODULE_DESCRIPTION("Xen Argo inter-domain messaging: /dev/argo and an in-kernel API");
 MODULE_AUTHOR("argo-relay project");

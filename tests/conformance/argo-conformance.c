@@ -420,26 +420,58 @@ static bool must_send(struct argo_fabric *f, argo_domid_t src_dom, uint32_t src_
 }
 
 /*
+ * Where a domain's ring memory is a copy that follows the fabric's (a
+ * `link:` leaf endpoint), brings every open domain's up to date: what the
+ * fabric delivered and raised before now is there, and the fabric sees the
+ * rx_ptr each reader moved, as Xen sees guest memory at once. A no-op on
+ * sim and Xen, whose ring memory is the fabric's own.
+ */
+static void sync_all(void)
+{
+	int i, ret;
+
+	for (i = 0; i < MAX_DOMS; i++) {
+		if (!g_doms[i] || remote_is(g_doms[i]))
+			continue;
+		ret = argo_sync(g_doms[i]);
+		if (ret < 0)
+			failf("argo_sync of domain %u: %s", argo_domid(g_doms[i]),
+			      argo_strerror(ret));
+	}
+}
+
+/*
  * A ring's memory as the fabric left it: the mapping itself, or, for a ring
  * of a remote domain, a copy fetched now. Reads of ring memory go through
  * ring_mem, ring_recv and ring_peek, never r->shared directly.
  */
 static struct xen_argo_ring *ring_mem(struct argo_ring *r)
 {
-	return remote_ring_is(r) ? remote_ring_sync(r) : r->shared;
+	if (remote_ring_is(r))
+		return remote_ring_sync(r);
+	sync_all();
+	return r->shared;
 }
 
 static ssize_t ring_recv(struct argo_ring *r, xen_argo_addr_t *src, uint32_t *type, void *buf,
                          size_t size)
 {
+	ssize_t n;
+
 	if (remote_ring_is(r))
 		return remote_recv(r, src, type, buf, size);
-	return argo_recv(r, src, type, buf, size);
+	sync_all();
+	n = argo_recv(r, src, type, buf, size);
+	sync_all();
+	return n;
 }
 
 static ssize_t ring_peek(struct argo_ring *r)
 {
-	return remote_ring_is(r) ? remote_peek(r, NULL, NULL) : argo_peek(r, NULL, NULL);
+	if (remote_ring_is(r))
+		return remote_peek(r, NULL, NULL);
+	sync_all();
+	return argo_peek(r, NULL, NULL);
 }
 
 static uint32_t ring_tx(struct argo_ring *r)
@@ -603,7 +635,10 @@ static bool expect_event(struct argo_fabric *f, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static bool expect_event(struct argo_fabric *f, const char *fmt, ...)
 {
-	int w = tool_wait_event(f, EVENT_TIMEOUT_MS);
+	int w;
+
+	sync_all();
+	w = tool_wait_event(f, EVENT_TIMEOUT_MS);
 
 	if (w > 0) {
 		argo_event_clear(f);
@@ -620,7 +655,10 @@ static bool expect_no_event(struct argo_fabric *f, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static bool expect_no_event(struct argo_fabric *f, const char *fmt, ...)
 {
-	int w = tool_wait_event(f, 0);
+	int w;
+
+	sync_all();
+	w = tool_wait_event(f, 0);
 
 	if (w == 0)
 		return true;

@@ -2,48 +2,53 @@
 /*
  * test-mitm: a man in the middle of a relay link, for tests. It listens,
  * and for every connection it accepts it connects to the upstream address
- * and forwards bytes both ways, cutting each direction's stream into frames
- * (wire_parse_header) so that it can spoil exactly one frame at a time:
+ * and forwards bytes both ways. Links run over TLS 1.3 (docs/protocol.md),
+ * so what it sees are TLS records: it cuts each direction's stream into
+ * records (a 5-byte header: type, version, length) so that it can spoil
+ * exactly one record at a time, and the relays must notice through TLS:
  *
  *   test-mitm --listen ADDR --connect ADDR FAULT [--dir up|down]
- *             [--after N] [--at K | --every K] [--type TYPE] [--seed S]
- *             [--key FILE]
+ *             [--after N] [--at K | --every K] [--type TYPE]
+ *             [--connections C] [--seed S] [--capture FILE]
  *
  *   ADDR       unix:PATH or tcp:HOST:PORT
- *   FAULT      --flip         flip one bit of a DATA frame's payload
- *              --replay       after the frame, send the one before it again
- *              --reorder      swap the frame and the next one
- *              --drop         drop the frame
- *              --truncate     send part of the frame, then cut the connection
- *              --garbage      inject 1..64 random bytes before the frame
- *              --rewrite-src HVID
- *                             rewrite a DATA frame's source hvid and sign it
- *                             again with the session key (needs --key: the
- *                             mitm then is a rogue neighbour holding the PSK)
- *              --none         forward only (counts frames)
- *   --dir      up: frames from the accepted connection to the upstream one
+ *   FAULT      --flip         flip one bit of a record's body
+ *              --replay       after the record, send the one before it again
+ *              --reorder      swap the record and the next one
+ *              --drop         drop the record
+ *              --truncate     send part of the record, then cut the connection
+ *              --garbage      inject 1..64 random bytes before the record
+ *              --reflect      send the accepted side's bytes back to it
+ *                             instead of upstream (a handshake reflected to
+ *                             its sender); no upstream connection is made
+ *              --none         forward only (counts records)
+ *   --dir      up: records from the accepted connection to the upstream one
  *              (the connecting relay's direction, the default); down: back
- *   --after N  the first N authenticated frames of each session in that
- *              direction pass untouched (default 1: the AUTH frame)
- *   --type T   only frames of that type count (data, ack, routes, ping, pong,
- *              undeliverable, close, auth, any); default data for --flip and
- *              --rewrite-src, any for the others
- *   --at K     spoil the K-th counted frame, once in the whole run (default 1)
- *   --every K  spoil every K-th counted frame of every session
+ *   --after N  the first N counted records of each connection in that
+ *              direction pass untouched (default 2: a client's Finished and
+ *              its HELLO)
+ *   --type T   which records count: data (TLS application data, type 23:
+ *              every record once the handshake's first flight is past; the
+ *              default), handshake (type 22: ClientHello, ServerHello), any
+ *   --at K     spoil the K-th counted record, once in the whole run (default 1)
+ *   --every K  spoil every K-th counted record of every connection
+ *   --connections C  only the first C connections are spoiled (or reflected);
+ *              later ones are forwarded untouched
+ *   --capture FILE   write what the accepted side of the first connection
+ *              forwarded upstream sent (up to 64 KiB: its handshake and first
+ *              frames) to FILE, for a test to replay it later
  *   --seed S   random seed (printed at start; bits, lengths, garbage)
- *   --key FILE the link's PSK: needed by --rewrite-src; frames are then also
- *              checked (a MAC the mitm cannot verify is reported)
  *
- * The counters restart with every connection (every session). A fault that
- * ends the session (all but --rewrite-src and --none) is the last one of its
- * connection: what follows it passes untouched, so that each fault reported
- * is one the receiving relay must catch and count once. Every fault
- * is reported on stderr as one line starting "test-mitm: FAULT"; the line
- * "test-mitm: listening on ADDR" says it is ready. SIGUSR1 stops the faults
- * (forwarding goes on) and prints "test-mitm: faults stopped after N faults",
- * so that a test can wait for the relays to have seen every one of them.
- * SIGTERM or SIGINT ends it with a summary line. If a direction's stream stops parsing (the mitm's own
- * garbage is never parsed), that direction is forwarded as raw bytes.
+ * The counters restart with every connection. A fault ends the TLS
+ * session, so it is the last one of its connection: what follows passes
+ * untouched, and each fault reported is one the receiving relay must catch
+ * and count once. Every fault is reported on stderr as one line starting
+ * "test-mitm: FAULT"; the line "test-mitm: listening on ADDR" says it is
+ * ready. SIGUSR1 stops the faults (forwarding goes on) and prints
+ * "test-mitm: faults stopped after N faults", so that a test can wait for
+ * the relays to have seen every one of them. SIGTERM or SIGINT ends it with
+ * a summary line. If a direction's stream stops parsing as records (the
+ * mitm's own garbage is never parsed), that direction is forwarded raw.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -64,40 +69,38 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auth.h"
-#include "wire.h"
-
 #define MAX_PAIRS   16
+#define REC_HEADER  5u
+#define REC_MAX     (16384u + 256u) /* TLS 1.3: the largest record body */
+#define CAPTURE_MAX (64u * 1024)
+#define TLS_HANDSHAKE 22
+#define TLS_APPDATA   23
 #define OUT_LIMIT   (4u << 20) /* stop reading a side while its peer lags this much */
 #define READ_CHUNK  (256u * 1024)
 #define GARBAGE_MAX 64u
 
-enum fault { F_NONE, F_FLIP, F_REPLAY, F_REORDER, F_DROP, F_TRUNCATE, F_GARBAGE, F_REWRITE };
+enum fault { F_NONE, F_FLIP, F_REPLAY, F_REORDER, F_DROP, F_TRUNCATE, F_GARBAGE, F_REFLECT };
 
 static const char *const fault_names[] = {"none", "flip",     "replay",  "reorder",
-					  "drop", "truncate", "garbage", "rewrite-src"};
-
-static const char *const type_names[] = {"?",      "hello",         "auth", "data", "ack",
-					 "routes", "undeliverable", "ping", "pong", "close"};
+					  "drop", "truncate", "garbage", "reflect"};
 
 static struct {
-	const char *listen, *connect;
+	const char *listen, *connect, *capture;
 	enum fault fault;
 	int dir; /* 0 up, 1 down */
-	uint64_t after, at, every;
-	int type; /* 0 any, else a wire type */
-	bool type_given;
-	char rewrite_hvid[WIRE_HVID_SIZE];
-	bool have_key;
-	struct auth_psk psk;
+	uint64_t after, at, every, connections;
+	int type; /* 0 any, else a TLS record type */
 	uint64_t seed;
-} opt = {.after = 1, .at = 1};
+} opt = {.after = 2, .at = 1, .type = TLS_APPDATA};
 
 static volatile sig_atomic_t stop, freeze;
 static bool frozen;
 static uint64_t rng_state;
-static unsigned long nconnections, nfaults, nframes[2], nbadmac;
+static unsigned long nconnections, nfaults, nrecords[2];
 static bool once_done;
+static int capture_fd = -1;
+static size_t captured;
+static unsigned long capture_conn; /* the connection captured, 0 before */
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -186,23 +189,21 @@ static void buf_free(struct buf *b)
  * is written to the other fd. */
 struct dir {
 	struct buf in, out;
-	bool raw;              /* stopped parsing: forward as it comes */
-	bool hello_seen;
-	struct wire_hello hello;
-	uint64_t auth_frames;  /* authenticated frames seen this session */
-	uint64_t counted;      /* of those, after --after and of --type */
-	struct buf last;       /* the last authenticated frame forwarded (replay) */
-	struct buf held;       /* a frame held back (reorder) */
+	bool raw;          /* stopped parsing: forward as it comes */
+	uint64_t of_type;  /* records of --type seen this connection */
+	uint64_t counted;  /* of those, after --after */
+	struct buf last;   /* the last record forwarded (replay) */
+	struct buf held;   /* a record held back (reorder) */
 	bool holding;
 };
 
 struct pair {
 	bool used;
 	unsigned long id;
-	int fd[2]; /* 0: the accepted (downstream) side, 1: upstream */
+	int fd[2]; /* 0: the accepted (downstream) side, 1: upstream (-1: reflecting) */
 	struct dir d[2]; /* d[0]: fd[0] -> fd[1] ("up"); d[1]: fd[1] -> fd[0] ("down") */
-	bool keys_ready;
-	struct auth_session keys; /* derived as the initiator: tx = i2a, rx = a2i */
+	bool reflect; /* d[0]'s bytes go back to fd[0] */
+	bool faulty;  /* one of the first --connections: it may be spoiled */
 	bool cut; /* truncate: flush what is queued, then close both */
 	/* A fault that ends the session was applied: the rest of this
 	 * connection passes untouched, so that every fault counted here is
@@ -230,139 +231,113 @@ static void pair_close(struct pair *pr, const char *why)
 		buf_free(&pr->d[i].held);
 	}
 	say("conn %lu: closed (%s)", pr->id, why);
-	explicit_bzero(&pr->keys, sizeof(pr->keys));
 	memset(pr, 0, sizeof(*pr));
 	pr->fd[0] = pr->fd[1] = -1;
 }
 
-/* The key a frame in direction d is signed with. */
-static const uint8_t *dir_key(const struct pair *pr, int d)
+static bool counts(uint8_t type)
 {
-	return pr->d[d].hello.role == WIRE_ROLE_INITIATOR ? pr->keys.tx_key : pr->keys.rx_key;
+	return opt.type == 0 || type == opt.type;
 }
 
-static void derive_keys(struct pair *pr)
+static const char *rname(uint8_t type)
 {
-	const struct wire_hello *a = &pr->d[0].hello, *b = &pr->d[1].hello;
-	const struct wire_hello *init = a->role == WIRE_ROLE_INITIATOR ? a : b;
-	const struct wire_hello *acc = a->role == WIRE_ROLE_INITIATOR ? b : a;
-
-	if (!opt.have_key || !pr->d[0].hello_seen || !pr->d[1].hello_seen || pr->keys_ready)
-		return;
-	if (init == acc || auth_derive(&opt.psk, init, acc, WIRE_ROLE_INITIATOR, &pr->keys) < 0) {
-		say("conn %lu: cannot derive the session keys (roles %u/%u)", pr->id, a->role,
-		    b->role);
-		return;
+	switch (type) {
+	case 20:
+		return "change_cipher_spec";
+	case 21:
+		return "alert";
+	case TLS_HANDSHAKE:
+		return "handshake";
+	case TLS_APPDATA:
+		return "application_data";
+	default:
+		return "?";
 	}
-	pr->keys_ready = true;
 }
 
-static bool counts(const struct wire_header *hdr)
+/* The queue a direction's records go to: the other side, or back. */
+static struct buf *out_of(struct pair *pr, int d)
 {
-	return opt.type == 0 || hdr->type == opt.type;
+	return pr->reflect && d == 0 ? &pr->d[1].out : &pr->d[d].out;
 }
 
-static const char *tname(uint8_t type)
-{
-	return type < sizeof(type_names) / sizeof(type_names[0]) ? type_names[type] : "?";
-}
-
-/* Forwards one frame (possibly spoiled). Returns false when the pair must
+/* Forwards one record (possibly spoiled). Returns false when the pair must
  * be cut after what is queued. */
-static bool on_frame(struct pair *pr, int d, const struct wire_header *hdr, uint8_t *frame,
-		     size_t total)
+static bool on_record(struct pair *pr, int d, uint8_t *rec, size_t total)
 {
 	struct dir *dr = &pr->d[d];
+	struct buf *out = out_of(pr, d);
+	uint8_t type = rec[0];
 	bool spoil = false;
-	char what[200];
+	char what[160];
 
-	nframes[d]++;
-	if (hdr->type == WIRE_HELLO) {
-		const char *why = NULL;
-
-		if (wire_parse_hello(frame + WIRE_HEADER_SIZE, hdr->length, &dr->hello, &why) == 0) {
-			dr->hello_seen = true;
-			derive_keys(pr);
-		} else {
-			say("conn %lu %s: HELLO does not parse: %s", pr->id, dir_name(d), why);
+	nrecords[d]++;
+	if (counts(type)) {
+		dr->of_type++;
+		if (d == opt.dir && pr->faulty && dr->of_type > opt.after && !dr->holding &&
+		    !pr->cut) {
+			dr->counted++;
+			if (opt.every)
+				spoil = dr->counted % opt.every == 0;
+			else
+				spoil = !once_done && dr->counted == opt.at;
 		}
-		return buf_add(&dr->out, frame, total) == 0;
 	}
-
-	dr->auth_frames++;
-	if (pr->keys_ready &&
-	    auth_verify(dir_key(pr, d), frame, WIRE_HEADER_SIZE + hdr->length,
-			frame + WIRE_HEADER_SIZE + hdr->length) < 0) {
-		nbadmac++;
-		say("conn %lu %s: %s frame seq %llu: its MAC does not verify with --key", pr->id,
-		    dir_name(d), tname(hdr->type), (unsigned long long)hdr->seq);
-	}
-	if (d == opt.dir && dr->auth_frames > opt.after && counts(hdr) && !dr->holding &&
-	    !pr->spoiled) {
-		dr->counted++;
-		if (opt.every)
-			spoil = dr->counted % opt.every == 0;
-		else
-			spoil = !once_done && dr->counted == opt.at;
-	}
-	if (spoil && (opt.fault == F_NONE || frozen))
+	if (spoil && (opt.fault == F_NONE || opt.fault == F_REFLECT || frozen || pr->spoiled))
 		spoil = false;
 
-	/* A frame held back for a reorder goes right after this one. */
+	/* A record held back for a reorder goes right after this one. */
 	if (dr->holding) {
-		if (buf_add(&dr->out, frame, total) < 0 ||
-		    buf_add(&dr->out, dr->held.p + dr->held.off, buf_used(&dr->held)) < 0)
+		if (buf_add(out, rec, total) < 0 ||
+		    buf_add(out, dr->held.p + dr->held.off, buf_used(&dr->held)) < 0)
 			return false;
 		dr->held.off = dr->held.len = 0;
 		dr->holding = false;
 		goto remember;
 	}
 	if (!spoil) {
-		if (buf_add(&dr->out, frame, total) < 0)
+		if (buf_add(out, rec, total) < 0)
 			return false;
 		goto remember;
 	}
 
 	once_done = true;
 	nfaults++;
-	pr->spoiled = opt.fault != F_REWRITE;
-	snprintf(what, sizeof(what), "%s frame seq %llu (length %u)", tname(hdr->type),
-		 (unsigned long long)hdr->seq, hdr->length);
+	pr->spoiled = true;
+	snprintf(what, sizeof(what), "%s record #%llu (%zu bytes)", rname(type),
+		 (unsigned long long)dr->of_type, total);
 	switch (opt.fault) {
 	case F_FLIP: {
-		/* Every authenticated type has a payload; be safe anyway. */
-		uint32_t span = hdr->length ? hdr->length : WIRE_MAC_SIZE;
-		uint32_t byte = (uint32_t)(rnd() % span), bit = (uint32_t)(rnd() % 8);
+		size_t byte = REC_HEADER + (size_t)(rnd() % (total - REC_HEADER));
+		unsigned int bit = (unsigned int)(rnd() % 8);
 
-		frame[WIRE_HEADER_SIZE + byte] ^= (uint8_t)(1u << bit);
-		say("FAULT conn %lu %s: flipped bit %u of payload byte %u of %s", pr->id,
-		    dir_name(d), bit, byte, what);
-		if (buf_add(&dr->out, frame, total) < 0)
+		rec[byte] ^= (uint8_t)(1u << bit);
+		say("FAULT conn %lu %s: flipped bit %u of byte %zu of %s", pr->id, dir_name(d), bit,
+		    byte, what);
+		if (buf_add(out, rec, total) < 0)
 			return false;
 		break;
 	}
 	case F_REPLAY:
-		if (buf_add(&dr->out, frame, total) < 0)
+		if (buf_add(out, rec, total) < 0)
 			return false;
 		if (buf_used(&dr->last)) {
-			struct wire_header old;
-
-			wire_parse_header(dr->last.p + dr->last.off, buf_used(&dr->last), &old, NULL);
-			say("FAULT conn %lu %s: after %s, replayed the %s frame seq %llu", pr->id,
-			    dir_name(d), what, tname(old.type), (unsigned long long)old.seq);
-			if (buf_add(&dr->out, dr->last.p + dr->last.off, buf_used(&dr->last)) < 0)
+			say("FAULT conn %lu %s: after %s, replayed the record before it (%zu bytes)",
+			    pr->id, dir_name(d), what, buf_used(&dr->last));
+			if (buf_add(out, dr->last.p + dr->last.off, buf_used(&dr->last)) < 0)
 				return false;
 		} else {
 			say("FAULT conn %lu %s: replayed %s", pr->id, dir_name(d), what);
-			if (buf_add(&dr->out, frame, total) < 0)
+			if (buf_add(out, rec, total) < 0)
 				return false;
 		}
 		break;
 	case F_REORDER:
-		say("FAULT conn %lu %s: holding %s to send it after the next frame", pr->id,
+		say("FAULT conn %lu %s: holding %s to send it after the next record", pr->id,
 		    dir_name(d), what);
 		dr->held.off = dr->held.len = 0;
-		if (buf_add(&dr->held, frame, total) < 0)
+		if (buf_add(&dr->held, rec, total) < 0)
 			return false;
 		dr->holding = true;
 		return true; /* not "last": the replay source stays the one before */
@@ -374,7 +349,7 @@ static bool on_frame(struct pair *pr, int d, const struct wire_header *hdr, uint
 
 		say("FAULT conn %lu %s: sent %zu of the %zu bytes of %s, then cut the connection",
 		    pr->id, dir_name(d), keep, total, what);
-		buf_add(&dr->out, frame, keep);
+		buf_add(out, rec, keep);
 		pr->cut = true;
 		return false;
 	}
@@ -384,47 +359,26 @@ static bool on_frame(struct pair *pr, int d, const struct wire_header *hdr, uint
 
 		for (i = 0; i < n; i++)
 			junk[i] = (uint8_t)rnd();
-		/* Never a plausible header: the version byte is not 1. */
-		if (junk[0] == WIRE_VERSION)
+		/* Never a record type (20..24): the next header is not TLS. */
+		if (junk[0] >= 20 && junk[0] <= 24)
 			junk[0] = 0xA5;
 		say("FAULT conn %lu %s: injected %zu random bytes before %s", pr->id, dir_name(d),
 		    n, what);
-		if (buf_add(&dr->out, junk, n) < 0 || buf_add(&dr->out, frame, total) < 0)
-			return false;
-		break;
-	}
-	case F_REWRITE: {
-		char old[WIRE_HVID_SIZE + 1] = {0};
-
-		if (!pr->keys_ready || hdr->type != WIRE_DATA || hdr->length < 24) {
-			say("conn %lu %s: cannot rewrite %s (no keys or not DATA)", pr->id,
-			    dir_name(d), what);
-			nfaults--;
-			if (buf_add(&dr->out, frame, total) < 0)
-				return false;
-			break;
-		}
-		/* DATA payload: msn (8), then src: hvid (16), domid, port. */
-		memcpy(old, frame + WIRE_HEADER_SIZE + 8, WIRE_HVID_SIZE);
-		memcpy(frame + WIRE_HEADER_SIZE + 8, opt.rewrite_hvid, WIRE_HVID_SIZE);
-		auth_mac(dir_key(pr, d), frame, WIRE_HEADER_SIZE + hdr->length,
-			 frame + WIRE_HEADER_SIZE + hdr->length);
-		say("FAULT conn %lu %s: rewrote the source of %s from %s to %s and signed it again",
-		    pr->id, dir_name(d), what, old, opt.rewrite_hvid);
-		if (buf_add(&dr->out, frame, total) < 0)
+		if (buf_add(out, junk, n) < 0 || buf_add(out, rec, total) < 0)
 			return false;
 		break;
 	}
 	case F_NONE:
+	case F_REFLECT:
 		break;
 	}
 remember:
 	dr->last.off = dr->last.len = 0;
-	buf_add(&dr->last, frame, total);
+	buf_add(&dr->last, rec, total);
 	return true;
 }
 
-/* Cuts what direction d has read into frames and queues them. Returns
+/* Cuts what direction d has read into records and queues them. Returns
  * false when the pair must end (after flushing, if pr->cut). */
 static bool process(struct pair *pr, int d)
 {
@@ -432,28 +386,27 @@ static bool process(struct pair *pr, int d)
 
 	while (buf_used(&dr->in)) {
 		uint8_t *p = dr->in.p + dr->in.off;
-		size_t avail = buf_used(&dr->in);
-		struct wire_header hdr;
-		const char *why = NULL;
-		int64_t total;
+		size_t avail = buf_used(&dr->in), total;
 
 		if (dr->raw) {
-			if (buf_add(&dr->out, p, avail) < 0)
+			if (buf_add(out_of(pr, d), p, avail) < 0)
 				return false;
 			dr->in.off += avail;
 			break;
 		}
-		total = wire_parse_header(p, avail, &hdr, &why);
-		if (total == -EAGAIN || (total > 0 && (size_t)total > avail))
+		if (avail < REC_HEADER)
 			break;
-		if (total < 0) {
-			say("conn %lu %s: the stream does not parse (%s): forwarding it raw", pr->id,
-			    dir_name(d), why ? why : "?");
+		total = REC_HEADER + ((size_t)p[3] << 8 | p[4]);
+		if (p[0] < 20 || p[0] > 24 || p[1] != 3 || total - REC_HEADER > REC_MAX) {
+			say("conn %lu %s: the stream does not parse as TLS records: forwarding it raw",
+			    pr->id, dir_name(d));
 			dr->raw = true;
 			continue;
 		}
-		dr->in.off += (size_t)total;
-		if (!on_frame(pr, d, &hdr, p, (size_t)total))
+		if (total > avail)
+			break;
+		dr->in.off += total;
+		if (!on_record(pr, d, p, total))
 			return false;
 	}
 	if (dr->in.off == dr->in.len)
@@ -465,6 +418,9 @@ static bool process(struct pair *pr, int d)
 static int flush_side(struct pair *pr, int side)
 {
 	struct buf *out = &pr->d[1 - side].out;
+
+	if (pr->fd[side] < 0)
+		return 0;
 
 	while (buf_used(out)) {
 		ssize_t n = write(pr->fd[side], out->p + out->off, buf_used(out));
@@ -499,6 +455,14 @@ static int read_side(struct pair *pr, int side)
 		return errno == EAGAIN ? 0 : -1;
 	if (n == 0)
 		return -1;
+	if (side == 0 && !pr->reflect && capture_fd >= 0 && !capture_conn)
+		capture_conn = pr->id;
+	if (side == 0 && pr->id == capture_conn && capture_fd >= 0 && captured < CAPTURE_MAX) {
+		size_t k = (size_t)n < CAPTURE_MAX - captured ? (size_t)n : CAPTURE_MAX - captured;
+
+		if (write(capture_fd, dr->in.p + dr->in.len, k) == (ssize_t)k)
+			captured += k;
+	}
 	dr->in.len += (size_t)n;
 	return 1;
 }
@@ -606,22 +570,32 @@ static void on_accept(int lfd)
 		return;
 	}
 	nconnections++;
-	up = open_addr(opt.connect, false);
-	if (up < 0) {
-		say("conn %lu: upstream %s unreachable: closed the accepted connection",
-		    nconnections, opt.connect);
-		close(fd);
-		return;
+	memset(pr, 0, sizeof(*pr));
+	pr->faulty = !opt.connections || nconnections <= opt.connections;
+	pr->reflect = opt.fault == F_REFLECT && pr->faulty && !frozen;
+	up = -1;
+	if (!pr->reflect) {
+		up = open_addr(opt.connect, false);
+		if (up < 0) {
+			say("conn %lu: upstream %s unreachable: closed the accepted connection",
+			    nconnections, opt.connect);
+			close(fd);
+			return;
+		}
+		set_nonblock(up);
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* fails on unix: fine */
 	set_nonblock(fd);
-	set_nonblock(up);
-	memset(pr, 0, sizeof(*pr));
 	pr->used = true;
 	pr->id = nconnections;
 	pr->fd[0] = fd;
 	pr->fd[1] = up;
-	say("conn %lu: accepted, connected to %s", pr->id, opt.connect);
+	if (pr->reflect) {
+		nfaults++;
+		say("FAULT conn %lu: reflecting what it sends back to it", pr->id);
+	} else {
+		say("conn %lu: accepted, connected to %s", pr->id, opt.connect);
+	}
 }
 
 /* ---- Main ---------------------------------------------------------------- */
@@ -636,13 +610,12 @@ static void on_signal(int sig)
 
 static int parse_type(const char *s)
 {
-	size_t i;
-
 	if (!strcmp(s, "any"))
 		return 0;
-	for (i = 1; i < sizeof(type_names) / sizeof(type_names[0]); i++)
-		if (!strcmp(s, type_names[i]))
-			return (int)i;
+	if (!strcmp(s, "data"))
+		return TLS_APPDATA;
+	if (!strcmp(s, "handshake"))
+		return TLS_HANDSHAKE;
 	return -1;
 }
 
@@ -650,9 +623,9 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: test-mitm --listen ADDR --connect ADDR\n"
-		"         (--flip|--replay|--reorder|--drop|--truncate|--garbage|--none|\n"
-		"          --rewrite-src HVID --key FILE)\n"
-		"         [--dir up|down] [--after N] [--at K|--every K] [--type TYPE] [--seed S]\n"
+		"         (--flip|--replay|--reorder|--drop|--truncate|--garbage|--reflect|--none)\n"
+		"         [--dir up|down] [--after N] [--at K|--every K] [--type data|handshake|any]\n"
+		"         [--connections C] [--capture FILE] [--seed S]\n"
 		"  ADDR: unix:PATH or tcp:HOST:PORT (see tests/integration/mitm.c)\n");
 }
 
@@ -667,20 +640,20 @@ int main(int argc, char **argv)
 		{"drop", no_argument, NULL, 'D'},
 		{"truncate", no_argument, NULL, 'T'},
 		{"garbage", no_argument, NULL, 'G'},
+		{"reflect", no_argument, NULL, 'X'},
 		{"none", no_argument, NULL, 'N'},
-		{"rewrite-src", required_argument, NULL, 'W'},
-		{"key", required_argument, NULL, 'k'},
 		{"dir", required_argument, NULL, 'd'},
 		{"after", required_argument, NULL, 'a'},
 		{"at", required_argument, NULL, 't'},
 		{"every", required_argument, NULL, 'e'},
 		{"type", required_argument, NULL, 'y'},
+		{"connections", required_argument, NULL, 'C'},
+		{"capture", required_argument, NULL, 'P'},
 		{"seed", required_argument, NULL, 's'},
 		{NULL, 0, NULL, 0},
 	};
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigset_t blocked, waiting;
-	const char *key_file = NULL;
 	int c, lfd, nfault_opts = 0;
 
 	opt.fault = F_NONE;
@@ -699,6 +672,7 @@ int main(int argc, char **argv)
 		case 'D':
 		case 'T':
 		case 'G':
+		case 'X':
 		case 'N':
 			opt.fault = c == 'F'   ? F_FLIP
 				    : c == 'R' ? F_REPLAY
@@ -706,21 +680,9 @@ int main(int argc, char **argv)
 				    : c == 'D' ? F_DROP
 				    : c == 'T' ? F_TRUNCATE
 				    : c == 'G' ? F_GARBAGE
+				    : c == 'X' ? F_REFLECT
 					       : F_NONE;
 			nfault_opts++;
-			break;
-		case 'W':
-			if (strlen(optarg) >= WIRE_HVID_SIZE || !wire_hvid_valid(optarg)) {
-				fprintf(stderr, "test-mitm: --rewrite-src: not a valid hvid\n");
-				return 2;
-			}
-			memset(opt.rewrite_hvid, 0, sizeof(opt.rewrite_hvid));
-			memcpy(opt.rewrite_hvid, optarg, strlen(optarg));
-			opt.fault = F_REWRITE;
-			nfault_opts++;
-			break;
-		case 'k':
-			key_file = optarg;
 			break;
 		case 'd':
 			if (strcmp(optarg, "up") && strcmp(optarg, "down")) {
@@ -741,11 +703,15 @@ int main(int argc, char **argv)
 		case 'y':
 			opt.type = parse_type(optarg);
 			if (opt.type < 0) {
-				fprintf(stderr, "test-mitm: --type: unknown frame type '%s'\n",
-					optarg);
+				fprintf(stderr, "test-mitm: --type is data, handshake or any\n");
 				return 2;
 			}
-			opt.type_given = true;
+			break;
+		case 'C':
+			opt.connections = strtoull(optarg, NULL, 10);
+			break;
+		case 'P':
+			opt.capture = optarg;
 			break;
 		case 's':
 			opt.seed = strtoull(optarg, NULL, 0);
@@ -755,21 +721,16 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!opt.listen || !opt.connect || nfault_opts > 1 || optind != argc || opt.at == 0 ||
-	    (opt.fault == F_REWRITE && !key_file)) {
+	if (!opt.listen || !opt.connect || nfault_opts > 1 || optind != argc || opt.at == 0) {
 		usage();
 		return 2;
 	}
-	if (!opt.type_given && (opt.fault == F_FLIP || opt.fault == F_REWRITE))
-		opt.type = WIRE_DATA;
-	if (key_file) {
-		char why[512];
-
-		if (auth_load_psk(key_file, geteuid(), &opt.psk, why, sizeof(why)) < 0) {
-			fprintf(stderr, "test-mitm: %s\n", why);
+	if (opt.capture) {
+		capture_fd = open(opt.capture, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (capture_fd < 0) {
+			fprintf(stderr, "test-mitm: %s: %s\n", opt.capture, strerror(errno));
 			return 2;
 		}
-		opt.have_key = true;
 	}
 	rng_state = opt.seed ? opt.seed : 0x9E3779B97F4A7C15ull;
 
@@ -791,10 +752,10 @@ int main(int argc, char **argv)
 	if (lfd < 0)
 		return 1;
 	set_nonblock(lfd);
-	say("fault %s, direction %s, after %llu frames, %s %llu, frame type %s, seed %llu",
+	say("fault %s, direction %s, after %llu records, %s %llu, record type %s, seed %llu",
 	    fault_names[opt.fault], dir_name(opt.dir), (unsigned long long)opt.after,
 	    opt.every ? "every" : "once at", (unsigned long long)(opt.every ? opt.every : opt.at),
-	    opt.type ? type_names[opt.type] : "any", (unsigned long long)opt.seed);
+	    opt.type ? rname((uint8_t)opt.type) : "any", (unsigned long long)opt.seed);
 	say("listening on %s", opt.listen);
 
 	while (!stop) {
@@ -856,10 +817,10 @@ int main(int argc, char **argv)
 					continue;
 				}
 				if (r > 0) {
-					flush_side(pr, 1 - side);
+					flush_side(pr, pr->reflect ? 0 : 1 - side);
 				} else if (r < 0) {
 					/* Pass on what is queued for the other side, then end. */
-					flush_side(pr, 1 - side);
+					flush_side(pr, pr->reflect ? 0 : 1 - side);
 					pair_close(pr, side ? "upstream closed" : "downstream closed");
 					continue;
 				}
@@ -878,8 +839,9 @@ int main(int argc, char **argv)
 	close(lfd);
 	if (!strncmp(opt.listen, "unix:", 5))
 		unlink(opt.listen + 5);
-	say("done: %lu connections, frames %lu up / %lu down, %lu faults, %lu bad MACs", nconnections,
-	    nframes[0], nframes[1], nfaults, nbadmac);
-	explicit_bzero(&opt.psk, sizeof(opt.psk));
+	say("done: %lu connections, records %lu up / %lu down, %lu faults", nconnections,
+	    nrecords[0], nrecords[1], nfaults);
+	if (capture_fd >= 0)
+		close(capture_fd);
 	return 0;
 }

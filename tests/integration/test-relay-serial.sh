@@ -5,12 +5,15 @@
 #
 #   sender --argo--> relay a ==serial (pty pair)==> relay b --argo--> receiver (b:5:7000)
 #
-# Cases: the handshake with both ends claiming the initiator's role;
-# a stream with relay b SIGKILLed and restarted mid-stream (a new HELLO in
-# the middle of a session: the other end starts again on the same stream);
+# Cases: the TLS handshake with both ends opening the stream (roles from
+# the hvids: a initiates); a stream with relay b SIGKILLed and restarted
+# mid-stream (the new b says it is new; a's session ends and starts again
+# on the same stream);
 # a stream with the pty pair itself cut (socat killed and started again:
 # both ends get I/O errors and reopen). Every stream must arrive whole,
-# once, in order. Prints PASS/FAIL lines and "N passed, N failed".
+# once, in order. Then a wrong key on one end: refused, and reported as an
+# authentication failure on both ends. Prints PASS/FAIL lines and "N
+# passed, N failed".
 #
 # Usage: tests/integration/test-relay-serial.sh BIN_DIR
 # RELAY_TEST_COUNT (10000) messages per stream.
@@ -151,4 +154,32 @@ stream serial-cut cut_pty
 restarts=$(link_field a restarts)
 wait_up 10 && [ "${restarts:-0}" -ge 1 ]
 result serial-restart-counted $? "a restarts ${restarts:-?}, link a $(link_field a state)"
+
+# A wrong key on one end: the handshakes are refused, retried, and once the
+# handshake time-out passes each end counts an authentication failure and
+# says why; the link never comes up.
+kill -TERM "$RB"
+wait "$RB" 2>/dev/null
+RB=""
+(umask 077 && head -c 32 /dev/urandom >"$T/kb")
+sed -i 's/^key = k$/key = kb/' "$T/b.conf"
+fa=$(link_field a auth_failures)
+relay b || { result serial-wrong-key 1 "relay b did not start"; results_summary; exit; }
+refused() { [ "$(link_field a auth_failures)" -gt "${fa:-0}" ] && [ "$(link_field b auth_failures)" -ge 1 ]; }
+n=200
+until refused || [ $n -eq 0 ]; do sleep 0.05; n=$((n - 1)); done
+refused && [ "$(link_field a state)" != up ] && [ "$(link_field b state)" != up ] &&
+	grep -q 'wrong key or certificate?' "$T/relay-a.log" && grep -q 'wrong key or certificate?' "$T/relay-b.log"
+result serial-wrong-key $? "auth_failures a $(link_field a auth_failures) (was $fa), b $(link_field b auth_failures); refusals a $(link_field a refusals), b $(link_field b refusals); $(grep -h 'wrong key or certificate?' "$T/relay-b.log" | tail -n 1)"
+
+# Both relays stop cleanly, without a sanitizer report (the san variant).
+stop_rc=0
+for p in $RA $RB; do
+	kill -TERM "$p"
+	wait "$p" || stop_rc=$?
+done
+RA="" RB=""
+logs=$(grep -lE 'Sanitizer|runtime error' "$T"/relay-*.log 2>/dev/null | tr '\n' ' ')
+[ "$stop_rc" = 0 ] && [ -z "$logs" ]
+result serial-clean-exit $? "exit status $stop_rc, sanitizer reports: ${logs:-none}"
 results_summary

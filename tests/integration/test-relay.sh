@@ -12,6 +12,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 COUNT=${RELAY_TEST_COUNT:-100000}
 
 . "$HERE/results.sh"
+. "$HERE/relay-lib.sh"
 
 # What a case started outside chain_up, stopped even if the run is cut short.
 EXTRA_PIDS=()
@@ -39,27 +40,6 @@ delete_netns() {
 }
 trap 'stop_extra; chain_down >/dev/null 2>&1; delete_netns' EXIT
 trap 'exit 130' INT TERM
-
-# Peak resident memory of a process, in KiB.
-peak_kib() {
-	sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null || echo 0
-}
-
-# A receiver at L0 (domain 5, port 7000) and a sender at the innermost level.
-# stream_through DIR LEVELS COUNT [recv options...]: 0 when all arrived.
-stream_through() {
-	local dir=$1 levels=$2 count=$3 inner=$(( $2 - 1 )) rpid rc
-	shift 3
-	"$BIN/argo-stream" recv --fabric "sim:$dir/l0-dom5.sock" --port 7000 --count "$count" \
-		--timeout 20000 "$@" >"$dir/recv.log" 2>&1 &
-	rpid=$!
-	wait_for_line "$dir/recv.log" "receiving on port 7000" 5 || return 1
-	"$BIN/argo-stream" send --fabric "sim:$dir/l$inner.sock" --to 0:7000 --count "$count" \
-		--timeout 20000 >"$dir/send.log" 2>&1
-	rc=$?
-	wait "$rpid" || rc=1
-	return $rc
-}
 
 case_chain_100k() {
 	local dir
@@ -197,87 +177,21 @@ case_check_config() {
 
 # ---- Adversarial cases -----------------------------------------------------
 
-# A link's field from argo-relayctl links --json: LINK's "FIELD" (numbers,
-# or the state; the drops are "mac", "seq", "malformed", "spoofed").
-link_field() {
-	"$BIN/argo-relayctl" -s "$1" links --json 2>/dev/null | sed 's/{"name":"/\n/g' |
-		grep "^$2\"" | sed -n "s/.*\"$3\":\"\{0,1\}\([^,\"}]*\).*/\1/p" | head -n 1
-}
-
-# A relay's counter from argo-relayctl counters --json ("policy", "no_ring",
-# "reports_sent", "local_delivered", ...).
-relay_counter() {
-	"$BIN/argo-relayctl" -s "$1" counters --json 2>/dev/null |
-		sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" | head -n 1
-}
-
-# counter_is CTL NAME VALUE: the relay's counter NAME is VALUE now.
-counter_is() {
-	[ "$(relay_counter "$1" "$2")" = "$3" ]
-}
-
-# wait_until SECONDS COMMAND...: 0 as soon as COMMAND succeeds, 1 if it
-# never did.
-wait_until() {
-	local tries=$(( $1 * 20 ))
-	shift
-	while [ $tries -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.05
-		tries=$((tries - 1))
-	done
-	return 1
-}
-
-# field_is CTL LINK FIELD VALUE
-field_is() {
-	[ "$(link_field "$1" "$2" "$3")" = "$4" ]
-}
-
-# start_mitm DIR LISTEN CONNECT OPTIONS...: test-mitm in the background,
-# its stderr in DIR/mitm.log; MITM_PID.
-start_mitm() {
-	local dir=$1 listen=$2 connect=$3
-	shift 3
-	"$BIN/test-mitm" --listen "$listen" --connect "$connect" --seed "$RANDOM$RANDOM" "$@" \
-		2>"$dir/mitm.log" &
-	MITM_PID=$!
-	EXTRA_PIDS+=("$MITM_PID")
-	wait_for_line "$dir/mitm.log" "listening on" 5
-}
-
-stop_mitm() {
-	kill -TERM "$MITM_PID" 2>/dev/null
-	wait "$MITM_PID" 2>/dev/null
-}
-
-# end_case NAME DIR RC: stops the topology. A daemon that does not stop
-# cleanly (a relay's exit status, a sanitizer report in a log of DIR) fails
-# NAME-clean-exit. DIR is removed when all went well, kept otherwise.
-end_case() {
-	local name=$1 dir=$2 rc=$3 bad="" logs
-	chain_down || bad="a daemon did not stop cleanly"
-	logs=$(grep -lE 'Sanitizer|runtime error' "$dir"/*.log 2>/dev/null | tr '\n' ' ')
-	[ -n "$logs" ] && bad="sanitizer report in $logs"
-	if [ -n "$bad" ]; then
-		result "$name-clean-exit" 1 "$bad (logs in $dir)"
-	elif [ "$rc" -eq 0 ]; then
-		rm -rf "$dir"
-	fi
-}
-
 # Every N-th frame spoiled: about 100 faults in a stream of 20000 messages.
 FAULT_EVERY=${RELAY_FAULT_EVERY:-200}
 FAULT_COUNT=20000
 
 # fault_case NAME COUNTER MITM-OPTION...
 # A 3-level chain whose l1 -> l0 link runs through test-mitm, which spoils
-# every FAULT_EVERY-th frame going up (after the AUTH frame) as its option
-# says. Every fault ends the session; the link must come back each time
-# and resume the stream: FAULT_COUNT messages arrive complete, in order,
-# once, intact. l0 (the receiving end of that link, its link "down") must
-# have counted each fault exactly once under drops.COUNTER (none: no drop
-# counter, the connection was cut) and no other drop, with one session
+# every FAULT_EVERY-th TLS record going up (after the handshake) as its
+# option says. The link runs over TLS 1.3, so TLS notices: a record changed,
+# replayed, reordered or lost fails its authentication tag (the record
+# sequence number is in the nonce), and bytes that are no record break the
+# record layer. Every fault ends the session; the link must come back each
+# time and resume the stream: FAULT_COUNT messages arrive complete, in
+# order, once, intact. l0 (the receiving end of that link, its link "down")
+# must have counted each fault exactly once under drops.COUNTER (none: no
+# drop counter, the connection was cut) and no other drop, with one session
 # more than faults.
 fault_case() {
 	local name=$1 counter=$2 dir rc=0 why="" faults=0 n t0 d
@@ -320,7 +234,7 @@ fault_case() {
 			rc=1
 			why="l0's link had $(link_field "$dir/l0.ctl" down sessions) sessions after $faults faults (expected $((faults + 1)))"
 		fi
-		for d in mac seq malformed spoofed; do
+		for d in mac seq malformed spoofed credit report route; do
 			[ "$d" = "$counter" ] && continue
 			n=$(link_field "$dir/l0.ctl" down "$d")
 			if [ $rc -eq 0 ] && [ "${n:-x}" != 0 ]; then
@@ -328,8 +242,8 @@ fault_case() {
 				why="l0 counted drops.$d $n: a fault was taken for something else"
 			fi
 		done
-		# Nothing was spoiled the other way: l1 saw no bad frame.
-		for d in mac seq malformed spoofed; do
+		# Nothing was spoiled the other way: l1 saw no bad record or frame.
+		for d in mac seq malformed spoofed credit report route; do
 			n=$(link_field "$dir/l1.ctl" up "$d")
 			if [ $rc -eq 0 ] && [ "${n:-x}" != 0 ]; then
 				rc=1
@@ -345,9 +259,9 @@ fault_case() {
 }
 
 case_tamper() { fault_case tamper-bit-flip-detected mac --flip; }
-case_replay() { fault_case replay-detected seq --replay; }
-case_reorder() { fault_case reorder-detected seq --reorder; }
-case_drop() { fault_case dropped-frame-detected seq --drop; }
+case_replay() { fault_case replay-detected mac --replay; }
+case_reorder() { fault_case reorder-detected mac --reorder; }
+case_drop() { fault_case dropped-record-detected mac --drop; }
 case_garbage() { fault_case garbage-detected malformed --garbage; }
 # A cut connection is no protocol error: no drop counter moves, but every
 # cut costs a session.
@@ -420,6 +334,103 @@ case_wrong_key() {
 	result wrong-key-never-up $rc "$why (logs in $dir)"
 	[ $rc -eq 0 ] && echo "    in $elapsed ms: l1 auth_failures $af, resets $rs; l0 auth_failures $(link_field "$dir/l0.ctl" down auth_failures); $(tail -n 1 "$dir/recv.log" | sed 's/^argo-stream: //')"
 	end_case wrong-key-never-up "$dir" $rc
+}
+
+# The links authenticate with certificates instead of keys (a CA, and a
+# certificate per relay naming its hvid): a stream through 3 levels; then
+# l1 presents a certificate that names l9: l0 refuses every handshake and
+# the link never comes up.
+case_cert_links() {
+	local dir rc=0 why=""
+	dir=$(mktemp -d /tmp/argo-relay-test.XXXXXX)
+	if ! chain_certs "$dir/pki" 3; then
+		skipped cert-links "the openssl command line could not make certificates"
+		rm -rf "$dir"
+		return
+	fi
+	if ! CHAIN_CERTS="$dir/pki" chain_up "$dir" "$BIN" 3 unix; then
+		result cert-links 1 "topology did not come up with certificates (logs in $dir)"
+		chain_down
+		return
+	fi
+	if ! stream_through "$dir" 3 5000; then
+		rc=1
+		why="stream: $(tail -n 1 "$dir/recv.log")"
+	elif [ "$(link_field "$dir/l0.ctl" down auth)" != cert ]; then
+		rc=1
+		why="l0's link says auth $(link_field "$dir/l0.ctl" down auth)"
+	fi
+	result cert-links $rc "$why (logs in $dir)"
+	[ $rc -eq 0 ] && echo "    3 levels with certificates ($(link_field "$dir/l0.ctl" down tls_cipher)): $(tail -n 1 "$dir/recv.log" | sed 's/^argo-stream: //')"
+	end_case cert-links "$dir" $rc
+	[ $rc -eq 0 ] || return
+	dir=$(mktemp -d /tmp/argo-relay-test.XXXXXX)
+	rc=0
+	why=""
+	chain_certs "$dir/pki" 1 && chain_cert "$dir/pki" l1 l9 || rc=1
+	if [ $rc -eq 0 ] && CHAIN_CERTS="$dir/pki" CHAIN_NO_WAIT_1=1 chain_up "$dir" "$BIN" 2 unix; then
+		sleep 1.5
+		if [ "$(link_field "$dir/l0.ctl" down sessions)" != 0 ]; then
+			rc=1
+			why="l0 took a certificate naming l9 for l1"
+		elif [ "$(link_field "$dir/l0.ctl" down auth_failures)" -lt 2 ]; then
+			rc=1
+			why="l0 counted $(link_field "$dir/l0.ctl" down auth_failures) failed handshakes"
+		elif ! grep -q "certificate" "$dir/relay-l0.log"; then
+			rc=1
+			why="l0's log does not say it was the certificate: $(grep -m1 failed "$dir/relay-l0.log")"
+		fi
+	else
+		rc=1
+		why="relays did not start"
+	fi
+	result cert-wrong-name-refused $rc "$why (logs in $dir)"
+	[ $rc -eq 0 ] && echo "    $(grep -m1 "handshake with" "$dir/relay-l0.log" | sed 's/^argo-relayd\[l0\]: //')"
+	end_case cert-wrong-name-refused "$dir" $rc
+}
+
+# Keys in a running relay: no core dumps (its limits say so), and the bytes
+# of its key files nowhere in its memory once its links derived their TLS
+# keys (tests/integration/keyscan.py reads /proc/PID/mem). A rogue
+# neighbour that keeps its key loaded (test-rogue --hold) is the control:
+# the scanner finds its key there.
+case_key_hygiene() {
+	local dir rc=0 why="" i n rpid
+	dir=$(mktemp -d /tmp/argo-relay-test.XXXXXX)
+	chain_key "$dir/key-rg"
+	if ! CHAIN_EXTRA_CONF_0="$(rogue_link rg "$dir/rg.sock" rg "$dir/key-rg")" \
+		chain_up "$dir" "$BIN" 2 unix; then
+		result key-hygiene 1 "topology did not come up (logs in $dir)"
+		chain_down
+		return
+	fi
+	"$BIN/test-rogue" --connect "unix:$dir/rg.sock" --hvid rg --peer l0 --key "$dir/key-rg" \
+		--up --hold 30000 >"$dir/rogue.log" 2>&1 &
+	rpid=$!
+	EXTRA_PIDS+=("$rpid")
+	wait_for_line "$dir/rogue.log" "up: session" 5 || rc=1
+	n=$(python3 "$HERE/keyscan.py" "$rpid" "$dir/key-rg")
+	if [ $rc -ne 0 ] || [ "${n:-0}" -lt 1 ]; then
+		rc=1
+		why="the scanner did not find the rogue's key in the rogue ($n): it proves nothing"
+	fi
+	for i in 0 1; do
+		[ $rc -eq 0 ] || break
+		if ! grep -qE "^Max core file size +0 +0 " "/proc/${CHAIN_RELAY_PIDS[$i]}/limits"; then
+			rc=1
+			why="relay l$i may dump core: $(grep "core file" "/proc/${CHAIN_RELAY_PIDS[$i]}/limits")"
+			break
+		fi
+		n=$(python3 "$HERE/keyscan.py" "${CHAIN_RELAY_PIDS[$i]}" "$dir/key-0-1" "$dir/key-rg")
+		if [ "$n" != "0 0" ]; then
+			rc=1
+			why="relay l$i holds its key files' bytes (found: $n)"
+		fi
+	done
+	stop_extra
+	result key-hygiene $rc "$why (logs in $dir)"
+	[ $rc -eq 0 ] && echo "    no core dumps; the key files' bytes are in the rogue that keeps them, not in the relays"
+	end_case key-hygiene "$dir" $rc
 }
 
 # A key file readable by others: the relay must not start.
@@ -739,57 +750,48 @@ case_no_ring() {
 	undeliverable_case no-ring-reported-econnrefused "Connection refused" 0 no_ring no
 }
 
-# A rogue neighbour: test-mitm holds the l1-l0 key (so its frames
-# authenticate) and rewrites the source hvid of every 1000th DATA going up
-# to "evil", an hvid l0 does not route through that link. l0's policy
-# allows evil, so only the anti-spoofing check can stop those messages:
+# A rogue neighbour: test-rogue holds the key of its own link to l0 (link
+# "rg", peer rg) and sends DATA claiming sources it does not lead to
+# ("evil", which l0 routes nowhere) among DATA of its own. l0's policy
+# allows both, so only the anti-spoofing check can stop the first ones:
 # each must be dropped and counted (drops.spoofed) while the session stays
-# up, and the receiver misses exactly those, nothing else.
+# up, and exactly the others reach the echo and are answered.
 case_spoofed_source() {
-	local dir rc=0 why="" faults sp missing summary
+	local dir rc=0 why="" epid out sp answered
 	dir=$(mktemp -d /tmp/argo-relay-test.XXXXXX)
-	if ! CHAIN_UP_CONNECT_1="$dir/mitm.sock" CHAIN_NO_WAIT_1=1 \
-		CHAIN_POLICY_0="rule = allow src evil dst l0:5:7000" chain_up "$dir" "$BIN" 3 unix ||
-		! start_mitm "$dir" "unix:$dir/mitm.sock" "unix:$dir/l0-down.sock" \
-			--key "$dir/key-0-1" --rewrite-src evil --dir up --every 1000 ||
-		! chain_wait_link "$dir" "$BIN" 1 up 10 || ! chain_wait_link "$dir" "$BIN" 2 up 10; then
+	chain_key "$dir/key-rg"
+	if ! CHAIN_POLICY_0=$'rule = allow src evil dst l0:5:7000\nrule = allow src rg dst l0:5:7000\nrule = allow src l0 dst rg' \
+		CHAIN_EXTRA_CONF_0="$(rogue_link rg "$dir/rg.sock" rg "$dir/key-rg")" \
+		chain_up "$dir" "$BIN" 2 unix; then
 		result spoofed-source-dropped 1 "topology did not come up (logs in $dir)"
-		stop_mitm
 		chain_down
 		return
 	fi
-	# The receiver cannot get them all: it stops 3 s after the last one.
-	stream_through "$dir" 3 "$FAULT_COUNT" --timeout 3000
-	kill -USR1 "$MITM_PID"
-	wait_for_line "$dir/mitm.log" "faults stopped after" 5 || rc=1
-	faults=$(sed -n 's/.*faults stopped after \([0-9]*\) faults.*/\1/p' "$dir/mitm.log")
-	faults=${faults:-0}
-	summary=$(tail -n 1 "$dir/recv.log")
-	missing=$(sed -n 's/.*, \([0-9]*\) missing, 0 duplicated, [0-9]* reordered, 0 corrupted.*/\1/p' <<<"$summary")
-	sp=$(link_field "$dir/l0.ctl" down spoofed)
-	if [ "$faults" -lt 5 ]; then
+	"$BIN/argo-echo" --fabric "sim:$dir/l0-dom5.sock" --port 7000 >"$dir/echo.log" 2>&1 &
+	epid=$!
+	wait_for_line "$dir/echo.log" "serving port 7000" 5 || rc=1
+	out=$("$BIN/test-rogue" --connect "unix:$dir/rg.sock" --hvid rg --peer l0 --key "$dir/key-rg" \
+		--up --data 50 64 evil:1:1 l0:5:7000 --data 50 64 rg:1:1 l0:5:7000 --hold 1500 2>&1)
+	echo "$out" >"$dir/rogue.log"
+	sp=$(link_field "$dir/l0.ctl" rg spoofed)
+	answered=$(sed -n 's/.*data_rx \([0-9]*\).*/\1/p' <<<"$out" | tail -n 1)
+	if ! grep -q "summary: up yes, data_sent 100, .* ended no" <<<"$out"; then
 		rc=1
-		why="test-mitm rewrote only $faults frames"
-	elif [ "$sp" != "$faults" ]; then
+		why="the rogue's session: $(tail -n 1 <<<"$out")"
+	elif [ "$sp" != 50 ]; then
 		rc=1
-		why="l0 counted drops.spoofed $sp, test-mitm rewrote $faults"
-	elif [ "$missing" != "$faults" ]; then
+		why="l0 counted drops.spoofed $sp, 50 claimed 'evil'"
+	elif [ "$answered" != 50 ]; then
 		rc=1
-		why="the receiver should miss exactly the $faults spoofed messages: $summary"
-	elif [ "$(link_field "$dir/l0.ctl" down sessions)" != 1 ] ||
-		[ "$(link_field "$dir/l0.ctl" down mac)" != 0 ]; then
+		why="the echo answered $answered of the rogue's messages, expected its own 50"
+	elif [ "$(link_field "$dir/l0.ctl" rg sessions)" != 1 ]; then
 		rc=1
-		why="the re-signed frames did not authenticate: sessions $(link_field "$dir/l0.ctl" down sessions), drops.mac $(link_field "$dir/l0.ctl" down mac)"
-	elif ! stop_mitm || ! grep -q "done: .*, 0 bad MACs" "$dir/mitm.log"; then
-		rc=1
-		why="test-mitm could not verify the frames with the key: $(tail -n 1 "$dir/mitm.log")"
-	elif [ "$(relay_counter "$dir/l0.ctl" policy)" != 0 ]; then
-		rc=1
-		why="l0's policy refused something: the spoofed messages got past the check"
+		why="the rogue's link had $(link_field "$dir/l0.ctl" rg sessions) sessions: the drops are not per message"
 	fi
+	kill -TERM "$epid" 2>/dev/null
+	wait "$epid" 2>/dev/null
 	result spoofed-source-dropped $rc "$why (logs in $dir)"
-	[ $rc -eq 0 ] && echo "    $faults messages re-signed with source 'evil', l0 drops.spoofed $sp; $(sed 's/^argo-stream: //' <<<"$summary")"
-	stop_mitm
+	[ $rc -eq 0 ] && echo "    50 DATA claiming 'evil' dropped (l0 drops.spoofed $sp), the rogue's own 50 answered; its session stayed up"
 	end_case spoofed-source-dropped "$dir" $rc
 }
 
@@ -839,7 +841,10 @@ case_netns_side_link() {
 	dir=$(mktemp -d /tmp/argo-relay-test.XXXXXX)
 	chain_key "$dir/key-ka-1"
 	local allow=$'rule = allow src kvm-a dst l0:5:7000\nrule = allow src l0:5:7000 dst kvm-a'
+	# l0 learns kvm-a from l1, which may announce it (and only it beside
+	# itself: docs/relay-config.md, "announce").
 	if ! CHAIN_RELAY_WRAP_1="ip netns exec $ns_1" CHAIN_POLICY_0="$allow" CHAIN_POLICY_1="$allow" \
+		CHAIN_DOWN_EXTRA_0="announce = kvm-a" \
 		CHAIN_EXTRA_CONF_1=$'[link side]\ntransport = tcp\nlisten = '"$ip_1"$':7400\npeer = kvm-a\nkey = '"$dir/key-ka-1" \
 		chain_up "$dir" "$BIN" 2 unix; then
 		result netns-side-link 1 "the l0-l1 chain did not come up (logs in $dir)"
@@ -862,6 +867,7 @@ case_netns_side_link() {
 	connect = $ip_1:7400
 	peer = l1
 	key = $dir/key-ka-1
+	announce = l0
 	[imports]
 	7000 = l0:5:7000
 	[policy]
@@ -1060,8 +1066,8 @@ case_relay_kills() {
 
 cases=("$@")
 [ ${#cases[@]} -eq 0 ] && cases=(check_config chain_100k chain_tcp stalled_receiver link_cuts
-	relay_kills routed_mode report_storm report_storm_echoed service_restart local_access tamper replay reorder drop garbage truncate wrong_key key_mode policy_denied no_ring
-	spoofed_source netns_side_link)
+	relay_kills routed_mode report_storm report_storm_echoed service_restart local_access tamper replay reorder drop
+	garbage truncate wrong_key key_mode policy_denied no_ring spoofed_source cert_links key_hygiene netns_side_link)
 for c in "${cases[@]}"; do
 	t0=$SECONDS
 	"case_$c"

@@ -49,14 +49,21 @@ static int write_file(const char *name, const void *data, size_t len, mode_t mod
 	return close(fd);
 }
 
-static int make_key(const char *name, size_t len, mode_t mode)
+/* A key of len bytes that passes the strength checks; seed makes keys
+ * that differ (one key per link). */
+static int make_key_seeded(const char *name, size_t len, mode_t mode, unsigned int seed)
 {
 	unsigned char key[2048];
 	size_t i;
 
 	for (i = 0; i < len && i < sizeof(key); i++)
-		key[i] = (unsigned char)(i * 37 + 11);
+		key[i] = (unsigned char)(i * 37 + 11 + seed * 101);
 	return write_file(name, key, len, mode);
+}
+
+static int make_key(const char *name, size_t len, mode_t mode)
+{
+	return make_key_seeded(name, len, mode, 0);
 }
 
 static int load_as(const char *text, uid_t owner)
@@ -152,12 +159,12 @@ static void test_full_round_trip(void)
 	                           "transport = tcp\n"
 	                           "connect = [::1]:7001\n"
 	                           "peer = kvm-a\n" /* 30 */
-	                           "key = good.key\n"
+	                           "key = good3.key\n"
 	                           "[link local]\n"
 	                           "transport = unix\n"
 	                           "listen = /run/argo-relay/local.sock\n"
 	                           "peer = test.1\n" /* 35 */
-	                           "key = good.key\n"
+	                           "key = good4.key\n"
 	                           "[routes]\n"
 	                           "l3 = down\n"
 	                           "kvm-b = far\n"
@@ -375,12 +382,13 @@ static void test_good_addresses(void)
 	}
 }
 
-/* The three-relay example of docs/relay-config.md loads as written (the
- * tests run from the top of the source tree, as `make check` does). */
+/* The examples of docs/relay-config.md (three relays, then the driver
+ * domain as a leaf endpoint) load as written (the tests run from the top
+ * of the source tree, as `make check` does). */
 static void test_doc_example(void)
 {
 	static const char doc[] = "docs/relay-config.md";
-	static const char *const hvids[] = {"l0", "l1", "l2"};
+	static const char *const hvids[] = {"l0", "l1", "l2", "l0"};
 	char *text = NULL, *p, *end;
 	size_t cap = 0;
 	ssize_t n;
@@ -396,6 +404,7 @@ static void test_doc_example(void)
 	CU_ASSERT_FATAL(n > 0);
 	CU_ASSERT_EQUAL_FATAL(make_key("l1-l0.key", 32, 0600), 0);
 	CU_ASSERT_EQUAL_FATAL(make_key("l2-l1.key", 48, 0600), 0);
+	CU_ASSERT_EQUAL_FATAL(make_key_seeded("dd.key", 32, 0600, 3), 0);
 	for (p = strstr(text, "```ini\n"); p; p = strstr(end, "```ini\n")) {
 		p += strlen("```ini\n");
 		end = strstr(p, "```\n");
@@ -404,26 +413,74 @@ static void test_doc_example(void)
 		if (load(p) != 0)
 			fprintf(stderr, "\n    example %u: %s\n", found, why);
 		CU_ASSERT_EQUAL(load(p), 0);
-		if (found < 3)
+		if (found < 4)
 			CU_ASSERT_STRING_EQUAL(cfg->hvid, hvids[found]);
+		if (found == 2) {
+			/* l2: vsock up to the host, an import to the driver. */
+			CU_ASSERT_EQUAL(cfg->nlinks, 1);
+			CU_ASSERT_EQUAL(cfg->links[0].transport, TRANSPORT_VSOCK);
+			CU_ASSERT_STRING_EQUAL(cfg->links[0].address, "host:5000");
+			CU_ASSERT_EQUAL(cfg->links[0].psk.len, 48);
+			CU_ASSERT_EQUAL(cfg->nimports, 1);
+			CU_ASSERT_EQUAL(cfg->imports[0].port, 7000);
+			CU_ASSERT_EQUAL(cfg->imports[0].target.domid, 5);
+			CU_ASSERT_EQUAL(cfg->nrules, 2);
+		}
+		if (found == 3) {
+			/* The driver domain as a leaf endpoint. */
+			CU_ASSERT_EQUAL(cfg->nlinks, 1);
+			CU_ASSERT_EQUAL(cfg->links[0].transport, TRANSPORT_SERIAL);
+			CU_ASSERT_STRING_EQUAL(cfg->links[0].leaf, "sim:/run/argo/l0-dom5.sock");
+		}
 		found++;
 	}
-	CU_ASSERT_EQUAL(found, 3);
-	/* The last one, l2: vsock up to the host, an import to the driver. */
-	CU_ASSERT_EQUAL(cfg->nlinks, 1);
-	CU_ASSERT_EQUAL(cfg->links[0].transport, TRANSPORT_VSOCK);
-	CU_ASSERT_STRING_EQUAL(cfg->links[0].address, "host:5000");
-	CU_ASSERT_EQUAL(cfg->links[0].psk.len, 48);
-	CU_ASSERT_EQUAL(cfg->nimports, 1);
-	CU_ASSERT_EQUAL(cfg->imports[0].port, 7000);
-	CU_ASSERT_EQUAL(cfg->imports[0].target.domid, 5);
-	CU_ASSERT_EQUAL(cfg->nrules, 2);
+	CU_ASSERT_EQUAL(found, 4);
 	free(text);
 }
 
 /* ---------------------------------------------------------------------------
  * Errors
  */
+
+/* A leaf endpoint's link (leaf =): lines 5 to 10. */
+#define LEAF_LINK(name, leaf_value)                                                                \
+	"[link " name "]\n"                                                                        \
+	"transport = serial\n"                                                                     \
+	"connect = /dev/virtio-ports/" name "\n"                                                   \
+	"peer = " name "\n"                                                                        \
+	"key = good.key\n"                                                                         \
+	"leaf = " leaf_value "\n"
+
+static void test_leaf_links(void)
+{
+	CU_ASSERT_EQUAL(load(HEAD LEAF_LINK("dd", "sim:/run/argo/l1-dom7.sock")), 0);
+	CU_ASSERT_STRING_EQUAL(cfg->links[0].leaf, "sim:/run/argo/l1-dom7.sock");
+	CU_ASSERT_EQUAL(load(HEAD LINK("a", "listen = /tmp/a.sock")), 0);
+	CU_ASSERT_STRING_EQUAL(cfg->links[0].leaf, "");
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "xen:/dev/argo"), 10,
+	             "on a xen fabric the relay cannot make a domain");
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "link:unix:/x?key=k&hvid=l0"), 10,
+	             "a static socket of the level's argo-simd");
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "sim:"), 10, "sim:PATH");
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "sim:/run/argo/l1.sock"), 10, "this relay's own fabric");
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "sim:/run/x.sock") LEAF_LINK("ee", "sim:/run/x.sock"), 16,
+	             "one domain per leaf");
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "sim:/run/x.sock") "[routes]\nl9 = dd\n", 12,
+	             "serves a leaf endpoint");
+	EXPECT_ERROR(HEAD "[link dd]\ntransport = argo\nconnect = sim:/x@1:7100\npeer = dd\n"
+	                  "key = good.key\nleaf = sim:/run/x.sock\n",
+	             6, "reaches its relay over unix, tcp, serial or vsock");
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "sim:/run/x.sock") "leaf = sim:/run/y.sock\n", 11,
+	             "given twice");
+	/* A leaf announces nothing and speaks only for its own domain. */
+	EXPECT_ERROR(HEAD LEAF_LINK("dd", "sim:/run/x.sock") "announce = l5\n", 11,
+	             "announce has no place here");
+	/* A relay on Xen: its level cannot give it a domain for a leaf. */
+	EXPECT_ERROR(
+	    "[relay]\nhvid = l1\nfabric = xen:/dev/argo\ncontrol = /run/l1.ctl\n" LEAF_LINK(
+	        "dd", "sim:/run/x.sock"),
+	    10, "Xen makes domains");
+}
 
 static void test_error_unknown_section(void)
 {
@@ -652,6 +709,19 @@ static void test_error_key_files(void)
 	EXPECT_ERROR(HEAD "[link a]\ntransport = unix\nlisten = /a\npeer = l0\nkey = none.key\n", 9,
 	             "does not exist");
 	EXPECT_ERROR(HEAD "[link a]\nkey =\n", 6, "path of a key file");
+	/* A passphrase is no key: refused with how to make one. */
+	EXPECT_ERROR(HEAD "[link a]\ntransport = unix\nlisten = /a\npeer = l0\nkey = text.key\n", 9,
+	             "is text");
+	EXPECT_ERROR(HEAD "[link a]\ntransport = unix\nlisten = /a\npeer = l0\nkey = text.key\n", 9,
+	             "head -c 32 /dev/urandom");
+	/* One key per link: the same file, or a copy of its bytes, twice. */
+	EXPECT_ERROR(HEAD LINK("a", "listen = /a") LINK("b", "listen = /b"), 14, "key file");
+	EXPECT_ERROR(HEAD LINK("a", "listen = /a") LINK("b", "listen = /b"), 14,
+	             "is also the key of [link a] (line 9)");
+	CU_ASSERT_EQUAL_FATAL(make_key("same.key", 32, 0600), 0); /* good.key's bytes */
+	EXPECT_ERROR(HEAD LINK("a", "listen = /a") "[link b]\ntransport = unix\nlisten = /b\n"
+	                                           "peer = l3\nkey = same.key\n",
+	             14, "give each link its own key");
 
 	/* Wrong owner: the relay runs as another uid than the file's owner. */
 	snprintf(text, sizeof(text), "%s%s", HEAD,
@@ -661,11 +731,59 @@ static void test_error_key_files(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, ":9: "));
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "owned by uid"));
 
+	/* Two links, two keys: fine. */
+	CU_ASSERT_EQUAL(
+	    load(HEAD LINK("a", "listen = /a") "[link b]\ntransport = unix\n"
+	                                       "listen = /b\npeer = l3\nkey = good3.key\n"),
+	    0);
+
 	/* An absolute path works as well as one relative to the file. */
 	snprintf(text, sizeof(text),
 	         HEAD "[link a]\ntransport = unix\nlisten = /a\npeer = l0\nkey = %s/good.key\n",
 	         dir);
 	CU_ASSERT_EQUAL(load(text), 0);
+}
+
+static void test_announce(void)
+{
+	const struct config_link *l;
+
+	CU_ASSERT_EQUAL_FATAL(load(HEAD LINK("a", "listen = /a") "announce = l2 kvm-a,l3\n"), 0);
+	l = &cfg->links[0];
+	CU_ASSERT_EQUAL(l->nannounce, 3);
+	CU_ASSERT_STRING_EQUAL(l->announce[0], "l2");
+	CU_ASSERT_STRING_EQUAL(l->announce[1], "kvm-a");
+	CU_ASSERT_STRING_EQUAL(l->announce[2], "l3");
+	CU_ASSERT_FALSE(l->announce_any);
+	CU_ASSERT_EQUAL_FATAL(load(HEAD LINK("a", "listen = /a") "announce = *\n"), 0);
+	CU_ASSERT_TRUE(cfg->links[0].announce_any);
+	CU_ASSERT_EQUAL(cfg->links[0].nannounce, 0);
+	/* None given: the peer only. */
+	CU_ASSERT_EQUAL_FATAL(load(HEAD LINK("a", "listen = /a")), 0);
+	CU_ASSERT_FALSE(cfg->links[0].announce_any);
+	CU_ASSERT_EQUAL(cfg->links[0].nannounce, 0);
+	EXPECT_ERROR(HEAD LINK("a", "listen = /a") "announce = l2 bad/hvid\n", 10,
+	             "'bad/hvid' is not a valid hvid");
+	EXPECT_ERROR(HEAD LINK("a", "listen = /a") "announce = * l2\n", 10, "either '*' or a list");
+	EXPECT_ERROR(HEAD LINK("a", "listen = /a") "announce =\n", 10, "announce takes");
+}
+
+static void test_certificates(void)
+{
+	EXPECT_ERROR(HEAD "[link a]\ntransport = unix\nlisten = /a\npeer = l0\n", 5,
+	             "missing required key 'key'");
+	EXPECT_ERROR(HEAD "[link a]\ntransport = unix\nlisten = /a\npeer = l0\ncert = c.pem\n", 5,
+	             "'cert_key' is missing");
+	EXPECT_ERROR(HEAD "[link a]\ntransport = unix\nlisten = /a\npeer = l0\nkey = good.key\n"
+	                  "ca = ca.pem\n",
+	             10, "both a key (line 9) and certificates");
+	/* The certificate's key file is private like a key file. */
+	EXPECT_ERROR(HEAD "[link a]\ntransport = unix\nlisten = /a\npeer = l0\ncert = c.pem\n"
+	                  "cert_key = open.key\nca = ca.pem\n",
+	             10, "certificate key file");
+	EXPECT_ERROR(HEAD "[link a]\ntransport = unix\nlisten = /a\npeer = l0\ncert = c.pem\n"
+	                  "cert_key = good.key\nca = ca.pem\n",
+	             9, "certificate file");
 }
 
 static void test_error_syntax(void)
@@ -826,16 +944,20 @@ static int suite_init(void)
 	snprintf(conf_path, sizeof(conf_path), "%s/relay.conf", dir);
 	if (make_key("good.key", 32, 0600) || make_key("good2.key", 64, 0400) ||
 	    make_key("open.key", 32, 0644) || make_key("group.key", 32, 0640) ||
-	    make_key("short.key", 31, 0600) || make_key("long.key", 1025, 0600))
+	    make_key("short.key", 31, 0600) || make_key("long.key", 1025, 0600) ||
+	    make_key_seeded("good3.key", 32, 0600, 3) ||
+	    make_key_seeded("good4.key", 40, 0600, 4) ||
+	    write_file("text.key", "a passphrase that is long enough to pass", 40, 0600))
 		return -1;
 	return 0;
 }
 
 static int suite_clean(void)
 {
-	static const char *const files[] = {"good.key",   "good2.key", "open.key",
-	                                    "group.key",  "short.key", "long.key",
-	                                    "relay.conf", "l1-l0.key", "l2-l1.key"};
+	static const char *const files[] = {"good.key",  "good2.key", "open.key",   "group.key",
+	                                    "short.key", "long.key",  "good3.key",  "good4.key",
+	                                    "text.key",  "same.key",  "relay.conf", "l1-l0.key",
+	                                    "l2-l1.key", "dd.key"};
 	char path[256];
 	size_t i;
 
@@ -935,6 +1057,9 @@ int main(void)
 	    T(test_policy_default),
 	    T(test_policy_first_match),
 	    T(test_policy_catch_all),
+	    T(test_announce),
+	    T(test_certificates),
+	    T(test_leaf_links),
 	    T(test_syntax_only),
 	    T(test_warnings),
 	};

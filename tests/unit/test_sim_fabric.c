@@ -2152,6 +2152,43 @@ static void test_durable_last_tag(void)
  * entirely: its persistent rings, their kept fds and waiters, and now the
  * rings of others whose single partner it was. Under ASan a leak fails.
  */
+/* A kept domain (a leaf endpoint's, held by a relay) detaches with no
+ * persistent ring: its send tag stays, and so do others' rings for it;
+ * unkept, it dies with its process again. */
+static void test_durable_kept_domain(void)
+{
+	struct tring r2;
+	struct dom *d1, *d2;
+
+	fx_init(1, NULL);
+	d1 = mkdom_static(1);
+	d2 = mkdom(2);
+	tring_open(&r2, 256);
+	CU_ASSERT_EQUAL(sim_domain_keep(d2->d, 1), -EOPNOTSUPP);
+	CU_ASSERT_EQUAL(sim_domain_keep(d1->d, 1), 0);
+	CU_ASSERT_EQUAL(reg(d2, 7000, 1, &r2), 0);
+	CU_ASSERT_EQUAL(snd_tagged(d1, 2, 7000, 16, 0x77), 16);
+	CU_ASSERT_EQUAL(sim_domain_detach(F, d1->d), 0);
+	CU_ASSERT_TRUE(sim_domain_is_detached(d1->d));
+	CU_ASSERT_EQUAL(stats().detached, 1);
+	CU_ASSERT_EQUAL(sim_domain_last_tag(d1->d), 0x77);
+	/* Its partner's ring stays: the domain did not die. */
+	CU_ASSERT_EQUAL(stats().rings, 1);
+	sim_domain_attach(F, d1->d, d1);
+	CU_ASSERT_FALSE(sim_domain_is_detached(d1->d));
+	CU_ASSERT_EQUAL(snd_tagged(d1, 2, 7000, 16, 0x78), 16);
+	/* Still kept after the attach; unkept, it does not detach. */
+	CU_ASSERT_EQUAL(sim_domain_detach(F, d1->d), 0);
+	sim_domain_attach(F, d1->d, d1);
+	CU_ASSERT_EQUAL(sim_domain_keep(d1->d, 0), 0);
+	CU_ASSERT_EQUAL(sim_domain_detach(F, d1->d), -ENOENT);
+	sim_domain_destroy(F, d1->d);
+	d1->d = NULL;
+	CU_ASSERT_EQUAL(stats().rings, 0); /* the partner's ring went with it */
+	fx_fini();
+	tring_close(&r2);
+}
+
 static void test_durable_destroy_detached(void)
 {
 	struct tring p, w, r2;
@@ -2710,7 +2747,7 @@ int main(void)
 	    T(test_durable_register_checks),  T(test_durable_detach_attach),
 	    T(test_durable_adopt_order),      T(test_durable_last_tag),
 	    T(test_durable_destroy_detached), T(test_durable_vanish_reregister),
-	    T(test_lost_messages_counted),
+	    T(test_lost_messages_counted), T(test_durable_kept_domain),
 	};
 	static const struct test_def policies[] = {
 	    T(test_policy_parse_valid),

@@ -6,8 +6,10 @@
  * acknowledgements and what they free, acknowledgements riding on DATA and
  * when an ACK frame is due, duplicates and gaps, resuming after a cut with
  * the same peer process and with a new one, and the done flags of many
- * messages in flight. The sources of messages are the test's own ops, so
- * every done and release is counted.
+ * messages in flight; credit and the in-flight limit enforced on receive
+ * and kept to on send; what messages cost (their length and a header). The
+ * sources of messages are the test's own ops, so every done and release is
+ * counted.
  */
 #define _GNU_SOURCE
 #include <CUnit/Basic.h>
@@ -19,6 +21,8 @@
 #include "../cunit_main.h"
 
 #define WINDOW 4096u
+/* What a message of n bytes costs in credit and memory (WIRE_DATA_COST). */
+#define C(n) ((uint64_t)(n) + WIRE_DATA_HEADER_SIZE)
 
 /* ---- a message source that records what it is told ---- */
 
@@ -137,13 +141,14 @@ static void test_credit_overshoot_by_one(void)
 
 	for (i = 0; i < 4; i++)
 		stream_queue(&s, message(60, i));
-	CU_ASSERT_EQUAL(stream_on_ack(&s, 0, 100), 1); /* a grant of 100 bytes */
-	/* 60 goes, then 60 more (started with 40 left), then nothing. */
+	/* A grant of one message and 40 bytes. */
+	CU_ASSERT_EQUAL(stream_on_ack(&s, 0, C(60) + 40), 1);
+	/* One goes, then one more (started with 40 left), then nothing. */
 	CU_ASSERT_EQUAL(send_all(), 2);
-	CU_ASSERT_EQUAL(s.sent_bytes, 120);
+	CU_ASSERT_EQUAL(s.sent_bytes, 2 * C(60));
 	CU_ASSERT_FALSE(stream_can_take(&s));
 	/* A larger grant lets the rest go; a smaller one changes nothing. */
-	CU_ASSERT_EQUAL(stream_on_ack(&s, 0, 90), 0);
+	CU_ASSERT_EQUAL(stream_on_ack(&s, 0, C(60) + 30), 0);
 	CU_ASSERT_EQUAL(send_all(), 0);
 	CU_ASSERT_EQUAL(stream_on_ack(&s, 0, 1000), 1);
 	CU_ASSERT_EQUAL(send_all(), 2);
@@ -183,7 +188,7 @@ static void test_cumulative_ack_frees_in_order(void)
 	CU_ASSERT_EQUAL(src.done_seq[2], 102);
 	CU_ASSERT_EQUAL(s.unacked.count, 2);
 	CU_ASSERT_EQUAL(account.messages, 2);
-	CU_ASSERT_EQUAL(account.held_bytes, 16);
+	CU_ASSERT_EQUAL(account.held_bytes, 2 * C(8));
 	/* The same acknowledgement again frees nothing more. */
 	CU_ASSERT_EQUAL(stream_on_ack(&s, 3, 1000), 0);
 	CU_ASSERT_EQUAL(src.done, 3);
@@ -206,6 +211,7 @@ static void receive(uint64_t msn, uint32_t len)
 
 static void test_duplicates_and_gaps(void)
 {
+	first_grant();
 	receive(1, 10);
 	receive(2, 10);
 	CU_ASSERT_EQUAL(stream_rx_check(&s, 1), 1);
@@ -213,7 +219,7 @@ static void test_duplicates_and_gaps(void)
 	CU_ASSERT_EQUAL(s.counters.duplicates, 2);
 	CU_ASSERT_EQUAL(stream_rx_check(&s, 4), -EPROTO);
 	CU_ASSERT_EQUAL(s.rx_next_msn, 3);
-	CU_ASSERT_EQUAL(s.held_from_peer, 20);
+	CU_ASSERT_EQUAL(s.held_from_peer, 2 * C(10));
 	CU_ASSERT_EQUAL(s.counters.data_rx, 2);
 }
 
@@ -241,7 +247,7 @@ static void test_done_out_of_order_is_cumulative(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(stream_next(&s));
 	stream_data(&s, stream_next(&s), &d);
 	CU_ASSERT_EQUAL(d.acked_msn, 3);
-	CU_ASSERT_EQUAL(d.credit, 30 + WINDOW); /* received + a window (nothing held) */
+	CU_ASSERT_EQUAL(d.credit, 3 * C(10) + WINDOW); /* received + a window (nothing held) */
 	stream_sent(&s, &d);
 	CU_ASSERT_FALSE(stream_ack_owed(&s));
 	CU_ASSERT_EQUAL(stream_ack_check(&s, true, &ack), STREAM_ACK_NONE);
@@ -252,6 +258,7 @@ static void test_ack_every_64_messages(void)
 	struct wire_ack ack;
 	uint64_t m;
 
+	s.window = 1u << 20; /* only the acknowledgements are in question */
 	first_grant();
 	for (m = 1; m <= STREAM_ACK_EVERY; m++) {
 		receive(m, 1);
@@ -296,7 +303,7 @@ static void test_grant_window_bound_and_never_back(void)
 	/* Done with them: a window beyond what was received. */
 	stream_rx_done(&s, 1, 1000);
 	CU_ASSERT_EQUAL_FATAL(stream_ack_check(&s, true, &ack), STREAM_ACK_NOW);
-	CU_ASSERT_EQUAL(ack.credit, 1000 + WINDOW);
+	CU_ASSERT_EQUAL(ack.credit, C(1000) + WINDOW);
 	stream_ack_sent(&s, &ack);
 	/* At the holder's bound: nothing new, but nothing taken back. */
 	hold = msg_new(&account, 10);
@@ -304,10 +311,95 @@ static void test_grant_window_bound_and_never_back(void)
 	receive(2, 500);
 	stream_rx_done(&s, 2, 500);
 	CU_ASSERT_EQUAL_FATAL(stream_ack_check(&s, true, &ack), STREAM_ACK_NOW);
-	CU_ASSERT_EQUAL(ack.credit, 1000 + WINDOW);
+	CU_ASSERT_EQUAL(ack.credit, C(1000) + WINDOW);
 	CU_ASSERT_EQUAL(ack.acked_msn, 2);
 	msg_discard(hold);
 	account.limit = 1u << 20;
+}
+
+/* A peer that sends beyond what it was granted is caught on the DATA that
+ * starts beyond it (one message may overshoot, as a sender may). */
+static void test_credit_enforced_on_receive(void)
+{
+	unsigned int i;
+
+	/* No grant yet: no DATA may come. */
+	CU_ASSERT_EQUAL(stream_rx_check(&s, 1), -EDQUOT);
+	CU_ASSERT_EQUAL(s.counters.overruns, 1);
+	first_grant(); /* WINDOW */
+	for (i = 1; i <= 4; i++)
+		receive(i, 1000); /* the 4th starts at 3 * 1096 < 4096 */
+	CU_ASSERT_EQUAL(s.received_bytes, 4 * C(1000));
+	CU_ASSERT_EQUAL(stream_rx_check(&s, 5), -EDQUOT);
+	CU_ASSERT_EQUAL(s.counters.overruns, 2);
+	CU_ASSERT_EQUAL(s.rx_next_msn, 5); /* nothing was taken */
+}
+
+/* Empty messages are not free: 100 000 of them do not fit in a window. */
+static void test_empty_messages_cost(void)
+{
+	struct msg *m = msg_new(&account, 0);
+	uint64_t msn = 1;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT_EQUAL(account.held_bytes, WIRE_DATA_HEADER_SIZE);
+	msg_discard(m);
+	CU_ASSERT_EQUAL(account.held_bytes, 0);
+	first_grant();
+	while (msn < 100000 && stream_rx_check(&s, msn) == 0)
+		stream_rx_accept(&s, msn++, 0);
+	CU_ASSERT_EQUAL(msn - 1, (WINDOW + WIRE_DATA_HEADER_SIZE - 1) / WIRE_DATA_HEADER_SIZE);
+	CU_ASSERT_EQUAL(s.held_from_peer, (msn - 1) * WIRE_DATA_HEADER_SIZE);
+}
+
+/* At most WIRE_MAX_IN_FLIGHT messages received and not done, whatever the
+ * credit. */
+static void test_in_flight_cap_on_receive(void)
+{
+	uint64_t m;
+
+	s.window = 1u << 30;
+	first_grant();
+	for (m = 1; m <= WIRE_MAX_IN_FLIGHT; m++)
+		receive(m, 0);
+	CU_ASSERT_EQUAL(stream_rx_check(&s, m), -EDQUOT);
+	stream_rx_done(&s, 1, 0);
+	CU_ASSERT_EQUAL(stream_rx_check(&s, m), 0);
+}
+
+/* ...which a sender keeps to by itself. */
+static void test_in_flight_cap_on_send(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < WIRE_MAX_IN_FLIGHT + 5; i++)
+		stream_queue(&s, message(0, i));
+	CU_ASSERT_EQUAL(stream_on_ack(&s, 0, 1u << 30), 1);
+	CU_ASSERT_EQUAL(send_all(), WIRE_MAX_IN_FLIGHT);
+	CU_ASSERT_EQUAL(stream_on_ack(&s, 3, 1u << 30), 1);
+	CU_ASSERT_EQUAL(send_all(), 3);
+	CU_ASSERT_EQUAL(stream_on_ack(&s, 10, 1u << 30), 1);
+	CU_ASSERT_EQUAL(send_all(), 2);
+}
+
+/* A report must answer a message we sent and the peer has not
+ * acknowledged. */
+static void test_find_sent(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < 3; i++)
+		stream_queue(&s, message(10, i));
+	CU_ASSERT_EQUAL(stream_on_ack(&s, 0, C(10) + 1), 1);
+	CU_ASSERT_EQUAL(send_all(), 2);
+	CU_ASSERT_PTR_EQUAL(stream_find_sent(&s, 1), s.unacked.head);
+	CU_ASSERT_PTR_EQUAL(stream_find_sent(&s, 2), s.unacked.head->next);
+	CU_ASSERT_PTR_NULL(stream_find_sent(&s, 3)); /* queued, not sent */
+	CU_ASSERT_PTR_NULL(stream_find_sent(&s, 0));
+	CU_ASSERT_PTR_NULL(stream_find_sent(&s, 99));
+	CU_ASSERT_EQUAL(stream_on_ack(&s, 1, C(10) + 1), 1);
+	CU_ASSERT_PTR_NULL(stream_find_sent(&s, 1)); /* acknowledged: gone */
+	CU_ASSERT_PTR_NOT_NULL(stream_find_sent(&s, 2));
 }
 
 /* ---- resuming after a cut ---- */
@@ -331,7 +423,7 @@ static void test_resume_same_peer(void)
 	CU_ASSERT_EQUAL(src.done, 2);
 	CU_ASSERT_EQUAL(s.counters.resent_held, 1); /* 3: the peer still has it */
 	CU_ASSERT_EQUAL(s.unsent->msn, 4);
-	CU_ASSERT_EQUAL(s.unsent_bytes, 20);
+	CU_ASSERT_EQUAL(s.unsent_bytes, 2 * C(10));
 	CU_ASSERT_EQUAL(stream_on_ack(&s, 2, 1000), 1);
 	CU_ASSERT_EQUAL(send_all(), 2);
 	CU_ASSERT_EQUAL(s.counters.retransmits, 2); /* 4 and 5 went before */
@@ -356,7 +448,7 @@ static void test_resume_new_peer_renumbers(void)
 	CU_ASSERT_EQUAL(s.unacked.head->msn, 10);
 	CU_ASSERT_EQUAL(s.unacked.tail->msn, 12);
 	CU_ASSERT_EQUAL(s.next_msn, 13);
-	CU_ASSERT_EQUAL(s.unsent_bytes, 30);
+	CU_ASSERT_EQUAL(s.unsent_bytes, 3 * C(10));
 	CU_ASSERT_EQUAL(stream_on_ack(&s, 9, 1000), 1); /* a grant */
 	CU_ASSERT_EQUAL(send_all(), 3);
 	CU_ASSERT_EQUAL(s.counters.retransmits, 0); /* new msns: first sends */
@@ -370,6 +462,8 @@ static void test_many_in_flight(void)
 	const uint64_t n = 5000; /* past the done flags' first size */
 	uint64_t m;
 
+	s.window = 1u << 30;
+	first_grant();
 	for (m = 1; m <= n; m++)
 		receive(m, 1);
 	for (m = n; m >= 2; m--)
@@ -395,6 +489,7 @@ static void test_fini_releases_and_release_keeps_acks(void)
 
 	for (i = 0; i < 3; i++)
 		stream_queue(&s, message(10, i));
+	first_grant();
 	receive(1, 7);
 	stream_rx_released(&s, 7);
 	CU_ASSERT_EQUAL(s.held_from_peer, 0);
@@ -411,15 +506,15 @@ static void test_account_room_again(void)
 {
 	struct msg *a = message(60, 1), *b = message(60, 2);
 
-	account.limit = 100;
-	CU_ASSERT_EQUAL(account.held_peak, 120);
+	account.limit = C(60) + 1;
+	CU_ASSERT_EQUAL(account.held_peak, 2 * C(60));
 	CU_ASSERT_FALSE(account.room_again);
-	msg_done(a); /* 60 of 100: below the bound again */
+	msg_done(a); /* one left: below the bound again */
 	CU_ASSERT_TRUE(account.room_again);
 	account.room_again = false;
 	msg_trim_front(b, 20);
 	CU_ASSERT_EQUAL(b->len, 40);
-	CU_ASSERT_EQUAL(account.held_bytes, 40);
+	CU_ASSERT_EQUAL(account.held_bytes, C(40));
 	CU_ASSERT_EQUAL(b->data[0], 2);
 	msg_release(b);
 	CU_ASSERT_FALSE(account.room_again); /* it was below already */
@@ -431,10 +526,9 @@ static void test_account_room_again(void)
 int main(void)
 {
 	static const struct test_def sending[] = {
-	    T(test_msn_order_and_no_credit),
-	    T(test_credit_overshoot_by_one),
-	    T(test_can_take_stops_at_the_bound),
-	    T(test_cumulative_ack_frees_in_order),
+	    T(test_msn_order_and_no_credit),     T(test_credit_overshoot_by_one),
+	    T(test_can_take_stops_at_the_bound), T(test_cumulative_ack_frees_in_order),
+	    T(test_in_flight_cap_on_send),       T(test_find_sent),
 	};
 	static const struct test_def receiving[] = {
 	    T(test_duplicates_and_gaps),
@@ -443,6 +537,9 @@ int main(void)
 	    T(test_ack_after_16k_done),
 	    T(test_grant_window_bound_and_never_back),
 	    T(test_many_in_flight),
+	    T(test_credit_enforced_on_receive),
+	    T(test_empty_messages_cost),
+	    T(test_in_flight_cap_on_receive),
 	};
 	static const struct test_def resuming[] = {
 	    T(test_resume_same_peer),

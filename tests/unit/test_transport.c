@@ -171,7 +171,7 @@ static int accept_one(const struct transport_ops *ops, int lfd)
 {
 	if (!(wait_fd(lfd, POLLIN, TIMEOUT_MS) & POLLIN))
 		return -ETIMEDOUT;
-	return ops->accept(lfd);
+	return ops->accept(lfd, NULL);
 }
 
 static int sockopt_int(int fd, int level, int name)
@@ -383,7 +383,7 @@ static void test_unix_round_trip(void)
 	CU_ASSERT_FATAL(lfd >= 0);
 	CU_ASSERT_TRUE(nonblock_cloexec(lfd));
 	/* Nothing to accept yet: EAGAIN, not a block. */
-	CU_ASSERT_EQUAL(ops->accept(lfd), -EAGAIN);
+	CU_ASSERT_EQUAL(ops->accept(lfd, NULL), -EAGAIN);
 	c = ops->connect(path);
 	CU_ASSERT_FATAL(c >= 0);
 	CU_ASSERT_TRUE(nonblock_cloexec(c));
@@ -789,7 +789,7 @@ static void test_vsock(void)
 	}
 	CU_ASSERT_FATAL(lfd >= 0);
 	CU_ASSERT_TRUE(nonblock_cloexec(lfd));
-	CU_ASSERT_EQUAL(ops->accept(lfd), -EAGAIN);
+	CU_ASSERT_EQUAL(ops->accept(lfd, NULL), -EAGAIN);
 	close(lfd);
 }
 
@@ -1087,7 +1087,7 @@ static void test_argo_round_trip(void)
 
 	lfd = argo_listen_on(7100);
 	/* Nothing to accept yet: EAGAIN, not a block. */
-	CU_ASSERT_EQUAL(ops->accept(lfd), -EAGAIN);
+	CU_ASSERT_EQUAL(ops->accept(lfd, NULL), -EAGAIN);
 	argo_pair(lfd, 7100, &c, &s);
 	CU_ASSERT_EQUAL(count_pumps(), 2); /* the listener's and the connection's */
 	n = binary_pattern(data, sizeof(data));
@@ -1098,7 +1098,7 @@ static void test_argo_round_trip(void)
 	close(c);
 	CU_ASSERT_EQUAL(expect_eof(s), 0);
 	close(s);
-	CU_ASSERT_EQUAL(ops->accept(lfd), -EAGAIN);
+	CU_ASSERT_EQUAL(ops->accept(lfd, NULL), -EAGAIN);
 	close(lfd);
 	CU_ASSERT_TRUE(pumps_gone());
 }
@@ -1318,7 +1318,7 @@ static void test_argo_foreign_and_replaced(void)
 	CU_ASSERT_EQUAL(raw_send(&r, 9, 7105, ARLK_DATA, "junk"), 4);
 	CU_ASSERT_EQUAL(raw_recv(&r, 0, buf, sizeof(buf)), ARLK_CLOSE);
 	CU_ASSERT_EQUAL(transport_argo_dropped(), dropped + 1);
-	CU_ASSERT_EQUAL(ops->accept(lfd), -EAGAIN);
+	CU_ASSERT_EQUAL(ops->accept(lfd, NULL), -EAGAIN);
 
 	/* A connection from port 9, both ways. */
 	CU_ASSERT_EQUAL(raw_send(&r, 9, 7105, ARLK_CONNECT, NULL), 0);

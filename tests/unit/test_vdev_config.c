@@ -72,7 +72,8 @@ static void expect(const char *text, int line, const char *what)
 static void test_full(void)
 {
 	CU_ASSERT_FATAL(load(HEAD "bus_port = 0x1000\nring_len = 64K\nreset_timeout_ms = 500\n"
-	                          "reconnect_ms = 50\n" BLK "ring_len = 1M\nqueue_size = 256\n"
+	                          "reconnect_ms = 50\nring_check_ms = 300\n" BLK
+	                          "ring_len = 1M\nqueue_size = 256\n"
 	                          "max_segs = 130\nmax_chain = 512K\n"
 	                          "uuid = 01234567-89ab-cdef-0123-456789ABCDEF\n"
 	                          "  [device fs]\n  type = fs\n  number = 7\n"
@@ -80,6 +81,7 @@ static void test_full(void)
 	                          "  tag = my-share\n  request_queues = 2\n") == 0);
 	CU_ASSERT(cfg.bus_port == 0x1000 && cfg.ring_len == 65536);
 	CU_ASSERT(cfg.reset_timeout_ms == 500 && cfg.reconnect_ms == 50);
+	CU_ASSERT(cfg.ring_check_ms == 300);
 	CU_ASSERT_FATAL(cfg.ndevices == 2);
 	CU_ASSERT(!strcmp(cfg.devices[0].name, "d0") && cfg.devices[0].type == VDEV_BLK);
 	CU_ASSERT(cfg.devices[0].frontend == 5 && cfg.devices[0].ring_len == 1u << 20);
@@ -97,6 +99,7 @@ static void test_defaults(void)
 	CU_ASSERT_FATAL(load(HEAD BLK) == 0);
 	CU_ASSERT(cfg.bus_port == VIRTIO_ARGO_BUS_PORT && cfg.ring_len == 256 * 1024);
 	CU_ASSERT(cfg.reset_timeout_ms == 10000 && cfg.reconnect_ms == 1000);
+	CU_ASSERT(cfg.ring_check_ms == 2000);
 	CU_ASSERT(cfg.devices[0].ring_len == 4u << 20 && cfg.devices[0].queue_size == 128);
 	CU_ASSERT(cfg.devices[0].max_segs == 258 && cfg.devices[0].max_chain == (1u << 20) + 8192);
 	CU_ASSERT(!cfg.devices[0].uuid_set && cfg.devices[0].request_queues == 1);

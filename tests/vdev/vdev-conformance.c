@@ -5,9 +5,12 @@
  * a real argo-vdevd serving real back ends, qemu-storage-daemon (a raw and
  * a qcow2 vhost-user-blk export) and virtiofsd.
  *
- *   vdev-conformance --bin DIR [--keep]
+ *   vdev-conformance --bin DIR [--leaf] [--keep]
  *
  * DIR holds argo-simd and argo-vdevd (the plain or the sanitizer build).
+ * With --leaf, argo-vdevd runs as a leaf endpoint (fabric link:unix:...)
+ * whose domain an argo-relayd (from DIR too) holds on the same sim fabric,
+ * as a driver domain without Argo of its own would; nothing else changes.
  * The suite starts everything itself in a fresh folder under /tmp (kept
  * with --keep), checks after every test that the daemon is still alive,
  * and stops what it started, by pid. Tests are a table; cunit_main() runs
@@ -40,6 +43,8 @@
 #define DEV_BLK1         1 /* qcow2 image, frontend any */
 #define DEV_FS           2 /* virtiofsd, frontend DRIVER_DOMID */
 #define DEV_HIDDEN       3 /* for domain 9 only: nobody here sees it */
+#define SILENT_DOMID     9 /* exists (test_ring_checks) but never talks */
+#define RING_CHECK_MS    300
 
 #define F_VERSION_1      (1ull << 32)
 #define F_RING_RESET     (1ull << 40)
@@ -66,7 +71,10 @@
 
 static char dir[64], bin[512];
 static bool keep;
-static pid_t simd_pid, qsd_pid, fsd_pid, vdevd_pid;
+static pid_t simd_pid, qsd_pid, fsd_pid, vdevd_pid, relay_pid;
+/* --leaf: argo-vdevd is a leaf endpoint (a link: fabric) whose domain an
+ * argo-relayd holds, as in a driver domain that has no Argo of its own. */
+static bool leaf_mode;
 static char qsd_cmd[2048];
 static struct vdrv drv;
 static struct vdrv_dev blk0, blk1, fs0;
@@ -269,39 +277,52 @@ static int setup_world(void)
 		return -1;
 	expand(cmd, sizeof(cmd),
 	       "exec @B/argo-simd -s @D/sim.sock -m -D " STR(DRIVER_DOMID) "=@D/drv.sock -D " STR(
-	           VDEVD_DOMID) "=@D/vdevd.sock");
+	           VDEVD_DOMID) "=@D/vdevd.sock -D 1=@D/relay.sock -D " STR(SILENT_DOMID) "=@D/silent.sock");
 	snprintf(path, sizeof(path), "%s/simd.log", dir);
 	simd_pid = spawn(cmd, path);
 	snprintf(path, sizeof(path), "%s/sim.sock", dir);
 	if (!wait_path(path, 5000))
 		return -1;
+	if (leaf_mode) {
+		/* The relay holds argo-vdevd's domain (VDEVD_DOMID's socket). */
+		expand(
+		    cmd, sizeof(cmd),
+		    "umask 077 && head -c 32 /dev/urandom > @D/leaf.key && printf '[relay]\\nhvid "
+		    "= l0\\nfabric = sim:@D/relay.sock\\ncontrol = @D/relay.ctl\\n[link "
+		    "vdevd]\\ntransport = unix\\nlisten = @D/leaf.sock\\npeer = "
+		    "vdevd\\nkey = leaf.key\\nleaf = sim:@D/vdevd.sock\\n' > @D/relay.conf");
+		if (system(cmd))
+			return -1;
+		expand(cmd, sizeof(cmd), "exec @B/argo-relayd -v @D/relay.conf");
+		snprintf(path, sizeof(path), "%s/relay.log", dir);
+		relay_pid = spawn(cmd, path);
+		snprintf(path, sizeof(path), "%s/relay.ctl", dir);
+		if (!wait_path(path, 5000))
+			return -1;
+	}
 	snprintf(path, sizeof(path), "%s/vdevd.conf", dir);
 	f = fopen(path, "w");
 	if (!f)
 		return -1;
-	expand(
-	    cmd, sizeof(cmd),
-	    "[vdevd]\nfabric = sim:@D/vdevd.sock\ncontrol = @D/vdevd.ctl\n"
+	expand(cmd, sizeof(cmd),
+	       leaf_mode
+	           ? "[vdevd]\nfabric = link:unix:@D/leaf.sock?key=@D/leaf.key&hvid=l0&name=vdevd\n"
+	           : "[vdevd]\nfabric = sim:@D/vdevd.sock\n");
+	fputs(cmd, f);
+	/* clang-format off */
+	expand(cmd, sizeof(cmd),
+	    "control = @D/vdevd.ctl\n"
 	    "reconnect_ms = 200\nreset_timeout_ms = 3000\n"
-	    "[device blk0]\ntype = blk\nnumber = " STR(
-	        DEV_BLK0) "\nsocket = @D/blk0.sock\n"
-	                  "frontend = " STR(
-	                      DRIVER_DOMID) "\nring_len = 1M\n"
-	                                    "[device blk1]\ntype = blk\nnumber = " STR(
-	                                        DEV_BLK1) "\nsocket = @D/blk1.sock\n"
-	                                                  "frontend = any\nring_len = 256K\n"
-	                                                  "[device fs0]\ntype = fs\nnumber = " STR(
-	                                                      DEV_FS) "\nsocket = @D/fs.sock\n"
-	                                                              "frontend = " STR(
-	                                                                  DRIVER_DOMID) "\ntag = "
-	                                                                                "share\n"
-	                                                                                "[device "
-	                                                                                "hidden]"
-	                                                                                "\ntype = "
-	                                                                                "blk\nnumbe"
-	                                                                                "r = " STR(
-	                                                                                    DEV_HIDDEN) "\nsocket = @D/blk3.sock\n"
-	                                                                                                "frontend = 9\n");
+	    "ring_check_ms = " STR(RING_CHECK_MS) "\n"
+	    "[device blk0]\ntype = blk\nnumber = " STR(DEV_BLK0) "\nsocket = @D/blk0.sock\n"
+	    "frontend = " STR(DRIVER_DOMID) "\nring_len = 1M\n"
+	    "[device blk1]\ntype = blk\nnumber = " STR(DEV_BLK1) "\nsocket = @D/blk1.sock\n"
+	    "frontend = any\nring_len = 256K\n"
+	    "[device fs0]\ntype = fs\nnumber = " STR(DEV_FS) "\nsocket = @D/fs.sock\n"
+	    "frontend = " STR(DRIVER_DOMID) "\ntag = share\n"
+	    "[device hidden]\ntype = blk\nnumber = " STR(DEV_HIDDEN) "\nsocket = @D/blk3.sock\n"
+	    "frontend = 9\n");
+	/* clang-format on */
 	fputs(cmd, f);
 	fclose(f);
 	expand(cmd, sizeof(cmd), "exec @B/argo-vdevd -v @D/vdevd.conf");
@@ -341,6 +362,7 @@ static void teardown_world(void)
 	vdrv_dev_close(&fs0);
 	vdrv_close(&drv);
 	stop(&vdevd_pid);
+	stop(&relay_pid);
 	stop(&fsd_pid);
 	stop(&qsd_pid);
 	stop(&simd_pid);
@@ -1218,6 +1240,57 @@ static void test_busy_and_partners(void)
 	vdrv_close(&other);
 }
 
+/* The existence checks of our rings (struct ringslot in vdev/vdev.h): a
+ * partner that talks costs no FAIL_EXIST probe (Xen logs each on its
+ * console); a silent one is probed less and less often; one that dies is
+ * still noticed (its ring is gone). */
+static void test_ring_checks(void)
+{
+	long long checks = counter("blk0", "ring_checks"), probes = counter("blk0", "ring_probes");
+	long long p, lost = counter("hidden", "rings_lost");
+	int64_t end, seen[3] = {0, 0, 0};
+	struct argo_fabric *silent = NULL;
+	char uri[128];
+	int n = 0;
+
+	/* Our driver (domain DRIVER_DOMID) is subscribed: blk0's checks are
+	 * free. */
+	end = now_ms() + 5000;
+	while (now_ms() < end && counter("blk0", "ring_checks") < checks + 3)
+		nap_ms(20);
+	CU_ASSERT(counter("blk0", "ring_checks") >= checks + 3);
+	CU_ASSERT(counter("blk0", "ring_probes") == probes);
+
+	/* A domain that exists and never talks: the hidden device's ring for
+	 * it gets registered, then probed at growing intervals. */
+	snprintf(uri, sizeof(uri), "sim:%s/silent.sock", dir);
+	CU_ASSERT_FATAL(argo_open(uri, &silent) == 0);
+	p = counter("hidden", "ring_probes");
+	end = now_ms() + 8 * RING_CHECK_MS + 2000;
+	while (n < 3 && now_ms() < end) {
+		long long q = counter("hidden", "ring_probes");
+
+		if (q > p) {
+			seen[n++] = now_ms();
+			p = q;
+		}
+		nap_ms(10);
+	}
+	CU_ASSERT_FATAL(n == 3);
+	/* 2x then 4x the shortest interval, give or take the daemon's tick
+	 * (100 ms) and our polling; without back-off both would be 1x. */
+	CU_ASSERT(seen[1] - seen[0] >= 2 * RING_CHECK_MS - 150);
+	CU_ASSERT(seen[2] - seen[1] >= 4 * RING_CHECK_MS - 150);
+	CU_ASSERT(counter("hidden", "rings_lost") == lost);
+
+	/* It dies: the next probe finds the ring gone. */
+	argo_close(silent);
+	end = now_ms() + 8 * RING_CHECK_MS + 2000;
+	while (now_ms() < end && counter("hidden", "rings_lost") <= lost)
+		nap_ms(20);
+	CU_ASSERT(counter("hidden", "rings_lost") == lost + 1);
+}
+
 /* A driver killed in the middle of requests: the device notices its ring
  * is gone, resets, and serves the next driver. */
 static void test_driver_dies(void)
@@ -1549,8 +1622,9 @@ static const struct test_def io_tests[] = {
     T(test_blk_qcow2), T(test_fs_fuse),
 };
 static const struct test_def hostile_tests[] = {
-    T(test_wrong_lengths), T(test_unknown_ids), T(test_bad_chains),      T(test_busy_and_partners),
-    T(test_driver_dies),   T(test_flood),       T(test_backend_restart), T(test_backend_stuck),
+    T(test_wrong_lengths),     T(test_unknown_ids),   T(test_bad_chains),
+    T(test_busy_and_partners), T(test_driver_dies),   T(test_flood),
+    T(test_backend_restart),   T(test_backend_stuck), T(test_ring_checks),
 };
 
 static int suite_init(void)
@@ -1580,13 +1654,15 @@ int main(int argc, char **argv)
 			snprintf(bin, sizeof(bin), "%s", argv[++i]);
 		else if (!strcmp(argv[i], "--keep"))
 			keep = true;
+		else if (!strcmp(argv[i], "--leaf"))
+			leaf_mode = true;
 		else {
-			fprintf(stderr, "usage: vdev-conformance --bin DIR [--keep]\n");
+			fprintf(stderr, "usage: vdev-conformance --bin DIR [--leaf] [--keep]\n");
 			return 2;
 		}
 	}
 	if (!bin[0]) {
-		fprintf(stderr, "usage: vdev-conformance --bin DIR [--keep]\n");
+		fprintf(stderr, "usage: vdev-conformance --bin DIR [--leaf] [--keep]\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);

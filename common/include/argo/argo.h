@@ -7,6 +7,9 @@
  * fires as VIRQ_ARGO does. The same program runs unchanged on:
  *   sim:/path/to/socket   the argo-simd user-space fabric (l0/)
  *   xen:/dev/argo         real Xen, through the argo.ko module (l1/kmod)
+ *   link:serial:/dev/virtio-ports/argo0?key=/etc/argo/leaf.key&hvid=l0
+ *                         a leaf endpoint: a domain at a relay, where there
+ *                         is no Argo here (docs/client-api.md)
  *
  * Return conventions, for every function below unless it says otherwise:
  *   >= 0          success (a byte count where the function says so);
@@ -46,6 +49,14 @@ struct argo_ring {
  * unknown scheme, -ENOENT/-ECONNREFUSED when nothing serves it, -EPROTO on a
  * version mismatch. On success *fabricp is set. */
 int argo_open(const char *uri, struct argo_fabric **fabricp);
+
+/* Why the last argo_open() of this thread failed and what to check, in a
+ * sentence naming the errno ("" when it did not fail): a fabric's transport,
+ * not Argo ("no fabric socket at PATH (ENOENT): is argo-simd running on
+ * PATH?", a static domain already taken, the socket's mode), or a `link:`
+ * URI's problem, its key file's, what the relay answered. Thread-local,
+ * valid until this thread's next argo_open(). For messages; never parse it. */
+const char *argo_open_error(void);
 
 /* Closes the fabric: every ring registered through it goes, as when a domain
  * dies (persistent rings excepted: see argo_register_ring_persistent()). Ring
@@ -176,6 +187,22 @@ int argo_last_send_tag(struct argo_fabric *fabric, uint64_t *tag);
  * otherwise as argo_register_ring(). A persistent ring stays persistent. */
 int argo_ring_reregister(struct argo_fabric *fabric, struct argo_ring *ring);
 
+/* keep != 0: the fabric keeps this domain, with its persistent rings and
+ * last send tag, when this process goes, even if it has no persistent ring
+ * (a relay holding a leaf endpoint's domain: the leaf, not the relay, is
+ * the guest). keep 0: the domain dies with its last process again unless a
+ * persistent ring keeps it. Kept across processes. A sim static domain;
+ * -EOPNOTSUPP elsewhere. 0 or -errno. */
+int argo_keep_domain(struct argo_fabric *fabric, int keep);
+
+/* Where this process's ring memory is a copy of the fabric's (a `link:`
+ * leaf endpoint, docs/client-api.md "Leaf endpoints"), waits until every
+ * message the fabric delivered into this domain's rings, and every event it
+ * raised, before the call is here, and the fabric has seen every rx_ptr
+ * this process moved. Elsewhere ring memory is the fabric's own and it
+ * returns 0 at once. 0 or -errno (a transport error). */
+int argo_sync(struct argo_fabric *fabric);
+
 /* Reads the next message of a ring in place (see argo_ring_recv() in
  * argo/ring.h for the return values). Call argo_notify(fabric, NULL) after
  * consuming, so that waiting senders learn of the space. */
@@ -194,11 +221,5 @@ static inline ssize_t argo_peek(const struct argo_ring *ring, xen_argo_addr_t *s
 
 /* A readable name for a negative errno value returned by this library. */
 const char *argo_strerror(int err);
-
-/* Why argo_open(uri) failed with err, and what to check, for a message
- * (a fabric's transport, not Argo: "no fabric socket at PATH (ENOENT): is
- * argo-simd running on PATH?"). Written into buf (cap bytes), which it
- * returns. */
-const char *argo_open_error(const char *uri, int err, char *buf, size_t cap);
 
 #endif /* ARGO_ARGO_H */

@@ -1,0 +1,108 @@
+# Shell helpers of the relay integration tests (sourced, bash; after
+# harness/lib.sh and harness/sim-chain.sh, with BIN set): reading the
+# relays' counters, waiting for conditions, a man in the middle, a case's
+# end, a stream through a chain.
+
+# Peak resident memory of a process, in KiB.
+peak_kib() {
+	sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+# A receiver at L0 (domain 5, port 7000) and a sender at the innermost level.
+# stream_through DIR LEVELS COUNT [recv options...]: 0 when all arrived.
+stream_through() {
+	local dir=$1 levels=$2 count=$3 inner=$(( $2 - 1 )) rpid rc
+	shift 3
+	"$BIN/argo-stream" recv --fabric "sim:$dir/l0-dom5.sock" --port 7000 --count "$count" \
+		--timeout 20000 "$@" >"$dir/recv.log" 2>&1 &
+	rpid=$!
+	wait_for_line "$dir/recv.log" "receiving on port 7000" 5 || return 1
+	"$BIN/argo-stream" send --fabric "sim:$dir/l$inner.sock" --to 0:7000 --count "$count" \
+		--timeout 20000 >"$dir/send.log" 2>&1
+	rc=$?
+	wait "$rpid" || rc=1
+	return $rc
+}
+
+# A link's field from argo-relayctl links --json: LINK's "FIELD" (numbers,
+# or the state; the drops are "mac", "seq", "malformed", "spoofed").
+link_field() {
+	"$BIN/argo-relayctl" -s "$1" links --json 2>/dev/null | sed 's/{"name":"/\n/g' |
+		grep "^$2\"" | sed -n "s/.*\"$3\":\"\{0,1\}\([^,\"}]*\).*/\1/p" | head -n 1
+}
+
+# A relay's counter from argo-relayctl counters --json ("policy", "no_ring",
+# "reports_sent", "local_delivered", ...).
+relay_counter() {
+	"$BIN/argo-relayctl" -s "$1" counters --json 2>/dev/null |
+		sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" | head -n 1
+}
+
+# counter_is CTL NAME VALUE: the relay's counter NAME is VALUE now.
+counter_is() {
+	[ "$(relay_counter "$1" "$2")" = "$3" ]
+}
+
+# wait_until SECONDS COMMAND...: 0 as soon as COMMAND succeeds, 1 if it
+# never did.
+wait_until() {
+	local tries=$(( $1 * 20 ))
+	shift
+	while [ $tries -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.05
+		tries=$((tries - 1))
+	done
+	return 1
+}
+
+# field_is CTL LINK FIELD VALUE
+field_is() {
+	[ "$(link_field "$1" "$2" "$3")" = "$4" ]
+}
+
+# start_mitm DIR LISTEN CONNECT OPTIONS...: test-mitm in the background,
+# its stderr in DIR/mitm.log; MITM_PID.
+start_mitm() {
+	local dir=$1 listen=$2 connect=$3
+	shift 3
+	"$BIN/test-mitm" --listen "$listen" --connect "$connect" --seed "$RANDOM$RANDOM" "$@" \
+		2>"$dir/mitm.log" &
+	MITM_PID=$!
+	EXTRA_PIDS+=("$MITM_PID")
+	wait_for_line "$dir/mitm.log" "listening on" 5
+}
+
+stop_mitm() {
+	kill -TERM "$MITM_PID" 2>/dev/null
+	wait "$MITM_PID" 2>/dev/null
+}
+
+# end_case NAME DIR RC: stops the topology. A daemon that does not stop
+# cleanly (a relay's exit status, a sanitizer report in a log of DIR) fails
+# NAME-clean-exit. DIR is removed when all went well, kept otherwise.
+end_case() {
+	local name=$1 dir=$2 rc=$3 bad="" logs
+	chain_down || bad="a daemon did not stop cleanly"
+	logs=$(grep -lE 'Sanitizer|runtime error' "$dir"/*.log 2>/dev/null | tr '\n' ' ')
+	[ -n "$logs" ] && bad="sanitizer report in $logs"
+	if [ -n "$bad" ]; then
+		result "$name-clean-exit" 1 "$bad (logs in $dir)"
+	elif [ "$rc" -eq 0 ]; then
+		rm -rf "$dir"
+	fi
+}
+
+
+# rogue_link NAME PATH PEER KEY [MORE-LINES]: a [link] section listening on
+# unix socket PATH for a neighbour PEER (test-rogue) holding KEY.
+rogue_link() {
+	printf '[link %s]\ntransport = unix\nlisten = %s\npeer = %s\nkey = %s\n' "$1" "$2" "$3" "$4"
+	[ -n "${5:-}" ] && printf '%s\n' "$5"
+	return 0
+}
+
+# A process's resident memory now (VmRSS), in KiB.
+rss_kib() {
+	sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null || echo 0
+}
