@@ -16,8 +16,9 @@
 static struct relay_config config;
 static struct routes table;
 
-/* Relay "me" with links 0 (peer "a") and 1 (peer "b"); static routes
- * given as "HVID=LINK" strings. */
+/* Relay "me" with links 0 (peer "a") and 1 (peer "b"), each allowed to
+ * announce any hvid (announce = *); static routes given as "HVID=LINK"
+ * strings. */
 static void setup_table(const char *const *statics, unsigned int nstatics)
 {
 	unsigned int i;
@@ -29,6 +30,8 @@ static void setup_table(const char *const *statics, unsigned int nstatics)
 	strcpy(config.links[0].peer_hvid, "a");
 	strcpy(config.links[1].name, "lb");
 	strcpy(config.links[1].peer_hvid, "b");
+	config.links[0].announce_any = true;
+	config.links[1].announce_any = true;
 	for (i = 0; i < nstatics; i++) {
 		const char *eq = strchr(statics[i], '=');
 
@@ -239,6 +242,44 @@ static void test_reconfigure(void)
 	CU_ASSERT_EQUAL(routes_lookup(&table, "b"), -1);
 }
 
+/* What a link may not announce (another link's peer, an hvid outside its
+ * 'announce') is refused and counted, and refusing it again is no change
+ * either. */
+static void test_not_allowed_refused(void)
+{
+	struct wire_route ann[] = {route("a", 0), route("far", 1), route("b", 0)};
+
+	setup_table(NULL, 0);
+	config.links[0].announce_any = false;
+	strcpy(config.links[0].announce[0], "near");
+	config.links[0].nannounce = 1;
+	CU_ASSERT_EQUAL(routes_learn(&table, 0, ann, 3), 2);
+	CU_ASSERT_EQUAL(table.n, 1);
+	CU_ASSERT_PTR_NULL(find("far"));
+	CU_ASSERT_EQUAL(routes_lookup(&table, "b"), 1);
+	table.changed = false;
+	CU_ASSERT_EQUAL(routes_learn(&table, 0, ann, 3), 2);
+	CU_ASSERT_FALSE(table.changed);
+}
+
+/* A reload that narrows a link's 'announce' forgets what it may no longer
+ * announce, and keeps what it still may. */
+static void test_reconfigure_announce(void)
+{
+	struct wire_route ann[] = {route("a", 0), route("far", 1), route("near", 1)};
+
+	setup_table(NULL, 0);
+	routes_learn(&table, 0, ann, 3);
+	CU_ASSERT_EQUAL(table.n, 3);
+	config.links[0].announce_any = false;
+	strcpy(config.links[0].announce[0], "near");
+	config.links[0].nannounce = 1;
+	routes_reconfigure(&table);
+	CU_ASSERT_PTR_NULL(find("far"));
+	CU_ASSERT_PTR_NOT_NULL(find("near"));
+	CU_ASSERT_PTR_NOT_NULL(find("a"));
+}
+
 int main(void)
 {
 	static const struct test_def tests[] = {
@@ -250,6 +291,8 @@ int main(void)
 	    T(test_shorter_route_wins),
 	    T(test_ignored_entries),
 	    T(test_reconfigure),
+	    T(test_not_allowed_refused),
+	    T(test_reconfigure_announce),
 	};
 	static const struct suite_def suites[] = {SUITE("routes", tests)};
 
