@@ -1219,7 +1219,7 @@ void link_tick(struct link *link, uint64_t now)
 	const struct relay_config *config = link->env->config;
 	int i;
 
-	if (link->retired)
+	if (link->retired || !link->have_creds)
 		return;
 	/* Serial streams' timed work; handshakes that take too long. */
 	for (i = 0; i < 1 + LINK_MAX_PENDING; i++) {
@@ -1490,7 +1490,6 @@ void link_stop(struct link *link, const char *why)
 
 int link_start(struct link *link)
 {
-	struct session_creds creds;
 	uint8_t digest[LINK_CREDS_DIGEST_SIZE];
 	int ret;
 
@@ -1500,19 +1499,19 @@ int link_start(struct link *link)
 	link->down_reason[0] = '\0';
 	link->auth_failure_said = 0;
 	describe_peer(link);
-	/* New credentials when its key or certificates changed (no
-	 * connection holds the old ones now: link_stop()). */
+	/* New credentials when its key or certificates changed. Made in
+	 * place (the TLS context points at them), which no connection minds
+	 * now: link_stop() closed them all. Without any, the link stays
+	 * down (link_tick() and the listener want them). */
 	memcpy(digest, link->creds_digest, sizeof(digest));
 	if (!link->have_creds || link_creds_digest(link->env, link->cfg, link->creds_digest) < 0 ||
 	    memcmp(digest, link->creds_digest, sizeof(digest))) {
-		ret = make_creds(link, &creds);
-		if (ret < 0) {
-			memcpy(link->creds_digest, digest, sizeof(digest));
-			return ret;
-		}
 		if (link->have_creds)
 			session_creds_fini(&link->creds);
-		link->creds = creds;
+		link->have_creds = false;
+		ret = make_creds(link, &link->creds);
+		if (ret < 0)
+			return ret;
 		link->have_creds = true;
 		relay_log(0, "link %s: new TLS credentials (%s)", link->cfg->name,
 		          link->cfg->cert_file[0] ? "certificates" : "key");

@@ -418,9 +418,11 @@ relay_say() {
 case_reload_links() {
 	local name=reload-keeps-unchanged-links dir rc=0 why="" epid ppid out kpid spid s0 s1
 	dir=$(mktemp -d /tmp/argo-relay-ops.XXXXXX)
+	# kvm is two links away from l0: l0's link may say it reaches kvm
+	# (announce), and kvm's that it reaches l0.
 	if ! CHAIN_POLICY_1=$'rule = allow src kvm dst l0:5:7000\nrule = allow src l0:5:7000 dst kvm' \
 		CHAIN_POLICY_0=$'rule = allow src kvm dst l0:5:7000\nrule = allow src l0:5:7000 dst kvm' \
-		chain_up "$dir" "$BIN" 2 unix; then
+		CHAIN_DOWN_EXTRA_0="announce = kvm" chain_up "$dir" "$BIN" 2 unix; then
 		result "$name" 1 "topology did not come up (logs in $dir)"
 		end_case "$name" "$dir" 1
 		return
@@ -465,6 +467,7 @@ case_reload_links() {
 		connect = $dir/side.sock
 		peer = l1
 		key = $dir/key-kvm
+		announce = l0
 		[imports]
 		7000 = l0:5:7000
 		[policy]
@@ -550,9 +553,10 @@ case_reload_refused() {
 	fi
 	cp "$dir/l1.conf" "$dir/l1.conf.good"
 	s0=$(link_field "$dir/l1.ctl" up sessions)
+	chain_key "$dir/key-busy" # one key per link
 	for t in "syntax|this is not ini|l1.conf:[0-9]+: syntax error" \
 		"restart|queue_bytes = 4M|queue_bytes changed, which takes a restart" \
-		"listener|[link busy]\ntransport = unix\nlisten = $dir/l0-down.sock\npeer = x\nkey = $dir/key-0-1|link busy: cannot listen on $dir/l0-down.sock"; do
+		"listener|[link busy]\ntransport = unix\nlisten = $dir/l0-down.sock\npeer = x\nkey = $dir/key-busy|link busy: cannot listen on $dir/l0-down.sock"; do
 		local what=${t%%|*} rest=${t#*|}
 		local line=${rest%%|*} expect=${rest#*|}
 		cp "$dir/l1.conf.good" "$dir/l1.conf"
