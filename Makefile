@@ -485,6 +485,10 @@ LIBARGO_SO := $(BUILD)/lib/libargo.so.$(ARGO_VERSION)
 LIBARGO_MAP := common/libargo.map
 LIBARGO_HEADERS := $(wildcard common/include/argo/*.h)
 LIBARGO_PC := $(BUILD)/lib/pkgconfig/libargo.pc
+# The installed static library holds what the shared one does: libargo,
+# and for its link backend the link protocol and the helpers under it (the
+# tree's own programs link the three archives apart).
+LIBARGO_STATIC := $(BUILD)/lib/dist/libargo.a
 PIC_OBJ := $(OBJ)/pic
 
 PREFIX ?= /usr/local
@@ -522,11 +526,13 @@ SUBST_PATHS = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 
 .PHONY: install install-dkms uninstall dist-files FORCE-PATHS
 # Everything install needs and nothing more (no tests: debian/rules builds this).
-dist-files: $(INSTALL_SBIN) $(INSTALL_BIN) $(LIBARGO) $(LIBARGO_SO) $(LIBARGO_PC) \
+dist-files: $(INSTALL_SBIN) $(INSTALL_BIN) $(LIBARGO_STATIC) $(LIBARGO_SO) $(LIBARGO_PC) \
 	$(DIST_GENERATED) $(MAN_PAGES)
 ifneq ($(SAN),1)
-all: $(LIBARGO_SO) $(LIBARGO_PC) $(DIST_GENERATED) $(MAN_PAGES)
+all: $(LIBARGO_SO) $(LIBARGO_STATIC) $(LIBARGO_PC) $(DIST_GENERATED) $(MAN_PAGES)
 endif
+
+$(LIBARGO_STATIC): $(call obj,$(LIBARGO_SRC) $(LIBLINK_SRC) $(LIBUTIL_SRC))
 
 $(PIC_OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -562,7 +568,7 @@ install: dist-files
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(UDEVRULESDIR)
 	$(INSTALL) -m 755 $(INSTALL_SBIN) $(DESTDIR)$(SBINDIR)
 	$(INSTALL) -m 755 $(INSTALL_BIN) $(DESTDIR)$(BINDIR)
-	$(INSTALL) -m 644 $(LIBARGO) $(DESTDIR)$(LIBDIR)
+	$(INSTALL) -m 644 $(LIBARGO_STATIC) $(DESTDIR)$(LIBDIR)
 	$(INSTALL) -m 644 $(LIBARGO_SO) $(DESTDIR)$(LIBDIR)
 	ln -sf $(notdir $(LIBARGO_SO)) $(DESTDIR)$(LIBDIR)/$(LIBARGO_SONAME)
 	ln -sf $(LIBARGO_SONAME) $(DESTDIR)$(LIBDIR)/libargo.so
