@@ -539,6 +539,79 @@ case_reload_links() {
 	end_case "$name" "$dir" $rc
 }
 
+# A link with certificates (TLS 1.3, mutual): a reload that finds its
+# certificate files as they were leaves it up; new bytes under the same
+# paths restart it with new credentials, which are in use: a certificate
+# that names another hvid is refused by the peer (the link stays down,
+# saying why), and a good one brings it up again, the conversation going on.
+case_reload_certs() {
+	local name=reload-new-certificates dir rc=0 why="" epid out s0 s1
+	dir=$(mktemp -d /tmp/argo-relay-ops.XXXXXX)
+	if ! chain_certs "$dir/pki" 2 || ! CHAIN_CERTS="$dir/pki" \
+		CHAIN_EXTRA_RELAY_CONF='reset_backoff_ms = 500' chain_up "$dir" "$BIN" 2 unix; then
+		result "$name" 1 "topology did not come up (logs in $dir)"
+		end_case "$name" "$dir" 1
+		return
+	fi
+	"$BIN/argo-echo" --fabric "sim:$dir/l0-dom5.sock" --port 7000 >"$dir/echo.log" 2>&1 &
+	epid=$!
+	EXTRA_PIDS+=("$epid")
+	wait_for_line "$dir/echo.log" "serving port 7000" 5 || rc=1
+	s0=$(link_field "$dir/l1.ctl" up sessions)
+	# 1. The same files: nothing restarts.
+	out=$(relay_say "$dir/l1.ctl" reload)
+	if ! grep -q "^reloaded .*: 0 links added, 0 restarted, 0 removed, 1 unchanged" <<<"$out"; then
+		rc=1
+		why="reload with the same certificates: $out"
+	elif [ "$(link_field "$dir/l1.ctl" up sessions)" != "$s0" ]; then
+		rc=1
+		why="the unchanged link was restarted"
+	fi
+	# 2. l1's certificate names another hvid: new credentials, refused.
+	if [ $rc -eq 0 ]; then
+		chain_cert "$dir/pki" l1 bogus || rc=1
+		out=$(relay_say "$dir/l1.ctl" reload)
+		if ! grep -q "^reloaded .*: 0 links added, 1 restarted, 0 removed, 0 unchanged" <<<"$out"; then
+			rc=1
+			why="reload with a new certificate: $out"
+		elif ! grep -q "link up: configuration reloaded: its certificates changed; restarting" "$dir/relay-l1.log" ||
+			! grep -q "link up: new TLS credentials (certificates)" "$dir/relay-l1.log"; then
+			rc=1
+			why="l1's log does not say the certificates changed"
+		elif ! wait_until 10 bash -c "[ \"\$('$BIN/argo-relayctl' -s '$dir/l0.ctl' links --json 2>/dev/null | grep -oE '\"auth_failures\":[0-9]+' | cut -d: -f2)\" -ge 1 ] 2>/dev/null"; then
+			rc=1
+			why="l0 did not refuse a certificate naming bogus: $("$BIN/argo-relayctl" -s "$dir/l0.ctl" links 2>&1)"
+		elif ! wait_until 10 bash -c "[ \"\$('$BIN/argo-relayctl' -s '$dir/l1.ctl' links --json 2>/dev/null | grep -oE '\"auth_failures\":[0-9]+' | cut -d: -f2)\" -ge 1 ] 2>/dev/null"; then
+			# TLS 1.3: l1's handshake is done before l0 checks its
+			# certificate; l0's alert is a failed handshake all the same.
+			rc=1
+			why="l1 does not count l0's refusal as a failed handshake: $("$BIN/argo-relayctl" -s "$dir/l1.ctl" links 2>&1)"
+		elif [ "$(link_field "$dir/l1.ctl" up state)" = up ]; then
+			rc=1
+			why="the link is up with a certificate for another hvid: the old credentials are in use"
+		fi
+	fi
+	# 3. A good one again: up, and the conversation goes through.
+	if [ $rc -eq 0 ]; then
+		chain_cert "$dir/pki" l1 l1 || rc=1
+		out=$(relay_say "$dir/l1.ctl" reload)
+		if ! grep -q "^reloaded .*: 0 links added, 1 restarted" <<<"$out"; then
+			rc=1
+			why="reload with a good certificate again: $out"
+		elif ! wait_until 10 bash -c "[ \"\$('$BIN/argo-relayctl' -s '$dir/l1.ctl' links --json 2>/dev/null | grep -o '\"state\":\"up\"')\" ]"; then
+			rc=1
+			why="the link did not come up with the good certificate: $("$BIN/argo-relayctl" -s "$dir/l1.ctl" links 2>&1)"
+		elif ! out=$("$BIN/argo-ping" --fabric "sim:$dir/l1.sock" --to 0:7000 --count 100 --timeout 5000 2>&1); then
+			rc=1
+			why="ping after the new certificate: $out"
+		fi
+		s1=$(link_field "$dir/l1.ctl" up sessions)
+	fi
+	result "$name" $rc "$why (logs in $dir)"
+	[ $rc -eq 0 ] && echo "    sessions $s0 -> $s1 across two certificate changes; $(tail -n 1 <<<"$out" | sed 's/^argo-ping: //')"
+	end_case "$name" "$dir" $rc
+}
+
 # A reload that cannot be applied changes nothing: a file with an error, a
 # change that takes a restart, a listener on an address in use. Each is
 # refused with the reason, in argo-relayctl's answer and the log, and the
@@ -929,7 +1002,7 @@ case_wrong_key_said() {
 
 cases=("$@")
 [ ${#cases[@]} -eq 0 ] && cases=(ping_interval idle_no_flood control_socket_live daemon log_targets sigusr1
-	reload_links reload_refused sd_notify relayctl messages wrong_key_said)
+	reload_links reload_certs reload_refused sd_notify relayctl messages wrong_key_said)
 for c in "${cases[@]}"; do
 	t0=$SECONDS
 	"case_$c"
