@@ -252,13 +252,13 @@ static void dump_link_json(const struct link *l, struct strbuf *sb)
 	           ses && ses->group ? ses->group : "", U(lv.uptime), link_pending(l),
 	           U(lv.f.frames_tx), U(lv.f.frames_rx), U(lv.f.bytes_tx), U(lv.f.bytes_rx),
 	           U(s->data_tx), U(s->data_rx), U(s->retransmits), U(s->duplicates),
-	           U(c->sessions), U(c->auth_failures), U(c->resets), U(c->refused),
-	           U(c->evicted), U(c->replaced), U(c->drop_mac), U(c->drop_seq),
-	           U(c->drop_malformed), U(c->drop_spoofed), U(c->drop_credit),
-	           U(c->drop_report), U(c->drop_route), st->unacked.count, U(st->unacked.bytes),
-	           U(c->rtt_us), U(st->next_msn), U(st->rx_next_msn), U(st->rx_done_msn),
-	           U(s->resent_held), U(st->held_from_peer), U(lv.sc.stale_hellos),
-	           U(lv.sc.stale_bytes), U(lv.sc.restarts), U(lv.sc.refusals));
+	           U(c->sessions), U(c->auth_failures), U(c->resets), U(c->refused), U(c->evicted),
+	           U(c->replaced), U(c->drop_mac), U(c->drop_seq), U(c->drop_malformed),
+	           U(c->drop_spoofed), U(c->drop_credit), U(c->drop_report), U(c->drop_route),
+	           st->unacked.count, U(st->unacked.bytes), U(c->rtt_us), U(st->next_msn),
+	           U(st->rx_next_msn), U(st->rx_done_msn), U(s->resent_held), U(st->held_from_peer),
+	           U(lv.sc.stale_hellos), U(lv.sc.stale_bytes), U(lv.sc.restarts),
+	           U(lv.sc.refusals));
 	dump_leaf(l, sb, true);
 	strbuf_add(sb, "}");
 }
@@ -294,17 +294,18 @@ static void dump_link_text(const struct link *l, struct strbuf *sb)
 	           U(s->data_rx), U(s->retransmits), U(s->duplicates), st->unacked.count,
 	           U(st->unacked.bytes), rtt, l->cfg->cert_file[0] ? "tls cert" : "tls psk",
 	           ses && ses->cipher ? " " : "", ses && ses->cipher ? ses->cipher : "",
-	           ses && ses->group ? " " : "", ses && ses->group ? ses->group : "",
-	           U(lv.uptime), link_pending(l), U(c->sessions), U(c->auth_failures),
-	           U(c->resets), U(c->refused), U(c->replaced), U(c->drop_mac), U(c->drop_seq),
-	           U(c->drop_malformed), U(c->drop_spoofed), U(c->drop_credit),
-	           U(c->drop_report), U(c->drop_route));
+	           ses && ses->group ? " " : "", ses && ses->group ? ses->group : "", U(lv.uptime),
+	           link_pending(l), U(c->sessions), U(c->auth_failures), U(c->resets),
+	           U(c->refused), U(c->replaced), U(c->drop_mac), U(c->drop_seq),
+	           U(c->drop_malformed), U(c->drop_spoofed), U(c->drop_credit), U(c->drop_report),
+	           U(c->drop_route));
 	if (l->cfg->transport == TRANSPORT_SERIAL)
-		strbuf_add(sb,
-		           "             serial: restarts %llu, stale bytes %llu, stale hellos %llu, "
-		           "refusals %llu\n",
-		           U(lv.sc.restarts), U(lv.sc.stale_bytes), U(lv.sc.stale_hellos),
-		           U(lv.sc.refusals));
+		strbuf_add(
+		    sb,
+		    "             serial: restarts %llu, stale bytes %llu, stale hellos %llu, "
+		    "refusals %llu\n",
+		    U(lv.sc.restarts), U(lv.sc.stale_bytes), U(lv.sc.stale_hellos),
+		    U(lv.sc.refusals));
 	if (l->state != LINK_UP && l->down_reason[0])
 		strbuf_add(sb, "             not up: %s\n", l->down_reason);
 	dump_leaf(l, sb, false);

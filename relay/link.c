@@ -267,7 +267,8 @@ static void auth_failed(struct link *link, const char *peer)
 		          "link %s: authentication failed with %s: the two ends do not hold the "
 		          "same %s for this link (check '%s' at both ends; also that the peer "
 		          "is %s); said again only with -v, counted in auth failures",
-		          link->cfg->name, peer, link->cfg->cert_file[0] ? "certificates' CA" : "key",
+		          link->cfg->name, peer,
+		          link->cfg->cert_file[0] ? "certificates' CA" : "key",
 		          link->cfg->cert_file[0] ? "cert', 'cert_key' and 'ca" : "key",
 		          link->cfg->peer_hvid);
 }

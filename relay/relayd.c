@@ -547,8 +547,8 @@ int main(int argc, char **argv)
 		opts.path = abs_path;
 	relay->key_owner = geteuid();
 	ret =
-	    config_load_flags(opts.path, relay->key_owner, opts.syntax_only ? CONFIG_SYNTAX_ONLY : 0,
-	                      config, why, sizeof(why));
+	    config_load_flags(opts.path, relay->key_owner,
+	                      opts.syntax_only ? CONFIG_SYNTAX_ONLY : 0, config, why, sizeof(why));
 	if (ret < 0) {
 		fprintf(stderr, "argo-relayd: %s\n", why);
 		return 2;

@@ -177,8 +177,9 @@ static int make_plan(struct reload *r, char *why, size_t cap)
 		} else if (!!old->links[i].cert_file[0] != !!n->cert_file[0] ||
 		           memcmp(digest, relay->links[i].creds_digest, sizeof(digest))) {
 			r->plan[j] = PLAN_RESTART;
-			r->why[j] = n->cert_file[0] ? "configuration reloaded: its certificates changed"
-			                            : "configuration reloaded: its key changed";
+			r->why[j] = n->cert_file[0]
+			                ? "configuration reloaded: its certificates changed"
+			                : "configuration reloaded: its key changed";
 		} else {
 			r->plan[j] = PLAN_KEEP;
 		}
@@ -188,16 +189,18 @@ static int make_plan(struct reload *r, char *why, size_t cap)
 	for (j = 0; j < next->nlinks; j++)
 		if (r->plan[j] == PLAN_NEW && next->links[j].leaf[0]) {
 			snprintf(why, cap,
-			         "link %s: adding a link to a leaf endpoint takes a restart of the relay",
+			         "link %s: adding a link to a leaf endpoint takes a restart of the "
+			         "relay",
 			         next->links[j].name);
 			return -EINVAL;
 		}
 	for (i = 0; i < relay->nlinks; i++)
 		if (!relay->links[i].retired && r->kept_by[i] < 0 && old->links[i].leaf[0]) {
-			snprintf(why, cap,
-			         "link %s: removing a link to a leaf endpoint takes a restart of the "
-			         "relay",
-			         old->links[i].name);
+			snprintf(
+			    why, cap,
+			    "link %s: removing a link to a leaf endpoint takes a restart of the "
+			    "relay",
+			    old->links[i].name);
 			return -EINVAL;
 		}
 	r->nslots = (unsigned int)relay->nlinks;

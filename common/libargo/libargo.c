@@ -449,7 +449,8 @@ static const char *explain_open_error(const char *uri, int err, char *buf, size_
 		         uri ? uri : "");
 		return buf;
 	case EINVAL:
-		snprintf(buf, cap, "'%s' is not a fabric URI (EINVAL): sim:SOCKET, xen:/dev/argo or link:URI",
+		snprintf(buf, cap,
+		         "'%s' is not a fabric URI (EINVAL): sim:SOCKET, xen:/dev/argo or link:URI",
 		         uri ? uri : "");
 		return buf;
 	default:
