@@ -102,6 +102,10 @@ $(LIBUTIL): $(call obj,$(LIBUTIL_SRC))
 $(LIBARGO): $(call obj,$(LIBARGO_SRC))
 $(LIBLINK): $(call obj,$(LIBLINK_SRC))
 $(LIBSIMFABRIC): $(call obj,$(LIBSIMFABRIC_SRC))
+# The libargo.a that is installed: the client library with the link backend's
+# protocol and helpers in one archive, as libargo.so holds them.
+LIBARGO_DIST := $(LIB)/dist/libargo.a
+$(LIBARGO_DIST): $(call obj,$(LIBARGO_SRC) $(LIBLINK_SRC) $(LIBUTIL_SRC))
 $(LIB)/%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@
@@ -291,10 +295,10 @@ $(BUILD)/fuzz/fuzz-relay-config: $(FUZZ_CONFIG_SRC) $(wildcard relay/*.h common/
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(FUZZ_LIBARGO_FLAGS) $(FUZZ_CONFIG_SRC) -linih -lssl -lcrypto \
 		-lpthread -o $@
-FUZZ_ROUTED_SRC := tests/fuzz/fuzz_routed.c $(LIBARGO_SRC)
+FUZZ_ROUTED_SRC := tests/fuzz/fuzz_routed.c $(LIBARGO_SRC) $(LIBLINK_SRC) $(LIBUTIL_SRC)
 $(BUILD)/fuzz/fuzz-routed: $(FUZZ_ROUTED_SRC) $(wildcard common/include/argo/*.h)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) $(FUZZ_LIBARGO_FLAGS) $(FUZZ_ROUTED_SRC) -lpthread -o $@
+	clang $(FUZZ_CFLAGS) $(FUZZ_LIBARGO_FLAGS) $(FUZZ_ROUTED_SRC) -lssl -lcrypto -lpthread -o $@
 .PHONY: fuzz-more
 fuzz: fuzz-more
 fuzz-more: $(addprefix $(BUILD)/fuzz/fuzz-,$(FUZZ_MORE))
@@ -485,10 +489,6 @@ LIBARGO_SO := $(BUILD)/lib/libargo.so.$(ARGO_VERSION)
 LIBARGO_MAP := common/libargo.map
 LIBARGO_HEADERS := $(wildcard common/include/argo/*.h)
 LIBARGO_PC := $(BUILD)/lib/pkgconfig/libargo.pc
-# The installed static library holds what the shared one does: libargo,
-# and for its link backend the link protocol and the helpers under it (the
-# tree's own programs link the three archives apart).
-LIBARGO_STATIC := $(BUILD)/lib/dist/libargo.a
 PIC_OBJ := $(OBJ)/pic
 
 PREFIX ?= /usr/local
@@ -518,6 +518,8 @@ EXAMPLE_CONFIGS := $(wildcard dist/examples/*.conf)
 DIST_GENERATED := $(BUILD)/dist/argo-simd.service $(BUILD)/dist/argo-relayd@.service
 KMOD_SRC := l1/kmod/argo.c l1/kmod/Kbuild l1/kmod/Makefile
 KMOD_UAPI := l1/include/uapi/linux/argo_dev.h
+# The in-kernel API (argo.ko exports it; virtio_argo.ko uses it).
+KMOD_KAPI := l1/include/linux/argo_kernel.h
 
 SUBST_PATHS = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 	-e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
@@ -526,13 +528,11 @@ SUBST_PATHS = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 
 .PHONY: install install-dkms uninstall dist-files FORCE-PATHS
 # Everything install needs and nothing more (no tests: debian/rules builds this).
-dist-files: $(INSTALL_SBIN) $(INSTALL_BIN) $(LIBARGO_STATIC) $(LIBARGO_SO) $(LIBARGO_PC) \
+dist-files: $(INSTALL_SBIN) $(INSTALL_BIN) $(LIBARGO_DIST) $(LIBARGO_SO) $(LIBARGO_PC) \
 	$(DIST_GENERATED) $(MAN_PAGES)
 ifneq ($(SAN),1)
-all: $(LIBARGO_SO) $(LIBARGO_STATIC) $(LIBARGO_PC) $(DIST_GENERATED) $(MAN_PAGES)
+all: $(LIBARGO_SO) $(LIBARGO_DIST) $(LIBARGO_PC) $(DIST_GENERATED) $(MAN_PAGES)
 endif
-
-$(LIBARGO_STATIC): $(call obj,$(LIBARGO_SRC) $(LIBLINK_SRC) $(LIBUTIL_SRC))
 
 $(PIC_OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -568,7 +568,7 @@ install: dist-files
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(UDEVRULESDIR)
 	$(INSTALL) -m 755 $(INSTALL_SBIN) $(DESTDIR)$(SBINDIR)
 	$(INSTALL) -m 755 $(INSTALL_BIN) $(DESTDIR)$(BINDIR)
-	$(INSTALL) -m 644 $(LIBARGO_STATIC) $(DESTDIR)$(LIBDIR)
+	$(INSTALL) -m 644 $(LIBARGO_DIST) $(DESTDIR)$(LIBDIR)
 	$(INSTALL) -m 644 $(LIBARGO_SO) $(DESTDIR)$(LIBDIR)
 	ln -sf $(notdir $(LIBARGO_SO)) $(DESTDIR)$(LIBDIR)/$(LIBARGO_SONAME)
 	ln -sf $(LIBARGO_SONAME) $(DESTDIR)$(LIBDIR)/libargo.so
@@ -594,11 +594,13 @@ install: dist-files
 
 # argo.ko's source as DKMS wants it: dkms.conf at the top, the module's
 # folder and the UAPI header it includes in the layout of l1/.
-install-dkms: dist/dkms.conf.in $(KMOD_SRC) $(KMOD_UAPI)
-	$(INSTALL) -d $(DESTDIR)$(DKMSDIR)/kmod $(DESTDIR)$(DKMSDIR)/include/uapi/linux
+install-dkms: dist/dkms.conf.in $(KMOD_SRC) $(KMOD_UAPI) $(KMOD_KAPI)
+	$(INSTALL) -d $(DESTDIR)$(DKMSDIR)/kmod $(DESTDIR)$(DKMSDIR)/include/uapi/linux \
+		$(DESTDIR)$(DKMSDIR)/include/linux
 	$(SUBST_PATHS) dist/dkms.conf.in >$(DESTDIR)$(DKMSDIR)/dkms.conf
 	$(INSTALL) -m 644 $(KMOD_SRC) $(DESTDIR)$(DKMSDIR)/kmod
 	$(INSTALL) -m 644 $(KMOD_UAPI) $(DESTDIR)$(DKMSDIR)/include/uapi/linux
+	$(INSTALL) -m 644 $(KMOD_KAPI) $(DESTDIR)$(DKMSDIR)/include/linux
 
 # Removes what install and install-dkms put in place (configuration in
 # $(SYSCONFDIR)/argo is left, as a package manager leaves conffiles).

@@ -433,4 +433,6 @@ fi
 step "report: $OUT/report.json, plots, $OUT/results.txt"
 python3 "$HERE/bench-report.py" "$RAW" "$OUT" || fail "the report could not be made"
 cat "$OUT/results.txt"
-[ -f "$OUT/leaf.txt" ] && tail -n 5 "$OUT/leaf.txt"
+if [ "$BENCH" != quick ]; then
+	tail -n 5 "$OUT/leaf.txt"
+fi
