@@ -125,7 +125,7 @@ PROGRAMS := $(addprefix $(BIN)/,argo-simd argo-conformance argo-conformance-peer
 	argo-echo argo-stream argo-relayd argo-relayctl argo-bench)
 TESTS := $(addprefix $(BIN)/,test-ring test-routed test-sim-fabric test-simd-hostile test-wire \
 	test-auth test-session test-stream test-util test-relay-config test-transport test-dedup \
-	test-mitm test-rogue test-bench-hist test-leaf)
+	test-mitm test-rogue test-bench-hist test-leaf test-routes)
 
 # argo-simd: the daemon, its configuration, its side of the protocol
 # (simd_proto.c, which the fuzzer drives too) and its two engines (io_uring,
@@ -161,7 +161,7 @@ $(OBJ)/common/tools/argo-bench.o: CFLAGS += -DARGO_BENCH_VERSION='"$(BENCH_VERSI
 # argo-relayd: its files in the order a message meets them (relay.h).
 argo-relayd_SRC := relay/relayd.c relay/config.c relay/log.c relay/fabric_in.c relay/ports.c \
 	relay/router.c relay/routes.c relay/link.c relay/leaf.c relay/fabric_out.c relay/dedup.c \
-	relay/control.c
+	relay/control.c relay/daemon.c relay/reload.c
 argo-relayd_LIBS := $(CLIENT_LIBS)
 argo-relayd_LDLIBS := -linih -lssl -lcrypto
 argo-relayctl_SRC := relay/relayctl.c
@@ -207,6 +207,8 @@ test-transport_LIBS := $(CLIENT_LIBS)
 test-transport_LDLIBS := -linih $(CLIENT_LDLIBS)
 # relay/dedup.c alone, with the fabric and the relay's log stubbed.
 test-dedup_SRC := tests/unit/test_dedup.c relay/dedup.c
+# The relay's route table alone.
+test-routes_SRC := tests/unit/test_routes.c relay/routes.c
 # argo-bench's latency histogram (a header only).
 test-bench-hist_SRC := tests/unit/test_bench_hist.c
 # A man in the middle of relay links, for tests/integration/test-relay.sh.

@@ -36,6 +36,10 @@
 #   CHAIN_EXTRA_CONF_<i>                text appended to relay i's file (sections)
 #   CHAIN_NO_WAIT_<i>                   when set, chain_up does not wait for relay
 #                                       i's "up" link to come up
+#   CHAIN_NO_ROUTES                     when set, no relay gets a [routes] section:
+#                                       every route is learned from announcements
+#                                       (each link may announce the levels beyond
+#                                       its peer: "announce = ...")
 #   CHAIN_RELAY_WRAP_<i>                a command prefix for relay i (e.g.
 #                                       "ip netns exec NS"); it must exec the relay
 #   CHAIN_SIMD_ARGS_<i>                 more options for level i's argo-simd (words:
@@ -130,6 +134,9 @@ chain_relay_config() {
 			fi
 			echo "peer = l$(( i - 1 ))"
 			chain_auth_lines "${up_key:-$dir/key-$(( i - 1 ))-$i}" "$i"
+			if [ -n "${CHAIN_NO_ROUTES:-}" ] && [ "$i" -ge 2 ]; then
+				echo "announce = $(seq -s ' ' -f 'l%g' 0 $(( i - 2 )))"
+			fi
 		fi
 		if [ "$i" -lt "$inner" ]; then
 			echo "[link down]"
@@ -143,15 +150,21 @@ chain_relay_config() {
 			fi
 			echo "peer = l$(( i + 1 ))"
 			chain_auth_lines "$dir/key-$i-$(( i + 1 ))" "$i"
+			if [ -n "${CHAIN_NO_ROUTES:-}" ] && [ $(( i + 2 )) -le "$inner" ]; then
+				echo "announce = $(seq -s ' ' -f 'l%g' $(( i + 2 )) "$inner")"
+			fi
 			chain_lines "$(chain_knob CHAIN_DOWN_EXTRA "$i")"
 		fi
-		echo "[routes]"
-		local j
-		for ((j = 0; j < levels; j++)); do
-			[ -n "$(chain_knob CHAIN_NO_ROUTES "$i")" ] && break
-			[ "$j" -lt "$i" ] && echo "l$j = up"
-			[ "$j" -gt "$i" ] && echo "l$j = down"
-		done
+		# CHAIN_NO_ROUTES: no relay has static routes; CHAIN_NO_ROUTES_<i>:
+		# relay i has none.
+		if [ -z "${CHAIN_NO_ROUTES:-}" ] && [ -z "$(chain_knob CHAIN_NO_ROUTES "$i")" ]; then
+			echo "[routes]"
+			local j
+			for ((j = 0; j < levels; j++)); do
+				[ "$j" -lt "$i" ] && echo "l$j = up"
+				[ "$j" -gt "$i" ] && echo "l$j = down"
+			done
+		fi
 		if [ "$i" -eq "$inner" ]; then
 			echo "[imports]"
 			echo "7000 = l0:5:7000"

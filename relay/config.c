@@ -91,6 +91,7 @@ struct parser {
 	struct relay_config *config;
 	const char *path;
 	uid_t key_owner;
+	unsigned int flags; /* CONFIG_SYNTAX_ONLY */
 	FILE *file;
 	char *buf;
 	size_t bufcap;
@@ -311,6 +312,8 @@ static void relay_entry(struct parser *p, const char *name, const char *value)
 			c->control_group = (int64_t)n;
 		else if ((gr = getgrnam(value)))
 			c->control_group = (int64_t)gr->gr_gid;
+		else if ((p->flags & CONFIG_SYNTAX_ONLY) && name_ok(value))
+			c->control_group = -1; /* a name this machine may not have */
 		else
 			fail(p, line, "control_group '%s' is no group (a name or a number)", value);
 		break;
@@ -574,6 +577,8 @@ static void link_entry(struct parser *p, const char *name, const char *value)
 			     sizeof(l->key_file) - 1);
 			return;
 		}
+		if (p->flags & CONFIG_SYNTAX_ONLY)
+			return; /* the key file is not read */
 		reason[0] = '\0';
 		rc = auth_load_psk(l->key_file, p->key_owner, &l->psk, reason, sizeof(reason));
 		if (rc < 0)
@@ -591,7 +596,7 @@ static void link_entry(struct parser *p, const char *name, const char *value)
 			fail(p, line, "%s path longer than %d bytes", name, CONFIG_PATH_MAX - 1);
 			return;
 		}
-		if (seen == &ll->cert_key) {
+		if (seen == &ll->cert_key && !(p->flags & CONFIG_SYNTAX_ONLY)) {
 			char reason[512];
 
 			reason[0] = '\0';
@@ -644,7 +649,7 @@ static void link_close(struct parser *p)
 		                     : "ca");
 		return;
 	}
-	if (!ll->key) {
+	if (!ll->key && !(p->flags & CONFIG_SYNTAX_ONLY)) {
 		/* Loaded once now, so that a bad file stops the relay here. */
 		struct session_creds creds;
 		char reason[512];
@@ -1177,8 +1182,9 @@ static void whole_file_checks(struct parser *p)
 			}
 	}
 	/* One key per link: a key that also opens another link would let
-	 * that link's peer speak on this one. */
-	for (i = 0; i < c->nlinks; i++)
+	 * that link's peer speak on this one. (Not checked without the key
+	 * files: CONFIG_SYNTAX_ONLY.) */
+	for (i = 0; i < c->nlinks && !(p->flags & CONFIG_SYNTAX_ONLY); i++)
 		for (j = 0; j < i; j++)
 			if (p->link_lines[i].key && p->link_lines[j].key &&
 			    auth_same_key(&c->links[i].psk, &c->links[j].psk)) {
@@ -1244,6 +1250,12 @@ static void set_defaults(struct relay_config *c)
 int config_load(const char *path, uid_t key_owner, struct relay_config *config, char *why,
                 size_t cap)
 {
+	return config_load_flags(path, key_owner, 0, config, why, cap);
+}
+
+int config_load_flags(const char *path, uid_t key_owner, unsigned int flags,
+                      struct relay_config *config, char *why, size_t cap)
+{
 	struct parser *p;
 	int rc, line, err;
 
@@ -1262,6 +1274,7 @@ int config_load(const char *path, uid_t key_owner, struct relay_config *config, 
 	p->config = config;
 	p->path = path;
 	p->key_owner = key_owner;
+	p->flags = flags;
 	if (strlen(path) >= sizeof(config->path)) {
 		fail(p, 0, "configuration file path longer than %zu bytes",
 		     sizeof(config->path) - 1);
@@ -1352,4 +1365,40 @@ bool config_policy_allows(const struct relay_config *config, const struct wire_g
 			return r->allow;
 	}
 	return config->default_allow;
+}
+
+/* ---------------------------------------------------------------------------
+ * Warnings: valid, but probably not what was meant
+ */
+
+unsigned int config_warnings(const struct relay_config *config, uid_t euid,
+                             void (*say)(void *ctx, const char *text), void *ctx)
+{
+	unsigned int i, n = 0, allows = 0;
+	char text[400];
+
+	for (i = 0; i < config->nrules; i++)
+		allows += config->rules[i].allow;
+	if (!config->default_allow && !allows) {
+		say(ctx, "[policy] allows nothing (no 'rule = allow ...', and 'default' is deny): "
+		         "this relay forwards no message, every one is refused and reported "
+		         "EACCES; see 'Default deny' in docs/relay-config.md");
+		n++;
+	}
+	if (!config->state_dir[0]) {
+		say(ctx,
+		    "no state_dir: the table of what was delivered lives in memory, so after "
+		    "a crash or SIGKILL the relay may deliver a message twice; give it a folder "
+		    "of its own (state_dir = /var/lib/argo-relay/NAME)");
+		n++;
+	}
+	if (!config->user[0] && euid == 0) {
+		snprintf(text, sizeof(text),
+		         "no user: started by root, the relay keeps root's privileges (fine under "
+		         "argo-relayd@.service, which runs it as user argo; elsewhere set user = "
+		         "argo)");
+		say(ctx, text);
+		n++;
+	}
+	return n;
 }

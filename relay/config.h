@@ -105,6 +105,20 @@ struct relay_config {
  */
 int config_load(const char *path, uid_t key_owner, struct relay_config *config, char *why,
                 size_t cap);
+/* The same, with flags: CONFIG_SYNTAX_ONLY checks the file alone, without
+ * reading the key and certificate files (each link's psk stays empty, one
+ * key per link is not checked) or looking up
+ * control_group (argo-relayd --check-config --syntax-only). Whether 'user'
+ * exists is the caller's to check (argo-relayd does, unless syntax only). */
+#define CONFIG_SYNTAX_ONLY 1u
+int config_load_flags(const char *path, uid_t key_owner, unsigned int flags,
+                      struct relay_config *config, char *why, size_t cap);
+
+/* What is valid but probably not meant (a policy that allows nothing, no
+ * state_dir, root without 'user' when euid is 0): each said through say();
+ * returns the count. */
+unsigned int config_warnings(const struct relay_config *config, uid_t euid,
+                             void (*say)(void *ctx, const char *text), void *ctx);
 
 /* Wipes every key the configuration holds (at exit; after the links have
  * derived what they need). */

@@ -26,40 +26,95 @@
 
 static void on_client(struct ev_watcher *w, uint32_t events);
 
-int control_init(struct control *c, const struct control_view *view, struct evloop *loop)
+/*
+ * The control path must be free: nothing there, or a socket nobody listens
+ * on (left by a relay that died). A live socket belongs to a running relay
+ * and is never taken over (as argo-simd does with its sockets): unlinking
+ * it would leave that relay unreachable for argo-relayctl, and our exit
+ * would remove its file. Nor is anything but a socket removed.
+ */
+static int claim_path(const char *path, const struct sockaddr_un *addr)
+{
+	struct stat st;
+	int fd, err;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		relay_log(0, "control socket %s: the path exists and is not a socket; not removed",
+		          path);
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	err = connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0 ? 0 : errno;
+	close(fd);
+	if (err == 0) {
+		relay_log(0,
+		          "control socket %s is in use by a running relay (argo-relayctl -s %s "
+		          "status): stop that one first, or give this one another 'control' path",
+		          path, path);
+		return -EADDRINUSE;
+	}
+	if (err != ECONNREFUSED) {
+		relay_log(0, "control socket %s: cannot tell whether a relay listens there: %s",
+		          path, strerror(err));
+		return -err;
+	}
+	relay_log(1, "control socket %s: left by a relay that is gone; replaced", path);
+	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int control_init(struct control *c, const struct relay_config *config, struct evloop *loop)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	const char *path = view->config->control;
+	const char *path = config->control;
 	mode_t old_mask;
 	int fd, ret;
 
-	c->view = *view;
+	memset(&c->view, 0, sizeof(c->view));
+	c->view.config = config;
 	c->listen_fd = -1;
 	ev_watcher_init(&c->watch, on_client, c);
 	if (strlen(path) >= sizeof(addr.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(addr.sun_path, path, strlen(path) + 1);
+	ret = claim_path(path, &addr);
+	if (ret < 0)
+		return ret;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	unlink(path);
 	/* Made with no permission at all, whatever the umask, then given its
 	 * group and mode, and only then listened on. */
 	old_mask = umask(0777);
 	ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
 	umask(old_mask);
-	if (ret < 0 ||
-	    (view->config->control_group >= 0 &&
-	     chown(path, (uid_t)-1, (gid_t)view->config->control_group) < 0) ||
-	    chmod(path, (mode_t)view->config->control_mode) < 0 || listen(fd, 8) < 0) {
+	if (ret < 0) {
 		int err = -errno;
 
+		/* EADDRINUSE here: another relay bound it since we looked. */
 		relay_log(0, "control socket %s: %s", path, strerror(errno));
 		close(fd);
 		return err;
 	}
 	c->listen_fd = fd;
+	if ((config->control_group >= 0 &&
+	     chown(path, (uid_t)-1, (gid_t)config->control_group) < 0) ||
+	    chmod(path, (mode_t)config->control_mode) < 0 || listen(fd, 8) < 0) {
+		int err = -errno;
+
+		relay_log(0, "control socket %s: %s", path, strerror(errno));
+		control_fini(c, loop);
+		return err;
+	}
 	return ev_watch(loop, &c->watch, fd, EPOLLIN);
+}
+
+void control_set_view(struct control *c, const struct control_view *view)
+{
+	c->view = *view;
 }
 
 void control_fini(struct control *c, struct evloop *loop)
@@ -67,10 +122,32 @@ void control_fini(struct control *c, struct evloop *loop)
 	if (c->listen_fd >= 0) {
 		ev_unwatch(loop, &c->watch);
 		close(c->listen_fd);
+		/* Ours: we bound it (claim_path() never lets us bind another's). */
 		unlink(c->view.config->control);
 		c->listen_fd = -1;
 	}
 }
+
+/* ---- The answers (docs/relay-control.md names every field) --------------- */
+
+/* A JSON string: quoted, with quotes, backslashes and control bytes escaped. */
+static void json_str(struct strbuf *sb, const char *s)
+{
+	strbuf_add(sb, "\"");
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			strbuf_add(sb, "\\%c", ch);
+		else if (ch < 0x20)
+			strbuf_add(sb, "\\u%04x", ch);
+		else
+			strbuf_add(sb, "%c", ch);
+	}
+	strbuf_add(sb, "\"");
+}
+
+#define U(x) ((unsigned long long)(x))
 
 /* A leaf endpoint's link: its domain and what went to and fro. */
 static void dump_leaf(const struct link *l, struct strbuf *sb, bool json)
@@ -83,141 +160,173 @@ static void dump_leaf(const struct link *l, struct strbuf *sb, bool json)
 		return;
 	c = &leaf->counters;
 	rq = c->requests;
-	if (json)
-		strbuf_add(
-		    sb,
-		    ",\"leaf\":{\"domain\":\"%s\",\"domid\":%d,\"state\":\"%s\","
-		    "\"rings\":%u,\"attaches\":%llu,\"resumes\":%llu,\"domains\":%llu,"
-		    "\"register\":%llu,\"unregister\":%llu,\"sendv\":%llu,\"notify\":%llu,"
-		    "\"sync\":%llu,\"close\":%llu,\"replayed\":%llu,\"sends_settled\":%llu,"
-		    "\"ring_bytes\":%llu,\"ring_frames\":%llu,\"events\":%llu,"
-		    "\"rx_moves\":%llu,\"malformed\":%llu}",
-		    leaf->cfg->leaf, leaf->domain ? (int)leaf->domid : -1, leaf_state_name(leaf),
-		    leaf->nmaps, (unsigned long long)c->attaches, (unsigned long long)c->resumes,
-		    (unsigned long long)c->domains, (unsigned long long)rq[LEAF_OP_REGISTER],
-		    (unsigned long long)rq[LEAF_OP_UNREGISTER],
-		    (unsigned long long)rq[LEAF_OP_SENDV], (unsigned long long)rq[LEAF_OP_NOTIFY],
-		    (unsigned long long)rq[LEAF_OP_SYNC], (unsigned long long)rq[LEAF_OP_CLOSE],
-		    (unsigned long long)c->replayed, (unsigned long long)c->sends_settled,
-		    (unsigned long long)c->ring_bytes, (unsigned long long)c->ring_frames,
-		    (unsigned long long)c->events, (unsigned long long)c->rx_moves,
-		    (unsigned long long)c->malformed);
-	else
+	if (json) {
+		strbuf_add(sb, ",\"leaf\":{\"domain\":");
+		json_str(sb, leaf->cfg->leaf);
+		strbuf_add(sb,
+		           ",\"domid\":%d,\"state\":\"%s\","
+		           "\"rings\":%u,\"attaches\":%llu,\"resumes\":%llu,\"domains\":%llu,"
+		           "\"register\":%llu,\"unregister\":%llu,\"sendv\":%llu,\"notify\":%llu,"
+		           "\"sync\":%llu,\"close\":%llu,\"replayed\":%llu,\"sends_settled\":%llu,"
+		           "\"ring_bytes\":%llu,\"ring_frames\":%llu,\"events\":%llu,"
+		           "\"rx_moves\":%llu,\"malformed\":%llu}",
+		           leaf->domain ? (int)leaf->domid : -1, leaf_state_name(leaf), leaf->nmaps,
+		           U(c->attaches), U(c->resumes), U(c->domains), U(rq[LEAF_OP_REGISTER]),
+		           U(rq[LEAF_OP_UNREGISTER]), U(rq[LEAF_OP_SENDV]), U(rq[LEAF_OP_NOTIFY]),
+		           U(rq[LEAF_OP_SYNC]), U(rq[LEAF_OP_CLOSE]), U(c->replayed),
+		           U(c->sends_settled), U(c->ring_bytes), U(c->ring_frames), U(c->events),
+		           U(c->rx_moves), U(c->malformed));
+	} else {
 		strbuf_add(sb,
 		           "             leaf %s: domain %d (%s), %u rings; attaches %llu (resumed "
 		           "%llu), domains %llu; sendv %llu, notify %llu, register %llu; replayed "
 		           "%llu; to the leaf %llu B in %llu frames, %llu events\n",
 		           leaf->cfg->leaf, leaf->domain ? (int)leaf->domid : -1,
-		           leaf_state_name(leaf), leaf->nmaps, (unsigned long long)c->attaches,
-		           (unsigned long long)c->resumes, (unsigned long long)c->domains,
-		           (unsigned long long)rq[LEAF_OP_SENDV],
-		           (unsigned long long)rq[LEAF_OP_NOTIFY],
-		           (unsigned long long)rq[LEAF_OP_REGISTER],
-		           (unsigned long long)c->replayed, (unsigned long long)c->ring_bytes,
-		           (unsigned long long)c->ring_frames, (unsigned long long)c->events);
+		           leaf_state_name(leaf), leaf->nmaps, U(c->attaches), U(c->resumes),
+		           U(c->domains), U(rq[LEAF_OP_SENDV]), U(rq[LEAF_OP_NOTIFY]),
+		           U(rq[LEAF_OP_REGISTER]), U(c->replayed), U(c->ring_bytes),
+		           U(c->ring_frames), U(c->events));
+	}
+}
+
+/* What every line of a link says, gathered once. */
+struct link_view {
+	const struct link_counters *c;
+	const struct stream_counters *s;
+	const struct stream *st;
+	const struct session *ses; /* the session in use, or NULL */
+	uint64_t uptime;
+	struct session_serial_counters sc;
+	struct frames_counters f;
+};
+
+static void link_view(const struct link *l, struct link_view *lv)
+{
+	lv->c = &l->counters;
+	lv->s = &l->stream.counters;
+	lv->st = &l->stream;
+	lv->ses = l->up ? &l->up->session : NULL;
+	lv->uptime = l->up_since_ms ? now_ms() - l->up_since_ms : 0;
+	link_frames_counters(l, &lv->f);
+	link_serial_counters(l, &lv->sc);
+}
+
+static void dump_link_json(const struct link *l, struct strbuf *sb)
+{
+	struct link_view lv;
+	const struct link_counters *c;
+	const struct stream_counters *s;
+	const struct stream *st;
+	const struct session *ses;
+
+	link_view(l, &lv);
+	c = lv.c;
+	s = lv.s;
+	st = lv.st;
+	ses = lv.ses;
+	strbuf_add(sb, "{\"name\":");
+	json_str(sb, l->cfg->name);
+	strbuf_add(sb, ",\"transport\":\"%s\",\"address\":", transport_name(l->cfg->transport));
+	json_str(sb, l->cfg->address);
+	strbuf_add(sb, ",\"down_reason\":");
+	json_str(sb, l->state == LINK_UP ? "" : l->down_reason);
+	strbuf_add(sb, ",\"peer_address\":");
+	json_str(sb, ses ? l->up->peer.name : "");
+	strbuf_add(sb,
+	           ",\"listen\":%s,\"peer\":\"%s\",\"state\":\"%s\",\"auth\":\"%s\","
+	           "\"tls_cipher\":\"%s\",\"tls_group\":\"%s\",\"uptime_ms\":%llu,"
+	           "\"pending\":%u,\"frames_tx\":%llu,"
+	           "\"frames_rx\":%llu,\"bytes_tx\":%llu,\"bytes_rx\":%llu,"
+	           "\"data_tx\":%llu,\"data_rx\":%llu,\"retransmits\":%llu,"
+	           "\"duplicates\":%llu,\"sessions\":%llu,\"auth_failures\":%llu,"
+	           "\"resets\":%llu,\"refused\":%llu,\"evicted\":%llu,\"replaced\":%llu,"
+	           "\"drops\":{\"mac\":%llu,\"seq\":%llu,"
+	           "\"malformed\":%llu,\"spoofed\":%llu,\"credit\":%llu,\"report\":%llu,"
+	           "\"route\":%llu},\"queue_messages\":%u,"
+	           "\"queue_bytes\":%llu,\"rtt_us\":%llu,\"next_msn\":%llu,"
+	           "\"rx_next_msn\":%llu,\"rx_done_msn\":%llu,\"resent_held\":%llu,"
+	           "\"held_from_peer\":%llu,\"stale_frames\":%llu,\"stale_bytes\":%llu,"
+	           "\"restarts\":%llu,\"refusals\":%llu",
+	           l->cfg->listen ? "true" : "false", l->cfg->peer_hvid, link_state_name(l->state),
+	           l->cfg->cert_file[0] ? "cert" : "psk", ses && ses->cipher ? ses->cipher : "",
+	           ses && ses->group ? ses->group : "", U(lv.uptime), link_pending(l),
+	           U(lv.f.frames_tx), U(lv.f.frames_rx), U(lv.f.bytes_tx), U(lv.f.bytes_rx),
+	           U(s->data_tx), U(s->data_rx), U(s->retransmits), U(s->duplicates),
+	           U(c->sessions), U(c->auth_failures), U(c->resets), U(c->refused), U(c->evicted),
+	           U(c->replaced), U(c->drop_mac), U(c->drop_seq), U(c->drop_malformed),
+	           U(c->drop_spoofed), U(c->drop_credit), U(c->drop_report), U(c->drop_route),
+	           st->unacked.count, U(st->unacked.bytes), U(c->rtt_us), U(st->next_msn),
+	           U(st->rx_next_msn), U(st->rx_done_msn), U(s->resent_held), U(st->held_from_peer),
+	           U(lv.sc.stale_hellos), U(lv.sc.stale_bytes), U(lv.sc.restarts),
+	           U(lv.sc.refusals));
+	dump_leaf(l, sb, true);
+	strbuf_add(sb, "}");
+}
+
+static void dump_link_text(const struct link *l, struct strbuf *sb)
+{
+	struct link_view lv;
+	const struct link_counters *c;
+	const struct stream_counters *s;
+	const struct stream *st;
+	const struct session *ses;
+	char rtt[24] = "-";
+
+	link_view(l, &lv);
+	c = lv.c;
+	s = lv.s;
+	st = lv.st;
+	ses = lv.ses;
+	/* A round trip is shown while it means something: up, and measured. */
+	if (l->state == LINK_UP && c->rtt_us)
+		snprintf(rtt, sizeof(rtt), "%llu us", U(c->rtt_us));
+	strbuf_add(sb,
+	           "  %-10s %-6s %-28s peer %-8s %-10s frames tx %llu rx %llu, bytes tx %llu "
+	           "rx %llu, messages tx %llu rx %llu, retransmits %llu, duplicates %llu, "
+	           "queue %u (%llu B), rtt %s\n"
+	           "             %s%s%s%s%s, up %llu ms, pending %u; sessions %llu, auth failures "
+	           "%llu, resets %llu, refused %llu, replaced %llu\n"
+	           "             dropped: mac %llu, seq %llu, malformed %llu, spoofed %llu, "
+	           "credit %llu, report %llu, route %llu\n",
+	           l->cfg->name, transport_name(l->cfg->transport), l->cfg->address,
+	           l->cfg->peer_hvid, link_state_name(l->state), U(lv.f.frames_tx),
+	           U(lv.f.frames_rx), U(lv.f.bytes_tx), U(lv.f.bytes_rx), U(s->data_tx),
+	           U(s->data_rx), U(s->retransmits), U(s->duplicates), st->unacked.count,
+	           U(st->unacked.bytes), rtt, l->cfg->cert_file[0] ? "tls cert" : "tls psk",
+	           ses && ses->cipher ? " " : "", ses && ses->cipher ? ses->cipher : "",
+	           ses && ses->group ? " " : "", ses && ses->group ? ses->group : "", U(lv.uptime),
+	           link_pending(l), U(c->sessions), U(c->auth_failures), U(c->resets),
+	           U(c->refused), U(c->replaced), U(c->drop_mac), U(c->drop_seq),
+	           U(c->drop_malformed), U(c->drop_spoofed), U(c->drop_credit), U(c->drop_report),
+	           U(c->drop_route));
+	if (l->cfg->transport == TRANSPORT_SERIAL)
+		strbuf_add(
+		    sb,
+		    "             serial: restarts %llu, stale bytes %llu, stale hellos %llu, "
+		    "refusals %llu\n",
+		    U(lv.sc.restarts), U(lv.sc.stale_bytes), U(lv.sc.stale_hellos),
+		    U(lv.sc.refusals));
+	if (l->state != LINK_UP && l->down_reason[0])
+		strbuf_add(sb, "             not up: %s\n", l->down_reason);
+	dump_leaf(l, sb, false);
 }
 
 static void dump_links(const struct control_view *v, struct strbuf *sb, bool json)
 {
-	uint64_t now = now_ms();
-	int i;
+	int i, shown = 0;
 
 	if (json)
 		strbuf_add(sb, "\"links\":[");
 	for (i = 0; i < v->nlinks; i++) {
 		const struct link *l = &v->links[i];
-		const struct link_counters *c = &l->counters;
-		const struct stream_counters *s = &l->stream.counters;
-		const struct stream *st = &l->stream;
-		const struct session *ses = l->up ? &l->up->session : NULL;
-		uint64_t uptime = l->up_since_ms ? now - l->up_since_ms : 0;
-		struct session_serial_counters sc;
-		struct frames_counters f;
 
-		link_frames_counters(l, &f);
-		link_serial_counters(l, &sc);
+		if (l->retired)
+			continue; /* removed by a reload, its slot still held */
 		if (json) {
-			strbuf_add(
-			    sb,
-			    "%s{\"name\":\"%s\",\"transport\":\"%s\",\"address\":\"%s\","
-			    "\"peer\":\"%s\",\"state\":\"%s\",\"auth\":\"%s\",\"peer_address\":\"%"
-			    "s\","
-			    "\"tls_cipher\":\"%s\",\"tls_group\":\"%s\",\"uptime_ms\":%llu,"
-			    "\"pending\":%u,\"frames_tx\":%llu,"
-			    "\"frames_rx\":%llu,\"bytes_tx\":%llu,\"bytes_rx\":%llu,"
-			    "\"data_tx\":%llu,\"data_rx\":%llu,\"retransmits\":%llu,"
-			    "\"duplicates\":%llu,\"sessions\":%llu,\"auth_failures\":%llu,"
-			    "\"resets\":%llu,\"refused\":%llu,\"evicted\":%llu,\"replaced\":%llu,"
-			    "\"drops\":{\"mac\":%llu,\"seq\":%llu,"
-			    "\"malformed\":%llu,\"spoofed\":%llu,\"credit\":%llu,\"report\":%llu,"
-			    "\"route\":%llu},\"queue_messages\":%u,"
-			    "\"queue_bytes\":%llu,\"rtt_us\":%llu,\"next_msn\":%llu,"
-			    "\"rx_next_msn\":%llu,\"rx_done_msn\":%llu,\"resent_held\":%llu,"
-			    "\"held_from_peer\":%llu,\"stale_frames\":%llu,\"stale_bytes\":%llu,"
-			    "\"restarts\":%llu,\"refusals\":%llu",
-			    i ? "," : "", l->cfg->name, transport_name(l->cfg->transport),
-			    l->cfg->address, l->cfg->peer_hvid, link_state_name(l->state),
-			    l->cfg->cert_file[0] ? "cert" : "psk", ses ? l->up->peer.name : "",
-			    ses && ses->cipher ? ses->cipher : "",
-			    ses && ses->group ? ses->group : "", (unsigned long long)uptime,
-			    link_pending(l), (unsigned long long)f.frames_tx,
-			    (unsigned long long)f.frames_rx, (unsigned long long)f.bytes_tx,
-			    (unsigned long long)f.bytes_rx, (unsigned long long)s->data_tx,
-			    (unsigned long long)s->data_rx, (unsigned long long)s->retransmits,
-			    (unsigned long long)s->duplicates, (unsigned long long)c->sessions,
-			    (unsigned long long)c->auth_failures, (unsigned long long)c->resets,
-			    (unsigned long long)c->refused, (unsigned long long)c->evicted,
-			    (unsigned long long)c->replaced, (unsigned long long)c->drop_mac,
-			    (unsigned long long)c->drop_seq, (unsigned long long)c->drop_malformed,
-			    (unsigned long long)c->drop_spoofed, (unsigned long long)c->drop_credit,
-			    (unsigned long long)c->drop_report, (unsigned long long)c->drop_route,
-			    st->unacked.count, (unsigned long long)st->unacked.bytes,
-			    (unsigned long long)c->rtt_us, (unsigned long long)st->next_msn,
-			    (unsigned long long)st->rx_next_msn,
-			    (unsigned long long)st->rx_done_msn, (unsigned long long)s->resent_held,
-			    (unsigned long long)st->held_from_peer,
-			    (unsigned long long)sc.stale_hellos, (unsigned long long)sc.stale_bytes,
-			    (unsigned long long)sc.restarts, (unsigned long long)sc.refusals);
-			dump_leaf(l, sb, true);
-			strbuf_add(sb, "}");
+			strbuf_add(sb, "%s", shown++ ? "," : "");
+			dump_link_json(l, sb);
 		} else {
-			strbuf_add(
-			    sb,
-			    "  %-10s %-6s %-28s peer %-8s %-10s frames %llu/%llu bytes "
-			    "%llu/%llu retransmits %llu duplicates %llu queue %u (%llu B) "
-			    "rtt %llu us\n"
-			    "             %s%s%s%s%s up %llu ms, pending %u; sessions %llu auth "
-			    "failures "
-			    "%llu resets %llu refused %llu replaced %llu\n"
-			    "             drops: mac %llu seq %llu malformed %llu spoofed %llu "
-			    "credit "
-			    "%llu report %llu route %llu\n",
-			    l->cfg->name, transport_name(l->cfg->transport), l->cfg->address,
-			    l->cfg->peer_hvid, link_state_name(l->state),
-			    (unsigned long long)f.frames_tx, (unsigned long long)f.frames_rx,
-			    (unsigned long long)f.bytes_tx, (unsigned long long)f.bytes_rx,
-			    (unsigned long long)s->retransmits, (unsigned long long)s->duplicates,
-			    st->unacked.count, (unsigned long long)st->unacked.bytes,
-			    (unsigned long long)c->rtt_us,
-			    l->cfg->cert_file[0] ? "tls cert" : "tls psk",
-			    ses && ses->cipher ? " " : "", ses && ses->cipher ? ses->cipher : "",
-			    ses && ses->group ? " " : "", ses && ses->group ? ses->group : "",
-			    (unsigned long long)uptime, link_pending(l),
-			    (unsigned long long)c->sessions, (unsigned long long)c->auth_failures,
-			    (unsigned long long)c->resets, (unsigned long long)c->refused,
-			    (unsigned long long)c->replaced, (unsigned long long)c->drop_mac,
-			    (unsigned long long)c->drop_seq, (unsigned long long)c->drop_malformed,
-			    (unsigned long long)c->drop_spoofed, (unsigned long long)c->drop_credit,
-			    (unsigned long long)c->drop_report, (unsigned long long)c->drop_route);
-			if (l->cfg->transport == TRANSPORT_SERIAL)
-				strbuf_add(sb,
-				           "             serial: restarts %llu, stale bytes %llu, "
-				           "stale hellos %llu, refusals %llu\n",
-				           (unsigned long long)sc.restarts,
-				           (unsigned long long)sc.stale_bytes,
-				           (unsigned long long)sc.stale_hellos,
-				           (unsigned long long)sc.refusals);
-			dump_leaf(l, sb, false);
+			dump_link_text(l, sb);
 		}
 	}
 	if (json)
@@ -255,40 +364,32 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 	const struct msg_account *a = v->account;
 
 	if (json)
-		strbuf_add(
-		    sb,
-		    "\"counters\":{\"local_rx\":%llu,\"local_delivered\":%llu,"
-		    "\"local_held\":%llu,\"held_bytes\":%llu,\"held_peak\":%llu,\"queue_"
-		    "limit\":%llu,"
-		    "\"undeliverable\":{\"no_ring\":%llu,\"msgsize\":%llu,\"policy\":%llu,"
-		    "\"unreachable\":%llu,\"other\":%llu},\"reports_sent\":%llu,"
-		    "\"reports_failed\":%llu,\"reports_suppressed\":%llu,"
-		    "\"reserved_dropped\":%llu,"
-		    "\"duplicates_dropped\":%llu,\"rings_adopted\":%llu,"
-		    "\"rings_gone\":%llu,\"rings_reregistered\":%llu,\"proxies_freed\":%llu,"
-		    "\"routed_malformed\":%llu,",
-		    (unsigned long long)in->local_rx, (unsigned long long)out->local_delivered,
-		    (unsigned long long)out->local_held, (unsigned long long)a->held_bytes,
-		    (unsigned long long)a->held_peak, (unsigned long long)v->config->queue_bytes,
-		    (unsigned long long)r->undeliverable_noring,
-		    (unsigned long long)r->undeliverable_msgsize,
-		    (unsigned long long)r->undeliverable_policy,
-		    (unsigned long long)r->undeliverable_unreachable,
-		    (unsigned long long)r->undeliverable_other,
-		    (unsigned long long)out->reports_sent, (unsigned long long)out->reports_failed,
-		    (unsigned long long)r->reports_suppressed,
-		    (unsigned long long)r->reserved_dropped,
-		    (unsigned long long)out->duplicates_dropped,
-		    (unsigned long long)v->ports->rings_adopted,
-		    (unsigned long long)v->ports->rings_gone,
-		    (unsigned long long)v->ports->rings_reregistered,
-		    (unsigned long long)v->ports->proxies_freed,
-		    (unsigned long long)in->routed_malformed);
+		strbuf_add(sb,
+		           "\"counters\":{\"local_rx\":%llu,\"local_delivered\":%llu,"
+		           "\"local_held\":%llu,\"held_bytes\":%llu,\"held_peak\":%llu,\"queue_"
+		           "limit\":%llu,"
+		           "\"undeliverable\":{\"no_ring\":%llu,\"msgsize\":%llu,\"policy\":%llu,"
+		           "\"unreachable\":%llu,\"other\":%llu},\"reports_sent\":%llu,"
+		           "\"reports_failed\":%llu,\"reports_suppressed\":%llu,"
+		           "\"reserved_dropped\":%llu,"
+		           "\"duplicates_dropped\":%llu,\"rings_adopted\":%llu,"
+		           "\"rings_gone\":%llu,\"rings_reregistered\":%llu,\"proxies_freed\":%llu,"
+		           "\"routed_malformed\":%llu,",
+		           U(in->local_rx), U(out->local_delivered), U(out->local_held),
+		           U(a->held_bytes), U(a->held_peak), U(v->config->queue_bytes),
+		           U(r->undeliverable_noring), U(r->undeliverable_msgsize),
+		           U(r->undeliverable_policy), U(r->undeliverable_unreachable),
+		           U(r->undeliverable_other), U(out->reports_sent), U(out->reports_failed),
+		           U(r->reports_suppressed), U(r->reserved_dropped),
+		           U(out->duplicates_dropped), U(v->ports->rings_adopted),
+		           U(v->ports->rings_gone), U(v->ports->rings_reregistered),
+		           U(v->ports->proxies_freed), U(in->routed_malformed));
 	else
 		strbuf_add(
 		    sb,
-		    "  from fabric %llu, delivered to fabric %llu, held for ring space %llu\n"
-		    "  held bytes %llu (peak %llu) of %llu\n"
+		    "  messages: from the fabric %llu, delivered to the fabric %llu, held for ring "
+		    "space %llu\n"
+		    "  memory: held %llu B (peak %llu B) of queue_bytes %llu B\n"
 		    "  undeliverable: no ring %llu, too large %llu, policy %llu, no route %llu,"
 		    " other %llu; reports sent %llu (refused %llu, suppressed %llu)\n"
 		    "  messages of the reserved type dropped %llu\n"
@@ -296,23 +397,14 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		    "  rings dropped by the fabric (partner died) %llu, registered again %llu, "
 		    "proxy ports freed %llu\n"
 		    "  routed messages with a bad header %llu\n",
-		    (unsigned long long)in->local_rx, (unsigned long long)out->local_delivered,
-		    (unsigned long long)out->local_held, (unsigned long long)a->held_bytes,
-		    (unsigned long long)a->held_peak, (unsigned long long)v->config->queue_bytes,
-		    (unsigned long long)r->undeliverable_noring,
-		    (unsigned long long)r->undeliverable_msgsize,
-		    (unsigned long long)r->undeliverable_policy,
-		    (unsigned long long)r->undeliverable_unreachable,
-		    (unsigned long long)r->undeliverable_other,
-		    (unsigned long long)out->reports_sent, (unsigned long long)out->reports_failed,
-		    (unsigned long long)r->reports_suppressed,
-		    (unsigned long long)r->reserved_dropped,
-		    (unsigned long long)out->duplicates_dropped,
-		    (unsigned long long)v->ports->rings_adopted,
-		    (unsigned long long)v->ports->rings_gone,
-		    (unsigned long long)v->ports->rings_reregistered,
-		    (unsigned long long)v->ports->proxies_freed,
-		    (unsigned long long)in->routed_malformed);
+		    U(in->local_rx), U(out->local_delivered), U(out->local_held), U(a->held_bytes),
+		    U(a->held_peak), U(v->config->queue_bytes), U(r->undeliverable_noring),
+		    U(r->undeliverable_msgsize), U(r->undeliverable_policy),
+		    U(r->undeliverable_unreachable), U(r->undeliverable_other),
+		    U(out->reports_sent), U(out->reports_failed), U(r->reports_suppressed),
+		    U(r->reserved_dropped), U(out->duplicates_dropped), U(v->ports->rings_adopted),
+		    U(v->ports->rings_gone), U(v->ports->rings_reregistered),
+		    U(v->ports->proxies_freed), U(in->routed_malformed));
 	dedup_dump(v->dedup, sb, json);
 	if (json)
 		strbuf_add(sb, "}");
@@ -325,41 +417,132 @@ static void dump_mappings(const struct control_view *v, struct strbuf *sb, bool 
 	fabric_out_dump(v->out, sb, json);
 }
 
-static void answer(const struct control_view *v, const char *cmd, struct strbuf *sb)
+/* An error answer: "error: TEXT", or {"error":"TEXT"} (argo-relayctl
+ * prints either on standard error and exits 1). */
+static void answer_error(struct strbuf *sb, bool json, const char *text)
 {
-	bool json = strstr(cmd, " json") != NULL;
-	bool all = !strncmp(cmd, "status", 6);
-	bool any = false;
+	sb->len = 0;
+	if (json) {
+		strbuf_add(sb, "{\"error\":");
+		json_str(sb, text);
+		strbuf_add(sb, "}\n");
+	} else {
+		strbuf_add(sb, "error: %s\n", text);
+	}
+}
 
-	if (json)
-		strbuf_add(sb, "{\"hvid\":\"%s\",\"domid\":%u,\"fabric\":\"%s\"", v->config->hvid,
-		           v->domid, v->config->fabric);
+/* reload: the relay reads its file again (relay_reload()). */
+static void answer_reload(struct control *c, bool json, struct strbuf *sb)
+{
+	char summary[800];
+	int ret = -ENOSYS;
+
+	if (c->reload)
+		ret = c->reload(c->reload_ctx, summary, sizeof(summary));
 	else
+		snprintf(summary, sizeof(summary), "this relay cannot reload");
+	if (ret < 0) {
+		answer_error(sb, json, summary);
+	} else if (json) {
+		strbuf_add(sb, "{\"hvid\":\"%s\",\"reloaded\":", c->view.config->hvid);
+		json_str(sb, summary);
+		strbuf_add(sb, "}\n");
+	} else {
+		strbuf_add(sb, "%s\n", summary);
+	}
+}
+
+void control_set_reload(struct control *c, control_reload_fn *fn, void *ctx)
+{
+	c->reload = fn;
+	c->reload_ctx = ctx;
+}
+
+/* The sections of the state, in the order status shows them. */
+static const struct {
+	const char *name;
+	void (*dump)(const struct control_view *v, struct strbuf *sb, bool json);
+} sections[] = {
+    {"links", dump_links},
+    {"routes", dump_routes},
+    {"mappings", dump_mappings},
+    {"counters", dump_counters},
+};
+#define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
+
+/* One section (all: status), with the relay's line first. */
+static void answer_state(const struct control_view *v, const char *which, bool json,
+                         struct strbuf *sb)
+{
+	size_t i;
+
+	if (json) {
+		strbuf_add(sb, "{\"hvid\":\"%s\",\"domid\":%u,\"fabric\":", v->config->hvid,
+		           v->domid);
+		json_str(sb, v->config->fabric);
+	} else {
 		strbuf_add(sb, "relay %s: domain %u on %s\n", v->config->hvid, v->domid,
 		           v->config->fabric);
-#define SECTION(name, fn)                                                                          \
-	if (all || !strncmp(cmd, name, strlen(name))) {                                            \
-		any = true;                                                                        \
-		if (json)                                                                          \
-			strbuf_add(sb, ",");                                                       \
-		else                                                                               \
-			strbuf_add(sb, name ":\n");                                                \
-		fn(v, sb, json);                                                                   \
 	}
-	SECTION("links", dump_links)
-	SECTION("routes", dump_routes)
-	SECTION("mappings", dump_mappings)
-	SECTION("counters", dump_counters)
-#undef SECTION
+	for (i = 0; i < NSECTIONS; i++) {
+		if (which && strcmp(which, sections[i].name))
+			continue;
+		strbuf_add(sb, json ? "," : "%s:\n", sections[i].name);
+		sections[i].dump(v, sb, json);
+	}
 	if (json)
 		strbuf_add(sb, "}\n");
-	if (!any) {
-		sb->len = 0;
-		strbuf_add(sb,
-		           "error: unknown command '%s' (status, links, routes, mappings, "
-		           "counters; add 'json' for JSON)\n",
-		           cmd);
+}
+
+/* A command line: COMMAND [json], exactly. */
+static void answer(struct control *c, char *line, struct strbuf *sb)
+{
+	char *save = NULL, *cmd = strtok_r(line, " \t", &save);
+	char *opt = cmd ? strtok_r(NULL, " \t", &save) : NULL;
+	bool json = opt && !strcmp(opt, "json");
+	char why[200];
+	size_t i;
+
+	if (!cmd) {
+		answer_error(sb, false,
+		             "no command (status, links, routes, mappings, counters, "
+		             "reload; add 'json' for JSON)");
+		return;
 	}
+	if (opt && !json) {
+		snprintf(why, sizeof(why), "one command at a time: '%.40s' after '%.40s'", opt,
+		         cmd);
+		answer_error(sb, false, why);
+		return;
+	}
+	if ((opt = strtok_r(NULL, " \t", &save))) {
+		snprintf(why, sizeof(why), "nothing may follow 'json': '%.40s'", opt);
+		answer_error(sb, json, why);
+		return;
+	}
+	if (!strcmp(cmd, "reload")) {
+		answer_reload(c, json, sb);
+		return;
+	}
+	if (!strcmp(cmd, "status")) {
+		answer_state(&c->view, NULL, json, sb);
+		return;
+	}
+	for (i = 0; i < NSECTIONS; i++)
+		if (!strcmp(cmd, sections[i].name)) {
+			answer_state(&c->view, cmd, json, sb);
+			return;
+		}
+	snprintf(why, sizeof(why),
+	         "unknown command '%.40s' (status, links, routes, mappings, counters, reload; "
+	         "add 'json' for JSON)",
+	         cmd);
+	answer_error(sb, json, why);
+}
+
+void control_status(const struct control *c, struct strbuf *sb)
+{
+	answer_state(&c->view, NULL, false, sb);
 }
 
 static void on_client(struct ev_watcher *w, uint32_t events)
@@ -383,7 +566,7 @@ static void on_client(struct ev_watcher *w, uint32_t events)
 	}
 	cmd[n] = '\0';
 	cmd[strcspn(cmd, "\r\n")] = '\0';
-	answer(&c->view, cmd, &sb);
+	answer(c, cmd, &sb);
 	while (off < sb.len) {
 		pfd.events = POLLOUT;
 		if (poll(&pfd, 1, 1000) <= 0)

@@ -20,6 +20,7 @@
 #include "msg.h"
 #include "ports.h"
 #include "router.h"
+#include "strbuf.h"
 
 /* What the answers read. */
 struct control_view {
@@ -35,13 +36,29 @@ struct control_view {
 	const struct dedup *dedup;
 };
 
+/* argo-relayctl reload: the relay's relay_reload() (relay.h). */
+typedef int control_reload_fn(void *ctx, char *summary, size_t cap);
+
 struct control {
 	struct control_view view;
+	control_reload_fn *reload;
+	void *reload_ctx;
 	int listen_fd;
 	struct ev_watcher watch;
 };
 
-int control_init(struct control *c, const struct control_view *view, struct evloop *loop);
+/* Listens on the configured control path, first thing at start-up. The
+ * path must be free or a stale socket (replaced); a live socket (a running
+ * relay's) is refused with -EADDRINUSE, anything else there with -EEXIST,
+ * each logged with what to do. */
+int control_init(struct control *c, const struct relay_config *config, struct evloop *loop);
+/* What the answers read, once the relay's parts are set up. */
+void control_set_view(struct control *c, const struct control_view *view);
+/* What `reload` calls. */
+void control_set_reload(struct control *c, control_reload_fn *fn, void *ctx);
+/* What `argo-relayctl status` shows, as text (SIGUSR1 logs it). */
+void control_status(const struct control *c, struct strbuf *sb);
+/* Stops listening and removes the socket file (ours). */
 void control_fini(struct control *c, struct evloop *loop);
 
 #endif /* ARGO_RELAY_CONTROL_H */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "argo/routed.h"
+#include "show.h"
 
 _Static_assert(ARGO_HVID_SIZE == WIRE_HVID_SIZE, "a routed hvid is a wire hvid");
 
@@ -293,6 +294,7 @@ void fabric_out_each(const struct fabric_out *out, void (*fn)(const struct msg *
 void fabric_out_dump(const struct fabric_out *out, struct strbuf *sb, bool json)
 {
 	const struct hold *h;
+	struct show_buf port = {{0}};
 	int i;
 
 	if (json)
@@ -304,8 +306,9 @@ void fabric_out_dump(const struct fabric_out *out, struct strbuf *sb, bool json)
 			           i ? "," : "", h->domid, h->port, h->q.count,
 			           (unsigned long long)h->q.bytes);
 		else
-			strbuf_add(sb, "  hold for %u:%u: %u messages, %llu bytes\n", h->domid,
-			           h->port, h->q.count, (unsigned long long)h->q.bytes);
+			strbuf_add(sb, "  held for %u:%s: %u messages, %llu bytes\n", h->domid,
+			           show_port(&port, h->port), h->q.count,
+			           (unsigned long long)h->q.bytes);
 	}
 	if (json)
 		strbuf_add(sb, "]");

@@ -11,6 +11,8 @@
 #include "link.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -88,6 +90,7 @@ static void conn_close(struct link_conn *c)
 	close(c->fd);
 	c->fd = -1;
 	c->connecting = false;
+	c->auth_failed = false;
 	frames_detach(&c->frames);
 	link->frames_done.frames_tx += f->frames_tx;
 	link->frames_done.frames_rx += f->frames_rx;
@@ -101,6 +104,7 @@ static void conn_take(struct link_conn *c, int fd, const struct transport_peer *
 	c->fd = fd;
 	c->since_ms = now_ms();
 	c->peer = *peer;
+	c->auth_failed = false;
 	memset(&c->frames.counters, 0, sizeof(c->frames.counters));
 }
 
@@ -225,6 +229,48 @@ static void lockout_ok(struct link *link, const char *source)
 
 	if (l)
 		memset(l, 0, sizeof(*l));
+}
+
+/* ---- Why a link is not up ------------------------------------------------ */
+
+/*
+ * Why the link is not up, kept for argo-relayctl (down_reason) and logged:
+ * at the default level when it is news (the session ended, or the reason
+ * changed: "Connection refused" after "No such file"), with -v when the
+ * same failure repeats at every attempt.
+ */
+static void set_down_reason(struct link *link, bool news, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_down_reason(struct link *link, bool news, const char *fmt, ...)
+{
+	char why[sizeof(link->down_reason)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (strcmp(why, link->down_reason)) {
+		news = true;
+		memcpy(link->down_reason, why, sizeof(why));
+	}
+	relay_log(news ? 0 : 1, "link %s: %s", link->cfg->name, why);
+}
+
+/* A handshake failed authentication: counted, and said at the default
+ * level once until the link comes up (then with -v), with what to check
+ * and who it was. */
+static void auth_failed(struct link *link, const char *peer)
+{
+	link->counters.auth_failures++;
+	if (!link->auth_failure_said++)
+		relay_log(0,
+		          "link %s: authentication failed with %s: the two ends do not hold the "
+		          "same %s for this link (check '%s' at both ends; also that the peer "
+		          "is %s); said again only with -v, counted in auth failures",
+		          link->cfg->name, peer,
+		          link->cfg->cert_file[0] ? "certificates' CA" : "key",
+		          link->cfg->cert_file[0] ? "cert', 'cert_key' and 'ca" : "key",
+		          link->cfg->peer_hvid);
 }
 
 /* ---- Acknowledgements --------------------------------------------------- */
@@ -442,8 +488,7 @@ static void link_drop(struct link *link, const char *why)
 	struct link_conn *c = link->up ? link->up : (!link->cfg->listen ? &link->conns[0] : NULL);
 	bool was_up = link->state == LINK_UP;
 
-	relay_log(was_up ? 0 : 1, "link %s: %s%s", link->cfg->name, was_up ? "session ended: " : "",
-	          why);
+	set_down_reason(link, was_up, "%s%s", was_up ? "session ended: " : "", why);
 	if (c)
 		conn_close(c);
 	link->up = NULL;
@@ -485,8 +530,12 @@ static void conn_end(struct link_conn *c, const char *why, bool failed)
 		link_drop(link, why);
 		return;
 	}
-	relay_log(failed ? 0 : 1, "link %s: handshake with %s %s: %s", link->cfg->name,
-	          c->peer.name, failed ? "failed" : "ended", why);
+	/* A wrong key was said once already (auth_failed()). */
+	relay_log(failed && !c->auth_failed ? 0 : 1, "link %s: handshake with %s %s: %s",
+	          link->cfg->name, c->peer.name, failed ? "failed" : "ended", why);
+	if (link->state != LINK_UP)
+		snprintf(link->down_reason, sizeof(link->down_reason), "handshake with %s %s: %s",
+		         c->peer.name, failed ? "failed" : "ended", why);
 	if (failed)
 		lockout_fail(link, c->peer.source);
 	conn_close(c);
@@ -504,7 +553,8 @@ static void conn_error(struct link_conn *c, int err, const char *why)
 			read_conn(c);
 		return;
 	case -EACCES: /* the TLS handshake failed: no key, a wrong one, tampering */
-		link->counters.auth_failures++;
+		auth_failed(link, c->peer.name);
+		c->auth_failed = true;
 		conn_end(c, why, true);
 		return;
 	case -EKEYREJECTED:
@@ -632,8 +682,9 @@ static void serial_timed_out(struct link_conn *c)
 	         "handshake timed out after %u refused attempts (wrong key or certificate?); "
 	         "last: %s",
 	         r->refused, r->refusal);
-	relay_log(0, "link %s: %s", link->cfg->name, msg);
-	link->counters.auth_failures++;
+	relay_log(1, "link %s: %s", link->cfg->name, msg);
+	auth_failed(link, c->peer.name);
+	c->auth_failed = true;
 	conn_end(c, msg, true);
 }
 
@@ -656,6 +707,8 @@ static void promote(struct link_conn *c)
 	if (link->cfg->listen)
 		lockout_ok(link, c->peer.source);
 	link->consecutive_failures = 0;
+	link->down_reason[0] = '\0';
+	link->auth_failure_said = 0;
 	stream_new_session(&link->stream);
 	if (link->creds.role == WIRE_ROLE_ACCEPTOR && send_hello(c, &why) < 0) {
 		link->up = NULL;
@@ -1105,8 +1158,8 @@ static void try_connect(struct link *link)
 	int fd = t->connect(link->cfg->address);
 
 	if (fd < 0) {
-		relay_log(1, "link %s: connect %s: %s", link->cfg->name, link->cfg->address,
-		          strerror(-fd));
+		set_down_reason(link, false, "cannot connect to %s: %s (trying again every %u ms)",
+		                link->cfg->address, strerror(-fd), link->env->config->reconnect_ms);
 		link->next_attempt_ms = now_ms() + link->env->config->reconnect_ms;
 		return;
 	}
@@ -1128,7 +1181,11 @@ static void on_connected(struct link_conn *c)
 	socklen_t len = sizeof(err);
 
 	if (t->is_socket && getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
-		conn_end(c, strerror(err), false);
+		char why[CONFIG_ADDR_MAX + 64];
+
+		snprintf(why, sizeof(why), "cannot connect to %s: %s", c->link->cfg->address,
+		         strerror(err));
+		conn_end(c, why, false);
 		return;
 	}
 	conn_start(c);
@@ -1163,6 +1220,8 @@ void link_tick(struct link *link, uint64_t now)
 	const struct relay_config *config = link->env->config;
 	int i;
 
+	if (link->retired || !link->have_creds)
+		return;
 	/* Serial streams' timed work; handshakes that take too long. */
 	for (i = 0; i < 1 + LINK_MAX_PENDING; i++) {
 		struct link_conn *c = &link->conns[i];
@@ -1201,7 +1260,9 @@ void link_tick(struct link *link, uint64_t now)
 		flush_out(link);
 		if (link->state != LINK_UP)
 			break;
-		if (!link->ping_token || now - link->ping_sent_ms > config->ping_ms) {
+		/* One PING every ping_ms, answered or not (an answer does not
+		 * bring the next one forward: issue 13). */
+		if (now - link->ping_sent_ms >= config->ping_ms) {
 			uint8_t payload[8];
 
 			link->ping_token = now ^ (link->env->boot_id << 1) ^ 1;
@@ -1218,20 +1279,134 @@ void link_tick(struct link *link, uint64_t now)
 
 /* ---- Set-up and the end ------------------------------------------------- */
 
+/* Our role in the link's sessions. A leaf always initiates (it is the TLS
+ * client), whichever end connects, on a serial line too: a leaf's link
+ * accepts. A serial link's ends both open the stream: the hvids decide. */
+static enum wire_role link_role(const struct link_env *env, const struct config_link *cfg)
+{
+	if (cfg->leaf[0])
+		return WIRE_ROLE_ACCEPTOR;
+	if (cfg->transport == TRANSPORT_SERIAL)
+		return session_serial_role(env->config->hvid, cfg->peer_hvid);
+	return cfg->listen ? WIRE_ROLE_ACCEPTOR : WIRE_ROLE_INITIATOR;
+}
+
+/* Adds a file's bytes to a digest. */
+static int digest_file(EVP_MD_CTX *md, const char *path)
+{
+	unsigned char buf[4096];
+	FILE *f = fopen(path, "re");
+	size_t n;
+	int ret = 0;
+
+	if (!f)
+		return -errno;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		if (!EVP_DigestUpdate(md, buf, n))
+			ret = -EIO;
+	if (ferror(f))
+		ret = -EIO;
+	fclose(f);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return ret;
+}
+
+int link_creds_digest(const struct link_env *env, const struct config_link *cfg,
+                      uint8_t out[LINK_CREDS_DIGEST_SIZE])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned int len = 0;
+	int ret = 0;
+
+	if (!md)
+		return -ENOMEM;
+	/* Salted with the relay's boot id: the digest of a key says nothing
+	 * outside this process. */
+	if (!EVP_DigestInit_ex(md, EVP_sha256(), NULL) ||
+	    !EVP_DigestUpdate(md, &env->boot_id, sizeof(env->boot_id)))
+		ret = -EIO;
+	if (ret == 0 && cfg->cert_file[0]) {
+		ret = digest_file(md, cfg->cert_file);
+		if (ret == 0)
+			ret = digest_file(md, cfg->cert_key_file);
+		if (ret == 0)
+			ret = digest_file(md, cfg->ca_file);
+	} else if (ret == 0 && !EVP_DigestUpdate(md, cfg->psk.key, cfg->psk.len)) {
+		ret = -EIO;
+	}
+	if (ret == 0 && (!EVP_DigestFinal_ex(md, out, &len) || len != LINK_CREDS_DIGEST_SIZE))
+		ret = -EIO;
+	EVP_MD_CTX_free(md);
+	return ret;
+}
+
+/* The link's TLS credentials from its configuration (its key, while the
+ * configuration still holds it, or its certificates). */
+static int make_creds(struct link *link, struct session_creds *creds)
+{
+	const struct link_env *env = link->env;
+	const struct config_link *cfg = link->cfg;
+	enum wire_role role = link_role(env, cfg);
+	char why[512];
+	int ret;
+
+	if (cfg->cert_file[0])
+		ret = session_creds_cert(creds, role, env->config->hvid, cfg->peer_hvid,
+		                         cfg->cert_file, cfg->cert_key_file, cfg->ca_file, why,
+		                         sizeof(why));
+	else
+		ret = session_creds_psk(creds, role, env->config->hvid, cfg->peer_hvid, &cfg->psk,
+		                        why, sizeof(why));
+	if (ret < 0) {
+		snprintf(link->down_reason, sizeof(link->down_reason), "%.*s",
+		         (int)sizeof(link->down_reason) - 1, why);
+		relay_log(RELAY_LOG_ERR, "link %s: %s", cfg->name, why);
+		return ret;
+	}
+	creds->serial = cfg->transport == TRANSPORT_SERIAL;
+	ret = link_creds_digest(env, cfg, link->creds_digest);
+	if (ret < 0) {
+		session_creds_fini(creds);
+		relay_log(RELAY_LOG_ERR, "link %s: cannot read its credentials again: %s",
+		          cfg->name, strerror(-ret));
+	}
+	return ret;
+}
+
+static void describe_peer(struct link *link)
+{
+	snprintf(link->peer_desc, sizeof(link->peer_desc), "%s %s",
+	         transport_name(link->cfg->transport), link->cfg->address);
+}
+
+/* A listening link's listener (a no-op for one that connects). */
+static int start_listening(struct link *link)
+{
+	const struct config_link *cfg = link->cfg;
+	const struct transport_ops *t = transport_get(cfg->transport);
+	int fd;
+
+	if (!cfg->listen)
+		return 0;
+	fd = t->listen(cfg->address);
+	if (fd < 0) {
+		snprintf(link->down_reason, sizeof(link->down_reason), "cannot listen on %s: %s",
+		         cfg->address, strerror(-fd));
+		relay_log(RELAY_LOG_ERR, "link %s: %s", cfg->name, link->down_reason);
+		return fd;
+	}
+	link->listen_fd = fd;
+	if (!link->down_reason[0])
+		snprintf(link->down_reason, sizeof(link->down_reason),
+		         "listening on %s; %s has not connected yet", cfg->address, cfg->peer_hvid);
+	return ev_watch(link->env->loop, &link->listen_watch, fd, EPOLLIN);
+}
+
 int link_init(struct link *link, const struct link_env *env, const struct config_link *cfg,
               int index)
 {
 	/* A peer's window: the bound shared by every link and our own rings. */
 	uint64_t window = env->config->queue_bytes / (uint64_t)(env->config->nlinks + 1);
-	/* A leaf always initiates (it is the TLS client), whichever end
-	 * connects, on a serial line too: a leaf's link accepts. A serial
-	 * link's ends both open the stream: the hvids decide. */
-	enum wire_role role = cfg->leaf[0] ? WIRE_ROLE_ACCEPTOR
-	                      : cfg->transport == TRANSPORT_SERIAL
-	                          ? session_serial_role(env->config->hvid, cfg->peer_hvid)
-	                      : cfg->listen ? WIRE_ROLE_ACCEPTOR
-	                                    : WIRE_ROLE_INITIATOR;
-	char why[512];
 	int ret, i;
 
 	memset(link, 0, sizeof(*link));
@@ -1246,66 +1421,124 @@ int link_init(struct link *link, const struct link_env *env, const struct config
 		frames_init(&link->conns[i].frames);
 	}
 	ev_watcher_init(&link->listen_watch, on_listen_event, link);
-	if (cfg->cert_file[0])
-		ret = session_creds_cert(&link->creds, role, env->config->hvid, cfg->peer_hvid,
-		                         cfg->cert_file, cfg->cert_key_file, cfg->ca_file, why,
-		                         sizeof(why));
-	else
-		ret = session_creds_psk(&link->creds, role, env->config->hvid, cfg->peer_hvid,
-		                        &cfg->psk, why, sizeof(why));
-	if (ret < 0) {
-		relay_log(0, "link %s: %s", cfg->name, why);
+	ret = make_creds(link, &link->creds);
+	if (ret < 0)
 		return ret;
-	}
-	link->creds.serial = cfg->transport == TRANSPORT_SERIAL;
+	link->have_creds = true;
 	ret = stream_init(&link->stream, env->account, window);
 	if (ret < 0)
 		return ret;
 	set_state(link, LINK_DOWN);
-	snprintf(link->peer_desc, sizeof(link->peer_desc), "%s %s", transport_name(cfg->transport),
-	         cfg->address);
-	if (cfg->listen) {
-		const struct transport_ops *t = transport_get(cfg->transport);
-		int fd = t->listen(cfg->address);
-
-		if (fd < 0) {
-			relay_log(0, "link %s: cannot listen on %s: %s", cfg->name, cfg->address,
-			          strerror(-fd));
-			return fd;
-		}
-		link->listen_fd = fd;
-		ret = ev_watch(env->loop, &link->listen_watch, fd, EPOLLIN);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
+	describe_peer(link);
+	return start_listening(link);
 }
 
-void link_fini(struct link *link)
+/* Tells an up peer why we close (a CLOSE frame), as far as the connection
+ * takes it now. */
+static void send_close(struct link *link, const char *why)
+{
+	uint8_t payload[64];
+	int n;
+
+	if (!link->up || link->state != LINK_UP)
+		return;
+	n = wire_put_close(payload, sizeof(payload), 1, why);
+	if (n > 0) {
+		put_frame(link, WIRE_CLOSE, payload, (uint32_t)n, NULL, 0);
+		flush_out(link);
+	}
+}
+
+/* Every connection and the listener closed; the stream stays. */
+static void close_all(struct link *link)
 {
 	int i;
 
-	if (link->state == LINK_UP) {
-		uint8_t payload[64];
-		int n = wire_put_close(payload, sizeof(payload), 1, "relay shutting down");
-
-		if (n > 0) {
-			put_frame(link, WIRE_CLOSE, payload, (uint32_t)n, NULL, 0);
-			flush_out(link);
-		}
-	}
-	for (i = 0; i < 1 + LINK_MAX_PENDING; i++) {
+	for (i = 0; i < 1 + LINK_MAX_PENDING; i++)
 		conn_close(&link->conns[i]);
-		frames_fini(&link->conns[i].frames);
-	}
 	link->up = NULL;
 	if (link->listen_fd >= 0) {
 		ev_unwatch(link->env->loop, &link->listen_watch);
 		close(link->listen_fd);
 		link->listen_fd = -1;
 	}
+}
+
+void link_fini(struct link *link)
+{
+	int i;
+
+	send_close(link, "relay shutting down");
+	close_all(link);
+	for (i = 0; i < 1 + LINK_MAX_PENDING; i++)
+		frames_fini(&link->conns[i].frames);
 	stream_fini(&link->stream);
-	session_creds_fini(&link->creds);
+	if (link->have_creds)
+		session_creds_fini(&link->creds);
+	link->have_creds = false;
+}
+
+/* ---- Reconfiguration (SIGHUP, argo-relayctl reload: relay/reload.c) ------ */
+
+void link_stop(struct link *link, const char *why)
+{
+	send_close(link, why);
+	if (link->up || (!link->cfg->listen && link->conns[0].fd >= 0))
+		link_drop(link, why);
+	close_all(link);
+	set_state(link, LINK_DOWN);
+}
+
+int link_start(struct link *link)
+{
+	uint8_t digest[LINK_CREDS_DIGEST_SIZE];
+	int ret;
+
+	link->consecutive_failures = 0;
+	memset(link->lockout, 0, sizeof(link->lockout));
+	link->next_attempt_ms = 0; /* a link that connects does at the next tick */
+	link->down_reason[0] = '\0';
+	link->auth_failure_said = 0;
+	describe_peer(link);
+	/* New credentials when its key or certificates changed. Made in
+	 * place (the TLS context points at them), which no connection minds
+	 * now: link_stop() closed them all. Without any, the link stays
+	 * down (link_tick() and the listener want them). */
+	memcpy(digest, link->creds_digest, sizeof(digest));
+	if (!link->have_creds || link_creds_digest(link->env, link->cfg, link->creds_digest) < 0 ||
+	    memcmp(digest, link->creds_digest, sizeof(digest))) {
+		if (link->have_creds)
+			session_creds_fini(&link->creds);
+		link->have_creds = false;
+		ret = make_creds(link, &link->creds);
+		if (ret < 0)
+			return ret;
+		link->have_creds = true;
+		relay_log(0, "link %s: new TLS credentials (%s)", link->cfg->name,
+		          link->cfg->cert_file[0] ? "certificates" : "key");
+	}
+	return start_listening(link);
+}
+
+void link_retire(struct link *link, struct msg_queue *out)
+{
+	struct msg_queue given = {0};
+	struct msg *msg;
+
+	link_stop(link, "link removed from the configuration");
+	stream_give_back(&link->stream, &given);
+	while ((msg = msg_queue_pop(&given))) {
+		/* The msn it came with (see msg.h), not the one this link gave
+		 * it: what an UNDELIVERABLE answering it names. */
+		msg->msn = msg->source_ops == &link_source ? msg->source_seq : 0;
+		msg_queue_push(out, msg);
+	}
+	link->retired = true;
+}
+
+bool link_reusable(const struct link *link)
+{
+	return link->retired && link->stream.held_from_peer == 0 && link->stream.unacked.count == 0;
 }
 
 void link_frames_counters(const struct link *link, struct frames_counters *out)

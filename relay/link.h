@@ -42,6 +42,8 @@
 #define LINK_PENDING_PER_SOURCE 4
 /* Sources whose failed handshakes a link remembers. */
 #define LINK_LOCKOUT_SLOTS 16
+/* A digest of what a link's credentials are made of (SHA-256). */
+#define LINK_CREDS_DIGEST_SIZE 32
 
 /* What every link of a relay shares. */
 struct link_env {
@@ -103,6 +105,7 @@ struct link_conn {
 	struct frames frames;
 	uint64_t since_ms;
 	struct transport_peer peer;
+	bool auth_failed; /* its handshake failed authentication (said: auth_failed()) */
 };
 
 /* Failed handshakes from one source. */
@@ -120,6 +123,10 @@ struct link {
 	int index;
 	enum link_state state;
 	struct session_creds creds; /* the link's TLS credentials */
+	bool have_creds;
+	/* What creds were made of (link_creds_digest()): a reload makes new
+	 * ones only when it changed. */
+	uint8_t creds_digest[LINK_CREDS_DIGEST_SIZE];
 	/* conns[0] is the connecting side's one connection; a listening
 	 * link uses them all for the handshakes it runs. */
 	struct link_conn conns[1 + LINK_MAX_PENDING];
@@ -132,6 +139,14 @@ struct link {
 	char peer_desc[CONFIG_ADDR_MAX + 16];            /* the session's peer, for log lines */
 	uint64_t state_since_ms, last_rx_ms, up_since_ms;
 	uint64_t ping_token, ping_sent_ms, ping_sent_us;
+	unsigned int auth_failure_said; /* since the link was last up: logged once */
+	/* Removed from the configuration (link_retire()): no connection, no
+	 * listener, only the stream stays, for the messages received on it
+	 * that are still held elsewhere. */
+	bool retired;
+	/* Why it is not up (the last failure), for argo-relayctl; empty while
+	 * up and before anything failed. */
+	char down_reason[CONFIG_ADDR_MAX + TRANSPORT_PEER_MAX + 160];
 	struct frames_counters frames_done;         /* of the connections that ended */
 	struct session_serial_counters serial_done; /* likewise (serial links) */
 	struct stream stream;                       /* the message stream, across sessions */
@@ -168,6 +183,27 @@ void link_frames_counters(const struct link *link, struct frames_counters *out);
 void link_serial_counters(const struct link *link, struct session_serial_counters *out);
 /* Handshakes running now (not the session in use). */
 unsigned int link_pending(const struct link *link);
+
+/* ---- Reconfiguration (relay/reload.c) ---- */
+/* The stream, and the custody of what it holds, outlives all three. */
+/* Closes every connection (a CLOSE frame first when up, saying why) and
+ * the listener. */
+void link_stop(struct link *link, const char *why);
+/* After link_stop() and a new cfg: new TLS credentials if what they are
+ * made of changed (link_creds_digest()), then listens again, or connects
+ * at the next tick. */
+int link_start(struct link *link);
+/* Removed from the configuration: stopped for good; every message queued
+ * on it goes to out (ownership), for the router to send another way. */
+void link_retire(struct link *link, struct msg_queue *out);
+/* May a retired link's slot take a new link (nothing it received is
+ * still held anywhere)? */
+bool link_reusable(const struct link *link);
+/* The digest of what cfg's credentials are made of: its key (while the
+ * configuration holds it) or its certificate files' bytes, salted with
+ * the relay's boot id. 0, or -errno (a file that cannot be read). */
+int link_creds_digest(const struct link_env *env, const struct config_link *cfg,
+                      uint8_t out[LINK_CREDS_DIGEST_SIZE]);
 
 /* ---- For a leaf endpoint served on the link (relay/leaf.c) ---- */
 void link_set_leaf(struct link *link, const struct link_leaf_ops *ops, void *leaf);

@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "log.h"
+#include "show.h"
 
 /* How often rings with a single partner are checked (port_recheck()). */
 #define PORTS_CHECK_MS 1000
@@ -528,24 +529,32 @@ void ports_dump(const struct ports *ports, struct strbuf *out, bool json)
 		                   : p->kind == PORT_PROXY ? "proxy"
 		                                           : "routed";
 
+		struct show_buf port = {{0}}, partner = {{0}};
+		struct show_gaddr remote = {{0}};
+
 		if (p->kind == PORT_FREE)
 			continue;
+		/* The routed port stands for no one remote. */
+		if (p->kind == PORT_ROUTED)
+			snprintf(remote.s, sizeof(remote.s), "-");
+		else
+			show_gaddr(&remote, p->remote.hvid, p->remote.domid, p->remote.port);
 		if (json)
 			strbuf_add(out,
 			           "%s{\"kind\":\"%s\",\"port\":%u,\"partner\":%u,"
-			           "\"remote\":\"%s:%u:%u\",\"queued\":%u,\"unfinished\":%u,"
+			           "\"remote\":\"%s\",\"queued\":%u,\"unfinished\":%u,"
 			           "\"gone\":%s}",
-			           shown++ ? "," : "", kind, p->port, p->partner, p->remote.hvid,
-			           p->remote.domid, p->remote.port,
+			           shown++ ? "," : "", kind, p->port, p->partner, remote.s,
 			           argo_ring_used(p->ring->shared, p->ring->len), p->pend_count,
 			           p->gone ? "true" : "false");
 		else
 			strbuf_add(out,
-			           "  %-6s port %-10u partner %-5u <-> %s:%u:%u  ring bytes %u, "
+			           "  %-6s port %-10s partner %-5s <-> %s  ring bytes %u, "
 			           "%u read and not finished%s%s\n",
-			           kind, p->port, p->partner, p->remote.hvid, p->remote.domid,
-			           p->remote.port, argo_ring_used(p->ring->shared, p->ring->len),
-			           p->pend_count, p->blocked ? " (waiting for link credit)" : "",
+			           kind, show_port(&port, p->port),
+			           show_domid(&partner, p->partner), remote.s,
+			           argo_ring_used(p->ring->shared, p->ring->len), p->pend_count,
+			           p->blocked ? " (waiting for link credit)" : "",
 			           p->gone ? " (partner gone: ring not registered)" : "");
 	}
 	if (json)

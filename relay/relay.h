@@ -33,6 +33,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "argo/argo.h"
 #include "config.h"
@@ -48,7 +49,10 @@
 #include "router.h"
 
 struct relay {
-	const struct relay_config *config;
+	/* Read by every part through this one pointer; a reload writes the
+	 * new configuration over it in place (reload.c). */
+	struct relay_config *config;
+	uid_t key_owner; /* who key files must belong to (the uid at start-up) */
 	struct argo_fabric *fabric;
 	argo_domid_t domid;
 	uint64_t boot_id;
@@ -72,5 +76,11 @@ struct relay {
 	struct dedup *dedup;
 	struct control control;
 };
+
+/* reload.c: reads the configuration file again and applies it, or refuses
+ * it as a whole and changes nothing (a file with an error, a change that
+ * takes a restart, a listener that cannot be opened). Says what happened
+ * in summary (and the log). 0 or a negative errno. */
+int relay_reload(struct relay *relay, char *summary, size_t cap);
 
 #endif /* ARGO_RELAY_H */

@@ -2,8 +2,9 @@
 /*
  * argo-relayd: forwards Argo messages between its fabric and other relays.
  *
- *   argo-relayd [-v] CONFIG            run
- *   argo-relayd --check-config CONFIG  validate and exit (0 valid, 2 not)
+ *   argo-relayd [-v] [-d] [--pidfile FILE] [--syslog] CONFIG   run
+ *   argo-relayd --check-config CONFIG   validate and exit (0 valid, 2 not)
+ * (argo-relayd(8), docs/man/argo-relayd.8).
  *
  * Stages, as in OpenBSD's relayd: the configuration is read and checked in
  * full first (config.c); then the fabric, the links and the control socket
@@ -13,7 +14,9 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <getopt.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +32,7 @@
 #include "argo/version.h"
 #include "auth.h"
 #include "clock.h"
+#include "daemon.h"
 #include "debug.h"
 #include "log.h"
 #include "relay.h"
@@ -106,12 +110,45 @@ static void check_custody(const struct relay *relay)
 
 /* ---- The loop's handlers -------------------------------------------------- */
 
+/* SIGUSR1: what `argo-relayctl status` shows, into the log, a line each. */
+static void log_counters(const struct relay *relay)
+{
+	struct strbuf sb = {0};
+	char *line, *save = NULL;
+
+	control_status(&relay->control, &sb);
+	relay_log(0, "counters (SIGUSR1):");
+	for (line = sb.buf ? strtok_r(sb.buf, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save))
+		relay_log(0, "%s", line);
+	free(sb.buf);
+}
+
 static void on_signal(struct ev_watcher *w, uint32_t events)
 {
 	struct relay *relay = w->ctx;
+	struct signalfd_siginfo si;
 
 	(void)events;
-	relay->stopping = true;
+	while (read(relay->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGUSR1:
+			log_counters(relay);
+			break;
+		case SIGHUP: {
+			char summary[800];
+
+			relay_log(0, "SIGHUP: reloading the configuration");
+			relay_reload(relay, summary, sizeof(summary)); /* it logs the outcome */
+			break;
+		}
+		default: /* SIGTERM, SIGINT */
+			relay_log(0, "%s: stopping", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+			daemon_notify("STOPPING=1\n");
+			relay->stopping = true;
+			break;
+		}
+	}
 }
 
 /* Our fabric raised the event: ring space came back (holds), messages came
@@ -189,12 +226,20 @@ static void end_of_round(struct relay *relay)
 
 /* ---- Start-up and the loop ---------------------------------------------- */
 
+/* argo-relayctl reload. */
+static int reload_for_control(void *ctx, char *summary, size_t cap)
+{
+	return relay_reload(ctx, summary, cap);
+}
+
 static int drop_privileges(const char *user)
 {
-	struct passwd *pw = getpwnam(user);
+	struct passwd *pw;
 
+	errno = 0;
+	pw = getpwnam(user);
 	if (!pw)
-		return -ENOENT;
+		return errno ? -errno : -ESRCH; /* ESRCH: no such user (config.c checked) */
 	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
 		return -errno;
 	return 0;
@@ -210,6 +255,7 @@ static int setup(struct relay *relay)
 	int ret;
 
 	relay->signal_fd = -1;
+	relay->control.listen_fd = -1;
 	ret = evloop_init(&relay->loop);
 	if (ret < 0)
 		return ret;
@@ -224,6 +270,8 @@ static int setup(struct relay *relay)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	relay->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -231,10 +279,16 @@ static int setup(struct relay *relay)
 		return -errno;
 	ev_watch(&relay->loop, &relay->signal_watch, relay->signal_fd, EPOLLIN);
 	ev_timer_arm(&relay->loop, &relay->tick, now_ms() + TICK_MS);
+	/* First: a relay started with a running one's control path stops
+	 * here, before it touches a fabric or a link. */
+	ret = control_init(&relay->control, config, &relay->loop);
+	if (ret < 0)
+		return ret;
 
 	ret = argo_open(config->fabric, &relay->fabric);
 	if (ret < 0) {
-		relay_log(0, "cannot open fabric %s: %s", config->fabric, argo_strerror(ret));
+		relay_log(RELAY_LOG_ERR, "cannot open fabric %s: %s", config->fabric,
+		          argo_open_error());
 		return ret;
 	}
 	relay->domid = argo_domid(relay->fabric);
@@ -290,7 +344,9 @@ static int setup(struct relay *relay)
 	    .account = &relay->account,
 	    .dedup = relay->dedup,
 	};
-	return control_init(&relay->control, &view, &relay->loop);
+	control_set_view(&relay->control, &view);
+	control_set_reload(&relay->control, reload_for_control, relay);
+	return 0;
 }
 
 static void run(struct relay *relay)
@@ -353,87 +409,216 @@ static int harden(void)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: argo-relayd [-v] CONFIG\n"
-	             "       argo-relayd --check-config CONFIG\n"
-	             "  -v              log more: links, sessions, state; repeat for more\n"
-	             "  --check-config  read CONFIG and its key files, say whether they are\n"
-	             "                  valid, and exit (0: valid, 2: not)\n"
-	             "  -h, --help      print this help and exit\n"
-	             "  -V, --version   print the version and exit\n");
+	fprintf(out,
+	        "usage: argo-relayd [options] CONFIG\n"
+	        "       argo-relayd --check-config CONFIG\n"
+	        "  -v, --verbose         log more: links, sessions, state (repeat for more)\n"
+	        "  -d, --daemon          detach once serving (the parent exits 0 then, 1 if\n"
+	        "                        start-up failed)\n"
+	        "      --pidfile FILE    write the relay's pid here once serving\n"
+	        "      --syslog          log to syslog (facility daemon), not standard error\n"
+	        "      --check-config    read and check CONFIG and its key files, say what is\n"
+	        "                        valid but probably not meant, and exit\n"
+	        "      --syntax-only     with --check-config: the file alone, without reading\n"
+	        "                        the key files or looking up the user and group\n"
+	        "  -h, --help            print this help and exit\n"
+	        "  -V, --version         print the version and exit\n"
+	        "Signals: SIGHUP reloads CONFIG (as argo-relayctl reload), SIGUSR1 logs the\n"
+	        "counters (argo-relayctl status), SIGTERM or SIGINT stops the relay.\n"
+	        "Exit status: 0 after SIGTERM/SIGINT or a valid --check-config, 1 when\n"
+	        "start-up fails, 2 for a usage or configuration error.\n"
+	        "See argo-relayd(8) and argo-relayd.conf(5).\n");
+}
+
+/* What the configuration probably did not mean (config_warnings()). */
+static void warn_stderr(void *ctx, const char *text)
+{
+	fprintf(stderr, "argo-relayd: %s: warning: %s\n", (const char *)ctx, text);
+}
+
+static void warn_log(void *ctx, const char *text)
+{
+	(void)ctx;
+	relay_log(0, "warning: %s", text);
+}
+
+/* The command line. */
+struct options {
+	const char *path;
+	const char *pidfile;
+	bool check_only, syntax_only, daemonize, use_syslog;
+};
+
+/* 0: go on; 1: done (--help, --version), exit 0; -1: usage error, exit 2. */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	enum { OPT_PIDFILE = 256, OPT_SYSLOG, OPT_CHECK, OPT_SYNTAX };
+	static const struct option longopts[] = {
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"daemon", no_argument, NULL, 'd'},
+	    {"pidfile", required_argument, NULL, OPT_PIDFILE},
+	    {"syslog", no_argument, NULL, OPT_SYSLOG},
+	    {"check-config", no_argument, NULL, OPT_CHECK},
+	    {"syntax-only", no_argument, NULL, OPT_SYNTAX},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":vdhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'v':
+			relay_verbose++;
+			break;
+		case 'd':
+			o->daemonize = true;
+			break;
+		case OPT_PIDFILE:
+			o->pidfile = optarg;
+			break;
+		case OPT_SYSLOG:
+			o->use_syslog = true;
+			break;
+		case OPT_CHECK:
+			o->check_only = true;
+			break;
+		case OPT_SYNTAX:
+			o->syntax_only = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			printf("argo-relayd (" ARGO_PACKAGE ") " ARGO_VERSION "\n");
+			return 1;
+		case ':':
+			fprintf(stderr, "argo-relayd: option %s needs a value\n", argv[optind - 1]);
+			usage(stderr);
+			return -1;
+		default:
+			if (optopt)
+				fprintf(stderr, "argo-relayd: unknown option -%c\n", optopt);
+			else
+				fprintf(stderr, "argo-relayd: unknown option %s\n",
+				        argv[optind - 1]);
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "argo-relayd: %s\n",
+		        optind == argc ? "the configuration file is missing"
+		                       : "one configuration file only");
+		usage(stderr);
+		return -1;
+	}
+	if (o->syntax_only && !o->check_only) {
+		fprintf(stderr, "argo-relayd: --syntax-only goes with --check-config\n");
+		usage(stderr);
+		return -1;
+	}
+	o->path = argv[optind];
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	bool check_only = false;
-	const char *path = NULL;
+	struct relay_config *config = &the_config;
+	struct relay *relay = &the_relay;
+	struct options opts = {0};
+	static char abs_path[PATH_MAX];
+	int ready_fd = -1, ret;
 	char why[512];
-	int i, ret;
 
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-v"))
-			relay_verbose++;
-		else if (!strcmp(argv[i], "--check-config"))
-			check_only = true;
-		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage(stdout);
-			return 0;
-		} else if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
-			printf("argo-relayd (%s) %s\n", ARGO_PACKAGE, ARGO_VERSION);
-			return 0;
-		} else if (argv[i][0] == '-' || path) {
-			usage(stderr);
-			return 2;
-		} else
-			path = argv[i];
-	}
-	if (!path) {
-		usage(stderr);
-		return 2;
-	}
+	ret = parse_options(argc, argv, &opts);
+	if (ret)
+		return ret > 0 ? 0 : 2;
 	ret = harden();
 	if (ret < 0) {
 		fprintf(stderr, "argo-relayd: cannot turn core dumps off: %s\n", strerror(-ret));
 		return 1;
 	}
 	atexit(wipe_keys);
-	ret = config_load(path, geteuid(), &the_config, why, sizeof(why));
+	/* The file is read again on reload, maybe from elsewhere: by its
+	 * absolute path (key files are relative to its folder). */
+	if (!opts.check_only && realpath(opts.path, abs_path))
+		opts.path = abs_path;
+	relay->key_owner = geteuid();
+	ret =
+	    config_load_flags(opts.path, relay->key_owner,
+	                      opts.syntax_only ? CONFIG_SYNTAX_ONLY : 0, config, why, sizeof(why));
 	if (ret < 0) {
 		fprintf(stderr, "argo-relayd: %s\n", why);
 		return 2;
 	}
-	if (check_only) {
-		unsigned int leaves = 0;
+	/* A user that does not exist here is this file's error on this
+	 * machine: said now, not as "cannot become" after start-up. */
+	if (!opts.syntax_only && config->user[0] && !getpwnam(config->user)) {
+		fprintf(
+		    stderr,
+		    "argo-relayd: %s: user '%s' does not exist on this system (getent passwd %s "
+		    "finds nothing): the relay could not drop privileges to it\n",
+		    opts.path, config->user, config->user);
+		config_wipe_keys(config);
+		return 2;
+	}
+	if (opts.check_only) {
+		unsigned int i, leaves = 0;
 
-		for (i = 0; i < (int)the_config.nlinks; i++)
-			leaves += the_config.links[i].leaf[0] != 0;
-		printf(
-		    "argo-relayd: %s: valid (hvid %s, %u links, %u of them to leaf endpoints, %u "
-		    "routes, %u imports)\n",
-		    path, the_config.hvid, the_config.nlinks, leaves, the_config.nroutes,
-		    the_config.nimports);
-		config_wipe_keys(&the_config);
+		for (i = 0; i < config->nlinks; i++)
+			leaves += config->links[i].leaf[0] != 0;
+		config_warnings(config, geteuid(), warn_stderr, (void *)opts.path);
+		printf("argo-relayd: %s: %s (hvid %s, %u links, %u of them to leaf endpoints, %u "
+		       "routes, %u imports, %u rules)%s\n",
+		       opts.path, opts.syntax_only ? "syntax valid" : "valid", config->hvid,
+		       config->nlinks, leaves, config->nroutes, config->nimports, config->nrules,
+		       opts.syntax_only ? "; key files, user and group not checked" : "");
+		config_wipe_keys(config);
 		return 0;
 	}
 
-	the_relay.config = &the_config;
-	relay_log_set_hvid(the_config.hvid);
+	relay->config = config;
+	relay_log_set_hvid(config->hvid);
+	relay_log_open(opts.use_syslog);
+	config_warnings(config, geteuid(), warn_log, NULL);
+	if (opts.daemonize && (ret = daemon_detach(&ready_fd)) < 0) {
+		relay_log(RELAY_LOG_ERR, "cannot detach: %s", strerror(-ret));
+		return 1;
+	}
 	/* What the relay makes is its own: state files, unix link sockets;
 	 * the control socket gets its configured mode and group. */
 	umask(077);
-	ret = setup(&the_relay);
+	ret = setup(relay);
 	if (ret < 0) {
-		relay_log(0, "start-up failed: %s", strerror(-ret));
+		relay_log(RELAY_LOG_ERR, "start-up failed: %s", strerror(-ret));
+		/* The control socket, if it was ours, goes with us. */
+		control_fini(&relay->control, &relay->loop);
 		return 1;
 	}
-	if (the_config.user[0] && (ret = drop_privileges(the_config.user)) < 0) {
-		relay_log(0, "cannot become %s: %s", the_config.user, strerror(-ret));
+	if (config->user[0] && (ret = drop_privileges(config->user)) < 0) {
+		relay_log(RELAY_LOG_ERR, "cannot become user %s: %s", config->user,
+		          ret == -ESRCH ? "no such user" : strerror(-ret));
+		control_fini(&relay->control, &relay->loop);
 		return 1;
 	}
-	relay_log(0, "serving: domain %u on %s, %d links", the_relay.domid, the_config.fabric,
-	          the_relay.nlinks);
-	run(&the_relay);
-	relay_log(0, "stopping");
-	teardown(&the_relay);
+	if (opts.pidfile && (ret = daemon_write_pidfile(opts.pidfile)) < 0) {
+		relay_log(RELAY_LOG_ERR, "pid file %s: %s", opts.pidfile, strerror(-ret));
+		control_fini(&relay->control, &relay->loop);
+		return 1;
+	}
+	relay_log(0, "serving: domain %u on %s, %d links", relay->domid, config->fabric,
+	          relay->nlinks);
+	daemon_ready(ready_fd);
+	if (snprintf(why, sizeof(why), "READY=1\nSTATUS=serving: domain %u on %s, %d links\n",
+	             relay->domid, the_config.fabric, relay->nlinks) < (int)sizeof(why))
+		daemon_notify(why);
+	run(relay);
+	teardown(relay);
 	wipe_keys();
+	relay_log(0, "stopped");
+	if (opts.pidfile)
+		unlink(opts.pidfile);
 	return 0;
 }

@@ -2,6 +2,7 @@
 /* The route table: see routes.h. */
 #include "routes.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 void routes_init(struct routes *t, const struct relay_config *config)
@@ -91,13 +92,29 @@ static void forget(struct routes *t, int link)
 	}
 }
 
+#define TABLE_SIZE ((int)(sizeof(((struct routes *)0)->table) / sizeof(struct route)))
+
+/*
+ * A link's announcement is complete: what it no longer says is forgotten.
+ * But only what differs counts as a change: neighbours announce again when
+ * their table changed, so a table that called an identical announcement a
+ * change would be announced back and forth for ever (issue 13: two idle
+ * relays without static routes sent each other 33 000 frames a second).
+ * So the routes the link gave before are marked, the announcement is
+ * applied entry by entry (an entry of the link that keeps its hop count is
+ * no change), and what is still marked at the end is forgotten. What the
+ * link may not announce (routes_may_announce()) is refused and counted.
+ */
 uint32_t routes_learn(struct routes *t, int link, const struct wire_route *routes, uint32_t n)
 {
+	bool before[TABLE_SIZE]; /* a route this link gave before, not repeated yet */
 	uint32_t i, refused = 0;
+	int j;
 
-	/* Forget what this link said before: the announcement is complete. */
-	forget(t, link);
+	for (j = 0; j < t->n; j++)
+		before[j] = !t->table[j].is_static && t->table[j].link == link;
 	for (i = 0; i < n; i++) {
+		uint8_t hops = (uint8_t)(routes[i].hops + 1);
 		struct route *r;
 
 		if (routes[i].hops >= WIRE_MAX_ROUTE_HOPS)
@@ -113,19 +130,37 @@ uint32_t routes_learn(struct routes *t, int link, const struct wire_route *route
 				refused++;
 			continue;
 		}
-		if (r && r->hops <= routes[i].hops + 1)
+		if (r && before[r - t->table]) {
+			/* What the link said before, said again: a change only
+			 * when the hop count moved. */
+			before[r - t->table] = false;
+			if (r->hops != hops) {
+				r->hops = hops;
+				t->changed = true;
+			}
+			continue;
+		}
+		if (r && r->hops <= hops)
 			continue;
 		if (!r) {
-			if (t->n >= (int)(sizeof(t->table) / sizeof(t->table[0])))
+			if (t->n >= TABLE_SIZE)
 				continue;
-			r = &t->table[t->n++];
+			r = &t->table[t->n];
+			before[t->n++] = false;
 			memcpy(r->hvid, routes[i].hvid, WIRE_HVID_SIZE);
 		}
 		r->link = link;
-		r->hops = (uint8_t)(routes[i].hops + 1);
+		r->hops = hops;
 		r->is_static = false;
 		t->changed = true;
 	}
+	/* What the link no longer says, from the end so that the entries
+	 * moved into the holes were already looked at. */
+	for (j = t->n - 1; j >= 0; j--)
+		if (before[j]) {
+			t->table[j] = t->table[--t->n];
+			t->changed = true;
+		}
 	return refused;
 }
 
@@ -154,4 +189,36 @@ uint32_t routes_announcement(const struct routes *t, int link, routes_link_up_fn
 		out[n++].hops = r->hops;
 	}
 	return n;
+}
+
+void routes_reconfigure(struct routes *t)
+{
+	const struct relay_config *config = t->config;
+	unsigned int i;
+	int j;
+
+	for (j = 0; j < t->n; j++) {
+		const struct route *r = &t->table[j];
+		bool gone = r->link < 0 || r->link >= (int)config->nlinks ||
+		            !config->links[r->link].name[0];
+
+		/* Static routes are made again below; a learned one goes with
+		 * its link, or when the link may no longer announce it. */
+		if (r->is_static || gone || !routes_may_announce(t, r->link, r->hvid)) {
+			t->table[j] = t->table[--t->n];
+			j--;
+		}
+	}
+	for (i = 0; i < config->nroutes; i++) {
+		struct route *r = find(t, config->routes[i].hvid);
+
+		if (!r) {
+			r = &t->table[t->n++];
+			memcpy(r->hvid, config->routes[i].hvid, WIRE_HVID_SIZE);
+		}
+		r->link = (int)config->routes[i].link;
+		r->hops = 1;
+		r->is_static = true;
+	}
+	t->changed = true;
 }

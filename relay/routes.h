@@ -42,6 +42,10 @@ uint32_t routes_learn(struct routes *t, int link, const struct wire_route *route
 /* May this link announce hvid (and speak for it)? */
 bool routes_may_announce(const struct routes *t, int link, const char *hvid);
 void routes_link_down(struct routes *t, int link);
+/* The configuration changed (a reload): the static routes are its own
+ * again (they replace what was learned for their hvid), and what was
+ * learned through a link that is gone is forgotten. Announced again. */
+void routes_reconfigure(struct routes *t);
 /* Fills the announcement for a link (split horizon; only routes through
  * links that are up): returns the count. */
 typedef bool routes_link_up_fn(const void *ctx, int link);

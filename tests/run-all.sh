@@ -142,6 +142,7 @@ for variant in plain san; do
 	run_suite "$variant:unit-bench-hist" "$bin/test-bench-hist"
 	run_suite "$variant:unit-routed" "$bin/test-routed"
 	run_suite "$variant:unit-dedup" "$bin/test-dedup"
+	run_suite "$variant:unit-routes" "$bin/test-routes"
 	run_suite "$variant:unit-stream" "$bin/test-stream"
 	run_suite "$variant:unit-session" "$bin/test-session"
 	run_suite "$variant:unit-util" "$bin/test-util"
@@ -172,6 +173,9 @@ for variant in plain san; do
 		"$(dirname "$0")/integration/test-leaf.sh" "$bin"
 	run_suite "$variant:relay-serial-link" env RELAY_TEST_COUNT=10000 \
 		"$(dirname "$0")/integration/test-relay-serial.sh" "$bin"
+	# The relay as an operator meets it (issue 13): quiet idle links,
+	# ping_ms, the control socket, signals and reload, argo-relayctl.
+	run_suite "$variant:relay-ops" "$(dirname "$0")/integration/test-relay-ops.sh" "$bin"
 	# Attacks on links (issue 14): strangers and rogue neighbours.
 	run_suite "$variant:link-attacks" env ASAN_BUILD=$asan \
 		"$(dirname "$0")/integration/test-link-attacks.sh" "$bin"

@@ -582,8 +582,7 @@ int bus_open(struct bus *b, struct vdev_config *cfg)
 		return -ENOMEM;
 	rc = argo_open(cfg->fabric, &b->fabric);
 	if (rc) {
-		vdev_log(0, "cannot open fabric %s: %s%s%s", cfg->fabric, argo_strerror(rc),
-		         *argo_open_error() ? ": " : "", argo_open_error());
+		vdev_log(0, "cannot open fabric %s: %s", cfg->fabric, argo_open_error());
 		return rc;
 	}
 	b->domid = argo_domid(b->fabric);

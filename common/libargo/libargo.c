@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,8 @@ static const struct argo_backend_ops *const backends[] = {
 /* This thread's last argo_open() failure, in words. */
 static _Thread_local char open_error[512];
 
+static const char *explain_open_error(const char *uri, int err, char *buf, size_t cap);
+
 const char *argo_open_error(void)
 {
 	return open_error;
@@ -37,13 +40,12 @@ void argo_set_open_error(const char *fmt, ...)
 	va_end(ap);
 }
 
-int argo_open(const char *uri, struct argo_fabric **fabricp)
+static int open_backend(const char *uri, struct argo_fabric **fabricp)
 {
 	const char *colon;
 	size_t i;
 	int ret;
 
-	open_error[0] = '\0';
 	if (!uri || !fabricp)
 		return -EINVAL;
 	colon = strchr(uri, ':');
@@ -65,6 +67,31 @@ int argo_open(const char *uri, struct argo_fabric **fabricp)
 		return 0;
 	}
 	return -EPROTONOSUPPORT;
+}
+
+/*
+ * A failed open always leaves a sentence naming the errno: the backend's
+ * own words (a link: URI's problem, its key file's, the relay's answer)
+ * after argo_strerror()'s, else what the fabric's transport error means.
+ */
+int argo_open(const char *uri, struct argo_fabric **fabricp)
+{
+	char why[sizeof(open_error)];
+	int ret;
+
+	open_error[0] = '\0';
+	ret = open_backend(uri, fabricp);
+	if (ret >= 0)
+		return ret;
+	if (open_error[0]) {
+		memcpy(why, open_error, sizeof(why));
+		/* Cut at the buffer's end, if ever that long. */
+		if (snprintf(open_error, sizeof(open_error), "%s: %s", argo_strerror(ret), why) < 0)
+			open_error[0] = '\0';
+	} else {
+		explain_open_error(uri, ret, open_error, sizeof(open_error));
+	}
+	return ret;
 }
 
 static void unlink_handle(struct argo_ring_handle *h)
@@ -333,6 +360,104 @@ int argo_fabric_check(struct argo_fabric *fabric)
 	ret = fabric->ops->check(fabric);
 	pthread_mutex_unlock(&fabric->lock);
 	return ret;
+}
+
+/*
+ * Why argo_open(uri) failed with err when the backend did not say: a
+ * fabric's transport is not Argo (-ENOENT is no socket, not no ring), so
+ * say what failed and what to check, naming the errno.
+ */
+static const char *explain_open_error(const char *uri, int err, char *buf, size_t cap)
+{
+	const char *colon = uri ? strchr(uri, ':') : NULL;
+	const char *where = colon ? colon + 1 : "";
+	bool sim = colon && colon - uri == 3 && !strncmp(uri, "sim", 3);
+	bool xen = colon && colon - uri == 3 && !strncmp(uri, "xen", 3);
+
+	if (!buf || !cap)
+		return "";
+	switch (-err) {
+	case ENOENT:
+		if (sim) {
+			snprintf(buf, cap,
+			         "no fabric socket at %s (ENOENT): is argo-simd running on %s?",
+			         where, where);
+			return buf;
+		}
+		if (xen) {
+			snprintf(buf, cap,
+			         "%s does not exist (ENOENT): is this Xen with Argo, and the argo "
+			         "module loaded (modprobe argo)?",
+			         where);
+			return buf;
+		}
+		break;
+	case ECONNREFUSED:
+		if (sim) {
+			snprintf(
+			    buf, cap,
+			    "nothing serves %s (ECONNREFUSED; a socket left by an argo-simd that "
+			    "stopped?): is argo-simd running on %s?",
+			    where, where);
+			return buf;
+		}
+		break;
+	case ENOTSOCK:
+		if (sim) {
+			snprintf(buf, cap,
+			         "%s is not a socket (ENOTSOCK): sim: takes argo-simd's socket",
+			         where);
+			return buf;
+		}
+		break;
+	case EBUSY:
+		if (sim) {
+			snprintf(
+			    buf, cap,
+			    "the static domain of %s is taken (EBUSY): another process is "
+			    "connected on it, and a static domain is one process at a time; is "
+			    "this relay or program already running?",
+			    where);
+			return buf;
+		}
+		break;
+	case EACCES:
+		snprintf(buf, cap,
+		         "permission denied (EACCES): %s refuses you by the mode of its socket or "
+		         "device; its file mode and group say who may use it (argo-simd "
+		         "--socket-mode, --domain-mode, --group; the group argo when installed)",
+		         where);
+		return buf;
+	case ENOSPC:
+		if (sim) {
+			snprintf(buf, cap, "argo-simd on %s has no domid free (ENOSPC)", where);
+			return buf;
+		}
+		break;
+	case EPROTO:
+		if (!sim && !xen)
+			break; /* a link: backend says what its relay answered */
+		snprintf(buf, cap,
+		         "%s does not speak this library's protocol (EPROTO): an argo-simd of "
+		         "another version, or not argo-simd at all?",
+		         where);
+		return buf;
+	case EPROTONOSUPPORT:
+		snprintf(buf, cap,
+		         "'%s': unknown fabric scheme (EPROTONOSUPPORT): sim:SOCKET, link:URI or "
+		         "xen:/dev/argo",
+		         uri ? uri : "");
+		return buf;
+	case EINVAL:
+		snprintf(buf, cap,
+		         "'%s' is not a fabric URI (EINVAL): sim:SOCKET, xen:/dev/argo or link:URI",
+		         uri ? uri : "");
+		return buf;
+	default:
+		break;
+	}
+	snprintf(buf, cap, "%s: %s", where, argo_strerror(err));
+	return buf;
 }
 
 int argo_keep_domain(struct argo_fabric *fabric, int keep)

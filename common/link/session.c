@@ -698,11 +698,11 @@ ssize_t session_decrypt(struct session *s, void *buf, size_t cap, const char **w
 	default:
 		/* TLS was up on our side and the peer refused it (TLS 1.3: the
 		 * acceptor checks the initiator's certificate after the
-		 * initiator is done): a refusal on a serial stream. */
-		refused = serial(s) && s->phase == SESSION_HELLO && refused_by_auth(s);
+		 * initiator is done): a refusal, as a failed handshake is. */
+		refused = s->phase == SESSION_HELLO && refused_by_auth(s);
 		if (peer_alert()) {
 			fail(why, tls_reason(s, "the peer ended the session (TLS alert)"));
-			ret = -ECONNRESET;
+			ret = refused && !serial(s) ? -EACCES : -ECONNRESET;
 		} else if (bad_record_mac()) {
 			fail(why, tls_reason(s, "TLS record failed authentication (tampered, "
 			                        "replayed, reordered or lost?)"));

@@ -277,7 +277,9 @@ int session_send(struct session *s, const char **why);
 /*
  * Decrypts what the peer sent into buf: the bytes (> 0); -EAGAIN nothing
  * now (wait until the fd is readable); -ECONNRESET the peer closed;
- * -EKEYREJECTED a record failed authentication (tampering, a replayed,
+ * -EACCES the peer refused our credentials after our TLS handshake was
+ * done (TLS 1.3: an acceptor checks the initiator's certificate last), as
+ * a failed handshake; -EKEYREJECTED a record failed authentication (tampering, a replayed,
  * reordered or lost record); -EPROTO anything else TLS refused (a record
  * that is not TLS); or a read's -errno. On a serial stream, every TLS
  * failure (all but the fd's own errors and end of file) is -ERESTART: see

@@ -42,6 +42,16 @@ static uint64_t queue_cost(const struct msg_queue *q)
 	return q->bytes + (uint64_t)q->count * WIRE_DATA_HEADER_SIZE;
 }
 
+void stream_give_back(struct stream *s, struct msg_queue *out)
+{
+	struct msg *msg;
+
+	while ((msg = msg_queue_pop(&s->unacked)))
+		msg_queue_push(out, msg);
+	s->unsent = NULL;
+	s->unsent_bytes = 0;
+}
+
 /* ---- Credit ------------------------------------------------------------- */
 
 /* What we may grant the peer now: one window less what we still hold for

@@ -96,6 +96,9 @@ struct stream {
 int stream_init(struct stream *s, struct msg_account *account, uint64_t window);
 /* Releases every message still unacknowledged (msg_release). */
 void stream_fini(struct stream *s);
+/* Hands every message still unacknowledged, in msn order, to out
+ * (ownership, custody unchanged): the stream will not send them. */
+void stream_give_back(struct stream *s, struct msg_queue *out);
 
 /* ---- Sessions ---- */
 /* A new session begins: no credit either way; everything unacknowledged

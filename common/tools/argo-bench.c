@@ -618,7 +618,7 @@ static int open_argo(const struct opts *o, struct chan *c)
 
 	ret = argo_open(o->uri, &c->fabric);
 	if (ret < 0) {
-		fprintf(stderr, "argo-bench: %s: %s\n", o->uri, argo_strerror(ret));
+		fprintf(stderr, "argo-bench: %s\n", argo_open_error());
 		return ret;
 	}
 	if (o->mode == MODE_SERVER) {

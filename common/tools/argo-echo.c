@@ -174,8 +174,7 @@ int main(int argc, char **argv)
 
 	ret = argo_open(uri, &fabric);
 	if (ret < 0) {
-		fprintf(stderr, "argo-echo: %s: %s%s%s\n", uri, argo_strerror(ret),
-		        *argo_open_error() ? ": " : "", argo_open_error());
+		fprintf(stderr, "argo-echo: %s\n", argo_open_error());
 		return 1;
 	}
 	ret = argo_register_ring(fabric, &reg, 0, &ring);

@@ -250,8 +250,7 @@ int main(int argc, char **argv)
 
 	ret = argo_open(uri, &fabric);
 	if (ret < 0) {
-		fprintf(stderr, "argo-ping: %s: %s%s%s\n", uri, argo_strerror(ret),
-		        *argo_open_error() ? ": " : "", argo_open_error());
+		fprintf(stderr, "argo-ping: %s\n", argo_open_error());
 		return 1;
 	}
 	/* Replies come only from the echo service's domain. */

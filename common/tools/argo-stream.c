@@ -125,8 +125,7 @@ static int do_send(struct opts *o)
 		return 1;
 	ret = argo_open(o->uri, &fabric);
 	if (ret < 0) {
-		fprintf(stderr, "argo-stream: %s: %s%s%s\n", o->uri, argo_strerror(ret),
-		        *argo_open_error() ? ": " : "", argo_open_error());
+		fprintf(stderr, "argo-stream: %s\n", argo_open_error());
 		free(buf);
 		return 1;
 	}
@@ -177,8 +176,7 @@ static int do_recv(struct opts *o)
 		return 1;
 	ret = argo_open(o->uri, &fabric);
 	if (ret < 0) {
-		fprintf(stderr, "argo-stream: %s: %s%s%s\n", o->uri, argo_strerror(ret),
-		        *argo_open_error() ? ": " : "", argo_open_error());
+		fprintf(stderr, "argo-stream: %s\n", argo_open_error());
 		free(buf);
 		return 1;
 	}

@@ -97,6 +97,36 @@ rc=$?
 [ $rc -eq 1 ] && grep -qi 'denied\|EACCES' "$W/ping-other.log"
 result "anyone else may not" $? "exit $rc: $(tail -n 1 "$W/ping-other.log")"
 
+# The relay as systemd runs it (issue 13): Type=notify, so the unit is
+# active only once the relay said READY=1, with its STATUS; systemctl
+# reload runs argo-relayctl reload, which keeps an unchanged link up; a
+# broken file fails the reload and the relay goes on; argo-relayctl -n
+# finds a relay by its unit's name, and asks which when two run.
+sessions() { argo-relayctl -n a links --json | sed -n 's/.*"sessions":\([0-9]*\).*/\1/p'; }
+st="$(systemctl show -P Type argo-relayd@a.service) $(systemctl show -P StatusText argo-relayd@a.service)"
+[[ "$st" == "notify serving: domain 0 on sim:/run/argo/relay.sock, 1 links" ]]
+result "argo-relayd@a is Type=notify and said READY with its status" $? "$st"
+s0=$(sessions)
+systemctl reload argo-relayd@a.service
+rc=$?
+[ $rc -eq 0 ] && [ -n "$s0" ] && [ "$(sessions)" = "$s0" ] && link_up a b &&
+	journalctl -u argo-relayd@a.service --no-pager -o cat |
+	grep -q 'reloaded /etc/argo/a.conf: 0 links added, 0 restarted, 0 removed, 1 unchanged'
+result "systemctl reload argo-relayd@a: the unchanged link stays up" $? \
+	"rc $rc, sessions $s0 -> $(sessions); $(journalctl -u argo-relayd@a.service --no-pager -n 2 -o cat 2>&1)"
+cp /etc/argo/a.conf "$W/a.conf.good"
+echo "not a key" >>/etc/argo/a.conf
+systemctl reload argo-relayd@a.service >"$W/reload-bad.log" 2>&1
+rc=$?
+st=$(systemctl show -P StatusText argo-relayd@a.service)
+[ $rc -ne 0 ] && systemctl is-active -q argo-relayd@a.service && link_up a b &&
+	[[ "$st" == "reload refused, the running configuration stays: /etc/argo/a.conf:"* ]]
+result "a broken file fails systemctl reload, and the relay goes on" $? "rc $rc, status '$st'"
+cp "$W/a.conf.good" /etc/argo/a.conf
+argo-relayctl -n a routes 2>&1 | grep -q '^relay a: ' &&
+	argo-relayctl routes 2>&1 | grep -qE '2 relays run here \((a, b|b, a)\)'
+result "argo-relayctl -n NAME, and asks which of two relays" $? "$(argo-relayctl routes 2>&1 | head -n 1)"
+
 # A relay killed outright: systemd restarts it (Restart=on-failure), it
 # takes its rings and state back, and the path works again.
 systemctl kill --signal=KILL argo-relayd@a.service

@@ -970,25 +970,98 @@ static int suite_clean(void)
 	return 0;
 }
 
+/* --check-config --syntax-only: the file alone; key files are not read
+ * (a missing one is no error), the psk stays empty. */
+static void test_syntax_only(void)
+{
+	const char *text = HEAD LINK("up", "connect = /u.sock") "[link far]\ntransport = unix\n"
+	                                                        "connect = /f.sock\npeer = l9\n"
+	                                                        "key = no-such.key\n";
+
+	CU_ASSERT(load(text) < 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "no-such.key"));
+	why[0] = '\0';
+	CU_ASSERT_EQUAL(
+	    config_load_flags(conf_path, geteuid(), CONFIG_SYNTAX_ONLY, cfg, why, sizeof(why)), 0);
+	CU_ASSERT_EQUAL(cfg->nlinks, 2);
+	CU_ASSERT_EQUAL(cfg->links[1].psk.len, 0);
+	/* Syntax errors are still errors. */
+	text = HEAD "[link x]\ntransport = carrier-pigeon\n";
+	CU_ASSERT(write_file("relay.conf", text, strlen(text), 0600) == 0);
+	CU_ASSERT(
+	    config_load_flags(conf_path, geteuid(), CONFIG_SYNTAX_ONLY, cfg, why, sizeof(why)) < 0);
+}
+
+static unsigned int warned;
+static char warned_text[4][400];
+
+static void collect(void *ctx, const char *text)
+{
+	(void)ctx;
+	if (warned < 4)
+		snprintf(warned_text[warned], sizeof(warned_text[0]), "%s", text);
+	warned++;
+}
+
+/* What is valid but probably not meant. */
+static void test_warnings(void)
+{
+	CU_ASSERT_EQUAL_FATAL(load(HEAD), 0);
+	warned = 0;
+	CU_ASSERT_EQUAL(config_warnings(cfg, 1000, collect, NULL), 2);
+	CU_ASSERT_EQUAL(warned, 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(warned_text[0], "[policy] allows nothing"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(warned_text[1], "no state_dir"));
+	warned = 0;
+	CU_ASSERT_EQUAL(config_warnings(cfg, 0, collect, NULL), 3);
+	CU_ASSERT_PTR_NOT_NULL(strstr(warned_text[2], "no user"));
+	/* A rule that allows something, a state_dir, a user: nothing to say. */
+	CU_ASSERT_EQUAL_FATAL(load(HEAD "state_dir = /var/lib/argo-relay/l1\nuser = nobody\n"
+	                                "[policy]\nrule = allow src l1 dst l0:5:80\n"),
+	                      0);
+	warned = 0;
+	CU_ASSERT_EQUAL(config_warnings(cfg, 0, collect, NULL), 0);
+	/* default = allow is no warning either. */
+	CU_ASSERT_EQUAL_FATAL(load(HEAD "state_dir = /x\n[policy]\ndefault = allow\n"), 0);
+	CU_ASSERT_EQUAL(config_warnings(cfg, 1000, collect, NULL), 0);
+}
+
 int main(void)
 {
 	static const struct test_def tests[] = {
-	    T(test_full_round_trip),     T(test_defaults),
+	    T(test_full_round_trip),
+	    T(test_defaults),
 	    T(test_reliability_keys),
-	    T(test_size_edges),          T(test_good_addresses),
-	    T(test_comments_and_blanks), T(test_doc_example),
-	    T(test_transport_name),      T(test_error_unknown_section),
-	    T(test_error_unknown_key),   T(test_error_missing_required),
-	    T(test_error_duplicates),    T(test_error_bad_names),
-	    T(test_error_sizes),         T(test_error_numbers),
-	    T(test_error_transport),     T(test_error_listen_connect),
-	    T(test_error_addresses),     T(test_error_routes),
-	    T(test_error_imports),       T(test_error_policy),
-	    T(test_error_key_files),     T(test_error_syntax),
-	    T(test_first_error_wins),    T(test_cannot_open),
-	    T(test_policy_default),      T(test_policy_first_match),
-	    T(test_policy_catch_all),    T(test_announce),
-	    T(test_certificates),        T(test_leaf_links),
+	    T(test_size_edges),
+	    T(test_good_addresses),
+	    T(test_comments_and_blanks),
+	    T(test_doc_example),
+	    T(test_transport_name),
+	    T(test_error_unknown_section),
+	    T(test_error_unknown_key),
+	    T(test_error_missing_required),
+	    T(test_error_duplicates),
+	    T(test_error_bad_names),
+	    T(test_error_sizes),
+	    T(test_error_numbers),
+	    T(test_error_transport),
+	    T(test_error_listen_connect),
+	    T(test_error_addresses),
+	    T(test_error_routes),
+	    T(test_error_imports),
+	    T(test_error_policy),
+	    T(test_error_key_files),
+	    T(test_error_syntax),
+	    T(test_first_error_wins),
+	    T(test_cannot_open),
+	    T(test_policy_default),
+	    T(test_policy_first_match),
+	    T(test_policy_catch_all),
+	    T(test_announce),
+	    T(test_certificates),
+	    T(test_leaf_links),
+	    T(test_syntax_only),
+	    T(test_warnings),
 	};
 	static const struct suite_def suites[] = {
 	    {"relay config", tests, N(tests), suite_init, suite_clean, NULL, NULL},

@@ -50,9 +50,12 @@ struct argo_ring {
  * version mismatch. On success *fabricp is set. */
 int argo_open(const char *uri, struct argo_fabric **fabricp);
 
-/* Why the last argo_open() of this thread failed, in a sentence ("" when
- * it did not, or when the errno says it all): a `link:` URI's problem, its
- * key file's, what the relay answered. For messages; never parse it. */
+/* Why the last argo_open() of this thread failed and what to check, in a
+ * sentence naming the errno ("" when it did not fail): a fabric's transport,
+ * not Argo ("no fabric socket at PATH (ENOENT): is argo-simd running on
+ * PATH?", a static domain already taken, the socket's mode), or a `link:`
+ * URI's problem, its key file's, what the relay answered. Thread-local,
+ * valid until this thread's next argo_open(). For messages; never parse it. */
 const char *argo_open_error(void);
 
 /* Closes the fabric: every ring registered through it goes, as when a domain
