@@ -132,9 +132,9 @@ struct link {
 	char peer_desc[CONFIG_ADDR_MAX + 16];            /* the session's peer, for log lines */
 	uint64_t state_since_ms, last_rx_ms, up_since_ms;
 	uint64_t ping_token, ping_sent_ms, ping_sent_us;
-	struct frames_counters frames_done; /* of the connections that ended */
+	struct frames_counters frames_done;         /* of the connections that ended */
 	struct session_serial_counters serial_done; /* likewise (serial links) */
-	struct stream stream;               /* the message stream, across sessions */
+	struct stream stream;                       /* the message stream, across sessions */
 
 	struct link_counters counters;
 

@@ -82,8 +82,9 @@ typedef int frames_handler(void *ctx, const struct wire_header *hdr, const uint8
  * TLS handshake failed (the peer is not who it must be); -EKEYREJECTED a
  * TLS record failed authentication; -EPROTO TLS refused a record; -EBADMSG
  * a malformed frame header, or anything but a HELLO of its size before the
- * peer's HELLO; -ENOMEM; or the read's -errno. *why (and f->why) says
- * what.
+ * peer's HELLO; -ENOMEM; -ERESTART a serial stream's session ended (the
+ * peer started afresh: session_restart(), then frames_attach() again); or
+ * the read's -errno. *why (and f->why) says what.
  */
 int frames_read(struct frames *f, frames_handler *handler, void *ctx, const char **why);
 

@@ -713,10 +713,16 @@ ssize_t session_decrypt(struct session *s, void *buf, size_t cap, const char **w
 		}
 		break;
 	}
+	if (!serial(s))
+		return ret;
+	if (s->serial.eof && s->serial.pos == s->serial.len) {
+		fail(why, "the stream ended"); /* a socket's other end closed */
+		return -ECONNRESET;
+	}
 	if (refused)
 		note_refusal(s, s->why);
 	/* A serial stream: the peer started afresh, or bytes were lost. */
-	return serial(s) ? -ERESTART : ret;
+	return -ERESTART;
 }
 
 void session_readable(struct session *s)
@@ -815,7 +821,7 @@ void session_end(struct session *s)
 enum wire_role session_serial_role(const char *our_hvid, const char *peer_hvid)
 {
 	return strncmp(our_hvid, peer_hvid, WIRE_HVID_SIZE) < 0 ? WIRE_ROLE_INITIATOR
-	                                                       : WIRE_ROLE_ACCEPTOR;
+	                                                        : WIRE_ROLE_ACCEPTOR;
 }
 
 /* Alerts that say "you are not who you must be" (a wrong key, identity or
@@ -857,7 +863,7 @@ static bool refused_by_auth(const struct session *s)
 	if (reason >= SSL_AD_REASON_OFFSET)
 		return refusal_alert(reason - SSL_AD_REASON_OFFSET);
 	switch (reason) {
-	case SSL_R_BINDER_DOES_NOT_VERIFY:         /* a wrong key */
+	case SSL_R_BINDER_DOES_NOT_VERIFY:          /* a wrong key */
 	case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM: /* no PSK, no certificate */
 	case SSL_R_CERTIFICATE_VERIFY_FAILED:
 	case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
@@ -1087,7 +1093,8 @@ static void serial_hunt(struct session *s)
 				if (a == 1 && refusal_alert(desc)) {
 					char what[64];
 
-					snprintf(what, sizeof(what), "the peer refused our handshake: %s",
+					snprintf(what, sizeof(what),
+					         "the peer refused our handshake: %s",
 					         SSL_alert_desc_string_long(desc));
 					note_refusal(s, what);
 				}

@@ -107,17 +107,17 @@ struct session_serial_counters {
 struct session_serial {
 	uint8_t *buf;
 	size_t len, cap;
-	size_t pos;             /* the next byte for TLS */
-	size_t rec, rec_end;    /* the record TLS is reading: [rec, rec_end) */
-	unsigned int records;   /* records of this session begun so far */
-	bool hunting;           /* looking for the start of a session */
-	bool waiting;           /* initiator: the next attempt waits for a tick */
+	size_t pos;           /* the next byte for TLS */
+	size_t rec, rec_end;  /* the record TLS is reading: [rec, rec_end) */
+	unsigned int records; /* records of this session begun so far */
+	bool hunting;         /* looking for the start of a session */
+	bool waiting;         /* initiator: the next attempt waits for a tick */
 	bool eof;
-	bool sid_known;         /* initiator: sid is our ClientHello's */
-	uint8_t sid[32];        /* its legacy_session_id, echoed by the answer */
-	bool attempt_seen;      /* a tick has seen this attempt: attempt_ms */
-	uint64_t attempt_ms;    /* when the attempt started (tick time) */
-	uint64_t wake_ms;       /* acceptor: when it last said it is new */
+	bool sid_known;          /* initiator: sid is our ClientHello's */
+	uint8_t sid[32];         /* its legacy_session_id, echoed by the answer */
+	bool attempt_seen;       /* a tick has seen this attempt: attempt_ms */
+	uint64_t attempt_ms;     /* when the attempt started (tick time) */
+	uint64_t wake_ms;        /* acceptor: when it last said it is new */
 	unsigned int unanswered; /* initiator: attempts in a row without an answer */
 	unsigned int refused;    /* refusals since a session last came up */
 	char refusal[192];       /* the last one, for the log */

@@ -21,8 +21,8 @@
  * ephemeral secret it does not have); in 2 the session comes up only on a
  * HELLO of the right hvid and role, and nothing is buffered beyond one
  * HELLO before it; in 3 and 4 no input completes the handshake either, and
- * the serial input buffer never grows beyond its 64 KiB. Seeds: tests/fuzz/corpus/handshake/ (written by
- * test-session --write-corpus).
+ * the serial input buffer never grows beyond its 64 KiB. Seeds:
+ * tests/fuzz/corpus/handshake/ (written by test-session --write-corpus).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -71,8 +71,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	check(session_creds_psk(&serial_initiator, session_serial_role("l0", "l1"), "l0", "l1",
 	                        &key, why, sizeof(why)) == 0,
 	      "serial initiator creds");
-	check(session_creds_psk(&serial_acceptor, session_serial_role("l1", "l0"), "l1", "l0",
-	                        &key, why, sizeof(why)) == 0,
+	check(session_creds_psk(&serial_acceptor, session_serial_role("l1", "l0"), "l1", "l0", &key,
+	                        why, sizeof(why)) == 0,
 	      "serial acceptor creds");
 	serial_initiator.serial = serial_acceptor.serial = true;
 	return 0;

@@ -57,11 +57,11 @@ struct end {
 	struct session_creds creds;
 	struct session s;
 	struct frames f;
-	int err;              /* the first error of frames_read/flush, 0 */
-	const char *why;      /* its reason */
-	unsigned int frames;  /* frames handed to the handler (HELLO included) */
-	uint64_t last_length; /* of the last frame */
-	bool send_hello;      /* the acceptor answers the peer's HELLO */
+	int err;               /* the first error of frames_read/flush, 0 */
+	const char *why;       /* its reason */
+	unsigned int frames;   /* frames handed to the handler (HELLO included) */
+	uint64_t last_length;  /* of the last frame */
+	bool send_hello;       /* the acceptor answers the peer's HELLO */
 	unsigned int restarts; /* serial: session_restart() after -ERESTART */
 };
 
@@ -416,8 +416,8 @@ static void serial_creds(const struct auth_psk *ka, const struct auth_psk *kb, c
 
 	CU_ASSERT_FATAL(session_creds_psk(&a.creds, session_serial_role("l0", "l1"), "l0", a_peer,
 	                                  ka, why, sizeof(why)) == 0);
-	CU_ASSERT_FATAL(session_creds_psk(&b.creds, session_serial_role("l1", "l0"), "l1", "l0",
-	                                  kb, why, sizeof(why)) == 0);
+	CU_ASSERT_FATAL(session_creds_psk(&b.creds, session_serial_role("l1", "l0"), "l1", "l0", kb,
+	                                  why, sizeof(why)) == 0);
 	a.creds.serial = b.creds.serial = true;
 }
 
@@ -521,8 +521,8 @@ static void test_serial_handshake(void)
 	key(&k);
 	serial_start(&k, &k);
 	serial_run(50, 1);
-	CHECKF(both_up(), "phases %d %d, err %d %d (%s / %s)\n", a.s.phase, b.s.phase, a.err,
-	       b.err, a.why ? a.why : "", b.why ? b.why : "");
+	CHECKF(both_up(), "phases %d %d, err %d %d (%s / %s)\n", a.s.phase, b.s.phase, a.err, b.err,
+	       a.why ? a.why : "", b.why ? b.why : "");
 	CU_ASSERT_STRING_EQUAL(a.s.cipher, "TLS_AES_256_GCM_SHA384");
 	CU_ASSERT_STRING_EQUAL(b.s.group, "X25519");
 	CU_ASSERT_EQUAL(ping_through(), 0);
@@ -580,8 +580,8 @@ static void test_serial_retries(void)
 	for (i = 0; i < N(at); i++) {
 		session_tick(&a.s, t0 + at[i]);
 		frames_flush(&a.f);
-		CHECKF(a.s.serial.counters.restarts == want[i], "at +%llu ms: %llu attempts again\n",
-		       (unsigned long long)at[i],
+		CHECKF(a.s.serial.counters.restarts == want[i],
+		       "at +%llu ms: %llu attempts again\n", (unsigned long long)at[i],
 		       (unsigned long long)a.s.serial.counters.restarts);
 	}
 	clock_ms = t0 + 5600;
@@ -695,8 +695,8 @@ static void test_serial_half_record(void)
 /* A wrong key, and another link's identity: no session ever, no error
  * either (the owner's time-out decides), but refusals on both ends, with
  * the reason. */
-static void serial_refused(const struct auth_psk *ka, const struct auth_psk *kb,
-                           const char *a_peer, const char *b_word)
+static void serial_refused(const struct auth_psk *ka, const struct auth_psk *kb, const char *a_peer,
+                           const char *b_word)
 {
 	serial_creds(ka, kb, a_peer);
 	start();
@@ -897,8 +897,8 @@ static void test_serial_certificates(void)
 		start();
 		serial_run(100, 50);
 		if (i == 0) {
-			CHECKF(both_up(), "err %d %d (%s / %s)\n", a.err, b.err,
-			       a.why ? a.why : "", b.why ? b.why : "");
+			CHECKF(both_up(), "err %d %d (%s / %s)\n", a.err, b.err, a.why ? a.why : "",
+			       b.why ? b.why : "");
 		} else {
 			/* TLS 1.3: the initiator is done before the acceptor
 			 * checks its certificate, so it may be past TLS. */
@@ -906,8 +906,8 @@ static void test_serial_certificates(void)
 			CHECKF(b.s.serial.refused >= 3 &&
 			           strstr(b.s.serial.refusal, "certificate verify failed"),
 			       "acceptor: %u, '%s'\n", b.s.serial.refused, b.s.serial.refusal);
-			CHECKF(a.s.serial.refused >= 3, "initiator: %u, '%s'\n",
-			       a.s.serial.refused, a.s.serial.refusal);
+			CHECKF(a.s.serial.refused >= 3, "initiator: %u, '%s'\n", a.s.serial.refused,
+			       a.s.serial.refusal);
 		}
 		stop();
 	}
