@@ -119,14 +119,23 @@ vm_xml_escape() {
 	sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' -e "s/'/\&apos;/g" -e 's/"/\&quot;/g'
 }
 
+# libvirt's name of a QEMU CPU feature: most are the same; a few differ
+# (QEMU's pclmulqdq is libvirt's pclmuldq), as libvirt's CPU map says with
+# <alias name='QEMU-NAME' source='qemu'/> under the feature.
+vm_libvirt_feature() {
+	local map=/usr/share/libvirt/cpu_map/x86_features.xml name
+	name=$(awk -v q="$1" -F"'" '/<feature name=/ { f = $2 } /<alias name=/ && /source=.qemu./ && $2 == q { print f; exit }' "$map" 2>/dev/null)
+	echo "${name:-$1}"
+}
+
 # QEMU's "MODEL,+feat,-feat" as libvirt's <feature> elements.
 vm_cpu_features() {
 	local f
 	for f in $(tr ',' ' ' <<<"${1#*,}"); do
 		[ "$f" != "$1" ] || break
 		case "$f" in
-		+*) printf "<feature policy='require' name='%s'/>" "${f#+}" ;;
-		-*) printf "<feature policy='disable' name='%s'/>" "${f#-}" ;;
+		+*) printf "<feature policy='require' name='%s'/>" "$(vm_libvirt_feature "${f#+}")" ;;
+		-*) printf "<feature policy='disable' name='%s'/>" "$(vm_libvirt_feature "${f#-}")" ;;
 		esac
 	done
 }
