@@ -50,11 +50,14 @@
 #include "session.h"
 #include "transport.h"
 
-#define RECONNECT_MS     100  /* between connection attempts */
-#define HANDSHAKE_MS     3000 /* connected to WELCOME: TLS, HELLOs, ATTACH */
-#define PING_MS          1000
-#define SILENCE_MS       (4 * PING_MS) /* the relay answers every PING */
-#define RX_POLL_MS       10            /* how soon a reader's progress reaches the relay */
+#define RECONNECT_MS 100  /* between connection attempts */
+#define HANDSHAKE_MS 3000 /* connected to WELCOME: TLS, HELLOs, ATTACH */
+#define PING_MS      1000
+/* The relay answers every PING; a relay that reads what we write on a
+ * socket is alive too (a 16 MiB request may keep it from answering for a
+ * while). Not on a serial line: a tty takes bytes with nobody reading. */
+#define SILENCE_MS       (4 * PING_MS)
+#define RX_POLL_MS       10 /* how soon a reader's progress reaches the relay */
 #define CLOSE_TIMEOUT_MS 2000
 #define SERIAL_TICK_MS   100 /* a serial handshake's timed work (session_tick()) */
 /* TLS handshakes refused in a row (the relay did not take our key or
@@ -130,7 +133,8 @@ struct leaf_fabric {
 	struct frames frames;
 	bool want_write;          /* the fd took less than we had: wait until it is writable */
 	const char *last_problem; /* what ended the last attempt, for argo_open's answer */
-	uint64_t next_try_ms, deadline_ms, last_rx_ms, next_ping_ms;
+	uint64_t next_try_ms, deadline_ms, next_ping_ms;
+	uint64_t last_rx_ms; /* the relay's last frame, or the last bytes it took (sockets) */
 };
 
 static struct leaf_fabric *to_leaf(struct argo_fabric *f)
@@ -262,8 +266,12 @@ static void refused_after_tls(struct leaf_fabric *L)
 /* Moves what it can to the fd: the TLS handshake's flights, then frames. */
 static int flush_out(struct leaf_fabric *L)
 {
+	uint64_t tx0 = L->frames.counters.bytes_tx;
 	int ret = frames_flush(&L->frames);
 
+	if (L->frames.counters.bytes_tx != tx0 && L->state == LEAF_UP &&
+	    transport_get(L->uri.transport)->is_socket)
+		L->last_rx_ms = now_ms();
 	L->want_write = ret == -EAGAIN;
 	if (ret == -EACCES)
 		handshake_failed(L, L->frames.why);

@@ -13,8 +13,12 @@
  * writing them (so a large backlog is encrypted as the fd takes it). */
 #define ENCRYPT_CHUNK (64u * 1024)
 #define WIRE_AHEAD    (256u * 1024)
-/* The output buffer is given back once empty when it grew beyond this. */
+/* The output buffer is given back once empty when it grew beyond this;
+ * the input buffer once the large frame it grew for is handled. Below
+ * it, 64 KiB messages or a leaf's ring chunks would reallocate the buffer
+ * (an mremap and its page faults) for every frame. */
 #define OUT_KEEP (1u << 20)
+#define IN_KEEP  (1u << 20)
 
 void frames_init(struct frames *f)
 {
@@ -266,7 +270,7 @@ int frames_read(struct frames *f, frames_handler *handler, void *ctx, const char
 			return ret;
 	}
 	/* A large frame was handled: give its room back. */
-	if (f->in_cap > 2 * IN_INITIAL && f->in_len <= IN_INITIAL / 2)
+	if (f->in_cap > IN_KEEP && f->in_len <= IN_INITIAL / 2)
 		in_resize(f, IN_INITIAL);
 	return 0;
 }

@@ -9,7 +9,8 @@
  * (and nothing at all before TLS has authenticated the peer): an
  * unauthenticated or half-set-up connection makes us hold at most a TLS
  * record. The input buffer grows to the largest frame and is given back
- * once that frame is handled; the output buffer likewise once written.
+ * once that frame is handled, when it grew beyond 1 MiB; the output buffer
+ * likewise once written.
  *
  * No policy here: what a frame means, and whether the session may go on,
  * is the owner's (a relay link, a leaf endpoint).
