@@ -97,13 +97,15 @@ bench() {
 	echo "BENCH $out chains=$((c1 - c0)) sendv=$((s1 - s0)) notify=$((n1 - n0))"
 	return $rc
 }
-e2e_check bench-randread bench randread -n 2000 -s 64
+# 1000 random reads: enough for the figures, and the scenario stays in
+# its time-out on a loaded machine (at 3 IOPS it did not with 2000).
+e2e_check bench-randread bench randread -n 1000 -s 64
 randread=$(grep '^BENCH randread' /run/argo-e2e/bench-randread.out)
 e2e_check bench-seqread bench seqread -n 64
 e2e_check bench-seqwrite bench seqwrite -n 64
 # QD1 4 KiB reads: one sendv per request on our side, no notify needed.
 set -- $(echo "$randread" | sed -n 's/.*chains=\([0-9]*\) sendv=\([0-9]*\) notify=\([0-9]*\).*/\1 \2 \3/p')
-if [ $# = 3 ] && [ "$1" -ge 2000 ] && [ $(($2 + $3)) -le $(($1 + $1 / 20)) ]; then
+if [ $# = 3 ] && [ "$1" -ge 1000 ] && [ $(($2 + $3)) -le $(($1 + $1 / 20)) ]; then
 	e2e_case hypercalls-per-request PASS "$(($2 + $3)) hypercalls for $1 requests"
 else
 	e2e_case hypercalls-per-request FAIL "randread: chains/sendv/notify: $*"
