@@ -158,6 +158,8 @@ for variant in plain san; do
 	run_suite "$variant:unit-vmsg" "$bin/test-vmsg"
 	run_suite "$variant:unit-vdev-config" "$bin/test-vdev-config"
 	run_suite "$variant:vdev-conformance" "$bin/vdev-conformance" --bin "$bin"
+	# The same device through two relays (virtio-argo-l1-to-l0 on sim).
+	run_suite "$variant:vdev-relay" "$(dirname "$0")/integration/test-vdev-relay.sh" "$bin"
 done
 
 # The harness's own parts that need no VM: the scenario table, the list,
