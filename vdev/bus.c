@@ -461,13 +461,10 @@ void bus_tick(struct bus *b, uint64_t now_ms)
 	unsigned int i;
 
 	for (i = 0; i < b->nsubscribers;) {
-		int rc = bus_ring_exists(b, &b->subscribers[i], 0);
-
-		if (rc == 0) {
+		if (bus_ring_exists(b, &b->subscribers[i], 0) == 0)
 			b->subscribers[i] = b->subscribers[--b->nsubscribers];
-			continue;
-		}
-		i++;
+		else
+			i++;
 	}
 	for (i = 0; i < b->nrings; i++)
 		ensure_ring(b, &b->rings[i], NULL, now_ms);
