@@ -459,6 +459,13 @@ $(BIN)/vdev-conformance: $(call obj,tests/vdev/vdev-conformance.c $(VDRV_SRC)) $
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(filter %.o,$^) -Wl,--start-group $(CLIENT_LIBS) -Wl,--end-group -lcunit $(CLIENT_LDLIBS) $(LDLIBS) -o $@
 
+# A virtio-blk cycle through any path to a driver domain (relays:
+# tests/integration/test-vdev-relay.sh).
+all: $(BIN)/vdrv-blk
+$(BIN)/vdrv-blk: $(call obj,tests/vdev/vdrv-blk.c $(VDRV_SRC)) $(LIBARGO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 # virtio-argo against the same qemu-storage-daemon driven directly: figures,
 # not a test (docs/benchmarks.md, "virtio-argo").
 .PHONY: bench-vdev

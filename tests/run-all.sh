@@ -187,6 +187,8 @@ for variant in plain san; do
 	# The same, argo-vdevd a leaf endpoint (link:) whose domain a relay holds.
 	run_suite "$variant:vdev-conformance-leaf" "$bin/vdev-conformance" --bin "$bin" --leaf
 	run_suite "$variant:ops-cli" "$(dirname "$0")/ops/cli.sh" "$bin"
+	# The same device through two relays (virtio-argo-l1-to-l0 on sim).
+	run_suite "$variant:vdev-relay" "$(dirname "$0")/integration/test-vdev-relay.sh" "$bin"
 done
 
 # The harness's own parts that need no VM: the scenario table, the list,

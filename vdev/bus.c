@@ -26,18 +26,6 @@
 
 static int ensure_ring(struct bus *b, struct ringslot *slot, struct device *d, uint64_t now_ms);
 
-void bus_partner_alive(struct bus *b, argo_domid_t domid)
-{
-	unsigned int i;
-
-	for (i = 0; i < b->nrings; i++)
-		if (b->rings[i].partner == domid)
-			b->rings[i].heard = true;
-	for (i = 0; i < b->ndevices; i++)
-		if (b->devices[i].rs.partner == domid)
-			b->devices[i].rs.heard = true;
-}
-
 static bool visible(const struct device *d, argo_domid_t domid)
 {
 	return device_ready(d) &&
@@ -397,8 +385,8 @@ static int read_ring(struct bus *b, struct ringslot *slot, struct device *d)
 	release:
 		argo_ring_release_to(r->shared, next);
 	}
-	/* Its sender lives; a ring of ours may have gone meanwhile (a
-	 * message handler can release it): then there is no slot to mark. */
+	/* A message came through this very ring: it is there. (A handler
+	 * may have released it meanwhile: then there is nothing to mark.) */
 	if (n && slot->ring && slot->partner != XEN_ARGO_DOMID_ANY)
 		slot->heard = true;
 	return n;
@@ -473,15 +461,10 @@ void bus_tick(struct bus *b, uint64_t now_ms)
 	unsigned int i;
 
 	for (i = 0; i < b->nsubscribers;) {
-		int rc = bus_ring_exists(b, &b->subscribers[i], 0);
-
-		if (rc == 0) {
+		if (bus_ring_exists(b, &b->subscribers[i], 0) == 0)
 			b->subscribers[i] = b->subscribers[--b->nsubscribers];
-			continue;
-		}
-		if (rc > 0)
-			bus_partner_alive(b, b->subscribers[i].domain_id);
-		i++;
+		else
+			i++;
 	}
 	for (i = 0; i < b->nrings; i++)
 		ensure_ring(b, &b->rings[i], NULL, now_ms);
@@ -493,7 +476,7 @@ void bus_tick(struct bus *b, uint64_t now_ms)
 }
 
 /* Registers slot's ring when it is absent; checks that it still exists
- * when it is due (struct ringslot: free when the partner was heard from,
+ * when it is due (struct ringslot: free when a message came through it,
  * else a FAIL_EXIST probe, backing off while the partner stays silent).
  * Returns 0 or a negative errno that stops the daemon (a configuration the
  * fabric refuses). */

@@ -1240,11 +1240,8 @@ void device_tick(struct device *d, uint64_t now_ms)
 		rc = bus_ring_exists(d->bus, &d->driver, d->blocked ? d->blocked_need : 0);
 		if (rc == 0)
 			driver_gone(d, -ECONNREFUSED);
-		else if (rc > 0) {
-			bus_partner_alive(d->bus, d->driver.domain_id);
-			if (d->blocked)
-				device_flush(d);
-		}
+		else if (rc > 0 && d->blocked)
+			device_flush(d);
 	}
 }
 

@@ -172,11 +172,13 @@ int svring_used(struct svring *r, const struct shadow *s, uint32_t *id, uint32_t
  * hypervisor drops the ring when the partner dies, silently. Only a
  * register with FAIL_EXIST tells that the ring is still there (EEXIST),
  * and Xen logs every such refusal on its console. So a due check is free
- * when the partner showed itself alive since the last one (a message read
- * from one of its rings, a ring of its found by a query: it lives, so our
- * ring does), and the FAIL_EXIST probes of a silent partner back off,
- * doubling from ring_check_ms (configuration) to RING_CHECK_BACKOFF times
- * that (counters ring_checks, ring_probes, rings_lost). */
+ * when a message came through the ring since the last one (a driver PINGs
+ * its bus and devices every few seconds), and the FAIL_EXIST probes of a
+ * silent ring back off, doubling from ring_check_ms (configuration) to
+ * RING_CHECK_BACKOFF times that (counters ring_checks, ring_probes,
+ * rings_lost). That the partner still has rings of its own proves
+ * nothing: it may have died and come back with the same domid, and ours
+ * went with the first. */
 #define RING_CHECK_BACKOFF 32u
 struct ringslot {
 	uint32_t port;
@@ -185,7 +187,7 @@ struct ringslot {
 	struct argo_ring *ring; /* NULL: not registered now */
 	uint64_t next_check_ms;
 	uint32_t check_ms; /* the interval to the next check (0: the shortest) */
-	bool heard;        /* the partner showed itself alive since the last check */
+	bool heard;        /* a message came through it since the last check */
 	int last_err;      /* logged once per cause */
 };
 
@@ -358,9 +360,6 @@ void bus_device_event(struct bus *b, struct device *d, uint16_t state);
  * as a sendv that got -EAGAIN did (a notify entry with space_required 0
  * would cancel that wait). */
 int bus_ring_exists(struct bus *b, const xen_argo_addr_t *addr, uint32_t space);
-/* Domain domid showed itself alive: the next existence check of our rings
- * for it needs no hypercall (struct ringslot). */
-void bus_partner_alive(struct bus *b, argo_domid_t domid);
 
 /* ---- control.c: the control socket ---- */
 

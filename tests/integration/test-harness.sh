@@ -53,6 +53,25 @@ EOF
 bad_cfg outside "outside any \[scenario\]" <<'EOF'
 timeout = 5
 EOF
+bad_cfg bad-start "l1.start must be yes or no" <<'EOF'
+[a]
+l1.start = later
+EOF
+
+# A VM with a vhost-user-blk disk (V.vhost_user_blk): shared memory and
+# the disk, on the QEMU command line and in libvirt's XML.
+vmd=$T/vm-base
+mkdir -p "$vmd"
+printf 'VM_NAME=base\nVM_KIND=linux\nVM_BACKEND=qemu\nVM_ACCEL=tcg\nVM_DOMAIN=d\nVM_CHANNELS=""\nVM_VHOST_BLK=yes\n' >"$vmd/vm.env"
+echo /k >"$vmd/kernel"; echo /i >"$vmd/initrd"; echo c >"$vmd/cmdline"; : >"$vmd/module-cmdline"
+echo "512 2 qemu64" >"$vmd/size"
+argv=$(bash -c ". harness/lib/vm.sh; vm_qemu_argv $vmd" | tr '\n' ' ')
+xml=$(bash -c ". harness/lib/vm.sh; sed -i s/=qemu/=libvirt/ $vmd/vm.env; vm_libvirt_xml $vmd")
+grep -q "memory-backend-memfd,id=mem0,size=512M,share=on -machine memory-backend=mem0 .*path=$vmd/vhost-user-blk.sock -device vhost-user-blk-pci" <<<"$argv" &&
+	grep -q "<access mode='shared'/>" <<<"$xml" && grep -q "<disk type='vhostuser' device='disk'>" <<<"$xml" &&
+	{ ! command -v virt-xml-validate >/dev/null ||
+		{ echo "$xml" >"$vmd/domain.xml" && virt-xml-validate "$vmd/domain.xml" domain >/dev/null 2>&1; }; }
+result vm-vhost-user-blk $? "argv: $argv"
 
 out=$(harness/e2e.sh list headline 2>&1)
 grep -q '^xen-l1-driver-at-l0 .*l1:xen/2048M dd:linux/512M' <<<"$out"

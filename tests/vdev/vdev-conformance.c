@@ -237,6 +237,49 @@ static int start_qsd(void)
 	return wait_path(path, 10000) ? 0 : -1;
 }
 
+/* virtiofsd serves one connection, then exits: started again after each. */
+static int start_fsd(void)
+{
+	char cmd[512], path[128];
+
+	expand(cmd, sizeof(cmd),
+	       "mkdir -p @D/share && printf 'hello from the driver domain\\n' > "
+	       "@D/share/hello.txt && exec /usr/lib/qemu/virtiofsd "
+	       "--socket-path=@D/fs.sock -o source=@D/share -o sandbox=chroot "
+	       "-o cache=none");
+	snprintf(path, sizeof(path), "%s/fs.sock", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/fsd.log", dir);
+	fsd_pid = spawn(cmd, path);
+	snprintf(path, sizeof(path), "%s/fs.sock", dir);
+	return wait_path(path, 10000) ? 0 : -1;
+}
+
+/* argo-vdevd on @D/vdevd.conf; ready once both kinds of back end are
+ * connected. */
+static int start_vdevd(void)
+{
+	char cmd[256], path[128], buf[4096];
+	int64_t end;
+
+	expand(cmd, sizeof(cmd), "exec @B/argo-vdevd -v @D/vdevd.conf");
+	snprintf(path, sizeof(path), "%s/vdevd.ctl", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/vdevd.log", dir);
+	vdevd_pid = spawn(cmd, path);
+	snprintf(path, sizeof(path), "%s/vdevd.ctl", dir);
+	if (!wait_path(path, 5000))
+		return -1;
+	end = now_ms() + 5000;
+	while (now_ms() < end) {
+		if (!control("status", buf, sizeof(buf)) && strstr(buf, "fs.sock (up)") &&
+		    strstr(buf, "blk0.sock (up)") && strstr(buf, "blk1.sock (up)"))
+			return 0;
+		nap_ms(50);
+	}
+	return 0; /* the tests see what is missing */
+}
+
 static int setup_world(void)
 {
 	char cmd[2048], path[256];
@@ -264,16 +307,7 @@ static int setup_world(void)
 	expand(qsd_cmd + strlen(qsd_cmd), sizeof(qsd_cmd) - strlen(qsd_cmd), qsd_tail);
 	if (start_qsd())
 		return -1;
-	/* virtiofsd serves one connection, then exits. */
-	expand(cmd, sizeof(cmd),
-	       "mkdir -p @D/share && printf 'hello from the driver domain\\n' > "
-	       "@D/share/hello.txt && exec /usr/lib/qemu/virtiofsd "
-	       "--socket-path=@D/fs.sock -o source=@D/share -o sandbox=chroot "
-	       "-o cache=none");
-	snprintf(path, sizeof(path), "%s/fsd.log", dir);
-	fsd_pid = spawn(cmd, path);
-	snprintf(path, sizeof(path), "%s/fs.sock", dir);
-	if (!wait_path(path, 10000))
+	if (start_fsd())
 		return -1;
 	expand(cmd, sizeof(cmd),
 	       "exec @B/argo-simd -s @D/sim.sock -m -D " STR(DRIVER_DOMID) "=@D/drv.sock -D " STR(
@@ -325,24 +359,8 @@ static int setup_world(void)
 	/* clang-format on */
 	fputs(cmd, f);
 	fclose(f);
-	expand(cmd, sizeof(cmd), "exec @B/argo-vdevd -v @D/vdevd.conf");
-	snprintf(path, sizeof(path), "%s/vdevd.log", dir);
-	vdevd_pid = spawn(cmd, path);
-	snprintf(path, sizeof(path), "%s/vdevd.ctl", dir);
-	if (!wait_path(path, 5000))
+	if (start_vdevd())
 		return -1;
-	/* Ready once both kinds of back end are connected. */
-	{
-		int64_t end = now_ms() + 5000;
-		char buf[4096];
-
-		while (now_ms() < end) {
-			if (!control("status", buf, sizeof(buf)) && strstr(buf, "fs.sock (up)") &&
-			    strstr(buf, "blk1.sock (up)"))
-				break;
-			nap_ms(50);
-		}
-	}
 	snprintf(path, sizeof(path), "sim:%s/drv.sock", dir);
 	if (vdrv_open(&drv, path, VDEVD_DOMID, VIRTIO_ARGO_BUS_PORT, 64 * 1024))
 		return -1;
@@ -1240,10 +1258,93 @@ static void test_busy_and_partners(void)
 	vdrv_close(&other);
 }
 
+/* argo-vdevd SIGKILLed with requests in flight and started again, its back
+ * ends left running (qemu-storage-daemon finishes the old session and
+ * takes the new one; virtiofsd, which serves one connection, is started
+ * again, as a driver domain does): a driver that HELLOs and attaches again
+ * finds its data. What virtio-argo-xen does to the guest's /dev/vda. */
+static void test_vdevd_restart(void)
+{
+	static uint8_t w[256 * 1024], r[256 * 1024];
+	struct vmsg q = msg(VIRTIO_ARGO_TYPE_BUS, VIRTIO_ARGO_BUS_HELLO), a;
+	char uri[128];
+	unsigned int i;
+	int64_t end;
+
+	memset(&a, 0, sizeof(a));
+	CU_ASSERT_FATAL(init_blk(&blk0, 0) == 0);
+	pattern(w, sizeof(w), 777);
+	CU_ASSERT_FATAL(blk_write(&blk0, 1, 8192, w, sizeof(w), 0) == 0);
+	for (i = 0; i < 16; i++) {
+		uint8_t h[16];
+		const void *out[1] = {h};
+		uint32_t out_len[1] = {16}, in_len[2] = {sizeof(r), 1};
+
+		blk_hdr(h, BLK_T_IN, 8192);
+		CU_ASSERT_FATAL(vdrv_submit(&blk0, 0, (uint16_t)(10 + i), out, out_len, 1, in_len,
+		                            2, 0, NULL) == 0);
+	}
+	kill(vdevd_pid, SIGKILL);
+	waitpid(vdevd_pid, NULL, 0);
+	vdevd_pid = 0;
+	end = now_ms() + 5000;
+	while (now_ms() < end && waitpid(fsd_pid, NULL, WNOHANG) == 0)
+		nap_ms(20);
+	stop(&fsd_pid); /* if it did not end with its connection */
+	CU_ASSERT_FATAL(start_fsd() == 0);
+	CU_ASSERT_FATAL(start_vdevd() == 0);
+	/* On sim a process is a domain: domain 2 died and came back, and
+	 * our rings for it died with it (as Xen drops the rings whose
+	 * partner dies). A driver registers them again. On Xen the driver
+	 * domain lives on and the guest's rings stay. */
+	vdrv_dev_close(&blk0);
+	vdrv_dev_close(&blk1);
+	vdrv_dev_close(&fs0);
+	vdrv_close(&drv);
+	snprintf(uri, sizeof(uri), "sim:%s/drv.sock", dir);
+	CU_ASSERT_FATAL(vdrv_open(&drv, uri, VDEVD_DOMID, VIRTIO_ARGO_BUS_PORT, 64 * 1024) == 0);
+	CU_ASSERT_FATAL(vdrv_dev_open(&drv, &blk0, DEV_BLK0, 2 << 20, 0) == 0 &&
+	                vdrv_dev_open(&drv, &blk1, DEV_BLK1, 2 << 20, 0) == 0 &&
+	                vdrv_dev_open(&drv, &fs0, DEV_FS, 2 << 20, 0) == 0);
+
+	q.u.hello.bus_version = VIRTIO_ARGO_BUS_VERSION;
+	q.u.hello.revision = VIRTIO_ARGO_REVISION;
+	q.u.hello.max_msg_size = VIRTIO_ARGO_MAX_MSG_SIZE;
+	q.u.hello.max_rx = 65504;
+	/* Until argo-vdevd has noticed that domain 5 came back too (its
+	 * rings for it went when ours did) and registered them again. */
+	end = now_ms() + 5000;
+	while (vdrv_bus_call(&drv, &q, &a) != 0 && now_ms() < end)
+		nap_ms(50);
+	CU_ASSERT(a.u.hello.num_devices == 3);
+	/* Likewise for the device rings (their next check: ring_check_ms). */
+	end = now_ms() + 5000;
+	while (init_blk(&blk0, 0) != 0 && now_ms() < end)
+		nap_ms(50);
+	CU_ASSERT_FATAL(init_blk(&blk0, 0) == 0);
+	memset(r, 0, sizeof(r));
+	CU_ASSERT(blk_read(&blk0, 40, 8192, r, sizeof(r), 65536, NULL) == 0);
+	CU_ASSERT(memcmp(r, w, sizeof(r)) == 0);
+	/* The file system device too: the new virtiofsd answers FUSE_INIT. */
+	{
+		uint32_t init_in[16] = {7, 36};
+		struct vdrv_done d;
+		uint64_t neg;
+		int32_t err = -1;
+
+		vdrv_flush(&fs0);
+		CU_ASSERT_FATAL(vdrv_init_device(&fs0, ~F_PACKED, 2, 64, 0, &neg) == 0);
+		CU_ASSERT_FATAL(fuse_call(1, 26, 0, init_in, sizeof(init_in), 64, &d) == 0);
+		memcpy(&err, d.data + 4, 4);
+		CU_ASSERT(err == 0);
+		free(d.data);
+	}
+}
+
 /* The existence checks of our rings (struct ringslot in vdev/vdev.h): a
- * partner that talks costs no FAIL_EXIST probe (Xen logs each on its
- * console); a silent one is probed less and less often; one that dies is
- * still noticed (its ring is gone). */
+ * ring a partner talks through costs no FAIL_EXIST probe (Xen logs each on
+ * its console); a silent one is probed less and less often; one whose
+ * partner dies is still noticed (the ring is gone). */
 static void test_ring_checks(void)
 {
 	long long checks = counter("blk0", "ring_checks"), probes = counter("blk0", "ring_probes");
@@ -1253,11 +1354,16 @@ static void test_ring_checks(void)
 	char uri[128];
 	int n = 0;
 
-	/* Our driver (domain DRIVER_DOMID) is subscribed: blk0's checks are
-	 * free. */
+	/* Our driver talks to blk0 (a control request every 20 ms): its
+	 * checks are free. */
+	CU_ASSERT_FATAL(init_blk(&blk0, 0) == 0);
 	end = now_ms() + 5000;
-	while (now_ms() < end && counter("blk0", "ring_checks") < checks + 3)
+	while (now_ms() < end && counter("blk0", "ring_checks") < checks + 3) {
+		struct vmsg q = msg(0, VIRTIO_ARGO_MSG_GET_DEVICE_STATUS), r;
+
+		CU_ASSERT(vdrv_call(&blk0, &q, &r) == 0);
 		nap_ms(20);
+	}
 	CU_ASSERT(counter("blk0", "ring_checks") >= checks + 3);
 	CU_ASSERT(counter("blk0", "ring_probes") == probes);
 
@@ -1622,9 +1728,9 @@ static const struct test_def io_tests[] = {
     T(test_blk_qcow2), T(test_fs_fuse),
 };
 static const struct test_def hostile_tests[] = {
-    T(test_wrong_lengths),     T(test_unknown_ids),   T(test_bad_chains),
-    T(test_busy_and_partners), T(test_driver_dies),   T(test_flood),
-    T(test_backend_restart),   T(test_backend_stuck), T(test_ring_checks),
+    T(test_wrong_lengths), T(test_unknown_ids), T(test_bad_chains),      T(test_busy_and_partners),
+    T(test_driver_dies),   T(test_flood),       T(test_backend_restart), T(test_backend_stuck),
+    T(test_vdevd_restart), T(test_ring_checks),
 };
 
 static int suite_init(void)

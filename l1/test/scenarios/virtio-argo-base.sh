@@ -19,7 +19,7 @@ bench() {
 	echo "BENCH $out"
 	return $rc
 }
-e2e_check bench-randread bench randread -n 2000 -s 64
+e2e_check bench-randread bench randread -n 1000 -s 64
 e2e_check bench-seqread bench seqread -n 64
 e2e_check bench-seqwrite bench seqwrite -n 64
 e2e_finish

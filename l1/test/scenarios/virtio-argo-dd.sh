@@ -62,10 +62,10 @@ vdevd=$!
 e2e_check vdevd-up e2e_wait 30 test -S /run/vargo/vdevd.ctl
 
 # The guest's work; it says it is done in the shared folder.
-if e2e_wait 900 test -e /srv/share/guest.done; then
+if e2e_wait 2400 test -e /srv/share/guest.done; then
 	e2e_case guest-done PASS
 else
-	e2e_case guest-done FAIL "no /srv/share/guest.done within 900 s"
+	e2e_case guest-done FAIL "no /srv/share/guest.done within 2400 s"
 fi
 if [ -f /srv/share/from-guest.bin ] && [ -f /srv/share/from-guest.sha256 ]; then
 	want=$(cut -d' ' -f1 /srv/share/from-guest.sha256)

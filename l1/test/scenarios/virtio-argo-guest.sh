@@ -45,6 +45,10 @@ bstat=/sys/devices/virtio-argo/argo
 
 # ---- the block device: a file system, 64 MiB through it, fsck ----
 mkdir -p /mnt/v /mnt/fs
+# Reading back is bound by the round trips of nested TCG, not by bytes:
+# read ahead in 1 MiB requests rather than 128 KiB ones (the benchmark
+# below uses O_DIRECT, which this does not touch).
+echo 1024 >/sys/block/vda/queue/read_ahead_kb
 # Full paths: busybox's sh runs its own applets (mke2fs) before PATH's.
 e2e_check blk-mkfs /usr/bin/mke2fs -q -t ext4 /dev/vda
 if e2e_check blk-mount mount -t ext4 /dev/vda /mnt/v; then
@@ -93,13 +97,15 @@ bench() {
 	echo "BENCH $out chains=$((c1 - c0)) sendv=$((s1 - s0)) notify=$((n1 - n0))"
 	return $rc
 }
-e2e_check bench-randread bench randread -n 2000 -s 64
+# 1000 random reads: enough for the figures, and the scenario stays in
+# its time-out on a loaded machine (at 3 IOPS it did not with 2000).
+e2e_check bench-randread bench randread -n 1000 -s 64
 randread=$(grep '^BENCH randread' /run/argo-e2e/bench-randread.out)
 e2e_check bench-seqread bench seqread -n 64
 e2e_check bench-seqwrite bench seqwrite -n 64
 # QD1 4 KiB reads: one sendv per request on our side, no notify needed.
 set -- $(echo "$randread" | sed -n 's/.*chains=\([0-9]*\) sendv=\([0-9]*\) notify=\([0-9]*\).*/\1 \2 \3/p')
-if [ $# = 3 ] && [ "$1" -ge 2000 ] && [ $(($2 + $3)) -le $(($1 + $1 / 20)) ]; then
+if [ $# = 3 ] && [ "$1" -ge 1000 ] && [ $(($2 + $3)) -le $(($1 + $1 / 20)) ]; then
 	e2e_case hypercalls-per-request PASS "$(($2 + $3)) hypercalls for $1 requests"
 else
 	e2e_case hypercalls-per-request FAIL "randread: chains/sendv/notify: $*"

@@ -14,7 +14,7 @@ if [ "$(e2e_role)" != dom0 ]; then
 	e2e_case dom0 FAIL "runs in dom0 only (role $(e2e_role))"
 	e2e_finish
 fi
-timeout=$(e2e_cmdline argo.vargo_timeout) || timeout=1100
+timeout=$(e2e_cmdline argo.vargo_timeout) || timeout=2700
 if ! e2e_check xen-tools-start xen_tools_start; then
 	e2e_finish
 fi
