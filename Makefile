@@ -462,9 +462,9 @@ $(BIN)/vdev-conformance: $(call obj,tests/vdev/vdev-conformance.c $(VDRV_SRC)) $
 # A virtio-blk cycle through any path to a driver domain (relays:
 # tests/integration/test-vdev-relay.sh).
 all: $(BIN)/vdrv-blk
-$(BIN)/vdrv-blk: $(call obj,tests/vdev/vdrv-blk.c $(VDRV_SRC)) $(LIBARGO)
+$(BIN)/vdrv-blk: $(call obj,tests/vdev/vdrv-blk.c $(VDRV_SRC)) $(CLIENT_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $(filter %.o,$^) -Wl,--start-group $(CLIENT_LIBS) -Wl,--end-group $(CLIENT_LDLIBS) $(LDLIBS) -o $@
 
 # virtio-argo against the same qemu-storage-daemon driven directly: figures,
 # not a test (docs/benchmarks.md, "virtio-argo").

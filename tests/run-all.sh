@@ -26,7 +26,7 @@ total_skip=0
 # A suite that exits non-zero without counting a failure, or prints no
 # summary, counts one failure: a crash must never look like a pass.
 account() {
-	local name=$1 rc=$2 log=$3 line p=0 f=0 s=0
+	local name=$1 rc=$2 log=$3 secs=${4:-0} line p=0 f=0 s=0
 	line=$(grep -E '^([A-Za-z0-9-]+: )?[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$log" | tail -n 1)
 	if [ -n "$line" ]; then
 		p=$(sed -E 's/^([A-Za-z0-9-]+: )?([0-9]+) passed.*/\2/' <<<"$line")
@@ -45,15 +45,16 @@ account() {
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
 	total_skip=$((total_skip + s))
-	printf 'suite %-32s %4d ok %4d failed %4d skipped\n' "$name" "$p" "$f" "$s"
+	printf 'suite %-32s %4d ok %4d failed %4d skipped %5d s\n' "$name" "$p" "$f" "$s" "$secs"
 }
 
 run_suite() {
 	local name=$1
 	shift
-	local log="$LOGS/$name.log"
+	local log="$LOGS/$name.log" t0=$SECONDS rc
 	"$@" >"$log" 2>&1
-	account "$name" $? "$log"
+	rc=$?
+	account "$name" $rc "$log" $((SECONDS - t0))
 }
 
 # The conformance suite against a fresh daemon.
@@ -289,6 +290,7 @@ if [ "${ARGO_CHECK_XEN:-1}" != 0 ]; then
 fi
 
 echo
+echo "all suites in $SECONDS s (the time of each is the last column above)"
 if [ "$total_skip" -gt 0 ]; then
 	echo "$total_pass passed, $total_fail failed, $total_skip skipped"
 else
