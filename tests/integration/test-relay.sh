@@ -593,7 +593,7 @@ counter_at_least() {
 # count of time-outs: the deadline below fails it).
 case_service_restart() {
 	local name=service-restart-conversation-survives dir rc=0 why="" epid ppid out ok lost refused
-	local suppressed
+	local suppressed n
 	local count=3000
 	dir=$(mktemp -d /tmp/argo-relay-test.XXXXXX)
 	if ! chain_up "$dir" "$BIN" 3 unix; then
@@ -645,12 +645,28 @@ case_service_restart() {
 		rc=1
 		why="more requests lost than the one in the dead echo's ring and the $suppressed whose report l0 suppressed (report_rate), or none refused: $out"
 	fi
+	# Only l0 makes reports here; l1 and l2 pass them on, and a report
+	# passed on is never suppressed again (the relays' buckets drift apart
+	# by their jitter: one of them could run dry where l0 had not, and the
+	# request was lost with no counter the sender's side looks at).
+	for n in 1 2; do
+		if [ $rc -eq 0 ] && [ "$(relay_counter "$dir/l$n.ctl" reports_suppressed)" != 0 ]; then
+			rc=1
+			why="l$n suppressed a report l0 made (passed on, it must not be limited again): $out"
+		fi
+	done
 	# l0 noticed the ring had gone: it registered it again, or (its
 	# partner still gone at the next check) let the proxy go and made a
 	# new one for the new echo.
 	if [ $rc -eq 0 ] && ! counter_at_least "$dir/l0.ctl" rings_gone 1; then
 		rc=1
 		why="l0 never noticed its proxy ring had gone, yet: $out"
+	fi
+	# What each relay counted, kept with the logs of a failure.
+	if [ $rc -ne 0 ]; then
+		for n in 0 1 2; do
+			"$BIN/argo-relayctl" -s "$dir/l$n.ctl" counters --json >"$dir/counters-l$n.json" 2>&1
+		done
 	fi
 	result "$name" $rc "$why (logs in $dir)"
 	[ $rc -eq 0 ] && echo "    $ok ok, $lost lost (in the killed echo's ring, or a report suppressed: $suppressed), $refused refused while it was down; l0 rings_gone $(relay_counter "$dir/l0.ctl" rings_gone), rings_reregistered $(relay_counter "$dir/l0.ctl" rings_reregistered), proxies_freed $(relay_counter "$dir/l0.ctl" proxies_freed)"
