@@ -582,8 +582,9 @@ counter_at_least() {
 
 # The service restarts under a conversation (issue 11): argo-ping at L2
 # talks to argo-echo at L0 (domain 5, a static domain that dies with its
-# process); the echo is SIGKILLed mid-stream and started again on the same
-# socket. The fabric dropped l0's proxy ring partnered with the dead domain
+# process); the echo is SIGKILLed mid-stream (by itself, right after its
+# 500th reply: a test that polled, then killed, came too late on a loaded
+# machine, the conversation over) and started again on the same socket. The fabric dropped l0's proxy ring partnered with the dead domain
 # 5 (as Xen does); l0 must notice and register it again, so that the new
 # echo's replies reach the old conversation. While the echo is down, the
 # requests are reported refused (ECONNREFUSED); at most the one request in
@@ -593,7 +594,7 @@ counter_at_least() {
 # count of time-outs: the deadline below fails it).
 case_service_restart() {
 	local name=service-restart-conversation-survives dir rc=0 why="" epid ppid out ok lost refused
-	local suppressed n
+	local suppressed n st
 	local count=3000
 	dir=$(mktemp -d /tmp/argo-relay-test.XXXXXX)
 	if ! chain_up "$dir" "$BIN" 3 unix; then
@@ -601,19 +602,26 @@ case_service_restart() {
 		chain_down
 		return
 	fi
-	"$BIN/argo-echo" --fabric "sim:$dir/l0-dom5.sock" --port 7000 >"$dir/echo.log" 2>&1 &
+	"$BIN/argo-echo" --fabric "sim:$dir/l0-dom5.sock" --port 7000 --die-after 500 \
+		>"$dir/echo.log" 2>&1 &
 	epid=$!
 	wait_for_line "$dir/echo.log" "serving port 7000" 5 || rc=1
 	"$BIN/argo-ping" --fabric "sim:$dir/l2.sock" --to 0:7000 --count $count --size 64 \
 		--timeout 1000 --keep-going >"$dir/ping.log" 2>&1 &
 	ppid=$!
 	EXTRA_PIDS+=("$ppid")
-	wait_until 20 counter_at_least "$dir/l0.ctl" local_delivered 500 || {
+	# (Its end reported to /dev/null: bash says "Killed" when it reaps it.)
+	if ! wait_gone "$epid" 20 2>/dev/null; then
 		rc=1
-		why="the conversation did not start: $(tail -n 2 "$dir/ping.log")"
-	}
-	kill -KILL "$epid"
+		why="the echo did not reach its 500th reply: $(tail -n 2 "$dir/ping.log")"
+		kill -KILL "$epid"
+	fi
 	wait "$epid" 2>/dev/null
+	st=$?
+	if [ $rc -eq 0 ] && [ $st -ne 137 ]; then
+		rc=1
+		why="the echo ended with status $st, not by SIGKILL: $(tail -n 2 "$dir/echo.log")"
+	fi
 	# A request while the echo is down, refused; then the echo is back.
 	wait_until 10 counter_at_least "$dir/l0.ctl" no_ring 1 || {
 		rc=1
