@@ -125,7 +125,7 @@ PROGRAMS := $(addprefix $(BIN)/,argo-simd argo-conformance argo-conformance-peer
 	argo-echo argo-stream argo-relayd argo-relayctl argo-bench)
 TESTS := $(addprefix $(BIN)/,test-ring test-routed test-sim-fabric test-simd-hostile test-wire \
 	test-auth test-session test-stream test-util test-relay-config test-transport test-dedup \
-	test-mitm test-rogue test-bench-hist test-leaf test-routes)
+	test-mitm test-rogue test-bench-hist test-leaf test-routes test-router)
 
 # argo-simd: the daemon, its configuration, its side of the protocol
 # (simd_proto.c, which the fuzzer drives too) and its two engines (io_uring,
@@ -209,6 +209,8 @@ test-transport_LDLIBS := -linih $(CLIENT_LDLIBS)
 test-dedup_SRC := tests/unit/test_dedup.c relay/dedup.c
 # The relay's route table alone.
 test-routes_SRC := tests/unit/test_routes.c relay/routes.c
+# The relay's router (undeliverable reports), with its log and policy stubbed.
+test-router_SRC := tests/unit/test_router.c relay/router.c relay/routes.c common/link/msg.c
 # argo-bench's latency histogram (a header only).
 test-bench-hist_SRC := tests/unit/test_bench_hist.c
 # A man in the middle of relay links, for tests/integration/test-relay.sh.

@@ -103,10 +103,12 @@ static const char *cause_name(struct router *r, int error, int *bit, uint64_t **
 	}
 }
 
-/* May one more report go to dst now? A token bucket per destination:
- * report_rate a second, as many at once; the destination whose bucket
- * was used longest ago gives its place to a new one. A second line of
- * defence against report storms: reports never beget reports (above). */
+/* May one more report this relay made go to dst now? A token bucket per
+ * destination: report_rate a second, as many at once; the destination
+ * whose bucket was used longest ago gives its place to a new one. A second
+ * line of defence against report storms: reports never beget reports
+ * (above). Reports passed on from a link are not limited again
+ * (router_report()). */
 static bool report_allowed(struct router *r, const struct wire_gaddr *dst)
 {
 	uint64_t rate = r->config->report_rate, now = now_ms(), cap = rate * 1000;
@@ -142,6 +144,16 @@ static bool report_allowed(struct router *r, const struct wire_gaddr *dst)
 	return true;
 }
 
+/* Back the way the message came: the link it arrived on answers the msn it
+ * arrived with; a message from our own rings was sent by a guest of ours. */
+static void send_report(struct router *r, const struct wire_undeliverable *u, const struct msg *msg)
+{
+	if (msg->source_ops && msg->source_ops->report)
+		msg->source_ops->report(msg->source, msg->source_seq, u);
+	else if (is_ours(r, u->src.hvid))
+		r->local.ops->report(r->local.end, u);
+}
+
 void router_undeliverable(struct router *r, struct msg *msg, int error)
 {
 	struct wire_undeliverable u = {.msn = msg->msn,
@@ -163,24 +175,23 @@ void router_undeliverable(struct router *r, struct msg *msg, int error)
 		          msg->src.hvid, msg->src.domid, msg->src.port, msg->dst.hvid,
 		          msg->dst.domid, msg->dst.port, why, ROUTER_SUMMARY_MS / 1000);
 	}
-	router_report(r, &u, msg);
+	/* At most report_rate reports a second towards one source (counted
+	 * in reports_suppressed beyond it): a second line of defence against
+	 * a storm, after "reports never beget reports". Only here, where the
+	 * report is made: see router_report(). */
+	if (report_allowed(r, &u.src))
+		send_report(r, &u, msg);
 	msg_done(msg);
 }
 
 void router_report(struct router *r, const struct wire_undeliverable *u, const struct msg *msg)
 {
-	/* At most report_rate reports a second towards one source (counted
-	 * in reports_suppressed beyond it): a second line of defence against
-	 * a storm, after "reports never beget reports". */
-	if (!report_allowed(r, &u->src))
-		return;
-	/* Back the way the message came: the link it arrived on answers the
-	 * msn it arrived with; a message from our own rings was sent by a
-	 * guest of ours. */
-	if (msg->source_ops && msg->source_ops->report)
-		msg->source_ops->report(msg->source, msg->source_seq, u);
-	else if (is_ours(r, u->src.hvid))
-		r->local.ops->report(r->local.end, u);
+	/* A report another relay made, on its way back: it passed that
+	 * relay's rate limit, and answers one message we sent, once (the
+	 * link checked), so it cannot make a storm here. Limiting it again
+	 * would lose what the relay that made it counted as sent, counted
+	 * only here, where nobody looks for the report (issue 11). */
+	send_report(r, u, msg);
 }
 
 uint64_t router_undeliverable_total(const struct router *r)

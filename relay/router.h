@@ -50,8 +50,8 @@ struct router_counters {
 	 * guest sent, or a link brought: dropped, never answered (a report
 	 * about a report would loop, issue 11). */
 	uint64_t reserved_dropped;
-	/* Reports over the rate allowed per destination (report_rate): not
-	 * sent. */
+	/* Reports this relay made over the rate allowed per destination
+	 * (report_rate): not sent. Reports passed on are never limited. */
 	uint64_t reports_suppressed;
 };
 
@@ -92,11 +92,13 @@ void router_set_link(struct router *r, int index, const struct relay_end *end);
  * source as undeliverable. */
 void router_route(struct router *r, struct msg *msg);
 /* Counts and (once per cause) logs an undeliverable message, reports it
- * towards its source, and is done with it (error: a positive errno). */
+ * towards its source (within report_rate), and is done with it (error: a
+ * positive errno). */
 void router_undeliverable(struct router *r, struct msg *msg, int error);
 /* An UNDELIVERABLE report that came in on a link, matched to msg, the
  * message it answers (still held: the link found it among what it sent):
- * back the way msg came, to our guest or the link before. */
+ * back the way msg came, to our guest or the link before; always (the
+ * relay that made it applied report_rate). */
 void router_report(struct router *r, const struct wire_undeliverable *u, const struct msg *msg);
 /* Once per tick: every ROUTER_SUMMARY_MS, one log line with what was
  * undeliverable, dropped or suppressed since the last one, if anything was

@@ -141,6 +141,7 @@ sim_suites() {
 	run_suite "$variant:unit-routed" "$bin/test-routed"
 	run_suite "$variant:unit-dedup" "$bin/test-dedup"
 	run_suite "$variant:unit-routes" "$bin/test-routes"
+	run_suite "$variant:unit-router" "$bin/test-router"
 	run_suite "$variant:unit-stream" "$bin/test-stream"
 	run_suite "$variant:unit-util" "$bin/test-util"
 	run_suite "$variant:unit-sim-fabric" "$bin/test-sim-fabric"

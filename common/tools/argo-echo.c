@@ -16,6 +16,11 @@
  * would: for tests, which check that the relays drop such echoes instead of
  * answering them (issue 11).
  *
+ * --die-after N SIGKILLs itself right after its Nth reply, as a crash would:
+ * for tests that need the service to die in the middle of a conversation
+ * however slow the machine (a test that polls, then kills, may come too
+ * late on a loaded machine: the conversation is over).
+ *
  * When the fabric goes away (argo-simd stopped), a call fails with
  * -ENOTCONN, or argo_fabric_check() says so after a second without a
  * message: argo-echo says so and exits 1 instead of serving nothing.
@@ -50,6 +55,8 @@ static void usage(FILE *out)
 	        "  -A, --echo-all            send the relays' undeliverable reports back too\n"
 	        "                            (for tests: by default they are counted, never\n"
 	        "                            answered)\n"
+	        "  -D, --die-after N         SIGKILL ourselves right after the Nth reply, as a\n"
+	        "                            crash would (for tests)\n"
 	        "  -h, --help                print this help and exit\n"
 	        "  -V, --version             print the version and exit\n"
 	        "\n"
@@ -98,6 +105,7 @@ int main(int argc, char **argv)
 	    {"ring-len", required_argument, NULL, 'r'},
 	    {"routed", required_argument, NULL, 'R'},
 	    {"echo-all", no_argument, NULL, 'A'},
+	    {"die-after", required_argument, NULL, 'D'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -106,13 +114,13 @@ int main(int argc, char **argv)
 	argo_domid_t relay = 0;
 	xen_argo_register_ring_t reg = {.partner_id = XEN_ARGO_DOMID_ANY, .len = 256 * 1024};
 	const char *uri = NULL;
-	unsigned long count = 0, echoed = 0, reports = 0;
+	unsigned long count = 0, echoed = 0, reports = 0, die_after = 0;
 	struct argo_fabric *fabric;
 	struct argo_ring *ring;
 	static uint8_t buf[XEN_ARGO_MAX_RING_SIZE];
 	int c, ret, have_port = 0, status = 0;
 
-	while ((c = getopt_long(argc, argv, "f:p:P:n:r:R:AhV", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:p:P:n:r:R:AD:hV", options, NULL)) != -1) {
 		unsigned long long v = 0;
 
 		switch (c) {
@@ -151,6 +159,12 @@ int main(int argc, char **argv)
 			break;
 		case 'A':
 			echo_all = 1;
+			break;
+		case 'D':
+			if (tool_parse_number("argo-echo", "die-after", optarg, 1, ULONG_MAX, &v) <
+			    0)
+				return 2;
+			die_after = (unsigned long)v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -280,6 +294,11 @@ int main(int argc, char **argv)
 			        addr.dst.domain_id, addr.dst.aport, argo_strerror((int)s));
 		else
 			echoed++;
+		if (die_after && echoed == die_after) {
+			fprintf(stderr, "argo-echo: echoed %lu messages: SIGKILL (--die-after)\n",
+			        echoed);
+			raise(SIGKILL);
+		}
 	}
 	if (!status)
 		argo_notify(fabric, NULL);

@@ -582,8 +582,9 @@ counter_at_least() {
 
 # The service restarts under a conversation (issue 11): argo-ping at L2
 # talks to argo-echo at L0 (domain 5, a static domain that dies with its
-# process); the echo is SIGKILLed mid-stream and started again on the same
-# socket. The fabric dropped l0's proxy ring partnered with the dead domain
+# process); the echo is SIGKILLed mid-stream (by itself, right after its
+# 500th reply: a test that polled, then killed, came too late on a loaded
+# machine, the conversation over) and started again on the same socket. The fabric dropped l0's proxy ring partnered with the dead domain
 # 5 (as Xen does); l0 must notice and register it again, so that the new
 # echo's replies reach the old conversation. While the echo is down, the
 # requests are reported refused (ECONNREFUSED); at most the one request in
@@ -593,7 +594,7 @@ counter_at_least() {
 # count of time-outs: the deadline below fails it).
 case_service_restart() {
 	local name=service-restart-conversation-survives dir rc=0 why="" epid ppid out ok lost refused
-	local suppressed
+	local suppressed n st
 	local count=3000
 	dir=$(mktemp -d /tmp/argo-relay-test.XXXXXX)
 	if ! chain_up "$dir" "$BIN" 3 unix; then
@@ -601,19 +602,26 @@ case_service_restart() {
 		chain_down
 		return
 	fi
-	"$BIN/argo-echo" --fabric "sim:$dir/l0-dom5.sock" --port 7000 >"$dir/echo.log" 2>&1 &
+	"$BIN/argo-echo" --fabric "sim:$dir/l0-dom5.sock" --port 7000 --die-after 500 \
+		>"$dir/echo.log" 2>&1 &
 	epid=$!
 	wait_for_line "$dir/echo.log" "serving port 7000" 5 || rc=1
 	"$BIN/argo-ping" --fabric "sim:$dir/l2.sock" --to 0:7000 --count $count --size 64 \
 		--timeout 1000 --keep-going >"$dir/ping.log" 2>&1 &
 	ppid=$!
 	EXTRA_PIDS+=("$ppid")
-	wait_until 20 counter_at_least "$dir/l0.ctl" local_delivered 500 || {
+	# (Its end reported to /dev/null: bash says "Killed" when it reaps it.)
+	if ! wait_gone "$epid" 20 2>/dev/null; then
 		rc=1
-		why="the conversation did not start: $(tail -n 2 "$dir/ping.log")"
-	}
-	kill -KILL "$epid"
+		why="the echo did not reach its 500th reply: $(tail -n 2 "$dir/ping.log")"
+		kill -KILL "$epid"
+	fi
 	wait "$epid" 2>/dev/null
+	st=$?
+	if [ $rc -eq 0 ] && [ $st -ne 137 ]; then
+		rc=1
+		why="the echo ended with status $st, not by SIGKILL: $(tail -n 2 "$dir/echo.log")"
+	fi
 	# A request while the echo is down, refused; then the echo is back.
 	wait_until 10 counter_at_least "$dir/l0.ctl" no_ring 1 || {
 		rc=1
@@ -645,12 +653,28 @@ case_service_restart() {
 		rc=1
 		why="more requests lost than the one in the dead echo's ring and the $suppressed whose report l0 suppressed (report_rate), or none refused: $out"
 	fi
+	# Only l0 makes reports here; l1 and l2 pass them on, and a report
+	# passed on is never suppressed again (the relays' buckets drift apart
+	# by their jitter: one of them could run dry where l0 had not, and the
+	# request was lost with no counter the sender's side looks at).
+	for n in 1 2; do
+		if [ $rc -eq 0 ] && [ "$(relay_counter "$dir/l$n.ctl" reports_suppressed)" != 0 ]; then
+			rc=1
+			why="l$n suppressed a report l0 made (passed on, it must not be limited again): $out"
+		fi
+	done
 	# l0 noticed the ring had gone: it registered it again, or (its
 	# partner still gone at the next check) let the proxy go and made a
 	# new one for the new echo.
 	if [ $rc -eq 0 ] && ! counter_at_least "$dir/l0.ctl" rings_gone 1; then
 		rc=1
 		why="l0 never noticed its proxy ring had gone, yet: $out"
+	fi
+	# What each relay counted, kept with the logs of a failure.
+	if [ $rc -ne 0 ]; then
+		for n in 0 1 2; do
+			"$BIN/argo-relayctl" -s "$dir/l$n.ctl" counters --json >"$dir/counters-l$n.json" 2>&1
+		done
 	fi
 	result "$name" $rc "$why (logs in $dir)"
 	[ $rc -eq 0 ] && echo "    $ok ok, $lost lost (in the killed echo's ring, or a report suppressed: $suppressed), $refused refused while it was down; l0 rings_gone $(relay_counter "$dir/l0.ctl" rings_gone), rings_reregistered $(relay_counter "$dir/l0.ctl" rings_reregistered), proxies_freed $(relay_counter "$dir/l0.ctl" proxies_freed)"
