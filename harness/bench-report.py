@@ -274,7 +274,7 @@ VM_HEADLINE, VM_XEN, VM_SERIAL = "vm-headline", "vm-xen", "vm-serial-l1"
 
 def read_vm(raw):
     vm = {}
-    for name in ("cpu", "relay-l0", "relay-l1", "relay-dd"):
+    for name in ("cost", "relay-l0", "relay-l1", "relay-dd"):
         f = os.path.join(raw, "vm", name + ".json")
         try:
             vm[name] = json.load(open(f))
@@ -300,7 +300,7 @@ def vm_figures(paths, lat, vm):
             return None
         return med([f(*xs) for xs in zip(*series)])
     label = {p["id"]: p["label"] for p in paths}
-    out = {"sizes": sizes, "paths": [], "headline": [], "hops": [], "cpu": vm.get("cpu", {}),
+    out = {"sizes": sizes, "paths": [], "headline": [], "hops": [], "costs": vm.get("cost", {}),
            "relay_link_rtt_us": {}}
     for i in ids:
         out["paths"].append({"path": i, "label": label[i], "p50_us": {
@@ -318,14 +318,16 @@ def vm_figures(paths, lat, vm):
                                               VM_HEADLINE, VM_XEN, VM_SERIAL), 0)})
     # Where the headline's round trip goes: medians of per-turn differences.
     steps = [
-        ("domU -> dom0 hop through argo.ko (headline - from dom0)",
+        ("a domU, not dom0, at the start (headline - from dom0)",
          ("vm-headline", "vm-relay-dom0"), lambda h, d: h - d),
+        ("Argo within the L1 dom0, to relay l1 and back (dom0 -> dom0)",
+         ("vm-xen-dom0",), lambda v: v),
         ("raw virtio-serial, host <-> L1 VM", ("vm-serial-l1",), lambda v: v),
         ("raw virtio-serial, host <-> driver domain", ("vm-serial-dd",), lambda v: v),
         ("the driver domain's sim fabric", ("vm-dd-sim",), lambda v: v),
         ("the three relays beyond those (TLS, routing, custody, their wake-ups)",
-         ("vm-relay-dom0", "vm-serial-l1", "vm-serial-dd", "vm-dd-sim"),
-         lambda d, a, b, c: d - a - b - c),
+         ("vm-relay-dom0", "vm-xen-dom0", "vm-serial-l1", "vm-serial-dd", "vm-dd-sim"),
+         lambda d, x, a, b, c: d - x - a - b - c),
     ]
     for what, need, f in steps:
         if all(n in ids for n in need):
@@ -544,24 +546,36 @@ def text(report):
                     m.get("accel", "?"), m.get("qemu", "?"), m.get("l1_mem_mib", "?"),
                     m.get("l1_vcpus", "?"), m.get("dd_mem_mib", "?"), m.get("dd_vcpus", "?"),
                     m.get("l1_cpu", "?"), c["turns"], c["round_trips_per_turn"]),
-                "  round trip p50 (us, median of the turns' p50s); p99 of all round trips",
-                "  %-58s" % "path" + "".join("%12s" % ("%d B" % s) for s in vm["sizes"])]
+                "  round trip p50/p99 (ms; p50: median of the turns' p50s; p99: of all round trips)",
+                "  %-58s" % "path" + "".join("%14s" % ("%d B" % s) for s in vm["sizes"])]
         for p in vm["paths"]:
             out.append("  %-58s" % p["label"] + "".join(
-                "%12s" % ("%.0f/%.0f" % (p["p50_us"][str(s)], p["p99_us"][str(s)])
+                "%14s" % ("%.1f/%.1f" % (p["p50_us"][str(s)] / 1e3, p["p99_us"][str(s)] / 1e3)
                           if p["p50_us"].get(str(s)) is not None else "-") for s in vm["sizes"]))
         out.append("  headline / (intra-Xen + raw virtio-serial), median of per-turn ratios: " +
                    ", ".join("%d B %s" % (h["size"], h["ratio"]) for h in vm["headline"]))
-        out.append("  where the headline's time goes (us, medians of per-turn differences):")
+        out.append("  where the headline's time goes (ms, medians of per-turn differences):")
         for h in vm["hops"]:
             out.append("    %-72s %s" % (h["what"], ", ".join(
-                "%s B %s" % (s, v) for s, v in h["us"].items())))
+                "%s B %s" % (s, "%.1f" % (v / 1e3) if v is not None else "-")
+                for s, v in h["us"].items())))
         if vm["relay_link_rtt_us"]:
             out.append("  relay links' last PING/PONG (us): " + ", ".join(
                 "%s %s" % kv for kv in vm["relay_link_rtt_us"].items()))
-        for pid, cc in vm["cpu"].items():
-            out.append("  cores busy during %s: %s" % (pid, ", ".join(
-                "%s %.2f" % kv for kv in cc["cores_busy"].items())))
+        if vm["costs"]:
+            out.append("  CPU per 64 B round trip (ms; differences of two runs): the host's "
+                       "processes | the L1 Xen's domains")
+            for pid, cc in vm["costs"].items():
+                out.append("    %-14s round trip %7.1f | %s | %s" % (
+                    pid, cc["round_trip_mean_ms"], ", ".join(
+                        "%s %.1f" % kv for kv in cc["host_cpu_ms_per_round_trip"].items()),
+                    ", ".join("%s %.1f" % kv
+                              for kv in cc["l1_xen_domain_cpu_ms_per_round_trip"].items())))
+            out.append("  per 64 B round trip: context switches (ctxt), interrupts (intr), "
+                       "VIRQ_ARGO (argo_irq), by VM")
+            for pid, cc in vm["costs"].items():
+                out.append("    %-14s %s" % (pid, ", ".join(
+                    "%s %.1f" % kv for kv in cc.get("counts_per_round_trip", {}).items())))
     out += ["", "targets"]
     for t in report["targets"]:
         state = {True: "met", False: "NOT met", None: "not measured"}[t["met"]]
@@ -601,10 +615,11 @@ def build(raw, out):
         "vm": {"config": {"turns": int(meta.get("vm_turns", 0)),
                           "round_trips_per_turn": int(meta.get("vm_round_trips_per_turn", 0)),
                           "latency_sizes": meta.get("vm_latency_sizes", ""),
+                          "cost_round_trips": int(meta.get("vm_cost_round_trips", 0)),
                           "seconds": int(meta.get("vm_seconds", 0))},
                "machine": {k[3:]: v for k, v in meta.items() if k.startswith("vm_") and k not in (
                    "vm_paths", "vm_turns", "vm_round_trips_per_turn", "vm_latency_sizes",
-                   "vm_seconds")},
+                   "vm_cost_round_trips", "vm_seconds")},
                "relays": {k: v for k, v in vm.items() if k.startswith("relay-")}}
         if fig["vm"] else None,
     }

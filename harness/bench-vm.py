@@ -14,20 +14,23 @@ turns whose order rotates, so that the machine's drift lands on all alike:
                  =serial=> relay dd -> the driver domain's fabric -> server
   and, to see where the headline's time goes:
   vm-relay-dom0  the same from the L1 dom0 (no domU hop)
+  vm-xen-dom0    L1 dom0 -> dom0 over Xen's Argo (client and server in dom0)
   vm-serial-dd   host -> driver domain over a virtio-serial port, no Argo
   vm-dd-sim      the driver domain's sim fabric alone (client and server there)
 
 The VMs answer on their port org.argo.bench.ctl (harness/scenarios/
 bench-agent.sh). Writes $E2E_OUT/bench-raw/ in harness/bench.sh's formats
-(paths.tsv, lat/ID/turn-N.json, meta lines vm_*), plus vm/cpu.json (CPU
-time of the host's processes per path: QEMU's vCPU and other threads, relay
-l0, argo-simd) and vm/relay-*.json (the three relays' status at the end);
+(paths.tsv, lat/ID/turn-N.json, meta lines vm_*), plus vm/cost.json (CPU
+per 64 B round trip on each path: the host's processes, QEMU's vCPU and
+other threads apart, and the L1 Xen's domains; differences of two runs)
+and vm/relay-*.json (the three relays' status at the end);
 harness/bench-vm.sh hands them to bench-report.py. Prints ARGO-E2E: CASE
 lines (every path measured in every turn, never a speed) and a summary.
 
 Environment: E2E_OUT, E2E_VMCTL, E2E_ACCEL, E2E_BACKEND, BUILD (from the
-runner); BENCH_VM_TURNS (7), BENCH_VM_PER (round trips per size and turn,
-100), BENCH_VM_SIZES (64,1K,16K), BENCH_VM_PATHS (all of the above).
+runner); BENCH_VM_TURNS (9), BENCH_VM_PER (round trips per size and turn,
+100), BENCH_VM_SIZES (64,1K,16K), BENCH_VM_COST_N (100; 0: no cost runs),
+BENCH_VM_PATHS (all of the above).
 """
 import glob
 import json
@@ -42,10 +45,11 @@ OUT = os.environ["E2E_OUT"]
 VMCTL = os.environ["E2E_VMCTL"]
 BUILD = os.environ.get("BUILD", "build")
 RAW = os.path.join(OUT, "bench-raw")
-TURNS = int(os.environ.get("BENCH_VM_TURNS", "7"))
+TURNS = int(os.environ.get("BENCH_VM_TURNS", "9"))
 PER = int(os.environ.get("BENCH_VM_PER", "100"))
 SIZES = os.environ.get("BENCH_VM_SIZES", "64,1K,16K")
 WARMUP = max(5, PER // 10)
+COST_N = int(os.environ.get("BENCH_VM_COST_N", "100"))
 TIMEOUT_MS = 60000  # a round trip silent this long fails the run
 
 # id: (where, kind, hops, transport, label, argo-bench target)
@@ -60,6 +64,8 @@ PATHS = {
     "vm-relay-dom0": ("dom0", "vm-profile", 2, "serial",
                       "L1 dom0 -> relays l1, l0, dd -> driver domain",
                       "--fabric xen: --to 0:7000 --port 40200"),
+    "vm-xen-dom0": ("dom0", "vm-profile", 0, "xen", "Xen Argo: L1 dom0 -> dom0 (argo.ko)",
+                    "--fabric xen: --to 0:7100 --port 40300"),
     "vm-serial-dd": ("host", "vm-profile", 0, "virtio-serial",
                      "virtio-serial: host -> driver domain, raw", "--connect unix:{dd_raw}"),
     "vm-dd-sim": ("dd", "vm-profile", 0, "none", "driver domain's sim fabric alone",
@@ -188,6 +194,21 @@ def thread_cpu(pid):
     return groups
 
 
+def parse_stats(lines):
+    """bench_stats lines: "ctxt N", "intr N", "argo_irq N", "xen_cpu NAME S"."""
+    d = {}
+    for line in lines:
+        f = line.split()
+        try:
+            if len(f) == 2:
+                d[f[0]] = float(f[1])
+            elif len(f) == 3 and f[0] == "xen_cpu":
+                d["xen_cpu " + f[1]] = float(f[2])
+        except ValueError:
+            pass
+    return d
+
+
 class CpuWatch:
     def __init__(self, procs):
         self.procs = {k: v for k, v in procs.items() if v}
@@ -243,16 +264,16 @@ def main():
         except (OSError, ValueError):
             procs[name] = None
     cpu = CpuWatch(procs)
-    cpu_of = {p: {"seconds": 0.0, "round_trips": 0, "ns": {}} for p in paths}
-
     seq = [0]
 
-    def run(pid, turn):
+    def bench(pid, sizes, count, warmup, with_err=False):
+        """One argo-bench run on path PID: (error or None, its JSON, seconds
+        [, its stderr lines])."""
         where, _, _, _, _, target = PATHS[pid]
         args = "latency %s --sizes %s --count %d --warmup %d --timeout %d --json --label %s" % (
-            target.format(**fmt), SIZES, PER, WARMUP, TIMEOUT_MS, pid)
+            target.format(**fmt), sizes, count, warmup, TIMEOUT_MS, pid)
         seq[0] += 1
-        before, t0 = cpu.sample(), time.time()
+        t0 = time.time()
         if where == "host":
             r = subprocess.run([os.path.join(BUILD, "bin", "argo-bench")] + args.split(),
                                capture_output=True, text=True, timeout=3600)
@@ -260,25 +281,86 @@ def main():
         else:
             rc, out, err = agents[where].request("run %d %s %s" % (seq[0], where, args),
                                                  seq[0], 3600)
-        t1, after = time.time(), cpu.sample()
+        secs = time.time() - t0
+        why, doc = None, None
         if rc != 0:
-            return "rc=%d: %s" % (rc, " / ".join(err[-3:]) or "no output")
-        try:
-            doc = json.loads("\n".join(out))
-        except ValueError as e:
-            return "its output is not JSON (%s): %s" % (e, (out or ["nothing"])[0][:120])
-        c = cpu_of[pid]
-        c["seconds"] += t1 - t0
-        c["round_trips"] += sum(r["count"] for r in doc["results"]) + WARMUP * len(doc["results"])
-        for k in after:
-            c["ns"][k] = c["ns"].get(k, 0) + after[k] - before.get(k, 0)
+            why = "rc=%d: %s" % (rc, " / ".join(l for l in err if not l.startswith("stat-"))[-300:]
+                                 or "no output")
+        else:
+            try:
+                doc = json.loads("\n".join(out))
+            except ValueError as e:
+                why = "its output is not JSON (%s): %s" % (e, (out or ["nothing"])[0][:120])
+        return (why, doc, secs, err) if with_err else (why, doc, secs)
+
+    def run(pid, turn):
+        why, doc, secs = bench(pid, SIZES, PER, WARMUP)
+        if why:
+            return why
         d = os.path.join(RAW, "lat", pid)
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, "turn-%d.json" % turn), "w") as f:
             json.dump(doc, f)
         p50 = {r["size"]: r["p50"] / 1e3 for r in doc["results"]}
-        note("turn %d %-14s %5.1f s  p50 %s" % (turn + 1, pid, t1 - t0, ", ".join(
+        note("turn %d %-14s %5.1f s  p50 %s" % (turn + 1, pid, secs, ", ".join(
             "%d B %.0f us" % (s, v) for s, v in sorted(p50.items()))))
+        return None
+
+    def stats(agent):
+        """A VM's counters (bench-agent.sh's bench_stats): {key: value}."""
+        seq[0] += 1
+        rc, out, _ = agent.request("stats %d" % seq[0], seq[0], 120)
+        return parse_stats(out if rc == 0 else [])
+
+    def cost(pid):
+        """Per 64 B round trip on path PID, from the difference of a run of
+        COST_N and one of 3 * COST_N round trips (which cancels what a run
+        costs around its round trips: starting argo-bench, the requests to
+        the VMs): CPU of each host process (QEMU's vCPU threads and its
+        others apart, relay l0, argo-simd) and of each L1 Xen domain; the
+        context switches, interrupts and VIRQ_ARGO of the L1 dom0, the domU
+        and the driver domain."""
+        got = []
+        for n in (COST_N, 3 * COST_N):
+            s0 = {"dom0": stats(l1), "dd": stats(dd)}
+            c0 = cpu.sample()
+            why, doc, secs, err = bench(pid, "64", n, 0, with_err=True)
+            c1 = cpu.sample()
+            s1 = {"dom0": stats(l1), "dd": stats(dd)}
+            if why:
+                return why
+            if PATHS[pid][0] == "domu":
+                s0["domu"] = parse_stats(l[12:] for l in err if l.startswith("stat-before "))
+                s1["domu"] = parse_stats(l[11:] for l in err if l.startswith("stat-after "))
+            r = doc["results"][0]
+            got.append((secs, r["mean"] * r["count"] / 1e9, c0, c1, s0, s1))
+        (w1, m1, a0, a1, p0, p1), (w2, m2, b0, b1, q0, q1) = got
+        rts = 2 * COST_N
+        per = lambda x0, x1, y0, y1: ((y1 - y0) - (x1 - x0)) / rts
+        entry = {
+            "round_trips": rts, "size": 64,
+            "round_trip_mean_ms": round((m2 - m1) * 1e3 / rts, 3),
+            "wall_ms_per_round_trip": round((w2 - w1) * 1e3 / rts, 3),
+            "host_cpu_ms_per_round_trip": {k: round(per(a0[k], a1[k], b0[k], b1[k]) / 1e6, 3)
+                                           for k in sorted(a0) if k in b0},
+            "l1_xen_domain_cpu_ms_per_round_trip": {},
+            "counts_per_round_trip": {},
+        }
+        for k in sorted(p0["dom0"]):
+            if k.startswith("xen_cpu ") and all(k in d["dom0"] for d in (p1, q0, q1)):
+                entry["l1_xen_domain_cpu_ms_per_round_trip"][k[8:]] = round(1e3 * per(
+                    p0["dom0"][k], p1["dom0"][k], q0["dom0"][k], q1["dom0"][k]), 2)
+        for vm in ("dom0", "domu", "dd"):
+            for k in ("ctxt", "intr", "argo_irq"):
+                if all(k in d.get(vm, {}) for d in (p0, p1, q0, q1)):
+                    entry["counts_per_round_trip"]["%s %s" % (vm, k)] = round(per(
+                        p0[vm][k], p1[vm][k], q0[vm][k], q1[vm][k]), 2)
+        costs[pid] = entry
+        note("cost %-14s round trip %.1f ms; host CPU ms: %s; L1 domains CPU ms: %s; counts: %s" % (
+            pid, entry["round_trip_mean_ms"],
+            ", ".join("%s %.1f" % kv for kv in entry["host_cpu_ms_per_round_trip"].items()),
+            ", ".join("%s %.1f" % kv for kv in entry["l1_xen_domain_cpu_ms_per_round_trip"].items()),
+            ", ".join("%s %.1f" % kv for kv in entry["counts_per_round_trip"].items())))
         return None
 
     started = time.time()
@@ -295,6 +377,15 @@ def main():
                 why = run(pid, t)
             if why:
                 failed[pid] = "turn %d: %s" % (t + 1, why)
+    costs = {}
+    if COST_N > 0:
+        note("costs: CPU per 64 B round trip, runs of %d and %d round trips" % (COST_N, 3 * COST_N))
+        for pid in paths:
+            if pid not in failed:
+                why = cost(pid)
+                if why:
+                    note("cost of %s not measured: %s" % (pid, why))
+    json.dump(costs, open(os.path.join(RAW, "vm", "cost.json"), "w"), indent=1)
     for pid in paths:
         if pid in failed:
             case("bench-%s" % pid, "FAIL", failed[pid])
@@ -322,16 +413,6 @@ def main():
             if pid not in failed:
                 _, kind, hops, transport, label, _ = PATHS[pid]
                 f.write("%s\t%s\t%d\t%s\t%s\n" % (pid, kind, hops, transport, label))
-    cpu_json = {}
-    for pid, c in cpu_of.items():
-        if c["seconds"] <= 0 or pid in failed:
-            continue
-        cpu_json[pid] = {
-            "seconds": round(c["seconds"], 3), "round_trips": c["round_trips"],
-            "cores_busy": {k: round(v / 1e9 / c["seconds"], 3) for k, v in sorted(c["ns"].items())},
-            "cpu_us_per_round_trip": {k: round(v / 1e3 / c["round_trips"], 1)
-                                      for k, v in sorted(c["ns"].items())}}
-    json.dump(cpu_json, open(os.path.join(RAW, "vm", "cpu.json"), "w"), indent=1)
     size = {}
     for vm in ("l1", "dd"):
         try:
@@ -341,6 +422,7 @@ def main():
     xen_cmdline = open(os.path.join(OUT, "vm", "l1", "cmdline")).read().strip()
     meta = {
         "vm_turns": TURNS, "vm_round_trips_per_turn": PER, "vm_latency_sizes": SIZES,
+        "vm_cost_round_trips": COST_N,
         "vm_seconds": int(time.time() - started),
         "vm_accel": os.environ.get("E2E_ACCEL", ""), "vm_backend": os.environ.get("E2E_BACKEND", ""),
         "vm_qemu": subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True,
@@ -380,7 +462,7 @@ def summary(paths, failed):
                                        if s in p50[pid] else "%11s" % "-" for s in sizes))
     if all(p in p50 for p in ESSENTIAL):
         for s in sizes:
-            h, x, v = (p50[p].get(s, {}) for p in ESSENTIAL)
+            h, x, v = (p50[p].get(s, {}) for p in ("vm-headline", "vm-xen", "vm-serial-l1"))
             turns = [t for t in h if t in x and t in v]
             if turns:
                 r = statistics.median(h[t] / (x[t] + v[t]) for t in turns)

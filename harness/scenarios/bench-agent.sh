@@ -9,10 +9,13 @@
 #                               ($BENCH_NAME) or a place bench_remote
 #                               reaches ($BENCH_REMOTE: the dom0's domU)
 #   host: status SEQ            this VM's relay: argo-relayctl status --json
+#   host: stats SEQ             this VM's counters (bench_stats): context
+#                               switches, interrupts, VIRQ_ARGO; in a Xen
+#                               dom0 each domain's CPU time (xl list)
 #   host: quit
 #   VM:   ready NAME, fact KEY VALUE, problem TEXT (a set-up step failed),
 #         out SEQ LINE (stdout), err SEQ LINE (stderr), end SEQ RC, bye
-# Nothing but argo-bench and argo-relayctl runs on the host's word.
+# Nothing but argo-bench, argo-relayctl and xl list runs on the host's word.
 BENCH_CTL=org.argo.bench.ctl
 BENCH_RAW=org.argo.bench.raw
 BENCH_NAME=${BENCH_NAME:-vm}
@@ -79,6 +82,10 @@ bench_agent() {
 			argo-relayctl -s "$BENCH_RELAY_CTL" status --json >/tmp/bench.out 2>/tmp/bench.err
 			bench_reply "$2" $? /tmp/bench.out /tmp/bench.err
 			;;
+		stats)
+			bench_stats >/tmp/bench.out 2>/tmp/bench.err
+			bench_reply "$2" $? /tmp/bench.out /tmp/bench.err
+			;;
 		quit)
 			bench_say "bye"
 			break
@@ -97,4 +104,17 @@ bench_facts_common() {
 	echo "${1}_cpu_model $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 	echo "${1}_memory_kib $(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)"
 	echo "${1}_cpu_flags_aes $(grep -qw aes /proc/cpuinfo && echo yes || echo no)"
+}
+
+# bench_stats: "KEY VALUE" lines of counters that load does not move:
+# context switches and interrupts since boot, VIRQ_ARGO's interrupts (the
+# argo line of /proc/interrupts, every CPU); in a dom0 with xl, each
+# domain's CPU seconds ("xen_cpu NAME SECONDS", 0.1 s steps).
+bench_stats() {
+	sed -n 's/^ctxt /ctxt /p' /proc/stat
+	sed -n 's/^intr \([0-9]*\).*/intr \1/p' /proc/stat
+	awk '/argo/ { n = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i; print "argo_irq", n; exit }' /proc/interrupts
+	if command -v xl >/dev/null 2>&1 && [ "$(e2e_role)" = dom0 ]; then
+		xl list 2>/dev/null | awk 'NR > 1 && NF >= 6 { print "xen_cpu", $1, $NF }'
+	fi
 }

@@ -8,6 +8,7 @@
 # "SEQ quit" ends it.
 # e2e-helper: a domU of bench-headline
 . /usr/share/argo-e2e/lib.sh
+. /scenarios/bench-agent.sh # bench_stats
 
 dmesg -n 1 # nothing of the kernel's between the lines dom0 reads
 domid=$(xenstore-read domid)
@@ -33,9 +34,14 @@ while IFS= read -r _ <&4; do
 	last=$seq
 	args=${cmd#"$seq"}
 	[ "$args" != " quit" ] || break
+	# Its counters around the run (bench-agent.sh's bench_stats) go with
+	# its stderr, as "stat-before KEY VALUE" and "stat-after KEY VALUE".
+	bench_stats | sed 's/^/stat-before /' >/tmp/bench.stat
 	# shellcheck disable=SC2086 # words, globbing off
 	argo-bench $args >/tmp/bench.out 2>/tmp/bench.err
 	rc=$?
+	bench_stats | sed 's/^/stat-after /' >>/tmp/bench.stat
+	cat /tmp/bench.stat >>/tmp/bench.err
 	runs=$((runs + 1))
 	[ "$rc" = 0 ] || failed=$((failed + 1))
 	sed "s/^/BENCH $seq /" /tmp/bench.out
