@@ -393,11 +393,14 @@ e2e-list:
 
 # Benchmarks (not tests): $(BUILD)/bench/report.json, results.txt and plots,
 # discussed in docs/benchmarks.md. BENCH=quick (sim paths, under a minute)
-# or BENCH=full (more turns and sizes; the VM paths once they exist).
+# or BENCH=full (more turns and sizes, and the VM paths: the images, and
+# one boot of the headline's VMs; run it under the machine's lock).
 BENCH ?= quick
 .PHONY: bench
 bench: deps-bench
 	@$(MAKE) --no-print-directory all
+	@if [ "$(BENCH)" = full ]; then $(MAKE) --no-print-directory images && \
+		harness/install-deps.sh libvirt; fi
 	@BUILD=$(BUILD) BENCH=$(BENCH) harness/bench.sh
 
 # ---- virtio-argo (docs/virtio-argo.md): the message decoder, the device

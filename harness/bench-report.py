@@ -185,7 +185,12 @@ def rnd(v, digits=2):
     return None if v is None else round(v, digits)
 
 
+def is_vm(p):
+    return p["kind"].startswith("vm")
+
+
 def figures(paths, lat, tput, costs, instr):
+    paths = [p for p in paths if not is_vm(p)]
     size = "64" if all("64" in lat.get(p["id"], {}) for p in paths) else None
     if size is None:
         size = sorted(lat[paths[0]["id"]].keys(), key=int)[0]
@@ -193,9 +198,10 @@ def figures(paths, lat, tput, costs, instr):
     diff = lambda x, y: x - y
     f = {"latency_size": int(size), "latency": [], "throughput": [], "hops": [], "costs": []}
 
-    # Every path's p50 against the unix baseline, in the same turns.
+    # Every sim path's p50 against the unix baseline, in the same turns
+    # (the VM paths have turns of their own: vm_figures).
     for p in paths:
-        if p["id"] not in lat:
+        if p["id"] not in lat or is_vm(p):
             continue
         base = "sim" if p["kind"] == "relay" else "unix"
         f["latency"].append({
@@ -261,6 +267,78 @@ def figures(paths, lat, tput, costs, instr):
     return f
 
 
+# The VM paths (harness/bench-vm.sh): what each costs, the headline's ratio,
+# and where its time goes, hop by hop.
+VM_HEADLINE, VM_XEN, VM_SERIAL = "vm-headline", "vm-xen", "vm-serial-l1"
+
+
+def read_vm(raw):
+    vm = {}
+    for name in ("cost", "relay-l0", "relay-l1", "relay-dd"):
+        f = os.path.join(raw, "vm", name + ".json")
+        try:
+            vm[name] = json.load(open(f))
+        except (OSError, ValueError):
+            pass
+    return vm
+
+
+def vm_figures(paths, lat, vm):
+    ids = [p["id"] for p in paths if is_vm(p)]
+    if not ids:
+        return None
+    sizes = sorted({int(s) for i in ids for s in lat.get(i, {})})
+    med_p50 = lambda i, s: med(lat.get(i, {}).get(str(s), {}).get("p50_per_turn", []))
+
+    def turns(i, s):
+        return lat.get(i, {}).get(str(s), {}).get("p50_per_turn", [])
+
+    def per_turn_of(s, f, *ids_):
+        """Median over turns of f(p50 of each path in that turn)."""
+        series = [turns(i, s) for i in ids_]
+        if not all(series):
+            return None
+        return med([f(*xs) for xs in zip(*series)])
+    label = {p["id"]: p["label"] for p in paths}
+    out = {"sizes": sizes, "paths": [], "headline": [], "hops": [], "costs": vm.get("cost", {}),
+           "relay_link_rtt_us": {}}
+    for i in ids:
+        out["paths"].append({"path": i, "label": label[i], "p50_us": {
+            str(s): rnd(med_p50(i, s), 0) for s in sizes if str(s) in lat.get(i, {})},
+            "p99_us": {str(s): rnd(lat[i][str(s)]["p99"], 0) for s in sizes
+                       if str(s) in lat.get(i, {})}})
+    for s in sizes:
+        ratio = per_turn_of(s, lambda h, x, v: h / (x + v), VM_HEADLINE, VM_XEN, VM_SERIAL)
+        h, x, v = med_p50(VM_HEADLINE, s), med_p50(VM_XEN, s), med_p50(VM_SERIAL, s)
+        out["headline"].append({
+            "size": s, "ratio": rnd(ratio), "headline_p50_us": rnd(h, 0),
+            "xen_p50_us": rnd(x, 0), "serial_p50_us": rnd(v, 0),
+            "baseline_sum_p50_us": rnd(x + v, 0) if x is not None and v is not None else None,
+            "over_target_us": rnd(per_turn_of(s, lambda h, x, v: h - 1.5 * (x + v),
+                                              VM_HEADLINE, VM_XEN, VM_SERIAL), 0)})
+    # Where the headline's round trip goes: medians of per-turn differences.
+    steps = [
+        ("a domU, not dom0, at the start (headline - from dom0)",
+         ("vm-headline", "vm-relay-dom0"), lambda h, d: h - d),
+        ("Argo within the L1 dom0, to relay l1 and back (dom0 -> dom0)",
+         ("vm-xen-dom0",), lambda v: v),
+        ("raw virtio-serial, host <-> L1 VM", ("vm-serial-l1",), lambda v: v),
+        ("raw virtio-serial, host <-> driver domain", ("vm-serial-dd",), lambda v: v),
+        ("the driver domain's sim fabric", ("vm-dd-sim",), lambda v: v),
+        ("the three relays beyond those (TLS, routing, custody, their wake-ups)",
+         ("vm-relay-dom0", "vm-xen-dom0", "vm-serial-l1", "vm-serial-dd", "vm-dd-sim"),
+         lambda d, x, a, b, c: d - x - a - b - c),
+    ]
+    for what, need, f in steps:
+        if all(n in ids for n in need):
+            out["hops"].append({"what": what, "from": list(need), "us": {
+                str(s): rnd(per_turn_of(s, f, *need), 0) for s in sizes}})
+    for name in ("relay-l0", "relay-l1", "relay-dd"):
+        for l in vm.get(name, {}).get("links", []):
+            out["relay_link_rtt_us"]["%s:%s" % (name[6:], l["name"])] = l.get("rtt_us")
+    return out
+
+
 def targets(lat, tput, costs, instr, fig):
     """The targets of issue 12 that the sim paths can show (the VM paths'
     come with them)."""
@@ -287,6 +365,11 @@ def targets(lat, tput, costs, instr, fig):
     s = tput.get("sim", {}).get("65536")
     add("64 KiB stream, 1 relay hop / one fabric", r and s and r["mb_per_s"] / s["mb_per_s"],
         0.8, ">=", "ratio", "every frame in TLS 1.3 (link protocol v4)")
+    vm = fig.get("vm")
+    h = next((x for x in vm["headline"] if x["size"] == 64), vm["headline"][0]) if vm else None
+    add("headline round trip / (intra-Xen Argo + raw virtio-serial)", h and h["ratio"], 1.5,
+        "<=", "ratio", "the same VMs, one boot; median over turns of the p50 ratio, %s B" % (
+            h["size"] if h else 64) if h else "VM paths not measured (BENCH=full)")
     return out
 
 
@@ -306,7 +389,7 @@ def plots(out, paths, lat, hists, tput, fig):
     lines = []
     for i, p in enumerate(paths):
         buckets = hists.get((p["id"], size))
-        if not buckets:
+        if not buckets or is_vm(p):
             continue
         total = sum(c for _, _, c in buckets)
         dat = "cdf-%s.dat" % p["id"]
@@ -357,6 +440,61 @@ def plots(out, paths, lat, hists, tput, fig):
         '"socat over unix (0 = plain unix socket)"\n' % size))
 
 
+def vm_plots(out, paths, hists, vm):
+    term = 'set terminal pngcairo size 1000,620 font "Sans,10"\n'
+    size = 64 if 64 in vm["sizes"] else vm["sizes"][0]
+    lines = []
+    for p in paths:
+        buckets = hists.get((p["id"], size))
+        if not buckets or not is_vm(p):
+            continue
+        total = sum(c for _, _, c in buckets)
+        dat = "cdf-%s.dat" % p["id"]
+        with open(os.path.join(out, dat), "w") as f:
+            seen = 0
+            for lower, width, count in buckets:
+                seen += count
+                f.write("%.3f %.6f\n" % ((lower + width) / 1e6, seen / total))
+        lines.append('"%s" using 1:2 with steps lw 2 title "%s"' % (dat, p["label"]))
+    gnuplot(out, "vm-latency-cdf", term + (
+        'set output "vm-latency-cdf.png"\n'
+        'set title "VM paths: round trip, %d B, share of round trips at or below"\n'
+        'set logscale x\nset xlabel "round trip (ms, log scale)"\n'
+        'set ylabel "cumulative share"\nset yrange [0:1]\nset grid\n'
+        'set key right bottom\nplot ' % size) + ", \\\n     ".join(lines) + "\n")
+    # The headline's p50 as the sum of its hops (stacked), beside the
+    # baseline sum and the 1.5x target.
+    parts = [h for h in vm["hops"]]
+    with open(os.path.join(out, "vm-hops.dat"), "w") as f:
+        f.write("# size %s headline baseline_sum target\n" % " ".join(
+            "part%d" % i for i in range(len(parts))))
+        for s in vm["sizes"]:
+            h = next(x for x in vm["headline"] if x["size"] == s)
+            vals = [max(0, (x["us"].get(str(s)) or 0)) / 1e3 for x in parts]
+            base = h["baseline_sum_p50_us"]
+            f.write("%s %s %s %s %s\n" % (
+                "%dB" % s if s < 1024 else "%dK" % (s // 1024), " ".join("%.3f" % v for v in vals),
+                "%.3f" % (h["headline_p50_us"] / 1e3) if h["headline_p50_us"] else "NaN",
+                "%.3f" % (base / 1e3) if base else "NaN",
+                "%.3f" % (1.5 * base / 1e3) if base else "NaN"))
+    n = len(parts)
+    plot = ['"vm-hops.dat" using %d:xtic(1) title "%s"' % (i + 2, parts[i]["what"].replace('"', "'"))
+            for i in range(n)]
+    plot.append('"vm-hops.dat" using ($0):%d with points pt 7 ps 2 lc rgb "black" '
+                'title "headline p50"' % (n + 2))
+    plot.append('"vm-hops.dat" using ($0):%d with points pt 5 ps 2 lc rgb "blue" '
+                'title "intra-Xen + raw virtio-serial p50"' % (n + 3))
+    plot.append('"vm-hops.dat" using ($0):%d with points pt 9 ps 2 lc rgb "red" '
+                'title "target: 1.5 x that"' % (n + 4))
+    gnuplot(out, "vm-hops", term + (
+        'set output "vm-hops.png"\n'
+        'set title "Where the headline\'s round trip goes (p50, medians of per-turn differences)"\n'
+        'set style data histograms\nset style histogram rowstacked\n'
+        'set style fill solid 0.8 border -1\nset boxwidth 0.6\n'
+        'set ylabel "ms"\nset yrange [0:*]\nset grid y\nset key outside below\n'
+        'set xlabel "message size"\nplot ') + ", \\\n     ".join(plot) + "\n")
+
+
 # ---- Text summary -------------------------------------------------------------
 
 def text(report):
@@ -374,7 +512,7 @@ def text(report):
     size = str(f["latency_size"])
     for p in report["paths"]:
         l = report["latency"].get(p["id"], {}).get(size)
-        if not l:
+        if not l or is_vm(p):
             continue
         r = next(x["ratio"] for x in f["latency"] if x["path"] == p["id"])
         out.append("  %-34s %8.1f %8.1f %8.1f %8.1f %9.1f %9s" % (
@@ -400,6 +538,44 @@ def text(report):
     if f["instructions_per_message"]:
         out.append("  instructions per message (callgrind): " + ", ".join(
             "%s %d" % (k, v) for k, v in f["instructions_per_message"].items()))
+    vm = f.get("vm")
+    if vm:
+        c, m = report["vm"]["config"], report["vm"]["machine"]
+        out += ["", "VM paths: one boot of the headline's VMs (%s, %s; L1 %s MiB %s vCPUs, "
+                "driver domain %s MiB %s vCPU, CPU %s), %d turns of %d round trips per size" % (
+                    m.get("accel", "?"), m.get("qemu", "?"), m.get("l1_mem_mib", "?"),
+                    m.get("l1_vcpus", "?"), m.get("dd_mem_mib", "?"), m.get("dd_vcpus", "?"),
+                    m.get("l1_cpu", "?"), c["turns"], c["round_trips_per_turn"]),
+                "  round trip p50/p99 (ms; p50: median of the turns' p50s; p99: of all round trips)",
+                "  %-58s" % "path" + "".join("%14s" % ("%d B" % s) for s in vm["sizes"])]
+        for p in vm["paths"]:
+            out.append("  %-58s" % p["label"] + "".join(
+                "%14s" % ("%.1f/%.1f" % (p["p50_us"][str(s)] / 1e3, p["p99_us"][str(s)] / 1e3)
+                          if p["p50_us"].get(str(s)) is not None else "-") for s in vm["sizes"]))
+        out.append("  headline / (intra-Xen + raw virtio-serial), median of per-turn ratios: " +
+                   ", ".join("%d B %s" % (h["size"], h["ratio"]) for h in vm["headline"]))
+        out.append("  where the headline's time goes (ms, medians of per-turn differences):")
+        for h in vm["hops"]:
+            out.append("    %-72s %s" % (h["what"], ", ".join(
+                "%s B %s" % (s, "%.1f" % (v / 1e3) if v is not None else "-")
+                for s, v in h["us"].items())))
+        if vm["relay_link_rtt_us"]:
+            out.append("  relay links' last PING/PONG (us): " + ", ".join(
+                "%s %s" % kv for kv in vm["relay_link_rtt_us"].items()))
+        if vm["costs"]:
+            out.append("  CPU per 64 B round trip (ms; differences of two runs): the host's "
+                       "processes | the L1 Xen's domains")
+            for pid, cc in vm["costs"].items():
+                out.append("    %-14s round trip %7.1f | %s | %s" % (
+                    pid, cc["round_trip_mean_ms"], ", ".join(
+                        "%s %.1f" % kv for kv in cc["host_cpu_ms_per_round_trip"].items()),
+                    ", ".join("%s %.1f" % kv
+                              for kv in cc["l1_xen_domain_cpu_ms_per_round_trip"].items())))
+            out.append("  per 64 B round trip: context switches (ctxt), interrupts (intr), "
+                       "VIRQ_ARGO (argo_irq), by VM")
+            for pid, cc in vm["costs"].items():
+                out.append("    %-14s %s" % (pid, ", ".join(
+                    "%s %.1f" % kv for kv in cc.get("counts_per_round_trip", {}).items())))
     out += ["", "targets"]
     for t in report["targets"]:
         state = {True: "met", False: "NOT met", None: "not measured"}[t["met"]]
@@ -416,6 +592,8 @@ def build(raw, out):
     tput = read_throughput(raw)
     costs, instr = read_costs(raw)
     fig = figures(paths, lat, tput, costs, instr)
+    vm = read_vm(raw)
+    fig["vm"] = vm_figures(paths, lat, vm)
     machine_keys = ["date", "commit", "argo_bench", "simd_engine", "cpus", "cpu_model",
                     "memory_kib", "kernel", "loadavg_start", "loadavg_end", "socat"]
     report = {
@@ -434,11 +612,25 @@ def build(raw, out):
         "instructions": instr,
         "figures": fig,
         "vm_paths": meta.get("vm_paths", ""),
+        "vm": {"config": {"turns": int(meta.get("vm_turns", 0)),
+                          "round_trips_per_turn": int(meta.get("vm_round_trips_per_turn", 0)),
+                          "latency_sizes": meta.get("vm_latency_sizes", ""),
+                          "cost_round_trips": int(meta.get("vm_cost_round_trips", 0)),
+                          "seconds": int(meta.get("vm_seconds", 0))},
+               "machine": {k[3:]: v for k, v in meta.items() if k.startswith("vm_") and k not in (
+                   "vm_paths", "vm_turns", "vm_round_trips_per_turn", "vm_latency_sizes",
+                   "vm_cost_round_trips", "vm_seconds")},
+               "relays": {k: v for k, v in vm.items() if k.startswith("relay-")}}
+        if fig["vm"] else None,
     }
     report["targets"] = targets(lat, tput, costs, instr, fig)
     report["plots"] = ["latency-cdf.png", "throughput.png", "hops.png"]
+    if fig["vm"]:
+        report["plots"] += ["vm-latency-cdf.png", "vm-hops.png"]
     os.makedirs(out, exist_ok=True)
     plots(out, paths, lat, hists, tput, fig)
+    if fig["vm"]:
+        vm_plots(out, paths, hists, fig["vm"])
     with open(os.path.join(out, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
         f.write("\n")
@@ -476,8 +668,13 @@ def check(out):
     ids = [p["id"] for p in report.get("paths", [])]
     for want in ("unix", "tcp", "sim", "socat-1", "relay-unix-1"):
         ok(want in ids, "path %s measured" % want)
-    turns = report.get("config", {}).get("turns", 0)
+    kinds = {p["id"]: p["kind"] for p in report.get("paths", [])}
     for pid in ids:
+        if kinds[pid].startswith("vm"):
+            cfg = (report.get("vm") or {}).get("config", {})
+        else:
+            cfg = report.get("config", {})
+        turns, per = cfg.get("turns", 0), cfg.get("round_trips_per_turn", 0)
         sizes = report["latency"].get(pid, {})
         ok(bool(sizes), "%s: latency" % pid)
         for s, l in sizes.items():
@@ -489,8 +686,7 @@ def check(out):
             ok(l["min"] <= l["mean"] <= l["max"], "%s %s B: mean within min..max" % (pid, s))
             ok(l["turns"] == turns and len(l["p50_per_turn"]) == turns,
                "%s %s B: one result per turn" % (pid, s))
-            ok(l["round_trips"] == turns * report["config"]["round_trips_per_turn"],
-               "%s %s B: every round trip counted" % (pid, s))
+            ok(l["round_trips"] == turns * per, "%s %s B: every round trip counted" % (pid, s))
     for pid, sizes in report.get("throughput", {}).items():
         ok(len(sizes) == 7, "%s: throughput at 7 sizes" % pid)
         for s, t in sizes.items():
@@ -512,6 +708,15 @@ def check(out):
         ok(v["per_message"] > 0, "instructions of %s" % name)
     for fig in report.get("figures", {}).get("latency", []):
         ok(fig["ratio"] is None or fig["ratio"] > 0, "ratio of %s" % fig["path"])
+    vm = report.get("figures", {}).get("vm")
+    if vm:
+        for want in (VM_XEN, VM_SERIAL, VM_HEADLINE):
+            ok(want in ids, "VM path %s measured" % want)
+        for h in vm["headline"]:
+            ok(h["ratio"] is not None and h["ratio"] > 0, "headline ratio at %d B" % h["size"])
+        m = report["vm"]["machine"]
+        ok(m.get("accel") in ("kvm", "tcg"), "VM machine: accelerator")
+        ok(str(m.get("l1_dom0_cpus", "")).isdigit(), "VM machine: the L1 dom0's CPUs")
     for t in report.get("targets", []):
         ok(t["met"] in (True, False, None) and "value" in t and "limit" in t,
            "target %s" % t.get("target"))

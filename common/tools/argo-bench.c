@@ -6,7 +6,7 @@
  * baselines, with the same code and the same clock.
  *
  *   argo-bench server     --fabric URI --port PORT [--routed RELAY] ...
- *   argo-bench server     --listen unix:PATH | tcp:HOST:PORT
+ *   argo-bench server     --listen unix:PATH | tcp:HOST:PORT | dev:PATH
  *   argo-bench latency    TARGET [--sizes LIST] [--count N | --duration S] [--json]
  *   argo-bench throughput TARGET [--sizes LIST] [--count N | --bytes B | --duration S]
  *     TARGET: --fabric URI --to DOMID:PORT
@@ -20,15 +20,19 @@
  * every option; docs/benchmarks.md describes the method and the output.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "argo/routed.h"
@@ -297,7 +301,7 @@ static void usage(FILE *out)
 	    out,
 	    "usage: argo-bench server --fabric URI --port PORT [--partner DOMID] [--ring-len B]\n"
 	    "                         [--routed RELAY_DOMID]\n"
-	    "       argo-bench server --listen unix:PATH|tcp:HOST:PORT\n"
+	    "       argo-bench server --listen unix:PATH|tcp:HOST:PORT|dev:PATH\n"
 	    "       argo-bench latency|throughput TARGET [options]\n"
 	    "\n"
 	    "TARGET is one of\n"
@@ -306,6 +310,10 @@ static void usage(FILE *out)
 	    "                                      the same in routed mode, through the relay\n"
 	    "                                      of this fabric (domid 0 by default)\n"
 	    "  --connect unix:PATH|tcp:HOST:PORT   a server on a plain socket (the baselines)\n"
+	    "\n"
+	    "A server on dev:PATH serves the socket protocol on a character device (a\n"
+	    "virtio-serial port in a guest, whose host end a client reaches as\n"
+	    "unix:CHARDEV-SOCKET; a tty in raw mode), one peer after another.\n"
 	    "\n"
 	    "options:\n"
 	    "  --sizes LIST     message sizes in bytes, comma separated, K and M suffixes;\n"
@@ -717,6 +725,92 @@ static int serve(struct chan *c, uint8_t *buf, size_t cap)
 	return 0;
 }
 
+/* Raw 8N1, no echo, no translation, no flow control: every byte passes. */
+static int tty_raw(int fd)
+{
+	struct termios tio;
+
+	if (tcgetattr(fd, &tio) < 0)
+		return -errno;
+	cfmakeraw(&tio);
+	tio.c_iflag &= ~(tcflag_t)(IXON | IXOFF | IXANY);
+	tio.c_cflag |= CLOCAL | CREAD;
+	tio.c_cc[VMIN] = 1;
+	tio.c_cc[VTIME] = 0;
+	return tcsetattr(fd, TCSANOW, &tio) < 0 ? -errno : 0;
+}
+
+/* Until the device's other end is there, with something to read. A
+ * virtio-serial port whose host end is closed (a pty whose master is)
+ * polls POLLHUP at once and reads end-of-file, and no event says when the
+ * host is back: a closed end is looked at again every 10 ms. */
+static int wait_peer(int fd)
+{
+	while (!stop) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int n = poll(&p, 1, 200);
+
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n <= 0)
+			continue;
+		if (p.revents & POLLNVAL)
+			return -EBADF;
+		if (!(p.revents & (POLLHUP | POLLERR)))
+			return 0;
+		nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+	}
+	return -EINTR;
+}
+
+/* Serves the socket protocol on a character device (a virtio-serial port
+ * in a guest, whose host end is QEMU's chardev socket; a tty), for the
+ * raw-serial baseline: one peer at a time, again after each hang-up. */
+static int serve_device(const char *path, struct chan *c, uint8_t *buf, size_t cap)
+{
+	struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART */
+	struct stat st;
+	int ret = 0;
+
+	c->fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (c->fd < 0 || fstat(c->fd, &st) < 0 || !S_ISCHR(st.st_mode)) {
+		fprintf(stderr, "argo-bench: server: %s: %s\n", path,
+		        c->fd < 0 ? strerror(errno) : "not a character device");
+		if (c->fd >= 0)
+			close(c->fd);
+		return 1;
+	}
+	if (isatty(c->fd) && (ret = tty_raw(c->fd)) < 0) {
+		fprintf(stderr, "argo-bench: server: %s: raw mode: %s\n", path, strerror(-ret));
+		close(c->fd);
+		return 1;
+	}
+	c->rbuf = malloc(SOCK_HDR_LEN + MAX_SIZE + sizeof(struct stream_ack));
+	if (!c->rbuf) {
+		close(c->fd);
+		return 1;
+	}
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	printf("argo-bench: server: serving %s\n", path);
+	fflush(stdout);
+	while (!stop) {
+		ret = wait_peer(c->fd);
+		if (ret < 0)
+			break;
+		c->rlen = c->roff = 0; /* a new peer: nothing of the last one */
+		ret = serve(c, buf, cap);
+		/* End of file (a virtio port) or EIO (a pty): the peer left. */
+		if (ret < 0 && ret != -ECONNRESET && ret != -EIO && ret != -EINTR) {
+			fprintf(stderr, "argo-bench: server: %s: %s\n", path, strerror(-ret));
+			break;
+		}
+	}
+	close(c->fd);
+	free(c->rbuf);
+	return ret < 0 && ret != -EINTR && ret != -ECONNRESET && ret != -EIO ? 1 : 0;
+}
+
 static int run_server(const struct opts *o)
 {
 	size_t cap = MAX_SIZE + ARGO_ROUTED_HDR_SIZE + sizeof(struct stream_ack);
@@ -745,12 +839,18 @@ static int run_server(const struct opts *o)
 		return ret < 0 ? 1 : 0;
 	}
 
+	if (!strncmp(o->sock_spec, "dev:", 4)) {
+		ret = serve_device(o->sock_spec + 4, &c, buf, cap);
+		free(buf);
+		return ret;
+	}
+
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int lfd, one = 1;
 
 	if (parse_sockaddr(o->sock_spec, &ss, &len) < 0) {
-		fprintf(stderr, "argo-bench: --listen takes unix:PATH or tcp:HOST:PORT\n");
+		fprintf(stderr, "argo-bench: --listen takes unix:PATH, tcp:HOST:PORT or dev:PATH\n");
 		free(buf);
 		return 2;
 	}
