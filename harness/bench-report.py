@@ -576,6 +576,15 @@ def text(report):
             for pid, cc in vm["costs"].items():
                 out.append("    %-14s %s" % (pid, ", ".join(
                     "%s %.1f" % kv for kv in cc.get("counts_per_round_trip", {}).items())))
+            out.append("  per 64 B round trip: each VM's CPU as it sees it (ms: busy, idle, "
+                       "steal), and its busiest programs")
+            for pid, cc in vm["costs"].items():
+                out.append("    %-14s %s" % (pid, ", ".join(
+                    "%s %.1f" % kv for kv in cc.get("vm_cpu_ms_per_round_trip", {}).items())))
+                for v, progs in cc.get("programs_cpu_ms_per_round_trip", {}).items():
+                    if progs:
+                        out.append("    %-14s   %s: %s" % ("", v, ", ".join(
+                            "%s %.1f" % kv for kv in progs.items())))
     out += ["", "targets"]
     for t in report["targets"]:
         state = {True: "met", False: "NOT met", None: "not measured"}[t["met"]]
