@@ -333,9 +333,18 @@ def vm_figures(paths, lat, vm):
         if all(n in ids for n in need):
             out["hops"].append({"what": what, "from": list(need), "us": {
                 str(s): rnd(per_turn_of(s, f, *need), 0) for s in sizes}})
+    out["relay_links"] = {}
     for name in ("relay-l0", "relay-l1", "relay-dd"):
         for l in vm.get(name, {}).get("links", []):
-            out["relay_link_rtt_us"]["%s:%s" % (name[6:], l["name"])] = l.get("rtt_us")
+            key = "%s:%s" % (name[6:], l["name"])
+            out["relay_link_rtt_us"][key] = l.get("rtt_us")
+            # Frames per message: what each DATA costs the link in records
+            # (acknowledgements, grants, pings beside it), over the run.
+            out["relay_links"][key] = {
+                "data_tx": l["data_tx"], "data_rx": l["data_rx"],
+                "frames_per_data_tx": rnd(l["frames_tx"] / l["data_tx"]) if l["data_tx"] else None,
+                "frames_per_data_rx": rnd(l["frames_rx"] / l["data_rx"]) if l["data_rx"] else None,
+                "retransmits": l["retransmits"], "sessions": l["sessions"]}
     return out
 
 
@@ -562,6 +571,9 @@ def text(report):
         if vm["relay_link_rtt_us"]:
             out.append("  relay links' last PING/PONG (us): " + ", ".join(
                 "%s %s" % kv for kv in vm["relay_link_rtt_us"].items()))
+            out.append("  relay links' frames per message sent / received: " + ", ".join(
+                "%s %s/%s" % (k, v["frames_per_data_tx"], v["frames_per_data_rx"])
+                for k, v in vm.get("relay_links", {}).items()))
         if vm["costs"]:
             out.append("  CPU per 64 B round trip (ms; differences of two runs): the host's "
                        "processes | the L1 Xen's domains")

@@ -120,7 +120,7 @@ bench_facts_common() {
 bench_stats() {
 	awk '$1 == "cpu" { print "cpu_busy", $2 + $3 + $4 + $7 + $8; print "cpu_idle", $5 + $6;
 		print "cpu_steal", $9 }' /proc/stat
-	cat /proc/[0-9]*/stat 2>/dev/null |
+	(set +f && cat /proc/[0-9]*/stat 2>/dev/null) | # the agent runs with globbing off
 		sed -n 's/^[0-9]* (\(.*\)) [A-Za-z] \([-0-9]* \)\{10\}\([0-9]*\) \([0-9]*\) .*/\1 \3 \4/p' |
 		awk '{ t = $(NF - 1) + $NF; NF -= 2; c = $0; gsub(/ /, "_", c); n[c] += t }
 			END { for (c in n) if (n[c] > 0) print "proc", c, n[c] }'
