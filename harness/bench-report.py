@@ -333,9 +333,18 @@ def vm_figures(paths, lat, vm):
         if all(n in ids for n in need):
             out["hops"].append({"what": what, "from": list(need), "us": {
                 str(s): rnd(per_turn_of(s, f, *need), 0) for s in sizes}})
+    out["relay_links"] = {}
     for name in ("relay-l0", "relay-l1", "relay-dd"):
         for l in vm.get(name, {}).get("links", []):
-            out["relay_link_rtt_us"]["%s:%s" % (name[6:], l["name"])] = l.get("rtt_us")
+            key = "%s:%s" % (name[6:], l["name"])
+            out["relay_link_rtt_us"][key] = l.get("rtt_us")
+            # Frames per message: what each DATA costs the link in records
+            # (acknowledgements, grants, pings beside it), over the run.
+            out["relay_links"][key] = {
+                "data_tx": l["data_tx"], "data_rx": l["data_rx"],
+                "frames_per_data_tx": rnd(l["frames_tx"] / l["data_tx"]) if l["data_tx"] else None,
+                "frames_per_data_rx": rnd(l["frames_rx"] / l["data_rx"]) if l["data_rx"] else None,
+                "retransmits": l["retransmits"], "sessions": l["sessions"]}
     return out
 
 
@@ -562,6 +571,9 @@ def text(report):
         if vm["relay_link_rtt_us"]:
             out.append("  relay links' last PING/PONG (us): " + ", ".join(
                 "%s %s" % kv for kv in vm["relay_link_rtt_us"].items()))
+            out.append("  relay links' frames per message sent / received: " + ", ".join(
+                "%s %s/%s" % (k, v["frames_per_data_tx"], v["frames_per_data_rx"])
+                for k, v in vm.get("relay_links", {}).items()))
         if vm["costs"]:
             out.append("  CPU per 64 B round trip (ms; differences of two runs): the host's "
                        "processes | the L1 Xen's domains")
@@ -576,6 +588,15 @@ def text(report):
             for pid, cc in vm["costs"].items():
                 out.append("    %-14s %s" % (pid, ", ".join(
                     "%s %.1f" % kv for kv in cc.get("counts_per_round_trip", {}).items())))
+            out.append("  per 64 B round trip: each VM's CPU as it sees it (ms: busy, idle, "
+                       "steal), and its busiest programs")
+            for pid, cc in vm["costs"].items():
+                out.append("    %-14s %s" % (pid, ", ".join(
+                    "%s %.1f" % kv for kv in cc.get("vm_cpu_ms_per_round_trip", {}).items())))
+                for v, progs in cc.get("programs_cpu_ms_per_round_trip", {}).items():
+                    if progs:
+                        out.append("    %-14s   %s: %s" % ("", v, ", ".join(
+                            "%s %.1f" % kv for kv in progs.items())))
     out += ["", "targets"]
     for t in report["targets"]:
         state = {True: "met", False: "NOT met", None: "not measured"}[t["met"]]

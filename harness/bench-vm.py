@@ -195,15 +195,16 @@ def thread_cpu(pid):
 
 
 def parse_stats(lines):
-    """bench_stats lines: "ctxt N", "intr N", "argo_irq N", "xen_cpu NAME S"."""
+    """bench_stats lines: "ctxt N", "intr N", "argo_irq N", "cpu_busy TICKS",
+    "cpu_idle TICKS", "cpu_steal TICKS", "xen_cpu NAME S", "proc COMM TICKS"."""
     d = {}
     for line in lines:
         f = line.split()
         try:
             if len(f) == 2:
                 d[f[0]] = float(f[1])
-            elif len(f) == 3 and f[0] == "xen_cpu":
-                d["xen_cpu " + f[1]] = float(f[2])
+            elif len(f) == 3 and f[0] in ("xen_cpu", "proc"):
+                d[f[0] + " " + f[1]] = float(f[2])
         except ValueError:
             pass
     return d
@@ -350,17 +351,34 @@ def main():
             if k.startswith("xen_cpu ") and all(k in d["dom0"] for d in (p1, q0, q1)):
                 entry["l1_xen_domain_cpu_ms_per_round_trip"][k[8:]] = round(1e3 * per(
                     p0["dom0"][k], p1["dom0"][k], q0["dom0"][k], q1["dom0"][k]), 2)
+        entry["vm_cpu_ms_per_round_trip"] = {}
+        entry["programs_cpu_ms_per_round_trip"] = {}
+        tick_ms = 1e3 / 100  # USER_HZ
         for vm in ("dom0", "domu", "dd"):
+            have = lambda k: all(k in d.get(vm, {}) for d in (p0, p1, q0, q1))
+            val = lambda k: per(p0[vm].get(k, 0), p1[vm].get(k, 0), q0[vm].get(k, 0),
+                                q1[vm].get(k, 0))
             for k in ("ctxt", "intr", "argo_irq"):
-                if all(k in d.get(vm, {}) for d in (p0, p1, q0, q1)):
-                    entry["counts_per_round_trip"]["%s %s" % (vm, k)] = round(per(
-                        p0[vm][k], p1[vm][k], q0[vm][k], q1[vm][k]), 2)
+                if have(k):
+                    entry["counts_per_round_trip"]["%s %s" % (vm, k)] = round(val(k), 2)
+            for k in ("cpu_busy", "cpu_idle", "cpu_steal"):
+                if have(k):
+                    entry["vm_cpu_ms_per_round_trip"]["%s %s" % (vm, k[4:])] = round(
+                        val(k) * tick_ms, 2)
+            progs = {k for d in (p0, p1, q0, q1) for k in d.get(vm, {}) if k.startswith("proc ")}
+            top = sorted(((val(k) * tick_ms, k[5:]) for k in progs), reverse=True)[:6]
+            entry["programs_cpu_ms_per_round_trip"][vm] = {c: round(v, 2) for v, c in top
+                                                           if v > 0}
         costs[pid] = entry
         note("cost %-14s round trip %.1f ms; host CPU ms: %s; L1 domains CPU ms: %s; counts: %s" % (
             pid, entry["round_trip_mean_ms"],
             ", ".join("%s %.1f" % kv for kv in entry["host_cpu_ms_per_round_trip"].items()),
             ", ".join("%s %.1f" % kv for kv in entry["l1_xen_domain_cpu_ms_per_round_trip"].items()),
             ", ".join("%s %.1f" % kv for kv in entry["counts_per_round_trip"].items())))
+        note("     %-14s VMs' CPU ms: %s; programs: %s" % (pid, ", ".join(
+            "%s %.1f" % kv for kv in entry["vm_cpu_ms_per_round_trip"].items()), "; ".join(
+            "%s: %s" % (vm, ", ".join("%s %.1f" % kv for kv in progs.items()))
+            for vm, progs in entry["programs_cpu_ms_per_round_trip"].items())))
         return None
 
     started = time.time()
