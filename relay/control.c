@@ -395,7 +395,8 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		           "\"reserved_dropped\":%llu,"
 		           "\"duplicates_dropped\":%llu,\"rings_adopted\":%llu,"
 		           "\"rings_gone\":%llu,\"rings_reregistered\":%llu,\"proxies_freed\":%llu,"
-		           "\"routed_malformed\":%llu,\"held_messages\":%llu,\"released\":%llu,",
+		           "\"routed_malformed\":%llu,\"held_messages\":%llu,\"released\":%llu,"
+		           "\"reports_repeated\":%llu,\"awaiting_sync\":%u,",
 		           U(in->local_rx), U(out->local_delivered), U(out->local_held),
 		           U(a->held_bytes), U(a->held_peak), U(v->config->queue_bytes),
 		           U(r->undeliverable_noring), U(r->undeliverable_msgsize),
@@ -405,7 +406,7 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		           U(out->duplicates_dropped), U(v->ports->rings_adopted),
 		           U(v->ports->rings_gone), U(v->ports->rings_reregistered),
 		           U(v->ports->proxies_freed), U(in->routed_malformed), U(a->messages),
-		           U(a->released));
+		           U(a->released), U(r->reports_repeated), fabric_out_awaiting_sync(v->out));
 	else
 		strbuf_add(
 		    sb,
@@ -415,7 +416,8 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		    "  undeliverable: no ring %llu, too large %llu, policy %llu, no route %llu,"
 		    " other %llu; reports sent %llu (refused %llu, suppressed %llu)\n"
 		    "  messages of the reserved type dropped %llu\n"
-		    "  copies dropped (delivered before) %llu, rings adopted %llu\n"
+		    "  copies dropped (settled before) %llu (reported again %llu), rings adopted "
+		    "%llu\n"
 		    "  rings dropped by the fabric (partner died) %llu, registered again %llu, "
 		    "proxy ports freed %llu\n"
 		    "  routed messages with a bad header %llu\n"
@@ -426,8 +428,8 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		    U(r->undeliverable_msgsize), U(r->undeliverable_policy),
 		    U(r->undeliverable_unreachable), U(r->undeliverable_other),
 		    U(out->reports_sent), U(out->reports_failed), U(r->reports_suppressed),
-		    U(r->reserved_dropped), U(out->duplicates_dropped), U(v->ports->rings_adopted),
-		    U(v->ports->rings_gone), U(v->ports->rings_reregistered),
+		    U(r->reserved_dropped), U(out->duplicates_dropped), U(r->reports_repeated),
+		    U(v->ports->rings_adopted), U(v->ports->rings_gone), U(v->ports->rings_reregistered),
 		    U(v->ports->proxies_freed), U(in->routed_malformed),
 		    U(cs.from_fabric + cs.from_links), U(cs.from_fabric), U(cs.from_links),
 		    U(cs.passed), U(cs.released), U(cs.held),

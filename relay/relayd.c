@@ -202,6 +202,9 @@ static void end_of_round(struct relay *relay)
 {
 	int i;
 
+	/* This round's deliveries written to the disk at once (state_sync),
+	 * then acknowledged. */
+	fabric_out_flush(&relay->out);
 	/* Links gained room, or the relay fell below its memory bound: read
 	 * the rings that were left for lack of it. */
 	if (relay->router.room || relay->account.room_again) {
