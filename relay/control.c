@@ -396,7 +396,8 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		           "\"duplicates_dropped\":%llu,\"rings_adopted\":%llu,"
 		           "\"rings_gone\":%llu,\"rings_reregistered\":%llu,\"proxies_freed\":%llu,"
 		           "\"routed_malformed\":%llu,\"held_messages\":%llu,\"released\":%llu,"
-		           "\"reports_repeated\":%llu,\"awaiting_sync\":%u,",
+		           "\"reports_repeated\":%llu,\"awaiting_sync\":%u,"
+		           "\"local_undeliverable\":%llu,",
 		           U(in->local_rx), U(out->local_delivered), U(out->local_held),
 		           U(a->held_bytes), U(a->held_peak), U(v->config->queue_bytes),
 		           U(r->undeliverable_noring), U(r->undeliverable_msgsize),
@@ -406,7 +407,8 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		           U(out->duplicates_dropped), U(v->ports->rings_adopted),
 		           U(v->ports->rings_gone), U(v->ports->rings_reregistered),
 		           U(v->ports->proxies_freed), U(in->routed_malformed), U(a->messages),
-		           U(a->released), U(r->reports_repeated), fabric_out_awaiting_sync(v->out));
+		           U(a->released), U(r->reports_repeated), fabric_out_awaiting_sync(v->out),
+		           U(out->local_undeliverable));
 	else
 		strbuf_add(
 		    sb,

@@ -125,6 +125,7 @@ static void copy_dropped(struct fabric_out *out, struct msg *msg, int error)
  * not reported or counted again), then reported to its sender. */
 static void undeliverable(struct fabric_out *out, struct msg *msg, int error)
 {
+	out->counters.local_undeliverable++;
 	dedup_undeliverable(out->dedup, msg, error);
 	router_undeliverable(out->router, msg, error);
 }
