@@ -18,9 +18,6 @@ TMP=$(mktemp -d /tmp/argo-check.XXXXXX)
 . "$(dirname "$0")/../harness/lib.sh"
 trap 'rm -rf "$TMP"' EXIT
 
-total_pass=0
-total_fail=0
-total_skip=0
 
 # Adds a suite's counts from its log (its last "N passed, N failed" line).
 # A suite that exits non-zero without counting a failure, or prints no
@@ -42,9 +39,7 @@ account() {
 	if [ "$f" -gt 0 ]; then
 		grep -E '^(FAIL|  *[0-9]+\. )|Test: .*FAILED|ERROR: |runtime error' "$log" | head -n 20 | sed 's/^/    /'
 	fi
-	total_pass=$((total_pass + p))
-	total_fail=$((total_fail + f))
-	total_skip=$((total_skip + s))
+	echo "$p $f $s" >>"$TMP/counts"
 	printf 'suite %-32s %4d ok %4d failed %4d skipped %5d s\n' "$name" "$p" "$f" "$s" "$secs"
 }
 
@@ -136,7 +131,9 @@ epoll_engine() {
 	)
 }
 
-for variant in plain san; do
+# The suites on sim, for one build: VARIANT is plain or san.
+sim_suites() {
+	local variant=$1 bin count asan
 	if [ $variant = plain ]; then bin="$BUILD/bin"; else bin="$BUILD/san/bin"; fi
 	export ARGO_SIMD="$bin/argo-simd"
 	run_suite "$variant:unit-ring" "$bin/test-ring"
@@ -189,7 +186,23 @@ for variant in plain san; do
 	run_suite "$variant:ops-cli" "$(dirname "$0")/ops/cli.sh" "$bin"
 	# The same device through two relays (virtio-argo-l1-to-l0 on sim).
 	run_suite "$variant:vdev-relay" "$(dirname "$0")/integration/test-vdev-relay.sh" "$bin"
-done
+}
+
+# The plain and the sanitizer builds' suites side by side (ARGO_CHECK_JOBS=1:
+# one after the other): most of their time is spent waiting on round trips,
+# time-outs and restarts, not computing, and every suite makes its own
+# temporary folders, sockets and ports. Each variant's lines are printed
+# whole when it ends.
+if [ "${ARGO_CHECK_JOBS:-2}" -gt 1 ]; then
+	sim_suites plain >"$TMP/plain.out" 2>&1 &
+	plain_pid=$!
+	sim_suites san >"$TMP/san.out" 2>&1
+	wait "$plain_pid"
+	cat "$TMP/plain.out" "$TMP/san.out"
+else
+	sim_suites plain
+	sim_suites san
+fi
 
 # The harness's own parts that need no VM: the scenario table, the list,
 # l0/argo-deploy's refusals, dry run and deployment on sockets.
@@ -220,12 +233,14 @@ if [ "${ARGO_CHECK_PACKAGES:-1}" != 0 ]; then
 	run_suite ops-packages "$(dirname "$0")/ops/packages.sh" "$BUILD"
 fi
 
-# Under libFuzzer (clang; ASan/UBSan built in): the link decoder for a
-# minute, the virtio-argo decoder for half a minute, argo-simd's client
-# protocol, the relay's configuration reader and routed mode's forms for 20 s
-# each.
+# Under libFuzzer (clang; ASan/UBSan built in), shorter than `make fuzz`'s
+# defaults (make check's budget): the link decoder for 30 s, the handshake
+# and the virtio-argo decoder for 20 s, argo-simd's client protocol, the
+# relay's configuration reader and routed mode's forms for 10 s each.
 fuzz_suite() {
-	if make --no-print-directory BUILD="$BUILD" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}"; then
+	if make --no-print-directory BUILD="$BUILD" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}" \
+		FUZZ_HANDSHAKE_SECONDS="${FUZZ_HANDSHAKE_SECONDS:-20}" \
+		FUZZ_VMSG_SECONDS="${FUZZ_VMSG_SECONDS:-20}" FUZZ_MORE_SECONDS="${FUZZ_MORE_SECONDS:-10}"; then
 		echo "1 passed, 0 failed"
 	else
 		echo "0 passed, 1 failed"
@@ -288,6 +303,7 @@ if [ "${ARGO_CHECK_XEN:-1}" != 0 ]; then
 	fi
 fi
 
+read -r total_pass total_fail total_skip < <(awk '{ p += $1; f += $2; s += $3 } END { print p + 0, f + 0, s + 0 }' "$TMP/counts" 2>/dev/null)
 echo
 echo "all suites in $SECONDS s (the time of each is the last column above)"
 if [ "$total_skip" -gt 0 ]; then
