@@ -393,10 +393,18 @@ e2e-list:
 # discussed in docs/benchmarks.md. BENCH=quick (sim paths, under a minute)
 # or BENCH=full (more turns and sizes; the VM paths once they exist).
 BENCH ?= quick
-.PHONY: bench
+.PHONY: bench soak
 bench: deps-bench
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) BENCH=$(BENCH) harness/bench.sh
+
+# A long run under random faults with every message counted (not in make
+# check; docs/testing.md, "The soak"): SOAK_MINUTES (3 by default), hours
+# if asked. Low priority: it shares the machine.
+SOAK_MINUTES ?= 3
+soak: deps-bench
+	@$(MAKE) --no-print-directory all
+	@SOAK_MINUTES=$(SOAK_MINUTES) nice -n 19 harness/soak.sh $(BIN)
 
 # ---- virtio-argo (docs/virtio-argo.md): the message decoder, the device
 # side argo-vdevd (vdev/), its tests and fuzzer. Self-contained block. ----
