@@ -74,6 +74,11 @@
 #define DEDUP_VERSION 3u /* 2 + the totals after the entries (a 2 grows into it) */
 #define DEDUP_ENTRIES 8192u /* a power of two */
 #define DEDUP_WINDOW  (1u << 24)
+/* Messages settled undeliverable remembered with their errno (a journal,
+ * oldest overwritten), so that a copy of any of them is reported again:
+ * copies come only of what the relays before had not been told was done,
+ * at most a link's in-flight limit (WIRE_MAX_IN_FLIGHT) at a time. */
+#define DEDUP_JOURNAL 8192u
 
 /* An entry's state: FREE, or what became of its last message: DELIVERED,
  * or UNDELIVERABLE with the errno the sender was told in the bits above
@@ -122,10 +127,17 @@ struct dedup_file {
 	uint32_t intent_kind; /* enum intent_kind (0, a send, in a version 2 file) */
 	uint32_t intent_error;
 	uint64_t intent_expect;
+	uint64_t journal_next; /* the next slot of the journal (mod DEDUP_JOURNAL) */
+	struct dedup_undelivered {
+		struct dedup_key key;
+		uint32_t index;
+		uint32_t error; /* 0: a free slot */
+	} journal[DEDUP_JOURNAL];
 };
 
-/* A version 2 file: the same, without the totals. */
-#define DEDUP_V2_SIZE offsetof(struct dedup_file, delivered)
+/* A version 2 file: the same, without the totals and the journal. */
+#define DEDUP_V2_SIZE     offsetof(struct dedup_file, delivered)
+#define DEDUP_TOTALS_SIZE (offsetof(struct dedup_file, journal) - DEDUP_V2_SIZE)
 
 struct dedup {
 	struct argo_fabric *fabric;
@@ -268,7 +280,26 @@ static void record(struct dedup *d, const struct dedup_key *key, uint32_t index,
 static void sync_totals(struct dedup *d)
 {
 	if (d->sync == STATE_SYNC_BATCH)
-		sync_out(d, &d->file->delivered, sizeof(*d->file) - DEDUP_V2_SIZE);
+		sync_out(d, &d->file->delivered, DEDUP_TOTALS_SIZE);
+}
+
+/* A message of that stream settled undeliverable, into the journal (the
+ * slot an intent finishing it again would take holds the same). */
+static void journal(struct dedup *d, const struct dedup_key *key, uint32_t index, uint32_t error)
+{
+	struct dedup_file *f = d->file;
+	struct dedup_undelivered *j = &f->journal[f->journal_next % DEDUP_JOURNAL];
+
+	if (j->error && j->index == index && !memcmp(&j->key, key, sizeof(*key))) {
+		f->journal_next++; /* written by a run that died before this */
+		return;
+	}
+	j->error = 0;
+	j->key = *key;
+	j->index = index;
+	__atomic_store_n(&j->error, error ? error : EIO, __ATOMIC_RELEASE);
+	sync_out(d, j, sizeof(*j));
+	f->journal_next++;
 }
 
 /* A total brought to what an intent expects (never back). */
@@ -289,12 +320,27 @@ bool dedup_seen(struct dedup *d, const struct msg *msg, int *error)
 	/* At, or within DEDUP_WINDOW below, the last one settled. */
 	seen = e && e->state != ENTRY_FREE &&
 	       (uint32_t)(e->last_index - msg->origin.index) < DEDUP_WINDOW;
-	if (error)
-		*error = seen && e->last_index == msg->origin.index &&
-		                 (e->state & ENTRY_KIND_MASK) == ENTRY_UNDELIVERABLE
-		             ? (int)(e->state >> ENTRY_ERROR_SHIFT)
-		             : 0;
-	return seen;
+	if (!error)
+		return seen;
+	*error = 0;
+	if (!seen)
+		return false;
+	if (e->last_index == msg->origin.index &&
+	    (e->state & ENTRY_KIND_MASK) == ENTRY_UNDELIVERABLE) {
+		*error = (int)(e->state >> ENTRY_ERROR_SHIFT);
+		return true;
+	}
+	/* An older one: undeliverable if the journal says so (a copy is
+	 * rare, so it can take a look through it). */
+	for (uint32_t i = 0; i < DEDUP_JOURNAL; i++) {
+		const struct dedup_undelivered *j = &d->file->journal[i];
+
+		if (j->error && j->index == msg->origin.index && !memcmp(&j->key, &key, sizeof(key))) {
+			*error = (int)j->error;
+			break;
+		}
+	}
+	return true;
 }
 
 /* Writes the intent: its fields first, 'valid' last (release). */
@@ -324,6 +370,7 @@ void dedup_undeliverable(struct dedup *d, const struct msg *msg, int error)
 	write_intent(d, &key, msg->origin.index, 0, INTENT_UNDELIVERABLE, (uint32_t)error, expect);
 	record(d, &key, msg->origin.index,
 	       ENTRY_UNDELIVERABLE | ((uint32_t)error << ENTRY_ERROR_SHIFT));
+	journal(d, &key, msg->origin.index, (uint32_t)error);
 	total_to(&f->undeliverable, expect);
 	sync_totals(d);
 	__atomic_store_n(&f->intent_valid, 0, __ATOMIC_RELEASE);
@@ -368,6 +415,11 @@ static void settle_intent(struct dedup *d, uint64_t fabric_tag, int tag_err)
 		 * nothing was sent, so finishing it is all there is to do. */
 		record(d, &f->intent_key, f->intent_index,
 		       ENTRY_UNDELIVERABLE | (f->intent_error << ENTRY_ERROR_SHIFT));
+		if (f->journal_next == 0 ||
+		    memcmp(&f->journal[(f->journal_next - 1) % DEDUP_JOURNAL].key, &f->intent_key,
+		           sizeof(f->intent_key)) ||
+		    f->journal[(f->journal_next - 1) % DEDUP_JOURNAL].index != f->intent_index)
+			journal(d, &f->intent_key, f->intent_index, f->intent_error);
 		total_to(&f->undeliverable, f->intent_expect);
 	} else if (tag_err < 0) {
 		relay_log(0,
@@ -525,4 +577,14 @@ void dedup_dump(const struct dedup *d, struct strbuf *out, bool json)
 		           (unsigned long long)(d ? d->syncs : 0),
 		           (unsigned long long)(d ? d->file->delivered : 0),
 		           (unsigned long long)(d ? d->file->undeliverable : 0));
+}
+
+void dedup_layout(struct dedup_layout *out)
+{
+	*out = (struct dedup_layout){
+	    .size = sizeof(struct dedup_file),
+	    .v2_size = DEDUP_V2_SIZE,
+	    .totals = offsetof(struct dedup_file, delivered),
+	    .intent_valid = offsetof(struct dedup_file, intent_valid),
+	};
 }

@@ -51,4 +51,11 @@ void dedup_end(struct dedup *d, bool delivered);
 void dedup_undeliverable(struct dedup *d, const struct msg *msg, int error);
 void dedup_dump(const struct dedup *d, struct strbuf *out, bool json);
 
+/* Where things are in the file, for tests that write it as a killed run or
+ * an older version would have left it. */
+struct dedup_layout {
+	size_t size, v2_size, totals, intent_valid;
+};
+void dedup_layout(struct dedup_layout *out);
+
 #endif /* ARGO_RELAY_DEDUP_H */

@@ -254,21 +254,6 @@ static bool totals_are(unsigned int delivered, unsigned int undeliverable)
 	return true;
 }
 
-/* The file, as bytes. */
-static size_t read_file(uint8_t *buf, size_t cap)
-{
-	char path[sizeof(dir) + 16];
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "%s/delivered", dir);
-	f = fopen(path, "r");
-	CU_ASSERT_FATAL(f != NULL);
-	n = fread(buf, 1, cap, f);
-	fclose(f);
-	return n;
-}
-
 static long file_size(void)
 {
 	char path[sizeof(dir) + 16];
@@ -290,28 +275,6 @@ static void write_word(long off, const void *word, size_t len)
 	CU_ASSERT_EQUAL(fseek(f, off, SEEK_SET), 0);
 	CU_ASSERT_EQUAL(fwrite(word, len, 1, f), 1);
 	fclose(f);
-}
-
-/* Where the intent's 'valid' word is in the file: the one word an intent
- * that fails (dedup_end(false)) changes back. */
-static long intent_valid_offset(void)
-{
-	static uint8_t a[4096], b[4096];
-	struct msg m = msg_for(999, 1, 1);
-	long off = -1;
-	size_t i;
-
-	dedup_begin(table, &m);
-	read_file(a, sizeof(a));
-	dedup_end(table, false);
-	read_file(b, sizeof(b));
-	for (i = 0; i < sizeof(a); i += 4)
-		if (memcmp(a + i, b + i, 4)) {
-			CU_ASSERT_EQUAL(off, -1);
-			off = (long)i;
-		}
-	CU_ASSERT_FATAL(off >= 0);
-	return off;
 }
 
 /* Restarts the table: closes it and opens it again (a new run). */
@@ -343,9 +306,9 @@ static void test_undeliverable_settled(void)
 	CU_ASSERT_EQUAL(error, 0);
 	m.origin.index = 3;
 	deliver(&m, true);
-	m.origin.index = 2; /* no longer the last one */
+	m.origin.index = 2; /* no longer the last one: the journal knows it */
 	CU_ASSERT_TRUE(dedup_seen(table, &m, &error));
-	CU_ASSERT_EQUAL(error, 0);
+	CU_ASSERT_EQUAL(error, ECONNREFUSED);
 	m.origin.index = 4;
 	dedup_undeliverable(table, &m, EMSGSIZE);
 	reopen();
@@ -361,13 +324,14 @@ static void test_settle_counts_once(void)
 {
 	struct msg m = msg_for(30, 7, 7000);
 	const uint32_t one = 1;
+	struct dedup_layout lay;
 	long valid, totals;
 	uint64_t tag;
 
 	fresh();
-	valid = intent_valid_offset();
-	/* The totals are the file's last 32 bytes: delivered, undeliverable. */
-	totals = file_size() - 32;
+	dedup_layout(&lay);
+	valid = (long)lay.intent_valid;
+	totals = (long)lay.totals; /* delivered, then undeliverable */
 	/* Undeliverable, killed just before the intent was cleared. */
 	dedup_undeliverable(table, &m, ECONNREFUSED);
 	write_word(valid, &one, sizeof(one));
@@ -398,21 +362,70 @@ static void test_settle_counts_once(void)
 	CU_ASSERT_TRUE(totals_are(2, 2));
 }
 
+/* Every message settled undeliverable is known by a copy of it, not only
+ * the last of its stream, across restarts; the journal keeps the newest
+ * DEDUP_JOURNAL (8192), and a copy of a delivered message says nothing. */
+static void test_undeliverable_journal(void)
+{
+	struct msg m = msg_for(50, 1, 7000), other = msg_for(51, 1, 7001);
+	uint32_t i;
+	int error;
+
+	fresh();
+	for (i = 1; i <= 9; i++) {
+		m.origin.index = i;
+		if (i % 3 == 0)
+			dedup_undeliverable(table, &m, i == 9 ? EMSGSIZE : ECONNREFUSED);
+		else
+			deliver(&m, true);
+		other.origin.index = i;
+		deliver(&other, true);
+	}
+	reopen();
+	for (i = 1; i <= 9; i++) {
+		m.origin.index = i;
+		error = -1;
+		CU_ASSERT_TRUE(dedup_seen(table, &m, &error));
+		CU_ASSERT_EQUAL(error, i % 3 ? 0 : i == 9 ? EMSGSIZE : ECONNREFUSED);
+		other.origin.index = i;
+		CU_ASSERT_TRUE(dedup_seen(table, &other, &error));
+		CU_ASSERT_EQUAL(error, 0);
+	}
+	/* 8192 newer ones later, the first is forgotten: a copy of it is
+	 * still a copy, with nothing to say. */
+	for (i = 0; i < 8192; i++) {
+		other.origin.index = 100 + i;
+		dedup_undeliverable(table, &other, ECONNREFUSED);
+	}
+	m.origin.index = 3;
+	CU_ASSERT_TRUE(dedup_seen(table, &m, &error));
+	CU_ASSERT_EQUAL(error, 0);
+	m.origin.index = 9; /* the last of its stream: its entry says so */
+	CU_ASSERT_TRUE(dedup_seen(table, &m, &error));
+	CU_ASSERT_EQUAL(error, EMSGSIZE);
+	other.origin.index = 100;
+	CU_ASSERT_TRUE(dedup_seen(table, &other, &error));
+	CU_ASSERT_EQUAL(error, ECONNREFUSED);
+}
+
 /* A version 2 table (no totals) is kept and grows into version 3. */
 static void test_version_2_grows(void)
 {
 	char path[sizeof(dir) + 16];
 	struct msg m = msg_for(40, 3, 7000);
 	const uint32_t two = 2;
+	struct dedup_layout lay;
 	long size;
 
 	fresh();
+	dedup_layout(&lay);
 	deliver(&m, true);
 	dedup_close(table);
 	table = NULL;
 	size = file_size();
+	CU_ASSERT_EQUAL(size, (long)lay.size);
 	snprintf(path, sizeof(path), "%s/delivered", dir);
-	CU_ASSERT_EQUAL_FATAL(truncate(path, size - 32), 0);
+	CU_ASSERT_EQUAL_FATAL(truncate(path, (off_t)lay.v2_size), 0);
 	write_word(8, &two, sizeof(two)); /* magic (8 bytes), then the version */
 	log_lines = 0;
 	open_table();
@@ -545,7 +558,7 @@ int main(void)
 	    T(test_full_table),         T(test_foreign_file),
 	    T(test_state_sync),         T(test_state_sync_batch),
 	    T(test_undeliverable_settled), T(test_settle_counts_once),
-	    T(test_version_2_grows),
+	    T(test_version_2_grows),    T(test_undeliverable_journal),
 	};
 	static const struct suite_def suites[] = {SUITE("delivered-messages table", tests)};
 	char path[sizeof(dir) + 16];
