@@ -72,7 +72,7 @@ cleanup() {
 		kill -KILL "$pid" 2>/dev/null
 	done
 	for pid in "${PROXY_PIDS[@]}"; do
-		kill -KILL -- -"$pid" 2>/dev/null
+		proxy_cut "$pid"
 	done
 	chain_down >/dev/null 2>&1
 }
@@ -82,16 +82,13 @@ trap 'exit 130' INT TERM
 # The link of relay i (1, 2) to level i-1 runs through DIR/proxy-i.sock, in
 # a process group of its own, so that a cut takes its connections too.
 start_proxy() {
-	local i=$1
-	setsid socat UNIX-LISTEN:"$DIR/proxy-$i.sock",fork,unlink-early \
-		UNIX-CONNECT:"$DIR/l$((i - 1))-down.sock" 2>/dev/null &
-	PROXY_PIDS[$i]=$!
+	proxy_start "$DIR/proxy-$1.sock" "$DIR/l$(($1 - 1))-down.sock"
+	PROXY_PIDS[$1]=$PROXY_PID
 }
 
 cut_link() {
 	local i=$1
-	kill -KILL -- -"${PROXY_PIDS[$i]}" 2>/dev/null
-	wait "${PROXY_PIDS[$i]}" 2>/dev/null
+	proxy_cut "${PROXY_PIDS[$i]}"
 	start_proxy "$i"
 	N[link_cuts]=$((N[link_cuts] + 1))
 	say "link l$i-l$((i - 1)) cut"

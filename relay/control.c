@@ -246,7 +246,8 @@ static void dump_link_json(const struct link *l, struct strbuf *sb)
 	           "\"queue_bytes\":%llu,\"rtt_us\":%llu,\"next_msn\":%llu,"
 	           "\"rx_next_msn\":%llu,\"rx_done_msn\":%llu,\"resent_held\":%llu,"
 	           "\"held_from_peer\":%llu,\"stale_frames\":%llu,\"stale_bytes\":%llu,"
-	           "\"restarts\":%llu,\"refusals\":%llu,\"acked\":%llu",
+	           "\"restarts\":%llu,\"refusals\":%llu,\"acked\":%llu,"
+	           "\"reports_held\":%llu,\"reports_dropped\":%llu",
 	           l->cfg->listen ? "true" : "false", l->cfg->peer_hvid, link_state_name(l->state),
 	           l->cfg->cert_file[0] ? "cert" : "psk", ses && ses->cipher ? ses->cipher : "",
 	           ses && ses->group ? ses->group : "", U(lv.uptime), link_pending(l),
@@ -258,7 +259,7 @@ static void dump_link_json(const struct link *l, struct strbuf *sb)
 	           st->unacked.count, U(st->unacked.bytes), U(c->rtt_us), U(st->next_msn),
 	           U(st->rx_next_msn), U(st->rx_done_msn), U(s->resent_held), U(st->held_from_peer),
 	           U(lv.sc.stale_hellos), U(lv.sc.stale_bytes), U(lv.sc.restarts),
-	           U(lv.sc.refusals), U(s->acked));
+	           U(lv.sc.refusals), U(s->acked), U(c->reports_held), U(c->reports_dropped));
 	dump_leaf(l, sb, true);
 	strbuf_add(sb, "}");
 }

@@ -107,6 +107,25 @@ rss_kib() {
 	sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null || echo 0
 }
 
+# ---- A link through a proxy that can be cut ----
+
+# proxy_start LISTEN CONNECT: a socat proxy from unix socket LISTEN to
+# CONNECT, in a process group of its own (so that a cut takes the
+# connections it forked too); PROXY_PID.
+proxy_start() {
+	setsid socat UNIX-LISTEN:"$1",fork,unlink-early UNIX-CONNECT:"$2" 2>/dev/null &
+	PROXY_PID=$!
+}
+
+# proxy_cut PID: kills the proxy and its connections. The process too, in
+# case it has not made its group yet (killed just after proxy_start).
+proxy_cut() {
+	kill -KILL -- -"$1" 2>/dev/null
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
+}
+
 # ---- Accounting (issue 11; harness/accounting.py says what is summed) ----
 
 ACCOUNTING=${ACCOUNTING:-$(dirname "${BASH_SOURCE[0]}")/../../harness/accounting.py}

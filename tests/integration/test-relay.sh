@@ -1090,12 +1090,11 @@ case_accounting() {
 	unset CHAIN_EXTRA_RELAY_CONF_0 CHAIN_EXTRA_RELAY_CONF_1 CHAIN_EXTRA_RELAY_CONF_2
 	# The l1->l0 link through a proxy of its own process group, so that a
 	# cut takes its connections too.
-	setsid socat UNIX-LISTEN:"$dir/proxy.sock",fork,unlink-early \
-		UNIX-CONNECT:"$dir/l0-down.sock" 2>/dev/null &
-	spid=$!
+	proxy_start "$dir/proxy.sock" "$dir/l0-down.sock"
+	spid=$PROXY_PID
 	if [ $rc -ne 0 ] || ! chain_wait_link "$dir" "$BIN" 1 up 10; then
 		result "$name" 1 "topology did not come up (logs in $dir)"
-		kill -KILL -- -"$spid" 2>/dev/null
+		proxy_cut "$spid"
 		chain_down
 		return
 	fi
@@ -1130,11 +1129,9 @@ case_accounting() {
 	step "sender SIGKILLed" l2 no_ring 1
 	# L1: the link to l0 cut, then relay l1 killed and started again.
 	n=$(relay_counter "$dir/l0.ctl" local_delivered)
-	kill -KILL -- -"$spid"
-	wait "$spid" 2>/dev/null
-	setsid socat UNIX-LISTEN:"$dir/proxy.sock",fork,unlink-early \
-		UNIX-CONNECT:"$dir/l0-down.sock" 2>/dev/null &
-	spid=$!
+	proxy_cut "$spid"
+	proxy_start "$dir/proxy.sock" "$dir/l0-down.sock"
+	spid=$PROXY_PID
 	step "link l1-l0 cut" l0 local_delivered $((n + 200))
 	n=$(relay_counter "$dir/l0.ctl" local_delivered)
 	kill -KILL "${CHAIN_RELAY_PIDS[1]}"
@@ -1174,8 +1171,7 @@ case_accounting() {
 			why="nothing undeliverable at l$i: a fault did not bite"
 		fi
 	done
-	kill -KILL -- -"$spid" 2>/dev/null
-	wait "$spid" 2>/dev/null
+	proxy_cut "$spid"
 	[ $rc -ne 0 ] && cat "$dir/steps.log"
 	result "$name" $rc "$why (logs in $dir)"
 	[ $rc -eq 0 ] && echo "    $(grep 'end to end:' "$dir/accounting.log")"
@@ -1183,9 +1179,75 @@ case_accounting() {
 	end_case "$name" "$dir" $rc
 }
 
+# An UNDELIVERABLE report found while the link it must go back on is down
+# (issue 11, left over from the relay issue): a sender at L1 fills the ring
+# of a receiver at L0 that does not read, so that l0 holds the rest for
+# ring space; the l1-l0 link is cut, the receiver SIGKILLed: the held
+# messages fail at l0 (no ring) with no session to report them on. l0 must
+# keep the reports and send them first in the next session (its HELLO
+# acknowledging nothing beyond them), and every one must reach the sender
+# through l1. Before, each was dropped: the sender never heard.
+case_report_after_cut() {
+	local name=reports-survive-a-link-cut dir rc=0 why="" spid rpid ppid n
+	dir=$(mktemp -d /tmp/argo-relay-test.XXXXXX)
+	CHAIN_UP_CONNECT_1="$dir/proxy.sock" CHAIN_NO_WAIT_1=1 chain_up "$dir" "$BIN" 2 unix || rc=1
+	proxy_start "$dir/proxy.sock" "$dir/l0-down.sock"
+	spid=$PROXY_PID
+	if [ $rc -ne 0 ] || ! chain_wait_link "$dir" "$BIN" 1 up 10; then
+		result "$name" 1 "topology did not come up (logs in $dir)"
+		proxy_cut "$spid"
+		chain_down
+		return
+	fi
+	"$BIN/argo-stream" recv --fabric "sim:$dir/l0-dom5.sock" --port 7000 --ring-len 4096 \
+		--stall-ms 60000 --count 1000 >"$dir/recv.log" 2>&1 &
+	rpid=$!
+	EXTRA_PIDS+=("$rpid")
+	wait_for_line "$dir/recv.log" "receiving on port 7000" 5 || rc=1
+	"$BIN/argo-ping" --fabric "sim:$dir/l1.sock" --to 0:7000 --count 64 --window 64 --size 64 \
+		--timeout 30000 --keep-going >"$dir/ping.log" 2>&1 &
+	ppid=$!
+	EXTRA_PIDS+=("$ppid")
+	if ! wait_until 10 counter_at_least "$dir/l0.ctl" local_held 1; then
+		rc=1
+		why="l0 held nothing for ring space"
+	fi
+	proxy_cut "$spid"
+	if [ $rc -eq 0 ] && ! wait_until 10 field_is "$dir/l0.ctl" down state down; then
+		rc=1
+		why="l0's link did not go down"
+	fi
+	kill -KILL "$rpid"
+	wait "$rpid" 2>/dev/null
+	if [ $rc -eq 0 ] && ! wait_until 10 counter_at_least "$dir/l0.ctl" no_ring 1; then
+		rc=1
+		why="nothing failed at l0"
+	fi
+	n=$(relay_counter "$dir/l0.ctl" no_ring)
+	if [ $rc -eq 0 ] && [ "$(link_field "$dir/l0.ctl" down reports_held)" != "$n" ]; then
+		rc=1
+		why="l0 kept $(link_field "$dir/l0.ctl" down reports_held) reports for its link, $n failed"
+	fi
+	proxy_start "$dir/proxy.sock" "$dir/l0-down.sock"
+	spid=$PROXY_PID
+	if [ $rc -eq 0 ] && ! wait_until 10 counter_is "$dir/l1.ctl" reports_sent "$n"; then
+		rc=1
+		why="the sender heard of $(relay_counter "$dir/l1.ctl" reports_sent) of the $n messages that failed at l0 (l1 dropped $(link_field "$dir/l1.ctl" up report) reports)"
+	fi
+	if [ $rc -eq 0 ] && [ "$(link_field "$dir/l1.ctl" up report)" != 0 ]; then
+		rc=1
+		why="l1 dropped $(link_field "$dir/l1.ctl" up report) reports as answering nothing"
+	fi
+	proxy_cut "$spid"
+	result "$name" $rc "$why (logs in $dir)"
+	[ $rc -eq 0 ] && echo "    $n messages failed at l0 while its link was down; all $n reports reached the sender after the cut"
+	stop_extra
+	end_case "$name" "$dir" $rc
+}
+
 cases=("$@")
 [ ${#cases[@]} -eq 0 ] && cases=(check_config chain_100k chain_tcp stalled_receiver link_cuts
-	relay_kills routed_mode report_storm report_storm_echoed service_restart accounting local_access tamper replay reorder drop
+	relay_kills routed_mode report_storm report_storm_echoed service_restart accounting report_after_cut local_access tamper replay reorder drop
 	garbage truncate wrong_key key_mode policy_denied no_ring spoofed_source cert_links key_hygiene netns_side_link)
 for c in "${cases[@]}"; do
 	t0=$SECONDS
