@@ -48,8 +48,14 @@ RSS_SLACK=${SOAK_RSS_SLACK_KIB:-4096}
 FD_SLACK=${SOAK_FD_SLACK:-4}
 RANDOM=${SOAK_SEED:-$$}
 DIR=${SOAK_DIR:-$(mktemp -d /tmp/argo-soak.XXXXXX)}
-mkdir -p "$DIR"
+mkdir -p "$DIR/bin"
 LOG=$DIR/soak.log
+# The programs copied: a rebuild during a long soak must not change the
+# relay that the next SIGKILL restarts.
+for p in argo-simd argo-relayd argo-relayctl argo-echo argo-ping; do
+	cp "$BIN/$p" "$DIR/bin/" || { echo "soak: FAIL: no $BIN/$p"; exit 1; }
+done
+BIN=$DIR/bin
 [ $((MINUTES * 60)) -lt $((ROUND_S * 3)) ] && ROUND_S=$((MINUTES * 20 > 10 ? MINUTES * 20 : 10))
 
 declare -a SENDER_PIDS=() PROXY_PIDS=()

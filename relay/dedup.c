@@ -478,13 +478,21 @@ int dedup_open(struct dedup **dp, const char *dir, struct argo_fabric *fabric)
 			return -err;
 		}
 		if ((size_t)st.st_size != sizeof(struct dedup_file) &&
-		    (size_t)st.st_size != DEDUP_V2_SIZE &&
-		    (ftruncate(fd, 0) < 0 || ftruncate(fd, sizeof(struct dedup_file)) < 0)) {
-			int err = errno;
+		    (size_t)st.st_size != DEDUP_V2_SIZE) {
+			/* Said: what it held is forgotten (a copy of a message
+			 * delivered before may be delivered again). */
+			if (st.st_size)
+				relay_log(0,
+				          "state: %s is %lld bytes, not a table of this version "
+				          "(%zu): started afresh",
+				          path, (long long)st.st_size, sizeof(struct dedup_file));
+			if (ftruncate(fd, 0) < 0 || ftruncate(fd, sizeof(struct dedup_file)) < 0) {
+				int err = errno;
 
-			relay_log(0, "state: cannot size %s: %s", path, strerror(err));
-			close(fd);
-			return -err;
+				relay_log(0, "state: cannot size %s: %s", path, strerror(err));
+				close(fd);
+				return -err;
+			}
 		}
 		map = mmap(NULL, sizeof(struct dedup_file), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 		           0);

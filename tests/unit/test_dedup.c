@@ -254,6 +254,14 @@ static bool totals_are(unsigned int delivered, unsigned int undeliverable)
 	return true;
 }
 
+static size_t sizeof_table(void)
+{
+	struct dedup_layout lay;
+
+	dedup_layout(&lay);
+	return lay.size;
+}
+
 static long file_size(void)
 {
 	char path[sizeof(dir) + 16];
@@ -547,6 +555,17 @@ static void test_foreign_file(void)
 	open_table();
 	CU_ASSERT_EQUAL(log_lines, 1);
 	CU_ASSERT_FALSE(dedup_seen(table, &m, NULL));
+	/* A file of another size (another version's): said too, not
+	 * silently forgotten. */
+	deliver(&m, true);
+	dedup_close(table);
+	table = NULL;
+	CU_ASSERT_EQUAL_FATAL(truncate(path, 4096), 0);
+	log_lines = 0;
+	open_table();
+	CU_ASSERT_EQUAL(log_lines, 1);
+	CU_ASSERT_FALSE(dedup_seen(table, &m, NULL));
+	CU_ASSERT_EQUAL(file_size(), (long)sizeof_table());
 }
 
 int main(void)
