@@ -9,16 +9,19 @@
 # relay's loop) and each (one msync per message), in TURNS interleaved
 # turns (the order rotates), and prints per policy the median messages a
 # second, the msyncs per message (the relay's state_syncs counter) and the
-# extra time per message against "no" measured in the same turn.
+# extra time per message against "no" measured in the same turn. Then one
+# message at a time: PINGS argo-ping round trips (64 B, window 1) from L1
+# to an argo-echo at L0, the median of the turns' p50 round trips.
 #
 # Usage: harness/state-sync-cost.sh
 # Environment: BIN (build/bin), TURNS (3), COUNT (5000), SIZE (64),
-# STATE_BASE (/var/tmp).
+# PINGS (500), STATE_BASE (/var/tmp).
 set -u
 BIN=${BIN:-build/bin}
 TURNS=${TURNS:-3}
 COUNT=${COUNT:-5000}
 SIZE=${SIZE:-64}
+PINGS=${PINGS:-500}
 STATE_BASE=${STATE_BASE:-/var/tmp}
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -56,7 +59,26 @@ one() {
 	echo "$((COUNT * 1000000000 / (t1 - t0))) ${syncs:-0}"
 }
 
-declare -A RATE SYNCS EXTRA
+# ping POLICY: prints the p50 round trip (us) of PINGS pings.
+ping_p50() {
+	local policy=$1 dir epid out
+	dir=$(mktemp -d "$RUN/p.XXXXXX")
+	rm -rf "$STATE/l0"
+	mkdir -p "$STATE/l0"
+	CHAIN_EXTRA_RELAY_CONF_0=$(printf 'state_dir = %s\nstate_sync = %s' "$STATE/l0" "$policy") \
+		chain_up "$dir" "$BIN" 2 unix || return 1
+	"$BIN/argo-echo" --fabric "sim:$dir/l0-dom5.sock" --port 7000 >"$dir/echo.log" 2>&1 &
+	epid=$!
+	wait_for_line "$dir/echo.log" "serving port 7000" 5 || return 1
+	out=$("$BIN/argo-ping" --fabric "sim:$dir/l1.sock" --to 0:7000 --count "$PINGS" --size 64 \
+		--timeout 5000)
+	kill -TERM "$epid"
+	wait "$epid" 2>/dev/null
+	chain_down >/dev/null 2>&1
+	sed -n 's/.*p50 \([0-9.]*\) us.*/\1/p' <<<"$out"
+}
+
+declare -A RATE SYNCS EXTRA RTT
 POLICIES=(no yes each)
 for ((turn = 0; turn < TURNS; turn++)); do
 	declare -A this=()
@@ -67,6 +89,12 @@ for ((turn = 0; turn < TURNS; turn++)); do
 		RATE[$p]+="$rate "
 		SYNCS[$p]+="$syncs "
 		echo "turn $turn: state_sync = $p: $rate messages/s, $syncs msyncs"
+	done
+	for ((k = 0; k < 3; k++)); do
+		p=${POLICIES[$(((k + turn) % 3))]}
+		r=$(ping_p50 "$p") || { echo "a ping run failed" >&2; exit 1; }
+		RTT[$p]+="$r "
+		echo "turn $turn: state_sync = $p: round trip p50 $r us"
 	done
 	for p in yes each; do
 		# Extra microseconds per message against "no", this turn.
@@ -79,5 +107,6 @@ for p in no yes each; do
 	s=$(tr ' ' '\n' <<<"${SYNCS[$p]}" | grep . | median)
 	line="  $p: $r messages/s, $(awk -v s="$s" -v n="$COUNT" 'BEGIN { printf "%.3f", s / n }') msyncs per message"
 	[ "$p" != no ] && line+=", +$(tr ' ' '\n' <<<"${EXTRA[$p]}" | grep . | median) us per message"
+	line+="; one at a time: round trip p50 $(tr ' ' '\n' <<<"${RTT[$p]}" | grep . | median) us"
 	echo "$line"
 done
