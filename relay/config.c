@@ -1145,7 +1145,8 @@ static void whole_file_checks(struct parser *p)
 			return;
 		}
 	if (c->state_sync != STATE_SYNC_NO && !c->state_dir[0]) {
-		fail(p, p->relay_lines[RK_STATE_SYNC], "state_sync needs state_dir (the table to write)");
+		fail(p, p->relay_lines[RK_STATE_SYNC],
+		     "state_sync needs state_dir (the table to write)");
 		return;
 	}
 	for (i = 0; i < c->nlinks; i++)

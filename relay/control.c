@@ -432,10 +432,10 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		    U(r->undeliverable_unreachable), U(r->undeliverable_other),
 		    U(out->reports_sent), U(out->reports_failed), U(r->reports_suppressed),
 		    U(r->reserved_dropped), U(out->duplicates_dropped), U(r->reports_repeated),
-		    U(v->ports->rings_adopted), U(v->ports->rings_gone), U(v->ports->rings_reregistered),
-		    U(v->ports->proxies_freed), U(in->routed_malformed),
-		    U(cs.from_fabric + cs.from_links), U(cs.from_fabric), U(cs.from_links),
-		    U(cs.passed), U(cs.released), U(cs.held),
+		    U(v->ports->rings_adopted), U(v->ports->rings_gone),
+		    U(v->ports->rings_reregistered), U(v->ports->proxies_freed),
+		    U(in->routed_malformed), U(cs.from_fabric + cs.from_links), U(cs.from_fabric),
+		    U(cs.from_links), U(cs.passed), U(cs.released), U(cs.held),
 		    cs.from_fabric + cs.from_links == cs.passed + cs.released + cs.held
 		        ? ""
 		        : " (DOES NOT ADD UP: a bug, please report it)");

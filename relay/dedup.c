@@ -71,7 +71,7 @@
 #include "log.h"
 
 #define DEDUP_MAGIC   0x5055444f47524101ull /* "\1ARGODUP" */
-#define DEDUP_VERSION 3u /* 2 + the totals after the entries (a 2 grows into it) */
+#define DEDUP_VERSION 3u    /* 2 + the totals after the entries (a 2 grows into it) */
 #define DEDUP_ENTRIES 8192u /* a power of two */
 #define DEDUP_WINDOW  (1u << 24)
 /* Messages settled undeliverable remembered with their errno (a journal,
@@ -142,7 +142,7 @@ struct dedup_file {
 struct dedup {
 	struct argo_fabric *fabric;
 	struct dedup_file *file;
-	bool tags;        /* the fabric records send tags */
+	bool tags; /* the fabric records send tags */
 	enum state_sync sync;
 	bool on_disk;     /* the table is a file (state_dir) */
 	bool logged_full; /* "table full" said once */
@@ -151,7 +151,7 @@ struct dedup {
 	/* STATE_SYNC_BATCH: the bytes of the file written since the last
 	 * flush ([dirty_lo, dirty_hi), offsets; empty when equal). */
 	size_t dirty_lo, dirty_hi;
-	bool current;     /* a delivery is in flight: */
+	bool current; /* a delivery is in flight: */
 	struct dedup_key current_key;
 	uint32_t current_index;
 	uint64_t current_expect; /* the delivered total once it is done */
@@ -335,7 +335,8 @@ bool dedup_seen(struct dedup *d, const struct msg *msg, int *error)
 	for (uint32_t i = 0; i < DEDUP_JOURNAL; i++) {
 		const struct dedup_undelivered *j = &d->file->journal[i];
 
-		if (j->error && j->index == msg->origin.index && !memcmp(&j->key, &key, sizeof(key))) {
+		if (j->error && j->index == msg->origin.index &&
+		    !memcmp(&j->key, &key, sizeof(key))) {
 			*error = (int)j->error;
 			break;
 		}
@@ -344,8 +345,8 @@ bool dedup_seen(struct dedup *d, const struct msg *msg, int *error)
 }
 
 /* Writes the intent: its fields first, 'valid' last (release). */
-static void write_intent(struct dedup *d, const struct dedup_key *key, uint32_t index,
-                         uint64_t tag, enum intent_kind kind, uint32_t error, uint64_t expect)
+static void write_intent(struct dedup *d, const struct dedup_key *key, uint32_t index, uint64_t tag,
+                         enum intent_kind kind, uint32_t error, uint64_t expect)
 {
 	struct dedup_file *f = d->file;
 
@@ -470,7 +471,8 @@ int dedup_open(struct dedup **dp, const char *dir, struct argo_fabric *fabric)
 		 * failure here would leave a short file to fault on). A
 		 * version 2 file grows by its totals (zeros: counted from
 		 * now on), the rest kept. */
-		if ((size_t)st.st_size == DEDUP_V2_SIZE && ftruncate(fd, sizeof(struct dedup_file)) < 0) {
+		if ((size_t)st.st_size == DEDUP_V2_SIZE &&
+		    ftruncate(fd, sizeof(struct dedup_file)) < 0) {
 			int err = errno;
 
 			relay_log(0, "state: cannot grow %s: %s", path, strerror(err));

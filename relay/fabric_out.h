@@ -26,11 +26,11 @@
 #include "strbuf.h"
 
 struct fabric_out_counters {
-	uint64_t local_delivered; /* let go of once their record is on disk (state_sync) */
-	uint64_t local_held;         /* messages that waited in a hold queue */
-	uint64_t duplicates_dropped; /* copies of messages already delivered (dedup.h) */
-	uint64_t reports_sent;       /* undeliverable reports to our guests */
-	uint64_t reports_failed;     /* ... that the fabric refused (the guest is gone) */
+	uint64_t local_delivered;     /* let go of once their record is on disk (state_sync) */
+	uint64_t local_held;          /* messages that waited in a hold queue */
+	uint64_t duplicates_dropped;  /* copies of messages already delivered (dedup.h) */
+	uint64_t reports_sent;        /* undeliverable reports to our guests */
+	uint64_t reports_failed;      /* ... that the fabric refused (the guest is gone) */
 	uint64_t local_undeliverable; /* messages for our fabric settled undeliverable */
 };
 

@@ -404,7 +404,8 @@ static void send_held_reports(struct link *link, bool same_peer)
 	link->nheld_reports = 0;
 	if (!same_peer) {
 		if (n)
-			relay_log(1, "link %s: %u reports for a run of the peer that is gone: dropped",
+			relay_log(1,
+			          "link %s: %u reports for a run of the peer that is gone: dropped",
 			          link->cfg->name, n);
 		link->counters.reports_dropped += n;
 		return;
@@ -416,7 +417,8 @@ static void send_held_reports(struct link *link, bool same_peer)
 			put_frame(link, WIRE_UNDELIVERABLE, out, sizeof(out), NULL, 0);
 	}
 	if (n)
-		relay_log(1, "link %s: %u reports kept while it was down, sent", link->cfg->name, n);
+		relay_log(1, "link %s: %u reports kept while it was down, sent", link->cfg->name,
+		          n);
 }
 
 static void link_msg_report(void *source, uint64_t msn, const struct wire_undeliverable *u)

@@ -571,13 +571,20 @@ static void test_foreign_file(void)
 int main(void)
 {
 	static const struct test_def tests[] = {
-	    T(test_copies_and_window),  T(test_failed_send_leaves_nothing),
-	    T(test_survives_restart),   T(test_settle_in_flight),
-	    T(test_tags_never_go_back), T(test_no_tags),
-	    T(test_full_table),         T(test_foreign_file),
-	    T(test_state_sync),         T(test_state_sync_batch),
-	    T(test_undeliverable_settled), T(test_settle_counts_once),
-	    T(test_version_2_grows),    T(test_undeliverable_journal),
+	    T(test_copies_and_window),
+	    T(test_failed_send_leaves_nothing),
+	    T(test_survives_restart),
+	    T(test_settle_in_flight),
+	    T(test_tags_never_go_back),
+	    T(test_no_tags),
+	    T(test_full_table),
+	    T(test_foreign_file),
+	    T(test_state_sync),
+	    T(test_state_sync_batch),
+	    T(test_undeliverable_settled),
+	    T(test_settle_counts_once),
+	    T(test_version_2_grows),
+	    T(test_undeliverable_journal),
 	};
 	static const struct suite_def suites[] = {SUITE("delivered-messages table", tests)};
 	char path[sizeof(dir) + 16];
