@@ -31,8 +31,8 @@
 #
 # Ends with one line, "soak: PASS ..." or "soak: FAIL ...", and exit 0 or
 # 1; the folder (SOAK_DIR, a fresh one under /tmp by default) is removed
-# on a pass and kept on a failure. SOAK_SEED makes the faults repeatable
-# (as far as timing allows).
+# on a pass (unless SOAK_KEEP=1) and kept on a failure. SOAK_SEED makes the
+# faults repeatable (as far as timing allows).
 set -u
 BIN=${1:-${BIN:-build/bin}}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -243,8 +243,9 @@ if ! CHAIN_UP_CONNECT_1="$DIR/proxy-1.sock" CHAIN_UP_CONNECT_2="$DIR/proxy-2.soc
 fi
 start_proxy 1
 start_proxy 2
-chain_wait_link "$DIR" "$BIN" 1 up 10 && chain_wait_link "$DIR" "$BIN" 2 up 10 ||
+if ! { chain_wait_link "$DIR" "$BIN" 1 up 10 && chain_wait_link "$DIR" "$BIN" 2 up 10; }; then
 	fail "the links did not come up"
+fi
 start_echo
 wait_for_line "$DIR/echo.log" "serving port 7000" 5 || fail "the echo did not start"
 say "soak for $MINUTES min in rounds of $ROUND_S s, $SENDERS senders, seed ${SOAK_SEED:-$$}"
@@ -290,5 +291,5 @@ if [ -n "$FAILED" ]; then
 fi
 say "soak: PASS: $line"
 echo "soak: PASS: $line"
-rm -rf "$DIR"
+[ "${SOAK_KEEP:-0}" = 1 ] || rm -rf "$DIR"
 exit 0
