@@ -632,9 +632,15 @@ case_service_restart() {
 	out=$(grep "^argo-ping: $count sent" "$dir/ping.log")
 	# A request refused while the echo is down whose report the rate limit
 	# suppressed (report_rate, 100 a second by default: a fast sender can
-	# pass it) is lost to argo-ping, counted by l0 (reports_suppressed).
-	suppressed=$(relay_counter "$dir/l0.ctl" reports_suppressed)
-	suppressed=${suppressed:-0}
+	# pass it) is lost to argo-ping, counted by the relay that suppressed
+	# it (reports_suppressed): l0, which sends it, or l1 or l2 on its way
+	# back (each has its bucket per destination, filled on its own clock).
+	local i n
+	suppressed=0
+	for i in 0 1 2; do
+		n=$(relay_counter "$dir/l$i.ctl" reports_suppressed)
+		suppressed=$((suppressed + ${n:-0}))
+	done
 	ok=$(sed -n 's/.* sent, \([0-9]*\) ok, 0 wrong, \([0-9]*\) lost, 0 duplicated, \([0-9]*\) refused.*/\1 \2 \3/p' <<<"$out")
 	read -r ok lost refused <<<"$ok"
 	if [ $rc -eq 0 ] && [ -z "$ok" ]; then
