@@ -497,9 +497,13 @@ def check(out):
             ok(t["mb_per_s"] > 0 and t["messages"] > 0 and t["seconds"] > 0,
                "%s %s B: throughput positive" % (pid, s))
             ok(abs(t["bytes"] - t["messages"] * int(s)) == 0, "%s %s B: bytes" % (pid, s))
+    # System calls per message are a difference of two runs that noise
+    # cannot move: never negative. Context switches include involuntary
+    # ones, which the machine's load moves between the two runs, so a
+    # process that rarely sleeps (socat) may come out slightly negative:
+    # reported as measured, not checked.
     for pid, c in report.get("costs", {}).items():
-        ok(c["processes"] and all(v["syscalls"] >= 0 and v["context_switches"] >= 0
-                                  for v in c["processes"].values()),
+        ok(c["processes"] and all(v["syscalls"] >= 0 for v in c["processes"].values()),
            "%s: costs not negative" % pid)
         # Every message needs at least one system call somewhere: none at
         # all would be a measurement that saw nothing.
