@@ -396,12 +396,20 @@ e2e-list:
 # or BENCH=full (more turns and sizes, and the VM paths: the images, and
 # one boot of the headline's VMs; run it under the machine's lock).
 BENCH ?= quick
-.PHONY: bench
+.PHONY: bench soak
 bench: deps-bench
 	@$(MAKE) --no-print-directory all
 	@if [ "$(BENCH)" = full ]; then $(MAKE) --no-print-directory images && \
 		harness/install-deps.sh libvirt; fi
 	@BUILD=$(BUILD) BENCH=$(BENCH) harness/bench.sh
+
+# A long run under random faults with every message counted (not in make
+# check; docs/testing.md, "The soak"): SOAK_MINUTES (3 by default), hours
+# if asked. Low priority: it shares the machine.
+SOAK_MINUTES ?= 3
+soak: deps-bench
+	@$(MAKE) --no-print-directory all
+	@SOAK_MINUTES=$(SOAK_MINUTES) nice -n 19 harness/soak.sh $(BIN)
 
 # ---- virtio-argo (docs/virtio-argo.md): the message decoder, the device
 # side argo-vdevd (vdev/), its tests and fuzzer. Self-contained block. ----

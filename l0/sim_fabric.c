@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "argo/ring.h"
+#include "argo/routed.h"
 
 /* Xen's largest single iov, and largest sendv total (argo.c:57, 740-757). */
 #define MAX_ARGO_MESSAGE_SIZE                                                                      \
@@ -95,6 +96,8 @@ struct sim_fabric {
 	/* Indexed by domid; NULL where no domain lives. */
 	struct sim_domain *domains[XEN_DOMID_FIRST_RESERVED];
 	struct sim_fabric_stats stats;
+	/* Indexed by domid, whether the domain lives or not. */
+	struct sim_domid_stats by_domid[XEN_DOMID_FIRST_RESERVED];
 };
 
 struct sim_fabric *sim_fabric_new(const struct sim_fabric_config *config)
@@ -718,6 +721,12 @@ int64_t sim_sendv(struct sim_fabric *fabric, struct sim_domain *domain,
 
 	fabric->stats.sends_ok++;
 	fabric->stats.bytes_sent += (uint64_t)total;
+	fabric->by_domid[src_domid].sent++;
+	fabric->by_domid[dst->domid].received++;
+	if (message_type == ARGO_MSGTYPE_UNDELIVERABLE) {
+		fabric->by_domid[src_domid].sent_reports++;
+		fabric->by_domid[dst->domid].received_reports++;
+	}
 	signal_domain(fabric, dst->domid);
 	return total;
 }
@@ -824,6 +833,15 @@ int sim_notify(struct sim_fabric *fabric, struct sim_domain *domain,
 void sim_fabric_get_stats(const struct sim_fabric *fabric, struct sim_fabric_stats *stats)
 {
 	*stats = fabric->stats;
+}
+
+void sim_fabric_domid_stats(const struct sim_fabric *fabric, argo_domid_t domid,
+                            struct sim_domid_stats *stats)
+{
+	if (domid < XEN_DOMID_FIRST_RESERVED)
+		*stats = fabric->by_domid[domid];
+	else
+		*stats = (struct sim_domid_stats){0};
 }
 
 /* ---- Durable rings and tagged sends (libargo's extension) ---------------- */

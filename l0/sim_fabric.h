@@ -167,4 +167,16 @@ struct sim_fabric_stats {
 };
 void sim_fabric_get_stats(const struct sim_fabric *fabric, struct sim_fabric_stats *stats);
 
+/* Messages per domid, kept when the domain dies (a domid used again adds
+ * to them): what a test needs to account for every message a relay took
+ * in or gave out (docs/sim-fabric.md, "Signals, statistics, start-up").
+ * Successful sends only; "reports" are those of the relays' reserved
+ * message type (ARGO_MSGTYPE_UNDELIVERABLE, argo/routed.h). */
+struct sim_domid_stats {
+	uint64_t sent, sent_reports;         /* sendv by this domid */
+	uint64_t received, received_reports; /* into this domid's rings */
+};
+void sim_fabric_domid_stats(const struct sim_fabric *fabric, argo_domid_t domid,
+                            struct sim_domid_stats *stats);
+
 #endif /* ARGO_SIM_FABRIC_H */

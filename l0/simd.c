@@ -683,6 +683,18 @@ static void print_stats(void)
 	        (unsigned long long)st.detached, (unsigned long long)st.rechecks_woken,
 	        (unsigned long long)st.lost_messages, (unsigned long long)st.lost_bytes,
 	        (unsigned long long)st.rings_vanished);
+	/* The static domains' messages (relays, services), a line each. */
+	for (unsigned int i = 0; i < simd.config.nstatics; i++) {
+		struct sim_domid_stats d;
+
+		sim_fabric_domid_stats(simd.fabric, simd.config.statics[i].domid, &d);
+		fprintf(stderr,
+		        "argo-simd: domain %u: sent %llu (reports %llu), received %llu (reports "
+		        "%llu)\n",
+		        simd.config.statics[i].domid, (unsigned long long)d.sent,
+		        (unsigned long long)d.sent_reports, (unsigned long long)d.received,
+		        (unsigned long long)d.received_reports);
+	}
 }
 
 int main(int argc, char **argv)

@@ -285,12 +285,14 @@ static void relay_entry(struct parser *p, const char *name, const char *value)
 			     sizeof(c->state_dir) - 1);
 		break;
 	case RK_STATE_SYNC:
-		if (!strcmp(value, "yes"))
-			c->state_sync = true;
+		if (!strcmp(value, "yes") || !strcmp(value, "batch"))
+			c->state_sync = STATE_SYNC_BATCH;
+		else if (!strcmp(value, "each"))
+			c->state_sync = STATE_SYNC_EACH;
 		else if (!strcmp(value, "no"))
-			c->state_sync = false;
+			c->state_sync = STATE_SYNC_NO;
 		else
-			fail(p, line, "state_sync must be yes or no");
+			fail(p, line, "state_sync must be no, yes (batch) or each");
 		break;
 	case RK_CONTROL_MODE: {
 		char *end;
@@ -1142,8 +1144,9 @@ static void whole_file_checks(struct parser *p)
 			fail(p, 0, "missing required key '%s' in [relay]", relay_keys[i]);
 			return;
 		}
-	if (c->state_sync && !c->state_dir[0]) {
-		fail(p, p->relay_lines[RK_STATE_SYNC], "state_sync needs state_dir (the table to write)");
+	if (c->state_sync != STATE_SYNC_NO && !c->state_dir[0]) {
+		fail(p, p->relay_lines[RK_STATE_SYNC],
+		     "state_sync needs state_dir (the table to write)");
 		return;
 	}
 	for (i = 0; i < c->nlinks; i++)

@@ -69,6 +69,13 @@ struct config_rule {
 	int64_t src_port, dst_port;
 };
 
+/* How state_dir/delivered reaches the disk (state_sync; dedup.h). */
+enum state_sync {
+	STATE_SYNC_NO,    /* the page cache only: survives the relay, not its machine */
+	STATE_SYNC_BATCH, /* once per round of the loop, before what it settled is let go */
+	STATE_SYNC_EACH,  /* after every message settled */
+};
+
 struct relay_config {
 	char path[CONFIG_PATH_MAX]; /* the file it came from */
 	char hvid[WIRE_HVID_SIZE];
@@ -77,7 +84,7 @@ struct relay_config {
 	uint32_t control_mode;         /* its file mode (0600) */
 	int64_t control_group;         /* its group, -1: the relay's own */
 	char state_dir[CONFIG_PATH_MAX];
-	bool state_sync; /* write state_dir/delivered through to the disk (dedup.h) */
+	enum state_sync state_sync; /* how state_dir/delivered reaches the disk (dedup.h) */
 	char user[CONFIG_NAME_MAX]; /* drop privileges after start-up */
 	uint64_t queue_bytes;       /* bound on messages held, in bytes */
 	uint32_t ring_len;          /* length of the rings the relay registers */

@@ -246,7 +246,8 @@ static void dump_link_json(const struct link *l, struct strbuf *sb)
 	           "\"queue_bytes\":%llu,\"rtt_us\":%llu,\"next_msn\":%llu,"
 	           "\"rx_next_msn\":%llu,\"rx_done_msn\":%llu,\"resent_held\":%llu,"
 	           "\"held_from_peer\":%llu,\"stale_frames\":%llu,\"stale_bytes\":%llu,"
-	           "\"restarts\":%llu,\"refusals\":%llu",
+	           "\"restarts\":%llu,\"refusals\":%llu,\"acked\":%llu,"
+	           "\"reports_held\":%llu,\"reports_dropped\":%llu",
 	           l->cfg->listen ? "true" : "false", l->cfg->peer_hvid, link_state_name(l->state),
 	           l->cfg->cert_file[0] ? "cert" : "psk", ses && ses->cipher ? ses->cipher : "",
 	           ses && ses->group ? ses->group : "", U(lv.uptime), link_pending(l),
@@ -258,7 +259,7 @@ static void dump_link_json(const struct link *l, struct strbuf *sb)
 	           st->unacked.count, U(st->unacked.bytes), U(c->rtt_us), U(st->next_msn),
 	           U(st->rx_next_msn), U(st->rx_done_msn), U(s->resent_held), U(st->held_from_peer),
 	           U(lv.sc.stale_hellos), U(lv.sc.stale_bytes), U(lv.sc.restarts),
-	           U(lv.sc.refusals));
+	           U(lv.sc.refusals), U(s->acked), U(c->reports_held), U(c->reports_dropped));
 	dump_leaf(l, sb, true);
 	strbuf_add(sb, "}");
 }
@@ -356,13 +357,34 @@ static void dump_routes(const struct control_view *v, struct strbuf *sb, bool js
 		strbuf_add(sb, "]");
 }
 
+void control_custody(const struct control_view *v, struct control_custody *cs)
+{
+	const struct router_counters *r = &v->router->counters;
+	const struct fabric_out_counters *out = &v->out->counters;
+	int i;
+
+	*cs = (struct control_custody){
+	    .from_fabric = v->in->counters.local_rx,
+	    .passed = out->local_delivered + out->duplicates_dropped +
+	              router_undeliverable_total(v->router) + r->reserved_dropped,
+	    .released = v->account->released,
+	    .held = v->account->messages,
+	};
+	for (i = 0; i < v->nlinks; i++) {
+		cs->from_links += v->links[i].stream.counters.data_rx;
+		cs->passed += v->links[i].stream.counters.acked + v->links[i].counters.drop_spoofed;
+	}
+}
+
 static void dump_counters(const struct control_view *v, struct strbuf *sb, bool json)
 {
 	const struct fabric_in_counters *in = &v->in->counters;
 	const struct fabric_out_counters *out = &v->out->counters;
 	const struct router_counters *r = &v->router->counters;
 	const struct msg_account *a = v->account;
+	struct control_custody cs;
 
+	control_custody(v, &cs);
 	if (json)
 		strbuf_add(sb,
 		           "\"counters\":{\"local_rx\":%llu,\"local_delivered\":%llu,"
@@ -374,7 +396,9 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		           "\"reserved_dropped\":%llu,"
 		           "\"duplicates_dropped\":%llu,\"rings_adopted\":%llu,"
 		           "\"rings_gone\":%llu,\"rings_reregistered\":%llu,\"proxies_freed\":%llu,"
-		           "\"routed_malformed\":%llu,",
+		           "\"routed_malformed\":%llu,\"held_messages\":%llu,\"released\":%llu,"
+		           "\"reports_repeated\":%llu,\"awaiting_sync\":%u,"
+		           "\"local_undeliverable\":%llu,",
 		           U(in->local_rx), U(out->local_delivered), U(out->local_held),
 		           U(a->held_bytes), U(a->held_peak), U(v->config->queue_bytes),
 		           U(r->undeliverable_noring), U(r->undeliverable_msgsize),
@@ -383,7 +407,9 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		           U(r->reports_suppressed), U(r->reserved_dropped),
 		           U(out->duplicates_dropped), U(v->ports->rings_adopted),
 		           U(v->ports->rings_gone), U(v->ports->rings_reregistered),
-		           U(v->ports->proxies_freed), U(in->routed_malformed));
+		           U(v->ports->proxies_freed), U(in->routed_malformed), U(a->messages),
+		           U(a->released), U(r->reports_repeated), fabric_out_awaiting_sync(v->out),
+		           U(out->local_undeliverable));
 	else
 		strbuf_add(
 		    sb,
@@ -393,18 +419,26 @@ static void dump_counters(const struct control_view *v, struct strbuf *sb, bool 
 		    "  undeliverable: no ring %llu, too large %llu, policy %llu, no route %llu,"
 		    " other %llu; reports sent %llu (refused %llu, suppressed %llu)\n"
 		    "  messages of the reserved type dropped %llu\n"
-		    "  copies dropped (delivered before) %llu, rings adopted %llu\n"
+		    "  copies dropped (settled before) %llu (reported again %llu), rings adopted "
+		    "%llu\n"
 		    "  rings dropped by the fabric (partner died) %llu, registered again %llu, "
 		    "proxy ports freed %llu\n"
-		    "  routed messages with a bad header %llu\n",
+		    "  routed messages with a bad header %llu\n"
+		    "  custody: taken %llu (from the fabric %llu, from links %llu) = passed on %llu"
+		    " + let go %llu + held %llu%s\n",
 		    U(in->local_rx), U(out->local_delivered), U(out->local_held), U(a->held_bytes),
 		    U(a->held_peak), U(v->config->queue_bytes), U(r->undeliverable_noring),
 		    U(r->undeliverable_msgsize), U(r->undeliverable_policy),
 		    U(r->undeliverable_unreachable), U(r->undeliverable_other),
 		    U(out->reports_sent), U(out->reports_failed), U(r->reports_suppressed),
-		    U(r->reserved_dropped), U(out->duplicates_dropped), U(v->ports->rings_adopted),
-		    U(v->ports->rings_gone), U(v->ports->rings_reregistered),
-		    U(v->ports->proxies_freed), U(in->routed_malformed));
+		    U(r->reserved_dropped), U(out->duplicates_dropped), U(r->reports_repeated),
+		    U(v->ports->rings_adopted), U(v->ports->rings_gone),
+		    U(v->ports->rings_reregistered), U(v->ports->proxies_freed),
+		    U(in->routed_malformed), U(cs.from_fabric + cs.from_links), U(cs.from_fabric),
+		    U(cs.from_links), U(cs.passed), U(cs.released), U(cs.held),
+		    cs.from_fabric + cs.from_links == cs.passed + cs.released + cs.held
+		        ? ""
+		        : " (DOES NOT ADD UP: a bug, please report it)");
 	dedup_dump(v->dedup, sb, json);
 	if (json)
 		strbuf_add(sb, "}");

@@ -58,6 +58,21 @@ void control_set_view(struct control *c, const struct control_view *view);
 void control_set_reload(struct control *c, control_reload_fn *fn, void *ctx);
 /* What `argo-relayctl status` shows, as text (SIGUSR1 logs it). */
 void control_status(const struct control *c, struct strbuf *sb);
+/* Every message the relay took into its custody, and where each went
+ * (docs/relay-control.md, "Accounting"), from the parts' own counters:
+ * from_fabric + from_links = passed + released + held whenever no handler
+ * is running (the control socket's answers, the ARGO_DEBUG checks). */
+struct control_custody {
+	uint64_t from_fabric; /* read from our rings */
+	uint64_t from_links;  /* taken from the links' peers */
+	/* Passed on for good: delivered into the fabric, copies dropped,
+	 * undeliverable (reported), of the reserved type dropped, spoofed
+	 * sources dropped, acknowledged by the next relay. */
+	uint64_t passed;
+	uint64_t released; /* let go of without passing on (shutting down) */
+	uint64_t held;     /* in the relay's custody now */
+};
+void control_custody(const struct control_view *v, struct control_custody *cs);
 /* Stops listening and removes the socket file (ours). */
 void control_fini(struct control *c, struct evloop *loop);
 

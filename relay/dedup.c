@@ -20,13 +20,23 @@
  *
  * The table lives in state_dir/delivered, mapped shared: a store to it is in
  * the page cache the moment it is made, so it survives the process being
- * killed. With state_sync (dedup_set_sync()) every change is also written
- * through to the disk before the relay goes on (msync MS_SYNC of the pages
- * it touched: the intent before the send, the record after it), so that it
- * survives the relay's kernel going down too (power loss; on Xen, the relay's
- * own domain crashing while the receivers' domains live on). The fabric's
- * send tag does not survive that, so the one delivery in flight at such a
- * moment cannot be settled: it may arrive twice (logged), never lost.
+ * killed. With state_sync (dedup_set_sync()) the records also reach the
+ * disk before the messages they settle are acknowledged to the relay
+ * before us (msync MS_SYNC of the pages touched), so that the table
+ * survives the relay's kernel going down too (power loss; on Xen, the
+ * relay's own domain crashing while the receivers' domains live on): a
+ * message acknowledged is never sent to us again, and one not acknowledged
+ * is known by its record if it was delivered. STATE_SYNC_EACH writes each
+ * record as it is made (one msync per message); STATE_SYNC_BATCH (state_sync
+ * = yes) leaves them dirty, and the relay calls dedup_flush() once at the
+ * end of each round of its loop, before it lets go of the messages
+ * delivered in that round (fabric_out.c holds them until then): one msync
+ * for all of them. docs/relay-design.md has the measured costs. The intent
+ * is never written through: what settles it after a restart is the
+ * fabric's send tag, which does not survive what the disk survives for (on
+ * sim the fabric dies with the machine; on Xen the tag is argo.ko's, in the
+ * relay's own domain), so after such a crash the one delivery in flight
+ * cannot be settled either way: it may arrive twice (logged), never lost.
  *
  * The one delivery in flight. Between the fabric accepting a message and
  * the table recording it, the process can die. So the relay writes its
@@ -61,11 +71,25 @@
 #include "log.h"
 
 #define DEDUP_MAGIC   0x5055444f47524101ull /* "\1ARGODUP" */
-#define DEDUP_VERSION 2u
+#define DEDUP_VERSION 3u    /* 2 + the totals after the entries (a 2 grows into it) */
 #define DEDUP_ENTRIES 8192u /* a power of two */
 #define DEDUP_WINDOW  (1u << 24)
+/* Messages settled undeliverable remembered with their errno (a journal,
+ * oldest overwritten), so that a copy of any of them is reported again:
+ * copies come only of what the relays before had not been told was done,
+ * at most a link's in-flight limit (WIRE_MAX_IN_FLIGHT) at a time. */
+#define DEDUP_JOURNAL 8192u
 
-enum entry_state { ENTRY_FREE, ENTRY_DELIVERED };
+/* An entry's state: FREE, or what became of its last message: DELIVERED,
+ * or UNDELIVERABLE with the errno the sender was told in the bits above
+ * ENTRY_KIND_MASK. */
+enum entry_state { ENTRY_FREE, ENTRY_DELIVERED, ENTRY_UNDELIVERABLE };
+#define ENTRY_KIND_MASK   0xffu
+#define ENTRY_ERROR_SHIFT 8
+
+/* What an intent is about: a send (settled by the fabric's tag), or a
+ * message settled undeliverable (no send: the next run finishes it). */
+enum intent_kind { INTENT_DELIVER, INTENT_UNDELIVERABLE };
 
 /* A stream: (source hvid, origin epoch, destination). */
 struct dedup_key {
@@ -94,20 +118,43 @@ struct dedup_file {
 	uint32_t intent_index;
 	uint32_t intent_valid;
 	struct dedup_entry entries[DEDUP_ENTRIES];
+	/* Version 3. What this relay settled in its fabric since the file was
+	 * made, across its restarts, each message once: the totals an
+	 * accounting across SIGKILLs adds up (docs/relay-control.md,
+	 * "Accounting"). An intent sets its total to intent_expect, so that
+	 * finishing it twice counts it once. */
+	uint64_t delivered, undeliverable;
+	uint32_t intent_kind; /* enum intent_kind (0, a send, in a version 2 file) */
+	uint32_t intent_error;
+	uint64_t intent_expect;
+	uint64_t journal_next; /* the next slot of the journal (mod DEDUP_JOURNAL) */
+	struct dedup_undelivered {
+		struct dedup_key key;
+		uint32_t index;
+		uint32_t error; /* 0: a free slot */
+	} journal[DEDUP_JOURNAL];
 };
+
+/* A version 2 file: the same, without the totals and the journal. */
+#define DEDUP_V2_SIZE     offsetof(struct dedup_file, delivered)
+#define DEDUP_TOTALS_SIZE (offsetof(struct dedup_file, journal) - DEDUP_V2_SIZE)
 
 struct dedup {
 	struct argo_fabric *fabric;
 	struct dedup_file *file;
-	bool tags;        /* the fabric records send tags */
-	bool sync;        /* write every change through to the disk */
+	bool tags; /* the fabric records send tags */
+	enum state_sync sync;
 	bool on_disk;     /* the table is a file (state_dir) */
 	bool logged_full; /* "table full" said once */
 	bool logged_sync; /* a failed msync said once */
 	uint64_t syncs;
-	bool current;     /* a delivery is in flight: */
+	/* STATE_SYNC_BATCH: the bytes of the file written since the last
+	 * flush ([dirty_lo, dirty_hi), offsets; empty when equal). */
+	size_t dirty_lo, dirty_hi;
+	bool current; /* a delivery is in flight: */
 	struct dedup_key current_key;
 	uint32_t current_index;
+	uint64_t current_expect; /* the delivered total once it is done */
 };
 
 static void key_of(const struct msg *msg, struct dedup_key *key)
@@ -166,14 +213,12 @@ static struct dedup_entry *lookup(struct dedup *d, const struct dedup_key *key, 
 	return e;
 }
 
-/* With state_sync: the pages of [p, p+len) to the disk, now. */
-static void sync_out(struct dedup *d, const void *p, size_t len)
+/* The pages of [p, p+len) to the disk, now. */
+static void write_through(struct dedup *d, const void *p, size_t len)
 {
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
 	uintptr_t start = (uintptr_t)p & ~(page - 1), end = (uintptr_t)p + len;
 
-	if (!d->sync || !d->on_disk)
-		return;
 	if (msync((void *)start, end - start, MS_SYNC) < 0 && !d->logged_sync) {
 		d->logged_sync = true;
 		relay_log(0, "state: cannot write the delivered-messages table to disk: %s",
@@ -182,27 +227,154 @@ static void sync_out(struct dedup *d, const void *p, size_t len)
 	d->syncs++;
 }
 
-static void record(struct dedup *d, const struct dedup_key *key, uint32_t index)
+/* A record was written at [p, p+len): to the disk now (each), or at the
+ * next flush (batch). */
+static void sync_out(struct dedup *d, const void *p, size_t len)
+{
+	size_t lo = (size_t)((const char *)p - (const char *)d->file), hi = lo + len;
+
+	if (!d->on_disk || d->sync == STATE_SYNC_NO)
+		return;
+	if (d->sync == STATE_SYNC_EACH) {
+		write_through(d, p, len);
+		return;
+	}
+	if (d->dirty_lo == d->dirty_hi) {
+		d->dirty_lo = lo;
+		d->dirty_hi = hi;
+		return;
+	}
+	if (lo < d->dirty_lo)
+		d->dirty_lo = lo;
+	if (hi > d->dirty_hi)
+		d->dirty_hi = hi;
+}
+
+bool dedup_dirty(const struct dedup *d)
+{
+	return d->dirty_lo != d->dirty_hi;
+}
+
+void dedup_flush(struct dedup *d)
+{
+	if (!dedup_dirty(d))
+		return;
+	write_through(d, (char *)d->file + d->dirty_lo, d->dirty_hi - d->dirty_lo);
+	d->dirty_lo = d->dirty_hi = 0;
+}
+
+/* The message of that index of the stream is settled: state says how. */
+static void record(struct dedup *d, const struct dedup_key *key, uint32_t index, uint32_t state)
 {
 	struct dedup_file *f = d->file;
 	struct dedup_entry *e = lookup(d, key, true);
 
 	e->last_index = index;
 	e->stamp = ++f->deliveries;
-	__atomic_store_n(&e->state, ENTRY_DELIVERED, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->state, state, __ATOMIC_RELEASE);
 	sync_out(d, e, sizeof(*e));
 }
 
-bool dedup_seen(struct dedup *d, const struct msg *msg)
+/* A total brought up to date: to the disk with the records (batch: the
+ * same flush; each: its own write, as the totals are in another page). */
+static void sync_totals(struct dedup *d)
+{
+	if (d->sync == STATE_SYNC_BATCH)
+		sync_out(d, &d->file->delivered, DEDUP_TOTALS_SIZE);
+}
+
+/* A message of that stream settled undeliverable, into the journal (the
+ * slot an intent finishing it again would take holds the same). */
+static void journal(struct dedup *d, const struct dedup_key *key, uint32_t index, uint32_t error)
+{
+	struct dedup_file *f = d->file;
+	struct dedup_undelivered *j = &f->journal[f->journal_next % DEDUP_JOURNAL];
+
+	if (j->error && j->index == index && !memcmp(&j->key, key, sizeof(*key))) {
+		f->journal_next++; /* written by a run that died before this */
+		return;
+	}
+	j->error = 0;
+	j->key = *key;
+	j->index = index;
+	__atomic_store_n(&j->error, error ? error : EIO, __ATOMIC_RELEASE);
+	sync_out(d, j, sizeof(*j));
+	f->journal_next++;
+}
+
+/* A total brought to what an intent expects (never back). */
+static void total_to(uint64_t *total, uint64_t expect)
+{
+	if (expect > *total)
+		*total = expect;
+}
+
+bool dedup_seen(struct dedup *d, const struct msg *msg, int *error)
 {
 	const struct dedup_entry *e;
 	struct dedup_key key;
+	bool seen;
 
 	key_of(msg, &key);
 	e = lookup(d, &key, false);
-	/* At, or within DEDUP_WINDOW below, the last one delivered. */
-	return e && e->state == ENTRY_DELIVERED &&
+	/* At, or within DEDUP_WINDOW below, the last one settled. */
+	seen = e && e->state != ENTRY_FREE &&
 	       (uint32_t)(e->last_index - msg->origin.index) < DEDUP_WINDOW;
+	if (!error)
+		return seen;
+	*error = 0;
+	if (!seen)
+		return false;
+	if (e->last_index == msg->origin.index &&
+	    (e->state & ENTRY_KIND_MASK) == ENTRY_UNDELIVERABLE) {
+		*error = (int)(e->state >> ENTRY_ERROR_SHIFT);
+		return true;
+	}
+	/* An older one: undeliverable if the journal says so (a copy is
+	 * rare, so it can take a look through it). */
+	for (uint32_t i = 0; i < DEDUP_JOURNAL; i++) {
+		const struct dedup_undelivered *j = &d->file->journal[i];
+
+		if (j->error && j->index == msg->origin.index &&
+		    !memcmp(&j->key, &key, sizeof(key))) {
+			*error = (int)j->error;
+			break;
+		}
+	}
+	return true;
+}
+
+/* Writes the intent: its fields first, 'valid' last (release). */
+static void write_intent(struct dedup *d, const struct dedup_key *key, uint32_t index, uint64_t tag,
+                         enum intent_kind kind, uint32_t error, uint64_t expect)
+{
+	struct dedup_file *f = d->file;
+
+	f->intent_key = *key;
+	f->intent_tag = tag;
+	f->intent_index = index;
+	f->intent_kind = kind;
+	f->intent_error = error;
+	f->intent_expect = expect;
+	/* Not written through: the fabric's tag that settles it does not
+	 * survive a crash of the machine (above). */
+	__atomic_store_n(&f->intent_valid, 1, __ATOMIC_RELEASE);
+}
+
+void dedup_undeliverable(struct dedup *d, const struct msg *msg, int error)
+{
+	struct dedup_file *f = d->file;
+	struct dedup_key key;
+	uint64_t expect = f->undeliverable + 1;
+
+	key_of(msg, &key);
+	write_intent(d, &key, msg->origin.index, 0, INTENT_UNDELIVERABLE, (uint32_t)error, expect);
+	record(d, &key, msg->origin.index,
+	       ENTRY_UNDELIVERABLE | ((uint32_t)error << ENTRY_ERROR_SHIFT));
+	journal(d, &key, msg->origin.index, (uint32_t)error);
+	total_to(&f->undeliverable, expect);
+	sync_totals(d);
+	__atomic_store_n(&f->intent_valid, 0, __ATOMIC_RELEASE);
 }
 
 uint64_t dedup_begin(struct dedup *d, const struct msg *msg)
@@ -211,23 +383,23 @@ uint64_t dedup_begin(struct dedup *d, const struct msg *msg)
 
 	key_of(msg, &d->current_key);
 	d->current_index = msg->origin.index;
+	d->current_expect = f->delivered + 1;
 	d->current = true;
 	if (!d->tags)
 		return 0;
 	f->last_tag++;
-	f->intent_key = d->current_key;
-	f->intent_tag = f->last_tag;
-	f->intent_index = msg->origin.index;
-	/* Release: the intent's fields are in place before it is valid. */
-	__atomic_store_n(&f->intent_valid, 1, __ATOMIC_RELEASE);
-	sync_out(d, f, offsetof(struct dedup_file, entries));
+	write_intent(d, &d->current_key, msg->origin.index, f->last_tag, INTENT_DELIVER, 0,
+	             d->current_expect);
 	return f->intent_tag;
 }
 
 void dedup_end(struct dedup *d, bool delivered)
 {
-	if (d->current && delivered)
-		record(d, &d->current_key, d->current_index);
+	if (d->current && delivered) {
+		record(d, &d->current_key, d->current_index, ENTRY_DELIVERED);
+		total_to(&d->file->delivered, d->current_expect);
+		sync_totals(d);
+	}
 	__atomic_store_n(&d->file->intent_valid, 0, __ATOMIC_RELEASE);
 	d->current = false;
 }
@@ -239,13 +411,25 @@ static void settle_intent(struct dedup *d, uint64_t fabric_tag, int tag_err)
 
 	if (!f->intent_valid)
 		return;
-	if (tag_err < 0) {
+	if (f->intent_kind == INTENT_UNDELIVERABLE) {
+		/* Settled undeliverable, maybe not written down in full:
+		 * nothing was sent, so finishing it is all there is to do. */
+		record(d, &f->intent_key, f->intent_index,
+		       ENTRY_UNDELIVERABLE | (f->intent_error << ENTRY_ERROR_SHIFT));
+		if (f->journal_next == 0 ||
+		    memcmp(&f->journal[(f->journal_next - 1) % DEDUP_JOURNAL].key, &f->intent_key,
+		           sizeof(f->intent_key)) ||
+		    f->journal[(f->journal_next - 1) % DEDUP_JOURNAL].index != f->intent_index)
+			journal(d, &f->intent_key, f->intent_index, f->intent_error);
+		total_to(&f->undeliverable, f->intent_expect);
+	} else if (tag_err < 0) {
 		relay_log(0,
 		          "state: cannot ask the fabric whether the last delivery happened "
 		          "(%s): it may be delivered twice",
 		          argo_strerror(tag_err));
 	} else if (fabric_tag == f->intent_tag) {
-		record(d, &f->intent_key, f->intent_index);
+		record(d, &f->intent_key, f->intent_index, ENTRY_DELIVERED);
+		total_to(&f->delivered, f->intent_expect);
 		relay_log(1, "state: the delivery in flight when the last run ended happened");
 	} else {
 		/* (Or the fabric restarted since, or the machine, and the table
@@ -284,14 +468,33 @@ int dedup_open(struct dedup **dp, const char *dir, struct argo_fabric *fabric)
 			return -err;
 		}
 		/* A file of another size is not ours: start it afresh (a
-		 * failure here would leave a short file to fault on). */
-		if ((size_t)st.st_size != sizeof(struct dedup_file) &&
-		    (ftruncate(fd, 0) < 0 || ftruncate(fd, sizeof(struct dedup_file)) < 0)) {
+		 * failure here would leave a short file to fault on). A
+		 * version 2 file grows by its totals (zeros: counted from
+		 * now on), the rest kept. */
+		if ((size_t)st.st_size == DEDUP_V2_SIZE &&
+		    ftruncate(fd, sizeof(struct dedup_file)) < 0) {
 			int err = errno;
 
-			relay_log(0, "state: cannot size %s: %s", path, strerror(err));
+			relay_log(0, "state: cannot grow %s: %s", path, strerror(err));
 			close(fd);
 			return -err;
+		}
+		if ((size_t)st.st_size != sizeof(struct dedup_file) &&
+		    (size_t)st.st_size != DEDUP_V2_SIZE) {
+			/* Said: what it held is forgotten (a copy of a message
+			 * delivered before may be delivered again). */
+			if (st.st_size)
+				relay_log(0,
+				          "state: %s is %lld bytes, not a table of this version "
+				          "(%zu): started afresh",
+				          path, (long long)st.st_size, sizeof(struct dedup_file));
+			if (ftruncate(fd, 0) < 0 || ftruncate(fd, sizeof(struct dedup_file)) < 0) {
+				int err = errno;
+
+				relay_log(0, "state: cannot size %s: %s", path, strerror(err));
+				close(fd);
+				return -err;
+			}
 		}
 		map = mmap(NULL, sizeof(struct dedup_file), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 		           0);
@@ -306,6 +509,12 @@ int dedup_open(struct dedup **dp, const char *dir, struct argo_fabric *fabric)
 		return -ENOMEM;
 	}
 	d->file = map;
+	if (d->file->magic == DEDUP_MAGIC && d->file->version == 2 &&
+	    d->file->nentries == DEDUP_ENTRIES) {
+		relay_log(1, "state: %s/delivered grows to version %u (totals from now on)", dir,
+		          DEDUP_VERSION);
+		d->file->version = DEDUP_VERSION;
+	}
 	if (d->file->magic != DEDUP_MAGIC || d->file->version != DEDUP_VERSION ||
 	    d->file->nentries != DEDUP_ENTRIES) {
 		if (d->file->magic)
@@ -331,8 +540,11 @@ int dedup_open(struct dedup **dp, const char *dir, struct argo_fabric *fabric)
 	return 0;
 }
 
-void dedup_set_sync(struct dedup *d, bool sync)
+void dedup_set_sync(struct dedup *d, enum state_sync sync)
 {
+	/* What a batch left dirty goes before the policy changes. */
+	if (d->sync == STATE_SYNC_BATCH && d->on_disk)
+		dedup_flush(d);
 	d->sync = sync;
 }
 
@@ -345,6 +557,8 @@ void dedup_close(struct dedup *d)
 {
 	if (!d)
 		return;
+	if (d->file && d->on_disk)
+		dedup_flush(d);
 	if (d->file)
 		munmap(d->file, sizeof(struct dedup_file));
 	free(d);
@@ -355,13 +569,32 @@ void dedup_dump(const struct dedup *d, struct strbuf *out, bool json)
 	uint32_t i, streams = 0;
 
 	for (i = 0; d && i < DEDUP_ENTRIES; i++)
-		streams += d->file->entries[i].state == ENTRY_DELIVERED;
+		streams += d->file->entries[i].state != ENTRY_FREE;
 	if (json)
-		strbuf_add(out, "\"delivered_streams\":%u,\"send_tags\":%s,\"state_syncs\":%llu",
+		strbuf_add(out,
+		           "\"delivered_streams\":%u,\"send_tags\":%s,\"state_syncs\":%llu,"
+		           "\"settled_delivered\":%llu,\"settled_undeliverable\":%llu",
 		           streams, d && d->tags ? "true" : "false",
-		           (unsigned long long)(d ? d->syncs : 0));
+		           (unsigned long long)(d ? d->syncs : 0),
+		           (unsigned long long)(d ? d->file->delivered : 0),
+		           (unsigned long long)(d ? d->file->undeliverable : 0));
 	else
-		strbuf_add(out, "  delivered streams %u (of %u), send tags %s, writes to disk %llu\n",
+		strbuf_add(out,
+		           "  delivered streams %u (of %u), send tags %s, writes to disk %llu\n"
+		           "  settled in the fabric since the state began (every run): delivered "
+		           "%llu, undeliverable %llu\n",
 		           streams, DEDUP_ENTRIES, d && d->tags ? "yes" : "no",
-		           (unsigned long long)(d ? d->syncs : 0));
+		           (unsigned long long)(d ? d->syncs : 0),
+		           (unsigned long long)(d ? d->file->delivered : 0),
+		           (unsigned long long)(d ? d->file->undeliverable : 0));
+}
+
+void dedup_layout(struct dedup_layout *out)
+{
+	*out = (struct dedup_layout){
+	    .size = sizeof(struct dedup_file),
+	    .v2_size = DEDUP_V2_SIZE,
+	    .totals = offsetof(struct dedup_file, delivered),
+	    .intent_valid = offsetof(struct dedup_file, intent_valid),
+	};
 }

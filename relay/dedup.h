@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "argo/argo.h"
+#include "config.h"
 #include "msg.h"
 #include "strbuf.h"
 
@@ -25,17 +26,36 @@ struct dedup;
  * its last send tag. *d is set even on failure (dedup_close() it). */
 int dedup_open(struct dedup **d, const char *state_dir, struct argo_fabric *fabric);
 void dedup_close(struct dedup *d);
-/* state_sync: every change written through to the disk before the relay
- * goes on (dedup.c says what that buys and costs). */
-void dedup_set_sync(struct dedup *d, bool sync);
+/* state_sync: how the records reach the disk (dedup.c says what that buys
+ * and costs). STATE_SYNC_EACH writes each through as it is made;
+ * STATE_SYNC_BATCH leaves them to dedup_flush(), which the owner calls
+ * before it lets go of the messages they settle. */
+void dedup_set_sync(struct dedup *d, enum state_sync sync);
+/* Records made and not yet written through (STATE_SYNC_BATCH only). */
+bool dedup_dirty(const struct dedup *d);
+/* Writes them through now: one msync. */
+void dedup_flush(struct dedup *d);
 /* How many times the table was written through to the disk. */
 uint64_t dedup_syncs(const struct dedup *d);
-/* Was this message (by origin and destination) delivered already? */
-bool dedup_seen(struct dedup *d, const struct msg *msg);
+/* Was this message (by origin and destination) settled already (delivered,
+ * or found undeliverable here)? When it is a copy of the last message of
+ * its stream and that one was undeliverable, *error (if not NULL) is the
+ * errno its sender was told, else 0. */
+bool dedup_seen(struct dedup *d, const struct msg *msg, int *error);
 /* Around one send into the fabric: begin returns the tag to send with (0:
  * send untagged); end records the outcome (delivered or not). */
 uint64_t dedup_begin(struct dedup *d, const struct msg *msg);
 void dedup_end(struct dedup *d, bool delivered);
+/* The message is settled here as undeliverable (error: the errno its sender
+ * is told): a copy of it is not sent nor counted again. */
+void dedup_undeliverable(struct dedup *d, const struct msg *msg, int error);
 void dedup_dump(const struct dedup *d, struct strbuf *out, bool json);
+
+/* Where things are in the file, for tests that write it as a killed run or
+ * an older version would have left it. */
+struct dedup_layout {
+	size_t size, v2_size, totals, intent_valid;
+};
+void dedup_layout(struct dedup_layout *out);
 
 #endif /* ARGO_RELAY_DEDUP_H */

@@ -35,10 +35,30 @@ void fabric_out_init(struct fabric_out *out, struct argo_fabric *fabric,
 	out->router = router;
 }
 
+void fabric_out_flush(struct fabric_out *out)
+{
+	struct msg *msg;
+
+	if (!out->settled.head)
+		return;
+	dedup_flush(out->dedup);
+	while ((msg = msg_queue_pop(&out->settled))) {
+		out->counters.local_delivered++;
+		msg_done(msg);
+	}
+}
+
+uint32_t fabric_out_awaiting_sync(const struct fabric_out *out)
+{
+	return out->settled.count;
+}
+
 void fabric_out_fini(struct fabric_out *out)
 {
 	struct hold *h;
 
+	/* Delivered: done with, once written down. */
+	fabric_out_flush(out);
 	while ((h = out->holds)) {
 		struct msg *msg;
 
@@ -76,19 +96,44 @@ static int undeliverable_cause(int err)
 	}
 }
 
-/* The message has arrived where it was going (or had already). */
-static void delivered(struct fabric_out *out, struct msg *msg, bool duplicate)
+/* The message has arrived where it was going. Its record must reach the
+ * disk before the relay before us hears it is done (state_sync): with a
+ * batch, that is at the end of the round (fabric_out_flush()). */
+static void delivered(struct fabric_out *out, struct msg *msg)
 {
-	if (duplicate)
-		out->counters.duplicates_dropped++;
-	else
-		out->counters.local_delivered++;
+	if (dedup_dirty(out->dedup)) {
+		msg_queue_push(&out->settled, msg);
+		return;
+	}
+	out->counters.local_delivered++;
 	msg_done(msg);
 }
 
-/* One send into the fabric: 1 delivered, 2 delivered before (a copy: drop
- * it), 0 ring full (keep it), <0 error. */
-static int try_send(struct fabric_out *out, struct msg *msg)
+/* A copy of a message settled before (dedup.h): dropped. If that one was
+ * found undeliverable here (error), its sender is told again: the report
+ * may have been lost with the relay before us (docs/relay-design.md,
+ * "Custody"). */
+static void copy_dropped(struct fabric_out *out, struct msg *msg, int error)
+{
+	out->counters.duplicates_dropped++;
+	if (error)
+		router_report_again(out->router, msg, error);
+	msg_done(msg);
+}
+
+/* The message cannot be delivered: settled here for good (a copy of it is
+ * not reported or counted again), then reported to its sender. */
+static void undeliverable(struct fabric_out *out, struct msg *msg, int error)
+{
+	out->counters.local_undeliverable++;
+	dedup_undeliverable(out->dedup, msg, error);
+	router_undeliverable(out->router, msg, error);
+}
+
+/* One send into the fabric: 1 delivered, 2 settled before (a copy: drop
+ * it; *copy_error as dedup_seen() says), 0 ring full (keep it), <0
+ * error. */
+static int try_send(struct fabric_out *out, struct msg *msg, int *copy_error)
 {
 	int err = -ENOPROTOOPT, niov = 1;
 	struct local_port *p;
@@ -100,9 +145,9 @@ static int try_send(struct fabric_out *out, struct msg *msg)
 	uint64_t tag;
 	ssize_t n;
 
-	/* A copy of a message delivered before goes no further, whatever
+	/* A copy of a message settled before goes no further, whatever
 	 * else would have happened to it. */
-	if (dedup_seen(out->dedup, msg))
+	if (dedup_seen(out->dedup, msg, copy_error))
 		return 2;
 	if (msg->routed) {
 		/* From the routed port, the global source in front. */
@@ -147,29 +192,33 @@ static void deliver(void *end, struct msg *msg)
 {
 	struct fabric_out *out = end;
 	struct hold *h = find_hold(out, msg->dst.domid, msg->dst.port);
-	int ret;
+	int ret, copy_error;
 
-	if (dedup_seen(out->dedup, msg)) {
-		delivered(out, msg, true);
+	if (dedup_seen(out->dedup, msg, &copy_error)) {
+		copy_dropped(out, msg, copy_error);
 		return;
 	}
 	if (!config_policy_allows(out->config, &msg->src, &msg->dst)) {
-		router_undeliverable(out->router, msg, EACCES);
+		undeliverable(out, msg, EACCES);
 		return;
 	}
 	if (!h) {
-		ret = try_send(out, msg);
-		if (ret > 0) {
-			delivered(out, msg, ret == 2);
+		ret = try_send(out, msg, &copy_error);
+		if (ret == 1) {
+			delivered(out, msg);
+			return;
+		}
+		if (ret == 2) {
+			copy_dropped(out, msg, copy_error);
 			return;
 		}
 		if (ret < 0) {
-			router_undeliverable(out->router, msg, undeliverable_cause(ret));
+			undeliverable(out, msg, undeliverable_cause(ret));
 			return;
 		}
 		h = calloc(1, sizeof(*h));
 		if (!h) {
-			router_undeliverable(out->router, msg, ENOMEM);
+			undeliverable(out, msg, ENOMEM);
 			return;
 		}
 		h->domid = msg->dst.domid;
@@ -189,15 +238,17 @@ void fabric_out_retry(struct fabric_out *out)
 		struct msg *msg;
 
 		while ((msg = h->q.head)) {
-			int ret = try_send(out, msg);
+			int copy_error, ret = try_send(out, msg, &copy_error);
 
 			if (ret == 0)
 				break;
 			msg_queue_pop(&h->q);
-			if (ret > 0)
-				delivered(out, msg, ret == 2);
+			if (ret == 1)
+				delivered(out, msg);
+			else if (ret == 2)
+				copy_dropped(out, msg, copy_error);
 			else
-				router_undeliverable(out->router, msg, undeliverable_cause(ret));
+				undeliverable(out, msg, undeliverable_cause(ret));
 		}
 		if (!h->q.head) {
 			*hp = h->next;
@@ -289,6 +340,8 @@ void fabric_out_each(const struct fabric_out *out, void (*fn)(const struct msg *
 	for (h = out->holds; h; h = h->next)
 		for (m = h->q.head; m; m = m->next)
 			fn(m, ctx);
+	for (m = out->settled.head; m; m = m->next)
+		fn(m, ctx);
 }
 
 void fabric_out_dump(const struct fabric_out *out, struct strbuf *sb, bool json)

@@ -26,11 +26,12 @@
 #include "strbuf.h"
 
 struct fabric_out_counters {
-	uint64_t local_delivered;
-	uint64_t local_held;         /* messages that waited in a hold queue */
-	uint64_t duplicates_dropped; /* copies of messages already delivered (dedup.h) */
-	uint64_t reports_sent;       /* undeliverable reports to our guests */
-	uint64_t reports_failed;     /* ... that the fabric refused (the guest is gone) */
+	uint64_t local_delivered;     /* let go of once their record is on disk (state_sync) */
+	uint64_t local_held;          /* messages that waited in a hold queue */
+	uint64_t duplicates_dropped;  /* copies of messages already delivered (dedup.h) */
+	uint64_t reports_sent;        /* undeliverable reports to our guests */
+	uint64_t reports_failed;      /* ... that the fabric refused (the guest is gone) */
+	uint64_t local_undeliverable; /* messages for our fabric settled undeliverable */
 };
 
 struct hold;
@@ -42,6 +43,9 @@ struct fabric_out {
 	struct dedup *dedup;
 	struct router *router;
 	struct hold *holds; /* per destination, each in order */
+	/* Delivered, kept until their records reach the disk (state_sync =
+	 * batch): fabric_out_flush() lets them go at the end of the round. */
+	struct msg_queue settled;
 	struct fabric_out_counters counters;
 };
 
@@ -50,6 +54,12 @@ void fabric_out_init(struct fabric_out *out, struct argo_fabric *fabric,
                      struct router *router);
 /* Lets go of every held message (shutting down). */
 void fabric_out_fini(struct fabric_out *out);
+/* End of a round: writes the records of this round's deliveries to the
+ * disk (one msync, state_sync = batch), then is done with those messages
+ * (acknowledged, their ring slots released). */
+void fabric_out_flush(struct fabric_out *out);
+/* Messages delivered and waiting for fabric_out_flush(). */
+uint32_t fabric_out_awaiting_sync(const struct fabric_out *out);
 /* The router's end for our own fabric (router.h). */
 struct relay_end fabric_out_end(struct fabric_out *out);
 /* Retries every hold queue, in order (ring space came back, or a tick). */

@@ -342,14 +342,83 @@ static void link_msg_release(void *source, uint64_t msn, uint32_t len)
 	stream_rx_released(&link->stream, len);
 }
 
+/* A report while no session is up: kept for the next one. */
+static void hold_report(struct link *link, const struct wire_undeliverable *u)
+{
+	if (link->nheld_reports == link->held_reports_cap) {
+		uint32_t cap = link->held_reports_cap ? link->held_reports_cap * 2 : 16;
+		struct wire_undeliverable *n;
+
+		n = cap > LINK_MAX_HELD_REPORTS ? NULL
+		                                : realloc(link->held_reports, cap * sizeof(*n));
+		if (!n) {
+			if (!link->counters.reports_dropped++)
+				relay_log(0,
+				          "link %s: down with %u reports waiting for it: more are "
+				          "dropped (counted: reports_dropped)",
+				          link->cfg->name, link->nheld_reports);
+			return;
+		}
+		link->held_reports = n;
+		link->held_reports_cap = cap;
+	}
+	link->held_reports[link->nheld_reports++] = *u;
+	link->counters.reports_held++;
+}
+
 static void send_undeliverable(struct link *link, const struct wire_undeliverable *u)
 {
 	uint8_t out[WIRE_UNDELIVERABLE_SIZE];
 
-	if (link->state != LINK_UP || wire_put_undeliverable(out, sizeof(out), u) < 0)
+	if (link->state != LINK_UP) {
+		hold_report(link, u);
+		return;
+	}
+	if (wire_put_undeliverable(out, sizeof(out), u) < 0)
 		return;
 	put_frame(link, WIRE_UNDELIVERABLE, out, sizeof(out), NULL, 0);
 	flush_out(link);
+}
+
+/* The msn our acknowledgements must stay below while reports wait: the
+ * peer frees a message on its acknowledgement, and a report that comes
+ * after it answers nothing (0: no limit). */
+static uint64_t held_reports_floor(const struct link *link)
+{
+	uint64_t floor = 0;
+	uint32_t i;
+
+	for (i = 0; i < link->nheld_reports; i++)
+		if (!floor || link->held_reports[i].msn < floor)
+			floor = link->held_reports[i].msn;
+	return floor;
+}
+
+/* A session is up: the reports kept while the link was down go first, if
+ * the peer is the process that sent their messages (a peer that restarted
+ * sends them again, and the last relay reports the copies). */
+static void send_held_reports(struct link *link, bool same_peer)
+{
+	uint32_t i, n = link->nheld_reports;
+
+	link->nheld_reports = 0;
+	if (!same_peer) {
+		if (n)
+			relay_log(1,
+			          "link %s: %u reports for a run of the peer that is gone: dropped",
+			          link->cfg->name, n);
+		link->counters.reports_dropped += n;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		uint8_t out[WIRE_UNDELIVERABLE_SIZE];
+
+		if (wire_put_undeliverable(out, sizeof(out), &link->held_reports[i]) >= 0)
+			put_frame(link, WIRE_UNDELIVERABLE, out, sizeof(out), NULL, 0);
+	}
+	if (n)
+		relay_log(1, "link %s: %u reports kept while it was down, sent", link->cfg->name,
+		          n);
 }
 
 static void link_msg_report(void *source, uint64_t msn, const struct wire_undeliverable *u)
@@ -584,6 +653,9 @@ static int send_hello(struct link_conn *c, const char **why)
 
 	hello.boot_id = c->link->env->boot_id;
 	stream_hello(&c->link->stream, &hello);
+	/* Not beyond a message whose report waits to be sent (above). */
+	if (held_reports_floor(c->link) && hello.acked_msn >= held_reports_floor(c->link))
+		hello.acked_msn = held_reports_floor(c->link) - 1;
 	ret = session_hello(&c->session, &hello, payload, why);
 	if (ret < 0)
 		return ret;
@@ -694,6 +766,7 @@ static void promote(struct link_conn *c)
 {
 	struct link *link = c->link;
 	const char *why = NULL;
+	bool same_peer;
 
 	if (link->up && link->up != c) {
 		char msg[TRANSPORT_PEER_MAX + 64];
@@ -730,8 +803,10 @@ static void promote(struct link_conn *c)
 		return;
 	}
 	/* The peer's HELLO, authenticated, tells what it holds of ours. */
+	same_peer = link->stream.peer_boot_id == c->session.peer.boot_id;
 	stream_resume(&link->stream, &c->session.peer);
 	set_state(link, LINK_UP);
+	send_held_reports(link, same_peer);
 	link->up_since_ms = link->last_rx_ms = now_ms();
 	relay_log(0, "link %s: up with %s (%s, %s, %s), resuming at msn %llu", link->cfg->name,
 	          c->session.peer.hvid, link->peer_desc, c->session.cipher, c->session.group,
@@ -1473,6 +1548,9 @@ void link_fini(struct link *link)
 	for (i = 0; i < 1 + LINK_MAX_PENDING; i++)
 		frames_fini(&link->conns[i].frames);
 	stream_fini(&link->stream);
+	free(link->held_reports);
+	link->held_reports = NULL;
+	link->nheld_reports = link->held_reports_cap = 0;
 	if (link->have_creds)
 		session_creds_fini(&link->creds);
 	link->have_creds = false;

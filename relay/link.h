@@ -42,6 +42,8 @@
 #define LINK_PENDING_PER_SOURCE 4
 /* Sources whose failed handshakes a link remembers. */
 #define LINK_LOCKOUT_SLOTS 16
+/* Reports a link keeps while it is down, for its next session. */
+#define LINK_MAX_HELD_REPORTS 4096
 /* A digest of what a link's credentials are made of (SHA-256). */
 #define LINK_CREDS_DIGEST_SIZE 32
 
@@ -90,6 +92,11 @@ struct link_counters {
 	uint64_t evicted;     /* handshakes dropped to make room for newer ones */
 	uint64_t replaced;    /* sessions replaced by a newer authenticated one */
 	uint64_t rtt_us;      /* last measured */
+	/* UNDELIVERABLE reports for the peer's messages, found while the link
+	 * was down: kept for its next session, and those beyond
+	 * LINK_MAX_HELD_REPORTS, or for a peer that restarted meanwhile,
+	 * dropped (its copies bring them back: docs/relay-design.md). */
+	uint64_t reports_held, reports_dropped;
 };
 
 struct link;
@@ -150,6 +157,12 @@ struct link {
 	struct frames_counters frames_done;         /* of the connections that ended */
 	struct session_serial_counters serial_done; /* likewise (serial links) */
 	struct stream stream;                       /* the message stream, across sessions */
+	/* Reports for messages the peer sent us, found undeliverable while
+	 * no session was up: sent first in the next session, our HELLO's
+	 * acknowledgement stopping short of the first of them, so that the
+	 * peer still holds each message its report answers. */
+	struct wire_undeliverable *held_reports;
+	uint32_t nheld_reports, held_reports_cap;
 
 	struct link_counters counters;
 

@@ -85,6 +85,7 @@ static void count_held(const struct msg *msg, void *ctx)
 static void check_custody(const struct relay *relay)
 {
 	struct custody_sums sums = {.relay = relay};
+	struct control_custody totals;
 	uint64_t bound = relay->account.limit + relay->account.largest;
 	const struct msg *m;
 	int i;
@@ -100,6 +101,11 @@ static void check_custody(const struct relay *relay)
 		bound += relay->links[i].stream.window + relay->account.largest;
 	}
 	assert(relay->account.held_bytes <= bound);
+	/* Every message taken was passed on, let go of, or is held: counted
+	 * where each of those happens (docs/relay-control.md, "Accounting"). */
+	control_custody(&relay->control.view, &totals);
+	assert(totals.from_fabric + totals.from_links ==
+	       totals.passed + totals.released + totals.held);
 }
 #else
 static void check_custody(const struct relay *relay)
@@ -196,6 +202,9 @@ static void end_of_round(struct relay *relay)
 {
 	int i;
 
+	/* This round's deliveries written to the disk at once (state_sync),
+	 * then acknowledged. */
+	fabric_out_flush(&relay->out);
 	/* Links gained room, or the relay fell below its memory bound: read
 	 * the rings that were left for lack of it. */
 	if (relay->router.room || relay->account.room_again) {

@@ -154,13 +154,30 @@ static void send_report(struct router *r, const struct wire_undeliverable *u, co
 		r->local.ops->report(r->local.end, u);
 }
 
+/* The report of msg, undeliverable for error. */
+static struct wire_undeliverable report_of(const struct msg *msg, int error)
+{
+	return (struct wire_undeliverable){.msn = msg->msn,
+	                                   .src = msg->src,
+	                                   .dst = msg->dst,
+	                                   .error = (uint32_t)error,
+	                                   .flags = msg->routed ? WIRE_DATA_ROUTED : 0};
+}
+
+/* A report made before a restart and not yet acknowledged: made again,
+ * once per message in the journal, so not rate-limited (a suppressed one
+ * would be lost for good). */
+void router_report_again(struct router *r, const struct msg *msg, int error)
+{
+	struct wire_undeliverable u = report_of(msg, error);
+
+	r->counters.reports_repeated++;
+	send_report(r, &u, msg);
+}
+
 void router_undeliverable(struct router *r, struct msg *msg, int error)
 {
-	struct wire_undeliverable u = {.msn = msg->msn,
-	                               .src = msg->src,
-	                               .dst = msg->dst,
-	                               .error = (uint32_t)error,
-	                               .flags = msg->routed ? WIRE_DATA_ROUTED : 0};
+	struct wire_undeliverable u = report_of(msg, error);
 	uint64_t *counter;
 	const char *why;
 	int bit;

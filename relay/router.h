@@ -53,6 +53,9 @@ struct router_counters {
 	/* Reports this relay made over the rate allowed per destination
 	 * (report_rate): not sent. Reports passed on are never limited. */
 	uint64_t reports_suppressed;
+	/* Reports sent again for a copy of a message found undeliverable
+	 * before (router_report_again()). */
+	uint64_t reports_repeated;
 };
 
 /* Reports per destination: a token bucket each (router.c). */
@@ -95,6 +98,10 @@ void router_route(struct router *r, struct msg *msg);
  * towards its source (within report_rate), and is done with it (error: a
  * positive errno). */
 void router_undeliverable(struct router *r, struct msg *msg, int error);
+/* A copy of a message found undeliverable here before (its sender was told
+ * error): tells its sender again, without counting it undeliverable again
+ * (the first report may have been lost with a relay killed on its way). */
+void router_report_again(struct router *r, const struct msg *msg, int error);
 /* An UNDELIVERABLE report that came in on a link, matched to msg, the
  * message it answers (still held: the link found it among what it sent):
  * back the way msg came, to our guest or the link before; always (the

@@ -87,6 +87,7 @@ void msg_release(struct msg *msg)
 	uint32_t len = msg->len;
 
 	DEBUG_ASSERT(msg->custody == MSG_HELD);
+	msg->account->released++;
 	msg_free(msg);
 	ops->release(source, seq, len);
 }

@@ -58,6 +58,7 @@ struct msg_account {
 	uint64_t limit;      /* the bound: credit and ring reads stop here */
 	uint64_t messages;   /* messages alive */
 	uint64_t largest;    /* the largest cost ever held (for the bound's checks) */
+	uint64_t released;   /* messages let go of without being passed on (msg_release) */
 	/* held_bytes fell below limit since the holder last looked: peers
 	 * may be granted credit again (the holder clears it). */
 	bool room_again;

@@ -105,6 +105,7 @@ static void free_acked(struct stream *s, uint64_t acked)
 			s->unsent = msg->next;
 			s->unsent_bytes -= WIRE_DATA_COST(msg->len);
 		}
+		s->counters.acked++;
 		msg_done(msg);
 	}
 }

@@ -58,6 +58,9 @@ struct stream_counters {
 	uint64_t duplicates;  /* DATA received again (msn already had): dropped */
 	uint64_t resent_held; /* after a cut: not sent again, the peer still had them */
 	uint64_t overruns;    /* DATA refused: beyond our grant or WIRE_MAX_IN_FLIGHT */
+	/* Messages the peer acknowledged (ACK, DATA or HELLO): they left our
+	 * custody through this stream (docs/relay-control.md, "Accounting"). */
+	uint64_t acked;
 };
 
 struct stream {

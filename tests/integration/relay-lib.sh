@@ -106,3 +106,93 @@ rogue_link() {
 rss_kib() {
 	sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null || echo 0
 }
+
+# ---- A link through a proxy that can be cut ----
+
+# proxy_start LISTEN CONNECT: a socat proxy from unix socket LISTEN to
+# CONNECT, in a process group of its own (so that a cut takes the
+# connections it forked too); PROXY_PID.
+proxy_start() {
+	setsid socat UNIX-LISTEN:"$1",fork,unlink-early UNIX-CONNECT:"$2" 2>/dev/null &
+	PROXY_PID=$!
+}
+
+# proxy_cut PID: kills the proxy and its connections. The process too, in
+# case it has not made its group yet (killed just after proxy_start).
+proxy_cut() {
+	kill -KILL -- -"$1" 2>/dev/null
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+# ---- Accounting (issue 11; harness/accounting.py says what is summed) ----
+
+ACCOUNTING=${ACCOUNTING:-$(dirname "${BASH_SOURCE[0]}")/../../harness/accounting.py}
+# Debian's python3 (install-deps.sh) when it is there: a version manager's
+# shim in front of it can take seconds to start on a loaded machine.
+PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
+
+# simd_snapshot DIR LEVEL: argo-simd of that level prints its counters
+# (SIGUSR1) into DIR/simd-l<LEVEL>.log; returns once the new lines are there.
+simd_snapshot() {
+	local log="$1/simd-l$2.log" before tries=100
+	before=$(grep -c 'argo-simd: domain 0:' "$log" 2>/dev/null)
+	kill -USR1 "${CHAIN_SIMD_PIDS[$2]}" || return 1
+	while [ $tries -gt 0 ]; do
+		[ "$(grep -c 'argo-simd: domain 0:' "$log")" -gt "${before:-0}" ] && return 0
+		sleep 0.05
+		tries=$((tries - 1))
+	done
+	echo "argo-simd of l$2 printed no counters" >&2
+	return 1
+}
+
+# relay_snapshot DIR LEVEL FILE: relay LEVEL's status --json into FILE.
+relay_snapshot() {
+	"$BIN/argo-relayctl" -s "$1/l$2.ctl" status --json >"$3"
+}
+
+# accounting_relays DIR LEVELS [TAG]: every relay's sum (taken = passed on
+# + held), now; the lines into DIR/accounting.log. 0 when all hold.
+accounting_relays() {
+	local dir=$1 levels=$2 tag=${3:-now} i files=()
+	echo "--- relays, $tag" >>"$dir/accounting.log"
+	for ((i = 0; i < levels; i++)); do
+		if ! relay_snapshot "$dir" "$i" "$dir/acct-l$i.json"; then
+			echo "FAIL l$i: no answer on its control socket" >>"$dir/accounting.log"
+			return 1
+		fi
+		files+=("$dir/acct-l$i.json")
+	done
+	"$PYTHON" "$ACCOUNTING" relay "${files[@]}" >>"$dir/accounting.log" 2>&1
+}
+
+# at_rest DIR LEVELS: every relay holds nothing and has read and finished
+# everything in its rings (for wait_until).
+at_rest() {
+	local i
+	for ((i = 0; i < $2; i++)); do
+		"$BIN/argo-relayctl" -s "$1/l$i.ctl" status --json 2>/dev/null |
+			grep -qE '"held_messages":0,' || return 1
+		"$BIN/argo-relayctl" -s "$1/l$i.ctl" status --json 2>/dev/null |
+			grep -qE '"(queued|unfinished)":[1-9]' && return 1
+	done
+	return 0
+}
+
+# accounting_system DIR LEVELS: the end-to-end sums, the system at rest
+# (sent = delivered + undeliverable, per level delivered as the fabric saw
+# it); lines into DIR/accounting.log. 0 when all hold.
+accounting_system() {
+	local dir=$1 levels=$2 i args=()
+	echo "--- end to end" >>"$dir/accounting.log"
+	for ((i = 0; i < levels; i++)); do
+		if ! simd_snapshot "$dir" "$i" || ! relay_snapshot "$dir" "$i" "$dir/acct-l$i.json"; then
+			echo "FAIL l$i: no counters from its argo-simd or its relay" >>"$dir/accounting.log"
+			return 1
+		fi
+		args+=("l$i=$dir/acct-l$i.json,$dir/simd-l$i.log")
+	done
+	"$PYTHON" "$ACCOUNTING" system "${args[@]}" >>"$dir/accounting.log" 2>&1
+}

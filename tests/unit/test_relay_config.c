@@ -300,7 +300,7 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(cfg->report_rate, 100);
 	CU_ASSERT_EQUAL(cfg->control_mode, 0600);
 	CU_ASSERT_EQUAL(cfg->control_group, -1);
-	CU_ASSERT_FALSE(cfg->state_sync);
+	CU_ASSERT_EQUAL(cfg->state_sync, STATE_SYNC_NO);
 }
 
 /* The keys of issue 11: reports per destination, the control socket's
@@ -313,7 +313,11 @@ static void test_reliability_keys(void)
 	CU_ASSERT_EQUAL(cfg->report_rate, 0);
 	CU_ASSERT_EQUAL(cfg->control_mode, 0660);
 	CU_ASSERT_EQUAL(cfg->control_group, 100);
-	CU_ASSERT_TRUE(cfg->state_sync);
+	CU_ASSERT_EQUAL(cfg->state_sync, STATE_SYNC_BATCH);
+	CU_ASSERT_EQUAL(load(HEAD "state_dir = /var/lib/argo\nstate_sync = each\n"), 0);
+	CU_ASSERT_EQUAL(cfg->state_sync, STATE_SYNC_EACH);
+	CU_ASSERT_EQUAL(load(HEAD "state_dir = /var/lib/argo\nstate_sync = batch\n"), 0);
+	CU_ASSERT_EQUAL(cfg->state_sync, STATE_SYNC_BATCH);
 	CU_ASSERT_EQUAL(load(HEAD "report_rate = 1000000\ncontrol_group = root\n"), 0);
 	CU_ASSERT_EQUAL(cfg->report_rate, 1000000);
 	CU_ASSERT_EQUAL(cfg->control_group, 0);
@@ -322,7 +326,7 @@ static void test_reliability_keys(void)
 	EXPECT_ERROR(HEAD "control_mode = -1\n", 5, "control_mode must be an octal file mode");
 	EXPECT_ERROR(HEAD "control_mode = 01000\n", 5, "control_mode must be an octal file mode");
 	EXPECT_ERROR(HEAD "control_group = no-such-group-here\n", 5, "is no group");
-	EXPECT_ERROR(HEAD "state_sync = maybe\n", 5, "state_sync must be yes or no");
+	EXPECT_ERROR(HEAD "state_sync = maybe\n", 5, "state_sync must be no, yes (batch) or each");
 	EXPECT_ERROR(HEAD "state_sync = yes\n", 5, "state_sync needs state_dir");
 }
 

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "argo/ring.h"
+#include "argo/routed.h"
 #include "sim_fabric.h"
 #include "../cunit_main.h"
 #include "sim_policy.h"
@@ -1201,6 +1202,40 @@ static void test_sendv_return_and_signals(void)
 	CU_ASSERT_EQUAL(s0.sends_failed, 5);
 	CU_ASSERT_EQUAL(s0.bytes_sent, 16 + 96);
 	CU_ASSERT_EQUAL(s0.signals, 2);
+	fx_fini();
+	tring_close(&t);
+}
+
+/* Per domid: successful sends only, reports (the relays' reserved type)
+ * apart, kept after the domain dies. */
+static void test_sendv_domid_stats(void)
+{
+	struct sim_domid_stats d1s, d2s, d9s;
+	struct tring t;
+	struct dom *d1, *d2;
+
+	fx_init(0, NULL);
+	d1 = mkdom(1);
+	d2 = mkdom(2);
+	tring_open(&t, 256);
+	CU_ASSERT_EQUAL(reg(d1, 7000, 2, &t), 0);
+	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 8, 1), 8);
+	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 8, ARGO_MSGTYPE_UNDELIVERABLE), 8);
+	CU_ASSERT_EQUAL(snd(d2, 1, 7001, 8, 1), -ECONNREFUSED); /* not counted */
+	CU_ASSERT_EQUAL(snd(d2, 1, 7000, 300, 1), -EMSGSIZE);   /* nor this */
+	sim_domain_destroy(F, d2->d);
+	sim_fabric_domid_stats(F, 1, &d1s);
+	sim_fabric_domid_stats(F, 2, &d2s);
+	sim_fabric_domid_stats(F, 9, &d9s);
+	CU_ASSERT_EQUAL(d1s.received, 2);
+	CU_ASSERT_EQUAL(d1s.received_reports, 1);
+	CU_ASSERT_EQUAL(d1s.sent, 0);
+	CU_ASSERT_EQUAL(d2s.sent, 2);
+	CU_ASSERT_EQUAL(d2s.sent_reports, 1);
+	CU_ASSERT_EQUAL(d2s.received, 0);
+	CU_ASSERT_EQUAL(d9s.sent + d9s.received, 0);
+	sim_fabric_domid_stats(F, XEN_ARGO_DOMID_ANY, &d9s);
+	CU_ASSERT_EQUAL(d9s.sent + d9s.received, 0);
 	fx_fini();
 	tring_close(&t);
 }
@@ -2725,6 +2760,7 @@ int main(void)
 	    T(test_sendv_ebusy),
 	    T(test_sendv_efault),
 	    T(test_sendv_return_and_signals),
+	    T(test_sendv_domid_stats),
 	    T(test_sendv_to_self),
 	    T(test_sendv_policy),
 	};
