@@ -3,7 +3,9 @@
 # scenario: docs/harness.md). Xen with Argo runs in an L0 libvirt VM; this
 # dom0 runs relay l1 on the real Xen fabric (argo.ko) with a `serial` link
 # over the virtio-serial port org.argo.relay.0 to relay l0 on the host,
-# whose other link reaches the driver domain, a second L0 VM. Its
+# whose other links reach the driver domain, a second L0 VM (its services
+# leaf endpoints of relay l0, domains of L0's fabric, or behind a relay of
+# its own: harness/scenarios.cfg `driver`). Its
 # configuration and key come from the host's l0/argo-deploy (in
 # /etc/argo-e2e/files). A PV domU (headline-domu.sh) runs the unmodified
 # clients through argo.ko to import ports of this relay: 10 000 pings of
