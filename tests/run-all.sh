@@ -145,7 +145,6 @@ for variant in plain san; do
 	run_suite "$variant:unit-dedup" "$bin/test-dedup"
 	run_suite "$variant:unit-routes" "$bin/test-routes"
 	run_suite "$variant:unit-stream" "$bin/test-stream"
-	run_suite "$variant:unit-session" "$bin/test-session"
 	run_suite "$variant:unit-util" "$bin/test-util"
 	run_suite "$variant:unit-sim-fabric" "$bin/test-sim-fabric"
 	run_suite "$variant:unit-wire" "$bin/test-wire"

@@ -377,7 +377,7 @@ for r in l1 l0; do
 	fi
 	bad=$(tail -n +"$(($(wc -l <"$D/relay-$r.before-kills") + 1))" "$D/relay-$r.log" |
 		grep -iE 'cannot|fail|error|corrupt|undeliverable|malformed|refused|denied|reset|timed out' |
-		grep -vE 'link (up|down): ((session ended: |handshake with .* ended: )?(connection closed( during the TLS handshake)?|Connection reset by peer|Broken pipe|Connection refused)|connect .*)$' |
+		grep -vE 'link (up|down): ((session ended: |handshake with .* ended: )?(connection closed( during the TLS handshake)?|Connection reset by peer|Broken pipe|Connection refused)|(cannot )?connect .*)$' |
 		head -n 1)
 	if [ -z "$bad" ]; then
 		e2e_case "relay-$r-log-kills" PASS

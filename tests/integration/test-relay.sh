@@ -177,9 +177,10 @@ case_check_config() {
 
 # ---- Adversarial cases -----------------------------------------------------
 
-# Every N-th frame spoiled: about 100 faults in a stream of 20000 messages.
+# Every N-th record spoiled: about 35 faults (each a new TLS session) in a
+# stream of 5000 messages of up to 64 KiB; the case wants at least 5.
 FAULT_EVERY=${RELAY_FAULT_EVERY:-200}
-FAULT_COUNT=20000
+FAULT_COUNT=${RELAY_FAULT_COUNT:-5000}
 
 # fault_case NAME COUNTER MITM-OPTION...
 # A 3-level chain whose l1 -> l0 link runs through test-mitm, which spoils
