@@ -52,11 +52,29 @@ else
 	e2e_case virtio-serial FAIL "no virtio-serial port $CH and $CTL within 30 s: $(cat /sys/class/virtio-ports/*/name 2>/dev/null | tr '\n' ' ')"
 	give_up
 fi
-# The host's answers come on the control port, a line at a time.
+# The host's answers come on the control port, a line at a time. A read
+# that ends without a line (the port reads as end of file while its host
+# side is not connected; a signal) is made again, on the port opened
+# again, for up to 10 minutes, and said.
 exec 3<"/dev/virtio-ports/$CTL"
 ask_host() {
 	echo "HL: request $1"
-	read -r _answer <&3
+	_tries=0
+	while :; do
+		_answer=""
+		read -r _answer <&3
+		_rc=$?
+		[ -z "$_answer" ] || break
+		_tries=$((_tries + 1))
+		if [ "$_tries" -ge 3000 ]; then
+			_answer="(no answer in 10 minutes)"
+			break
+		fi
+		[ "$_tries" != 1 ] || echo "HL: the control port gave no line (read rc=$_rc); reading again"
+		sleep 0.2
+		exec 3<"/dev/virtio-ports/$CTL"
+	done
+	[ "$_tries" = 0 ] || echo "HL: the control port answered after $_tries empty reads"
 	echo "HL: host says $_answer"
 	[ "${_answer%% *}" = done ]
 }
