@@ -30,13 +30,13 @@ case "$cmd" in
 list)
 	# shellcheck disable=SC2046
 	sel=$(cfg_select $(words "${@:-all}")) || exit 2
-	printf '%-22s %-24s %-9s %-26s %s\n' SCENARIO GROUPS TIMEOUT VMS DESCRIPTION
+	printf '%-26s %-20s %-9s %-26s %s\n' SCENARIO GROUPS TIMEOUT VMS DESCRIPTION
 	for s in $sel; do
 		v=""
 		for vm in $(cfg_get "$s" vms l1); do
 			v="$v $vm:$(cfg_vm_get "$s" "$vm" kind)/$(cfg_vm_get "$s" "$vm" mem)M"
 		done
-		printf '%-22s %-24s %-9s %-26s %s\n' "$s" "$(cfg_get "$s" groups)" \
+		printf '%-26s %-20s %-9s %-26s %s\n' "$s" "$(cfg_get "$s" groups)" \
 			"$(cfg_get "$s" timeout 300)s" "${v# }" "$(cfg_get "$s" description)"
 	done
 	groups=$(for s in "${CFG_NAMES[@]}"; do cfg_get "$s" groups; done | tr ' ' '\n' | sort -u | tr '\n' ' ')

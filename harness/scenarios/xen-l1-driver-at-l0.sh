@@ -3,7 +3,9 @@
 # scenario: docs/harness.md). Xen with Argo runs in an L0 libvirt VM; this
 # dom0 runs relay l1 on the real Xen fabric (argo.ko) with a `serial` link
 # over the virtio-serial port org.argo.relay.0 to relay l0 on the host,
-# whose other link reaches the driver domain, a second L0 VM. Its
+# whose other links reach the driver domain, a second L0 VM (its services
+# leaf endpoints of relay l0, domains of L0's fabric, or behind a relay of
+# its own: harness/scenarios.cfg `driver`). Its
 # configuration and key come from the host's l0/argo-deploy (in
 # /etc/argo-e2e/files). A PV domU (headline-domu.sh) runs the unmodified
 # clients through argo.ko to import ports of this relay: 10 000 pings of
@@ -50,11 +52,29 @@ else
 	e2e_case virtio-serial FAIL "no virtio-serial port $CH and $CTL within 30 s: $(cat /sys/class/virtio-ports/*/name 2>/dev/null | tr '\n' ' ')"
 	give_up
 fi
-# The host's answers come on the control port, a line at a time.
+# The host's answers come on the control port, a line at a time. A read
+# that ends without a line (the port reads as end of file while its host
+# side is not connected; a signal) is made again, on the port opened
+# again, for up to 10 minutes, and said.
 exec 3<"/dev/virtio-ports/$CTL"
 ask_host() {
 	echo "HL: request $1"
-	read -r _answer <&3
+	_tries=0
+	while :; do
+		_answer=""
+		read -r _answer <&3
+		_rc=$?
+		[ -z "$_answer" ] || break
+		_tries=$((_tries + 1))
+		if [ "$_tries" -ge 3000 ]; then
+			_answer="(no answer in 10 minutes)"
+			break
+		fi
+		[ "$_tries" != 1 ] || echo "HL: the control port gave no line (read rc=$_rc); reading again"
+		sleep 0.2
+		exec 3<"/dev/virtio-ports/$CTL"
+	done
+	[ "$_tries" = 0 ] || echo "HL: the control port answered after $_tries empty reads"
 	echo "HL: host says $_answer"
 	[ "${_answer%% *}" = done ]
 }
