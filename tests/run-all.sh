@@ -235,13 +235,13 @@ if [ "${ARGO_CHECK_PACKAGES:-1}" != 0 ]; then
 fi
 
 # Under libFuzzer (clang; ASan/UBSan built in), shorter than `make fuzz`'s
-# defaults (make check's budget): the link decoder for 30 s, the handshake
-# and the virtio-argo decoder for 20 s, argo-simd's client protocol, the
-# relay's configuration reader and routed mode's forms for 10 s each.
+# defaults (make check's budget): the link decoder for 20 s, the handshake,
+# the virtio-argo decoder, argo-simd's client protocol, the relay's
+# configuration reader and routed mode's forms for 10 s each.
 fuzz_suite() {
-	if make --no-print-directory BUILD="$BUILD" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}" \
-		FUZZ_HANDSHAKE_SECONDS="${FUZZ_HANDSHAKE_SECONDS:-20}" \
-		FUZZ_VMSG_SECONDS="${FUZZ_VMSG_SECONDS:-20}" FUZZ_MORE_SECONDS="${FUZZ_MORE_SECONDS:-10}"; then
+	if make --no-print-directory BUILD="$BUILD" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}" \
+		FUZZ_HANDSHAKE_SECONDS="${FUZZ_HANDSHAKE_SECONDS:-10}" \
+		FUZZ_VMSG_SECONDS="${FUZZ_VMSG_SECONDS:-10}" FUZZ_MORE_SECONDS="${FUZZ_MORE_SECONDS:-10}"; then
 		echo "1 passed, 0 failed"
 	else
 		echo "0 passed, 1 failed"
