@@ -34,6 +34,7 @@ on_reboot = "destroy"
 on_crash = "preserve"
 CFG
 }
+e2e_phase domains
 domu_cfg vguest virtio-argo-guest 384 "" >/tmp/vguest.cfg
 if ! e2e_check guest-create xl create -p /tmp/vguest.cfg; then
 	e2e_finish
@@ -54,7 +55,10 @@ e2e_stream_domu vguest guest
 e2e_stream_domu vdd dd
 e2e_check guest-unpause xl unpause vguest
 
+e2e_phase guest
 e2e_collect_domu vguest "$timeout" virtio-argo-guest guest
 # The driver domain ends once the guest told it (through virtiofs) it is done.
+e2e_phase dd
 e2e_collect_domu vdd 300 virtio-argo-dd dd
+e2e_phase end
 e2e_finish
