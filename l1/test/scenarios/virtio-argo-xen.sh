@@ -40,7 +40,8 @@ if ! e2e_check guest-create xl create -p /tmp/vguest.cfg; then
 	e2e_finish
 fi
 gid=$(xl domid vguest)
-domu_cfg vdd virtio-argo-dd 640 "argo.vdev_frontend=$gid" >/tmp/vdd.cfg
+# The driver domain waits for the guest as long as we do.
+domu_cfg vdd virtio-argo-dd 640 "argo.vdev_frontend=$gid argo.vargo_timeout=$timeout" >/tmp/vdd.cfg
 if ! e2e_check dd-create xl create /tmp/vdd.cfg; then
 	xl destroy vguest
 	e2e_finish
