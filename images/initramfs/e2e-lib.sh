@@ -81,13 +81,14 @@ e2e_phase() {
 # the work it waits for.
 e2e_wait() {
 	local end now looks=0
+	# /proc/uptime: seconds with two decimals; in hundredths here.
 	read -r now _ </proc/uptime
-	end=$((${now%.*} + $1))
+	end=$((${now%.*}${now#*.} + $1 * 100))
 	shift
 	while :; do
 		"$@" >/dev/null 2>&1 && return 0
 		read -r now _ </proc/uptime
-		[ "${now%.*}" -lt "$end" ] || return 1
+		[ "${now%.*}${now#*.}" -lt "$end" ] || return 1
 		if [ "$looks" -lt 25 ]; then
 			looks=$((looks + 1))
 			sleep 0.2
