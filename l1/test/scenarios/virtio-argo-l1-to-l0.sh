@@ -26,6 +26,7 @@ else
 	e2e_finish
 fi
 e2e_check virtio-serial e2e_virtio_ports "$CH" 30 || e2e_finish
+e2e_phase relay
 argo-relayd -v /etc/argo-relay/l1.conf 2>>"$D/relay-l1.log" &
 relay=$!
 up() { argo-relayctl -s "$D/l1.ctl" links 2>/dev/null | grep -qE "^  up +serial +.* up +frames"; }
@@ -52,10 +53,12 @@ on_poweroff = "destroy"
 on_reboot = "destroy"
 on_crash = "preserve"
 CFG
+e2e_phase guest
 e2e_check guest-create xl create /tmp/vguest.cfg || e2e_finish
 E2E_STREAMED=1
 e2e_stream_domu vguest guest
 e2e_collect_domu vguest "$timeout" virtio-argo-guest guest
 e2e_json counters-l1 argo-relayctl -s "$D/l1.ctl" status --json
 kill "$relay" 2>/dev/null
+e2e_phase end
 e2e_finish
