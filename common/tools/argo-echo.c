@@ -114,7 +114,7 @@ int main(int argc, char **argv)
 	argo_domid_t relay = 0;
 	xen_argo_register_ring_t reg = {.partner_id = XEN_ARGO_DOMID_ANY, .len = 256 * 1024};
 	const char *uri = NULL;
-	unsigned long count = 0, echoed = 0, reports = 0, die_after = 0;
+	unsigned long count = 0, echoed = 0, reports = 0, unsent = 0, die_after = 0;
 	struct argo_fabric *fabric;
 	struct argo_ring *ring;
 	static uint8_t buf[XEN_ARGO_MAX_RING_SIZE];
@@ -289,10 +289,14 @@ int main(int argc, char **argv)
 			status = 1;
 			break;
 		}
-		if (s < 0)
-			fprintf(stderr, "argo-echo: reply to %s:%u:%u: %s\n", gsrc.hvid,
-			        addr.dst.domain_id, addr.dst.aport, argo_strerror((int)s));
-		else
+		if (s < 0) {
+			/* Counted: a reply that could not be sent is lost to its
+			 * sender, which counts it lost after its time-out. */
+			if (unsent++ < 10 || unsent % 1000 == 0)
+				fprintf(stderr, "argo-echo: reply to %s:%u:%u: %s (%lu not sent)\n",
+				        gsrc.hvid, addr.dst.domain_id, addr.dst.aport,
+				        argo_strerror((int)s), unsent);
+		} else
 			echoed++;
 		if (die_after && echoed == die_after) {
 			fprintf(stderr, "argo-echo: echoed %lu messages: SIGKILL (--die-after)\n",
@@ -302,7 +306,8 @@ int main(int argc, char **argv)
 	}
 	if (!status)
 		argo_notify(fabric, NULL);
-	printf("argo-echo: echoed %lu messages, %lu undeliverable reports\n", echoed, reports);
+	printf("argo-echo: echoed %lu messages, %lu undeliverable reports, %lu replies not sent\n",
+	       echoed, reports, unsent);
 	argo_unregister_ring(fabric, ring);
 	argo_close(fabric);
 	return status;

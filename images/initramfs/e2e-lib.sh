@@ -156,7 +156,7 @@ e2e_collect_domu() {
 			-e "s/^/$([ "$p" = domu ] && echo domU || echo "$p")| /"
 
 	if grep -q '^ARGO-E2E: BEGIN' "$glog" 2>/dev/null; then
-		e2e_case "$p-boot" PASS "domain $domid reached /init"
+		e2e_case "$p-boot" PASS "$name${domid:+ (domain $domid)} reached /init"
 	else
 		e2e_case "$p-boot" FAIL "no BEGIN on the domU console within ${timeout}s"
 	fi
