@@ -139,6 +139,9 @@ dmesg -n 7
 touch /mnt/fs/kill-vdevd
 sync
 olddev=$(readlink -f /sys/block/vda/device)
+# The disk's sequence number tells the old disk from a new one: the new
+# device may get the old one's name (virtio0) and path.
+oldseq=$(cat /sys/block/vda/diskseq)
 rm -f /tmp/fault.rc
 (
 	while argo-blkbench /dev/vda seqread -b 65536 -n 1000 >/tmp/fault.out 2>&1; do :; done
@@ -150,11 +153,11 @@ else
 	e2e_case fault-io-error FAIL "the reads neither ended nor failed within 120 s"
 fi
 # vda is the old device's no more (gone, or already a new one).
-replaced() { [ "$(readlink -f /sys/block/vda/device 2>/dev/null)" != "$olddev" ]; }
+replaced() { [ "$(cat /sys/block/vda/diskseq 2>/dev/null)" != "$oldseq" ]; }
 if e2e_wait 60 replaced; then
-	e2e_case fault-removed PASS "$olddev removed"
+	e2e_case fault-removed PASS "$olddev (disk $oldseq) removed"
 else
-	e2e_case fault-removed FAIL "$olddev still there 60 s later"
+	e2e_case fault-removed FAIL "$olddev (disk $oldseq) still there 60 s later"
 fi
 # The virtiofs mount of the removed device answers with an error, at once.
 if timeout 30 ls /mnt/fs >/dev/null 2>&1; then
@@ -171,7 +174,7 @@ dmesg | grep 'virtio_argo' | tail -n 12 | sed 's/^/    /'
 e2e_phase restart
 back() { test -b /dev/vda && replaced; }
 if e2e_wait 180 back; then
-	e2e_case fault-readded PASS "$(readlink -f /sys/block/vda/device)"
+	e2e_case fault-readded PASS "$(readlink -f /sys/block/vda/device), disk $(cat /sys/block/vda/diskseq)"
 	e2e_check fault-read-again argo-blkbench /dev/vda seqread -n 4
 	fs_back() { mount -t virtiofs share /mnt/fs; }
 	if e2e_wait 60 fs_back; then
