@@ -12,7 +12,8 @@
 # Environment (virtio-argo-l0dd): VDEV_FABRIC, VDEV_FRONTEND (else
 # argo.vdev_frontend, else any), VDEV_RING_LEN (each device's ring; the
 # largest message the guest may send is half of it). Command line:
-# argo.vargo_timeout, how long to wait for the guest's work (default 2400 s).
+# argo.vargo_timeout, how long to wait for the guest's work (default 600 s,
+# as the guest's dom0 in virtio-argo-l1-to-l0).
 # e2e-helper: a domU of virtio-argo-xen, the L0 driver domain of virtio-argo-l1-to-l0
 . /usr/share/argo-e2e/lib.sh
 
@@ -64,7 +65,7 @@ e2e_check vdevd-up e2e_wait 30 test -S /run/vargo/vdevd.ctl
 
 # The guest's work; it says it is done in the shared folder. We wait as
 # long as the guest's dom0 waits for the guest (argo.vargo_timeout).
-wait_guest=$(e2e_cmdline argo.vargo_timeout) || wait_guest=2400
+wait_guest=$(e2e_cmdline argo.vargo_timeout) || wait_guest=600
 if e2e_wait "$wait_guest" test -e /srv/share/guest.done; then
 	e2e_case guest-done PASS
 else
