@@ -195,11 +195,13 @@ sim_suites() {
 # temporary folders, sockets and ports. Each variant's lines are printed
 # whole when it ends.
 #
-# The images of the scenarios at the end (Xen built from source, the
-# kernel, the modules, the initramfs: about 4 minutes on a fresh machine,
-# 2 s when cached) are made after the plain suites, while the sanitizer
-# ones, which take longer, still run: otherwise one core would idle then.
-# A failure here is only logged: `make e2e` tries again and says why.
+# Three jobs that need no VM go to whichever stream is done first (each
+# takes the next unclaimed one, a mkdir being the claim), so that neither
+# core idles at the end of the parallel part: the scenarios' images
+# (`make images kmod`: Xen built from source on a fresh machine, about 4
+# minutes; 2 s when cached; a failure is only logged, `make e2e` tries
+# again and says why), the Debian packages (mostly downloads) and the
+# fuzzers.
 prebuild_images() {
 	local t0=$SECONDS
 	[ "${ARGO_CHECK_XEN:-1}" != 0 ] || return 0
@@ -209,23 +211,48 @@ prebuild_images() {
 		echo "images: failed after $((SECONDS - t0)) s, make e2e will try again: $(tail -n 1 "$LOGS/images.log")"
 	fi
 }
-# The Debian packages (issue 13): dpkg-buildpackage, lintian, DKMS, a
-# debootstrap chroot booted with systemd. Mostly download and unpacking,
-# so in parallel mode they too go after the plain suites.
+# The Debian packages (issue 13, docs/install.md): dpkg-buildpackage,
+# lintian, DKMS, a debootstrap chroot booted with systemd.
 # ARGO_CHECK_PACKAGES=0 leaves them out.
 ops_packages() {
 	[ "${ARGO_CHECK_PACKAGES:-1}" != 0 ] || return 0
 	"$(dirname "$0")/../harness/install-deps.sh" packaging
 	run_suite ops-packages "$(dirname "$0")/ops/packages.sh" "$BUILD"
 }
+# Under libFuzzer (clang; ASan/UBSan built in), shorter than `make fuzz`'s
+# defaults (make check's budget): the link decoder for 20 s, the handshake,
+# the virtio-argo decoder, argo-simd's client protocol, the relay's
+# configuration reader and routed mode's forms for 10 s each.
+fuzz_suite() {
+	if make --no-print-directory BUILD="$BUILD" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}" \
+		FUZZ_HANDSHAKE_SECONDS="${FUZZ_HANDSHAKE_SECONDS:-10}" \
+		FUZZ_VMSG_SECONDS="${FUZZ_VMSG_SECONDS:-10}" FUZZ_MORE_SECONDS="${FUZZ_MORE_SECONDS:-10}"; then
+		echo "1 passed, 0 failed"
+	else
+		echo "0 passed, 1 failed"
+		return 1
+	fi
+}
+shared_jobs() {
+	local job
+	for job in prebuild_images ops_packages fuzz; do
+		mkdir "$TMP/claim-$job" 2>/dev/null || continue
+		case $job in
+		fuzz) run_suite fuzz-wire fuzz_suite ;;
+		*) $job ;;
+		esac
+	done
+}
 if [ "${ARGO_CHECK_JOBS:-2}" -gt 1 ]; then
 	{
 		sim_suites plain
-		prebuild_images
-		ops_packages
+		shared_jobs
 	} >"$TMP/plain.out" 2>&1 &
 	plain_pid=$!
-	sim_suites san >"$TMP/san.out" 2>&1
+	{
+		sim_suites san
+		shared_jobs
+	} >"$TMP/san.out" 2>&1
 	wait "$plain_pid"
 	cat "$TMP/plain.out" "$TMP/san.out"
 else
@@ -260,21 +287,7 @@ run_suite ops-install "$(dirname "$0")/ops/install.sh" "$BUILD"
 run_suite ops-quickstart "$(dirname "$0")/ops/quickstart.sh" "$BUILD/bin"
 [ "${ARGO_CHECK_JOBS:-2}" -gt 1 ] || ops_packages
 
-# Under libFuzzer (clang; ASan/UBSan built in), shorter than `make fuzz`'s
-# defaults (make check's budget): the link decoder for 20 s, the handshake,
-# the virtio-argo decoder, argo-simd's client protocol, the relay's
-# configuration reader and routed mode's forms for 10 s each.
-fuzz_suite() {
-	if make --no-print-directory BUILD="$BUILD" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}" \
-		FUZZ_HANDSHAKE_SECONDS="${FUZZ_HANDSHAKE_SECONDS:-10}" \
-		FUZZ_VMSG_SECONDS="${FUZZ_VMSG_SECONDS:-10}" FUZZ_MORE_SECONDS="${FUZZ_MORE_SECONDS:-10}"; then
-		echo "1 passed, 0 failed"
-	else
-		echo "0 passed, 1 failed"
-		return 1
-	fi
-}
-run_suite fuzz-wire fuzz_suite
+[ "${ARGO_CHECK_JOBS:-2}" -gt 1 ] || run_suite fuzz-wire fuzz_suite
 
 # The include graph: no wrong-way include, no cycle in relay/ or common/.
 run_suite include-graph "$(dirname "$0")/include-graph.sh"
