@@ -3,6 +3,7 @@
 #
 #   console_fatal FILE       prints the first fatal line (Xen or Linux panic,
 #                            oops, BUG), returns 0 when there is one
+#   console_fatal_seen FILE  0 when there is one (one process: for polling)
 #   console_has FILE MARKER  BEGIN or RESULT seen
 #   console_result FILE      the rc of "ARGO-E2E: RESULT rc=N"
 #   console_cases FILE       "pass fail skip" counts of the CASE lines so far
@@ -12,6 +13,10 @@ CONSOLE_FATAL_RE='Panic on CPU|Kernel panic|Oops: |BUG: |kernel BUG at|general p
 
 console_fatal() {
 	grep -Em1 "$CONSOLE_FATAL_RE" "$1" 2>/dev/null | tr -d '\r' | cut -c1-200 | grep .
+}
+
+console_fatal_seen() {
+	grep -Eqs "$CONSOLE_FATAL_RE" "$1"
 }
 
 console_has() {

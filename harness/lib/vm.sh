@@ -14,7 +14,9 @@
 # (MiB), VM_SMP, VM_CPU, VM_CHANNELS (names), VM_DOMAIN (libvirt name),
 # VM_VHOST_BLK (yes: a vhost-user-blk disk, /dev/vda in the VM, whose back
 # end listens on VMDIR/vhost-user-blk.sock; the VM's RAM is then a shared
-# memfd, which vhost-user needs).
+# memfd, which vhost-user needs; one queue, as qemu-storage-daemon's
+# export has by default: QEMU would ask for one per vCPU and refuse to
+# start against it).
 #
 # Xen is a multiboot kernel: QEMU loads its modules from one -initrd
 # argument, "KERNEL ARGS,INITRD", split on commas. libvirt's <initrd> is a
@@ -198,7 +200,7 @@ vm_libvirt_xml() {
 	if [ "$VM_VHOST_BLK" = yes ]; then
 		cat <<-XML
 			    <disk type='vhostuser' device='disk'>
-			      <driver name='qemu' type='raw'/>
+			      <driver name='qemu' type='raw' queues='1'/>
 			      <source type='unix' path='$vmdir/vhost-user-blk.sock'/>
 			      <target dev='vda' bus='virtio'/>
 			    </disk>
@@ -248,7 +250,7 @@ vm_qemu_argv() {
 		printf '%s\n' -object "memory-backend-memfd,id=mem0,size=${mem}M,share=on" \
 			-machine memory-backend=mem0 \
 			-chardev "socket,id=vhublk0,path=$vmdir/vhost-user-blk.sock" \
-			-device vhost-user-blk-pci,chardev=vhublk0
+			-device vhost-user-blk-pci,chardev=vhublk0,num-queues=1
 	fi
 	if [ -n "$VM_CHANNELS" ]; then
 		printf '%s\n' -device virtio-serial-pci,id=vser0

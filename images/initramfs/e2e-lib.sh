@@ -57,17 +57,45 @@ e2e_cmdline() {
 	return 1
 }
 
-# e2e_wait SECONDS COMMAND...: polls COMMAND every 0.2 s until it succeeds
-# (0) or SECONDS pass (1).
+# e2e_uptime: whole seconds since boot.
+e2e_uptime() {
+	read -r _up _ </proc/uptime
+	echo "${_up%.*}"
+}
+
+# e2e_phase NAME: how long the phase before took (since the last
+# e2e_phase, or boot), as "phase PREV: N s (at uptime U s)"; then NAME
+# begins. Where a scenario's time goes, on its console.
+e2e_phase() {
+	local now
+	read -r now _ </proc/uptime
+	now=${now%.*}
+	echo "phase ${_e2e_phase:-boot}: $((now - ${_e2e_phase_t:-0})) s (at uptime $now s)"
+	_e2e_phase=$1 _e2e_phase_t=$now
+}
+
+# e2e_wait SECONDS COMMAND...: polls COMMAND until it succeeds (0) or
+# SECONDS of uptime have passed (1; a count of looks would stretch with
+# the load). A look every 0.2 s for the first 5 s, then every second: each
+# look forks (sleep, most COMMANDs), and a long wait's forks take CPU from
+# the work it waits for.
 e2e_wait() {
-	_tries=$(($1 * 5))
+	local end now looks=0
+	# /proc/uptime: seconds with two decimals; in hundredths here.
+	read -r now _ </proc/uptime
+	end=$((${now%.*}${now#*.} + $1 * 100))
 	shift
-	while [ "$_tries" -gt 0 ]; do
+	while :; do
 		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.2
-		_tries=$((_tries - 1))
+		read -r now _ </proc/uptime
+		[ "${now%.*}${now#*.}" -lt "$end" ] || return 1
+		if [ "$looks" -lt 25 ]; then
+			looks=$((looks + 1))
+			sleep 0.2
+		else
+			sleep 1
+		fi
 	done
-	return 1
 }
 
 # xen_tools_start: xenstored, the dom0 entries in xenstore, xenconsoled
@@ -179,7 +207,9 @@ e2e_virtio_ports() {
 # it grows, each line as "PREFIX| line" (markers renamed), once a second in
 # the background, so that a domU's progress (and any oops, which the
 # harness watches for) shows at once; set E2E_STREAMED=1 so that
-# e2e_collect_domu does not copy it again. It ends with the domain.
+# e2e_collect_domu does not copy it again. It ends with the domain (asked
+# of xenstore every 5 s: xenstore-exists is a process, and dom0's
+# processes take CPU from the domUs).
 e2e_stream_domu() {
 	(
 		_glog=/var/log/xen/console/guest-$1.log
@@ -187,15 +217,19 @@ e2e_stream_domu() {
 		_done=0
 		_seen=0
 		_gone=0
+		_look=0
 		echo "$2| (console of $1, domain ${_id:-?}: $_glog)"
 		while [ "$_done" = 0 ]; do
 			# Gone for good: three looks in a row (xenstored may be slow).
-			if xenstore-exists "/local/domain/$_id" 2>/dev/null; then
+			if [ $((_look % 5)) != 0 ] && [ "$_gone" = 0 ]; then
+				:
+			elif xenstore-exists "/local/domain/$_id" 2>/dev/null; then
 				_gone=0
 			else
 				_gone=$((_gone + 1))
 				[ "$_gone" -lt 3 ] || _done=1
 			fi
+			_look=$((_look + 1))
 			_n=$(wc -l <"$_glog" 2>/dev/null || echo 0)
 			if [ "$_n" -gt "$_seen" ]; then
 				sed -n "$((_seen + 1)),${_n}p" "$_glog" | tr -d '\r' |

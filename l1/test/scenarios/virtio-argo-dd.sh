@@ -11,7 +11,9 @@
 # guest attached again and then detached.
 # Environment (virtio-argo-l0dd): VDEV_FABRIC, VDEV_FRONTEND (else
 # argo.vdev_frontend, else any), VDEV_RING_LEN (each device's ring; the
-# largest message the guest may send is half of it).
+# largest message the guest may send is half of it). Command line:
+# argo.vargo_timeout, how long to wait for the guest's work (default 600 s,
+# as the guest's dom0 in virtio-argo-l1-to-l0).
 # e2e-helper: a domU of virtio-argo-xen, the L0 driver domain of virtio-argo-l1-to-l0
 . /usr/share/argo-e2e/lib.sh
 
@@ -61,11 +63,13 @@ argo-vdevd -v /run/vargo/vdevd.conf >/run/vargo/vdevd.log 2>&1 &
 vdevd=$!
 e2e_check vdevd-up e2e_wait 30 test -S /run/vargo/vdevd.ctl
 
-# The guest's work; it says it is done in the shared folder.
-if e2e_wait 2400 test -e /srv/share/guest.done; then
+# The guest's work; it says it is done in the shared folder. We wait as
+# long as the guest's dom0 waits for the guest (argo.vargo_timeout).
+wait_guest=$(e2e_cmdline argo.vargo_timeout) || wait_guest=600
+if e2e_wait "$wait_guest" test -e /srv/share/guest.done; then
 	e2e_case guest-done PASS
 else
-	e2e_case guest-done FAIL "no /srv/share/guest.done within 2400 s"
+	e2e_case guest-done FAIL "no /srv/share/guest.done within $wait_guest s"
 fi
 if [ -f /srv/share/from-guest.bin ] && [ -f /srv/share/from-guest.sha256 ]; then
 	want=$(cut -d' ' -f1 /srv/share/from-guest.sha256)

@@ -26,6 +26,7 @@ fi
 params=$(for w in $(cat /proc/cmdline); do
 	case "$w" in virtio_argo.*=*) echo "${w#virtio_argo.}" ;; esac
 done)
+e2e_phase devices
 # Nested TCG is slow: a back end starting at DRIVER_OK may take seconds.
 # shellcheck disable=SC2086
 e2e_check vargo-load insmod "$ko" "domid=$did" timeout_ms=30000 $params || e2e_finish
@@ -50,14 +51,17 @@ mkdir -p /mnt/v /mnt/fs
 # below uses O_DIRECT, which this does not touch).
 echo 1024 >/sys/block/vda/queue/read_ahead_kb
 # Full paths: busybox's sh runs its own applets (mke2fs) before PATH's.
+e2e_phase mkfs
 e2e_check blk-mkfs /usr/bin/mke2fs -q -t ext4 /dev/vda
 if e2e_check blk-mount mount -t ext4 /dev/vda /mnt/v; then
+	e2e_phase write-64MiB
 	dd if=/dev/urandom of=/tmp/data bs=1M count=64 2>/dev/null
 	want=$(sha256sum </tmp/data | cut -d' ' -f1)
 	t0=$(cut -d' ' -f1 /proc/uptime)
 	e2e_check blk-write sh -c 'cp /tmp/data /mnt/v/data && sync'
 	t1=$(cut -d' ' -f1 /proc/uptime)
 	rm -f /tmp/data
+	e2e_phase read-64MiB
 	umount /mnt/v
 	echo 3 >/proc/sys/vm/drop_caches
 	mount -t ext4 /dev/vda /mnt/v
@@ -71,9 +75,11 @@ if e2e_check blk-mount mount -t ext4 /dev/vda /mnt/v; then
 	fi
 	umount /mnt/v
 fi
+e2e_phase fsck
 e2e_check blk-fsck /usr/bin/e2fsck -fn /dev/vda
 
 # ---- virtiofs ----
+e2e_phase virtiofs
 if e2e_check fs-mount mount -t virtiofs share /mnt/fs; then
 	if [ "$(cat /mnt/fs/hello.txt)" = "hello from the driver domain" ]; then
 		e2e_case fs-read PASS
@@ -99,9 +105,12 @@ bench() {
 }
 # 1000 random reads: enough for the figures, and the scenario stays in
 # its time-out on a loaded machine (at 3 IOPS it did not with 2000).
+e2e_phase bench-randread
 e2e_check bench-randread bench randread -n 1000 -s 64
 randread=$(grep '^BENCH randread' /run/argo-e2e/bench-randread.out)
+e2e_phase bench-seqread
 e2e_check bench-seqread bench seqread -n 64
+e2e_phase bench-seqwrite
 e2e_check bench-seqwrite bench seqwrite -n 64
 # QD1 4 KiB reads: one sendv per request on our side, no notify needed.
 set -- $(echo "$randread" | sed -n 's/.*chains=\([0-9]*\) sendv=\([0-9]*\) notify=\([0-9]*\).*/\1 \2 \3/p')
@@ -116,6 +125,7 @@ echo "counters of the bus ($bstat):"
 for f in "$bstat"/*; do echo "    $(basename "$f") $(cat "$f")"; done
 
 # ---- done: tell the driver domain (it checks our file) ----
+e2e_phase fault
 touch /mnt/fs/guest.done
 sync
 
@@ -129,6 +139,9 @@ dmesg -n 7
 touch /mnt/fs/kill-vdevd
 sync
 olddev=$(readlink -f /sys/block/vda/device)
+# The disk's sequence number tells the old disk from a new one: the new
+# device may get the old one's name (virtio0) and path.
+oldseq=$(cat /sys/block/vda/diskseq)
 rm -f /tmp/fault.rc
 (
 	while argo-blkbench /dev/vda seqread -b 65536 -n 1000 >/tmp/fault.out 2>&1; do :; done
@@ -140,11 +153,11 @@ else
 	e2e_case fault-io-error FAIL "the reads neither ended nor failed within 120 s"
 fi
 # vda is the old device's no more (gone, or already a new one).
-replaced() { [ "$(readlink -f /sys/block/vda/device 2>/dev/null)" != "$olddev" ]; }
+replaced() { [ "$(cat /sys/block/vda/diskseq 2>/dev/null)" != "$oldseq" ]; }
 if e2e_wait 60 replaced; then
-	e2e_case fault-removed PASS "$olddev removed"
+	e2e_case fault-removed PASS "$olddev (disk $oldseq) removed"
 else
-	e2e_case fault-removed FAIL "$olddev still there 60 s later"
+	e2e_case fault-removed FAIL "$olddev (disk $oldseq) still there 60 s later"
 fi
 # The virtiofs mount of the removed device answers with an error, at once.
 if timeout 30 ls /mnt/fs >/dev/null 2>&1; then
@@ -158,9 +171,10 @@ umount /mnt/fs 2>/dev/null || umount -l /mnt/fs
 dmesg | grep 'virtio_argo' | tail -n 12 | sed 's/^/    /'
 # The driver domain starts argo-vdevd again: the bus finds it, the devices
 # come back as new ones.
+e2e_phase restart
 back() { test -b /dev/vda && replaced; }
 if e2e_wait 180 back; then
-	e2e_case fault-readded PASS "$(readlink -f /sys/block/vda/device)"
+	e2e_case fault-readded PASS "$(readlink -f /sys/block/vda/device), disk $(cat /sys/block/vda/diskseq)"
 	e2e_check fault-read-again argo-blkbench /dev/vda seqread -n 4
 	fs_back() { mount -t virtiofs share /mnt/fs; }
 	if e2e_wait 60 fs_back; then
@@ -174,10 +188,12 @@ else
 fi
 
 # ---- leave cleanly: both devices DETACHed ----
+e2e_phase unload
 e2e_check vargo-unload rmmod virtio_argo
 if dmesg | grep -q 'WARNING\|leaking'; then
 	e2e_case kernel-log FAIL "$(dmesg | grep 'WARNING\|leaking' | head -n 1)"
 else
 	e2e_case kernel-log PASS
 fi
+e2e_phase end
 e2e_finish
