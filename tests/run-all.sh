@@ -330,17 +330,20 @@ relay_vsock() { e2e_scenario relay-vsock; }
 # (docs/harness.md).
 headline() { e2e_scenario xen-l1-driver-at-l0; }
 # virtio-argo on Xen: a guest's /dev/vda and virtiofs mount from a driver
-# domain (l1/test/scenarios/virtio-argo-xen.sh). About 2 minutes under TCG
-# on the 2-core machine when nothing else runs (docs/virtio-argo.md,
-# "Measured"); still opt-in: ARGO_CHECK_VIRTIO_XEN=1 (or make e2e
-# E2E=virtio-argo-xen).
+# domain (l1/test/scenarios/virtio-argo-xen.sh), then the same device for
+# an L1 domU served from an L0 VM through the relays
+# (virtio-argo-l1-to-l0), each with its direct vhost-user-blk baseline.
+# About 2 and 3 minutes under TCG on the 2-core machine
+# (docs/virtio-argo.md, "Measured"). ARGO_CHECK_VIRTIO=0 leaves them out.
 virtio_argo_xen() { e2e_scenario virtio-argo-xen; }
+virtio_argo_l1_to_l0() { e2e_scenario virtio-argo-l1-to-l0; }
 if [ "${ARGO_CHECK_XEN:-1}" != 0 ]; then
 	run_suite xen-conformance xen_conformance
 	run_suite relay-vsock relay_vsock
 	run_suite xen-l1-driver-at-l0 headline
-	if [ "${ARGO_CHECK_VIRTIO_XEN:-0}" != 0 ]; then
+	if [ "${ARGO_CHECK_VIRTIO:-1}" != 0 ]; then
 		run_suite virtio-argo-xen virtio_argo_xen
+		run_suite virtio-argo-l1-to-l0 virtio_argo_l1_to_l0
 	fi
 fi
 
