@@ -325,9 +325,10 @@ demo: deps
 
 # The whole suite: a plain build, then the same tests under ASan/UBSan,
 # then cppcheck. tests/run-all.sh prints the one summary line at the end.
+CHECK_JOBS ?= $(shell nproc)
 check: deps deps-bench
-	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory BUILD=$(BUILD)/san SAN=1 all
+	@$(MAKE) --no-print-directory -j$(CHECK_JOBS) all
+	@$(MAKE) --no-print-directory -j$(CHECK_JOBS) BUILD=$(BUILD)/san SAN=1 all
 	@tests/run-all.sh $(BUILD)
 
 cppcheck:

@@ -107,6 +107,12 @@ for p in $want; do
 	fi
 done
 [ -z "$missing" ] && exit 0
+# One install at a time (make check runs two streams of jobs side by side):
+# the script again, under a lock held by flock itself (-o: no daemon a
+# package starts keeps it), so what the other run installed is seen.
+if [ -z "${ARGO_INSTALL_DEPS_LOCKED:-}" ] && command -v flock >/dev/null; then
+	ARGO_INSTALL_DEPS_LOCKED=1 exec flock -o "${TMPDIR:-/tmp}/argo-install-deps.lock" "$0" "$@"
+fi
 
 echo "install-deps: installing:$missing"
 apt_update

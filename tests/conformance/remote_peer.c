@@ -31,7 +31,11 @@
 #include "peer_proto.h"
 #include "remote_peer.h"
 
-#define HELLO_TIMEOUT_MS 60000
+/* A peer answers HELLO within a second, even in a domU of a nested Xen
+ * under TCG. One that does not (seen on Xen: the vchan proxy of a domU
+ * that just served the previous case, now and then) is passed over for
+ * the next free one after this long (it cost a minute a time at 60 s). */
+#define HELLO_TIMEOUT_MS 15000
 #define RPC_TIMEOUT_MS   30000
 
 struct remote_fabric {

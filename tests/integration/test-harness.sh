@@ -18,7 +18,7 @@ cd "$ROOT"
 
 # ---------------------------------------------------------------- table ----
 out=$(bash -c '. harness/lib/cfg.sh; cfg_load harness/scenarios.cfg && cfg_select check' 2>&1)
-[ "$out" = "$(printf 'xen-conformance\nrelay-vsock\nxen-l1-driver-at-l0')" ]
+[ "$out" = "$(printf 'xen-conformance\nrelay-vsock\nvirtio-argo-xen\nvirtio-argo-l1-to-l0\nxen-l1-driver-at-l0')" ]
 result cfg-table-check-group $? "group check: $out"
 
 bad_cfg() { # NAME EXPECTED-MESSAGE-PART, the table on stdin
