@@ -391,14 +391,14 @@ def gnuplot(out, name, script):
     subprocess.run(["gnuplot", name + ".gp"], check=True, cwd=out)
 
 
-def plots(out, paths, lat, hists, tput, fig):
-    size = fig["latency_size"]
-    term = 'set terminal pngcairo size 1000,620 font "Sans,10"\n'
-    # Latency CDF per path, from the merged histograms.
+def cdf_lines(out, paths, hists, size, unit_ns):
+    """Writes cdf-PATH.dat (round trip in units of unit_ns nanoseconds,
+    cumulative share) for each path with a histogram at size; returns the
+    gnuplot plot clauses."""
     lines = []
-    for i, p in enumerate(paths):
+    for p in paths:
         buckets = hists.get((p["id"], size))
-        if not buckets or is_vm(p):
+        if not buckets:
             continue
         total = sum(c for _, _, c in buckets)
         dat = "cdf-%s.dat" % p["id"]
@@ -406,8 +406,16 @@ def plots(out, paths, lat, hists, tput, fig):
             seen = 0
             for lower, width, count in buckets:
                 seen += count
-                f.write("%.3f %.6f\n" % ((lower + width) / 1e3, seen / total))
+                f.write("%.3f %.6f\n" % ((lower + width) / unit_ns, seen / total))
         lines.append('"%s" using 1:2 with steps lw 2 title "%s"' % (dat, p["label"]))
+    return lines
+
+
+def plots(out, paths, lat, hists, tput, fig):
+    size = fig["latency_size"]
+    term = 'set terminal pngcairo size 1000,620 font "Sans,10"\n'
+    # Latency CDF per path, from the merged histograms.
+    lines = cdf_lines(out, [p for p in paths if not is_vm(p)], hists, size, 1e3)
     gnuplot(out, "latency-cdf", term + (
         'set output "latency-cdf.png"\n'
         'set title "Round-trip latency, %d B messages: share of round trips at or below"\n'
@@ -452,19 +460,7 @@ def plots(out, paths, lat, hists, tput, fig):
 def vm_plots(out, paths, hists, vm):
     term = 'set terminal pngcairo size 1000,620 font "Sans,10"\n'
     size = 64 if 64 in vm["sizes"] else vm["sizes"][0]
-    lines = []
-    for p in paths:
-        buckets = hists.get((p["id"], size))
-        if not buckets or not is_vm(p):
-            continue
-        total = sum(c for _, _, c in buckets)
-        dat = "cdf-%s.dat" % p["id"]
-        with open(os.path.join(out, dat), "w") as f:
-            seen = 0
-            for lower, width, count in buckets:
-                seen += count
-                f.write("%.3f %.6f\n" % ((lower + width) / 1e6, seen / total))
-        lines.append('"%s" using 1:2 with steps lw 2 title "%s"' % (dat, p["label"]))
+    lines = cdf_lines(out, [p for p in paths if is_vm(p)], hists, size, 1e6)
     gnuplot(out, "vm-latency-cdf", term + (
         'set output "vm-latency-cdf.png"\n'
         'set title "VM paths: round trip, %d B, share of round trips at or below"\n'

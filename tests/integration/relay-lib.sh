@@ -126,6 +126,28 @@ proxy_cut() {
 	return 0
 }
 
+# chain_up_proxied DIR BIN LEVELS [custody]: a chain of LEVELS unix links
+# whose l1->l0 link runs through a proxy that can be cut (PROXY_PID); with
+# "custody", each relay keeps its state in DIR/state-l<i>, so that it can be
+# SIGKILLed and restarted without loss. Returns 1 if the link did not come
+# up; the caller still cuts the proxy and takes the chain down.
+chain_up_proxied() {
+	local dir=$1 bin=$2 levels=$3 i rc=0
+	if [ "${4:-}" = custody ]; then
+		for ((i = 0; i < levels; i++)); do
+			mkdir -p "$dir/state-l$i"
+			printf -v "CHAIN_EXTRA_RELAY_CONF_$i" 'state_dir = %s' "$dir/state-l$i"
+			export "CHAIN_EXTRA_RELAY_CONF_$i"
+		done
+	fi
+	CHAIN_UP_CONNECT_1="$dir/proxy.sock" CHAIN_NO_WAIT_1=1 chain_up "$dir" "$bin" "$levels" unix || rc=1
+	for ((i = 0; i < levels; i++)); do
+		unset "CHAIN_EXTRA_RELAY_CONF_$i"
+	done
+	proxy_start "$dir/proxy.sock" "$dir/l0-down.sock"
+	[ $rc -eq 0 ] && chain_wait_link "$dir" "$bin" 1 up 10
+}
+
 # ---- Accounting (issue 11; harness/accounting.py says what is summed) ----
 
 ACCOUNTING=${ACCOUNTING:-$(dirname "${BASH_SOURCE[0]}")/../../harness/accounting.py}

@@ -1026,18 +1026,11 @@ rule = allow src l2 dst nowhere" chain_up "$dir" "$BIN" 3 unix; then
 case_relay_kills() {
 	local dir spid rpid sender rc=0 n=0 kills=0 cuts=0 victim i why count=${RELAY_KILL_COUNT:-$COUNT}
 	dir=$(mktemp -d /tmp/argo-relay-test.XXXXXX)
-	for i in 0 1 2; do
-		mkdir -p "$dir/state-l$i"
-		printf -v "CHAIN_EXTRA_RELAY_CONF_$i" 'state_dir = %s' "$dir/state-l$i"
-	done
-	export CHAIN_EXTRA_RELAY_CONF_0 CHAIN_EXTRA_RELAY_CONF_1 CHAIN_EXTRA_RELAY_CONF_2
-	CHAIN_UP_CONNECT_1="$dir/proxy.sock" CHAIN_NO_WAIT_1=1 chain_up "$dir" "$BIN" 3 unix || rc=1
-	unset CHAIN_EXTRA_RELAY_CONF_0 CHAIN_EXTRA_RELAY_CONF_1 CHAIN_EXTRA_RELAY_CONF_2
-	socat UNIX-LISTEN:"$dir/proxy.sock",fork,unlink-early UNIX-CONNECT:"$dir/l0-down.sock" &
-	spid=$!
-	if [ $rc -ne 0 ] || ! chain_wait_link "$dir" "$BIN" 1 up 10; then
+	chain_up_proxied "$dir" "$BIN" 3 custody || rc=1
+	spid=$PROXY_PID
+	if [ $rc -ne 0 ]; then
 		result relay-kills-no-loss-no-dup 1 "topology did not come up"
-		kill -KILL "$spid" 2>/dev/null
+		proxy_cut "$spid"
 		chain_down
 		return
 	fi
@@ -1054,11 +1047,9 @@ case_relay_kills() {
 		n=$((n + 1))
 		victim=$((RANDOM % 4))
 		if [ $victim -eq 3 ]; then
-			kill -KILL "$spid" 2>/dev/null
-			pkill -KILL -f "UNIX-LISTEN:$dir/proxy.sock" 2>/dev/null
-			socat UNIX-LISTEN:"$dir/proxy.sock",fork,unlink-early \
-				UNIX-CONNECT:"$dir/l0-down.sock" &
-			spid=$!
+			proxy_cut "$spid"
+			proxy_start "$dir/proxy.sock" "$dir/l0-down.sock"
+			spid=$PROXY_PID
 			cuts=$((cuts + 1))
 		else
 			kill -KILL "${CHAIN_RELAY_PIDS[$victim]}"
@@ -1081,8 +1072,7 @@ case_relay_kills() {
 		rc=1
 		why="the sender finished before any relay was killed: nothing was tested"
 	fi
-	kill -KILL "$spid" 2>/dev/null
-	pkill -KILL -f "UNIX-LISTEN:$dir/proxy.sock" 2>/dev/null
+	proxy_cut "$spid"
 	result relay-kills-no-loss-no-dup $rc "$why (logs in $dir)"
 	[ $rc -eq 0 ] && echo "    $kills relays SIGKILLed and $cuts link cuts during $count messages; $(tail -n 1 "$dir/recv.log"); last runs: $copies copies dropped, $adopted rings adopted"
 	chain_down
@@ -1105,18 +1095,9 @@ case_relay_kills() {
 case_accounting() {
 	local name=every-message-counted dir rc=0 why="" i spid epid p1 p2 n step
 	dir=$(mktemp -d /tmp/argo-relay-test.XXXXXX)
-	for i in 0 1 2; do
-		mkdir -p "$dir/state-l$i"
-		printf -v "CHAIN_EXTRA_RELAY_CONF_$i" 'state_dir = %s' "$dir/state-l$i"
-	done
-	export CHAIN_EXTRA_RELAY_CONF_0 CHAIN_EXTRA_RELAY_CONF_1 CHAIN_EXTRA_RELAY_CONF_2
-	CHAIN_UP_CONNECT_1="$dir/proxy.sock" CHAIN_NO_WAIT_1=1 chain_up "$dir" "$BIN" 3 unix || rc=1
-	unset CHAIN_EXTRA_RELAY_CONF_0 CHAIN_EXTRA_RELAY_CONF_1 CHAIN_EXTRA_RELAY_CONF_2
-	# The l1->l0 link through a proxy of its own process group, so that a
-	# cut takes its connections too.
-	proxy_start "$dir/proxy.sock" "$dir/l0-down.sock"
+	chain_up_proxied "$dir" "$BIN" 3 custody || rc=1
 	spid=$PROXY_PID
-	if [ $rc -ne 0 ] || ! chain_wait_link "$dir" "$BIN" 1 up 10; then
+	if [ $rc -ne 0 ]; then
 		result "$name" 1 "topology did not come up (logs in $dir)"
 		proxy_cut "$spid"
 		chain_down
@@ -1214,10 +1195,9 @@ case_accounting() {
 case_report_after_cut() {
 	local name=reports-survive-a-link-cut dir rc=0 why="" spid rpid ppid n
 	dir=$(mktemp -d /tmp/argo-relay-test.XXXXXX)
-	CHAIN_UP_CONNECT_1="$dir/proxy.sock" CHAIN_NO_WAIT_1=1 chain_up "$dir" "$BIN" 2 unix || rc=1
-	proxy_start "$dir/proxy.sock" "$dir/l0-down.sock"
+	chain_up_proxied "$dir" "$BIN" 2 || rc=1
 	spid=$PROXY_PID
-	if [ $rc -ne 0 ] || ! chain_wait_link "$dir" "$BIN" 1 up 10; then
+	if [ $rc -ne 0 ]; then
 		result "$name" 1 "topology did not come up (logs in $dir)"
 		proxy_cut "$spid"
 		chain_down
