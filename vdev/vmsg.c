@@ -8,7 +8,12 @@
 #include <errno.h>
 #include <string.h>
 
+#include "argo/routed.h"
 #include "vmsg.h"
+
+/* The kernel driver reads relays' reports by the uapi header's names. */
+_Static_assert(VIRTIO_ARGO_RELAY_REPORT_TYPE == ARGO_MSGTYPE_UNDELIVERABLE, "relay report type");
+_Static_assert(VIRTIO_ARGO_RELAY_REPORT_SIZE == ARGO_ROUTED_REPORT_SIZE, "relay report size");
 
 #define T_REQ  0
 #define T_RESP VIRTIO_ARGO_TYPE_RESPONSE

@@ -21,12 +21,26 @@ libvirtd_pid_of() {
 	[ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ] && echo "$pid"
 }
 
+# No udev here, so /dev/kvm may be root's alone (0600). libvirt then finds
+# KVM unusable for the user QEMU runs as, while its QEMU probe (as root)
+# finds KVM: it takes its capability cache for stale and probes QEMU again
+# on every call (about 40 s per virsh define, 16 s to answer at start).
+# The owner and mode Debian's udev rules would give, whether or not KVM
+# runs guests here (harness/lib/accel.sh decides that).
+libvirtd_kvm_node() {
+	[ -c /dev/kvm ] && getent group kvm >/dev/null || return 0
+	[ "$(stat -c %G /dev/kvm)" = kvm ] && return 0
+	chgrp kvm /dev/kvm && chmod 0660 /dev/kvm &&
+		echo "/dev/kvm: group kvm, mode 0660 (as udev would set it)"
+}
+
 libvirtd_up() {
 	local logdir=$1 n pid
 	command -v virsh >/dev/null && command -v libvirtd >/dev/null || {
 		echo "libvirt is not installed (harness/install-deps.sh libvirt)"
 		return 1
 	}
+	libvirtd_kvm_node
 	libvirtd_answers && return 0
 	mkdir -p "$logdir" /var/log/libvirt /var/run/libvirt /var/lib/libvirt
 	if ! libvirtd_pid_of /var/run/virtlogd.pid virtlogd >/dev/null; then

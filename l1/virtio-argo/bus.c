@@ -449,7 +449,16 @@ static void vargo_bus_rx_msg(struct vargo_bus *bus, const struct argo_kmsg *msg)
 	struct virtio_argo_hdr hdr;
 	struct vargo_event *ev;
 	u32 plen;
+	int err;
 
+	/* Through a relay: the send of the request in flight was refused. */
+	err = vargo_read_report(&bus->ep, msg, bus->domid);
+	if (err) {
+		pr_warn_ratelimited("domain %u: a relay could not deliver to its bus (%d)\n",
+				    bus->domid, err);
+		vargo_ep_refused(&bus->ep, err);
+		return;
+	}
 	if (vargo_read_hdr(&bus->ep, msg, bus->domid, &hdr))
 		return;
 	plen = msg->len - sizeof(hdr);

@@ -163,6 +163,23 @@ void vargo_ep_fail(struct vargo_ep *ep, int err)
 }
 
 /*
+ * A relay reported a message of ours undeliverable: the request in flight,
+ * if any, fails with err, as its send would have failed on one Xen. Later
+ * requests go out as usual (the device side may come back). Any context.
+ */
+void vargo_ep_refused(struct vargo_ep *ep, int err)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&ep->req_spin, flags);
+	if (ep->req.waiting && !completion_done(&ep->req.done)) {
+		ep->req.status = err;
+		complete(&ep->req.done);
+	}
+	spin_unlock_irqrestore(&ep->req_spin, flags);
+}
+
+/*
  * A response (type RESPONSE) read from the ring: if it answers the request
  * in flight, hand it over. Returns whether it did.
  */
@@ -268,6 +285,26 @@ bad:
 	return -EBADMSG;
 }
 
+/*
+ * A relay's undeliverable report (VIRTIO_ARGO_RELAY_REPORT_TYPE) from the
+ * port ep sends to: the negative errno Xen would have given the send (no
+ * ring: -ECONNREFUSED). 0 when msg is no such report; vargo_read_hdr()
+ * then drops and counts whatever it is.
+ */
+int vargo_read_report(struct vargo_ep *ep, const struct argo_kmsg *msg,
+		      u16 src_domid)
+{
+	__le32 error;
+
+	if (msg->type != VIRTIO_ARGO_RELAY_REPORT_TYPE ||
+	    msg->src_domid != src_domid || msg->src_aport != ep->peer_port ||
+	    msg->len != VIRTIO_ARGO_RELAY_REPORT_SIZE)
+		return 0;
+	argo_kmsg_copy(ep->ring, msg, 0, &error, sizeof(error));
+	vargo_stat_add(ep, VARGO_ST_UNDELIVERABLE, 1);
+	return vargo_errno_of(le32_to_cpu(error));
+}
+
 /* ---- sysfs: the counters, in an "argo" folder of the device -------------- */
 
 ssize_t vargo_stat_show(struct vargo_ep *ep, enum vargo_stat st, char *buf)
@@ -299,6 +336,7 @@ VARGO_STAT_ATTR(dropped, VARGO_ST_DROPPED);
 VARGO_STAT_ATTR(requests, VARGO_ST_CTRL);
 VARGO_STAT_ATTR(timeouts, VARGO_ST_TIMEOUTS);
 VARGO_STAT_ATTR(events, VARGO_ST_EVENTS);
+VARGO_STAT_ATTR(undeliverable, VARGO_ST_UNDELIVERABLE);
 
 static struct attribute *vargo_stats_attrs[] = {
 	&dev_attr_sendv_ctrl.attr,
@@ -317,6 +355,7 @@ static struct attribute *vargo_stats_attrs[] = {
 	&dev_attr_requests.attr,
 	&dev_attr_timeouts.attr,
 	&dev_attr_events.attr,
+	&dev_attr_undeliverable.attr,
 	NULL,
 };
 

@@ -57,6 +57,7 @@ enum vargo_stat {
 	VARGO_ST_TIMEOUTS,	/* control requests not answered in time, and
 				 * devices given up for a chain not completed */
 	VARGO_ST_EVENTS,	/* EVENT_DEVICE / EVENT_CONFIG received */
+	VARGO_ST_UNDELIVERABLE,	/* relays' reports: a message refused */
 	VARGO_NR_STATS,
 };
 
@@ -210,6 +211,7 @@ int vargo_ep_request(struct vargo_ep *ep, u8 type, u8 msg_id, u16 dev_num,
 		     const void *payload, u32 len, void *resp, u32 resp_min,
 		     u32 resp_max);
 void vargo_ep_fail(struct vargo_ep *ep, int err);
+void vargo_ep_refused(struct vargo_ep *ep, int err);
 int vargo_ep_send(struct vargo_ep *ep, const struct kvec *iov,
 		  unsigned int niov, enum vargo_stat stat);
 bool vargo_ep_response(struct vargo_ep *ep, const struct virtio_argo_hdr *hdr,
@@ -218,6 +220,8 @@ bool vargo_ep_error(struct vargo_ep *ep, const struct virtio_argo_error *e);
 void vargo_ep_rx_done(struct vargo_ep *ep, u32 space_before, bool consumed);
 int vargo_read_hdr(struct vargo_ep *ep, const struct argo_kmsg *msg,
 		   u16 src_domid, struct virtio_argo_hdr *hdr);
+int vargo_read_report(struct vargo_ep *ep, const struct argo_kmsg *msg,
+		      u16 src_domid);
 int vargo_errno_of(u32 positive_errno);
 const struct attribute_group *vargo_stats_group(void);
 ssize_t vargo_stat_show(struct vargo_ep *ep, enum vargo_stat st, char *buf);

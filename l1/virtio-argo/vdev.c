@@ -491,7 +491,14 @@ static void vargo_rx_msg(struct vargo_dev *dev, const struct argo_kmsg *msg)
 {
 	struct virtio_argo_hdr hdr;
 	bool response, bus;
+	int err;
 
+	/* Through a relay, what one Xen refuses at the send comes back. */
+	err = vargo_read_report(&dev->ep, msg, dev->bus->domid);
+	if (err) {
+		vargo_dev_gone(dev, "a relay could not deliver to it", err);
+		return;
+	}
 	if (vargo_read_hdr(&dev->ep, msg, dev->bus->domid, &hdr))
 		return;
 	WRITE_ONCE(dev->last_rx, jiffies);

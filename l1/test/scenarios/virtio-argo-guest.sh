@@ -136,6 +136,7 @@ echo 60 >/proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
 dmesg -n 7
 # The driver domain kills argo-vdevd once it sees kill-vdevd; meanwhile we
 # read /dev/vda in a loop.
+gone_before=$(dmesg | grep -c 'is gone:')
 touch /mnt/fs/kill-vdevd
 sync
 olddev=$(readlink -f /sys/block/vda/device)
@@ -158,6 +159,18 @@ if e2e_wait 60 replaced; then
 	e2e_case fault-removed PASS "$olddev (disk $oldseq) removed"
 else
 	e2e_case fault-removed FAIL "$olddev (disk $oldseq) still there 60 s later"
+fi
+# The killed daemon's ring is gone, so our sends to it are refused: by Xen
+# at the send, or through relays by the relays' undeliverable report. The
+# device must be given up for that refusal (or the restarted daemon's
+# NOT_ATTACHED), never only because timeout_ms ran out (-110).
+gone=$(dmesg | grep 'is gone:' | tail -n +$((gone_before + 1)) | sed 's/^.*virtio_argo: //')
+if [ -z "$gone" ]; then
+	e2e_case fault-refused FAIL "no 'is gone' line from virtio_argo"
+elif echo "$gone" | grep -q '(-110)$'; then
+	e2e_case fault-refused FAIL "given up on a time-out, not refused: $(echo "$gone" | grep '(-110)$' | head -n 1)"
+else
+	e2e_case fault-refused PASS "$(echo "$gone" | tr '\n' ';')"
 fi
 # The virtiofs mount of the removed device answers with an error, at once.
 if timeout 30 ls /mnt/fs >/dev/null 2>&1; then

@@ -36,6 +36,17 @@
 #define VIRTIO_ARGO_MSGTYPE 0xA4601001u
 
 /*
+ * Through a relay (docs/virtio-argo.md, "Through relays"), sends to its
+ * import ports succeed, and a message the relays cannot deliver (no ring,
+ * too large, a policy, no route) comes back later from the port it was
+ * sent to, as a report of this message_type: a little-endian u32 errno,
+ * then the global destination (24 bytes). Argo-relayd's
+ * ARGO_MSGTYPE_UNDELIVERABLE (argo/routed.h).
+ */
+#define VIRTIO_ARGO_RELAY_REPORT_TYPE 0xA4600001u
+#define VIRTIO_ARGO_RELAY_REPORT_SIZE 28u
+
+/*
  * Ports of the device side (the driver domain). The bus listens on
  * VIRTIO_ARGO_BUS_PORT (the default; a deployment may pick another base);
  * device N has its own ring at VIRTIO_ARGO_DEVICE_PORT(base, N). A
