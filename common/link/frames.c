@@ -268,6 +268,8 @@ int frames_read(struct frames *f, frames_handler *handler, void *ctx, const char
 		ret = cut_frames(f, handler, ctx, why);
 		if (ret < 0)
 			return ret;
+		if (!session_may_have_more(s))
+			break;
 	}
 	/* A large frame was handled: give its room back. */
 	if (f->in_cap > IN_KEEP && f->in_len <= IN_INITIAL / 2)

@@ -730,6 +730,12 @@ void session_readable(struct session *s)
 	s->drained = false;
 }
 
+bool session_may_have_more(const struct session *s)
+{
+	/* A serial stream keeps its own buffer (serial_read). */
+	return serial(s) || !s->drained || SSL_has_pending(s->ssl);
+}
+
 int session_hello(struct session *s, const struct wire_hello *hello,
                   uint8_t payload[WIRE_HELLO_SIZE], const char **why)
 {

@@ -288,5 +288,10 @@ int session_send(struct session *s, const char **why);
 ssize_t session_decrypt(struct session *s, void *buf, size_t cap, const char **why);
 /* The fd polled readable: reads may find bytes again. */
 void session_readable(struct session *s);
+/* Whether session_decrypt() may return more before the fd polls readable
+ * again: false once a socket read came back short (the socket is empty)
+ * and OpenSSL holds no record bytes nor plaintext. Saves the call that
+ * would only find -EAGAIN (about a third of a 64 B message's SSL_read). */
+bool session_may_have_more(const struct session *s);
 
 #endif /* ARGO_LINK_SESSION_H */
