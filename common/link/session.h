@@ -291,7 +291,7 @@ void session_readable(struct session *s);
 /* Whether session_decrypt() may return more before the fd polls readable
  * again: false once a socket read came back short (the socket is empty)
  * and OpenSSL holds no record bytes nor plaintext. Saves the call that
- * would only find -EAGAIN (about a third of a 64 B message's SSL_read). */
+ * would only find -EAGAIN (about 880 instructions a message: benchmarks.md). */
 bool session_may_have_more(const struct session *s);
 
 #endif /* ARGO_LINK_SESSION_H */
